@@ -1,0 +1,44 @@
+import { Code, MeshError } from './errors.js';
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+const DURATION = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/g;
+
+/**
+ * Parses a duration such as `24h`, `90s`, `1h30m`, `500ms` or `7d` into milliseconds. Every number needs a unit;
+ * the result must be a positive whole number of milliseconds.
+ * @throws MeshError INVALID_ARGUMENT naming the accepted forms.
+ */
+export function parseDuration(text: string): number {
+  const trimmed = text.trim();
+  if (!DURATION.test(trimmed)) {
+    throw new MeshError(
+      Code.INVALID_ARGUMENT,
+      `invalid duration "${text}": use a number with a unit (ms, s, m, h, d), e.g. 90s, 24h or 1h30m`,
+    );
+  }
+  let total = 0;
+  for (const [, amount, unit] of trimmed.matchAll(PART)) {
+    total += Number(amount) * UNIT_MS[unit!]!;
+  }
+  if (!Number.isSafeInteger(Math.round(total)) || Math.round(total) <= 0) {
+    throw new MeshError(Code.INVALID_ARGUMENT, `invalid duration "${text}": it must be longer than 0ms`);
+  }
+  return Math.round(total);
+}
+
+/** Formats milliseconds in the largest whole units, e.g. `36h`, `90s`, `1500ms`: the inverse of parseDuration. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = UNIT_MS[unit]!;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

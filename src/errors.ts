@@ -1,0 +1,80 @@
+/**
+ * Status codes of mesh errors. The numbers are gRPC's, so the transport maps them to the wire one to one, while
+ * domain code (registry, balancers, the CA) stays free of `@grpc/grpc-js`.
+ */
+export const Code = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+} as const;
+
+/** One of the {@link Code} values. */
+export type Code = (typeof Code)[keyof typeof Code];
+
+const codeNames = new Map<number, string>(Object.entries(Code).map(([name, value]) => [value, name]));
+
+/** The name of a status code, e.g. `PERMISSION_DENIED`. */
+export function codeName(code: number): string {
+  return codeNames.get(code) ?? `CODE_${code}`;
+}
+
+/**
+ * The one error type of the mesh: a gRPC-aligned `code`, a message a user can act on (what is wrong and how to
+ * fix it), and the underlying `cause` when there is one.
+ */
+export class MeshError extends Error {
+  override readonly name = 'MeshError';
+
+  constructor(
+    readonly code: Code,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** Returns `error` itself when it is a MeshError, or wraps anything else as UNKNOWN, keeping it as the cause. */
+  static from(error: unknown): MeshError {
+    if (error instanceof MeshError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new MeshError(Code.UNKNOWN, message, { cause: error });
+  }
+}
+
+/** An expected outcome that may fail: the value, or the error that says why not. */
+export type Result<T, E = MeshError> = { ok: true; value: T } | { ok: false; error: E };
+
+/** A successful {@link Result}. */
+export function ok<T>(value: T): { ok: true; value: T } {
+  return { ok: true, value };
+}
+
+/** A failed {@link Result}. */
+export function err<E = MeshError>(error: E): { ok: false; error: E } {
+  return { ok: false, error };
+}
+
+/** A failed {@link Result} carrying a new MeshError. */
+export function fail(code: Code, message: string): { ok: false; error: MeshError } {
+  return { ok: false, error: new MeshError(code, message) };
+}
+
+/** Returns the value of a successful result, or throws its error. */
+export function unwrap<T, E>(result: Result<T, E>): T {
+  if (!result.ok) throw result.error;
+  return result.value;
+}

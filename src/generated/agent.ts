@@ -1,0 +1,43 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Ack as _agentmesh_v1_Ack, Ack__Output as _agentmesh_v1_Ack__Output } from './agentmesh/v1/Ack.js';
+import type { AckBatch as _agentmesh_v1_AckBatch, AckBatch__Output as _agentmesh_v1_AckBatch__Output } from './agentmesh/v1/AckBatch.js';
+import type { AgentClient as _agentmesh_v1_AgentClient, AgentDefinition as _agentmesh_v1_AgentDefinition } from './agentmesh/v1/Agent.js';
+import type { AgentRecord as _agentmesh_v1_AgentRecord, AgentRecord__Output as _agentmesh_v1_AgentRecord__Output } from './agentmesh/v1/AgentRecord.js';
+import type { AgentSpec as _agentmesh_v1_AgentSpec, AgentSpec__Output as _agentmesh_v1_AgentSpec__Output } from './agentmesh/v1/AgentSpec.js';
+import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _agentmesh_v1_CallContext__Output } from './agentmesh/v1/CallContext.js';
+import type { Event as _agentmesh_v1_Event, Event__Output as _agentmesh_v1_Event__Output } from './agentmesh/v1/Event.js';
+import type { EventDelivery as _agentmesh_v1_EventDelivery, EventDelivery__Output as _agentmesh_v1_EventDelivery__Output } from './agentmesh/v1/EventDelivery.js';
+import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliveryBatch__Output as _agentmesh_v1_EventDeliveryBatch__Output } from './agentmesh/v1/EventDeliveryBatch.js';
+import type { InvokeChunk as _agentmesh_v1_InvokeChunk, InvokeChunk__Output as _agentmesh_v1_InvokeChunk__Output } from './agentmesh/v1/InvokeChunk.js';
+import type { InvokeRequest as _agentmesh_v1_InvokeRequest, InvokeRequest__Output as _agentmesh_v1_InvokeRequest__Output } from './agentmesh/v1/InvokeRequest.js';
+import type { InvokeResponse as _agentmesh_v1_InvokeResponse, InvokeResponse__Output as _agentmesh_v1_InvokeResponse__Output } from './agentmesh/v1/InvokeResponse.js';
+import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _agentmesh_v1_LoadReport__Output } from './agentmesh/v1/LoadReport.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  agentmesh: {
+    v1: {
+      Ack: MessageTypeDefinition<_agentmesh_v1_Ack, _agentmesh_v1_Ack__Output>
+      AckBatch: MessageTypeDefinition<_agentmesh_v1_AckBatch, _agentmesh_v1_AckBatch__Output>
+      AckOutcome: EnumTypeDefinition
+      Agent: SubtypeConstructor<typeof grpc.Client, _agentmesh_v1_AgentClient> & { service: _agentmesh_v1_AgentDefinition }
+      AgentRecord: MessageTypeDefinition<_agentmesh_v1_AgentRecord, _agentmesh_v1_AgentRecord__Output>
+      AgentSpec: MessageTypeDefinition<_agentmesh_v1_AgentSpec, _agentmesh_v1_AgentSpec__Output>
+      CallContext: MessageTypeDefinition<_agentmesh_v1_CallContext, _agentmesh_v1_CallContext__Output>
+      Event: MessageTypeDefinition<_agentmesh_v1_Event, _agentmesh_v1_Event__Output>
+      EventDelivery: MessageTypeDefinition<_agentmesh_v1_EventDelivery, _agentmesh_v1_EventDelivery__Output>
+      EventDeliveryBatch: MessageTypeDefinition<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_EventDeliveryBatch__Output>
+      HealthStatus: EnumTypeDefinition
+      InvokeChunk: MessageTypeDefinition<_agentmesh_v1_InvokeChunk, _agentmesh_v1_InvokeChunk__Output>
+      InvokeRequest: MessageTypeDefinition<_agentmesh_v1_InvokeRequest, _agentmesh_v1_InvokeRequest__Output>
+      InvokeResponse: MessageTypeDefinition<_agentmesh_v1_InvokeResponse, _agentmesh_v1_InvokeResponse__Output>
+      LoadReport: MessageTypeDefinition<_agentmesh_v1_LoadReport, _agentmesh_v1_LoadReport__Output>
+    }
+  }
+}
+

@@ -1,0 +1,84 @@
+// Original file: /work/main/proto/agentmesh/v1/types.proto
+
+
+/**
+ * What an agent declares about itself when it registers.
+ */
+export interface AgentSpec {
+  /**
+   * The kind of agent, used to route calls: e.g. "summarizer". Lowercase letters, digits, '-', '_' and '.';
+   * at most 63 characters.
+   */
+  'type'?: (string);
+  /**
+   * The agent instance's name, unique in the mesh: e.g. "summarizer-1". It must equal the last path segment of
+   * the caller's SPIFFE ID (`spiffe://<trust-domain>/agent/<name>`): an agent registers only as itself.
+   */
+  'name'?: (string);
+  /**
+   * What the agent can do, e.g. ["summarize", "translate:fr"]. Discovery can require all of a set.
+   */
+  'capabilities'?: (string)[];
+  /**
+   * Free-form key/value labels matched by label selectors: e.g. {"zone": "eu-1", "model": "large"}.
+   * Keys and values follow Kubernetes label syntax.
+   */
+  'labels'?: ({[key: string]: string});
+  /**
+   * Where the agent's gRPC server listens, as "host:port" (e.g. "127.0.0.1:7501").
+   */
+  'endpoint'?: (string);
+  /**
+   * Relative share of traffic for weighted balancing; 0 means the default weight of 100.
+   */
+  'weight'?: (number);
+  /**
+   * The most calls the instance runs at once; 0 means no declared limit.
+   */
+  'maxConcurrency'?: (number);
+  /**
+   * A short human-readable description of what the agent does (at most 1024 characters).
+   */
+  'description'?: (string);
+}
+
+/**
+ * What an agent declares about itself when it registers.
+ */
+export interface AgentSpec__Output {
+  /**
+   * The kind of agent, used to route calls: e.g. "summarizer". Lowercase letters, digits, '-', '_' and '.';
+   * at most 63 characters.
+   */
+  'type': (string);
+  /**
+   * The agent instance's name, unique in the mesh: e.g. "summarizer-1". It must equal the last path segment of
+   * the caller's SPIFFE ID (`spiffe://<trust-domain>/agent/<name>`): an agent registers only as itself.
+   */
+  'name': (string);
+  /**
+   * What the agent can do, e.g. ["summarize", "translate:fr"]. Discovery can require all of a set.
+   */
+  'capabilities': (string)[];
+  /**
+   * Free-form key/value labels matched by label selectors: e.g. {"zone": "eu-1", "model": "large"}.
+   * Keys and values follow Kubernetes label syntax.
+   */
+  'labels': ({[key: string]: string});
+  /**
+   * Where the agent's gRPC server listens, as "host:port" (e.g. "127.0.0.1:7501").
+   */
+  'endpoint': (string);
+  /**
+   * Relative share of traffic for weighted balancing; 0 means the default weight of 100.
+   */
+  'weight': (number);
+  /**
+   * The most calls the instance runs at once; 0 means no declared limit.
+   */
+  'maxConcurrency': (number);
+  /**
+   * A short human-readable description of what the agent does (at most 1024 characters).
+   */
+  'description': (string);
+}

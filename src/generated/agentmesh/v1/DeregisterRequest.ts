@@ -1,0 +1,16 @@
+// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+
+
+export interface DeregisterRequest {
+  /**
+   * The id from RegisterResponse.
+   */
+  'agentId'?: (string);
+}
+
+export interface DeregisterRequest__Output {
+  /**
+   * The id from RegisterResponse.
+   */
+  'agentId': (string);
+}

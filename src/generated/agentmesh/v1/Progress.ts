@@ -1,0 +1,8 @@
+// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+
+
+export interface Progress {
+}
+
+export interface Progress__Output {
+}

@@ -1,0 +1,52 @@
+// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+
+import type { Snapshot as _agentmesh_v1_Snapshot, Snapshot__Output as _agentmesh_v1_Snapshot__Output } from '../../agentmesh/v1/Snapshot.js';
+import type { AgentChange as _agentmesh_v1_AgentChange, AgentChange__Output as _agentmesh_v1_AgentChange__Output } from '../../agentmesh/v1/AgentChange.js';
+import type { Progress as _agentmesh_v1_Progress, Progress__Output as _agentmesh_v1_Progress__Output } from '../../agentmesh/v1/Progress.js';
+import type { Long } from '@grpc/proto-loader';
+
+/**
+ * One message of a watch stream.
+ */
+export interface WatchEvent {
+  /**
+   * The store revision this message brings the client to. A client resumes by passing the last one it saw.
+   */
+  'revision'?: (number | string | Long);
+  /**
+   * The full registry at `revision`; replaces whatever the client held.
+   */
+  'snapshot'?: (_agentmesh_v1_Snapshot | null);
+  /**
+   * One agent was added, changed or removed.
+   */
+  'agent'?: (_agentmesh_v1_AgentChange | null);
+  /**
+   * Sent periodically when nothing changed, so that clients can tell a quiet stream from a dead one.
+   */
+  'progress'?: (_agentmesh_v1_Progress | null);
+  'kind'?: "snapshot"|"agent"|"progress";
+}
+
+/**
+ * One message of a watch stream.
+ */
+export interface WatchEvent__Output {
+  /**
+   * The store revision this message brings the client to. A client resumes by passing the last one it saw.
+   */
+  'revision': (number);
+  /**
+   * The full registry at `revision`; replaces whatever the client held.
+   */
+  'snapshot'?: (_agentmesh_v1_Snapshot__Output | null);
+  /**
+   * One agent was added, changed or removed.
+   */
+  'agent'?: (_agentmesh_v1_AgentChange__Output | null);
+  /**
+   * Sent periodically when nothing changed, so that clients can tell a quiet stream from a dead one.
+   */
+  'progress'?: (_agentmesh_v1_Progress__Output | null);
+  'kind'?: "snapshot"|"agent"|"progress";
+}

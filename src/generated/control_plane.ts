@@ -1,0 +1,77 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { Ack as _agentmesh_v1_Ack, Ack__Output as _agentmesh_v1_Ack__Output } from './agentmesh/v1/Ack.js';
+import type { AckBatch as _agentmesh_v1_AckBatch, AckBatch__Output as _agentmesh_v1_AckBatch__Output } from './agentmesh/v1/AckBatch.js';
+import type { AgentChange as _agentmesh_v1_AgentChange, AgentChange__Output as _agentmesh_v1_AgentChange__Output } from './agentmesh/v1/AgentChange.js';
+import type { AgentRecord as _agentmesh_v1_AgentRecord, AgentRecord__Output as _agentmesh_v1_AgentRecord__Output } from './agentmesh/v1/AgentRecord.js';
+import type { AgentSpec as _agentmesh_v1_AgentSpec, AgentSpec__Output as _agentmesh_v1_AgentSpec__Output } from './agentmesh/v1/AgentSpec.js';
+import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _agentmesh_v1_CallContext__Output } from './agentmesh/v1/CallContext.js';
+import type { ControlPlaneClient as _agentmesh_v1_ControlPlaneClient, ControlPlaneDefinition as _agentmesh_v1_ControlPlaneDefinition } from './agentmesh/v1/ControlPlane.js';
+import type { DeregisterRequest as _agentmesh_v1_DeregisterRequest, DeregisterRequest__Output as _agentmesh_v1_DeregisterRequest__Output } from './agentmesh/v1/DeregisterRequest.js';
+import type { DeregisterResponse as _agentmesh_v1_DeregisterResponse, DeregisterResponse__Output as _agentmesh_v1_DeregisterResponse__Output } from './agentmesh/v1/DeregisterResponse.js';
+import type { DiscoverRequest as _agentmesh_v1_DiscoverRequest, DiscoverRequest__Output as _agentmesh_v1_DiscoverRequest__Output } from './agentmesh/v1/DiscoverRequest.js';
+import type { DiscoverResponse as _agentmesh_v1_DiscoverResponse, DiscoverResponse__Output as _agentmesh_v1_DiscoverResponse__Output } from './agentmesh/v1/DiscoverResponse.js';
+import type { Event as _agentmesh_v1_Event, Event__Output as _agentmesh_v1_Event__Output } from './agentmesh/v1/Event.js';
+import type { EventDelivery as _agentmesh_v1_EventDelivery, EventDelivery__Output as _agentmesh_v1_EventDelivery__Output } from './agentmesh/v1/EventDelivery.js';
+import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliveryBatch__Output as _agentmesh_v1_EventDeliveryBatch__Output } from './agentmesh/v1/EventDeliveryBatch.js';
+import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from './agentmesh/v1/GetAgentRequest.js';
+import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from './agentmesh/v1/HeartbeatRequest.js';
+import type { HeartbeatResponse as _agentmesh_v1_HeartbeatResponse, HeartbeatResponse__Output as _agentmesh_v1_HeartbeatResponse__Output } from './agentmesh/v1/HeartbeatResponse.js';
+import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _agentmesh_v1_LoadReport__Output } from './agentmesh/v1/LoadReport.js';
+import type { Progress as _agentmesh_v1_Progress, Progress__Output as _agentmesh_v1_Progress__Output } from './agentmesh/v1/Progress.js';
+import type { PublishRequest as _agentmesh_v1_PublishRequest, PublishRequest__Output as _agentmesh_v1_PublishRequest__Output } from './agentmesh/v1/PublishRequest.js';
+import type { PublishResponse as _agentmesh_v1_PublishResponse, PublishResponse__Output as _agentmesh_v1_PublishResponse__Output } from './agentmesh/v1/PublishResponse.js';
+import type { RegisterRequest as _agentmesh_v1_RegisterRequest, RegisterRequest__Output as _agentmesh_v1_RegisterRequest__Output } from './agentmesh/v1/RegisterRequest.js';
+import type { RegisterResponse as _agentmesh_v1_RegisterResponse, RegisterResponse__Output as _agentmesh_v1_RegisterResponse__Output } from './agentmesh/v1/RegisterResponse.js';
+import type { SignCertificateRequest as _agentmesh_v1_SignCertificateRequest, SignCertificateRequest__Output as _agentmesh_v1_SignCertificateRequest__Output } from './agentmesh/v1/SignCertificateRequest.js';
+import type { SignCertificateResponse as _agentmesh_v1_SignCertificateResponse, SignCertificateResponse__Output as _agentmesh_v1_SignCertificateResponse__Output } from './agentmesh/v1/SignCertificateResponse.js';
+import type { Snapshot as _agentmesh_v1_Snapshot, Snapshot__Output as _agentmesh_v1_Snapshot__Output } from './agentmesh/v1/Snapshot.js';
+import type { SubscribeRequest as _agentmesh_v1_SubscribeRequest, SubscribeRequest__Output as _agentmesh_v1_SubscribeRequest__Output } from './agentmesh/v1/SubscribeRequest.js';
+import type { SubscriptionSpec as _agentmesh_v1_SubscriptionSpec, SubscriptionSpec__Output as _agentmesh_v1_SubscriptionSpec__Output } from './agentmesh/v1/SubscriptionSpec.js';
+import type { WatchEvent as _agentmesh_v1_WatchEvent, WatchEvent__Output as _agentmesh_v1_WatchEvent__Output } from './agentmesh/v1/WatchEvent.js';
+import type { WatchRequest as _agentmesh_v1_WatchRequest, WatchRequest__Output as _agentmesh_v1_WatchRequest__Output } from './agentmesh/v1/WatchRequest.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  agentmesh: {
+    v1: {
+      Ack: MessageTypeDefinition<_agentmesh_v1_Ack, _agentmesh_v1_Ack__Output>
+      AckBatch: MessageTypeDefinition<_agentmesh_v1_AckBatch, _agentmesh_v1_AckBatch__Output>
+      AckOutcome: EnumTypeDefinition
+      AgentChange: MessageTypeDefinition<_agentmesh_v1_AgentChange, _agentmesh_v1_AgentChange__Output>
+      AgentRecord: MessageTypeDefinition<_agentmesh_v1_AgentRecord, _agentmesh_v1_AgentRecord__Output>
+      AgentSpec: MessageTypeDefinition<_agentmesh_v1_AgentSpec, _agentmesh_v1_AgentSpec__Output>
+      CallContext: MessageTypeDefinition<_agentmesh_v1_CallContext, _agentmesh_v1_CallContext__Output>
+      ControlPlane: SubtypeConstructor<typeof grpc.Client, _agentmesh_v1_ControlPlaneClient> & { service: _agentmesh_v1_ControlPlaneDefinition }
+      DeregisterRequest: MessageTypeDefinition<_agentmesh_v1_DeregisterRequest, _agentmesh_v1_DeregisterRequest__Output>
+      DeregisterResponse: MessageTypeDefinition<_agentmesh_v1_DeregisterResponse, _agentmesh_v1_DeregisterResponse__Output>
+      DiscoverRequest: MessageTypeDefinition<_agentmesh_v1_DiscoverRequest, _agentmesh_v1_DiscoverRequest__Output>
+      DiscoverResponse: MessageTypeDefinition<_agentmesh_v1_DiscoverResponse, _agentmesh_v1_DiscoverResponse__Output>
+      Event: MessageTypeDefinition<_agentmesh_v1_Event, _agentmesh_v1_Event__Output>
+      EventDelivery: MessageTypeDefinition<_agentmesh_v1_EventDelivery, _agentmesh_v1_EventDelivery__Output>
+      EventDeliveryBatch: MessageTypeDefinition<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_EventDeliveryBatch__Output>
+      GetAgentRequest: MessageTypeDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_GetAgentRequest__Output>
+      HealthStatus: EnumTypeDefinition
+      HeartbeatRequest: MessageTypeDefinition<_agentmesh_v1_HeartbeatRequest, _agentmesh_v1_HeartbeatRequest__Output>
+      HeartbeatResponse: MessageTypeDefinition<_agentmesh_v1_HeartbeatResponse, _agentmesh_v1_HeartbeatResponse__Output>
+      LoadReport: MessageTypeDefinition<_agentmesh_v1_LoadReport, _agentmesh_v1_LoadReport__Output>
+      Progress: MessageTypeDefinition<_agentmesh_v1_Progress, _agentmesh_v1_Progress__Output>
+      PublishRequest: MessageTypeDefinition<_agentmesh_v1_PublishRequest, _agentmesh_v1_PublishRequest__Output>
+      PublishResponse: MessageTypeDefinition<_agentmesh_v1_PublishResponse, _agentmesh_v1_PublishResponse__Output>
+      RegisterRequest: MessageTypeDefinition<_agentmesh_v1_RegisterRequest, _agentmesh_v1_RegisterRequest__Output>
+      RegisterResponse: MessageTypeDefinition<_agentmesh_v1_RegisterResponse, _agentmesh_v1_RegisterResponse__Output>
+      SignCertificateRequest: MessageTypeDefinition<_agentmesh_v1_SignCertificateRequest, _agentmesh_v1_SignCertificateRequest__Output>
+      SignCertificateResponse: MessageTypeDefinition<_agentmesh_v1_SignCertificateResponse, _agentmesh_v1_SignCertificateResponse__Output>
+      Snapshot: MessageTypeDefinition<_agentmesh_v1_Snapshot, _agentmesh_v1_Snapshot__Output>
+      SubscribeRequest: MessageTypeDefinition<_agentmesh_v1_SubscribeRequest, _agentmesh_v1_SubscribeRequest__Output>
+      SubscriptionSpec: MessageTypeDefinition<_agentmesh_v1_SubscriptionSpec, _agentmesh_v1_SubscriptionSpec__Output>
+      WatchEvent: MessageTypeDefinition<_agentmesh_v1_WatchEvent, _agentmesh_v1_WatchEvent__Output>
+      WatchRequest: MessageTypeDefinition<_agentmesh_v1_WatchRequest, _agentmesh_v1_WatchRequest__Output>
+    }
+  }
+}
+

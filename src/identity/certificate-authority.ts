@@ -1,0 +1,293 @@
+import { isIP } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import forge from 'node-forge';
+import { Code, MeshError, unwrap } from '../errors.js';
+import { generateRsaKeyPair } from './keys.js';
+import {
+  identitySpiffeId,
+  trustDomainSpiffeId,
+  validateIdentityName,
+  type SpiffeId,
+} from './spiffe-id.js';
+import { TrustBundle, rootTrustDomain } from './trust-bundle.js';
+import { readCertificate } from './x509.js';
+
+/** Default lifetime of a root CA: ten years. */
+export const DEFAULT_CA_TTL_MS = 87_600 * 3_600_000;
+/** Default lifetime of an issued identity: one day, short enough that renewal is routine. */
+export const DEFAULT_LEAF_TTL_MS = 24 * 3_600_000;
+/** Certificates start this much in the past, so that a peer whose clock is slightly behind accepts them. */
+const BACKDATE_MS = 60_000;
+const ROOT_KEY_BITS = 3072;
+const LEAF_KEY_BITS = 2048;
+
+/** Where the time comes from; tests inject a fixed clock. */
+export interface Clock {
+  now(): number;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/** What to put in an identity besides its SPIFFE ID. */
+export interface LeafOptions {
+  /** Lifetime in milliseconds (default {@link DEFAULT_LEAF_TTL_MS}); capped at the CA's own expiry. */
+  ttlMs?: number;
+  /** DNS names to add as SANs, for clients that check hostnames. */
+  dnsNames?: readonly string[];
+  /** IP addresses to add as SANs. */
+  ipAddresses?: readonly string[];
+}
+
+/** A signed certificate for an identity. */
+export interface SignedCertificate {
+  spiffeId: SpiffeId;
+  certificatePem: string;
+  serialNumber: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+/** A new identity: its certificate and the private key generated for it. */
+export interface IssuedIdentity extends SignedCertificate {
+  privateKeyPem: string;
+}
+
+/** Options for creating a new root CA. */
+export interface CreateCaOptions {
+  /** The trust domain, e.g. `agentmesh.local`. */
+  trustDomain: string;
+  /** Lifetime in milliseconds (default {@link DEFAULT_CA_TTL_MS}). */
+  ttlMs?: number;
+  clock?: Clock;
+}
+
+const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0]! &= 0x7f; // a positive INTEGER
+  bytes[0]! |= 0x01; // and no leading zero byte, which DER would have to drop
+  return bytes.toString('hex');
+}
+
+function checkTtl(ttlMs: number, what: string): void {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw new MeshError(Code.INVALID_ARGUMENT, `${what} must be a positive duration, got ${ttlMs}ms`);
+  }
+}
+
+function altNameEntries(spiffeId: SpiffeId, options: LeafOptions): object[] {
+  const entries: object[] = [{ type: 6, value: spiffeId.uri }];
+  for (const name of options.dnsNames ?? []) {
+    if (!DNS_NAME.test(name)) {
+      throw new MeshError(Code.INVALID_ARGUMENT, `invalid DNS name "${name}": use a hostname such as agent.example.internal`);
+    }
+    entries.push({ type: 2, value: name });
+  }
+  for (const address of options.ipAddresses ?? []) {
+    if (isIP(address) === 0) {
+      throw new MeshError(Code.INVALID_ARGUMENT, `invalid IP address "${address}": use a literal such as 127.0.0.1 or ::1`);
+    }
+    entries.push({ type: 7, ip: address });
+  }
+  return entries;
+}
+
+/**
+ * A certificate authority for one trust domain, backed by node-forge. It creates the root, issues identities
+ * (generating their keys) and signs certificate requests (for agents that keep their keys to themselves). Every
+ * certificate it signs follows the X.509-SVID rules: one `spiffe://` URI SAN, leaf `cA=false`, keyUsage
+ * digitalSignature (critical), extended key usage serverAuth and clientAuth, SHA-256, and key identifiers that
+ * chain to the root.
+ */
+export class CertificateAuthority {
+  /** The trust domain the CA speaks for. */
+  readonly trustDomain: string;
+  /** The bundle peers trust: the CA's own root. */
+  readonly trustBundle: TrustBundle;
+  private readonly certificate: forge.pki.Certificate;
+  private readonly privateKey: forge.pki.rsa.PrivateKey;
+  private readonly clock: Clock;
+
+  /**
+   * Loads a CA from its certificate and private key.
+   * @throws MeshError INVALID_ARGUMENT when they are not a matching RSA root CA pair with a trust-domain SAN.
+   */
+  constructor(
+    /** The root certificate, PEM. */
+    readonly certificatePem: string,
+    privateKeyPem: string,
+    options: { clock?: Clock } = {},
+  ) {
+    const facts = readCertificate(certificatePem);
+    if (!facts.x509.ca) throw new MeshError(Code.INVALID_ARGUMENT, 'the CA certificate is not a CA (cA=false)');
+    this.trustDomain = unwrap(rootTrustDomain(facts)).trustDomain;
+    try {
+      this.certificate = forge.pki.certificateFromPem(certificatePem);
+      this.privateKey = forge.pki.privateKeyFromPem(privateKeyPem) as forge.pki.rsa.PrivateKey;
+    } catch (error) {
+      throw new MeshError(Code.INVALID_ARGUMENT, `cannot read the CA key pair: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const publicKey = this.certificate.publicKey as forge.pki.rsa.PublicKey;
+    if (publicKey.n.compareTo(this.privateKey.n) !== 0) {
+      throw new MeshError(Code.INVALID_ARGUMENT, 'the CA private key does not match the CA certificate');
+    }
+    this.trustBundle = TrustBundle.fromPem(certificatePem);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Creates a new self-signed root CA for a trust domain, with a new 3072-bit RSA key. */
+  static async create(options: CreateCaOptions): Promise<{ ca: CertificateAuthority; privateKeyPem: string }> {
+    const clock = options.clock ?? systemClock;
+    const ttlMs = options.ttlMs ?? DEFAULT_CA_TTL_MS;
+    checkTtl(ttlMs, 'CA lifetime');
+    const domainId = trustDomainSpiffeId(options.trustDomain);
+    const keys = await generateRsaKeyPair(ROOT_KEY_BITS);
+    const privateKey = forge.pki.privateKeyFromPem(keys.privateKeyPem);
+    const certificate = forge.pki.createCertificate();
+    certificate.publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
+    certificate.serialNumber = randomSerial();
+    const now = clock.now();
+    certificate.validity.notBefore = new Date(now - BACKDATE_MS);
+    certificate.validity.notAfter = new Date(now + ttlMs);
+    const subject = [
+      { name: 'organizationName', value: 'agent-mesh' },
+      { name: 'commonName', value: `agent-mesh root CA ${options.trustDomain}`.slice(0, 64) },
+    ];
+    certificate.setSubject(subject);
+    certificate.setIssuer(subject);
+    certificate.setExtensions([
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+      { name: 'subjectKeyIdentifier' },
+      { name: 'subjectAltName', altNames: [{ type: 6, value: domainId.uri }] },
+    ]);
+    certificate.sign(privateKey, forge.md.sha256.create());
+    const certificatePem = forge.pki.certificateToPem(certificate);
+    return {
+      ca: new CertificateAuthority(certificatePem, keys.privateKeyPem, { clock }),
+      privateKeyPem: keys.privateKeyPem,
+    };
+  }
+
+  /** When the root itself expires; no certificate it signs outlives it. */
+  get notAfter(): Date {
+    return this.certificate.validity.notAfter;
+  }
+
+  /**
+   * Issues an identity for `name` (an agent name, or `control-plane`), generating its 2048-bit RSA key.
+   * @throws MeshError INVALID_ARGUMENT for an invalid name, TTL, DNS name or IP address.
+   */
+  async issue(name: string, options: LeafOptions = {}): Promise<IssuedIdentity> {
+    const spiffeId = this.identityFor(name);
+    this.checkLeafOptions(spiffeId, options);
+    const keys = await generateRsaKeyPair(LEAF_KEY_BITS);
+    const signed = this.sign(forge.pki.publicKeyFromPem(keys.publicKeyPem), spiffeId, options);
+    return { ...signed, privateKeyPem: keys.privateKeyPem };
+  }
+
+  /**
+   * Signs a PKCS#10 request for identity `name`. The request must be well formed, carry a valid self-signature
+   * (proof that the requester holds the key), and ask for no URI SAN other than the identity's own SPIFFE ID.
+   * @throws MeshError INVALID_ARGUMENT for a malformed request, PERMISSION_DENIED for one naming another identity.
+   */
+  signRequest(csrPem: string, name: string, options: LeafOptions = {}): SignedCertificate {
+    const spiffeId = this.identityFor(name);
+    this.checkLeafOptions(spiffeId, options);
+    let csr: forge.pki.CertificateSigningRequest;
+    try {
+      csr = forge.pki.certificationRequestFromPem(csrPem);
+    } catch (error) {
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `malformed certificate signing request (a PEM PKCS#10 request with an RSA key is required): ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    if (!csr.verify()) {
+      throw new MeshError(Code.INVALID_ARGUMENT, 'certificate signing request signature does not verify');
+    }
+    const requested = requestedUris(csr);
+    const other = requested.find((uri) => uri !== spiffeId.uri);
+    if (other !== undefined) {
+      throw new MeshError(
+        Code.PERMISSION_DENIED,
+        `certificate signing request asks for "${other}", but the requester may only obtain "${spiffeId.uri}"`,
+      );
+    }
+    return this.sign(csr.publicKey as forge.pki.rsa.PublicKey, spiffeId, options);
+  }
+
+  private identityFor(name: string): SpiffeId {
+    unwrap(validateIdentityName(name, { allowControlPlane: true }));
+    return identitySpiffeId(this.trustDomain, name);
+  }
+
+  private checkLeafOptions(spiffeId: SpiffeId, options: LeafOptions): void {
+    checkTtl(options.ttlMs ?? DEFAULT_LEAF_TTL_MS, 'certificate lifetime');
+    altNameEntries(spiffeId, options);
+  }
+
+  private sign(publicKey: forge.pki.PublicKey, spiffeId: SpiffeId, options: LeafOptions): SignedCertificate {
+    const now = this.clock.now();
+    const ttlMs = options.ttlMs ?? DEFAULT_LEAF_TTL_MS;
+    const notBefore = new Date(now - BACKDATE_MS);
+    const notAfter = new Date(Math.min(now + ttlMs, this.notAfter.getTime()));
+    if (notAfter.getTime() <= now) {
+      throw new MeshError(Code.FAILED_PRECONDITION, `the CA expired at ${this.notAfter.toISOString()}: rotate the root`);
+    }
+    const certificate = forge.pki.createCertificate();
+    certificate.publicKey = publicKey;
+    certificate.serialNumber = randomSerial();
+    certificate.validity.notBefore = notBefore;
+    certificate.validity.notAfter = notAfter;
+    certificate.setSubject([
+      { name: 'organizationName', value: 'agent-mesh' },
+      { name: 'commonName', value: spiffeId.path.split('/').pop()! },
+    ]);
+    certificate.setIssuer(this.certificate.subject.attributes);
+    const issuerKeyId = this.certificate.generateSubjectKeyIdentifier().getBytes();
+    certificate.setExtensions([
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+      { name: 'subjectKeyIdentifier' },
+      { name: 'authorityKeyIdentifier', keyIdentifier: issuerKeyId },
+      { name: 'subjectAltName', altNames: altNameEntries(spiffeId, options) },
+    ]);
+    certificate.sign(this.privateKey, forge.md.sha256.create());
+    return {
+      spiffeId,
+      certificatePem: forge.pki.certificateToPem(certificate),
+      serialNumber: certificate.serialNumber,
+      notBefore,
+      notAfter,
+    };
+  }
+}
+
+function requestedUris(csr: forge.pki.CertificateSigningRequest): string[] {
+  const extensionRequest = csr.getAttribute({ name: 'extensionRequest' }) as
+    | { extensions?: Array<{ name?: string; altNames?: Array<{ type: number; value: string }> }> }
+    | null;
+  const altNames = extensionRequest?.extensions?.find((extension) => extension.name === 'subjectAltName')?.altNames;
+  return (altNames ?? []).filter((name) => name.type === 6).map((name) => name.value);
+}
+
+/**
+ * Creates a PKCS#10 certificate signing request for `spiffeId` with the given key pair, as an agent does before
+ * asking the control plane for a certificate: only this request travels, the private key stays with the agent.
+ */
+export function createCertificateRequest(spiffeId: SpiffeId, privateKeyPem: string, publicKeyPem: string): string {
+  const csr = forge.pki.createCertificationRequest();
+  csr.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
+  csr.setSubject([{ name: 'commonName', value: spiffeId.path.split('/').pop() || spiffeId.trustDomain }]);
+  csr.setAttributes([
+    { name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 6, value: spiffeId.uri }] }] },
+  ]);
+  csr.sign(forge.pki.privateKeyFromPem(privateKeyPem), forge.md.sha256.create());
+  return forge.pki.certificationRequestToPem(csr);
+}

@@ -1,0 +1,140 @@
+import { createPrivateKey } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import type { experimental } from '@grpc/grpc-js';
+import { Code, MeshError, fail, type Result } from '../errors.js';
+import type { IdentityMaterial } from '../identity/certs-dir.js';
+import type { SpiffeId } from '../identity/spiffe-id.js';
+import { verifySvid } from '../identity/svid.js';
+import { TrustBundle } from '../identity/trust-bundle.js';
+import { readCertificate } from '../identity/x509.js';
+
+type CertificateProvider = experimental.CertificateProvider;
+type CaListener = experimental.CaCertificateUpdateListener;
+type IdentityListener = experimental.IdentityCertificateUpdateListener;
+
+/** Peers verified recently, by certificate fingerprint: verification parses the certificate, calls are hot. */
+const PEER_CACHE_LIMIT = 4096;
+
+/**
+ * The identity a process speaks with on every mTLS hop: its SVID, its private key and the trust bundle. It is a
+ * grpc-js certificate provider, so credentials built from it pick up a renewed certificate or a rotated bundle
+ * for new connections without a restart ({@link MeshIdentity.update}). It also verifies peers' SVIDs.
+ */
+export class MeshIdentity implements CertificateProvider {
+  private material!: IdentityMaterial;
+  private bundle!: TrustBundle;
+  private id!: SpiffeId;
+  private notAfterMs = 0;
+  private caUpdate!: experimental.CaCertificateUpdate;
+  private identityUpdate!: experimental.IdentityCertificateUpdate;
+  private readonly caListeners = new Set<CaListener>();
+  private readonly identityListeners = new Set<IdentityListener>();
+  private readonly verifiedPeers = new Map<string, Result<SpiffeId>>();
+
+  /**
+   * @throws MeshError INVALID_ARGUMENT when the material is not a usable identity: see {@link MeshIdentity.update}.
+   */
+  constructor(material: IdentityMaterial) {
+    this.update(material);
+  }
+
+  /** This process's own SPIFFE ID. */
+  get spiffeId(): SpiffeId {
+    return this.id;
+  }
+
+  /** The roots this process trusts. */
+  get trustBundle(): TrustBundle {
+    return this.bundle;
+  }
+
+  /** When this identity's certificate expires (ms since the epoch). */
+  get expiresAt(): number {
+    return this.notAfterMs;
+  }
+
+  /**
+   * Replaces the identity (a renewed certificate) and/or the trust bundle (a rotated root). New connections use
+   * it at once; open connections keep the old one until they close. The new material is checked first: the
+   * certificate must be a valid, unexpired SVID issued by a root in the new bundle, and the key must match it.
+   * @throws MeshError INVALID_ARGUMENT naming what is wrong; the current identity then stays in force.
+   */
+  update(material: IdentityMaterial): void {
+    const bundle = TrustBundle.fromPem(material.trustBundlePem);
+    const verified = bundle.verify(material.certificatePem);
+    if (!verified.ok) {
+      throw new MeshError(Code.INVALID_ARGUMENT, `identity certificate rejected: ${verified.error.message}`);
+    }
+    try {
+      if (!verified.value.facts.x509.checkPrivateKey(createPrivateKey(material.privateKeyPem))) {
+        throw new Error('the private key does not belong to the certificate');
+      }
+    } catch (error) {
+      throw new MeshError(Code.INVALID_ARGUMENT, `identity private key rejected: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.material = material;
+    this.bundle = bundle;
+    this.id = verified.value.spiffeId;
+    this.notAfterMs = Date.parse(verified.value.facts.x509.validTo);
+    this.verifiedPeers.clear();
+    this.caUpdate = { caCertificate: Buffer.from(bundle.pem) };
+    this.identityUpdate = {
+      certificate: Buffer.from(material.certificatePem),
+      privateKey: Buffer.from(material.privateKeyPem),
+    };
+    for (const listener of this.caListeners) listener(this.caUpdate);
+    for (const listener of this.identityListeners) listener(this.identityUpdate);
+  }
+
+  /**
+   * Verifies a TLS peer's certificate as an X.509-SVID of a trusted trust domain (the TLS handshake has already
+   * checked its chain and validity). Returns the peer's SPIFFE ID or why it is refused (UNAUTHENTICATED).
+   */
+  verifyPeer(peer: PeerCertificate | undefined): Result<SpiffeId> {
+    if (!peer?.raw) return fail(Code.UNAUTHENTICATED, 'the peer presented no certificate');
+    const key = peer.fingerprint256;
+    const cached = this.verifiedPeers.get(key);
+    if (cached) return cached;
+    let result: Result<SpiffeId>;
+    try {
+      result = verifySvid(readCertificate(peer.raw), this.bundle.trustDomains);
+    } catch (error) {
+      result = fail(Code.UNAUTHENTICATED, MeshError.from(error).message);
+    }
+    if (this.verifiedPeers.size >= PEER_CACHE_LIMIT) this.verifiedPeers.clear();
+    this.verifiedPeers.set(key, result);
+    return result;
+  }
+
+  /** The material currently in force. The private key is for the TLS stack only: never send it anywhere. */
+  get current(): Readonly<IdentityMaterial> {
+    return this.material;
+  }
+
+  // The current material reaches a new listener on the next microtask, not synchronously: grpc-js registers its
+  // secure-context watcher only after adding its provider listeners, so a synchronous first update would be lost
+  // and the server would drop every connection.
+  addCaCertificateListener(listener: CaListener): void {
+    this.caListeners.add(listener);
+    queueMicrotask(() => {
+      if (this.caListeners.has(listener)) listener(this.caUpdate);
+    });
+  }
+
+  removeCaCertificateListener(listener: CaListener): void {
+    this.caListeners.delete(listener);
+  }
+
+  addIdentityCertificateListener(listener: IdentityListener): void {
+    this.identityListeners.add(listener);
+    queueMicrotask(() => {
+      if (this.identityListeners.has(listener)) listener(this.identityUpdate);
+    });
+  }
+
+  removeIdentityCertificateListener(listener: IdentityListener): void {
+    this.identityListeners.delete(listener);
+  }
+}

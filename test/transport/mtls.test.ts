@@ -1,0 +1,188 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
+import type { IdentityMaterial } from '../../src/identity/certs-dir.js';
+import { createChannelCredentials, peerIdentity } from '../../src/transport/credentials.js';
+import type { MeshIdentity } from '../../src/transport/mesh-identity.js';
+import { agentClient, invoke, startWhoAmIServer } from '../helpers/agent-echo.js';
+import { createTestCa, forgeCertificate, type TestCa } from '../helpers/test-ca.js';
+
+const SERVER_ID = 'spiffe://agentmesh.local/agent/server';
+const CLIENT_ID = 'spiffe://agentmesh.local/agent/client';
+
+/** Client credentials built straight from grpc-js, as a peer that does not use our library would. */
+function rawClientCredentials(material: IdentityMaterial | { trustBundlePem: string }): grpc.ChannelCredentials {
+  const key = 'privateKeyPem' in material ? Buffer.from(material.privateKeyPem) : null;
+  const cert = 'certificatePem' in material ? Buffer.from(material.certificatePem) : null;
+  // Accept any server: these tests are about whether the server refuses the client.
+  return grpc.credentials.createSsl(Buffer.from(material.trustBundlePem), key, cert, {
+    checkServerIdentity: () => undefined,
+  });
+}
+
+async function expectCode(promise: Promise<unknown>, code: grpc.status, message?: RegExp): Promise<void> {
+  const error = (await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as grpc.ServiceError | undefined;
+  expect(error, 'the call should have been refused').toBeDefined();
+  expect(grpc.status[error!.code]).toBe(grpc.status[code]);
+  if (message) expect(error!.details).toMatch(message);
+}
+
+describe('mutual TLS between mesh identities', () => {
+  let testCa: TestCa;
+  let otherCa: TestCa;
+  let serverIdentity: MeshIdentity;
+  let clientIdentity: MeshIdentity;
+  let server: Awaited<ReturnType<typeof startWhoAmIServer>>;
+  const clients: AgentClient[] = [];
+
+  const track = (client: AgentClient) => {
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    testCa = await createTestCa();
+    otherCa = await createTestCa('agentmesh.local');
+    serverIdentity = await testCa.identity('server');
+    clientIdentity = await testCa.identity('client');
+    server = await startWhoAmIServer(serverIdentity);
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await server?.close();
+  });
+
+  it('connects a valid pair, and each side sees the other side’s SPIFFE ID', async () => {
+    const client = track(agentClient(server.running.address, createChannelCredentials(clientIdentity, SERVER_ID)));
+    const { response, call } = await invoke(client);
+    expect(response.payload.toString()).toBe(CLIENT_ID);
+    expect(peerIdentity(call, clientIdentity).uri).toBe(SERVER_ID);
+  });
+
+  it('refuses a client that presents no certificate', async () => {
+    const handledBefore = server.handled();
+    const client = track(agentClient(server.running.address, rawClientCredentials({ trustBundlePem: testCa.ca.trustBundle.pem })));
+    await expectCode(invoke(client), grpc.status.UNAVAILABLE, /certificate required/);
+    expect(server.handled()).toBe(handledBefore);
+  });
+
+  // The refusals below vary one property of a hand-made certificate; this control shows that the same path with
+  // nothing wrong is accepted, so each refusal is due to the property it varies.
+  it('accepts a hand-made client certificate when nothing is wrong with it', async () => {
+    const wellFormed = await forgeCertificate(testCa, { uris: [CLIENT_ID] });
+    const client = track(agentClient(server.running.address, rawClientCredentials(wellFormed)));
+    const { response } = await invoke(client);
+    expect(response.payload.toString()).toBe(CLIENT_ID);
+  });
+
+  it('refuses a client whose certificate comes from another CA', async () => {
+    const handledBefore = server.handled();
+    const stranger = await otherCa.material('client');
+    const client = track(
+      agentClient(server.running.address, rawClientCredentials({ ...stranger, trustBundlePem: testCa.ca.trustBundle.pem })),
+    );
+    await expectCode(invoke(client), grpc.status.UNAVAILABLE);
+    expect(server.handled()).toBe(handledBefore);
+  });
+
+  it('refuses a client whose certificate has expired', async () => {
+    const handledBefore = server.handled();
+    const expired = await forgeCertificate(testCa, {
+      uris: [CLIENT_ID],
+      notBefore: new Date(Date.now() - 7_200_000),
+      notAfter: new Date(Date.now() - 3_600_000),
+    });
+    const client = track(agentClient(server.running.address, rawClientCredentials(expired)));
+    await expectCode(invoke(client), grpc.status.UNAVAILABLE);
+    expect(server.handled()).toBe(handledBefore);
+  });
+
+  it('refuses a client whose SPIFFE ID is in another trust domain, even when our CA signed it', async () => {
+    const handledBefore = server.handled();
+    const foreign = await forgeCertificate(testCa, { uris: ['spiffe://evil.example/agent/client'] });
+    const client = track(agentClient(server.running.address, rawClientCredentials(foreign)));
+    await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /trust domain "evil.example" is not trusted/);
+    expect(server.handled()).toBe(handledBefore);
+  });
+
+  it('refuses a CA certificate used as a client leaf', async () => {
+    const handledBefore = server.handled();
+    const caAsLeaf = await forgeCertificate(testCa, { uris: [CLIENT_ID], isCa: true });
+    const client = track(agentClient(server.running.address, rawClientCredentials(caAsLeaf)));
+    await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /CA certificate/);
+    expect(server.handled()).toBe(handledBefore);
+  });
+
+  it('refuses a client certificate with two URI SANs', async () => {
+    const handledBefore = server.handled();
+    const twoIds = await forgeCertificate(testCa, { uris: [CLIENT_ID, 'spiffe://agentmesh.local/agent/admin'] });
+    const client = track(agentClient(server.running.address, rawClientCredentials(twoIds)));
+    await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /2 URI SANs/);
+    expect(server.handled()).toBe(handledBefore);
+  });
+
+  it('refuses a client certificate with no SPIFFE ID at all', async () => {
+    const noId = await forgeCertificate(testCa, { uris: [] });
+    const client = track(agentClient(server.running.address, rawClientCredentials(noId)));
+    await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /0 URI SANs/);
+  });
+
+  it('keeps serving valid callers after refusing bad ones', async () => {
+    const client = track(agentClient(server.running.address, createChannelCredentials(clientIdentity, SERVER_ID)));
+    const { response } = await invoke(client);
+    expect(response.payload.toString()).toBe(CLIENT_ID);
+  });
+
+  describe('the client checks the server', () => {
+    it('refuses a server that is not the identity it meant to reach', async () => {
+      const expectingSomeoneElse = createChannelCredentials(clientIdentity, 'spiffe://agentmesh.local/agent/billing');
+      const client = track(agentClient(server.running.address, expectingSomeoneElse));
+      await expectCode(invoke(client), grpc.status.UNAVAILABLE, /not "spiffe:\/\/agentmesh.local\/agent\/billing"/);
+    });
+
+    it('accepts a server that matches a predicate', async () => {
+      const anyAgent = createChannelCredentials(clientIdentity, (id) => id.path.startsWith('/agent/'));
+      const client = track(agentClient(server.running.address, anyAgent));
+      const { response } = await invoke(client);
+      expect(response.payload.toString()).toBe(CLIENT_ID);
+    });
+
+    const forgedServers: Array<[string, (ca: TestCa) => Promise<IdentityMaterial>, RegExp | undefined]> = [
+      ['from another CA', async () => ({ ...(await otherCa.material('server')), trustBundlePem: otherCa.ca.trustBundle.pem }), undefined],
+      ['in another trust domain', (ca) => forgeCertificate(ca, { uris: ['spiffe://evil.example/agent/server'] }), /trust domain/],
+      ['that is a CA certificate', (ca) => forgeCertificate(ca, { uris: [SERVER_ID], isCa: true }), /CA certificate/],
+      ['with two URI SANs', (ca) => forgeCertificate(ca, { uris: [SERVER_ID, CLIENT_ID] }), /2 URI SANs/],
+      [
+        'whose certificate has expired',
+        (ca) =>
+          forgeCertificate(ca, {
+            uris: [SERVER_ID],
+            notBefore: new Date(Date.now() - 7_200_000),
+            notAfter: new Date(Date.now() - 3_600_000),
+          }),
+        /expired/,
+      ],
+    ];
+
+    it.each(forgedServers)('refuses a server certificate %s', async (_label, make, message) => {
+      const material = await make(testCa);
+      const credentials = grpc.ServerCredentials.createSsl(
+        Buffer.from(testCa.ca.trustBundle.pem),
+        [{ private_key: Buffer.from(material.privateKeyPem), cert_chain: Buffer.from(material.certificatePem) }],
+        true,
+      );
+      const rogue = await startWhoAmIServer(serverIdentity, credentials);
+      try {
+        const client = track(agentClient(rogue.running.address, createChannelCredentials(clientIdentity, SERVER_ID)));
+        await expectCode(invoke(client), grpc.status.UNAVAILABLE, message);
+        expect(rogue.handled()).toBe(0);
+      } finally {
+        await rogue.close();
+      }
+    });
+  });
+});
