@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'src/generated/', 'certs/'] },
+  { ignores: ['dist/', 'node_modules/', 'src/generated/', 'test/fixtures/generated/', 'certs/'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

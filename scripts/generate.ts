@@ -55,5 +55,7 @@ for (const target of targets) {
     ],
     { stdio: 'inherit', cwd: root },
   );
-  console.log(`generated ${relative(root, outDir)}/ from ${files.length} proto file(s) in ${target.protoDir}/`);
+  console.log(
+    `generated ${relative(root, outDir)}/ from ${files.length} proto file(s) in ${target.protoDir}/`,
+  );
 }

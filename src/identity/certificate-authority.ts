@@ -3,12 +3,7 @@ import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { Code, MeshError, unwrap } from '../errors.js';
 import { generateRsaKeyPair } from './keys.js';
-import {
-  identitySpiffeId,
-  trustDomainSpiffeId,
-  validateIdentityName,
-  type SpiffeId,
-} from './spiffe-id.js';
+import { identitySpiffeId, trustDomainSpiffeId, validateIdentityName, type SpiffeId } from './spiffe-id.js';
 import { TrustBundle, rootTrustDomain } from './trust-bundle.js';
 import { readCertificate } from './x509.js';
 
@@ -61,7 +56,8 @@ export interface CreateCaOptions {
   clock?: Clock;
 }
 
-const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const DNS_NAME =
+  /^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
 function randomSerial(): string {
   const bytes = randomBytes(16);
@@ -80,13 +76,19 @@ function altNameEntries(spiffeId: SpiffeId, options: LeafOptions): object[] {
   const entries: object[] = [{ type: 6, value: spiffeId.uri }];
   for (const name of options.dnsNames ?? []) {
     if (!DNS_NAME.test(name)) {
-      throw new MeshError(Code.INVALID_ARGUMENT, `invalid DNS name "${name}": use a hostname such as agent.example.internal`);
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `invalid DNS name "${name}": use a hostname such as agent.example.internal`,
+      );
     }
     entries.push({ type: 2, value: name });
   }
   for (const address of options.ipAddresses ?? []) {
     if (isIP(address) === 0) {
-      throw new MeshError(Code.INVALID_ARGUMENT, `invalid IP address "${address}": use a literal such as 127.0.0.1 or ::1`);
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `invalid IP address "${address}": use a literal such as 127.0.0.1 or ::1`,
+      );
     }
     entries.push({ type: 7, ip: address });
   }
@@ -120,7 +122,8 @@ export class CertificateAuthority {
     options: { clock?: Clock } = {},
   ) {
     const facts = readCertificate(certificatePem);
-    if (!facts.x509.ca) throw new MeshError(Code.INVALID_ARGUMENT, 'the CA certificate is not a CA (cA=false)');
+    if (!facts.x509.ca)
+      throw new MeshError(Code.INVALID_ARGUMENT, 'the CA certificate is not a CA (cA=false)');
     this.trustDomain = unwrap(rootTrustDomain(facts)).trustDomain;
     try {
       this.certificate = forge.pki.certificateFromPem(certificatePem);
@@ -139,7 +142,9 @@ export class CertificateAuthority {
   }
 
   /** Creates a new self-signed root CA for a trust domain, with a new 3072-bit RSA key. */
-  static async create(options: CreateCaOptions): Promise<{ ca: CertificateAuthority; privateKeyPem: string }> {
+  static async create(
+    options: CreateCaOptions,
+  ): Promise<{ ca: CertificateAuthority; privateKeyPem: string }> {
     const clock = options.clock ?? systemClock;
     const ttlMs = options.ttlMs ?? DEFAULT_CA_TTL_MS;
     checkTtl(ttlMs, 'CA lifetime');
@@ -207,8 +212,11 @@ export class CertificateAuthority {
         { cause: error },
       );
     }
-    if (!csr.verify()) {
-      throw new MeshError(Code.INVALID_ARGUMENT, 'certificate signing request signature does not verify');
+    if (!verifiesItself(csr)) {
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        'certificate signing request signature does not verify: it must be signed with the private key of the key it carries',
+      );
     }
     const requested = requestedUris(csr);
     const other = requested.find((uri) => uri !== spiffeId.uri);
@@ -237,7 +245,10 @@ export class CertificateAuthority {
     const notBefore = new Date(now - BACKDATE_MS);
     const notAfter = new Date(Math.min(now + ttlMs, this.notAfter.getTime()));
     if (notAfter.getTime() <= now) {
-      throw new MeshError(Code.FAILED_PRECONDITION, `the CA expired at ${this.notAfter.toISOString()}: rotate the root`);
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        `the CA expired at ${this.notAfter.toISOString()}: rotate the root`,
+      );
     }
     const certificate = forge.pki.createCertificate();
     certificate.publicKey = publicKey;
@@ -269,11 +280,21 @@ export class CertificateAuthority {
   }
 }
 
+function verifiesItself(csr: forge.pki.CertificateSigningRequest): boolean {
+  try {
+    return csr.verify();
+  } catch {
+    return false; // node-forge throws, rather than returning false, for some bad signatures
+  }
+}
+
 function requestedUris(csr: forge.pki.CertificateSigningRequest): string[] {
-  const extensionRequest = csr.getAttribute({ name: 'extensionRequest' }) as
-    | { extensions?: Array<{ name?: string; altNames?: Array<{ type: number; value: string }> }> }
-    | null;
-  const altNames = extensionRequest?.extensions?.find((extension) => extension.name === 'subjectAltName')?.altNames;
+  const extensionRequest = csr.getAttribute({ name: 'extensionRequest' }) as {
+    extensions?: Array<{ name?: string; altNames?: Array<{ type: number; value: string }> }>;
+  } | null;
+  const altNames = extensionRequest?.extensions?.find(
+    (extension) => extension.name === 'subjectAltName',
+  )?.altNames;
   return (altNames ?? []).filter((name) => name.type === 6).map((name) => name.value);
 }
 
@@ -281,12 +302,19 @@ function requestedUris(csr: forge.pki.CertificateSigningRequest): string[] {
  * Creates a PKCS#10 certificate signing request for `spiffeId` with the given key pair, as an agent does before
  * asking the control plane for a certificate: only this request travels, the private key stays with the agent.
  */
-export function createCertificateRequest(spiffeId: SpiffeId, privateKeyPem: string, publicKeyPem: string): string {
+export function createCertificateRequest(
+  spiffeId: SpiffeId,
+  privateKeyPem: string,
+  publicKeyPem: string,
+): string {
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
   csr.setSubject([{ name: 'commonName', value: spiffeId.path.split('/').pop() || spiffeId.trustDomain }]);
   csr.setAttributes([
-    { name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 6, value: spiffeId.uri }] }] },
+    {
+      name: 'extensionRequest',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 6, value: spiffeId.uri }] }],
+    },
   ]);
   csr.sign(forge.pki.privateKeyFromPem(privateKeyPem), forge.md.sha256.create());
   return forge.pki.certificationRequestToPem(csr);

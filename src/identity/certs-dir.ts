@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Code, MeshError, unwrap } from '../errors.js';
 import {
@@ -46,10 +46,15 @@ async function readText(path: string, what: string, hint: string): Promise<strin
     return await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new MeshError(Code.NOT_FOUND, `${what} not found at ${path}: ${hint}`, { cause: error });
-    throw new MeshError(Code.FAILED_PRECONDITION, `cannot read ${what} at ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    if (code === 'ENOENT')
+      throw new MeshError(Code.NOT_FOUND, `${what} not found at ${path}: ${hint}`, { cause: error });
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `cannot read ${what} at ${path}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -57,7 +62,9 @@ async function readText(path: string, what: string, hint: string): Promise<strin
  * Writes files so that either all of them appear whole or none do: each goes to a temporary name first (private
  * keys created with mode 0600 from the start, never readable by others even briefly) and is renamed at the end.
  */
-async function writeFilesAtomically(files: Array<{ path: string; contents: string; mode: number }>): Promise<void> {
+async function writeFilesAtomically(
+  files: Array<{ path: string; contents: string; mode: number }>,
+): Promise<void> {
   const suffix = `.tmp-${randomBytes(6).toString('hex')}`;
   const written: string[] = [];
   try {
@@ -69,9 +76,13 @@ async function writeFilesAtomically(files: Array<{ path: string; contents: strin
     for (const file of files) await rename(file.path + suffix, file.path);
   } catch (error) {
     await Promise.all(written.map((path) => rm(path, { force: true })));
-    throw new MeshError(Code.FAILED_PRECONDITION, `cannot write ${files.map((f) => f.path).join(', ')}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `cannot write ${files.map((f) => f.path).join(', ')}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -115,7 +126,11 @@ export async function loadCaDir(dir: string, options: { clock?: Clock } = {}): P
  * Issues an identity with the CA in `dir` and writes `<name>.crt` and `<name>.key` (0600) beside it. Every input
  * is checked before anything is written.
  */
-export async function issueToDir(dir: string, name: string, options: LeafOptions & { clock?: Clock } = {}): Promise<IssuedIdentity> {
+export async function issueToDir(
+  dir: string,
+  name: string,
+  options: LeafOptions & { clock?: Clock } = {},
+): Promise<IssuedIdentity> {
   unwrap(validateIdentityName(name, { allowControlPlane: true }));
   const ca = await loadCaDir(dir, options);
   const issued = await ca.issue(name, options);
@@ -128,7 +143,11 @@ export async function issueToDir(dir: string, name: string, options: LeafOptions
 
 /** Loads the trust bundle of `dir` (its `ca.crt`). */
 export async function loadTrustBundle(dir: string): Promise<TrustBundle> {
-  const pem = await readText(join(dir, CA_CERT_FILE), 'trust bundle', `create a CA with \`agent-mesh ca init --dir ${dir}\``);
+  const pem = await readText(
+    join(dir, CA_CERT_FILE),
+    'trust bundle',
+    `create a CA with \`agent-mesh ca init --dir ${dir}\``,
+  );
   return TrustBundle.fromPem(pem);
 }
 
@@ -145,4 +164,38 @@ export async function loadIdentity(dir: string, name: string): Promise<IdentityM
     readText(join(dir, CA_CERT_FILE), 'trust bundle', `create a CA with \`agent-mesh ca init --dir ${dir}\``),
   ]);
   return { certificatePem, privateKeyPem, trustBundlePem };
+}
+
+/**
+ * Returns the CA in `dir`, creating one for `trustDomain` when there is none: what a development mesh needs
+ * on its first start.
+ */
+export async function ensureCaDir(dir: string, trustDomain: string): Promise<CertificateAuthority> {
+  if (await exists(join(dir, CA_CERT_FILE))) return loadCaDir(dir);
+  await mkdir(dir, { recursive: true });
+  return initCaDir(dir, { trustDomain });
+}
+
+/**
+ * Returns the identity `name` from `dir`, issuing it anew when it is missing, not from this CA, or within
+ * `renewWithinMs` of expiring.
+ */
+export async function ensureIdentity(
+  dir: string,
+  name: string,
+  options: LeafOptions & { renewWithinMs?: number } = {},
+): Promise<IdentityMaterial> {
+  const bundle = await loadTrustBundle(dir);
+  try {
+    const material = await loadIdentity(dir, name);
+    const verified = bundle.verify(
+      material.certificatePem,
+      Date.now() + (options.renewWithinMs ?? 3_600_000),
+    );
+    if (verified.ok) return material;
+  } catch (error) {
+    if (!(error instanceof MeshError && error.code === Code.NOT_FOUND)) throw error;
+  }
+  await issueToDir(dir, name, options);
+  return loadIdentity(dir, name);
 }

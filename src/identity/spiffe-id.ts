@@ -38,7 +38,10 @@ export function validateTrustDomain(trustDomain: string): Result<string> {
 function validateSegment(segment: string, what: string): Result<string> {
   if (segment.length === 0) return fail(Code.INVALID_ARGUMENT, `${what} is empty`);
   if (segment === '.' || segment === '..') {
-    return fail(Code.INVALID_ARGUMENT, `${what} "${segment}" is not allowed: "." and ".." are relative paths`);
+    return fail(
+      Code.INVALID_ARGUMENT,
+      `${what} "${segment}" is not allowed: "." and ".." are relative paths`,
+    );
   }
   if (!PATH_SEGMENT.test(segment)) {
     return fail(
@@ -53,14 +56,25 @@ function validateSegment(segment: string, what: string): Result<string> {
  * Checks an agent name, which becomes the last segment of its SPIFFE ID. `control-plane` is accepted here only
  * when `allowControlPlane` is set, since it names the control plane's identity rather than an agent's.
  */
-export function validateIdentityName(name: string, options: { allowControlPlane?: boolean } = {}): Result<string> {
+export function validateIdentityName(
+  name: string,
+  options: { allowControlPlane?: boolean } = {},
+): Result<string> {
+  if (name.length === 0)
+    return fail(Code.INVALID_ARGUMENT, 'name is empty: give the agent a name, e.g. summarizer-1');
   const segment = validateSegment(name, 'name');
   if (!segment.ok) return segment;
   if (name.length > MAX_NAME_LENGTH) {
-    return fail(Code.INVALID_ARGUMENT, `name "${name.slice(0, 20)}…" is longer than ${MAX_NAME_LENGTH} characters`);
+    return fail(
+      Code.INVALID_ARGUMENT,
+      `name "${name.slice(0, 20)}…" is longer than ${MAX_NAME_LENGTH} characters`,
+    );
   }
   if (name === CONTROL_PLANE_NAME && !options.allowControlPlane) {
-    return fail(Code.INVALID_ARGUMENT, `"${CONTROL_PLANE_NAME}" is reserved for the control plane's identity`);
+    return fail(
+      Code.INVALID_ARGUMENT,
+      `"${CONTROL_PLANE_NAME}" is reserved for the control plane's identity`,
+    );
   }
   return ok(name);
 }

@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { Code, MeshError, fail, ok, type Result } from '../errors.js';
 import { parseSpiffeId, type SpiffeId } from './spiffe-id.js';
 import { verifySvid } from './svid.js';
-import { readCertificate, splitPemCertificates, type CertificateFacts } from './x509.js';
+import { formatName, readCertificate, splitPemCertificates, type CertificateFacts } from './x509.js';
 
 /**
  * The set of root certificates an identity trusts. It may hold several roots, so that a root can be rotated
@@ -33,7 +33,10 @@ export class TrustBundle {
     for (const block of blocks) {
       const facts = readCertificate(block);
       if (!facts.x509.ca) {
-        throw new MeshError(Code.INVALID_ARGUMENT, `trust bundle entry "${facts.x509.subject}" is not a CA certificate`);
+        throw new MeshError(
+          Code.INVALID_ARGUMENT,
+          `trust bundle entry "${formatName(facts.x509.subject)}" is not a CA certificate`,
+        );
       }
       const domain = rootTrustDomain(facts);
       if (!domain.ok) throw domain.error;
@@ -47,7 +50,10 @@ export class TrustBundle {
    * Verifies a leaf certificate the way a peer would, and says why it fails: it must be signed by one of the
    * roots, valid at `now`, and a valid X.509-SVID in a trusted trust domain.
    */
-  verify(certificate: Buffer | string, now: number = Date.now()): Result<{ spiffeId: SpiffeId; facts: CertificateFacts }> {
+  verify(
+    certificate: Buffer | string,
+    now: number = Date.now(),
+  ): Result<{ spiffeId: SpiffeId; facts: CertificateFacts }> {
     let facts: CertificateFacts;
     try {
       facts = readCertificate(certificate);
@@ -59,18 +65,24 @@ export class TrustBundle {
     if (!issuer) {
       return fail(
         Code.UNAUTHENTICATED,
-        `certificate was not issued by a trusted CA: its issuer is "${x509.issuer}", the bundle holds ${this.roots
-          .map((root) => `"${root.subject}"`)
+        `certificate was not issued by a trusted CA: its issuer is "${formatName(x509.issuer)}", the bundle holds ${this.roots
+          .map((root) => `"${formatName(root.subject)}"`)
           .join(', ')}`,
       );
     }
     if (!x509.verify(issuer.publicKey)) {
-      return fail(Code.UNAUTHENTICATED, `certificate signature does not verify with the key of "${issuer.subject}"`);
+      return fail(
+        Code.UNAUTHENTICATED,
+        `certificate signature does not verify with the key of "${formatName(issuer.subject)}"`,
+      );
     }
     const notBefore = Date.parse(x509.validFrom);
     const notAfter = Date.parse(x509.validTo);
     if (now < notBefore) {
-      return fail(Code.UNAUTHENTICATED, `certificate is not valid yet: valid from ${new Date(notBefore).toISOString()}`);
+      return fail(
+        Code.UNAUTHENTICATED,
+        `certificate is not valid yet: valid from ${new Date(notBefore).toISOString()}`,
+      );
     }
     if (now > notAfter) {
       return fail(Code.UNAUTHENTICATED, `certificate expired at ${new Date(notAfter).toISOString()}`);
@@ -87,13 +99,16 @@ export function rootTrustDomain(facts: CertificateFacts): Result<SpiffeId> {
   if (facts.altNames.uris.length !== 1 || !uri) {
     return fail(
       Code.INVALID_ARGUMENT,
-      `root "${facts.x509.subject}" must carry exactly one URI SAN naming its trust domain (spiffe://<trust-domain>)`,
+      `root "${formatName(facts.x509.subject)}" must carry exactly one URI SAN naming its trust domain (spiffe://<trust-domain>)`,
     );
   }
   const id = parseSpiffeId(uri);
   if (!id.ok) return id;
   if (id.value.path !== '') {
-    return fail(Code.INVALID_ARGUMENT, `root "${facts.x509.subject}" URI SAN "${uri}" must name a trust domain, not a workload`);
+    return fail(
+      Code.INVALID_ARGUMENT,
+      `root "${formatName(facts.x509.subject)}" URI SAN "${uri}" must name a trust domain, not a workload`,
+    );
   }
   return id;
 }

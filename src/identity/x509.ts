@@ -114,7 +114,16 @@ export function readCertificate(input: Buffer | string): CertificateFacts {
   }
 }
 
+/** A distinguished name from Node's X509Certificate (one attribute per line) on one line: `O=a, CN=b`. */
+export function formatName(name: string): string {
+  return name.split('\n').join(', ');
+}
+
 /** Splits PEM text into its certificate blocks, in order. */
 export function splitPemCertificates(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((block) => `${block}\n`) ?? [];
+  return (
+    pem
+      .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)
+      ?.map((block) => `${block}\n`) ?? []
+  );
 }

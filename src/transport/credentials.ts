@@ -42,13 +42,25 @@ function createPeerCheck(identity: MeshIdentity): grpc.ServerInterceptor {
 }
 
 /**
+ * Channel options every mesh client should use with {@link createChannelCredentials}. Peers are verified by
+ * SPIFFE ID, not by hostname, so the TLS server name (SNI) carries a fixed name: grpc-js would otherwise send the
+ * target's IP address, which RFC 6066 forbids and Node warns about (DEP0123).
+ */
+export const MESH_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze({
+  'grpc.ssl_target_name_override': 'agent-mesh',
+});
+
+/**
  * Channel credentials for mutual TLS: the client proves `identity`, trusts only the bundle's roots, and accepts
  * the server only if its certificate is a valid X.509-SVID whose SPIFFE ID is `expected`. (Node's default
  * hostname check cannot read URI SANs; this check replaces it.) A failed check fails the connection, so calls see
  * UNAVAILABLE with the reason. Create one per expected peer and keep it: grpc-js shares connections only between
  * clients built with the same credentials object.
  */
-export function createChannelCredentials(identity: MeshIdentity, expected: ExpectedPeer): grpc.ChannelCredentials {
+export function createChannelCredentials(
+  identity: MeshIdentity,
+  expected: ExpectedPeer,
+): grpc.ChannelCredentials {
   const matches = typeof expected === 'string' ? (id: SpiffeId) => id.uri === expected : expected;
   return grpc.experimental.createCertificateProviderChannelCredentials(identity, identity, {
     checkServerIdentity: (_host: string, certificate: PeerCertificate) => {

@@ -70,9 +70,13 @@ export class MeshIdentity implements CertificateProvider {
         throw new Error('the private key does not belong to the certificate');
       }
     } catch (error) {
-      throw new MeshError(Code.INVALID_ARGUMENT, `identity private key rejected: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `identity private key rejected: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     this.material = material;
     this.bundle = bundle;

@@ -50,7 +50,10 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const separator = address.lastIndexOf(':');
   const host = address.slice(0, separator);
   if (separator <= 0 || !/^\d+$/.test(address.slice(separator + 1))) {
-    throw new MeshError(Code.INVALID_ARGUMENT, `invalid listen address "${address}": use host:port, e.g. 127.0.0.1:7400`);
+    throw new MeshError(
+      Code.INVALID_ARGUMENT,
+      `invalid listen address "${address}": use host:port, e.g. 127.0.0.1:7400`,
+    );
   }
   const server = new grpc.Server(options.options);
   const health = new HealthImplementation({ '': 'SERVING' });
@@ -65,7 +68,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(address, createServerCredentials(options.identity), (error, boundPort) => {
       if (error) {
-        reject(new MeshError(Code.UNAVAILABLE, `cannot listen on ${address}: ${error.message}`, { cause: error }));
+        reject(
+          new MeshError(Code.UNAVAILABLE, `cannot listen on ${address}: ${error.message}`, { cause: error }),
+        );
       } else {
         resolve(boundPort);
       }

@@ -8,7 +8,8 @@ import type { Logger } from '../observability/logger.js';
  * message, so internals never leak to callers.
  */
 export function toServiceError(error: unknown, logger: Logger): Partial<grpc.StatusObject> {
-  if (error instanceof MeshError) return { code: error.code as number as grpc.status, details: error.message };
+  if (error instanceof MeshError)
+    return { code: error.code as number as grpc.status, details: error.message };
   logger.error({ err: error }, 'unexpected error in a handler');
   return { code: grpc.status.UNKNOWN, details: 'internal error (logged by the server)' };
 }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
 import type { InvokeResponse__Output } from '../../src/generated/agentmesh/v1/InvokeResponse.js';
-import { peerIdentity } from '../../src/transport/credentials.js';
+import { MESH_CHANNEL_OPTIONS, peerIdentity } from '../../src/transport/credentials.js';
 import type { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../../src/transport/protos.js';
 import { startServer, type RunningServer } from '../../src/transport/server.js';
@@ -23,14 +23,20 @@ export async function startWhoAmIServer(
       callback(null, { payload: Buffer.from(caller.uri), contentType: 'text/plain' });
     },
   };
-  const service = { name: 'agentmesh.v1.Agent', definition: protos.agentmesh.v1.Agent.service, implementation };
+  const service = {
+    name: 'agentmesh.v1.Agent',
+    definition: protos.agentmesh.v1.Agent.service,
+    implementation,
+  };
   let running: RunningServer;
   if (credentials) {
     // A server with credentials of the test's choosing (e.g. a forged certificate), to test clients' checks.
     const server = new grpc.Server();
     server.addService(service.definition, implementation);
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+      server.bindAsync('127.0.0.1:0', credentials, (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
     );
     running = {
       server,
@@ -62,5 +68,5 @@ export function invoke(
 /** Creates a typed Agent client for `address` with the given credentials. */
 export function agentClient(address: string, credentials: grpc.ChannelCredentials): AgentClient {
   const { protos } = loadMeshProtos();
-  return new protos.agentmesh.v1.Agent(address, credentials);
+  return new protos.agentmesh.v1.Agent(address, credentials, MESH_CHANNEL_OPTIONS);
 }

@@ -1,6 +1,10 @@
 import forge from 'node-forge';
 import { randomBytes } from 'node:crypto';
-import { CertificateAuthority, type Clock, type LeafOptions } from '../../src/identity/certificate-authority.js';
+import {
+  CertificateAuthority,
+  type Clock,
+  type LeafOptions,
+} from '../../src/identity/certificate-authority.js';
 import type { IdentityMaterial } from '../../src/identity/certs-dir.js';
 import { generateRsaKeyPair } from '../../src/identity/keys.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
@@ -17,7 +21,10 @@ export interface TestCa {
 
 /** Creates a fresh CA for a trust domain (default `agentmesh.local`). */
 export async function createTestCa(trustDomain = 'agentmesh.local', clock?: Clock): Promise<TestCa> {
-  const { ca, privateKeyPem } = await CertificateAuthority.create({ trustDomain, ...(clock ? { clock } : {}) });
+  const { ca, privateKeyPem } = await CertificateAuthority.create({
+    trustDomain,
+    ...(clock ? { clock } : {}),
+  });
   const material = async (name: string, options?: LeafOptions): Promise<IdentityMaterial> => {
     const issued = await ca.issue(name, options);
     return {

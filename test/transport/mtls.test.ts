@@ -1,9 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
 import type { IdentityMaterial } from '../../src/identity/certs-dir.js';
 import { createChannelCredentials, peerIdentity } from '../../src/transport/credentials.js';
-import type { MeshIdentity } from '../../src/transport/mesh-identity.js';
+import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { agentClient, invoke, startWhoAmIServer } from '../helpers/agent-echo.js';
 import { createTestCa, forgeCertificate, type TestCa } from '../helpers/test-ca.js';
 
@@ -11,7 +12,9 @@ const SERVER_ID = 'spiffe://agentmesh.local/agent/server';
 const CLIENT_ID = 'spiffe://agentmesh.local/agent/client';
 
 /** Client credentials built straight from grpc-js, as a peer that does not use our library would. */
-function rawClientCredentials(material: IdentityMaterial | { trustBundlePem: string }): grpc.ChannelCredentials {
+function rawClientCredentials(
+  material: IdentityMaterial | { trustBundlePem: string },
+): grpc.ChannelCredentials {
   const key = 'privateKeyPem' in material ? Buffer.from(material.privateKeyPem) : null;
   const cert = 'certificatePem' in material ? Buffer.from(material.certificatePem) : null;
   // Accept any server: these tests are about whether the server refuses the client.
@@ -57,7 +60,9 @@ describe('mutual TLS between mesh identities', () => {
   });
 
   it('connects a valid pair, and each side sees the other side’s SPIFFE ID', async () => {
-    const client = track(agentClient(server.running.address, createChannelCredentials(clientIdentity, SERVER_ID)));
+    const client = track(
+      agentClient(server.running.address, createChannelCredentials(clientIdentity, SERVER_ID)),
+    );
     const { response, call } = await invoke(client);
     expect(response.payload.toString()).toBe(CLIENT_ID);
     expect(peerIdentity(call, clientIdentity).uri).toBe(SERVER_ID);
@@ -65,7 +70,12 @@ describe('mutual TLS between mesh identities', () => {
 
   it('refuses a client that presents no certificate', async () => {
     const handledBefore = server.handled();
-    const client = track(agentClient(server.running.address, rawClientCredentials({ trustBundlePem: testCa.ca.trustBundle.pem })));
+    const client = track(
+      agentClient(
+        server.running.address,
+        rawClientCredentials({ trustBundlePem: testCa.ca.trustBundle.pem }),
+      ),
+    );
     await expectCode(invoke(client), grpc.status.UNAVAILABLE, /certificate required/);
     expect(server.handled()).toBe(handledBefore);
   });
@@ -83,7 +93,10 @@ describe('mutual TLS between mesh identities', () => {
     const handledBefore = server.handled();
     const stranger = await otherCa.material('client');
     const client = track(
-      agentClient(server.running.address, rawClientCredentials({ ...stranger, trustBundlePem: testCa.ca.trustBundle.pem })),
+      agentClient(
+        server.running.address,
+        rawClientCredentials({ ...stranger, trustBundlePem: testCa.ca.trustBundle.pem }),
+      ),
     );
     await expectCode(invoke(client), grpc.status.UNAVAILABLE);
     expect(server.handled()).toBe(handledBefore);
@@ -105,7 +118,11 @@ describe('mutual TLS between mesh identities', () => {
     const handledBefore = server.handled();
     const foreign = await forgeCertificate(testCa, { uris: ['spiffe://evil.example/agent/client'] });
     const client = track(agentClient(server.running.address, rawClientCredentials(foreign)));
-    await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /trust domain "evil.example" is not trusted/);
+    await expectCode(
+      invoke(client),
+      grpc.status.UNAUTHENTICATED,
+      /trust domain "evil.example" is not trusted/,
+    );
     expect(server.handled()).toBe(handledBefore);
   });
 
@@ -119,7 +136,9 @@ describe('mutual TLS between mesh identities', () => {
 
   it('refuses a client certificate with two URI SANs', async () => {
     const handledBefore = server.handled();
-    const twoIds = await forgeCertificate(testCa, { uris: [CLIENT_ID, 'spiffe://agentmesh.local/agent/admin'] });
+    const twoIds = await forgeCertificate(testCa, {
+      uris: [CLIENT_ID, 'spiffe://agentmesh.local/agent/admin'],
+    });
     const client = track(agentClient(server.running.address, rawClientCredentials(twoIds)));
     await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /2 URI SANs/);
     expect(server.handled()).toBe(handledBefore);
@@ -132,16 +151,25 @@ describe('mutual TLS between mesh identities', () => {
   });
 
   it('keeps serving valid callers after refusing bad ones', async () => {
-    const client = track(agentClient(server.running.address, createChannelCredentials(clientIdentity, SERVER_ID)));
+    const client = track(
+      agentClient(server.running.address, createChannelCredentials(clientIdentity, SERVER_ID)),
+    );
     const { response } = await invoke(client);
     expect(response.payload.toString()).toBe(CLIENT_ID);
   });
 
   describe('the client checks the server', () => {
     it('refuses a server that is not the identity it meant to reach', async () => {
-      const expectingSomeoneElse = createChannelCredentials(clientIdentity, 'spiffe://agentmesh.local/agent/billing');
+      const expectingSomeoneElse = createChannelCredentials(
+        clientIdentity,
+        'spiffe://agentmesh.local/agent/billing',
+      );
       const client = track(agentClient(server.running.address, expectingSomeoneElse));
-      await expectCode(invoke(client), grpc.status.UNAVAILABLE, /not "spiffe:\/\/agentmesh.local\/agent\/billing"/);
+      await expectCode(
+        invoke(client),
+        grpc.status.UNAVAILABLE,
+        /not "spiffe:\/\/agentmesh.local\/agent\/billing"/,
+      );
     });
 
     it('accepts a server that matches a predicate', async () => {
@@ -152,9 +180,21 @@ describe('mutual TLS between mesh identities', () => {
     });
 
     const forgedServers: Array<[string, (ca: TestCa) => Promise<IdentityMaterial>, RegExp | undefined]> = [
-      ['from another CA', async () => ({ ...(await otherCa.material('server')), trustBundlePem: otherCa.ca.trustBundle.pem }), undefined],
-      ['in another trust domain', (ca) => forgeCertificate(ca, { uris: ['spiffe://evil.example/agent/server'] }), /trust domain/],
-      ['that is a CA certificate', (ca) => forgeCertificate(ca, { uris: [SERVER_ID], isCa: true }), /CA certificate/],
+      [
+        'from another CA',
+        async () => ({ ...(await otherCa.material('server')), trustBundlePem: otherCa.ca.trustBundle.pem }),
+        undefined,
+      ],
+      [
+        'in another trust domain',
+        (ca) => forgeCertificate(ca, { uris: ['spiffe://evil.example/agent/server'] }),
+        /trust domain/,
+      ],
+      [
+        'that is a CA certificate',
+        (ca) => forgeCertificate(ca, { uris: [SERVER_ID], isCa: true }),
+        /CA certificate/,
+      ],
       ['with two URI SANs', (ca) => forgeCertificate(ca, { uris: [SERVER_ID, CLIENT_ID] }), /2 URI SANs/],
       [
         'whose certificate has expired',
@@ -172,17 +212,75 @@ describe('mutual TLS between mesh identities', () => {
       const material = await make(testCa);
       const credentials = grpc.ServerCredentials.createSsl(
         Buffer.from(testCa.ca.trustBundle.pem),
-        [{ private_key: Buffer.from(material.privateKeyPem), cert_chain: Buffer.from(material.certificatePem) }],
+        [
+          {
+            private_key: Buffer.from(material.privateKeyPem),
+            cert_chain: Buffer.from(material.certificatePem),
+          },
+        ],
         true,
       );
       const rogue = await startWhoAmIServer(serverIdentity, credentials);
       try {
-        const client = track(agentClient(rogue.running.address, createChannelCredentials(clientIdentity, SERVER_ID)));
+        const client = track(
+          agentClient(rogue.running.address, createChannelCredentials(clientIdentity, SERVER_ID)),
+        );
         await expectCode(invoke(client), grpc.status.UNAVAILABLE, message);
         expect(rogue.handled()).toBe(0);
       } finally {
         await rogue.close();
       }
     });
+  });
+});
+
+describe('identity rotation', () => {
+  it('trusts both roots of a bundle during a root rotation', async () => {
+    const oldCa = await createTestCa();
+    const newCa = await createTestCa();
+    const bundle = oldCa.ca.trustBundle.pem + newCa.ca.trustBundle.pem;
+    const serverIdentity = new MeshIdentity({ ...(await oldCa.material('server')), trustBundlePem: bundle });
+    const server = await startWhoAmIServer(serverIdentity);
+    const clients: AgentClient[] = [];
+    try {
+      for (const ca of [oldCa, newCa]) {
+        const caller = new MeshIdentity({ ...(await ca.material('client')), trustBundlePem: bundle });
+        const client = agentClient(server.running.address, createChannelCredentials(caller, SERVER_ID));
+        clients.push(client);
+        expect((await invoke(client)).response.payload.toString()).toBe(CLIENT_ID);
+      }
+    } finally {
+      for (const client of clients) client.close();
+      await server.close();
+    }
+  });
+
+  it('serves new connections with a renewed certificate, without a restart', async () => {
+    const testCa = await createTestCa();
+    const serverIdentity = await testCa.identity('server');
+    const firstSerial = () => new X509Certificate(serverIdentity.current.certificatePem).serialNumber;
+    const before = firstSerial();
+    const server = await startWhoAmIServer(serverIdentity);
+    const caller = await testCa.identity('client');
+    const seenSerial = async () => {
+      const client = agentClient(server.running.address, createChannelCredentials(caller, SERVER_ID));
+      try {
+        const { call } = await invoke(client);
+        return new X509Certificate(call.getAuthContext()!.sslPeerCertificate!.raw).serialNumber;
+      } finally {
+        client.close();
+      }
+    };
+    try {
+      expect(await seenSerial()).toBe(before);
+      serverIdentity.update(await testCa.material('server'));
+      expect(firstSerial()).not.toBe(before);
+      expect(await seenSerial()).toBe(firstSerial());
+      expect(
+        () => new MeshIdentity({ ...serverIdentity.current, privateKeyPem: caller.current.privateKeyPem }),
+      ).toThrow(/private key does not belong to the certificate/);
+    } finally {
+      await server.close();
+    }
   });
 });

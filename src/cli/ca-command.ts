@@ -1,0 +1,153 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { formatDuration } from '../duration.js';
+import { Code, MeshError } from '../errors.js';
+import { DEFAULT_CA_TTL_MS, DEFAULT_LEAF_TTL_MS } from '../identity/certificate-authority.js';
+import { initCaDir, issueToDir, loadTrustBundle } from '../identity/certs-dir.js';
+import { parseSpiffeId } from '../identity/spiffe-id.js';
+import { formatName, readCertificate, splitPemCertificates } from '../identity/x509.js';
+import { collect, describeFsError, durationArgument } from './run.js';
+
+/** The `--dir` option every CA subcommand shares: the certificate directory, `certs` by default. */
+function dirOption(): Option {
+  return new Option('--dir <dir>', 'certificate directory').default('certs').env('AGENT_MESH_CERTS');
+}
+
+async function readCertificateFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new MeshError(Code.NOT_FOUND, `cannot read ${file}: ${describeFsError(error)}`, { cause: error });
+  }
+  const first = splitPemCertificates(text)[0];
+  if (!first) throw new MeshError(Code.INVALID_ARGUMENT, `${file} holds no PEM certificate`);
+  return first;
+}
+
+/** A certificate's details as `ca inspect` prints them. */
+export interface CertificateSummary {
+  spiffeId: string | null;
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+  issuer: string;
+  subject: string;
+  isCa: boolean;
+  fingerprintSha256: string;
+  dnsNames: string[];
+  ipAddresses: string[];
+}
+
+function summarize(pem: string): CertificateSummary {
+  const { x509, altNames } = readCertificate(pem);
+  const uri = altNames.uris.length === 1 ? altNames.uris[0]! : undefined;
+  return {
+    spiffeId: uri !== undefined && parseSpiffeId(uri).ok ? uri : null,
+    serialNumber: x509.serialNumber,
+    notBefore: new Date(x509.validFrom).toISOString(),
+    notAfter: new Date(x509.validTo).toISOString(),
+    issuer: formatName(x509.issuer),
+    subject: formatName(x509.subject),
+    isCa: x509.ca,
+    fingerprintSha256: x509.fingerprint256,
+    dnsNames: altNames.dnsNames,
+    ipAddresses: altNames.ipAddresses,
+  };
+}
+
+function printSummary(summary: CertificateSummary): void {
+  const rows: Array<[string, string]> = [
+    ['SPIFFE ID', summary.spiffeId ?? '(none: not an X.509-SVID)'],
+    ['Serial', summary.serialNumber],
+    ['Valid from', summary.notBefore],
+    ['Valid until', summary.notAfter],
+    ['Issuer', summary.issuer],
+    ['Subject', summary.subject],
+    ['CA', summary.isCa ? 'yes' : 'no'],
+    ['SHA-256', summary.fingerprintSha256],
+  ];
+  if (summary.dnsNames.length > 0) rows.push(['DNS names', summary.dnsNames.join(', ')]);
+  if (summary.ipAddresses.length > 0) rows.push(['IP addresses', summary.ipAddresses.join(', ')]);
+  for (const [label, value] of rows) console.log(`${`${label}:`.padEnd(14)}${value}`);
+}
+
+/**
+ * The `ca` command group: `init`, `issue`, `inspect`, `verify`. Shared by `agent-mesh ca ...` and the
+ * `npm run ca -- ...` script.
+ */
+export function createCaCommand(name = 'ca'): Command {
+  const ca = new Command(name).description(
+    'run the built-in certificate authority: create a root, issue and check identities',
+  );
+
+  ca.command('init')
+    .description('create a root CA (ca.crt, and ca.key with mode 0600) in the certificate directory')
+    .addOption(dirOption())
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of the mesh', 'agentmesh.local')
+    .option(
+      '--ttl <duration>',
+      `lifetime of the root, e.g. 87600h (default ${formatDuration(DEFAULT_CA_TTL_MS)})`,
+      durationArgument,
+    )
+    .option('--force', 'replace an existing CA (every identity it issued stops being trusted)', false)
+    .action(async (options: { dir: string; trustDomain: string; ttl?: number; force: boolean }) => {
+      const authority = await initCaDir(options.dir, {
+        trustDomain: options.trustDomain,
+        ttlMs: options.ttl ?? DEFAULT_CA_TTL_MS,
+        force: options.force,
+      });
+      console.log(
+        `created CA for trust domain ${authority.trustDomain} in ${resolve(options.dir)} (valid until ${authority.notAfter.toISOString()})`,
+      );
+    });
+
+  ca.command('issue')
+    .description('issue an identity <name>.crt and <name>.key (0600) for an agent, or for "control-plane"')
+    .argument('<name>', 'agent name (one SPIFFE path segment), or control-plane')
+    .addOption(dirOption())
+    .option(
+      '--ttl <duration>',
+      `certificate lifetime, e.g. 24h (default ${formatDuration(DEFAULT_LEAF_TTL_MS)})`,
+      durationArgument,
+    )
+    .option('--dns <name>', 'add a DNS name SAN (repeatable)', collect, [])
+    .option('--ip <address>', 'add an IP address SAN (repeatable)', collect, [])
+    .action(async (name: string, options: { dir: string; ttl?: number; dns: string[]; ip: string[] }) => {
+      const issued = await issueToDir(options.dir, name, {
+        ttlMs: options.ttl ?? DEFAULT_LEAF_TTL_MS,
+        dnsNames: options.dns,
+        ipAddresses: options.ip,
+      });
+      console.log(
+        `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${name}.crt`)}, ${name}.key (valid until ${issued.notAfter.toISOString()})`,
+      );
+    });
+
+  ca.command('inspect')
+    .description('show a certificate: SPIFFE ID, serial, validity, issuer, SHA-256 fingerprint')
+    .argument('<file>', 'PEM certificate file')
+    .option('--json', 'print JSON instead of a table', false)
+    .action(async (file: string, options: { json: boolean }) => {
+      const summary = summarize(await readCertificateFile(file));
+      if (options.json) console.log(JSON.stringify(summary, null, 2));
+      else printSummary(summary);
+    });
+
+  ca.command('verify')
+    .description("check a certificate against the directory's CA and say why it fails")
+    .argument('<file>', 'PEM certificate file')
+    .addOption(dirOption())
+    .action(async (file: string, options: { dir: string }) => {
+      const certificate = await readCertificateFile(file);
+      const bundle = await loadTrustBundle(options.dir);
+      const result = bundle.verify(certificate);
+      if (!result.ok) throw new MeshError(result.error.code, `${file}: ${result.error.message}`);
+      console.log(
+        `${file}: OK, ${result.value.spiffeId.uri}, valid until ${new Date(result.value.facts.x509.validTo).toISOString()}`,
+      );
+    });
+
+  return ca;
+}

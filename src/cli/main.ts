@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/** The `agent-mesh` command. */
+import { Command } from 'commander';
+import { createCaCommand } from './ca-command.js';
+import { runCli } from './run.js';
+import { createUpCommand } from './up-command.js';
+
+/** Builds the `agent-mesh` program with all its subcommands. */
+export function createProgram(): Command {
+  return new Command('agent-mesh')
+    .description('a service mesh for AI agents: discovery, balancing, failover and pub/sub over mutual TLS')
+    .version('0.1.0')
+    .addCommand(createCaCommand())
+    .addCommand(createUpCommand());
+}
+
+await runCli(createProgram());

@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import { CommanderError, InvalidArgumentError } from 'commander';
+import { MeshError } from '../errors.js';
+import { parseDuration } from '../duration.js';
+
+/** Parses a `--ttl`-style duration flag, turning a bad value into commander's one-line usage error. */
+export function durationArgument(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+const FS_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory, not a file',
+  ENOTDIR: 'a parent path is not a directory',
+};
+
+/** Says in words why a file operation failed. */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return (code && FS_ERRORS[code]) ?? (error as Error).message;
+}
+
+/** Collects a repeatable flag (`--dns a --dns b`) into a list. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/**
+ * Runs a command line. Usage errors (unknown flags, missing arguments, bad values) and MeshErrors end the process
+ * with one clear line on stderr and exit code 1 (2 for usage errors); anything else is a bug and shows its stack.
+ */
+export async function runCli(program: Command, argv: string[] = process.argv): Promise<void> {
+  program.exitOverride();
+  program.configureOutput({ outputError: (text, write) => write(text) });
+  for (const command of allCommands(program)) command.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version output are "errors" to commander; everything else was already printed in one line.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (error instanceof MeshError) {
+      process.stderr.write(`${program.name()}: ${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  }
+}
+
+function allCommands(command: Command): Command[] {
+  return [command, ...command.commands.flatMap((child) => allCommands(child))];
+}
