@@ -32,7 +32,7 @@ function createPeerCheck(identity: MeshIdentity): grpc.ServerInterceptor {
       start: (next) => {
         next({
           onReceiveMetadata: (metadata, nextMetadata) => {
-            const peer = identity.verifyPeer(call.getAuthContext().sslPeerCertificate);
+            const peer = identity.verifyCallPeer(call);
             if (peer.ok) nextMetadata(metadata);
             else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: peer.error.message });
           },
@@ -84,7 +84,7 @@ export function peerIdentity(
   call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null },
   identity: MeshIdentity,
 ): SpiffeId {
-  const peer = identity.verifyPeer(call.getAuthContext()?.sslPeerCertificate);
+  const peer = identity.verifyCallPeer(call);
   if (!peer.ok) throw new MeshError(Code.UNAUTHENTICATED, peer.error.message);
   return peer.value;
 }

@@ -1,12 +1,14 @@
 import { createPrivateKey } from 'node:crypto';
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { experimental } from '@grpc/grpc-js';
 import { Code, MeshError, fail, type Result } from '../errors.js';
+import type { Clock } from '../identity/certificate-authority.js';
 import type { IdentityMaterial } from '../identity/certs-dir.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
 import { verifySvid } from '../identity/svid.js';
 import { TrustBundle } from '../identity/trust-bundle.js';
 import { readCertificate } from '../identity/x509.js';
+import { tlsSocketOf } from './peer-socket.js';
 
 type CertificateProvider = experimental.CertificateProvider;
 type CaListener = experimental.CaCertificateUpdateListener;
@@ -30,11 +32,20 @@ export class MeshIdentity implements CertificateProvider {
   private readonly caListeners = new Set<CaListener>();
   private readonly identityListeners = new Set<IdentityListener>();
   private readonly verifiedPeers = new Map<string, Result<SpiffeId>>();
+  /** Peers verified per TLS connection; `generation` ties each to the trust bundle it was checked against. */
+  private readonly verifiedSockets = new WeakMap<
+    TLSSocket,
+    { generation: number; result: Result<SpiffeId>; notAfter: number }
+  >();
+  private generation = 0;
 
   /**
    * @throws MeshError INVALID_ARGUMENT when the material is not a usable identity: see {@link MeshIdentity.update}.
    */
-  constructor(material: IdentityMaterial) {
+  constructor(
+    material: IdentityMaterial,
+    private readonly options: { clock?: Clock } = {},
+  ) {
     this.update(material);
   }
 
@@ -83,6 +94,7 @@ export class MeshIdentity implements CertificateProvider {
     this.id = verified.value.spiffeId;
     this.notAfterMs = Date.parse(verified.value.facts.x509.validTo);
     this.verifiedPeers.clear();
+    this.generation += 1;
     this.caUpdate = { caCertificate: Buffer.from(bundle.pem) };
     this.identityUpdate = {
       certificate: Buffer.from(material.certificatePem),
@@ -110,6 +122,38 @@ export class MeshIdentity implements CertificateProvider {
     if (this.verifiedPeers.size >= PEER_CACHE_LIMIT) this.verifiedPeers.clear();
     this.verifiedPeers.set(key, result);
     return result;
+  }
+
+  /**
+   * Verifies the peer of a server call, once per TLS connection when the connection can be found (see
+   * {@link tlsSocketOf}), else from the call's auth context. A peer whose certificate expires while its
+   * connection is open is refused from then on.
+   */
+  verifyCallPeer(call: {
+    getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
+  }): Result<SpiffeId> {
+    const socket = tlsSocketOf(call);
+    if (!socket) return this.verifyPeer(call.getAuthContext()?.sslPeerCertificate);
+    let entry = this.verifiedSockets.get(socket);
+    if (!entry || entry.generation !== this.generation) {
+      const peer = socket.getPeerCertificate();
+      const result = socket.authorized
+        ? this.verifyPeer(peer.raw ? peer : undefined)
+        : fail(Code.UNAUTHENTICATED, 'the peer certificate was not verified by TLS');
+      entry = {
+        generation: this.generation,
+        result,
+        notAfter: peer.valid_to ? Date.parse(peer.valid_to) : 0,
+      };
+      this.verifiedSockets.set(socket, entry);
+    }
+    if (entry.result.ok && (this.options.clock?.now() ?? Date.now()) > entry.notAfter) {
+      return fail(
+        Code.UNAUTHENTICATED,
+        'the peer certificate expired while its connection was open: reconnect with a renewed one',
+      );
+    }
+    return entry.result;
   }
 
   /** The material currently in force. The private key is for the TLS stack only: never send it anywhere. */

@@ -13,12 +13,14 @@ import { startServer, type RunningServer } from '../../src/transport/server.js';
 export async function startWhoAmIServer(
   identity: MeshIdentity,
   credentials?: grpc.ServerCredentials,
+  onCall?: (call: grpc.ServerUnaryCall<unknown, unknown>) => void,
 ): Promise<{ running: RunningServer; handled: () => number; close(): Promise<void> }> {
   const { protos, packageDefinition } = loadMeshProtos();
   let handled = 0;
   const implementation = {
     Invoke: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       handled += 1;
+      onCall?.(call);
       const caller = peerIdentity(call, identity);
       callback(null, { payload: Buffer.from(caller.uri), contentType: 'text/plain' });
     },

@@ -1,10 +1,12 @@
 import { X509Certificate } from 'node:crypto';
+import { TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
 import type { IdentityMaterial } from '../../src/identity/certs-dir.js';
 import { createChannelCredentials, peerIdentity } from '../../src/transport/credentials.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
+import { tlsSocketOf } from '../../src/transport/peer-socket.js';
 import { agentClient, invoke, startWhoAmIServer } from '../helpers/agent-echo.js';
 import { createTestCa, forgeCertificate, type TestCa } from '../helpers/test-ca.js';
 
@@ -280,6 +282,31 @@ describe('identity rotation', () => {
         () => new MeshIdentity({ ...serverIdentity.current, privateKeyPem: caller.current.privateKeyPem }),
       ).toThrow(/private key does not belong to the certificate/);
     } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('per-connection peer checks', () => {
+  it('verifies on the connection the call came in on, and refuses a peer whose certificate expired since', async () => {
+    const testCa = await createTestCa();
+    let now = Date.now();
+    const clock = { now: () => now };
+    const serverIdentity = new MeshIdentity(await testCa.material('server'), { clock });
+    const sockets: unknown[] = [];
+    const server = await startWhoAmIServer(serverIdentity, undefined, (call) =>
+      sockets.push(tlsSocketOf(call)),
+    );
+    const caller = await testCa.identity('client', { ttlMs: 3_600_000 });
+    const client = agentClient(server.running.address, createChannelCredentials(caller, SERVER_ID));
+    try {
+      expect((await invoke(client)).response.payload.toString()).toBe(CLIENT_ID);
+      expect(sockets[0]).toBeInstanceOf(TLSSocket);
+      now += 2 * 3_600_000; // the client's certificate is now past its notAfter; the connection is still open
+      await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /expired while its connection was open/);
+      expect(server.handled()).toBe(1);
+    } finally {
+      client.close();
       await server.close();
     }
   });

@@ -146,8 +146,8 @@ describe('a mesh server over mTLS', () => {
         object,
         { list_services_response?: { service: Array<{ name: string }> } }
       >;
-      stream.on('data', (response) => {
-        resolve(response.list_services_response?.service.map((s) => s.name) ?? []);
+      stream.on('data', (response: { list_services_response?: { service: Array<{ name: string }> } }) => {
+        resolve(response.list_services_response?.service.map((service) => service.name) ?? []);
         stream.end();
       });
       stream.on('error', reject);
