@@ -52,7 +52,8 @@ function generate(target: Target, outDir: string): number {
       '--grpcLib=@grpc/grpc-js',
       '--includeComments',
       '--importFileExtension=.js',
-      `--includeDirs=${join(root, target.includeDir)}`,
+      // Relative to the repository root, so that the generated headers name the proto the same on every machine.
+      `--includeDirs=${target.includeDir}`,
       `--outDir=${outDir}`,
       ...files,
     ],

@@ -28,7 +28,10 @@ export function parseDuration(text: string): number {
   for (const [, amount, unit] of trimmed.matchAll(PART)) {
     total += Number(amount) * UNIT_MS[unit!]!;
   }
-  if (!Number.isSafeInteger(Math.round(total)) || Math.round(total) <= 0) {
+  if (!Number.isSafeInteger(Math.round(total))) {
+    throw new MeshError(Code.INVALID_ARGUMENT, `invalid duration "${text}": it is far too long`);
+  }
+  if (Math.round(total) <= 0) {
     throw new MeshError(Code.INVALID_ARGUMENT, `invalid duration "${text}": it must be longer than 0ms`);
   }
   return Math.round(total);

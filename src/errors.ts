@@ -78,3 +78,19 @@ export function unwrap<T, E>(result: Result<T, E>): T {
   if (!result.ok) throw result.error;
   return result.value;
 }
+
+const FS_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EISDIR: 'it is a directory, not a file',
+  ENOTDIR: 'a parent path is not a directory',
+  EEXIST: 'it already exists',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'the file system is read-only',
+};
+
+/** Says in words why a file operation failed. */
+export function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return (code && FS_ERRORS[code]) ?? (error as Error).message;
+}

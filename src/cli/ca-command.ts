@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { formatDuration } from '../duration.js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, describeFsError } from '../errors.js';
 import { DEFAULT_CA_TTL_MS, DEFAULT_LEAF_TTL_MS } from '../identity/certificate-authority.js';
 import { initCaDir, issueToDir, loadTrustBundle } from '../identity/certs-dir.js';
 import { parseSpiffeId } from '../identity/spiffe-id.js';
 import { formatName, readCertificate, splitPemCertificates } from '../identity/x509.js';
-import { collect, describeFsError, durationArgument } from './run.js';
+import { collect, durationArgument } from './run.js';
 
 /** The `--dir` option every CA subcommand shares: the certificate directory, `certs` by default. */
 function dirOption(): Option {
@@ -114,16 +114,23 @@ export function createCaCommand(name = 'ca'): Command {
     )
     .option('--dns <name>', 'add a DNS name SAN (repeatable)', collect, [])
     .option('--ip <address>', 'add an IP address SAN (repeatable)', collect, [])
-    .action(async (name: string, options: { dir: string; ttl?: number; dns: string[]; ip: string[] }) => {
-      const issued = await issueToDir(options.dir, name, {
-        ttlMs: options.ttl ?? DEFAULT_LEAF_TTL_MS,
-        dnsNames: options.dns,
-        ipAddresses: options.ip,
-      });
-      console.log(
-        `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${name}.crt`)}, ${name}.key (valid until ${issued.notAfter.toISOString()})`,
-      );
-    });
+    .option('--force', 'replace an existing identity of that name (new key, new certificate)', false)
+    .action(
+      async (
+        name: string,
+        options: { dir: string; ttl?: number; dns: string[]; ip: string[]; force: boolean },
+      ) => {
+        const issued = await issueToDir(options.dir, name, {
+          ttlMs: options.ttl ?? DEFAULT_LEAF_TTL_MS,
+          dnsNames: options.dns,
+          ipAddresses: options.ip,
+          force: options.force,
+        });
+        console.log(
+          `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${name}.crt`)}, ${name}.key (valid until ${issued.notAfter.toISOString()})`,
+        );
+      },
+    );
 
   ca.command('inspect')
     .description('show a certificate: SPIFFE ID, serial, validity, issuer, SHA-256 fingerprint')

@@ -2,7 +2,9 @@
 /** The `agent-mesh` command. */
 import { Command } from 'commander';
 import { createCaCommand } from './ca-command.js';
+import { createControlPlaneCommand } from './control-plane-command.js';
 import { runCli } from './run.js';
+import { createTokenCommand } from './token-command.js';
 import { createUpCommand } from './up-command.js';
 
 /** Builds the `agent-mesh` program with all its subcommands. */
@@ -11,6 +13,8 @@ export function createProgram(): Command {
     .description('a service mesh for AI agents: discovery, balancing, failover and pub/sub over mutual TLS')
     .version('0.1.0')
     .addCommand(createCaCommand())
+    .addCommand(createTokenCommand())
+    .addCommand(createControlPlaneCommand())
     .addCommand(createUpCommand());
 }
 

@@ -12,19 +12,6 @@ export function durationArgument(value: string): number {
   }
 }
 
-const FS_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EISDIR: 'it is a directory, not a file',
-  ENOTDIR: 'a parent path is not a directory',
-};
-
-/** Says in words why a file operation failed. */
-export function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return (code && FS_ERRORS[code]) ?? (error as Error).message;
-}
-
 /** Collects a repeatable flag (`--dns a --dns b`) into a list. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

@@ -16,9 +16,12 @@ import type { Event as _agentmesh_v1_Event, Event__Output as _agentmesh_v1_Event
 import type { EventDelivery as _agentmesh_v1_EventDelivery, EventDelivery__Output as _agentmesh_v1_EventDelivery__Output } from './agentmesh/v1/EventDelivery.js';
 import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliveryBatch__Output as _agentmesh_v1_EventDeliveryBatch__Output } from './agentmesh/v1/EventDeliveryBatch.js';
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from './agentmesh/v1/GetAgentRequest.js';
+import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from './agentmesh/v1/GetPoliciesRequest.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from './agentmesh/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _agentmesh_v1_HeartbeatResponse, HeartbeatResponse__Output as _agentmesh_v1_HeartbeatResponse__Output } from './agentmesh/v1/HeartbeatResponse.js';
 import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _agentmesh_v1_LoadReport__Output } from './agentmesh/v1/LoadReport.js';
+import type { PolicyRule as _agentmesh_v1_PolicyRule, PolicyRule__Output as _agentmesh_v1_PolicyRule__Output } from './agentmesh/v1/PolicyRule.js';
+import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from './agentmesh/v1/PolicySet.js';
 import type { Progress as _agentmesh_v1_Progress, Progress__Output as _agentmesh_v1_Progress__Output } from './agentmesh/v1/Progress.js';
 import type { PublishRequest as _agentmesh_v1_PublishRequest, PublishRequest__Output as _agentmesh_v1_PublishRequest__Output } from './agentmesh/v1/PublishRequest.js';
 import type { PublishResponse as _agentmesh_v1_PublishResponse, PublishResponse__Output as _agentmesh_v1_PublishResponse__Output } from './agentmesh/v1/PublishResponse.js';
@@ -55,10 +58,15 @@ export interface ProtoGrpcType {
       EventDelivery: MessageTypeDefinition<_agentmesh_v1_EventDelivery, _agentmesh_v1_EventDelivery__Output>
       EventDeliveryBatch: MessageTypeDefinition<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_EventDeliveryBatch__Output>
       GetAgentRequest: MessageTypeDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_GetAgentRequest__Output>
+      GetPoliciesRequest: MessageTypeDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_GetPoliciesRequest__Output>
       HealthStatus: EnumTypeDefinition
       HeartbeatRequest: MessageTypeDefinition<_agentmesh_v1_HeartbeatRequest, _agentmesh_v1_HeartbeatRequest__Output>
       HeartbeatResponse: MessageTypeDefinition<_agentmesh_v1_HeartbeatResponse, _agentmesh_v1_HeartbeatResponse__Output>
       LoadReport: MessageTypeDefinition<_agentmesh_v1_LoadReport, _agentmesh_v1_LoadReport__Output>
+      PolicyAction: EnumTypeDefinition
+      PolicyEffect: EnumTypeDefinition
+      PolicyRule: MessageTypeDefinition<_agentmesh_v1_PolicyRule, _agentmesh_v1_PolicyRule__Output>
+      PolicySet: MessageTypeDefinition<_agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet__Output>
       Progress: MessageTypeDefinition<_agentmesh_v1_Progress, _agentmesh_v1_Progress__Output>
       PublishRequest: MessageTypeDefinition<_agentmesh_v1_PublishRequest, _agentmesh_v1_PublishRequest__Output>
       PublishResponse: MessageTypeDefinition<_agentmesh_v1_PublishResponse, _agentmesh_v1_PublishResponse__Output>

@@ -1,7 +1,8 @@
-import { isIP } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { constants, createPrivateKey, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { Code, MeshError, unwrap } from '../errors.js';
+import { signJoinToken, type JoinTokenClaims } from './join-token.js';
 import { generateRsaKeyPair } from './keys.js';
 import { identitySpiffeId, trustDomainSpiffeId, validateIdentityName, type SpiffeId } from './spiffe-id.js';
 import { TrustBundle, rootTrustDomain } from './trust-bundle.js';
@@ -82,10 +83,23 @@ function randomSerial(): string {
   return bytes.toString('hex');
 }
 
-function checkTtl(ttlMs: number, what: string): void {
-  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
-    throw new MeshError(Code.INVALID_ARGUMENT, `${what} must be a positive duration, got ${ttlMs}ms`);
+/** Shortest certificate lifetime: X.509 times have whole seconds, and a shorter one would expire on arrival. */
+export const MIN_CERT_TTL_MS = 5_000;
+/** Longest lifetime of anything the CA makes: a hundred years. */
+export const MAX_TTL_MS = 100 * 365 * 86_400_000;
+
+function checkTtl(ttlMs: number, what: string, minMs = 1): void {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs < minMs) {
+    throw new MeshError(Code.INVALID_ARGUMENT, `${what} must be at least ${minMs}ms, got ${ttlMs}ms`);
   }
+  if (ttlMs > MAX_TTL_MS) {
+    throw new MeshError(Code.INVALID_ARGUMENT, `${what} must be at most 100 years (876000h), got ${ttlMs}ms`);
+  }
+}
+
+/** X.509 validity times have whole seconds: round down, so that what we report is what the certificate says. */
+function wholeSeconds(ms: number): Date {
+  return new Date(Math.floor(ms / 1000) * 1000);
 }
 
 function altNameEntries(spiffeId: SpiffeId, options: LeafOptions): object[] {
@@ -100,10 +114,12 @@ function altNameEntries(spiffeId: SpiffeId, options: LeafOptions): object[] {
     entries.push({ type: 2, value: name });
   }
   for (const address of options.ipAddresses ?? []) {
-    if (isIP(address) === 0) {
+    // node-forge encodes plain IPv4 and IPv6 literals only: no zone ids (fe80::1%eth0), no embedded IPv4.
+    const plain = isIPv4(address) || (isIPv6(address) && !/[%.]/.test(address));
+    if (!plain) {
       throw new MeshError(
         Code.INVALID_ARGUMENT,
-        `invalid IP address "${address}": use a literal such as 127.0.0.1 or ::1`,
+        `invalid IP address "${address}": use a plain IPv4 or IPv6 literal such as 127.0.0.1 or ::1 (no zone id, no embedded IPv4)`,
       );
     }
     entries.push({ type: 7, ip: address });
@@ -125,6 +141,7 @@ export class CertificateAuthority {
   readonly trustBundle: TrustBundle;
   private readonly certificate: forge.pki.Certificate;
   private readonly signer: forge.pki.rsa.PrivateKey;
+  private readonly key: KeyObject;
   private readonly clock: Clock;
 
   /**
@@ -153,6 +170,7 @@ export class CertificateAuthority {
     if (key.asymmetricKeyType !== 'rsa' || !facts.x509.checkPrivateKey(key)) {
       throw new MeshError(Code.INVALID_ARGUMENT, 'the CA private key does not match the CA certificate');
     }
+    this.key = key;
     this.signer = nativeSigner(key);
     this.trustBundle = TrustBundle.fromPem(certificatePem);
     this.clock = options.clock ?? systemClock;
@@ -164,15 +182,15 @@ export class CertificateAuthority {
   ): Promise<{ ca: CertificateAuthority; privateKeyPem: string }> {
     const clock = options.clock ?? systemClock;
     const ttlMs = options.ttlMs ?? DEFAULT_CA_TTL_MS;
-    checkTtl(ttlMs, 'CA lifetime');
+    checkTtl(ttlMs, 'CA lifetime', 60_000);
     const domainId = trustDomainSpiffeId(options.trustDomain);
     const keys = await generateRsaKeyPair(ROOT_KEY_BITS);
     const certificate = forge.pki.createCertificate();
     certificate.publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
     certificate.serialNumber = randomSerial();
     const now = clock.now();
-    certificate.validity.notBefore = new Date(now - BACKDATE_MS);
-    certificate.validity.notAfter = new Date(now + ttlMs);
+    certificate.validity.notBefore = wholeSeconds(now - BACKDATE_MS);
+    certificate.validity.notAfter = wholeSeconds(now + ttlMs);
     const subject = [
       { name: 'organizationName', value: 'agent-mesh' },
       { name: 'commonName', value: `agent-mesh root CA ${options.trustDomain}`.slice(0, 64) },
@@ -245,21 +263,36 @@ export class CertificateAuthority {
     return this.sign(csr.publicKey as forge.pki.rsa.PublicKey, spiffeId, options);
   }
 
+  /**
+   * Creates a one-time join token for agent `name`, valid for `ttlMs` (default one hour): an agent without a
+   * certificate presents it with its CSR to obtain its first one.
+   * @throws MeshError INVALID_ARGUMENT for an invalid name or TTL.
+   */
+  createJoinToken(name: string, ttlMs = 3_600_000): { token: string; claims: JoinTokenClaims } {
+    unwrap(validateIdentityName(name));
+    checkTtl(ttlMs, 'join token lifetime');
+    return signJoinToken(this.key, {
+      trustDomain: this.trustDomain,
+      name,
+      expiresAt: this.clock.now() + ttlMs,
+    });
+  }
+
   private identityFor(name: string): SpiffeId {
     unwrap(validateIdentityName(name, { allowControlPlane: true }));
     return identitySpiffeId(this.trustDomain, name);
   }
 
   private checkLeafOptions(spiffeId: SpiffeId, options: LeafOptions): void {
-    checkTtl(options.ttlMs ?? DEFAULT_LEAF_TTL_MS, 'certificate lifetime');
+    checkTtl(options.ttlMs ?? DEFAULT_LEAF_TTL_MS, 'certificate lifetime', MIN_CERT_TTL_MS);
     altNameEntries(spiffeId, options);
   }
 
   private sign(publicKey: forge.pki.PublicKey, spiffeId: SpiffeId, options: LeafOptions): SignedCertificate {
     const now = this.clock.now();
     const ttlMs = options.ttlMs ?? DEFAULT_LEAF_TTL_MS;
-    const notBefore = new Date(now - BACKDATE_MS);
-    const notAfter = new Date(Math.min(now + ttlMs, this.notAfter.getTime()));
+    const notBefore = wholeSeconds(now - BACKDATE_MS);
+    const notAfter = wholeSeconds(Math.min(now + ttlMs, this.notAfter.getTime()));
     if (notAfter.getTime() <= now) {
       throw new MeshError(
         Code.FAILED_PRECONDITION,

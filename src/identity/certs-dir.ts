@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Code, MeshError, unwrap } from '../errors.js';
+import { Code, MeshError, describeFsError, unwrap } from '../errors.js';
 import {
   CertificateAuthority,
   type Clock,
@@ -16,12 +16,20 @@ import { TrustBundle } from './trust-bundle.js';
  * The on-disk layout of a certificate directory (`certs/` by default):
  * - `ca.crt`: the root CA certificate, also the trust bundle peers are given (it may hold several roots);
  * - `ca.key`: the root's private key, mode 0600;
+ * - `bundle.crt`: during a root rotation only, every root to trust (new first, then old);
  * - `<name>.crt` and `<name>.key` (0600): the identity of one agent, or of `control-plane`.
  */
 export const CA_CERT_FILE = 'ca.crt';
 /** The root's private key file name. */
 export const CA_KEY_FILE = 'ca.key';
+/**
+ * The trust bundle during a root rotation: the new root and the old one(s). When it is absent, `ca.crt` is the
+ * bundle.
+ */
+export const BUNDLE_FILE = 'bundle.crt';
 const PRIVATE_KEY_MODE = 0o600;
+/** Names whose `<name>.crt` is a CA file: no identity may take them. */
+const RESERVED_FILE_NAMES: ReadonlySet<string> = new Set(['ca', 'bundle']);
 const PUBLIC_FILE_MODE = 0o644;
 
 /** An identity as the transport needs it: certificate, private key and the roots to trust. */
@@ -78,10 +86,8 @@ async function writeFilesAtomically(
     await Promise.all(written.map((path) => rm(path, { force: true })));
     throw new MeshError(
       Code.FAILED_PRECONDITION,
-      `cannot write ${files.map((f) => f.path).join(', ')}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      `cannot write ${files.map((f) => f.path).join(', ')}: ${describeFsError(error)}`,
+      { cause: error },
     );
   }
 }
@@ -104,6 +110,7 @@ export async function initCaDir(
     );
   }
   const { ca, privateKeyPem } = await CertificateAuthority.create(options);
+  await mkdir(dir, { recursive: true }).catch(() => undefined); // a failure shows in the write below
   await writeFilesAtomically([
     { path: keyPath, contents: privateKeyPem, mode: PRIVATE_KEY_MODE },
     { path: certPath, contents: ca.certificatePem, mode: PUBLIC_FILE_MODE },
@@ -116,9 +123,16 @@ export async function initCaDir(
  * @throws MeshError NOT_FOUND when there is none, naming the command that creates one.
  */
 export async function loadCaDir(dir: string, options: { clock?: Clock } = {}): Promise<CertificateAuthority> {
-  const hint = `create one with \`agent-mesh ca init --dir ${dir}\``;
-  const certificatePem = await readText(join(dir, CA_CERT_FILE), 'CA certificate', hint);
-  const privateKeyPem = await readText(join(dir, CA_KEY_FILE), 'CA private key', hint);
+  const certificatePem = await readText(
+    join(dir, CA_CERT_FILE),
+    'CA certificate',
+    `create one with \`agent-mesh ca init --dir ${dir}\``,
+  );
+  const privateKeyPem = await readText(
+    join(dir, CA_KEY_FILE),
+    'CA private key',
+    `restore it, or replace the whole CA with \`agent-mesh ca init --dir ${dir} --force\``,
+  );
   return new CertificateAuthority(certificatePem, privateKeyPem, options);
 }
 
@@ -129,9 +143,21 @@ export async function loadCaDir(dir: string, options: { clock?: Clock } = {}): P
 export async function issueToDir(
   dir: string,
   name: string,
-  options: LeafOptions & { clock?: Clock } = {},
+  options: LeafOptions & { clock?: Clock; force?: boolean } = {},
 ): Promise<IssuedIdentity> {
   unwrap(validateIdentityName(name, { allowControlPlane: true }));
+  if (RESERVED_FILE_NAMES.has(name)) {
+    throw new MeshError(
+      Code.INVALID_ARGUMENT,
+      `"${name}" cannot name an identity: ${name}.crt is the CA's own file`,
+    );
+  }
+  if (!options.force && (await exists(join(dir, `${name}.crt`)))) {
+    throw new MeshError(
+      Code.ALREADY_EXISTS,
+      `an identity "${name}" already exists in ${dir}; pass --force to replace its key and certificate`,
+    );
+  }
   const ca = await loadCaDir(dir, options);
   const issued = await ca.issue(name, options);
   await writeFilesAtomically([
@@ -141,14 +167,50 @@ export async function issueToDir(
   return issued;
 }
 
-/** Loads the trust bundle of `dir` (its `ca.crt`). */
-export async function loadTrustBundle(dir: string): Promise<TrustBundle> {
-  const pem = await readText(
+async function readBundlePem(dir: string): Promise<string> {
+  const bundlePath = join(dir, BUNDLE_FILE);
+  if (await exists(bundlePath))
+    return readText(bundlePath, 'trust bundle', 'restore it or finish the rotation');
+  return readText(
     join(dir, CA_CERT_FILE),
     'trust bundle',
     `create a CA with \`agent-mesh ca init --dir ${dir}\``,
   );
-  return TrustBundle.fromPem(pem);
+}
+
+/** Loads the trust bundle of `dir`: `bundle.crt` during a root rotation, else `ca.crt`. */
+export async function loadTrustBundle(dir: string): Promise<TrustBundle> {
+  return TrustBundle.fromPem(await readBundlePem(dir));
+}
+
+/**
+ * Starts a root rotation in `dir`: a new root (same trust domain) becomes `ca.crt`/`ca.key` and signs from now
+ * on, and `bundle.crt` holds the new root and every root trusted before, so that identities issued by the old
+ * root keep working while agents renew. {@link finishRootRotation} ends the overlap.
+ */
+export async function rotateRoot(
+  dir: string,
+  options: { ttlMs?: number; clock?: Clock } = {},
+): Promise<CertificateAuthority> {
+  const current = await loadCaDir(dir, options);
+  const previousBundle = await readBundlePem(dir);
+  const { ca, privateKeyPem } = await CertificateAuthority.create({
+    trustDomain: current.trustDomain,
+    ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  await writeFilesAtomically([
+    { path: join(dir, BUNDLE_FILE), contents: ca.certificatePem + previousBundle, mode: PUBLIC_FILE_MODE },
+    { path: join(dir, CA_KEY_FILE), contents: privateKeyPem, mode: PRIVATE_KEY_MODE },
+    { path: join(dir, CA_CERT_FILE), contents: ca.certificatePem, mode: PUBLIC_FILE_MODE },
+  ]);
+  return ca;
+}
+
+/** Ends a root rotation: only the current root (`ca.crt`) is trusted from now on. */
+export async function finishRootRotation(dir: string): Promise<void> {
+  await loadCaDir(dir);
+  await rm(join(dir, BUNDLE_FILE), { force: true });
 }
 
 /**
@@ -161,7 +223,7 @@ export async function loadIdentity(dir: string, name: string): Promise<IdentityM
   const [certificatePem, privateKeyPem, trustBundlePem] = await Promise.all([
     readText(join(dir, `${name}.crt`), `certificate of "${name}"`, hint),
     readText(join(dir, `${name}.key`), `private key of "${name}"`, hint),
-    readText(join(dir, CA_CERT_FILE), 'trust bundle', `create a CA with \`agent-mesh ca init --dir ${dir}\``),
+    readBundlePem(dir),
   ]);
   return { certificatePem, privateKeyPem, trustBundlePem };
 }
@@ -196,6 +258,6 @@ export async function ensureIdentity(
   } catch (error) {
     if (!(error instanceof MeshError && error.code === Code.NOT_FOUND)) throw error;
   }
-  await issueToDir(dir, name, options);
+  await issueToDir(dir, name, { ...options, force: true });
   return loadIdentity(dir, name);
 }

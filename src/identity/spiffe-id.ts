@@ -1,6 +1,6 @@
 import { Code, fail, ok, unwrap, type Result } from '../errors.js';
 
-const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
+const TRUST_DOMAIN = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/;
 const MAX_ID_LENGTH = 2048;
 const MAX_TRUST_DOMAIN_LENGTH = 255;
@@ -28,7 +28,7 @@ export function validateTrustDomain(trustDomain: string): Result<string> {
   if (!TRUST_DOMAIN.test(trustDomain)) {
     return fail(
       Code.INVALID_ARGUMENT,
-      `invalid trust domain "${trustDomain}": use lowercase letters, digits, ".", "-" and "_" only (e.g. agentmesh.local)`,
+      `invalid trust domain "${trustDomain}": use dot-separated labels of lowercase letters, digits, "-" and "_" (e.g. agentmesh.local)`,
     );
   }
   return ok(trustDomain);
@@ -64,6 +64,12 @@ export function validateIdentityName(
     return fail(Code.INVALID_ARGUMENT, 'name is empty: give the agent a name, e.g. summarizer-1');
   const segment = validateSegment(name, 'name');
   if (!segment.ok) return segment;
+  if (name.startsWith('.')) {
+    return fail(
+      Code.INVALID_ARGUMENT,
+      `invalid name "${name}": it must not start with "." (it would be a hidden file)`,
+    );
+  }
   if (name.length > MAX_NAME_LENGTH) {
     return fail(
       Code.INVALID_ARGUMENT,

@@ -13,6 +13,8 @@ export class TrustBundle {
   private constructor(
     /** The roots, each parsed. */
     readonly roots: readonly X509Certificate[],
+    /** The trust domain of each root, by position. */
+    private readonly rootDomains: readonly string[],
     /** Trust domains the roots speak for. */
     readonly trustDomains: ReadonlySet<string>,
     /** The bundle as PEM, every root concatenated: what TLS is given. */
@@ -29,6 +31,7 @@ export class TrustBundle {
       throw new MeshError(Code.INVALID_ARGUMENT, 'trust bundle holds no PEM certificate');
     }
     const roots: X509Certificate[] = [];
+    const rootDomains: string[] = [];
     const trustDomains = new Set<string>();
     for (const block of blocks) {
       const facts = readCertificate(block);
@@ -41,14 +44,42 @@ export class TrustBundle {
       const domain = rootTrustDomain(facts);
       if (!domain.ok) throw domain.error;
       trustDomains.add(domain.value.trustDomain);
+      rootDomains.push(domain.value.trustDomain);
       roots.push(facts.x509);
     }
-    return new TrustBundle(roots, trustDomains, blocks.join(''));
+    return new TrustBundle(roots, rootDomains, trustDomains, blocks.join(''));
+  }
+
+  /** The root that signed `certificate` (checked by signature), with the trust domain it speaks for. */
+  issuerOf(certificate: X509Certificate): { root: X509Certificate; trustDomain: string } | undefined {
+    for (const [index, root] of this.roots.entries()) {
+      if (certificate.checkIssued(root) && certificate.verify(root.publicKey)) {
+        return { root, trustDomain: this.rootDomains[index]! };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Checks that a certificate was signed by one of the roots and is a valid X.509-SVID of that root's trust
+   * domain. Validity dates are not checked here (TLS has checked them for a peer; see {@link TrustBundle.verify}).
+   */
+  verifySvid(facts: CertificateFacts): Result<SpiffeId> {
+    const issuer = this.issuerOf(facts.x509);
+    if (!issuer) {
+      return fail(
+        Code.UNAUTHENTICATED,
+        `certificate was not issued by a trusted CA: its issuer is "${formatName(facts.x509.issuer)}", the bundle holds ${this.roots
+          .map((root) => `"${formatName(root.subject)}"`)
+          .join(', ')}`,
+      );
+    }
+    return verifySvid(facts, issuer.trustDomain);
   }
 
   /**
    * Verifies a leaf certificate the way a peer would, and says why it fails: it must be signed by one of the
-   * roots, valid at `now`, and a valid X.509-SVID in a trusted trust domain.
+   * roots, valid at `now`, and a valid X.509-SVID of that root's trust domain.
    */
   verify(
     certificate: Buffer | string,
@@ -61,23 +92,10 @@ export class TrustBundle {
       return { ok: false, error: MeshError.from(error) };
     }
     const { x509 } = facts;
-    const issuer = this.roots.find((root) => x509.checkIssued(root));
-    if (!issuer) {
-      return fail(
-        Code.UNAUTHENTICATED,
-        `certificate was not issued by a trusted CA: its issuer is "${formatName(x509.issuer)}", the bundle holds ${this.roots
-          .map((root) => `"${formatName(root.subject)}"`)
-          .join(', ')}`,
-      );
-    }
-    if (!x509.verify(issuer.publicKey)) {
-      return fail(
-        Code.UNAUTHENTICATED,
-        `certificate signature does not verify with the key of "${formatName(issuer.subject)}"`,
-      );
-    }
     const notBefore = Date.parse(x509.validFrom);
     const notAfter = Date.parse(x509.validTo);
+    const spiffeId = this.verifySvid(facts);
+    if (!spiffeId.ok) return spiffeId;
     if (now < notBefore) {
       return fail(
         Code.UNAUTHENTICATED,
@@ -87,8 +105,6 @@ export class TrustBundle {
     if (now > notAfter) {
       return fail(Code.UNAUTHENTICATED, `certificate expired at ${new Date(notAfter).toISOString()}`);
     }
-    const spiffeId = verifySvid(facts, this.trustDomains);
-    if (!spiffeId.ok) return spiffeId;
     return ok({ spiffeId: spiffeId.value, facts });
   }
 }

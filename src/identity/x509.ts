@@ -40,12 +40,21 @@ interface Extension {
   value: forge.asn1.Asn1;
 }
 
+/**
+ * node-forge's DER parser, strict, and without its habit of trying to decode a BIT STRING's contents as ASN.1
+ * (which turns some keyUsage encodings into something else). Its type definitions only know the boolean form.
+ */
+function fromDer(bytes: string | forge.util.ByteStringBuffer): forge.asn1.Asn1 {
+  const options = { strict: true, decodeBitStrings: false } as unknown as boolean;
+  return forge.asn1.fromDer(bytes, options);
+}
+
 function children(node: forge.asn1.Asn1): forge.asn1.Asn1[] {
   return Array.isArray(node.value) ? node.value : [];
 }
 
 function readExtensions(der: Buffer): Map<string, Extension> {
-  const certificate = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')), true);
+  const certificate = fromDer(forge.util.createBuffer(der.toString('binary')));
   const tbs = children(certificate)[0];
   if (!tbs) throw new Error('no tbsCertificate');
   const extensions = new Map<string, Extension>();
@@ -58,7 +67,7 @@ function readExtensions(der: Buffer): Map<string, Extension> {
     const octets = second?.type === Type.OCTETSTRING ? second : third;
     if (!octets || typeof octets.value !== 'string') continue;
     const oid = forge.asn1.derToOid(oidNode.value as string);
-    extensions.set(oid, { critical, value: forge.asn1.fromDer(octets.value, true) });
+    extensions.set(oid, { critical, value: fromDer(octets.value) });
   }
   return extensions;
 }

@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, type Result } from '../errors.js';
+import type { TrustBundle } from '../identity/trust-bundle.js';
+import { readCertificate } from '../identity/x509.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
 import type { MeshIdentity } from './mesh-identity.js';
 
@@ -20,25 +22,49 @@ function describe(expected: ExpectedPeer): string {
  * whose client certificate is not a valid X.509-SVID of a trusted trust domain. Handlers read the caller's
  * verified ID with {@link peerIdentity}. A renewed certificate or rotated bundle applies to new connections.
  */
-export function createServerCredentials(identity: MeshIdentity): grpc.ServerCredentials {
+export function createServerCredentials(
+  identity: MeshIdentity,
+  options: ServerCredentialsOptions = {},
+): grpc.ServerCredentials {
+  const anonymous = new Set(options.anonymousMethods ?? []);
   // grpc-js reads the first provider as the identity one, whatever the parameter names say; ours serves both.
-  const tls = grpc.experimental.createCertificateProviderServerCredentials(identity, identity, true);
-  return grpc.experimental.createServerCredentialsWithInterceptors(tls, [createPeerCheck(identity)]);
+  // With anonymous methods, TLS must let certificate-less clients connect; the peer check then refuses them (and
+  // any unverified certificate) on every other method.
+  const tls = grpc.experimental.createCertificateProviderServerCredentials(
+    identity,
+    identity,
+    anonymous.size === 0,
+  );
+  return grpc.experimental.createServerCredentialsWithInterceptors(tls, [
+    createPeerCheck(identity, anonymous),
+  ]);
 }
 
-function createPeerCheck(identity: MeshIdentity): grpc.ServerInterceptor {
-  return (_method, call) =>
-    new grpc.ServerInterceptingCall(call, {
-      start: (next) => {
-        next({
-          onReceiveMetadata: (metadata, nextMetadata) => {
-            const peer = identity.verifyCallPeer(call);
-            if (peer.ok) nextMetadata(metadata);
-            else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: peer.error.message });
+/** Options for {@link createServerCredentials}. */
+export interface ServerCredentialsOptions {
+  /**
+   * Full method paths (`/package.Service/Method`) that callers without a client certificate may call, e.g. the
+   * control plane's SignCertificate for an agent joining with a token. Their handlers must authenticate the
+   * caller some other way. Empty by default: every call needs a verified client certificate.
+   */
+  anonymousMethods?: readonly string[];
+}
+
+function createPeerCheck(identity: MeshIdentity, anonymous: ReadonlySet<string>): grpc.ServerInterceptor {
+  return (method, call) =>
+    anonymous.has(method.path)
+      ? new grpc.ServerInterceptingCall(call)
+      : new grpc.ServerInterceptingCall(call, {
+          start: (next) => {
+            next({
+              onReceiveMetadata: (metadata, nextMetadata) => {
+                const peer = identity.verifyCallPeer(call);
+                if (peer.ok) nextMetadata(metadata);
+                else call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: peer.error.message });
+              },
+            });
           },
         });
-      },
-    });
 }
 
 /**
@@ -61,17 +87,43 @@ export function createChannelCredentials(
   identity: MeshIdentity,
   expected: ExpectedPeer,
 ): grpc.ChannelCredentials {
-  const matches = typeof expected === 'string' ? (id: SpiffeId) => id.uri === expected : expected;
   return grpc.experimental.createCertificateProviderChannelCredentials(identity, identity, {
-    checkServerIdentity: (_host: string, certificate: PeerCertificate) => {
-      const peer = identity.verifyPeer(certificate);
-      if (!peer.ok) return new Error(`server refused: ${peer.error.message}`);
-      if (!matches(peer.value)) {
-        return new Error(`server refused: it is "${peer.value.uri}", not ${describe(expected)}`);
-      }
-      return undefined;
-    },
+    checkServerIdentity: serverCheck((certificate) => identity.verifyPeer(certificate), expected),
   });
+}
+
+/**
+ * Channel credentials for a process that has no identity yet (an agent joining with a token): it presents no
+ * client certificate, but checks the server exactly as {@link createChannelCredentials} does, against `bundle`.
+ */
+export function createBootstrapChannelCredentials(
+  bundle: TrustBundle,
+  expected: ExpectedPeer,
+): grpc.ChannelCredentials {
+  const verify = (certificate: PeerCertificate): Result<SpiffeId> => {
+    try {
+      return bundle.verifySvid(readCertificate(certificate.raw));
+    } catch (error) {
+      return { ok: false, error: MeshError.from(error) };
+    }
+  };
+  return grpc.credentials.createSsl(Buffer.from(bundle.pem), null, null, {
+    checkServerIdentity: serverCheck(verify, expected),
+  });
+}
+
+function serverCheck(
+  verify: (certificate: PeerCertificate) => Result<SpiffeId>,
+  expected: ExpectedPeer,
+): (host: string, certificate: PeerCertificate) => Error | undefined {
+  const matches = typeof expected === 'string' ? (id: SpiffeId) => id.uri === expected : expected;
+  return (_host, certificate) => {
+    const peer = verify(certificate);
+    if (!peer.ok) return new Error(`server refused: ${peer.error.message}`);
+    if (!matches(peer.value))
+      return new Error(`server refused: it is "${peer.value.uri}", not ${describe(expected)}`);
+    return undefined;
+  };
 }
 
 /**

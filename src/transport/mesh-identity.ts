@@ -5,7 +5,6 @@ import { Code, MeshError, fail, type Result } from '../errors.js';
 import type { Clock } from '../identity/certificate-authority.js';
 import type { IdentityMaterial } from '../identity/certs-dir.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
-import { verifySvid } from '../identity/svid.js';
 import { TrustBundle } from '../identity/trust-bundle.js';
 import { readCertificate } from '../identity/x509.js';
 import { tlsSocketOf } from './peer-socket.js';
@@ -105,8 +104,9 @@ export class MeshIdentity implements CertificateProvider {
   }
 
   /**
-   * Verifies a TLS peer's certificate as an X.509-SVID of a trusted trust domain (the TLS handshake has already
-   * checked its chain and validity). Returns the peer's SPIFFE ID or why it is refused (UNAUTHENTICATED).
+   * Verifies a TLS peer's certificate: signed by a root of the current trust bundle (which may have changed since
+   * the handshake) and a valid X.509-SVID of that root's trust domain; the handshake checked its validity dates.
+   * Returns the peer's SPIFFE ID or why it is refused (UNAUTHENTICATED).
    */
   verifyPeer(peer: PeerCertificate | undefined): Result<SpiffeId> {
     if (!peer?.raw) return fail(Code.UNAUTHENTICATED, 'the peer presented no certificate');
@@ -115,7 +115,7 @@ export class MeshIdentity implements CertificateProvider {
     if (cached) return cached;
     let result: Result<SpiffeId>;
     try {
-      result = verifySvid(readCertificate(peer.raw), this.bundle.trustDomains);
+      result = this.bundle.verifySvid(readCertificate(peer.raw));
     } catch (error) {
       result = fail(Code.UNAUTHENTICATED, MeshError.from(error).message);
     }

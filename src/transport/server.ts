@@ -3,7 +3,7 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { Code, MeshError } from '../errors.js';
-import { createServerCredentials } from './credentials.js';
+import { createServerCredentials, type ServerCredentialsOptions } from './credentials.js';
 import type { MeshIdentity } from './mesh-identity.js';
 
 /** A service to serve: its definition (from generated stubs) and its handlers. */
@@ -25,6 +25,8 @@ export interface StartServerOptions {
   reflection?: PackageDefinition[];
   /** Extra grpc-js server options (message size limits, keepalive, ...). */
   options?: grpc.ServerOptions;
+  /** Methods callers without a client certificate may reach (see {@link ServerCredentialsOptions}). */
+  credentials?: ServerCredentialsOptions;
 }
 
 /** A running mTLS server. */
@@ -66,15 +68,21 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     new ReflectionService(Object.assign({}, ...options.reflection) as PackageDefinition).addToServer(server);
   }
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address, createServerCredentials(options.identity), (error, boundPort) => {
-      if (error) {
-        reject(
-          new MeshError(Code.UNAVAILABLE, `cannot listen on ${address}: ${error.message}`, { cause: error }),
-        );
-      } else {
-        resolve(boundPort);
-      }
-    });
+    server.bindAsync(
+      address,
+      createServerCredentials(options.identity, options.credentials),
+      (error, boundPort) => {
+        if (error) {
+          reject(
+            new MeshError(Code.UNAVAILABLE, `cannot listen on ${address}: ${error.message}`, {
+              cause: error,
+            }),
+          );
+        } else {
+          resolve(boundPort);
+        }
+      },
+    );
   });
   return {
     server,

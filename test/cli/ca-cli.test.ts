@@ -110,6 +110,20 @@ describe('the CA script and `agent-mesh ca`', () => {
       expect(result.stdout).toMatch(/OK, spiffe:\/\/example.test\/agent\/summarizer-1/);
     });
 
+    it('init creates a directory that does not exist yet', async () => {
+      const nested = join(temp.dir, 'new', 'certs');
+      const result = await runEntryPoint('ca-script', ['init', '--dir', nested]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(await listing(nested)).toEqual(['ca.crt', 'ca.key']);
+    });
+
+    it('issue --force replaces an existing identity', async () => {
+      const before = await readFile(join(certs, 'summarizer-1.key'), 'utf8');
+      const result = await runEntryPoint('ca-script', ['issue', 'summarizer-1', '--dir', certs, '--force']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(await readFile(join(certs, 'summarizer-1.key'), 'utf8')).not.toBe(before);
+    });
+
     it('--help works on every subcommand', async () => {
       for (const sub of ['init', 'issue', 'inspect', 'verify']) {
         const result = await runEntryPoint('ca-script', [sub, '--help']);
@@ -206,6 +220,42 @@ describe('the CA script and `agent-mesh ca`', () => {
         () => ['verify', join(certs, 'nope.crt'), '--dir', certs],
         /cannot read .*nope.crt: no such file/,
       ],
+      [
+        'an identity named like the CA',
+        () => ['issue', 'ca', '--dir', certs],
+        /"ca" cannot name an identity/,
+      ],
+      [
+        'an existing identity without --force',
+        () => ['issue', 'summarizer-1', '--dir', certs],
+        /identity "summarizer-1" already exists .*--force/,
+      ],
+      [
+        'a TTL beyond 100 years',
+        () => ['init', '--dir', certs, '--force', '--ttl', '1000000d'],
+        /at most 100 years/,
+      ],
+      [
+        'an absurdly long TTL',
+        () => ['issue', 'x', '--ttl', '99999999999999999999d', '--dir', certs],
+        /far too long/,
+      ],
+      [
+        'a certificate TTL under 5 seconds',
+        () => ['issue', 'x', '--ttl', '1ms', '--dir', certs],
+        /at least 5000ms/,
+      ],
+      [
+        'an IP SAN with a zone id',
+        () => ['issue', 'x', '--ip', 'fe80::1%eth0', '--dir', certs],
+        /no zone id/,
+      ],
+      [
+        'a trust domain with an empty label',
+        () => ['init', '--dir', certs, '--force', '--trust-domain', 'a..b'],
+        /invalid trust domain/,
+      ],
+      ['a hidden-file name', () => ['issue', '.hidden', '--dir', certs], /must not start with "."/],
     ];
 
     it.each(cases)('refuses %s', async (_what, args, message) => {

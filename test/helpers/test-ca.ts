@@ -45,6 +45,12 @@ export async function createTestCa(trustDomain = 'agentmesh.local', clock?: Cloc
 export interface CustomCertificate {
   uris: string[];
   isCa?: boolean;
+  /**
+   * `standard`: digitalSignature, critical (the default for a leaf). `missing`: no keyUsage extension.
+   * `not-critical`: digitalSignature, not critical. `hidden-cert-sign`: digitalSignature, keyCertSign and cRLSign
+   * encoded with zero unused bits, a form that a careless BIT STRING parser misreads.
+   */
+  keyUsage?: 'standard' | 'missing' | 'not-critical' | 'hidden-cert-sign';
   notBefore?: Date;
   notAfter?: Date;
 }
@@ -64,11 +70,28 @@ export async function forgeCertificate(testCa: TestCa, spec: CustomCertificate):
   certificate.validity.notAfter = spec.notAfter ?? new Date(Date.now() + 3_600_000);
   certificate.setSubject([{ name: 'commonName', value: 'forged' }]);
   certificate.setIssuer(caCert.subject.attributes);
+  const keyUsage = {
+    standard: [{ name: 'keyUsage', digitalSignature: true, critical: true }],
+    missing: [],
+    'not-critical': [{ name: 'keyUsage', digitalSignature: true, critical: false }],
+    'hidden-cert-sign': [
+      {
+        name: 'keyUsage',
+        critical: true,
+        value: forge.asn1.create(
+          forge.asn1.Class.UNIVERSAL,
+          forge.asn1.Type.BITSTRING,
+          false,
+          '\x00\x86\x00',
+        ),
+      },
+    ],
+  }[spec.keyUsage ?? 'standard'];
   certificate.setExtensions([
     { name: 'basicConstraints', cA: spec.isCa ?? false, critical: true },
-    spec.isCa
-      ? { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true }
-      : { name: 'keyUsage', digitalSignature: true, critical: true },
+    ...(spec.isCa
+      ? [{ name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true }]
+      : keyUsage),
     { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },

@@ -78,7 +78,18 @@ describe('certificate authority', () => {
   it.each([
     ['an invalid name', () => testCa.ca.issue('../x'), /invalid name/],
     ['an empty name', () => testCa.ca.issue(''), /name is empty/],
-    ['a bad TTL', () => testCa.ca.issue('a', { ttlMs: -5 }), /positive duration/],
+    ['a bad TTL', () => testCa.ca.issue('a', { ttlMs: -5 }), /at least 5000ms/],
+    [
+      'a TTL beyond 100 years',
+      () => testCa.ca.issue('a', { ttlMs: 101 * 365 * 86_400_000 }),
+      /at most 100 years/,
+    ],
+    ['an IP with a zone id', () => testCa.ca.issue('a', { ipAddresses: ['fe80::1%eth0'] }), /no zone id/],
+    [
+      'an IPv4-mapped IPv6 address',
+      () => testCa.ca.issue('a', { ipAddresses: ['::ffff:1.2.3.4'] }),
+      /no embedded IPv4/,
+    ],
     ['a bad DNS name', () => testCa.ca.issue('a', { dnsNames: ['not a host'] }), /invalid DNS name/],
     ['a bad IP address', () => testCa.ca.issue('a', { ipAddresses: ['300.1.1.1'] }), /invalid IP address/],
   ])('refuses %s', async (_what, issue, message) => {

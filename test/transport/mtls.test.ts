@@ -311,3 +311,88 @@ describe('per-connection peer checks', () => {
     }
   });
 });
+
+describe('SVID rules beyond the chain', () => {
+  let testCa: TestCa;
+  let serverIdentity: MeshIdentity;
+  let server: Awaited<ReturnType<typeof startWhoAmIServer>>;
+  const clients: AgentClient[] = [];
+
+  beforeAll(async () => {
+    testCa = await createTestCa();
+    serverIdentity = await testCa.identity('server');
+    server = await startWhoAmIServer(serverIdentity);
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    await server?.close();
+  });
+
+  const cases: Array<[string, NonNullable<Parameters<typeof forgeCertificate>[1]['keyUsage']>]> = [
+    ['without keyUsage', 'missing'],
+    ['whose keyUsage is not critical', 'not-critical'],
+    ['whose keyUsage hides keyCertSign in an unusual encoding', 'hidden-cert-sign'],
+  ];
+
+  it.each(cases)('refuses a client certificate %s', async (_label, keyUsage) => {
+    const material = await forgeCertificate(testCa, { uris: [CLIENT_ID], keyUsage });
+    const client = agentClient(server.running.address, rawClientCredentials(material));
+    clients.push(client);
+    await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /keyUsage/);
+    expect(server.handled()).toBe(0);
+  });
+
+  it('refuses an ID of our trust domain signed by another trust domain’s root in the same bundle', async () => {
+    const partner = await createTestCa('partner.example');
+    const bundle = testCa.ca.trustBundle.pem + partner.ca.trustBundle.pem;
+    const twoDomainServer = await startWhoAmIServer(
+      new MeshIdentity({ ...(await testCa.material('server')), trustBundlePem: bundle }),
+    );
+    try {
+      // The partner's root signs an ID in agentmesh.local: it may vouch only for partner.example.
+      const impostor = {
+        ...(await forgeCertificate(partner, { uris: ['spiffe://agentmesh.local/agent/admin'] })),
+        trustBundlePem: bundle,
+      };
+      const client = agentClient(twoDomainServer.running.address, rawClientCredentials(impostor));
+      clients.push(client);
+      await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /speaks for "partner.example"/);
+
+      // The same partner root is fine for its own trust domain.
+      const partnerAgent = new MeshIdentity({
+        ...(await partner.material('client')),
+        trustBundlePem: bundle,
+      });
+      const honest = agentClient(
+        twoDomainServer.running.address,
+        createChannelCredentials(partnerAgent, SERVER_ID),
+      );
+      clients.push(honest);
+      expect((await invoke(honest)).response.payload.toString()).toBe(
+        'spiffe://partner.example/agent/client',
+      );
+      expect(twoDomainServer.handled()).toBe(1);
+    } finally {
+      await twoDomainServer.close();
+    }
+  });
+
+  it('refuses, on its open connection, a peer whose root was removed from the bundle', async () => {
+    const oldCa = await createTestCa();
+    const newCa = await createTestCa();
+    const both = oldCa.ca.trustBundle.pem + newCa.ca.trustBundle.pem;
+    const identity = new MeshIdentity({ ...(await newCa.material('server')), trustBundlePem: both });
+    const rotating = await startWhoAmIServer(identity);
+    try {
+      const oldCaller = new MeshIdentity({ ...(await oldCa.material('client')), trustBundlePem: both });
+      const client = agentClient(rotating.running.address, createChannelCredentials(oldCaller, SERVER_ID));
+      clients.push(client);
+      expect((await invoke(client)).response.payload.toString()).toBe(CLIENT_ID);
+      identity.update({ ...identity.current, trustBundlePem: newCa.ca.trustBundle.pem });
+      await expectCode(invoke(client), grpc.status.UNAUTHENTICATED, /not issued by a trusted CA/);
+    } finally {
+      await rotating.close();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/types.proto
+// Original file: proto/agentmesh/v1/types.proto
 
 import type { AckOutcome as _agentmesh_v1_AckOutcome, AckOutcome__Output as _agentmesh_v1_AckOutcome__Output } from '../../agentmesh/v1/AckOutcome.js';
 import type { Long } from '@grpc/proto-loader';

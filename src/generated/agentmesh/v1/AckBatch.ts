@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/types.proto
+// Original file: proto/agentmesh/v1/types.proto
 
 import type { Ack as _agentmesh_v1_Ack, Ack__Output as _agentmesh_v1_Ack__Output } from '../../agentmesh/v1/Ack.js';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/types.proto
+// Original file: proto/agentmesh/v1/types.proto
 
 import type { AgentSpec as _agentmesh_v1_AgentSpec, AgentSpec__Output as _agentmesh_v1_AgentSpec__Output } from '../../agentmesh/v1/AgentSpec.js';
 import type { HealthStatus as _agentmesh_v1_HealthStatus, HealthStatus__Output as _agentmesh_v1_HealthStatus__Output } from '../../agentmesh/v1/HealthStatus.js';
@@ -41,6 +41,10 @@ export interface AgentRecord {
    * The store revision of the record's last change.
    */
   'revision'?: (number | string | Long);
+  /**
+   * The lease's time to live: the agent heartbeats more often than this.
+   */
+  'leaseTtlMs'?: (number | string | Long);
 }
 
 /**
@@ -79,4 +83,8 @@ export interface AgentRecord__Output {
    * The store revision of the record's last change.
    */
   'revision': (number);
+  /**
+   * The lease's time to live: the agent heartbeats more often than this.
+   */
+  'leaseTtlMs': (number);
 }

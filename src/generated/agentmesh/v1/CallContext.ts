@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/types.proto
+// Original file: proto/agentmesh/v1/types.proto
 
 
 /**

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+// Original file: proto/agentmesh/v1/control_plane.proto
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
@@ -9,8 +9,10 @@ import type { DiscoverRequest as _agentmesh_v1_DiscoverRequest, DiscoverRequest_
 import type { DiscoverResponse as _agentmesh_v1_DiscoverResponse, DiscoverResponse__Output as _agentmesh_v1_DiscoverResponse__Output } from '../../agentmesh/v1/DiscoverResponse.js';
 import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliveryBatch__Output as _agentmesh_v1_EventDeliveryBatch__Output } from '../../agentmesh/v1/EventDeliveryBatch.js';
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from '../../agentmesh/v1/GetAgentRequest.js';
+import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from '../../agentmesh/v1/GetPoliciesRequest.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from '../../agentmesh/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _agentmesh_v1_HeartbeatResponse, HeartbeatResponse__Output as _agentmesh_v1_HeartbeatResponse__Output } from '../../agentmesh/v1/HeartbeatResponse.js';
+import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from '../../agentmesh/v1/PolicySet.js';
 import type { PublishRequest as _agentmesh_v1_PublishRequest, PublishRequest__Output as _agentmesh_v1_PublishRequest__Output } from '../../agentmesh/v1/PublishRequest.js';
 import type { PublishResponse as _agentmesh_v1_PublishResponse, PublishResponse__Output as _agentmesh_v1_PublishResponse__Output } from '../../agentmesh/v1/PublishResponse.js';
 import type { RegisterRequest as _agentmesh_v1_RegisterRequest, RegisterRequest__Output as _agentmesh_v1_RegisterRequest__Output } from '../../agentmesh/v1/RegisterRequest.js';
@@ -70,6 +72,21 @@ export interface ControlPlaneClient extends grpc.Client {
   getAgent(argument: _agentmesh_v1_GetAgentRequest, callback: grpc.requestCallback<_agentmesh_v1_AgentRecord__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Returns the authorization policies in force.
+   */
+  GetPolicies(argument: _agentmesh_v1_GetPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  GetPolicies(argument: _agentmesh_v1_GetPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  GetPolicies(argument: _agentmesh_v1_GetPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  GetPolicies(argument: _agentmesh_v1_GetPoliciesRequest, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  /**
+   * Returns the authorization policies in force.
+   */
+  getPolicies(argument: _agentmesh_v1_GetPoliciesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  getPolicies(argument: _agentmesh_v1_GetPoliciesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  getPolicies(argument: _agentmesh_v1_GetPoliciesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  getPolicies(argument: _agentmesh_v1_GetPoliciesRequest, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Renews an agent's lease and reports its load; also how an agent marks itself draining.
    * Errors: NOT_FOUND when the lease already ended (register again), PERMISSION_DENIED for another agent's id.
    */
@@ -121,6 +138,25 @@ export interface ControlPlaneClient extends grpc.Client {
   register(argument: _agentmesh_v1_RegisterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
   register(argument: _agentmesh_v1_RegisterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
   register(argument: _agentmesh_v1_RegisterRequest, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Replaces the authorization policies; every watcher receives them. Only the control plane's own identity and
+   * the administrators it was started with may call it (PERMISSION_DENIED otherwise).
+   * Errors: INVALID_ARGUMENT for a malformed policy set.
+   */
+  SetPolicies(argument: _agentmesh_v1_PolicySet, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  SetPolicies(argument: _agentmesh_v1_PolicySet, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  SetPolicies(argument: _agentmesh_v1_PolicySet, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  SetPolicies(argument: _agentmesh_v1_PolicySet, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  /**
+   * Replaces the authorization policies; every watcher receives them. Only the control plane's own identity and
+   * the administrators it was started with may call it (PERMISSION_DENIED otherwise).
+   * Errors: INVALID_ARGUMENT for a malformed policy set.
+   */
+  setPolicies(argument: _agentmesh_v1_PolicySet, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  setPolicies(argument: _agentmesh_v1_PolicySet, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  setPolicies(argument: _agentmesh_v1_PolicySet, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
+  setPolicies(argument: _agentmesh_v1_PolicySet, callback: grpc.requestCallback<_agentmesh_v1_PolicySet__Output>): grpc.ClientUnaryCall;
   
   /**
    * Signs a certificate signing request and returns the new certificate with the trust bundle. The private key
@@ -195,6 +231,11 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   GetAgent: grpc.handleUnaryCall<_agentmesh_v1_GetAgentRequest__Output, _agentmesh_v1_AgentRecord>;
   
   /**
+   * Returns the authorization policies in force.
+   */
+  GetPolicies: grpc.handleUnaryCall<_agentmesh_v1_GetPoliciesRequest__Output, _agentmesh_v1_PolicySet>;
+  
+  /**
    * Renews an agent's lease and reports its load; also how an agent marks itself draining.
    * Errors: NOT_FOUND when the lease already ended (register again), PERMISSION_DENIED for another agent's id.
    */
@@ -212,6 +253,13 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
    * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name.
    */
   Register: grpc.handleUnaryCall<_agentmesh_v1_RegisterRequest__Output, _agentmesh_v1_RegisterResponse>;
+  
+  /**
+   * Replaces the authorization policies; every watcher receives them. Only the control plane's own identity and
+   * the administrators it was started with may call it (PERMISSION_DENIED otherwise).
+   * Errors: INVALID_ARGUMENT for a malformed policy set.
+   */
+  SetPolicies: grpc.handleUnaryCall<_agentmesh_v1_PolicySet__Output, _agentmesh_v1_PolicySet>;
   
   /**
    * Signs a certificate signing request and returns the new certificate with the trust bundle. The private key
@@ -242,9 +290,11 @@ export interface ControlPlaneDefinition extends grpc.ServiceDefinition {
   Deregister: MethodDefinition<_agentmesh_v1_DeregisterRequest, _agentmesh_v1_DeregisterResponse, _agentmesh_v1_DeregisterRequest__Output, _agentmesh_v1_DeregisterResponse__Output>
   Discover: MethodDefinition<_agentmesh_v1_DiscoverRequest, _agentmesh_v1_DiscoverResponse, _agentmesh_v1_DiscoverRequest__Output, _agentmesh_v1_DiscoverResponse__Output>
   GetAgent: MethodDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_AgentRecord, _agentmesh_v1_GetAgentRequest__Output, _agentmesh_v1_AgentRecord__Output>
+  GetPolicies: MethodDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_PolicySet, _agentmesh_v1_GetPoliciesRequest__Output, _agentmesh_v1_PolicySet__Output>
   Heartbeat: MethodDefinition<_agentmesh_v1_HeartbeatRequest, _agentmesh_v1_HeartbeatResponse, _agentmesh_v1_HeartbeatRequest__Output, _agentmesh_v1_HeartbeatResponse__Output>
   Publish: MethodDefinition<_agentmesh_v1_PublishRequest, _agentmesh_v1_PublishResponse, _agentmesh_v1_PublishRequest__Output, _agentmesh_v1_PublishResponse__Output>
   Register: MethodDefinition<_agentmesh_v1_RegisterRequest, _agentmesh_v1_RegisterResponse, _agentmesh_v1_RegisterRequest__Output, _agentmesh_v1_RegisterResponse__Output>
+  SetPolicies: MethodDefinition<_agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet__Output, _agentmesh_v1_PolicySet__Output>
   SignCertificate: MethodDefinition<_agentmesh_v1_SignCertificateRequest, _agentmesh_v1_SignCertificateResponse, _agentmesh_v1_SignCertificateRequest__Output, _agentmesh_v1_SignCertificateResponse__Output>
   Subscribe: MethodDefinition<_agentmesh_v1_SubscribeRequest, _agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_SubscribeRequest__Output, _agentmesh_v1_EventDeliveryBatch__Output>
   Watch: MethodDefinition<_agentmesh_v1_WatchRequest, _agentmesh_v1_WatchEvent, _agentmesh_v1_WatchRequest__Output, _agentmesh_v1_WatchEvent__Output>

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/types.proto
+// Original file: proto/agentmesh/v1/types.proto
 
 import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _agentmesh_v1_CallContext__Output } from '../../agentmesh/v1/CallContext.js';
 import type { Long } from '@grpc/proto-loader';

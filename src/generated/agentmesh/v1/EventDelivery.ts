@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/types.proto
+// Original file: proto/agentmesh/v1/types.proto
 
 import type { Event as _agentmesh_v1_Event, Event__Output as _agentmesh_v1_Event__Output } from '../../agentmesh/v1/Event.js';
 

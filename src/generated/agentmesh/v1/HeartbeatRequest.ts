@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+// Original file: proto/agentmesh/v1/control_plane.proto
 
 import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _agentmesh_v1_LoadReport__Output } from '../../agentmesh/v1/LoadReport.js';
 

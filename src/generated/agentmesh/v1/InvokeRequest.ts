@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/agent.proto
+// Original file: proto/agentmesh/v1/agent.proto
 
 import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _agentmesh_v1_CallContext__Output } from '../../agentmesh/v1/CallContext.js';
 

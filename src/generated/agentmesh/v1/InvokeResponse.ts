@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/agent.proto
+// Original file: proto/agentmesh/v1/agent.proto
 
 
 export interface InvokeResponse {

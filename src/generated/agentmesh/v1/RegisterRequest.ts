@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+// Original file: proto/agentmesh/v1/control_plane.proto
 
 import type { AgentSpec as _agentmesh_v1_AgentSpec, AgentSpec__Output as _agentmesh_v1_AgentSpec__Output } from '../../agentmesh/v1/AgentSpec.js';
 import type { Long } from '@grpc/proto-loader';

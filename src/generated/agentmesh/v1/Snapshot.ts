@@ -1,12 +1,17 @@
-// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+// Original file: proto/agentmesh/v1/control_plane.proto
 
 import type { AgentRecord as _agentmesh_v1_AgentRecord, AgentRecord__Output as _agentmesh_v1_AgentRecord__Output } from '../../agentmesh/v1/AgentRecord.js';
+import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from '../../agentmesh/v1/PolicySet.js';
 
 export interface Snapshot {
   /**
    * Every registered agent, healthy or not.
    */
   'agents'?: (_agentmesh_v1_AgentRecord)[];
+  /**
+   * The authorization policies in force.
+   */
+  'policies'?: (_agentmesh_v1_PolicySet | null);
 }
 
 export interface Snapshot__Output {
@@ -14,4 +19,8 @@ export interface Snapshot__Output {
    * Every registered agent, healthy or not.
    */
   'agents': (_agentmesh_v1_AgentRecord__Output)[];
+  /**
+   * The authorization policies in force.
+   */
+  'policies': (_agentmesh_v1_PolicySet__Output | null);
 }

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+// Original file: proto/agentmesh/v1/control_plane.proto
 
 import type { SubscriptionSpec as _agentmesh_v1_SubscriptionSpec, SubscriptionSpec__Output as _agentmesh_v1_SubscriptionSpec__Output } from '../../agentmesh/v1/SubscriptionSpec.js';
 import type { AckBatch as _agentmesh_v1_AckBatch, AckBatch__Output as _agentmesh_v1_AckBatch__Output } from '../../agentmesh/v1/AckBatch.js';

@@ -1,8 +1,9 @@
-// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+// Original file: proto/agentmesh/v1/control_plane.proto
 
 import type { Snapshot as _agentmesh_v1_Snapshot, Snapshot__Output as _agentmesh_v1_Snapshot__Output } from '../../agentmesh/v1/Snapshot.js';
 import type { AgentChange as _agentmesh_v1_AgentChange, AgentChange__Output as _agentmesh_v1_AgentChange__Output } from '../../agentmesh/v1/AgentChange.js';
 import type { Progress as _agentmesh_v1_Progress, Progress__Output as _agentmesh_v1_Progress__Output } from '../../agentmesh/v1/Progress.js';
+import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from '../../agentmesh/v1/PolicySet.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -25,7 +26,11 @@ export interface WatchEvent {
    * Sent periodically when nothing changed, so that clients can tell a quiet stream from a dead one.
    */
   'progress'?: (_agentmesh_v1_Progress | null);
-  'kind'?: "snapshot"|"agent"|"progress";
+  /**
+   * The authorization policies changed; replaces the previous set.
+   */
+  'policies'?: (_agentmesh_v1_PolicySet | null);
+  'kind'?: "snapshot"|"agent"|"progress"|"policies";
 }
 
 /**
@@ -48,5 +53,9 @@ export interface WatchEvent__Output {
    * Sent periodically when nothing changed, so that clients can tell a quiet stream from a dead one.
    */
   'progress'?: (_agentmesh_v1_Progress__Output | null);
-  'kind'?: "snapshot"|"agent"|"progress";
+  /**
+   * The authorization policies changed; replaces the previous set.
+   */
+  'policies'?: (_agentmesh_v1_PolicySet__Output | null);
+  'kind'?: "snapshot"|"agent"|"progress"|"policies";
 }

@@ -1,4 +1,4 @@
-// Original file: /work/main/proto/agentmesh/v1/control_plane.proto
+// Original file: proto/agentmesh/v1/control_plane.proto
 
 import type { Long } from '@grpc/proto-loader';
 

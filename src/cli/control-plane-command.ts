@@ -1,0 +1,103 @@
+import { Command, Option } from 'commander';
+import { startControlPlane } from '../control-plane/control-plane.js';
+import { createStore } from '../control-plane/stores/create-store.js';
+import { createLogger } from '../observability/logger.js';
+import { collect, durationArgument } from './run.js';
+
+interface ControlPlaneFlags {
+  listen: string;
+  certs: string;
+  store: 'memory' | 'etcd';
+  etcdEndpoints: string;
+  admin: string[];
+  leaseTtl?: number;
+  healthInterval?: number;
+  healthTimeout?: number;
+  logLevel: string;
+}
+
+/** `agent-mesh control-plane`: serve the registry, discovery, watch, policies and the online CA. */
+export function createControlPlaneCommand(): Command {
+  return new Command('control-plane')
+    .description(
+      'run the control plane: registry, health, discovery, watch, policies and the online CA, over mTLS',
+    )
+    .addOption(
+      new Option('--listen <host:port>', 'address to serve on')
+        .default('127.0.0.1:7400')
+        .env('AGENT_MESH_LISTEN'),
+    )
+    .addOption(
+      new Option('--certs <dir>', 'certificate directory with the CA and control-plane.crt/.key')
+        .default('certs')
+        .env('AGENT_MESH_CERTS'),
+    )
+    .addOption(
+      new Option('--store <kind>', 'where the registry lives')
+        .choices(['memory', 'etcd'])
+        .default('memory')
+        .env('AGENT_MESH_STORE'),
+    )
+    .addOption(
+      new Option('--etcd-endpoints <urls>', 'comma-separated etcd client URLs, for --store etcd')
+        .default('http://127.0.0.1:2379')
+        .env('AGENT_MESH_ETCD_ENDPOINTS'),
+    )
+    .option('--admin <spiffe-id>', 'an identity allowed to change policies (repeatable)', collect, [])
+    .option(
+      '--lease-ttl <duration>',
+      'default registration lease when an agent asks for none (default 15s)',
+      durationArgument,
+    )
+    .option(
+      '--health-interval <duration>',
+      'time between active health checks of one agent (default 5s)',
+      durationArgument,
+    )
+    .option(
+      '--health-timeout <duration>',
+      'a health check not answered by then fails (default 2s)',
+      durationArgument,
+    )
+    .addOption(new Option('--log-level <level>', 'log level').default('info').env('AGENT_MESH_LOG_LEVEL'))
+    .action(async (flags: ControlPlaneFlags) => {
+      const logger = createLogger({ level: flags.logLevel as 'info' });
+      const store = await createStore({
+        kind: flags.store,
+        etcdEndpoints: flags.etcdEndpoints.split(','),
+        logger,
+      });
+      const controlPlane = await startControlPlane({
+        certsDir: flags.certs,
+        listen: flags.listen,
+        store,
+        logger,
+        admins: flags.admin,
+        ...(flags.leaseTtl ? { leases: { defaultTtlMs: flags.leaseTtl } } : {}),
+        healthChecks: {
+          ...(flags.healthInterval ? { intervalMs: flags.healthInterval } : {}),
+          ...(flags.healthTimeout ? { timeoutMs: flags.healthTimeout } : {}),
+        },
+      }).catch(async (error: unknown) => {
+        await store.close();
+        throw error;
+      });
+      console.log(
+        `control plane serving on ${controlPlane.address} (${flags.store} store); Ctrl-C stops it, SIGHUP reloads the CA`,
+      );
+      const reload = () => {
+        controlPlane
+          .reloadCa()
+          .catch((error: unknown) =>
+            logger.error({ err: error }, 'CA reload failed; the previous CA stays in force'),
+          );
+      };
+      process.on('SIGHUP', reload);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      process.off('SIGHUP', reload);
+      await controlPlane.close();
+    });
+}

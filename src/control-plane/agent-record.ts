@@ -1,0 +1,99 @@
+import { Code, fail, ok, type Result } from '../errors.js';
+import { validateIdentityName } from '../identity/spiffe-id.js';
+import { validLabelKey, validLabelValue } from './label-selector.js';
+
+/** Routable, not routable because checks fail, or leaving on its own terms. */
+export type Health = 'healthy' | 'unhealthy' | 'draining';
+
+/** What an agent declares at registration (see `AgentSpec` in proto/agentmesh/v1/types.proto). */
+export interface AgentSpec {
+  type: string;
+  name: string;
+  capabilities: string[];
+  labels: Record<string, string>;
+  endpoint: string;
+  weight: number;
+  maxConcurrency: number;
+  description: string;
+}
+
+/** Load an agent reports with its heartbeats. */
+export interface LoadReport {
+  inFlight: number;
+  queueDepth: number;
+}
+
+/** A registered agent. */
+export interface AgentRecord {
+  id: string;
+  spec: AgentSpec;
+  spiffeId: string;
+  health: Health;
+  load: LoadReport;
+  registeredAt: number;
+  leaseExpiresAt: number;
+  /** The lease's time to live: heartbeats must come more often than this. */
+  leaseTtlMs: number;
+  /** The store revision of the record's last change. */
+  revision: number;
+}
+
+/** Weight of an agent that declares none. */
+export const DEFAULT_WEIGHT = 100;
+const TOKEN = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+const CAPABILITY = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+const MAX_CAPABILITIES = 64;
+const MAX_LABELS = 64;
+const MAX_DESCRIPTION = 1024;
+const MAX_WEIGHT = 10_000;
+
+/** Checks `host:port` (a hostname, an IPv4 address or a bracketed IPv6 address, and a port from 1 to 65535). */
+export function validEndpoint(endpoint: string): boolean {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(endpoint);
+  if (!match) return false;
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65_535;
+}
+
+/**
+ * Checks and normalizes a spec: type and capabilities follow their patterns, the name is a valid identity name,
+ * labels are valid Kubernetes labels, the endpoint is `host:port`; weight 0 becomes {@link DEFAULT_WEIGHT}.
+ * Duplicate capabilities are dropped. Returns INVALID_ARGUMENT naming the first problem.
+ */
+export function validateSpec(spec: AgentSpec): Result<AgentSpec> {
+  const bad = (why: string) => fail(Code.INVALID_ARGUMENT, `invalid agent spec: ${why}`);
+  if (!TOKEN.test(spec.type)) {
+    return bad(
+      `type "${spec.type}" must be 1-63 lowercase letters, digits, ".", "_" or "-" (e.g. summarizer)`,
+    );
+  }
+  const name = validateIdentityName(spec.name);
+  if (!name.ok) return bad(name.error.message);
+  if (spec.capabilities.length > MAX_CAPABILITIES) return bad(`more than ${MAX_CAPABILITIES} capabilities`);
+  const wrongCapability = spec.capabilities.find((capability) => !CAPABILITY.test(capability));
+  if (wrongCapability !== undefined) {
+    return bad(`capability "${wrongCapability}" must be 1-128 letters, digits, ".", "_", ":", "/" or "-"`);
+  }
+  const labels = Object.entries(spec.labels);
+  if (labels.length > MAX_LABELS) return bad(`more than ${MAX_LABELS} labels`);
+  for (const [key, value] of labels) {
+    if (!validLabelKey(key)) return bad(`label key "${key}" is not a valid label key`);
+    if (!validLabelValue(value)) return bad(`label "${key}" has an invalid value "${value}"`);
+  }
+  if (!validEndpoint(spec.endpoint))
+    return bad(`endpoint "${spec.endpoint}" must be host:port, e.g. 127.0.0.1:7501`);
+  if (!Number.isInteger(spec.weight) || spec.weight < 0 || spec.weight > MAX_WEIGHT) {
+    return bad(`weight must be a whole number from 0 to ${MAX_WEIGHT}`);
+  }
+  if (!Number.isInteger(spec.maxConcurrency) || spec.maxConcurrency < 0) {
+    return bad('max concurrency must be a whole number, 0 for no limit');
+  }
+  if (spec.description.length > MAX_DESCRIPTION)
+    return bad(`description is longer than ${MAX_DESCRIPTION} characters`);
+  return ok({
+    ...spec,
+    capabilities: [...new Set(spec.capabilities)],
+    labels: { ...spec.labels },
+    weight: spec.weight === 0 ? DEFAULT_WEIGHT : spec.weight,
+  });
+}

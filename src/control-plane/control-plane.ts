@@ -1,0 +1,164 @@
+import { Code, MeshError } from '../errors.js';
+import type { CertificateAuthority } from '../identity/certificate-authority.js';
+import { loadCaDir, loadIdentity, loadTrustBundle } from '../identity/certs-dir.js';
+import { CONTROL_PLANE_NAME } from '../identity/spiffe-id.js';
+import type { TrustBundle } from '../identity/trust-bundle.js';
+import type { Logger } from '../observability/logger.js';
+import { GrpcHealthProbe } from '../transport/health-probe.js';
+import { MeshIdentity } from '../transport/mesh-identity.js';
+import { loadMeshProtos } from '../transport/protos.js';
+import { startServer, type RunningServer } from '../transport/server.js';
+import { HealthChecker, type HealthCheckSettings } from './health-checker.js';
+import { Registrar, type LeaseSettings } from './registrar.js';
+import { SIGN_CERTIFICATE_METHOD, createControlPlaneService } from './service.js';
+import { ControlPlaneState } from './state.js';
+import type { Store } from './store.js';
+
+/** Options for {@link startControlPlane}. */
+export interface ControlPlaneOptions {
+  /** The certificate directory: the CA (`ca.crt`, `ca.key`, `bundle.crt`) and `control-plane.crt`/`.key`. */
+  certsDir: string;
+  /** `host:port` to listen on (default `127.0.0.1:7400`; port 0 picks a free one). */
+  listen?: string;
+  store: Store;
+  logger: Logger;
+  leases?: Partial<LeaseSettings>;
+  healthChecks?: Partial<HealthCheckSettings> | false;
+  /** SPIFFE IDs allowed to change policies, besides the control plane's own. */
+  admins?: readonly string[];
+  maxCertificateTtlMs?: number;
+  watchProgressMs?: number;
+  /** Changes kept for watchers that resume (default 10,000). */
+  historySize?: number;
+}
+
+/** A running control plane. */
+export interface RunningControlPlane {
+  /** `host:port` it serves on. */
+  address: string;
+  identity: MeshIdentity;
+  state: ControlPlaneState;
+  /** Re-reads the CA and trust bundle from the certificate directory (after `agent-mesh ca rotate`). */
+  reloadCa(): Promise<void>;
+  /** Stops serving (in-flight calls get `graceMs`), stops health checks, and closes the store. */
+  close(graceMs?: number): Promise<void>;
+}
+
+async function loadAuthority(
+  certsDir: string,
+): Promise<{ authority: CertificateAuthority; bundle: TrustBundle }> {
+  const [authority, bundle] = await Promise.all([loadCaDir(certsDir), loadTrustBundle(certsDir)]);
+  return { authority, bundle };
+}
+
+/**
+ * Starts a control plane: loads its identity and the CA from the certificate directory, follows the store, and
+ * serves `agentmesh.v1.ControlPlane` over mTLS (SignCertificate also to agents joining with a token). Only the
+ * replica elected leader in the store runs active health checks.
+ * @throws MeshError NOT_FOUND when the control plane's certificate or the CA is missing, naming the command to fix it.
+ */
+export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const logger = options.logger.child({ component: 'control-plane' });
+  let material;
+  try {
+    material = await loadIdentity(options.certsDir, CONTROL_PLANE_NAME);
+  } catch (error) {
+    if (error instanceof MeshError && error.code === Code.NOT_FOUND) {
+      throw new MeshError(
+        Code.NOT_FOUND,
+        `the control plane's identity is missing: ${error.message} (or run \`agent-mesh up\` for a development mesh)`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  const identity = new MeshIdentity(material);
+  let authority = await loadAuthority(options.certsDir);
+
+  const state = new ControlPlaneState({
+    store: options.store,
+    logger,
+    ...(options.historySize ? { historySize: options.historySize } : {}),
+  });
+  await state.start();
+  const registrar = new Registrar({
+    store: options.store,
+    state,
+    logger,
+    ...(options.leases ? { leases: options.leases } : {}),
+  });
+  const service = createControlPlaneService({
+    identity,
+    state,
+    registrar,
+    ca: () => authority,
+    logger,
+    ...(options.admins ? { admins: options.admins } : {}),
+    ...(options.maxCertificateTtlMs ? { maxCertificateTtlMs: options.maxCertificateTtlMs } : {}),
+    ...(options.watchProgressMs ? { watchProgressMs: options.watchProgressMs } : {}),
+  });
+
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      identity,
+      address: options.listen ?? '127.0.0.1:7400',
+      services: [service],
+      reflection: [loadMeshProtos().packageDefinition],
+      credentials: { anonymousMethods: [SIGN_CERTIFICATE_METHOD] },
+    });
+  } catch (error) {
+    await state.stop();
+    throw error;
+  }
+
+  const probe = new GrpcHealthProbe(identity);
+  let checker: HealthChecker | undefined;
+  let leaveElection: (() => Promise<void>) | undefined;
+  if (options.healthChecks !== false) {
+    const settings = options.healthChecks ?? {};
+    leaveElection = await options.store.campaign('agentmesh/health-checker', (leader) => {
+      if (leader && !checker) {
+        checker = new HealthChecker({
+          registry: state.registry,
+          probe: (agent, timeoutMs) =>
+            probe.check({ id: agent.id, endpoint: agent.spec.endpoint, spiffeId: agent.spiffeId }, timeoutMs),
+          setHealth: (id, health) => registrar.setHealth(id, health),
+          retain: (ids) => probe.retain(ids),
+          settings,
+          logger,
+        });
+        checker.start();
+        logger.info('leading active health checks');
+      } else if (!leader && checker) {
+        checker.stop();
+        checker = undefined;
+        probe.close();
+      }
+    });
+  }
+  logger.info(
+    { address: server.address, store: options.store.kind, spiffeId: identity.spiffeId.uri },
+    'control plane serving',
+  );
+
+  return {
+    address: server.address,
+    identity,
+    state,
+    async reloadCa() {
+      const next = await loadAuthority(options.certsDir);
+      identity.update({ ...identity.current, trustBundlePem: next.bundle.pem });
+      authority = next;
+      logger.info({ roots: next.bundle.roots.length }, 'CA and trust bundle reloaded');
+    },
+    async close(graceMs = 2_000) {
+      checker?.stop();
+      await leaveElection?.();
+      probe.close();
+      await server.shutdown(graceMs);
+      await state.stop();
+      await options.store.close();
+    },
+  };
+}

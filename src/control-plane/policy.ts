@@ -1,0 +1,129 @@
+import { Code, fail, ok, type Result } from '../errors.js';
+import { matchesTopic, patternCovers, validatePattern } from '../pubsub/topic.js';
+
+/** What a rule does when it matches. */
+export type PolicyEffect = 'allow' | 'deny';
+/** What a caller wants to do. */
+export type PolicyAction = 'invoke' | 'publish' | 'subscribe';
+
+/**
+ * One authorization rule. Every listed condition must hold for the rule to match; an empty list places no
+ * condition. `callers` are SPIFFE ID patterns where `*` stands for any characters within one path segment
+ * (e.g. `spiffe://agentmesh.local/agent/billing-*`).
+ */
+export interface PolicyRule {
+  id: string;
+  effect: PolicyEffect;
+  actions: PolicyAction[];
+  callers: string[];
+  callerTypes: string[];
+  /** For invoke: the callee's agent types. */
+  targetTypes: string[];
+  /** For invoke: method names; a trailing `*` matches any suffix. */
+  methods: string[];
+  /** For publish and subscribe: topic patterns (`*`, `>`). A subscription must be covered by one of them. */
+  topics: string[];
+}
+
+/** The rules and what happens when none matches. Deny rules win over allow rules. */
+export interface PolicySet {
+  defaultEffect: PolicyEffect;
+  rules: PolicyRule[];
+}
+
+/** A request to authorize. */
+export type AccessRequest = { caller: string; callerType?: string } & (
+  | { action: 'invoke'; targetType: string; method: string }
+  | { action: 'publish'; topic: string }
+  | { action: 'subscribe'; pattern: string }
+);
+
+/** The outcome and the rule that decided it (undefined when the default applied). */
+export interface AccessDecision {
+  allowed: boolean;
+  ruleId?: string;
+}
+
+/** Everything is allowed: the default until an operator sets policies. */
+export const ALLOW_ALL: PolicySet = Object.freeze({ defaultEffect: 'allow', rules: [] });
+
+const RULE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const ACTIONS: ReadonlySet<string> = new Set(['invoke', 'publish', 'subscribe']);
+
+function globMatches(pattern: string, value: string): boolean {
+  if (!pattern.includes('*')) return pattern === value;
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+      .join('[^/]*')}$`,
+  );
+  return regex.test(value);
+}
+
+function ruleMatches(rule: PolicyRule, request: AccessRequest): boolean {
+  if (rule.actions.length > 0 && !rule.actions.includes(request.action)) return false;
+  if (rule.callers.length > 0 && !rule.callers.some((pattern) => globMatches(pattern, request.caller)))
+    return false;
+  if (rule.callerTypes.length > 0 && !(request.callerType && rule.callerTypes.includes(request.callerType)))
+    return false;
+  switch (request.action) {
+    case 'invoke':
+      if (rule.targetTypes.length > 0 && !rule.targetTypes.includes(request.targetType)) return false;
+      if (
+        rule.methods.length > 0 &&
+        !rule.methods.some((m) =>
+          m.endsWith('*') ? request.method.startsWith(m.slice(0, -1)) : m === request.method,
+        )
+      ) {
+        return false;
+      }
+      return true;
+    case 'publish':
+      return rule.topics.length === 0 || rule.topics.some((pattern) => matchesTopic(pattern, request.topic));
+    case 'subscribe':
+      return (
+        rule.topics.length === 0 || rule.topics.some((pattern) => patternCovers(pattern, request.pattern))
+      );
+  }
+}
+
+/** Decides a request: a matching deny rule refuses it, else a matching allow rule permits it, else the default. */
+export function authorize(policies: PolicySet, request: AccessRequest): AccessDecision {
+  let allowedBy: string | undefined;
+  for (const rule of policies.rules) {
+    if (!ruleMatches(rule, request)) continue;
+    if (rule.effect === 'deny') return { allowed: false, ruleId: rule.id };
+    allowedBy ??= rule.id;
+  }
+  if (allowedBy !== undefined) return { allowed: true, ruleId: allowedBy };
+  return { allowed: policies.defaultEffect === 'allow' };
+}
+
+/** Checks a policy set: unique rule ids, known actions and effects, valid topic patterns. */
+export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
+  const bad = (why: string) => fail(Code.INVALID_ARGUMENT, `invalid policies: ${why}`);
+  if (policies.defaultEffect !== 'allow' && policies.defaultEffect !== 'deny') {
+    return bad('the default effect must be "allow" or "deny"');
+  }
+  const ids = new Set<string>();
+  for (const rule of policies.rules) {
+    if (!RULE_ID.test(rule.id))
+      return bad(`rule id "${rule.id}" must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (ids.has(rule.id)) return bad(`rule id "${rule.id}" is used twice`);
+    ids.add(rule.id);
+    if (rule.effect !== 'allow' && rule.effect !== 'deny')
+      return bad(`rule "${rule.id}": effect must be allow or deny`);
+    const action = rule.actions.find((a) => !ACTIONS.has(a));
+    if (action !== undefined)
+      return bad(`rule "${rule.id}": unknown action "${action}" (invoke, publish, subscribe)`);
+    const caller = rule.callers.find((c) => !c.startsWith('spiffe://'));
+    if (caller !== undefined)
+      return bad(`rule "${rule.id}": caller pattern "${caller}" must start with spiffe://`);
+    for (const topic of rule.topics) {
+      const valid = validatePattern(topic);
+      if (!valid.ok) return bad(`rule "${rule.id}": ${valid.error.message}`);
+    }
+  }
+  return ok(policies);
+}

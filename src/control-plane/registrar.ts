@@ -1,0 +1,178 @@
+import { Code, MeshError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import {
+  validateSpec,
+  type AgentRecord,
+  type AgentSpec,
+  type Health,
+  type LoadReport,
+} from './agent-record.js';
+import { validatePolicySet, type PolicySet } from './policy.js';
+import { KEYS, storedAgent, type ControlPlaneState } from './state.js';
+import type { Store } from './store.js';
+
+/** Lease bounds: what an agent may ask for, and what it gets when it asks for nothing. */
+export interface LeaseSettings {
+  defaultTtlMs: number;
+  minTtlMs: number;
+  maxTtlMs: number;
+}
+
+/** Default lease settings: 15 s by default, between 1 s and 5 min. */
+export const DEFAULT_LEASES: LeaseSettings = { defaultTtlMs: 15_000, minTtlMs: 1_000, maxTtlMs: 300_000 };
+
+/** Options for {@link Registrar}. */
+export interface RegistrarOptions {
+  store: Store;
+  state: ControlPlaneState;
+  logger: Logger;
+  leases?: Partial<LeaseSettings>;
+  clock?: { now(): number };
+}
+
+function sameLoad(a: LoadReport, b: LoadReport): boolean {
+  return a.inFlight === b.inFlight && a.queueDepth === b.queueDepth;
+}
+
+/**
+ * Every write the control plane makes: registrations and their leases, health, draining, policies, and the record
+ * of used join tokens. Callers have already authenticated the request; the registrar enforces that an agent acts
+ * only on its own registration and validates every input. Writes go to the store; the state sees them through its
+ * watch, so all replicas agree.
+ */
+export class Registrar {
+  private readonly leases: LeaseSettings;
+  private readonly clock: { now(): number };
+
+  constructor(private readonly options: RegistrarOptions) {
+    this.leases = { ...DEFAULT_LEASES, ...options.leases };
+    this.clock = options.clock ?? { now: () => Date.now() };
+  }
+
+  /**
+   * Registers (or re-registers) the agent `spec.name` for the caller `callerName`, whose SPIFFE ID is
+   * `callerId`. Resolves when the store has it; the record returned is what watchers will see.
+   * @throws MeshError INVALID_ARGUMENT, PERMISSION_DENIED (registering as someone else), UNAVAILABLE (store).
+   */
+  async register(
+    caller: { id: string; name: string | undefined },
+    rawSpec: AgentSpec,
+    requestedTtlMs: number,
+  ): Promise<{ record: AgentRecord; ttlMs: number }> {
+    const spec = validateSpec(rawSpec);
+    if (!spec.ok) throw spec.error;
+    if (spec.value.name !== caller.name) {
+      throw new MeshError(
+        Code.PERMISSION_DENIED,
+        `"${caller.id}" may register only as "${caller.name ?? '(no agent name)'}", not as "${spec.value.name}"`,
+      );
+    }
+    const ttlMs = this.clampTtl(requestedTtlMs);
+    const previous = this.options.state.registry.get(spec.value.name);
+    const { lease, ttlMs: granted } = await this.options.store.grantLease(ttlMs);
+    const now = this.clock.now();
+    const stored = {
+      spec: spec.value,
+      spiffeId: caller.id,
+      health: 'healthy' as Health,
+      load: { inFlight: 0, queueDepth: 0 },
+      registeredAt: now,
+      leaseTtlMs: granted,
+    };
+    const revision = await this.options.store.put(KEYS.agent(spec.value.name), JSON.stringify(stored), {
+      lease,
+    });
+    const oldLease = previous && this.options.state.leaseOf(previous.id);
+    if (oldLease !== undefined && oldLease !== lease) {
+      // The key now hangs on the new lease, so ending the old one deletes nothing.
+      await this.options.store.revokeLease(oldLease).catch(() => undefined);
+    }
+    this.options.logger.info(
+      { agent: spec.value.name, type: spec.value.type, endpoint: spec.value.endpoint },
+      'agent registered',
+    );
+    return {
+      record: { id: spec.value.name, ...stored, leaseExpiresAt: now + granted, revision },
+      ttlMs: granted,
+    };
+  }
+
+  /**
+   * Renews the lease of agent `id` and records its load and draining flag.
+   * @throws MeshError NOT_FOUND when the registration (or its lease) is gone, PERMISSION_DENIED for another's id.
+   */
+  async heartbeat(
+    callerName: string | undefined,
+    id: string,
+    load: LoadReport,
+    draining: boolean,
+  ): Promise<number> {
+    const record = this.own(callerName, id);
+    const lease = this.options.state.leaseOf(id);
+    if (lease === undefined || !(await this.options.store.keepAlive(lease))) {
+      throw new MeshError(Code.NOT_FOUND, `the lease of "${id}" has ended: register again`);
+    }
+    const expiresAt =
+      this.options.state.noteKeepAlive(id, record.leaseTtlMs) ?? this.clock.now() + record.leaseTtlMs;
+    const health: Health = draining || record.health === 'draining' ? 'draining' : record.health;
+    if (health !== record.health || !sameLoad(load, record.load)) {
+      await this.options.store.put(KEYS.agent(id), JSON.stringify(storedAgent(record, { health, load })), {
+        lease,
+      });
+    }
+    return expiresAt;
+  }
+
+  /** Removes agent `id`. @throws MeshError NOT_FOUND, PERMISSION_DENIED. */
+  async deregister(callerName: string | undefined, id: string): Promise<void> {
+    this.own(callerName, id);
+    const lease = this.options.state.leaseOf(id);
+    await this.options.store.delete(KEYS.agent(id));
+    if (lease !== undefined) await this.options.store.revokeLease(lease).catch(() => undefined);
+    this.options.logger.info({ agent: id }, 'agent deregistered');
+  }
+
+  /** Sets an agent's health from active checks (never overriding draining). */
+  async setHealth(id: string, health: 'healthy' | 'unhealthy'): Promise<void> {
+    const record = this.options.state.registry.get(id);
+    const lease = this.options.state.leaseOf(id);
+    if (!record || record.health === 'draining' || record.health === health || lease === undefined) return;
+    await this.options.store.put(KEYS.agent(id), JSON.stringify(storedAgent(record, { health })), { lease });
+  }
+
+  /** Replaces the policies. @throws MeshError INVALID_ARGUMENT for a malformed set. */
+  async setPolicies(policies: PolicySet): Promise<number> {
+    const valid = validatePolicySet(policies);
+    if (!valid.ok) throw valid.error;
+    return this.options.store.put(KEYS.policies, JSON.stringify(valid.value));
+  }
+
+  /**
+   * Records that join token `jti` was used; resolves false when it already was. The record lives until the
+   * token would have expired anyway.
+   */
+  async consumeJoinToken(jti: string, expiresAt: number): Promise<boolean> {
+    const ttlMs = Math.max(1_000, expiresAt - this.clock.now() + 60_000);
+    const { lease } = await this.options.store.grantLease(ttlMs);
+    const created = await this.options.store.create(KEYS.joinToken(jti), String(this.clock.now()), { lease });
+    if (!created) await this.options.store.revokeLease(lease).catch(() => undefined);
+    return created;
+  }
+
+  private own(callerName: string | undefined, id: string): AgentRecord {
+    const record = this.options.state.registry.get(id);
+    if (id !== callerName) {
+      throw new MeshError(
+        Code.PERMISSION_DENIED,
+        `an agent may act only on its own registration ("${callerName ?? ''}"), not on "${id}"`,
+      );
+    }
+    if (!record) throw new MeshError(Code.NOT_FOUND, `no agent "${id}" is registered: register first`);
+    return record;
+  }
+
+  private clampTtl(requested: number): number {
+    if (!Number.isFinite(requested) || requested <= 0) return this.leases.defaultTtlMs;
+    return Math.min(this.leases.maxTtlMs, Math.max(this.leases.minTtlMs, Math.round(requested)));
+  }
+}

@@ -1,0 +1,295 @@
+import * as grpc from '@grpc/grpc-js';
+import { Code, MeshError } from '../errors.js';
+import type { DeregisterRequest__Output } from '../generated/agentmesh/v1/DeregisterRequest.js';
+import type { DiscoverRequest__Output } from '../generated/agentmesh/v1/DiscoverRequest.js';
+import type { GetAgentRequest__Output } from '../generated/agentmesh/v1/GetAgentRequest.js';
+import type { HeartbeatRequest__Output } from '../generated/agentmesh/v1/HeartbeatRequest.js';
+import type { PolicySet__Output } from '../generated/agentmesh/v1/PolicySet.js';
+import type { RegisterRequest__Output } from '../generated/agentmesh/v1/RegisterRequest.js';
+import type { SignCertificateRequest__Output } from '../generated/agentmesh/v1/SignCertificateRequest.js';
+import type { WatchEvent } from '../generated/agentmesh/v1/WatchEvent.js';
+import type { WatchRequest__Output } from '../generated/agentmesh/v1/WatchRequest.js';
+import type { CertificateAuthority } from '../identity/certificate-authority.js';
+import { verifyJoinToken } from '../identity/join-token.js';
+import { identityNameOf } from '../identity/spiffe-id.js';
+import type { TrustBundle } from '../identity/trust-bundle.js';
+import { splitPemCertificates } from '../identity/x509.js';
+import type { Logger } from '../observability/logger.js';
+import { peerIdentity } from '../transport/credentials.js';
+import type { MeshIdentity } from '../transport/mesh-identity.js';
+import { loadMeshProtos } from '../transport/protos.js';
+import type { ServiceRegistration } from '../transport/server.js';
+import { toServiceError } from '../transport/status.js';
+import { policiesFromWire, policiesToWire, recordToWire, specFromWire } from './convert.js';
+import { parseLabelSelector } from './label-selector.js';
+import type { Registrar } from './registrar.js';
+import type { ControlPlaneState, StateChange } from './state.js';
+
+/** The path of the one method an agent without a certificate may call (with a join token). */
+export const SIGN_CERTIFICATE_METHOD = '/agentmesh.v1.ControlPlane/SignCertificate';
+
+/** Options for {@link createControlPlaneService}. */
+export interface ControlPlaneServiceOptions {
+  identity: MeshIdentity;
+  state: ControlPlaneState;
+  registrar: Registrar;
+  /** The CA in force and the bundle it hands out (both may change while running, e.g. in a root rotation). */
+  ca: () => { authority: CertificateAuthority; bundle: TrustBundle };
+  /** SPIFFE IDs allowed to change policies, besides the control plane's own. */
+  admins?: readonly string[];
+  /** Longest certificate the CA hands out (default 24 h). */
+  maxCertificateTtlMs?: number;
+  /** How often an idle watch stream gets a progress message (default 10 s). */
+  watchProgressMs?: number;
+  /** Most messages queued for a watcher that does not read before it is cut off (default 10,000). */
+  watchQueueLimit?: number;
+  logger: Logger;
+  clock?: { now(): number };
+}
+
+type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
+
+/**
+ * The `agentmesh.v1.ControlPlane` gRPC service: translates wire messages to the registrar and state, and their
+ * errors to statuses. Callers are authenticated by the transport; this decides what each identity may do.
+ */
+export function createControlPlaneService(options: ControlPlaneServiceOptions): ServiceRegistration {
+  const { protos } = loadMeshProtos();
+  const { state, registrar, logger } = options;
+  const clock = options.clock ?? { now: () => Date.now() };
+  const admins = new Set([options.identity.spiffeId.uri, ...(options.admins ?? [])]);
+  const maxCertTtl = options.maxCertificateTtlMs ?? 24 * 3_600_000;
+
+  const unary =
+    <Req, Res>(
+      handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+    ): Unary<Req, Res> =>
+    (call, callback) => {
+      handler(call.request, call).then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toServiceError(error, logger)),
+      );
+    };
+
+  const caller = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
+    const id = peerIdentity(call, options.identity);
+    return { id: id.uri, name: identityNameOf(id) };
+  };
+
+  const implementation = {
+    Register: unary<RegisterRequest__Output, unknown>(async (request, call) => {
+      const { record, ttlMs } = await registrar.register(
+        caller(call),
+        specFromWire(request.spec),
+        Number(request.leaseTtlMs),
+      );
+      return { agent: recordToWire(record), leaseTtlMs: ttlMs };
+    }),
+
+    Heartbeat: unary<HeartbeatRequest__Output, unknown>(async (request, call) => {
+      const load = { inFlight: request.load?.inFlight ?? 0, queueDepth: request.load?.queueDepth ?? 0 };
+      const expiresAt = await registrar.heartbeat(caller(call).name, request.agentId, load, request.draining);
+      return { leaseExpiresAtUnixMs: expiresAt };
+    }),
+
+    Deregister: unary<DeregisterRequest__Output, unknown>(async (request, call) => {
+      await registrar.deregister(caller(call).name, request.agentId);
+      return {};
+    }),
+
+    GetAgent: unary<GetAgentRequest__Output, unknown>(async (request) => {
+      const record = state.registry.get(request.agentId);
+      if (!record)
+        throw new MeshError(Code.NOT_FOUND, `no agent "${request.agentId.slice(0, 100)}" is registered`);
+      return recordToWire(record);
+    }),
+
+    Discover: unary<DiscoverRequest__Output, unknown>(async (request) => {
+      const selector = parseLabelSelector(request.labelSelector);
+      if (!selector.ok) throw selector.error;
+      const agents = state.registry.discover({
+        type: request.type,
+        capabilities: request.capabilities,
+        selector: selector.value,
+        includeUnhealthy: request.includeUnhealthy,
+      });
+      return { agents: agents.map(recordToWire), revision: state.revision };
+    }),
+
+    GetPolicies: unary<unknown, unknown>(async () => policiesToWire(state.policies, state.policiesRevision)),
+
+    SetPolicies: unary<PolicySet__Output, unknown>(async (request, call) => {
+      const who = caller(call);
+      if (!admins.has(who.id)) {
+        throw new MeshError(
+          Code.PERMISSION_DENIED,
+          `"${who.id}" may not change policies: only the control plane and its administrators may`,
+        );
+      }
+      const policies = policiesFromWire(request);
+      const revision = await registrar.setPolicies(policies);
+      logger.info(
+        { by: who.id, rules: policies.rules.length, defaultEffect: policies.defaultEffect },
+        'policies replaced',
+      );
+      return policiesToWire(policies, revision);
+    }),
+
+    SignCertificate: unary<SignCertificateRequest__Output, unknown>(async (request, call) => {
+      const { authority: ca, bundle } = options.ca();
+      const ttlMs = Math.min(maxCertTtl, Number(request.ttlMs) > 0 ? Number(request.ttlMs) : maxCertTtl);
+      let name: string;
+      let consume: (() => Promise<boolean>) | undefined;
+      if (request.joinToken !== '') {
+        const claims = verifyJoinToken(request.joinToken, bundle, clock.now());
+        if (!claims.ok) throw claims.error;
+        name = claims.value.name;
+        consume = () => registrar.consumeJoinToken(claims.value.jti, claims.value.expiresAt);
+      } else {
+        const who = caller(call); // renewal: the current certificate decides the identity
+        if (who.name === undefined)
+          throw new MeshError(Code.PERMISSION_DENIED, `"${who.id}" is not an identity this CA renews`);
+        name = who.name;
+      }
+      const signed = ca.signRequest(request.csrPem, name, { ttlMs });
+      if (consume && !(await consume())) {
+        throw new MeshError(
+          Code.UNAUTHENTICATED,
+          'join token refused: it was already used; create a new one with `agent-mesh token create`',
+        );
+      }
+      logger.info(
+        { spiffeId: signed.spiffeId.uri, serial: signed.serialNumber, join: consume !== undefined },
+        'certificate signed',
+      );
+      return {
+        certificatePem: signed.certificatePem,
+        spiffeId: signed.spiffeId.uri,
+        trustBundlePem: splitPemCertificates(bundle.pem),
+        expiresAtUnixMs: signed.notAfter.getTime(),
+      };
+    }),
+
+    Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>) => serveWatch(call, options),
+
+    Publish: unary<unknown, unknown>(async () => {
+      throw new MeshError(
+        Code.UNIMPLEMENTED,
+        'publish/subscribe is not served by this control plane version',
+      );
+    }),
+
+    Subscribe: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
+      call.emit('error', {
+        code: grpc.status.UNIMPLEMENTED,
+        details: 'publish/subscribe is not served by this control plane version',
+      }),
+  };
+
+  return {
+    name: 'agentmesh.v1.ControlPlane',
+    definition: protos.agentmesh.v1.ControlPlane.service,
+    implementation,
+  };
+}
+
+function changeToWire(change: StateChange): WatchEvent {
+  if (change.kind === 'policies')
+    return { revision: change.revision, policies: policiesToWire(change.policies, change.revision) };
+  return {
+    revision: change.revision,
+    agent: {
+      type: change.type === 'put' ? 'TYPE_PUT' : 'TYPE_DELETE',
+      agent: recordToWire(change.record),
+      reason: change.reason,
+    },
+  };
+}
+
+/**
+ * Streams the state to one watcher: a snapshot (or the missed changes when resuming from a kept revision), then
+ * every change, with progress messages while idle. A watcher that stops reading is cut off with
+ * RESOURCE_EXHAUSTED once its queue is full, and resumes from its last revision.
+ */
+function serveWatch(
+  call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>,
+  options: ControlPlaneServiceOptions,
+): void {
+  const { state } = options;
+  const limit = options.watchQueueLimit ?? 10_000;
+  const queue: WatchEvent[] = [];
+  let waitingForDrain = false;
+  let lastSent = 0;
+  let closed = false;
+
+  const snapshot = (): WatchEvent => ({
+    revision: state.revision,
+    snapshot: {
+      agents: [...state.registry.all()].map(recordToWire),
+      policies: policiesToWire(state.policies, state.policiesRevision),
+    },
+  });
+
+  const flush = () => {
+    while (!closed && !waitingForDrain && queue.length > 0) {
+      const event = queue.shift()!;
+      lastSent = Date.now();
+      if (!call.write(event)) {
+        waitingForDrain = true;
+        call.once('drain', () => {
+          waitingForDrain = false;
+          flush();
+        });
+      }
+    }
+  };
+
+  const enqueue = (event: WatchEvent) => {
+    if (closed) return;
+    if (queue.length >= limit) {
+      close();
+      call.emit('error', {
+        code: grpc.status.RESOURCE_EXHAUSTED,
+        details: `watcher too slow: ${limit} messages queued; resume from revision ${lastRevision}`,
+      });
+      return;
+    }
+    queue.push(event);
+    flush();
+  };
+
+  let lastRevision = Number(call.request.sinceRevision);
+  const since = lastRevision;
+  const missed = since > 0 ? state.changesSince(since) : undefined;
+  if (missed) {
+    for (const change of missed) enqueue(changeToWire(change));
+    if (missed.length === 0) enqueue({ revision: state.revision, progress: {} });
+  } else {
+    enqueue(snapshot());
+  }
+  lastRevision = state.revision;
+
+  const unsubscribe = state.subscribe(
+    (change) => {
+      lastRevision = change.revision;
+      enqueue(changeToWire(change));
+    },
+    () => enqueue(snapshot()),
+  );
+  const progress = setInterval(() => {
+    if (Date.now() - lastSent >= (options.watchProgressMs ?? 10_000) && queue.length === 0) {
+      enqueue({ revision: state.revision, progress: {} });
+    }
+  }, options.watchProgressMs ?? 10_000);
+  progress.unref();
+
+  function close() {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    clearInterval(progress);
+  }
+  call.on('cancelled', close);
+  call.on('close', close);
+  call.on('error', close);
+}

@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../identity/certificate-authority.js';
+import type { LeaseId, Store, StoreEvent, StoreWatch, StoreWatchHandlers, StoredValue } from '../store.js';
+
+interface Lease {
+  id: LeaseId;
+  ttlMs: number;
+  expiresAt: number;
+  keys: Set<string>;
+}
+
+interface Watcher {
+  prefix: string;
+  handlers: StoreWatchHandlers;
+}
+
+/** A min-heap of lease deadlines; stale entries (renewed or revoked leases) are skipped when popped. */
+class DeadlineHeap {
+  private readonly items: Array<{ at: number; id: LeaseId }> = [];
+
+  push(at: number, id: LeaseId): void {
+    const items = this.items;
+    items.push({ at, id });
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.at <= items[i]!.at) break;
+      [items[parent], items[i]] = [items[i]!, items[parent]!];
+      i = parent;
+    }
+  }
+
+  peek(): { at: number; id: LeaseId } | undefined {
+    return this.items[0];
+  }
+
+  pop(): { at: number; id: LeaseId } | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        const right = left + 1;
+        let smallest = i;
+        if (left < items.length && items[left]!.at < items[smallest]!.at) smallest = left;
+        if (right < items.length && items[right]!.at < items[smallest]!.at) smallest = right;
+        if (smallest === i) break;
+        [items[smallest], items[i]] = [items[i]!, items[smallest]!];
+        i = smallest;
+      }
+    }
+    return top;
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+}
+
+/** Options for {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  clock?: Clock;
+  /** How many past events a watch can start from (default 10,000); older ones are compacted away. */
+  historySize?: number;
+}
+
+/**
+ * The embedded store: everything in this process's memory, lost when it exits. Lease expiry uses one timer for
+ * all leases (a deadline heap), not a timer per lease, so tens of thousands of agents cost no more timers than one.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  private readonly data = new Map<string, StoredValue>();
+  private readonly leases = new Map<LeaseId, Lease>();
+  private readonly deadlines = new DeadlineHeap();
+  private readonly watchers = new Set<Watcher>();
+  private readonly clock: Clock;
+  private readonly history: StoreEvent[] = [];
+  private readonly historySize: number;
+  private revision = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private closed = false;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.clock = options.clock ?? { now: () => Date.now() };
+    this.historySize = options.historySize ?? 10_000;
+  }
+
+  async grantLease(ttlMs: number): Promise<{ lease: LeaseId; ttlMs: number }> {
+    const id = randomBytes(8).toString('hex');
+    const lease: Lease = { id, ttlMs, expiresAt: this.clock.now() + ttlMs, keys: new Set() };
+    this.leases.set(id, lease);
+    this.schedule(lease);
+    return { lease: id, ttlMs };
+  }
+
+  async keepAlive(id: LeaseId): Promise<boolean> {
+    const lease = this.leases.get(id);
+    if (!lease) return false;
+    lease.expiresAt = this.clock.now() + lease.ttlMs;
+    this.schedule(lease);
+    return true;
+  }
+
+  async revokeLease(id: LeaseId): Promise<void> {
+    this.endLease(id, 'deleted');
+  }
+
+  async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {
+    if (options.lease !== undefined && !this.leases.has(options.lease)) {
+      throw new Error(`lease ${options.lease} does not exist`);
+    }
+    const previous = this.data.get(key);
+    if (previous?.lease !== undefined && previous.lease !== options.lease) {
+      this.leases.get(previous.lease)?.keys.delete(key);
+    }
+    this.revision += 1;
+    const stored: StoredValue = { key, value, revision: this.revision };
+    if (options.lease !== undefined) {
+      stored.lease = options.lease;
+      this.leases.get(options.lease)!.keys.add(key);
+    }
+    this.data.set(key, stored);
+    this.emit([
+      { type: 'put', key, value, revision: this.revision, ...(stored.lease ? { lease: stored.lease } : {}) },
+    ]);
+    return this.revision;
+  }
+
+  async create(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<boolean> {
+    if (this.data.has(key)) return false;
+    await this.put(key, value, options);
+    return true;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.remove(key, 'deleted');
+  }
+
+  async get(key: string): Promise<StoredValue | undefined> {
+    return this.data.get(key);
+  }
+
+  async list(prefix: string): Promise<{ items: StoredValue[]; revision: number }> {
+    const items = [...this.data.values()].filter((item) => item.key.startsWith(prefix));
+    return { items, revision: this.revision };
+  }
+
+  async watch(prefix: string, afterRevision: number, handlers: StoreWatchHandlers): Promise<StoreWatch> {
+    const oldest = this.history[0]?.revision ?? this.revision + 1;
+    if (afterRevision < this.revision && afterRevision + 1 < oldest) {
+      throw new Error(`revision ${afterRevision} was compacted (oldest kept ${oldest}); list again`);
+    }
+    const missed = this.history.filter(
+      (event) => event.revision > afterRevision && event.key.startsWith(prefix),
+    );
+    const watcher: Watcher = { prefix, handlers };
+    this.watchers.add(watcher);
+    if (missed.length > 0) handlers.onEvents(missed); // before any newer event can reach this watcher
+    return { close: async () => void this.watchers.delete(watcher) };
+  }
+
+  async campaign(_name: string, onChange: (leader: boolean) => void): Promise<() => Promise<void>> {
+    queueMicrotask(() => onChange(true)); // one process, one leader
+    return async () => onChange(false);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.watchers.clear();
+  }
+
+  /** Current revision (for tests and the benchmark). */
+  get currentRevision(): number {
+    return this.revision;
+  }
+
+  private remove(key: string, cause: 'deleted' | 'lease-expired'): boolean {
+    const stored = this.data.get(key);
+    if (!stored) return false;
+    this.data.delete(key);
+    if (stored.lease !== undefined) this.leases.get(stored.lease)?.keys.delete(key);
+    this.revision += 1;
+    this.emit([{ type: 'delete', key, revision: this.revision, cause }]);
+    return true;
+  }
+
+  private endLease(id: LeaseId, cause: 'deleted' | 'lease-expired'): void {
+    const lease = this.leases.get(id);
+    if (!lease) return;
+    this.leases.delete(id);
+    for (const key of [...lease.keys]) this.remove(key, cause);
+  }
+
+  private emit(events: StoreEvent[]): void {
+    this.history.push(...events);
+    if (this.history.length > this.historySize)
+      this.history.splice(0, this.history.length - this.historySize);
+    for (const watcher of this.watchers) {
+      const mine = events.filter((event) => event.key.startsWith(watcher.prefix));
+      if (mine.length > 0) watcher.handlers.onEvents(mine);
+    }
+  }
+
+  private schedule(lease: Lease): void {
+    this.deadlines.push(lease.expiresAt, lease.id);
+    this.arm();
+  }
+
+  /** Keeps one timer, set for the earliest deadline. */
+  private arm(): void {
+    const next = this.deadlines.peek();
+    if (this.closed || !next || next.at >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = next.at;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, next.at - this.clock.now()));
+    this.timer.unref();
+  }
+
+  private expire(): void {
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    for (let next = this.deadlines.peek(); next && next.at <= now; next = this.deadlines.peek()) {
+      this.deadlines.pop();
+      const lease = this.leases.get(next.id);
+      // A renewed lease has a later entry in the heap; only its current deadline counts.
+      if (lease && lease.expiresAt <= now) this.endLease(lease.id, 'lease-expired');
+    }
+    this.arm();
+  }
+}

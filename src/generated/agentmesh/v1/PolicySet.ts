@@ -1,0 +1,41 @@
+// Original file: proto/agentmesh/v1/control_plane.proto
+
+import type { PolicyEffect as _agentmesh_v1_PolicyEffect, PolicyEffect__Output as _agentmesh_v1_PolicyEffect__Output } from '../../agentmesh/v1/PolicyEffect.js';
+import type { PolicyRule as _agentmesh_v1_PolicyRule, PolicyRule__Output as _agentmesh_v1_PolicyRule__Output } from '../../agentmesh/v1/PolicyRule.js';
+import type { Long } from '@grpc/proto-loader';
+
+/**
+ * The authorization policies of the mesh.
+ */
+export interface PolicySet {
+  /**
+   * What happens when no rule matches: allow (the default of a new mesh) or deny.
+   */
+  'defaultEffect'?: (_agentmesh_v1_PolicyEffect);
+  /**
+   * The rules, in no significant order.
+   */
+  'rules'?: (_agentmesh_v1_PolicyRule)[];
+  /**
+   * The store revision of the set's last change (ignored in SetPolicies).
+   */
+  'revision'?: (number | string | Long);
+}
+
+/**
+ * The authorization policies of the mesh.
+ */
+export interface PolicySet__Output {
+  /**
+   * What happens when no rule matches: allow (the default of a new mesh) or deny.
+   */
+  'defaultEffect': (_agentmesh_v1_PolicyEffect__Output);
+  /**
+   * The rules, in no significant order.
+   */
+  'rules': (_agentmesh_v1_PolicyRule__Output)[];
+  /**
+   * The store revision of the set's last change (ignored in SetPolicies).
+   */
+  'revision': (number);
+}
