@@ -4,7 +4,14 @@ import { Command, Option } from 'commander';
 import { formatDuration } from '../duration.js';
 import { Code, MeshError, describeFsError } from '../errors.js';
 import { DEFAULT_CA_TTL_MS, DEFAULT_LEAF_TTL_MS } from '../identity/certificate-authority.js';
-import { initCaDir, issueToDir, loadTrustBundle } from '../identity/certs-dir.js';
+import {
+  activateRootRotation,
+  finishRootRotation,
+  initCaDir,
+  issueToDir,
+  loadTrustBundle,
+  prepareRootRotation,
+} from '../identity/certs-dir.js';
 import { parseSpiffeId } from '../identity/spiffe-id.js';
 import { formatName, readCertificate, splitPemCertificates } from '../identity/x509.js';
 import { collect, durationArgument } from './run.js';
@@ -154,6 +161,43 @@ export function createCaCommand(name = 'ca'): Command {
       console.log(
         `${file}: OK, ${result.value.spiffeId.uri}, valid until ${new Date(result.value.facts.x509.validTo).toISOString()}`,
       );
+    });
+
+  const rotate = ca
+    .command('rotate')
+    .description(
+      'rotate the root without downtime: prepare, wait for every agent to renew, activate, wait again, finish',
+    );
+  rotate
+    .command('prepare')
+    .description(
+      'create the next root and add it to the trust bundle (bundle.crt); the current root keeps signing',
+    )
+    .addOption(dirOption())
+    .option('--ttl <duration>', 'lifetime of the new root', durationArgument)
+    .action(async (options: { dir: string; ttl?: number }) => {
+      const next = await prepareRootRotation(options.dir, options.ttl ? { ttlMs: options.ttl } : {});
+      console.log(
+        `prepared the next root (valid until ${next.notAfter.toISOString()}); reload the control plane (SIGHUP), wait until every agent has renewed, then run \`agent-mesh ca rotate activate\``,
+      );
+    });
+  rotate
+    .command('activate')
+    .description('make the prepared root the signing root; the bundle still trusts the old one')
+    .addOption(dirOption())
+    .action(async (options: { dir: string }) => {
+      await activateRootRotation(options.dir);
+      console.log(
+        'the new root signs from now on; reload the control plane, wait until every agent has renewed, then run `agent-mesh ca rotate finish`',
+      );
+    });
+  rotate
+    .command('finish')
+    .description('stop trusting the old root (removes bundle.crt)')
+    .addOption(dirOption())
+    .action(async (options: { dir: string }) => {
+      await finishRootRotation(options.dir);
+      console.log('rotation finished: only the current root is trusted; reload the control plane');
     });
 
   return ca;

@@ -193,7 +193,11 @@ export class CertificateAuthority {
     certificate.validity.notAfter = wholeSeconds(now + ttlMs);
     const subject = [
       { name: 'organizationName', value: 'agent-mesh' },
-      { name: 'commonName', value: `agent-mesh root CA ${options.trustDomain}`.slice(0, 64) },
+      // A short random tag tells roots of one trust domain apart (during a rotation the bundle holds two).
+      {
+        name: 'commonName',
+        value: `agent-mesh root CA ${options.trustDomain.slice(0, 40)} ${randomBytes(4).toString('hex')}`,
+      },
     ];
     certificate.setSubject(subject);
     certificate.setIssuer(subject);

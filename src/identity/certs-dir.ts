@@ -16,7 +16,8 @@ import { TrustBundle } from './trust-bundle.js';
  * The on-disk layout of a certificate directory (`certs/` by default):
  * - `ca.crt`: the root CA certificate, also the trust bundle peers are given (it may hold several roots);
  * - `ca.key`: the root's private key, mode 0600;
- * - `bundle.crt`: during a root rotation only, every root to trust (new first, then old);
+ * - `bundle.crt`: during a root rotation only, every root to trust (old and new);
+ * - `ca-next.crt`, `ca-next.key` (0600): during a rotation, the next root before it signs;
  * - `<name>.crt` and `<name>.key` (0600): the identity of one agent, or of `control-plane`.
  */
 export const CA_CERT_FILE = 'ca.crt';
@@ -29,7 +30,7 @@ export const CA_KEY_FILE = 'ca.key';
 export const BUNDLE_FILE = 'bundle.crt';
 const PRIVATE_KEY_MODE = 0o600;
 /** Names whose `<name>.crt` is a CA file: no identity may take them. */
-const RESERVED_FILE_NAMES: ReadonlySet<string> = new Set(['ca', 'bundle']);
+const RESERVED_FILE_NAMES: ReadonlySet<string> = new Set(['ca', 'ca-next', 'bundle']);
 const PUBLIC_FILE_MODE = 0o644;
 
 /** An identity as the transport needs it: certificate, private key and the roots to trust. */
@@ -183,16 +184,26 @@ export async function loadTrustBundle(dir: string): Promise<TrustBundle> {
   return TrustBundle.fromPem(await readBundlePem(dir));
 }
 
+/** The next root during a rotation, before it signs: `ca-next.crt` and `ca-next.key` (0600). */
+export const NEXT_CA_CERT_FILE = 'ca-next.crt';
+const NEXT_CA_KEY_FILE = 'ca-next.key';
+
 /**
- * Starts a root rotation in `dir`: a new root (same trust domain) becomes `ca.crt`/`ca.key` and signs from now
- * on, and `bundle.crt` holds the new root and every root trusted before, so that identities issued by the old
- * root keep working while agents renew. {@link finishRootRotation} ends the overlap.
+ * Root rotation, step 1 of 3: creates the next root (same trust domain) beside the current one and adds it to
+ * the trust bundle (`bundle.crt`), while the current root keeps signing. Every agent that renews from now on
+ * learns to trust both. Step 2, {@link activateRootRotation}, waits until all have renewed once.
  */
-export async function rotateRoot(
+export async function prepareRootRotation(
   dir: string,
   options: { ttlMs?: number; clock?: Clock } = {},
 ): Promise<CertificateAuthority> {
   const current = await loadCaDir(dir, options);
+  if (await exists(join(dir, NEXT_CA_CERT_FILE))) {
+    throw new MeshError(
+      Code.ALREADY_EXISTS,
+      `a rotation is already prepared in ${dir}: activate it with \`agent-mesh ca rotate activate\``,
+    );
+  }
   const previousBundle = await readBundlePem(dir);
   const { ca, privateKeyPem } = await CertificateAuthority.create({
     trustDomain: current.trustDomain,
@@ -200,16 +211,48 @@ export async function rotateRoot(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   await writeFilesAtomically([
-    { path: join(dir, BUNDLE_FILE), contents: ca.certificatePem + previousBundle, mode: PUBLIC_FILE_MODE },
-    { path: join(dir, CA_KEY_FILE), contents: privateKeyPem, mode: PRIVATE_KEY_MODE },
-    { path: join(dir, CA_CERT_FILE), contents: ca.certificatePem, mode: PUBLIC_FILE_MODE },
+    { path: join(dir, NEXT_CA_KEY_FILE), contents: privateKeyPem, mode: PRIVATE_KEY_MODE },
+    { path: join(dir, NEXT_CA_CERT_FILE), contents: ca.certificatePem, mode: PUBLIC_FILE_MODE },
+    { path: join(dir, BUNDLE_FILE), contents: previousBundle + ca.certificatePem, mode: PUBLIC_FILE_MODE },
   ]);
   return ca;
 }
 
-/** Ends a root rotation: only the current root (`ca.crt`) is trusted from now on. */
+/**
+ * Root rotation, step 2 of 3: the prepared root becomes `ca.crt`/`ca.key` and signs from now on; the bundle
+ * still trusts the old root, so identities it issued keep working until they are renewed. Step 3,
+ * {@link finishRootRotation}, waits until every identity has renewed under the new root.
+ */
+export async function activateRootRotation(dir: string): Promise<CertificateAuthority> {
+  const certificatePem = await readText(
+    join(dir, NEXT_CA_CERT_FILE),
+    'prepared root',
+    'prepare a rotation first with `agent-mesh ca rotate prepare`',
+  );
+  const privateKeyPem = await readText(
+    join(dir, NEXT_CA_KEY_FILE),
+    'prepared root key',
+    'prepare the rotation again',
+  );
+  const next = new CertificateAuthority(certificatePem, privateKeyPem);
+  await writeFilesAtomically([
+    { path: join(dir, CA_KEY_FILE), contents: privateKeyPem, mode: PRIVATE_KEY_MODE },
+    { path: join(dir, CA_CERT_FILE), contents: certificatePem, mode: PUBLIC_FILE_MODE },
+  ]);
+  await rm(join(dir, NEXT_CA_KEY_FILE), { force: true });
+  await rm(join(dir, NEXT_CA_CERT_FILE), { force: true });
+  return next;
+}
+
+/** Root rotation, step 3 of 3: only the current root (`ca.crt`) is trusted from now on. */
 export async function finishRootRotation(dir: string): Promise<void> {
   await loadCaDir(dir);
+  if (await exists(join(dir, NEXT_CA_CERT_FILE))) {
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `the prepared root in ${dir} is not active yet: run \`agent-mesh ca rotate activate\` first`,
+    );
+  }
   await rm(join(dir, BUNDLE_FILE), { force: true });
 }
 

@@ -89,7 +89,9 @@ describe('the CA script and `agent-mesh ca`', () => {
       expect(result.stdout).toMatch(/^Serial: +[0-9A-F]+$/m);
       expect(result.stdout).toMatch(/^Valid from: +\d{4}-/m);
       expect(result.stdout).toMatch(/^Valid until: +\d{4}-/m);
-      expect(result.stdout).toMatch(/^Issuer: +O=agent-mesh, CN=agent-mesh root CA example.test$/m);
+      expect(result.stdout).toMatch(
+        /^Issuer: +O=agent-mesh, CN=agent-mesh root CA example.test [0-9a-f]{8}$/m,
+      );
       expect(result.stdout).toMatch(/^SHA-256: +([0-9A-F]{2}:){31}[0-9A-F]{2}$/m);
       const json = await runEntryPoint('ca-script', ['inspect', '--json', join(certs, 'summarizer-1.crt')]);
       expect(JSON.parse(json.stdout)).toMatchObject({

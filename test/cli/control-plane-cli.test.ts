@@ -1,0 +1,126 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlPlaneClient, joinMesh } from '../../src/control-plane/client.js';
+import { ensureCaDir, ensureIdentity, loadTrustBundle } from '../../src/identity/certs-dir.js';
+import { MeshIdentity } from '../../src/transport/mesh-identity.js';
+import { runEntryPoint } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+
+  beforeAll(async () => {
+    temp = await makeTempDir();
+    await ensureCaDir(temp.dir, 'agentmesh.local');
+  });
+
+  afterAll(async () => {
+    await temp?.remove();
+  });
+
+  it('exits with a clear error when its certificate is missing', async () => {
+    const result = await runEntryPoint('agent-mesh', [
+      'control-plane',
+      '--certs',
+      temp.dir,
+      '--listen',
+      '127.0.0.1:0',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(
+      /control plane's identity is missing: .*agent-mesh ca issue control-plane --dir/,
+    );
+  });
+
+  it('refuses an unknown store and a malformed listen address', async () => {
+    const store = await runEntryPoint('agent-mesh', ['control-plane', '--store', 'mysql']);
+    expect(store.code).toBe(2);
+    expect(store.stderr).toMatch(/Allowed choices are memory, etcd/);
+    await ensureIdentity(temp.dir, 'control-plane');
+    const listen = await runEntryPoint('agent-mesh', [
+      'control-plane',
+      '--certs',
+      temp.dir,
+      '--listen',
+      'nowhere',
+    ]);
+    expect(listen.code).toBe(1);
+    expect(listen.stderr).toMatch(/invalid listen address "nowhere"/);
+  });
+
+  it('serves until SIGINT, and lets an agent join with a token from `token create`', async () => {
+    await ensureIdentity(temp.dir, 'control-plane');
+    const child = spawn(
+      `${root}node_modules/.bin/tsx`,
+      [
+        `${root}src/cli/main.ts`,
+        'control-plane',
+        '--certs',
+        temp.dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--log-level',
+        'warn',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /serving on (127\.0\.0\.1:\d+)/.exec(out);
+          if (match) resolve(match[1]!);
+        });
+        child.once('exit', () => reject(new Error(`control plane exited: ${out}`)));
+      });
+      const token = await runEntryPoint('agent-mesh', [
+        'token',
+        'create',
+        '--name',
+        'cli-joiner',
+        '--ttl',
+        '10m',
+        '--certs',
+        temp.dir,
+      ]);
+      expect(token.code, token.stderr).toBe(0);
+      expect(token.stderr).toMatch(/token for cli-joiner in agentmesh.local, usable once until/);
+      const material = await joinMesh({
+        address,
+        trustBundlePem: (await loadTrustBundle(temp.dir)).pem,
+        token: token.stdout.trim(),
+        name: 'cli-joiner',
+      });
+      const client = new ControlPlaneClient({ address, identity: new MeshIdentity(material) });
+      try {
+        expect((await client.discover()).agents).toEqual([]);
+      } finally {
+        client.close();
+      }
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  });
+
+  it('refuses a token for an invalid name', async () => {
+    const result = await runEntryPoint('agent-mesh', [
+      'token',
+      'create',
+      '--name',
+      '../x',
+      '--certs',
+      temp.dir,
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/invalid name "..\/x"/);
+  });
+});
