@@ -6,6 +6,8 @@
  *   peer check on every call) and over plain grpc-js `createSsl` mTLS (the baseline): closed-loop throughput and
  *   sequential latency p50/p99.
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
+ * - control plane, per store: 10,000 agents; registrations/s, discovery against a full scan, change propagation to
+ *   100 watchers, memory per agent (see bench/control-plane.ts). The etcd scenario runs when `etcd` is on PATH.
  */
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +19,12 @@ import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../src/transport
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../src/transport/protos.js';
 import { startServer } from '../src/transport/server.js';
+import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
+import { EtcdStore } from '../src/control-plane/stores/etcd-store.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { findOnPath } from '../test/helpers/system-binary.js';
+import { startEtcd } from '../test/helpers/etcd.js';
+import { benchControlPlane } from './control-plane.js';
 
 const json = process.argv.includes('--json');
 const THROUGHPUT_MS = 3_000;
@@ -175,4 +183,17 @@ results.mtlsUnary = await benchMtlsUnary(ca);
 print('mTLS unary call, 1 KB: agent-mesh credentials vs plain grpc-js mTLS (baseline)', results.mtlsUnary);
 results.ca = await benchCa(ca);
 print('certificate authority (RSA 2048 leaves, node-forge signing)', results.ca);
+results.controlPlaneMemory = await benchControlPlane(async () => new MemoryStore());
+print('control plane, memory store, 10,000 agents (discovery baseline: full scan)', results.controlPlaneMemory);
+if (findOnPath('etcd')) {
+  const etcd = await startEtcd();
+  try {
+    results.controlPlaneEtcd = await benchControlPlane(() => EtcdStore.connect({ endpoints: [etcd.endpoint], logger: silentLogger() }));
+    print('control plane, etcd store, 10,000 agents (heap: the registry view only; data lives in etcd)', results.controlPlaneEtcd);
+  } finally {
+    await etcd.stop();
+  }
+} else if (!json) {
+  console.log('\n(etcd not on PATH: the etcd control-plane scenario is skipped; install etcd-server)');
+}
 if (json) console.log(JSON.stringify(results));
