@@ -52,8 +52,19 @@ export async function benchControlPlane(makeStore: () => Promise<Store>): Promis
   await ensureIdentity(temp.dir, 'control-plane');
   const heapBefore = heapUsed();
   const store = await makeStore();
-  const controlPlane = await startControlPlane({ certsDir: temp.dir, listen: '127.0.0.1:0', store, logger: silentLogger(), healthChecks: false });
-  const registrar = new Registrar({ store, state: controlPlane.state, logger: silentLogger(), leases: { maxTtlMs: 3_600_000 } });
+  const controlPlane = await startControlPlane({
+    certsDir: temp.dir,
+    listen: '127.0.0.1:0',
+    store,
+    logger: silentLogger(),
+    healthChecks: false,
+  });
+  const registrar = new Registrar({
+    store,
+    state: controlPlane.state,
+    logger: silentLogger(),
+    leases: { maxTtlMs: 3_600_000 },
+  });
   const clients: ControlPlaneClient[] = [];
   try {
     // 10,000 registrations through the registrar, 64 at a time (each as the agent itself).
@@ -87,9 +98,13 @@ export async function benchControlPlane(makeStore: () => Promise<Store>): Promis
 
     // Identity-bound registrations over gRPC: a few agents re-registering as themselves, in parallel.
     const identities = await Promise.all(
-      Array.from({ length: GRPC_IDENTITIES }, async (_, i) => new MeshIdentity(await ensureIdentity(temp.dir, `grpc-${i}`))),
+      Array.from(
+        { length: GRPC_IDENTITIES },
+        async (_, i) => new MeshIdentity(await ensureIdentity(temp.dir, `grpc-${i}`)),
+      ),
     );
-    for (const identity of identities) clients.push(new ControlPlaneClient({ address: controlPlane.address, identity }));
+    for (const identity of identities)
+      clients.push(new ControlPlaneClient({ address: controlPlane.address, identity }));
     const perClient = 100;
     start = performance.now();
     await Promise.all(
@@ -109,12 +124,18 @@ export async function benchControlPlane(makeStore: () => Promise<Store>): Promis
     const scanned = await timed(200, (i) => {
       const q = query(i);
       return [...controlPlane.state.registry.all()].filter(
-        (agent) => agent.health === 'healthy' && agent.spec.type === q.type && matchesLabels(q.selector, agent.spec.labels),
+        (agent) =>
+          agent.health === 'healthy' &&
+          agent.spec.type === q.type &&
+          matchesLabels(q.selector, agent.spec.labels),
       );
     });
     const client = clients[0]!;
-    for (let i = 0; i < 200; i += 1) await client.discover({ type: `type-${i % TYPES}`, labelSelector: 'zone=zone-1' });
-    const overGrpc = await timed(2_000, (i) => client.discover({ type: `type-${i % TYPES}`, labelSelector: 'zone=zone-1' }));
+    for (let i = 0; i < 200; i += 1)
+      await client.discover({ type: `type-${i % TYPES}`, labelSelector: 'zone=zone-1' });
+    const overGrpc = await timed(2_000, (i) =>
+      client.discover({ type: `type-${i % TYPES}`, labelSelector: 'zone=zone-1' }),
+    );
     // Transport baseline: the cheapest control-plane call (GetPolicies) on the same channel, with the same deadline.
     const emptyCall = await timed(2_000, () => client.getPolicies());
 
@@ -128,7 +149,11 @@ export async function benchControlPlane(makeStore: () => Promise<Store>): Promis
       handles.push(
         clients[i % clients.length]!.watch(0, (message: WatchMessage) => {
           if (message.kind === 'snapshot') snapshots += 1;
-          if (message.kind === 'agent' && message.record.id === 'agent-0' && message.record.load.inFlight === target) {
+          if (
+            message.kind === 'agent' &&
+            message.record.id === 'agent-0' &&
+            message.record.load.inFlight === target
+          ) {
             received += 1;
             if (received === WATCHERS) done?.();
           }

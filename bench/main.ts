@@ -184,12 +184,20 @@ print('mTLS unary call, 1 KB: agent-mesh credentials vs plain grpc-js mTLS (base
 results.ca = await benchCa(ca);
 print('certificate authority (RSA 2048 leaves, node-forge signing)', results.ca);
 results.controlPlaneMemory = await benchControlPlane(async () => new MemoryStore());
-print('control plane, memory store, 10,000 agents (discovery baseline: full scan)', results.controlPlaneMemory);
+print(
+  'control plane, memory store, 10,000 agents (discovery baseline: full scan)',
+  results.controlPlaneMemory,
+);
 if (findOnPath('etcd')) {
   const etcd = await startEtcd();
   try {
-    results.controlPlaneEtcd = await benchControlPlane(() => EtcdStore.connect({ endpoints: [etcd.endpoint], logger: silentLogger() }));
-    print('control plane, etcd store, 10,000 agents (heap: the registry view only; data lives in etcd)', results.controlPlaneEtcd);
+    results.controlPlaneEtcd = await benchControlPlane(() =>
+      EtcdStore.connect({ endpoints: [etcd.endpoint], logger: silentLogger() }),
+    );
+    print(
+      'control plane, etcd store, 10,000 agents (heap: the registry view only; data lives in etcd)',
+      results.controlPlaneEtcd,
+    );
   } finally {
     await etcd.stop();
   }
