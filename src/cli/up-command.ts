@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { createAgentService } from '../agent/agent-service.js';
+import { CertificateRenewer } from '../agent/certificate-renewer.js';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { startControlPlane } from '../control-plane/control-plane.js';
 import { MemoryStore } from '../control-plane/stores/memory-store.js';
@@ -82,6 +83,8 @@ async function startEchoAgent(name: string, options: UpOptions, controlPlane: st
     },
     LEASE_TTL_MS,
   );
+  const renewer = new CertificateRenewer({ identity, client, logger: agentLogger });
+  renewer.start();
   const heartbeat = setInterval(() => {
     client.heartbeat(name).catch((error: unknown) => agentLogger.warn({ err: error }, 'heartbeat failed'));
   }, LEASE_TTL_MS / 3);
@@ -92,6 +95,7 @@ async function startEchoAgent(name: string, options: UpOptions, controlPlane: st
   return {
     server,
     async stop() {
+      renewer.stop();
       clearInterval(heartbeat);
       await client.deregister(name).catch(() => undefined);
       client.close();

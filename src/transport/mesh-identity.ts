@@ -26,6 +26,7 @@ export class MeshIdentity implements CertificateProvider {
   private bundle!: TrustBundle;
   private id!: SpiffeId;
   private notAfterMs = 0;
+  private updatedAtMs = 0;
   private caUpdate!: experimental.CaCertificateUpdate;
   private identityUpdate!: experimental.IdentityCertificateUpdate;
   private readonly caListeners = new Set<CaListener>();
@@ -56,6 +57,11 @@ export class MeshIdentity implements CertificateProvider {
   /** The roots this process trusts. */
   get trustBundle(): TrustBundle {
     return this.bundle;
+  }
+
+  /** When the current certificate was put into force (ms since the epoch). */
+  get updatedAt(): number {
+    return this.updatedAtMs;
   }
 
   /** When this identity's certificate expires (ms since the epoch). */
@@ -92,6 +98,7 @@ export class MeshIdentity implements CertificateProvider {
     this.bundle = bundle;
     this.id = verified.value.spiffeId;
     this.notAfterMs = Date.parse(verified.value.facts.x509.validTo);
+    this.updatedAtMs = this.options.clock?.now() ?? Date.now();
     this.verifiedPeers.clear();
     this.generation += 1;
     this.caUpdate = { caCertificate: Buffer.from(bundle.pem) };

@@ -1,0 +1,78 @@
+import { X509Certificate } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CertificateRenewer } from '../../src/agent/certificate-renewer.js';
+import { ControlPlaneClient } from '../../src/control-plane/client.js';
+import { loadCaDir, loadTrustBundle } from '../../src/identity/certs-dir.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { MeshIdentity } from '../../src/transport/mesh-identity.js';
+import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+
+describe('automatic certificate renewal', () => {
+  let mesh: TestMesh;
+
+  beforeAll(async () => {
+    mesh = await startTestMesh();
+  });
+
+  afterAll(async () => {
+    await mesh?.close();
+  });
+
+  it('schedules renewal at about half the lifetime, within the jitter', async () => {
+    const identity = await mesh.identity('scheduled');
+    const certificate = new X509Certificate(identity.current.certificatePem);
+    const start = Math.max(Date.parse(certificate.validFrom), identity.updatedAt); // notBefore is backdated
+    const lifetime = Date.parse(certificate.validTo) - start;
+    const at = (random: number) =>
+      new CertificateRenewer({
+        identity,
+        client: undefined as never,
+        logger: silentLogger(),
+        random: () => random,
+      }).nextRenewalAt();
+    expect(at(0.5)).toBe(start + lifetime * 0.5);
+    expect(at(0)).toBe(start + lifetime * 0.4);
+    expect(at(1)).toBe(start + lifetime * 0.6);
+  });
+
+  it('renews a short-lived certificate on its own, half-way through its life', async () => {
+    // A 6-second certificate, signed online for an agent that joined with a token.
+    const ca = await loadCaDir(mesh.certsDir);
+    const issued = await ca.issue('short-lived', { ttlMs: 6_000 });
+    const identity = new MeshIdentity({
+      certificatePem: issued.certificatePem,
+      privateKeyPem: issued.privateKeyPem,
+      trustBundlePem: (await loadTrustBundle(mesh.certsDir)).pem,
+    });
+    const client = new ControlPlaneClient({ address: mesh.controlPlane.address, identity });
+    const startedAt = Date.now();
+    let renewedAt = 0;
+    const renewed = new Promise<void>((resolve) => {
+      const renewer = new CertificateRenewer({
+        identity,
+        client,
+        logger: silentLogger(),
+        onRenewed: () => {
+          renewedAt = Date.now();
+          renewer.stop();
+          resolve();
+        },
+      });
+      renewer.start();
+    });
+    try {
+      await renewed;
+      // Half of about 6 s, give or take the 10% jitter (and the whole seconds of X.509 times).
+      expect(renewedAt - startedAt).toBeGreaterThan(1_500);
+      expect(renewedAt - startedAt).toBeLessThan(5_000);
+      const next = new X509Certificate(identity.current.certificatePem);
+      expect(next.serialNumber).not.toBe(new X509Certificate(issued.certificatePem).serialNumber);
+      // The renewed certificate carries the control plane's longer default lifetime and the same identity.
+      expect(identity.spiffeId.uri).toBe('spiffe://agentmesh.local/agent/short-lived');
+      expect(identity.expiresAt).toBeGreaterThan(issued.notAfter.getTime());
+      expect((await client.discover()).revision).toBeGreaterThanOrEqual(0);
+    } finally {
+      client.close();
+    }
+  });
+});
