@@ -27,6 +27,11 @@ import { startEtcd } from '../test/helpers/etcd.js';
 import { benchControlPlane } from './control-plane.js';
 
 const json = process.argv.includes('--json');
+/** `--scenario <name>` runs one scenario: mtls, ca or control-plane. */
+const only = process.argv.includes('--scenario')
+  ? process.argv[process.argv.indexOf('--scenario') + 1]
+  : undefined;
+const wanted = (scenario: string) => only === undefined || only === scenario;
 const THROUGHPUT_MS = 3_000;
 const CONCURRENCY = 32;
 const LATENCY_CALLS = 3_000;
@@ -201,7 +206,7 @@ if (findOnPath('etcd')) {
   } finally {
     await etcd.stop();
   }
-} else if (!json) {
+} else if (wanted('control-plane') && !json) {
   console.log('\n(etcd not on PATH: the etcd control-plane scenario is skipped; install etcd-server)');
 }
 if (json) console.log(JSON.stringify(results));

@@ -39,8 +39,11 @@ export { verifySvid } from './identity/svid.js';
 export { readCertificate } from './identity/x509.js';
 export type { CertificateFacts, KeyUsage, SubjectAltNames } from './identity/x509.js';
 export {
+  BUNDLE_FILE,
   CA_CERT_FILE,
   CA_KEY_FILE,
+  NEXT_CA_CERT_FILE,
+  activateRootRotation,
   ensureCaDir,
   ensureIdentity,
   initCaDir,
@@ -48,18 +51,25 @@ export {
   loadCaDir,
   loadIdentity,
   loadTrustBundle,
+  finishRootRotation,
+  prepareRootRotation,
 } from './identity/certs-dir.js';
+export { signJoinToken, verifyJoinToken } from './identity/join-token.js';
+export type { JoinTokenClaims } from './identity/join-token.js';
 export type { IdentityMaterial } from './identity/certs-dir.js';
 
 // Transport: mTLS credentials, servers, protos, status mapping
 export { MeshIdentity } from './transport/mesh-identity.js';
 export {
   MESH_CHANNEL_OPTIONS,
+  createBootstrapChannelCredentials,
   createChannelCredentials,
   createServerCredentials,
   peerIdentity,
 } from './transport/credentials.js';
-export type { ExpectedPeer } from './transport/credentials.js';
+export type { ExpectedPeer, ServerCredentialsOptions } from './transport/credentials.js';
+export { GrpcHealthProbe } from './transport/health-probe.js';
+export type { ProbeTarget } from './transport/health-probe.js';
 export { startServer } from './transport/server.js';
 export type { RunningServer, ServiceRegistration, StartServerOptions } from './transport/server.js';
 export { PROTO_ROOT, loadMeshProtos, loadProtos } from './transport/protos.js';
@@ -67,7 +77,57 @@ export type { MeshProtos } from './transport/protos.js';
 export { PROTO_LOAD_OPTIONS } from './transport/proto-options.js';
 export { toServiceError, fromServiceError } from './transport/status.js';
 
+// Control plane
+export { startControlPlane } from './control-plane/control-plane.js';
+export type { ControlPlaneOptions, RunningControlPlane } from './control-plane/control-plane.js';
+export { ControlPlaneClient, joinMesh, renewIdentity } from './control-plane/client.js';
+export type {
+  ControlPlaneClientOptions,
+  DiscoverRequest,
+  JoinOptions,
+  SignedIdentity,
+  WatchHandle,
+  WatchMessage,
+} from './control-plane/client.js';
+export { DEFAULT_WEIGHT, validateSpec } from './control-plane/agent-record.js';
+export type { AgentRecord, AgentSpec, Health, LoadReport } from './control-plane/agent-record.js';
+export { Registry } from './control-plane/registry.js';
+export type { DiscoveryQuery } from './control-plane/registry.js';
+export { matchesLabels, parseLabelSelector } from './control-plane/label-selector.js';
+export type { LabelRequirement, LabelSelector } from './control-plane/label-selector.js';
+export { ALLOW_ALL, authorize, validatePolicySet } from './control-plane/policy.js';
+export type {
+  AccessDecision,
+  AccessRequest,
+  PolicyAction,
+  PolicyEffect,
+  PolicyRule,
+  PolicySet,
+} from './control-plane/policy.js';
+export { DEFAULT_HEALTH_CHECKS, HealthChecker } from './control-plane/health-checker.js';
+export type { HealthCheckSettings, HealthProbe } from './control-plane/health-checker.js';
+export { DEFAULT_LEASES, Registrar } from './control-plane/registrar.js';
+export type { LeaseSettings } from './control-plane/registrar.js';
+export { ControlPlaneState } from './control-plane/state.js';
+export type { StateChange } from './control-plane/state.js';
+export type {
+  LeaseId,
+  Store,
+  StoreEvent,
+  StoreWatch,
+  StoreWatchHandlers,
+  StoredValue,
+} from './control-plane/store.js';
+export { MemoryStore } from './control-plane/stores/memory-store.js';
+export { EtcdStore } from './control-plane/stores/etcd-store.js';
+export { createStore } from './control-plane/stores/create-store.js';
+
+// Pub/sub
+export { matchesTopic, patternCovers, validatePattern, validateTopic } from './pubsub/topic.js';
+
 // Agent
+export { CertificateRenewer } from './agent/certificate-renewer.js';
+export type { CertificateRenewerOptions } from './agent/certificate-renewer.js';
 export { createAgentService } from './agent/agent-service.js';
 export type {
   AgentServiceOptions,
