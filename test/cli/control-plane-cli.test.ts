@@ -1,13 +1,9 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneClient, joinMesh } from '../../src/control-plane/client.js';
 import { ensureCaDir, ensureIdentity, loadTrustBundle } from '../../src/identity/certs-dir.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
-import { runEntryPoint } from '../helpers/run-cli.js';
+import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
   let temp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -54,33 +50,17 @@ describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
 
   it('serves until SIGINT, and lets an agent join with a token from `token create`', async () => {
     await ensureIdentity(temp.dir, 'control-plane');
-    const child = spawn(
-      `${root}node_modules/.bin/tsx`,
-      [
-        `${root}src/cli/main.ts`,
-        'control-plane',
-        '--certs',
-        temp.dir,
-        '--listen',
-        '127.0.0.1:0',
-        '--log-level',
-        'warn',
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const controlPlane = spawnEntryPoint([
+      'control-plane',
+      '--certs',
+      temp.dir,
+      '--listen',
+      '127.0.0.1:0',
+      '--log-level',
+      'warn',
+    ]);
     try {
-      const address = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /serving on (127\.0\.0\.1:\d+)/.exec(out);
-          if (match) resolve(match[1]!);
-        });
-        child.once('exit', () => reject(new Error(`control plane exited: ${out}`)));
-      });
+      const [, address] = await controlPlane.waitFor(/serving on (127\.0\.0\.1:\d+)/);
       const token = await runEntryPoint('agent-mesh', [
         'token',
         'create',
@@ -94,21 +74,20 @@ describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
       expect(token.code, token.stderr).toBe(0);
       expect(token.stderr).toMatch(/token for cli-joiner in agentmesh.local, usable once until/);
       const material = await joinMesh({
-        address,
+        address: address!,
         trustBundlePem: (await loadTrustBundle(temp.dir)).pem,
         token: token.stdout.trim(),
         name: 'cli-joiner',
       });
-      const client = new ControlPlaneClient({ address, identity: new MeshIdentity(material) });
+      const client = new ControlPlaneClient({ address: address!, identity: new MeshIdentity(material) });
       try {
         expect((await client.discover()).agents).toEqual([]);
       } finally {
         client.close();
       }
     } finally {
-      child.kill('SIGINT');
+      expect(await controlPlane.stop()).toBe(0);
     }
-    expect(await exited).toBe(0);
   });
 
   it('refuses a token for an invalid name', async () => {

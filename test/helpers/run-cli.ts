@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,4 +31,61 @@ export function runEntryPoint(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** A long-running `agent-mesh` process started by a test. */
+export interface RunningEntryPoint {
+  /** Everything it printed so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Resolves with the first match of `pattern` in the output, or rejects after `timeoutMs` or if it exits. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Sends `signal` (SIGINT by default) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `agent-mesh <args>` as a separate process, as a user would, for commands that keep running. */
+export function spawnEntryPoint(args: string[], env: Record<string, string> = {}): RunningEntryPoint {
+  const cleanEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith('AGENT_MESH_')),
+  );
+  const child = spawn(tsx, [`${root}src/cli/main.ts`, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...cleanEnv, ...env },
+  });
+  let output = '';
+  const listeners = new Set<() => void>();
+  const append = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    output: () => output,
+    waitFor(pattern, timeoutMs = 30_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(output);
+          if (match) finish(() => resolve(match));
+        };
+        const finish = (settle: () => void) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          settle();
+        };
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`no ${pattern} within ${timeoutMs}ms:\n${output}`))),
+          timeoutMs,
+        );
+        void exited.then(() => finish(() => reject(new Error(`exited before ${pattern}:\n${output}`))));
+        listeners.add(check);
+        check();
+      });
+    },
+    async stop(signal = 'SIGINT') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
 }

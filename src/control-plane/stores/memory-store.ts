@@ -199,8 +199,10 @@ export class MemoryStore implements Store {
 
   private emit(events: StoreEvent[]): void {
     this.history.push(...events);
-    if (this.history.length > this.historySize)
+    // Trimmed in batches, so that a busy store does not copy the whole history on every write.
+    if (this.history.length > this.historySize * 1.25) {
       this.history.splice(0, this.history.length - this.historySize);
+    }
     for (const watcher of this.watchers) {
       const mine = events.filter((event) => event.key.startsWith(watcher.prefix));
       if (mine.length > 0) watcher.handlers.onEvents(mine);
