@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { startControlPlane } from '../control-plane/control-plane.js';
 import { createStore } from '../control-plane/stores/create-store.js';
+import { Code, MeshError } from '../errors.js';
+import { parseSpiffeId } from '../identity/spiffe-id.js';
 import { createLogger } from '../observability/logger.js';
 import { collect, durationArgument } from './run.js';
 
@@ -62,6 +64,10 @@ export function createControlPlaneCommand(): Command {
     .addOption(new Option('--log-level <level>', 'log level').default('info').env('AGENT_MESH_LOG_LEVEL'))
     .action(async (flags: ControlPlaneFlags) => {
       const logger = createLogger({ level: flags.logLevel as 'info' });
+      for (const admin of flags.admin) {
+        const parsed = parseSpiffeId(admin);
+        if (!parsed.ok) throw new MeshError(Code.INVALID_ARGUMENT, `--admin: ${parsed.error.message}`);
+      }
       const store = await createStore({
         kind: flags.store,
         etcdEndpoints: flags.etcdEndpoints.split(','),

@@ -90,19 +90,28 @@ function watchFromWire(event: WatchEvent__Output): WatchMessage {
  * checking that the server is the control plane; failures reject with a MeshError carrying the server's status.
  */
 export class ControlPlaneClient {
-  private readonly stub: ControlPlaneStub;
+  private stub: ControlPlaneStub;
   private readonly timeoutMs: number;
+  private readonly stopListening: () => void;
 
   constructor(options: ControlPlaneClientOptions) {
     const { protos } = loadMeshProtos();
     const expected =
       options.expectedServer ??
       identitySpiffeId(options.identity.spiffeId.trustDomain, CONTROL_PLANE_NAME).uri;
-    this.stub = new protos.agentmesh.v1.ControlPlane(
-      options.address,
-      createChannelCredentials(options.identity, expected),
-      MESH_CHANNEL_OPTIONS,
-    );
+    const connect = () =>
+      new protos.agentmesh.v1.ControlPlane(
+        options.address,
+        createChannelCredentials(options.identity, expected),
+        MESH_CHANNEL_OPTIONS,
+      );
+    this.stub = connect();
+    // A renewed identity reaches only new connections: move to a new one, and let calls on the old one finish.
+    this.stopListening = options.identity.onUpdate(() => {
+      const previous = this.stub;
+      this.stub = connect();
+      previous.close();
+    });
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
@@ -202,6 +211,7 @@ export class ControlPlaneClient {
   }
 
   close(): void {
+    this.stopListening();
     this.stub.close();
   }
 

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { Code, MeshError } from '../errors.js';
 import type { CertificateAuthority } from '../identity/certificate-authority.js';
 import { loadCaDir, loadIdentity, loadTrustBundle } from '../identity/certs-dir.js';
@@ -75,6 +76,33 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const identity = new MeshIdentity(material);
   let authority = await loadAuthority(options.certsDir);
 
+  // The control plane holds the CA, so it renews its own identity in-process: at half its remaining lifetime, and
+  // whenever the signing root changes (a rotation), so that it never serves with an expired or soon-untrusted
+  // certificate. The files on disk only bootstrap it.
+  let ownRenewal: NodeJS.Timeout | undefined;
+  const renewOwnIdentity = async () => {
+    const issued = await authority.authority.issue(CONTROL_PLANE_NAME);
+    identity.update({
+      certificatePem: issued.certificatePem,
+      privateKeyPem: issued.privateKeyPem,
+      trustBundlePem: authority.bundle.pem,
+    });
+    logger.info({ expiresAt: issued.notAfter.toISOString() }, 'control plane identity renewed');
+  };
+  const scheduleOwnRenewal = () => {
+    clearTimeout(ownRenewal);
+    const delay = Math.min(2 ** 31 - 1, Math.max(1_000, (identity.expiresAt - Date.now()) / 2));
+    ownRenewal = setTimeout(() => {
+      renewOwnIdentity().then(scheduleOwnRenewal, (error: unknown) => {
+        logger.error({ err: error }, 'cannot renew the control plane identity; retrying in 10s');
+        ownRenewal = setTimeout(scheduleOwnRenewal, 10_000);
+        ownRenewal.unref();
+      });
+    }, delay);
+    ownRenewal.unref();
+  };
+  scheduleOwnRenewal();
+
   const state = new ControlPlaneState({
     store: options.store,
     logger,
@@ -148,11 +176,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     state,
     async reloadCa() {
       const next = await loadAuthority(options.certsDir);
-      identity.update({ ...identity.current, trustBundlePem: next.bundle.pem });
+      const current = next.bundle.verify(identity.current.certificatePem);
+      const signingRoot = new X509Certificate(next.authority.certificatePem);
       authority = next;
+      if (current.ok && current.value.facts.x509.checkIssued(signingRoot)) {
+        identity.update({ ...identity.current, trustBundlePem: next.bundle.pem });
+      } else {
+        // Our certificate is from a root that no longer signs (or is no longer trusted): take one from the new root.
+        await renewOwnIdentity();
+      }
+      scheduleOwnRenewal();
       logger.info({ roots: next.bundle.roots.length }, 'CA and trust bundle reloaded');
     },
     async close(graceMs = 2_000) {
+      clearTimeout(ownRenewal);
       checker?.stop();
       await leaveElection?.();
       probe.close();

@@ -21,7 +21,10 @@ export interface HealthCheckSettings {
    * watchers at most once per hold.
    */
   holdDownMs: number;
-  /** Checks in flight at once, across all agents (default 64). */
+  /**
+   * Checks in flight at once, across all agents (default 1024: a check is one HTTP/2 stream, and when many agents
+   * hang, each holds its slot for the whole timeout).
+   */
   concurrency: number;
 }
 
@@ -31,7 +34,7 @@ export const DEFAULT_HEALTH_CHECKS: HealthCheckSettings = {
   failureThreshold: 3,
   successThreshold: 2,
   holdDownMs: 10_000,
-  concurrency: 64,
+  concurrency: 1_024,
 };
 
 interface Tracker {

@@ -116,9 +116,15 @@ export class Registrar {
       this.options.state.noteKeepAlive(id, record.leaseTtlMs) ?? this.clock.now() + record.leaseTtlMs;
     const health: Health = draining || record.health === 'draining' ? 'draining' : record.health;
     if (health !== record.health || !sameLoad(load, record.load)) {
-      await this.options.store.put(KEYS.agent(id), JSON.stringify(storedAgent(record, { health, load })), {
-        lease,
-      });
+      // Compare-and-swap on the record's revision: a re-registration that raced this heartbeat wins, instead of
+      // being overwritten with the old record (and the old lease, whose revocation would then delete it).
+      const written = await this.options.store.putIfRevision(
+        KEYS.agent(id),
+        JSON.stringify(storedAgent(record, { health, load })),
+        record.revision,
+        { lease },
+      );
+      if (written) await this.options.state.waitForRevision(record.revision + 1);
     }
     return expiresAt;
   }
@@ -129,22 +135,37 @@ export class Registrar {
     const lease = this.options.state.leaseOf(id);
     await this.options.store.delete(KEYS.agent(id));
     if (lease !== undefined) await this.options.store.revokeLease(lease).catch(() => undefined);
+    await this.options.state.waitForRevision(this.options.state.revision + 1, 1_000);
     this.options.logger.info({ agent: id }, 'agent deregistered');
   }
 
-  /** Sets an agent's health from active checks (never overriding draining). */
+  /** Sets an agent's health from active checks (never overriding draining, never over a newer record). */
   async setHealth(id: string, health: 'healthy' | 'unhealthy'): Promise<void> {
     const record = this.options.state.registry.get(id);
     const lease = this.options.state.leaseOf(id);
     if (!record || record.health === 'draining' || record.health === health || lease === undefined) return;
-    await this.options.store.put(KEYS.agent(id), JSON.stringify(storedAgent(record, { health })), { lease });
+    await this.options.store.putIfRevision(
+      KEYS.agent(id),
+      JSON.stringify(storedAgent(record, { health })),
+      record.revision,
+      {
+        lease,
+      },
+    );
   }
 
   /** Replaces the policies. @throws MeshError INVALID_ARGUMENT for a malformed set. */
   async setPolicies(policies: PolicySet): Promise<number> {
     const valid = validatePolicySet(policies);
     if (!valid.ok) throw valid.error;
-    return this.options.store.put(KEYS.policies, JSON.stringify(valid.value));
+    const revision = await this.options.store.put(KEYS.policies, JSON.stringify(valid.value));
+    await this.options.state.waitForRevision(revision);
+    return revision;
+  }
+
+  /** Whether join token `jti` was used already (checked before any signing work; the record below is the lock). */
+  async joinTokenUsed(jti: string): Promise<boolean> {
+    return (await this.options.store.get(KEYS.joinToken(jti))) !== undefined;
   }
 
   /**

@@ -71,9 +71,12 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       );
     };
 
+  // An identity acts on a name only within our own trust domain: a federated domain's
+  // spiffe://other.example/agent/payments is not our agent "payments".
   const caller = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
     const id = peerIdentity(call, options.identity);
-    return { id: id.uri, name: identityNameOf(id) };
+    const ours = id.trustDomain === options.identity.spiffeId.trustDomain;
+    return { id: id.uri, name: ours ? identityNameOf(id) : undefined };
   };
 
   const implementation = {
@@ -141,9 +144,10 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       let name: string;
       let consume: (() => Promise<boolean>) | undefined;
       if (request.joinToken !== '') {
-        const claims = verifyJoinToken(request.joinToken, bundle, clock.now());
+        const claims = verifyJoinToken(request.joinToken, bundle, ca.trustDomain, clock.now());
         if (!claims.ok) throw claims.error;
         name = claims.value.name;
+        if (await registrar.joinTokenUsed(claims.value.jti)) throw usedToken();
         consume = () => registrar.consumeJoinToken(claims.value.jti, claims.value.expiresAt);
       } else {
         const who = caller(call); // renewal: the current certificate decides the identity
@@ -152,12 +156,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         name = who.name;
       }
       const signed = ca.signRequest(request.csrPem, name, { ttlMs });
-      if (consume && !(await consume())) {
-        throw new MeshError(
-          Code.UNAUTHENTICATED,
-          'join token refused: it was already used; create a new one with `agent-mesh token create`',
-        );
-      }
+      if (consume && !(await consume())) throw usedToken();
       logger.info(
         { spiffeId: signed.spiffeId.uri, serial: signed.serialNumber, join: consume !== undefined },
         'certificate signed',
@@ -191,6 +190,13 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
     definition: protos.agentmesh.v1.ControlPlane.service,
     implementation,
   };
+}
+
+function usedToken(): MeshError {
+  return new MeshError(
+    Code.UNAUTHENTICATED,
+    'join token refused: it was already used; create a new one with `agent-mesh token create`',
+  );
 }
 
 function changeToWire(change: StateChange): WatchEvent {
@@ -234,6 +240,7 @@ function serveWatch(
     while (!closed && !waitingForDrain && queue.length > 0) {
       const event = queue.shift()!;
       lastSent = Date.now();
+      lastSentRevision = Number(event.revision);
       if (!call.write(event)) {
         waitingForDrain = true;
         call.once('drain', () => {
@@ -250,7 +257,7 @@ function serveWatch(
       close();
       call.emit('error', {
         code: grpc.status.RESOURCE_EXHAUSTED,
-        details: `watcher too slow: ${limit} messages queued; resume from revision ${lastRevision}`,
+        details: `watcher too slow: ${limit} messages queued; resume from revision ${lastSentRevision}`,
       });
       return;
     }
@@ -258,8 +265,9 @@ function serveWatch(
     flush();
   };
 
-  let lastRevision = Number(call.request.sinceRevision);
-  const since = lastRevision;
+  const since = Number(call.request.sinceRevision);
+  // The revision of the last message written to the stream: where the watcher can resume from if cut off.
+  let lastSentRevision = since;
   const missed = since > 0 ? state.changesSince(since) : undefined;
   if (missed) {
     for (const change of missed) enqueue(changeToWire(change));
@@ -267,13 +275,9 @@ function serveWatch(
   } else {
     enqueue(snapshot());
   }
-  lastRevision = state.revision;
 
   const unsubscribe = state.subscribe(
-    (change) => {
-      lastRevision = change.revision;
-      enqueue(changeToWire(change));
-    },
+    (change) => enqueue(changeToWire(change)),
     () => enqueue(snapshot()),
   );
   const progress = setInterval(() => {

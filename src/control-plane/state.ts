@@ -6,6 +6,7 @@ import type { LeaseId, Store, StoreEvent, StoreWatch, StoredValue } from './stor
 
 /** Store keys of the control plane. */
 export const KEYS = {
+  root: 'agentmesh/',
   agentPrefix: 'agentmesh/agents/',
   agent: (id: string) => `agentmesh/agents/${id}`,
   policies: 'agentmesh/policies',
@@ -64,7 +65,10 @@ export class ControlPlaneState {
   private readonly resetListeners = new Set<() => void>();
   private readonly historySize: number;
   private readonly clock: { now(): number };
-  private watches: StoreWatch[] = [];
+  private watch: StoreWatch | undefined;
+  private resyncing = false;
+  private closed = false;
+  private readonly revisionWaiters = new Set<{ revision: number; resolve: () => void }>();
   private revisionSeen = 0;
   private firstKeptRevision = 0;
 
@@ -79,8 +83,16 @@ export class ControlPlaneState {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.watches.map((watch) => watch.close()));
-    this.watches = [];
+    this.closed = true;
+    await this.closeWatch();
+    for (const waiter of this.revisionWaiters) waiter.resolve();
+    this.revisionWaiters.clear();
+  }
+
+  private async closeWatch(): Promise<void> {
+    const watch = this.watch;
+    this.watch = undefined;
+    await watch?.close();
   }
 
   /** The latest revision this replica has applied. */
@@ -134,41 +146,103 @@ export class ControlPlaneState {
   }
 
   private async sync(): Promise<void> {
-    await this.stop();
-    const [agents, policies] = await Promise.all([
-      this.options.store.list(KEYS.agentPrefix),
-      this.options.store.get(KEYS.policies),
-    ]);
+    await this.closeWatch();
+    // One read and one watch over every key of the control plane, so agents and policies share one revision
+    // sequence: two watches could deliver their catch-up out of order after a reconnect and lose a change.
+    const all = await this.options.store.list(KEYS.root);
     this.registry.clear();
     this.leases.clear();
-    for (const item of agents.items) {
-      const record = this.toRecord(item);
-      if (record) this.registry.put(record);
+    this.policySet = ALLOW_ALL;
+    this.policyRevision = 0;
+    for (const item of all.items) {
+      if (item.key === KEYS.policies) {
+        this.policySet = this.parsePolicies(item.value);
+        this.policyRevision = item.revision;
+      } else if (item.key.startsWith(KEYS.agentPrefix)) {
+        const record = this.toRecord(item);
+        if (record) this.registry.put(record);
+      }
     }
-    this.policySet = policies ? (JSON.parse(policies.value) as PolicySet) : ALLOW_ALL;
-    this.policyRevision = policies?.revision ?? 0;
-    const revision = Math.max(agents.revision, policies?.revision ?? 0);
-    this.revisionSeen = revision;
+    this.revisionSeen = all.revision;
     // Changes before this point are not in the history; resuming from earlier needs a snapshot.
     this.history.length = 0;
-    this.firstKeptRevision = revision;
-    const handlers = {
+    this.firstKeptRevision = all.revision;
+    this.watch = await this.options.store.watch(KEYS.root, all.revision, {
       onEvents: (events: StoreEvent[]) => this.apply(events),
-      onError: (error: Error) => {
-        this.options.logger.warn({ err: error }, 'store watch broke; reloading the state');
-        void this.sync()
-          .then(() => {
-            for (const listener of this.resetListeners) listener();
-          })
-          .catch((syncError: unknown) =>
-            this.options.logger.error({ err: syncError }, 'cannot reload the state'),
+      onError: (error: Error) => this.resync(error),
+    });
+    this.settleWaiters();
+  }
+
+  /** After a broken watch: reload everything (retrying while the store is unreachable), then reset watchers. */
+  private resync(error: Error): void {
+    if (this.resyncing || this.closed) return;
+    this.resyncing = true;
+    this.options.logger.warn({ err: error }, 'store watch broke; reloading the state');
+    const attempt = (delayMs: number) => {
+      if (this.closed) {
+        this.resyncing = false;
+        return;
+      }
+      this.sync().then(
+        () => {
+          this.resyncing = false;
+          for (const listener of this.resetListeners) listener();
+        },
+        (syncError: unknown) => {
+          this.options.logger.error(
+            { err: syncError, retryInMs: delayMs },
+            'cannot reload the state; retrying',
           );
-      },
+          setTimeout(() => attempt(Math.min(delayMs * 2, 30_000)), delayMs).unref();
+        },
+      );
     };
-    this.watches = await Promise.all([
-      this.options.store.watch(KEYS.agentPrefix, revision, handlers),
-      this.options.store.watch(KEYS.policies, revision, handlers),
-    ]);
+    attempt(500);
+  }
+
+  /** Policies from the store; a value that cannot be read denies everything rather than allowing it. */
+  private parsePolicies(value: string): PolicySet {
+    try {
+      return JSON.parse(value) as PolicySet;
+    } catch (error) {
+      this.options.logger.error(
+        { err: error },
+        'unreadable policies in the store: denying everything until they are set again',
+      );
+      return { defaultEffect: 'deny', rules: [] };
+    }
+  }
+
+  /**
+   * Resolves once this replica has applied `revision` (or after `timeoutMs`), so that a client that wrote
+   * through this replica reads its own write from it next.
+   */
+  waitForRevision(revision: number, timeoutMs = 5_000): Promise<void> {
+    if (this.revisionSeen >= revision) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.revisionWaiters.delete(waiter);
+        resolve();
+      }, timeoutMs);
+      const waiter = {
+        revision,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.revisionWaiters.add(waiter);
+    });
+  }
+
+  private settleWaiters(): void {
+    for (const waiter of this.revisionWaiters) {
+      if (waiter.revision <= this.revisionSeen) {
+        this.revisionWaiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
   }
 
   private toRecord(item: StoredValue): AgentRecord | undefined {
@@ -214,20 +288,27 @@ export class ControlPlaneState {
       }
       for (const listener of this.listeners) listener(change);
     }
+    this.settleWaiters();
   }
 
   private changeFor(event: StoreEvent): StateChange | undefined {
     if (event.key === KEYS.policies) {
-      this.policySet = event.type === 'put' ? (JSON.parse(event.value) as PolicySet) : ALLOW_ALL;
+      this.policySet = event.type === 'put' ? this.parsePolicies(event.value) : ALLOW_ALL;
       this.policyRevision = event.revision;
       return { kind: 'policies', revision: event.revision, policies: this.policySet };
     }
+    if (!event.key.startsWith(KEYS.agentPrefix)) return undefined; // join-token records and the like
     const id = event.key.slice(KEYS.agentPrefix.length);
     if (event.type === 'delete') {
       const record = this.registry.remove(id);
       this.leases.delete(id);
       if (!record) return undefined;
-      const reason = event.cause === 'lease-expired' ? 'lease expired' : 'deregistered';
+      const reason =
+        event.cause === 'lease-expired'
+          ? 'lease expired'
+          : event.cause === 'deleted'
+            ? 'deregistered'
+            : 'removed (deregistered or lease expired)';
       return {
         kind: 'agent',
         revision: event.revision,

@@ -23,8 +23,8 @@ export type StoreEvent =
       type: 'delete';
       key: string;
       revision: number;
-      /** 'lease-expired' when the store knows the key went with its lease, else 'deleted'. */
-      cause: 'deleted' | 'lease-expired';
+      /** Why the key went, when the store knows: deleted, or gone with its lease; 'unknown' otherwise (etcd). */
+      cause: 'deleted' | 'lease-expired' | 'unknown';
     };
 
 /** A running watch. */
@@ -54,6 +54,16 @@ export interface Store {
 
   /** Writes a key, attached to `lease` when given; resolves to the new revision. */
   put(key: string, value: string, options?: { lease?: LeaseId }): Promise<number>;
+  /**
+   * Writes a key only if its last change was at `revision` (compare-and-swap); resolves false when someone else
+   * changed or removed it since.
+   */
+  putIfRevision(
+    key: string,
+    value: string,
+    revision: number,
+    options?: { lease?: LeaseId },
+  ): Promise<boolean>;
   /** Writes a key only if it does not exist; resolves false when it did. */
   create(key: string, value: string, options?: { lease?: LeaseId }): Promise<boolean>;
   /** Deletes a key; resolves false when there was none. */

@@ -250,6 +250,16 @@ export class CertificateAuthority {
         { cause: error },
       );
     }
+    // Checked before the signature: node-forge verifies in JavaScript, and a huge key or exponent would stall the
+    // event loop for seconds.
+    const key = csr.publicKey as forge.pki.rsa.PublicKey | null;
+    const bits = key?.n?.bitLength() ?? 0;
+    if (!key || bits < 2048 || bits > 4096 || key.e.toString() !== '65537') {
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `certificate signing request key refused: use an RSA key of 2048 to 4096 bits with exponent 65537 (got ${bits} bits)`,
+      );
+    }
     if (!verifiesItself(csr)) {
       throw new MeshError(
         Code.INVALID_ARGUMENT,

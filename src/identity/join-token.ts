@@ -36,11 +36,17 @@ export function signJoinToken(
 }
 
 /**
- * Checks a join token's form, signature (by any root of the bundle, so tokens survive a root rotation), trust
- * domain and expiry. Whether it was already used is the caller's to check, with `claims.jti`.
+ * Checks a join token's form, trust domain (it must be `trustDomain`, the CA's own), signature (by a root of that
+ * trust domain in the bundle, so tokens survive a root rotation but another domain's CA cannot mint them) and
+ * expiry. Whether it was already used is the caller's to check, with `claims.jti`.
  * Returns UNAUTHENTICATED naming what is wrong.
  */
-export function verifyJoinToken(token: string, bundle: TrustBundle, now: number): Result<JoinTokenClaims> {
+export function verifyJoinToken(
+  token: string,
+  bundle: TrustBundle,
+  trustDomain: string,
+  now: number,
+): Result<JoinTokenClaims> {
   const refuse = (why: string) => fail(Code.UNAUTHENTICATED, `join token refused: ${why}`);
   const parts = token.length <= MAX_TOKEN_LENGTH ? token.split('.') : [];
   if (parts.length !== 3 || parts[0] !== PREFIX) {
@@ -50,8 +56,9 @@ export function verifyJoinToken(token: string, bundle: TrustBundle, now: number)
   }
   const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
   const signature = Buffer.from(parts[2]!, 'base64url');
-  if (!bundle.roots.some((root) => verify('sha256', signed, root.publicKey, signature))) {
-    return refuse('its signature is not from a trusted CA');
+  const signers = bundle.rootsOf(trustDomain);
+  if (!signers.some((root) => verify('sha256', signed, root.publicKey, signature))) {
+    return refuse(`its signature is not from a root of trust domain "${trustDomain}"`);
   }
   let raw: { td?: unknown; name?: unknown; jti?: unknown; exp?: unknown };
   try {
@@ -67,7 +74,7 @@ export function verifyJoinToken(token: string, bundle: TrustBundle, now: number)
   ) {
     return refuse('its claims are incomplete');
   }
-  if (!bundle.trustDomains.has(raw.td)) return refuse(`it is for trust domain "${raw.td}", not this mesh`);
+  if (raw.td !== trustDomain) return refuse(`it is for trust domain "${raw.td}", not "${trustDomain}"`);
   if (!validateIdentityName(raw.name).ok) return refuse(`it names an invalid agent "${raw.name}"`);
   if (now > raw.exp) return refuse(`it expired at ${new Date(raw.exp).toISOString()}`);
   return ok({ trustDomain: raw.td, name: raw.name, jti: raw.jti, expiresAt: raw.exp });

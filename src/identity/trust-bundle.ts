@@ -50,6 +50,11 @@ export class TrustBundle {
     return new TrustBundle(roots, rootDomains, trustDomains, blocks.join(''));
   }
 
+  /** The roots that speak for `trustDomain`. */
+  rootsOf(trustDomain: string): X509Certificate[] {
+    return this.roots.filter((_, index) => this.rootDomains[index] === trustDomain);
+  }
+
   /** The root that signed `certificate` (checked by signature), with the trust domain it speaks for. */
   issuerOf(certificate: X509Certificate): { root: X509Certificate; trustDomain: string } | undefined {
     for (const [index, root] of this.roots.entries()) {

@@ -30,6 +30,7 @@ export class MeshIdentity implements CertificateProvider {
   private caUpdate!: experimental.CaCertificateUpdate;
   private identityUpdate!: experimental.IdentityCertificateUpdate;
   private readonly caListeners = new Set<CaListener>();
+  private readonly updateListeners = new Set<() => void>();
   private readonly identityListeners = new Set<IdentityListener>();
   private readonly verifiedPeers = new Map<string, Result<SpiffeId>>();
   /** Peers verified per TLS connection; `generation` ties each to the trust bundle it was checked against. */
@@ -108,6 +109,7 @@ export class MeshIdentity implements CertificateProvider {
     };
     for (const listener of this.caListeners) listener(this.caUpdate);
     for (const listener of this.identityListeners) listener(this.identityUpdate);
+    for (const listener of this.updateListeners) listener();
   }
 
   /**
@@ -161,6 +163,15 @@ export class MeshIdentity implements CertificateProvider {
       );
     }
     return entry.result;
+  }
+
+  /**
+   * Calls `listener` after every update. Clients use it to open a new connection, which presents the new
+   * certificate (an open connection keeps the one it was opened with). Returns a function that stops it.
+   */
+  onUpdate(listener: () => void): () => void {
+    this.updateListeners.add(listener);
+    return () => this.updateListeners.delete(listener);
   }
 
   /** The material currently in force. The private key is for the TLS stack only: never send it anywhere. */

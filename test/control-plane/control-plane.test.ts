@@ -280,6 +280,13 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
       keys.publicKeyPem,
     );
     await expectMeshError(client.signCertificate(csrForOther), Code.PERMISSION_DENIED, /may only obtain/);
+    const weak = await generateRsaKeyPair(1024);
+    const weakCsr = createCertificateRequest(
+      identitySpiffeId('agentmesh.local', `${kind}-bad`),
+      weak.privateKeyPem,
+      weak.publicKeyPem,
+    );
+    await expectMeshError(client.signCertificate(weakCsr), Code.INVALID_ARGUMENT, /2048 to 4096 bits/);
     expect((await watcherClient.discover()).revision).toBeGreaterThan(0);
   });
 

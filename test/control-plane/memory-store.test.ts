@@ -11,7 +11,10 @@ describe('memory store', () => {
     vi.useFakeTimers();
     const store = new MemoryStore();
     const events: StoreEvent[] = [];
-    await store.watch('agents/', 0, { onEvents: (batch) => events.push(...batch), onError: () => undefined });
+    await store.watch('agents/', store.currentRevision, {
+      onEvents: (batch) => events.push(...batch),
+      onError: () => undefined,
+    });
     const leases: string[] = [];
     for (let i = 0; i < 10_000; i += 1) {
       const { lease } = await store.grantLease(1_000);
@@ -40,6 +43,15 @@ describe('memory store', () => {
     await store.close();
   });
 
+  it('starts revisions after those of any earlier process, so a resumed watch cannot mistake one for the other', async () => {
+    const before = new MemoryStore();
+    const old = await before.put('k', 'v');
+    await before.close();
+    const after = new MemoryStore({ clock: { now: () => Date.now() + 1 } });
+    expect(await after.put('k', 'v')).toBeGreaterThan(old);
+    await after.close();
+  });
+
   it('moves a key to a new lease without losing it when the old lease ends', async () => {
     const store = new MemoryStore();
     const first = await store.grantLease(60_000);
@@ -55,16 +67,16 @@ describe('memory store', () => {
 
   it('replays missed events to a watch that starts from a past revision, and refuses a compacted one', async () => {
     const store = new MemoryStore({ historySize: 3 });
-    for (let i = 1; i <= 5; i += 1) await store.put(`k/${i}`, String(i));
+    const revisions: number[] = [];
+    for (let i = 1; i <= 5; i += 1) revisions.push(await store.put(`k/${i}`, String(i)));
     const seen: number[] = [];
-    await store.watch('k/', 3, {
-      onEvents: (batch) => seen.push(...batch.map((e) => e.revision)),
+    const handlers = {
+      onEvents: (batch: StoreEvent[]) => seen.push(...batch.map((e) => e.revision)),
       onError: () => undefined,
-    });
-    expect(seen).toEqual([4, 5]);
-    await expect(
-      store.watch('k/', 1, { onEvents: () => undefined, onError: () => undefined }),
-    ).rejects.toThrow(/compacted/);
+    };
+    await store.watch('k/', revisions[2]!, handlers);
+    expect(seen).toEqual([revisions[3], revisions[4]]);
+    await expect(store.watch('k/', revisions[0]!, handlers)).rejects.toThrow(/compacted/);
     expect(await store.create('k/1', 'again')).toBe(false);
     await store.close();
   });

@@ -62,9 +62,11 @@ describe('root rotation', () => {
     await expectCalls('early', 'late');
 
     // 2. Activate: the new root signs. "early" renews under it, "late" has not yet: they still talk, both ways,
-    // and both still talk to the control plane, whose own certificate is from the old root.
+    // and both still talk to the control plane.
     await activateRootRotation(mesh.certsDir);
     await mesh.controlPlane.reloadCa();
+    // The control plane took a certificate from the new root for itself.
+    expect(issuerOf(mesh.controlPlane.identity)).not.toBe(oldIssuer);
     await renewIdentity(agents.early!.client, agents.early!.identity);
     expect(issuerOf(agents.early!.identity)).not.toBe(oldIssuer);
     expect(issuerOf(agents.late!.identity)).toBe(oldIssuer);
@@ -75,6 +77,10 @@ describe('root rotation', () => {
     // 3. Finish once everyone has renewed under the new root: the bundle holds only the new root.
     await renewIdentity(agents.late!.client, agents.late!.identity);
     await finishRootRotation(mesh.certsDir);
+    await mesh.controlPlane.reloadCa();
+    expect(mesh.controlPlane.identity.trustBundle.roots).toHaveLength(1);
+    await renewIdentity(agents.early!.client, agents.early!.identity);
+    expect(agents.early!.identity.trustBundle.roots).toHaveLength(1);
     const finalBundle = await import('../../src/identity/certs-dir.js').then((m) =>
       m.loadTrustBundle(mesh.certsDir),
     );

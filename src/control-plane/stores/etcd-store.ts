@@ -14,6 +14,23 @@ export interface EtcdStoreOptions {
 
 type KeepAliveStream = Awaited<ReturnType<Etcd3['leaseClient']['leaseKeepAlive']>>;
 
+interface KeepAliveWaiter {
+  resolve(alive: boolean): void;
+  reject(error: Error): void;
+}
+
+/** etcd3's cancel of a watch that etcd already ended waits forever for an answer: give it a bound. */
+async function cancelWithin(watcher: Watcher, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    watcher.cancel().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 function unavailable(error: unknown, what: string): MeshError {
   if (error instanceof MeshError) return error;
   return new MeshError(Code.UNAVAILABLE, `etcd ${what} failed: ${(error as Error).message}`, {
@@ -40,7 +57,7 @@ function toStored(kv: IKeyValue): StoredValue {
 export class EtcdStore implements Store {
   readonly kind = 'etcd';
   private keepAliveStream: Promise<KeepAliveStream> | undefined;
-  private readonly pendingKeepAlives = new Map<string, Array<(alive: boolean) => void>>();
+  private readonly pendingKeepAlives = new Map<string, KeepAliveWaiter[]>();
   private readonly watchers = new Set<Watcher>();
 
   private constructor(
@@ -93,43 +110,70 @@ export class EtcdStore implements Store {
 
   /** Renews over one long-lived keepalive stream shared by all leases; answers come back by lease id. */
   async keepAlive(lease: LeaseId): Promise<boolean> {
-    const stream = await this.openKeepAliveStream();
+    let stream: KeepAliveStream;
+    try {
+      stream = await this.openKeepAliveStream();
+    } catch (error) {
+      throw unavailable(error, 'lease keepalive');
+    }
     return new Promise((resolve, reject) => {
-      const answer = (alive: boolean) => {
-        clearTimeout(timer);
-        resolve(alive);
+      const waiter: KeepAliveWaiter = {
+        resolve: (alive) => {
+          clearTimeout(timer);
+          resolve(alive);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(unavailable(error, 'lease keepalive'));
+        },
       };
       const timer = setTimeout(() => {
-        const list = this.pendingKeepAlives.get(lease);
-        const index = list?.indexOf(answer) ?? -1;
-        if (index >= 0) list!.splice(index, 1);
-        reject(new MeshError(Code.UNAVAILABLE, 'etcd lease keepalive timed out'));
+        this.forgetWaiter(lease, waiter);
+        waiter.reject(new Error('no answer in time'));
       }, this.options.timeoutMs ?? 5_000);
       const waiting = this.pendingKeepAlives.get(lease) ?? [];
-      waiting.push(answer);
+      waiting.push(waiter);
       this.pendingKeepAlives.set(lease, waiting);
       stream.write({ ID: lease });
     });
   }
 
+  private forgetWaiter(lease: LeaseId, waiter: KeepAliveWaiter): void {
+    const waiting = this.pendingKeepAlives.get(lease);
+    if (!waiting) return;
+    const index = waiting.indexOf(waiter);
+    if (index >= 0) waiting.splice(index, 1);
+    if (waiting.length === 0) this.pendingKeepAlives.delete(lease);
+  }
+
   private openKeepAliveStream(): Promise<KeepAliveStream> {
-    this.keepAliveStream ??= this.client.leaseClient.leaseKeepAlive().then((stream) => {
+    if (this.keepAliveStream) return this.keepAliveStream;
+    const opening = this.client.leaseClient.leaseKeepAlive().then((stream) => {
       stream.on('data', (response: { ID: string; TTL: string }) => {
         const waiting = this.pendingKeepAlives.get(response.ID);
         const next = waiting?.shift();
         if (waiting && waiting.length === 0) this.pendingKeepAlives.delete(response.ID);
-        next?.(Number(response.TTL) > 0);
+        next?.resolve(Number(response.TTL) > 0);
       });
       const reset = (error?: Error) => {
-        this.keepAliveStream = undefined;
+        if (this.keepAliveStream === opening) this.keepAliveStream = undefined;
+        // Whatever was waiting on this stream will not be answered: fail it now rather than at its timeout.
+        const waiting = [...this.pendingKeepAlives.values()].flat();
+        this.pendingKeepAlives.clear();
+        for (const waiter of waiting) waiter.reject(error ?? new Error('keepalive stream ended'));
         if (error)
-          this.options.logger.warn({ err: error }, 'etcd keepalive stream ended; reopening on next use');
+          this.options.logger.warn({ err: error }, 'etcd keepalive stream broke; reopening on next use');
       };
       stream.on('error', reset);
       stream.on('end', () => reset());
       return stream;
     });
-    return this.keepAliveStream;
+    // A failed open (etcd down, circuit open) must not be remembered: the next keepalive tries again.
+    opening.catch(() => {
+      if (this.keepAliveStream === opening) this.keepAliveStream = undefined;
+    });
+    this.keepAliveStream = opening;
+    return opening;
   }
 
   async revokeLease(lease: LeaseId): Promise<void> {
@@ -150,6 +194,22 @@ export class EtcdStore implements Store {
       return Number(response.header.revision);
     } catch (error) {
       throw unavailable(error, 'put');
+    }
+  }
+
+  async putIfRevision(
+    key: string,
+    value: string,
+    revision: number,
+    options: { lease?: LeaseId } = {},
+  ): Promise<boolean> {
+    try {
+      const put = this.client.put(key).value(value);
+      if (options.lease !== undefined) put.lease(options.lease);
+      const result = await this.client.if(key, 'Mod', '==', revision).then(put).commit();
+      return result.succeeded;
+    } catch (error) {
+      throw unavailable(error, 'compare-and-put');
     }
   }
 
@@ -220,7 +280,7 @@ export class EtcdStore implements Store {
     return {
       close: async () => {
         this.watchers.delete(watcher);
-        await watcher.cancel().catch(() => undefined);
+        await cancelWithin(watcher, 1_000);
       },
     };
   }
@@ -248,7 +308,7 @@ export class EtcdStore implements Store {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.watchers].map((watcher) => watcher.cancel().catch(() => undefined)));
+    await Promise.all([...this.watchers].map((watcher) => cancelWithin(watcher, 1_000)));
     this.watchers.clear();
     const stream = await this.keepAliveStream?.catch(() => undefined);
     stream?.end();

@@ -14,6 +14,8 @@ interface Watcher {
   handlers: StoreWatchHandlers;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A min-heap of lease deadlines; stale entries (renewed or revoked leases) are skipped when popped. */
 class DeadlineHeap {
   private readonly items: Array<{ at: number; id: LeaseId }> = [];
@@ -88,6 +90,10 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? { now: () => Date.now() };
     this.historySize = options.historySize ?? 10_000;
+    // Revisions start from the clock (in microsecond steps), not from 0, so that a watcher resuming with a
+    // revision from before a restart of this process is always behind it, and gets a snapshot, instead of
+    // being handed the new process's changes as if they were the ones it missed.
+    this.revision = this.clock.now() * 1_000;
   }
 
   async grantLease(ttlMs: number): Promise<{ lease: LeaseId; ttlMs: number }> {
@@ -101,8 +107,9 @@ export class MemoryStore implements Store {
   async keepAlive(id: LeaseId): Promise<boolean> {
     const lease = this.leases.get(id);
     if (!lease) return false;
+    // Only the deadline moves: the heap keeps the earlier entry, and when it comes due the lease is found renewed
+    // and scheduled again, so a lease has one heap entry however often it is renewed.
     lease.expiresAt = this.clock.now() + lease.ttlMs;
-    this.schedule(lease);
     return true;
   }
 
@@ -129,6 +136,18 @@ export class MemoryStore implements Store {
       { type: 'put', key, value, revision: this.revision, ...(stored.lease ? { lease: stored.lease } : {}) },
     ]);
     return this.revision;
+  }
+
+  async putIfRevision(
+    key: string,
+    value: string,
+    revision: number,
+    options: { lease?: LeaseId } = {},
+  ): Promise<boolean> {
+    if (this.data.get(key)?.revision !== revision) return false;
+    if (options.lease !== undefined && !this.leases.has(options.lease)) return false;
+    await this.put(key, value, options);
+    return true;
   }
 
   async create(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<boolean> {
@@ -220,7 +239,11 @@ export class MemoryStore implements Store {
     if (this.closed || !next || next.at >= this.timerAt) return;
     clearTimeout(this.timer);
     this.timerAt = next.at;
-    this.timer = setTimeout(() => this.expire(), Math.max(0, next.at - this.clock.now()));
+    // setTimeout takes at most 2^31-1 ms (about 24.8 days); a later deadline is re-armed when this one fires.
+    this.timer = setTimeout(
+      () => this.expire(),
+      Math.min(MAX_TIMER_MS, Math.max(0, next.at - this.clock.now())),
+    );
     this.timer.unref();
   }
 
@@ -230,8 +253,9 @@ export class MemoryStore implements Store {
     for (let next = this.deadlines.peek(); next && next.at <= now; next = this.deadlines.peek()) {
       this.deadlines.pop();
       const lease = this.leases.get(next.id);
-      // A renewed lease has a later entry in the heap; only its current deadline counts.
-      if (lease && lease.expiresAt <= now) this.endLease(lease.id, 'lease-expired');
+      if (!lease) continue;
+      if (lease.expiresAt <= now) this.endLease(lease.id, 'lease-expired');
+      else this.deadlines.push(lease.expiresAt, lease.id); // renewed since: its next deadline
     }
     this.arm();
   }
