@@ -161,7 +161,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       } else if (!leader && checker) {
         checker.stop();
         checker = undefined;
-        probe.close();
+        probe.reset();
       }
     });
   }

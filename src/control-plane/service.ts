@@ -240,7 +240,6 @@ function serveWatch(
     while (!closed && !waitingForDrain && queue.length > 0) {
       const event = queue.shift()!;
       lastSent = Date.now();
-      lastSentRevision = Number(event.revision);
       if (!call.write(event)) {
         waitingForDrain = true;
         call.once('drain', () => {
@@ -257,7 +256,8 @@ function serveWatch(
       close();
       call.emit('error', {
         code: grpc.status.RESOURCE_EXHAUSTED,
-        details: `watcher too slow: ${limit} messages queued; resume from revision ${lastSentRevision}`,
+        // Messages written just before the cut may never arrive: the watcher resumes from what it received.
+        details: `watcher too slow: ${limit} messages queued; resume from the last revision you received`,
       });
       return;
     }
@@ -266,8 +266,6 @@ function serveWatch(
   };
 
   const since = Number(call.request.sinceRevision);
-  // The revision of the last message written to the stream: where the watcher can resume from if cut off.
-  let lastSentRevision = since;
   const missed = since > 0 ? state.changesSince(since) : undefined;
   if (missed) {
     for (const change of missed) enqueue(changeToWire(change));

@@ -34,8 +34,12 @@ export interface ProbeTarget {
  */
 export class GrpcHealthProbe {
   private readonly clients = new Map<string, { key: string; client: grpc.Client }>();
+  private readonly stopListening: () => void;
 
-  constructor(private readonly identity: MeshIdentity) {}
+  constructor(private readonly identity: MeshIdentity) {
+    // Open connections keep the certificate they were opened with: after a renewal, start afresh.
+    this.stopListening = identity.onUpdate(() => this.dropChannels());
+  }
 
   /** Resolves true when the target answers SERVING for the whole server before the timeout. */
   check(target: ProbeTarget, timeoutMs: number): Promise<boolean> {
@@ -64,6 +68,16 @@ export class GrpcHealthProbe {
   }
 
   close(): void {
+    this.stopListening();
+    this.dropChannels();
+  }
+
+  /** Closes every channel; later checks open new ones. */
+  reset(): void {
+    this.dropChannels();
+  }
+
+  private dropChannels(): void {
     for (const entry of this.clients.values()) entry.client.close();
     this.clients.clear();
   }

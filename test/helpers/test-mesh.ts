@@ -40,8 +40,11 @@ export type TestMeshOptions = Partial<Omit<ControlPlaneOptions, 'certsDir' | 'st
 export async function startTestMesh(options: TestMeshOptions = {}): Promise<TestMesh> {
   const temp = options.certsDir ? undefined : await makeTempDir('agent-mesh-mesh-');
   const certsDir = options.certsDir ?? temp!.dir;
-  await ensureCaDir(certsDir, 'agentmesh.local');
-  await ensureIdentity(certsDir, 'control-plane');
+  if (!options.certsDir) {
+    // A given directory is used as it is (a second replica, or certificates a test prepared on purpose).
+    await ensureCaDir(certsDir, 'agentmesh.local');
+    await ensureIdentity(certsDir, 'control-plane');
+  }
   const store = options.store ? await options.store() : new MemoryStore();
   const controlPlane = await startControlPlane({
     listen: '127.0.0.1:0',

@@ -271,7 +271,7 @@ export class EtcdStore implements Store {
               type: 'delete',
               key: event.kv.key.toString(),
               revision: Number(event.kv.mod_revision),
-              cause: 'deleted',
+              cause: 'unknown', // etcd does not say why a key went: a delete and a lease expiry look alike
             },
       );
       if (events.length > 0) handlers.onEvents(events);

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureCaDir, issueToDir } from '../../src/identity/certs-dir.js';
+import { collector, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import type { WatchMessage } from '../../src/control-plane/client.js';
+
+describe("the control plane's own identity", () => {
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  let mesh: TestMesh;
+
+  beforeAll(async () => {
+    temp = await makeTempDir();
+    await ensureCaDir(temp.dir, 'agentmesh.local');
+    // Started with a certificate that expires in 6 seconds.
+    await issueToDir(temp.dir, 'control-plane', { ttlMs: 6_000 });
+    mesh = await startTestMesh({
+      certsDir: temp.dir,
+      healthChecks: {
+        intervalMs: 200,
+        timeoutMs: 1_000,
+        failureThreshold: 2,
+        successThreshold: 1,
+        holdDownMs: 0,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await mesh?.close();
+    await temp?.remove();
+  });
+
+  it('is renewed in-process, so agents keep connecting and health checks keep passing past its first expiry', async () => {
+    const firstExpiry = mesh.controlPlane.identity.expiresAt;
+    const agent = await mesh.agentServer('steady');
+    const client = await mesh.client('steady');
+    await client.register({ type: 'worker', name: 'steady', endpoint: agent.server.address }, 30_000);
+    const messages = collector<WatchMessage>();
+    const watch = client.watch(0, (message) => messages.push(message));
+    try {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExpiry - Date.now()) + 2_000));
+      expect(mesh.controlPlane.identity.expiresAt).toBeGreaterThan(firstExpiry);
+      // New connections (a fresh client) and the health checks' connections both use the renewed certificate.
+      const late = await mesh.client('late-comer');
+      expect((await late.getAgent('steady')).health).toBe('healthy');
+      expect(messages.items.some((m) => m.kind === 'agent' && m.record.health === 'unhealthy')).toBe(false);
+    } finally {
+      watch.cancel();
+    }
+  });
+});
