@@ -6,7 +6,8 @@ interface Lease {
   id: LeaseId;
   ttlMs: number;
   expiresAt: number;
-  keys: Set<string>;
+  /** The keys attached; usually one, so an array costs far less than a Set (this is per registered agent). */
+  keys: string[];
 }
 
 interface Watcher {
@@ -15,6 +16,11 @@ interface Watcher {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function detach(lease: Lease | undefined, key: string): void {
+  const index = lease?.keys.indexOf(key) ?? -1;
+  if (index >= 0) lease!.keys.splice(index, 1);
+}
 
 /** A min-heap of lease deadlines; stale entries (renewed or revoked leases) are skipped when popped. */
 class DeadlineHeap {
@@ -98,7 +104,7 @@ export class MemoryStore implements Store {
 
   async grantLease(ttlMs: number): Promise<{ lease: LeaseId; ttlMs: number }> {
     const id = randomBytes(8).toString('hex');
-    const lease: Lease = { id, ttlMs, expiresAt: this.clock.now() + ttlMs, keys: new Set() };
+    const lease: Lease = { id, ttlMs, expiresAt: this.clock.now() + ttlMs, keys: [] };
     this.leases.set(id, lease);
     this.schedule(lease);
     return { lease: id, ttlMs };
@@ -123,13 +129,14 @@ export class MemoryStore implements Store {
     }
     const previous = this.data.get(key);
     if (previous?.lease !== undefined && previous.lease !== options.lease) {
-      this.leases.get(previous.lease)?.keys.delete(key);
+      detach(this.leases.get(previous.lease), key);
     }
     this.revision += 1;
     const stored: StoredValue = { key, value, revision: this.revision };
     if (options.lease !== undefined) {
       stored.lease = options.lease;
-      this.leases.get(options.lease)!.keys.add(key);
+      const keys = this.leases.get(options.lease)!.keys;
+      if (!keys.includes(key)) keys.push(key);
     }
     this.data.set(key, stored);
     this.emit([
@@ -203,7 +210,7 @@ export class MemoryStore implements Store {
     const stored = this.data.get(key);
     if (!stored) return false;
     this.data.delete(key);
-    if (stored.lease !== undefined) this.leases.get(stored.lease)?.keys.delete(key);
+    if (stored.lease !== undefined) detach(this.leases.get(stored.lease), key);
     this.revision += 1;
     this.emit([{ type: 'delete', key, revision: this.revision, cause }]);
     return true;
