@@ -203,24 +203,28 @@ export class EtcdStore implements Store {
     revision: number,
     options: { lease?: LeaseId } = {},
   ): Promise<boolean> {
-    try {
-      const put = this.client.put(key).value(value);
-      if (options.lease !== undefined) put.lease(options.lease);
-      const result = await this.client.if(key, 'Mod', '==', revision).then(put).commit();
-      return result.succeeded;
-    } catch (error) {
-      throw unavailable(error, 'compare-and-put');
-    }
+    return this.putIf(key, value, options, 'Mod', revision);
   }
 
   async create(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<boolean> {
+    return this.putIf(key, value, options, 'Create', 0);
+  }
+
+  /** A put in a transaction that succeeds only when the key's `field` revision equals `expected`. */
+  private async putIf(
+    key: string,
+    value: string,
+    options: { lease?: LeaseId },
+    field: 'Mod' | 'Create',
+    expected: number,
+  ): Promise<boolean> {
     try {
       const put = this.client.put(key).value(value);
       if (options.lease !== undefined) put.lease(options.lease);
-      const result = await this.client.if(key, 'Create', '==', 0).then(put).commit();
+      const result = await this.client.if(key, field, '==', expected).then(put).commit();
       return result.succeeded;
     } catch (error) {
-      throw unavailable(error, 'create');
+      throw unavailable(error, field === 'Mod' ? 'compare-and-put' : 'create');
     }
   }
 
