@@ -53,8 +53,13 @@ export class EndpointStats {
     this.lastUpdate = now;
   }
 
-  /** The cost the p2c strategy minimizes: expected latency times the queue in front of a new call. */
+  /**
+   * The cost the p2c strategy minimizes: expected latency times the queue in front of a new call. The latency
+   * estimate decays toward zero while the endpoint gets no calls (as in Finagle's peak EWMA), so an endpoint
+   * that lost the comparisons for a while is tried again instead of being starved forever.
+   */
   cost(): number {
-    return this.ewmaMs * (this.inFlightCount + 1);
+    const idle = Math.max(0, this.clock.now() - this.lastUpdate);
+    return this.ewmaMs * Math.exp(-idle / this.decayMs) * (this.inFlightCount + 1);
   }
 }
