@@ -5,6 +5,7 @@
  * - mtls-unary: a 1 KB unary call to the same handler, over agent-mesh's mTLS (certificate providers plus the SPIFFE
  *   peer check on every call) and over plain grpc-js `createSsl` mTLS (the baseline): closed-loop throughput and
  *   sequential latency p50/p99.
+ * - mesh-call: a 1 KB call through the mesh client against direct grpc-js mTLS (see bench/mesh-call.ts).
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
  * - control plane, per store: 10,000 agents; registrations/s, discovery against a full scan, change propagation to
  *   100 watchers, memory per agent (see bench/control-plane.ts). The etcd scenario runs when `etcd` is on PATH.
@@ -25,9 +26,10 @@ import { silentLogger } from '../src/observability/logger.js';
 import { findOnPath } from '../test/helpers/system-binary.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { benchControlPlane } from './control-plane.js';
+import { benchMeshCall } from './mesh-call.js';
 
 const json = process.argv.includes('--json');
-/** `--scenario <name>` runs one scenario: mtls, ca or control-plane. */
+/** `--scenario <name>` runs one scenario: mtls, mesh-call, ca or control-plane. */
 const only = process.argv.includes('--scenario')
   ? process.argv[process.argv.indexOf('--scenario') + 1]
   : undefined;
@@ -184,29 +186,42 @@ function print(name: string, figures: Figures): void {
 
 const { ca } = await CertificateAuthority.create({ trustDomain: 'bench.local' });
 const results: Record<string, Figures> = {};
-results.mtlsUnary = await benchMtlsUnary(ca);
-print('mTLS unary call, 1 KB: agent-mesh credentials vs plain grpc-js mTLS (baseline)', results.mtlsUnary);
-results.ca = await benchCa(ca);
-print('certificate authority (RSA 2048 leaves, node-forge signing)', results.ca);
-results.controlPlaneMemory = await benchControlPlane(async () => new MemoryStore());
-print(
-  'control plane, memory store, 10,000 agents (discovery baseline: full scan)',
-  results.controlPlaneMemory,
-);
-if (findOnPath('etcd')) {
-  const etcd = await startEtcd();
-  try {
-    results.controlPlaneEtcd = await benchControlPlane(() =>
-      EtcdStore.connect({ endpoints: [etcd.endpoint], logger: silentLogger() }),
-    );
-    print(
-      'control plane, etcd store, 10,000 agents (heap: the registry view only; data lives in etcd)',
-      results.controlPlaneEtcd,
-    );
-  } finally {
-    await etcd.stop();
+if (wanted('mtls')) {
+  results.mtlsUnary = await benchMtlsUnary(ca);
+  print('mTLS unary call, 1 KB: agent-mesh credentials vs plain grpc-js mTLS (baseline)', results.mtlsUnary);
+}
+if (wanted('mesh-call')) {
+  results.meshCall = await benchMeshCall();
+  print(
+    '1 KB unary call through the mesh client vs direct grpc-js mTLS to the same handler (baseline)',
+    results.meshCall,
+  );
+}
+if (wanted('ca')) {
+  results.ca = await benchCa(ca);
+  print('certificate authority (RSA 2048 leaves, node-forge signing)', results.ca);
+}
+if (wanted('control-plane')) {
+  results.controlPlaneMemory = await benchControlPlane(async () => new MemoryStore());
+  print(
+    'control plane, memory store, 10,000 agents (discovery baseline: full scan)',
+    results.controlPlaneMemory,
+  );
+  if (findOnPath('etcd')) {
+    const etcd = await startEtcd();
+    try {
+      results.controlPlaneEtcd = await benchControlPlane(() =>
+        EtcdStore.connect({ endpoints: [etcd.endpoint], logger: silentLogger() }),
+      );
+      print(
+        'control plane, etcd store, 10,000 agents (heap: the registry view only; data lives in etcd)',
+        results.controlPlaneEtcd,
+      );
+    } finally {
+      await etcd.stop();
+    }
+  } else if (!json) {
+    console.log('\n(etcd not on PATH: the etcd control-plane scenario is skipped; install etcd-server)');
   }
-} else if (wanted('control-plane') && !json) {
-  console.log('\n(etcd not on PATH: the etcd control-plane scenario is skipped; install etcd-server)');
 }
 if (json) console.log(JSON.stringify(results));

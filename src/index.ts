@@ -122,6 +122,19 @@ export { MemoryStore } from './control-plane/stores/memory-store.js';
 export { EtcdStore } from './control-plane/stores/etcd-store.js';
 export { createStore } from './control-plane/stores/create-store.js';
 
+// Data plane
+export { EndpointCache } from './data-plane/endpoint-cache.js';
+export type { EndpointCacheOptions, TargetQuery } from './data-plane/endpoint-cache.js';
+export { MeshClient } from './data-plane/mesh-client.js';
+export type { MeshCallOptions, MeshCallResult, MeshClientOptions } from './data-plane/mesh-client.js';
+export { createBalancer } from './data-plane/create-balancer.js';
+export type { BalancerName, Endpoint, LoadBalancer, PickOptions } from './data-plane/load-balancer.js';
+export { EndpointStats } from './data-plane/endpoint-stats.js';
+export { DEFAULT_OUTLIER_SETTINGS, OutlierDetector } from './data-plane/outlier-detector.js';
+export type { OutlierSettings } from './data-plane/outlier-detector.js';
+export { DEFAULT_RETRY_BUDGET, RetryBudget, backoffDelay } from './data-plane/retry-budget.js';
+export type { RetryBudgetSettings } from './data-plane/retry-budget.js';
+
 // Pub/sub
 export { matchesTopic, patternCovers, validatePattern, validateTopic } from './pubsub/topic.js';
 

@@ -139,10 +139,11 @@ export class MeshClient {
     let lastError: MeshError | undefined;
     this.budget.recordCall();
     for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
-      const exclude = new Set([...tried, ...this.outliers.ejected()]);
+      const ejected = this.outliers.ejected();
+      const exclude = ejected.size === 0 ? tried : new Set([...tried, ...ejected]);
       const endpoint =
-        balancer.pick({ exclude, ...(options.key !== undefined ? { key: options.key } : {}) }) ??
-        balancer.pick({ exclude: tried });
+        balancer.pick(options.key !== undefined ? { exclude, key: options.key } : { exclude }) ??
+        (ejected.size > 0 ? balancer.pick({ exclude: tried }) : undefined);
       if (!endpoint) break;
       const member = this.members.get(endpoint.id)!;
       tried.add(endpoint.id);

@@ -1,3 +1,5 @@
+const NONE: ReadonlySet<string> = new Set();
+
 /** Outlier ejection settings. */
 export interface OutlierSettings {
   /** Consecutive failures that eject an instance (default 5). */
@@ -31,6 +33,8 @@ interface Entry {
 export class OutlierDetector {
   private readonly settings: OutlierSettings;
   private readonly entries = new Map<string, Entry>();
+  /** When the last current ejection ends: before then something may be ejected, after it nothing is. */
+  private latestEjectionEnd = 0;
 
   constructor(
     settings: Partial<OutlierSettings> = {},
@@ -55,6 +59,7 @@ export class OutlierDetector {
     entry.failures = 0;
     entry.ejectedUntil =
       now + Math.min(this.settings.maxEjectionMs, this.settings.baseEjectionMs * 2 ** (entry.ejections - 1));
+    this.latestEjectionEnd = Math.max(this.latestEjectionEnd, entry.ejectedUntil);
     return true;
   }
 
@@ -63,8 +68,9 @@ export class OutlierDetector {
     return (this.entries.get(id)?.ejectedUntil ?? 0) > this.clock.now();
   }
 
-  /** Ids ejected now. */
-  ejected(): Set<string> {
+  /** Ids ejected now (empty and allocation-free in the common case where nothing was ever ejected). */
+  ejected(): ReadonlySet<string> {
+    if (this.latestEjectionEnd <= this.clock.now()) return NONE;
     const now = this.clock.now();
     return new Set([...this.entries].filter(([, entry]) => entry.ejectedUntil > now).map(([id]) => id));
   }

@@ -134,9 +134,19 @@ describe('mesh client over real agents', () => {
     expect(failures).toBe(0);
   });
 
-  it('ejects the dead instance after consecutive failures', async () => {
-    const counts = await count(60, { idempotent: true, balancer: 'round-robin' });
-    expect(counts.get('echo-b') ?? 0).toBe(0);
+  it('ejects the dead instance after consecutive failures: calls stop trying it', async () => {
+    // Without ejection, round-robin would still try the dead instance every third call and fail over from it;
+    // ejected, it is not tried at all, so every call succeeds at its first attempt.
+    const attempts: number[] = [];
+    for (let i = 0; i < 60; i += 1) {
+      const result = await client.call({ type: 'echo' }, 'ping', 'x', {
+        idempotent: true,
+        balancer: 'round-robin',
+      });
+      expect(result.agent.id).not.toBe('echo-b');
+      attempts.push(result.attempts);
+    }
+    expect(attempts.every((n) => n === 1)).toBe(true);
   });
 
   it('keeps calling the last known instances while the control plane is down', async () => {
