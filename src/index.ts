@@ -138,7 +138,21 @@ export type { RetryBudgetSettings } from './data-plane/retry-budget.js';
 // Pub/sub
 export { matchesTopic, patternCovers, validatePattern, validateTopic } from './pubsub/topic.js';
 
+export {
+  CONTEXT_KEYS,
+  DEFAULT_HOP_LIMIT,
+  childTraceparent,
+  contextFromMetadata,
+  currentContext,
+  newTraceparent,
+  outboundContext,
+  runWithContext,
+} from './data-plane/call-context.js';
+export type { CallContext } from './data-plane/call-context.js';
+
 // Agent
+export { startAgent } from './agent/agent-runtime.js';
+export type { AgentOptions, RunningAgent } from './agent/agent-runtime.js';
 export { CertificateRenewer } from './agent/certificate-renewer.js';
 export type { CertificateRenewerOptions } from './agent/certificate-renewer.js';
 export { createAgentService } from './agent/agent-service.js';

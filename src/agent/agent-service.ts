@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { Code, MeshError } from '../errors.js';
-import type { CallContext__Output } from '../generated/agentmesh/v1/CallContext.js';
+import { contextFromMetadata, runWithContext, type CallContext } from '../data-plane/call-context.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
@@ -20,7 +20,7 @@ export interface InvocationContext {
   /** The call's deadline in ms since the epoch; Infinity when the caller set none. */
   deadline: number;
   /** Context propagated by the caller (trace, conversation, tenant, caller chain). */
-  context: CallContext__Output | null;
+  context: CallContext;
 }
 
 /** A request to a generic method: the payload bytes and their media type. */
@@ -41,6 +41,11 @@ export interface AgentServiceOptions {
   /** The generic methods the agent serves, by name. */
   methods: Record<string, MethodHandler>;
   logger: Logger;
+  /**
+   * Decides whether `caller` may invoke `method` before the handler runs; throws a MeshError (PERMISSION_DENIED)
+   * to refuse. The agent runtime enforces the control plane's policies here.
+   */
+  authorize?: (caller: SpiffeId, method: string) => void;
 }
 
 function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number {
@@ -68,7 +73,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       callback: grpc.sendUnaryData<InvokeResponse>,
     ) => {
       const run = async (): Promise<InvokeResponse> => {
-        const { method, payload, contentType, context } = call.request;
+        const { method, payload, contentType } = call.request;
         if (!METHOD_NAME.test(method)) {
           throw new MeshError(
             Code.INVALID_ARGUMENT,
@@ -82,7 +87,16 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
             `unknown method "${method}"; this agent serves: ${known()}`,
           );
         const caller = peerIdentity(call, options.identity);
-        return handler({ payload, contentType }, { caller, deadline: deadlineOf(call), context });
+        options.authorize?.(caller, method);
+        const deadline = deadlineOf(call);
+        const context: CallContext = {
+          ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
+          ...(Number.isFinite(deadline) ? { deadline } : {}),
+        };
+        // Calls the handler makes through a MeshClient inherit the context: trace, conversation, chain, deadline.
+        return runWithContext(context, () =>
+          handler({ payload, contentType }, { caller, deadline, context }),
+        );
       };
       run().then(
         (response) => callback(null, response),

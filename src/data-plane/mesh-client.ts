@@ -8,6 +8,7 @@ import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/cre
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
+import { currentContext, outboundContext, type CallContext } from './call-context.js';
 import { createBalancer } from './create-balancer.js';
 import type { EndpointCache, TargetQuery } from './endpoint-cache.js';
 import { EndpointStats } from './endpoint-stats.js';
@@ -27,6 +28,10 @@ export interface MeshCallOptions {
   key?: string;
   /** Media type of the payload (default: application/json for objects, text/plain for strings). */
   contentType?: string;
+  /** Starts or overrides the conversation id that travels with the call (and the calls it causes). */
+  conversationId?: string;
+  /** Starts or overrides the tenant that travels with the call. */
+  tenant?: string;
 }
 
 /** A call's answer and who gave it. */
@@ -49,6 +54,8 @@ export interface MeshClientOptions {
   outliers?: Partial<OutlierSettings>;
   retryBudget?: Partial<RetryBudgetSettings>;
   random?: () => number;
+  /** Most agents a chain of calls may pass through (default 10). */
+  hopLimit?: number;
 }
 
 interface Member {
@@ -131,7 +138,27 @@ export class MeshClient {
     payload: Buffer | string | unknown,
     options: MeshCallOptions = {},
   ): Promise<MeshCallResult> {
-    const deadline = Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs ?? 10_000);
+    const parent = currentContext();
+    // A call made while handling one inherits its deadline: it cannot outlive the call that caused it.
+    const deadline = Math.min(
+      Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs ?? 10_000),
+      parent?.deadline ?? Infinity,
+    );
+    const context: CallContext | undefined =
+      options.conversationId || options.tenant
+        ? {
+            chain: parent?.chain ?? [],
+            ...parent,
+            ...(options.conversationId ? { conversationId: options.conversationId } : {}),
+            ...(options.tenant ? { tenant: options.tenant } : {}),
+          }
+        : parent;
+    const metadata = new grpc.Metadata();
+    for (const [key, value] of Object.entries(
+      outboundContext(this.options.identity.spiffeId.uri, context, this.options.hopLimit),
+    )) {
+      metadata.set(key, value);
+    }
     const request = { method, ...encode(payload, options.contentType) };
     const balancer = this.targetFor(target, options.balancer ?? this.options.defaultBalancer ?? 'p2c-ewma');
     const maxAttempts = this.options.maxAttempts ?? 3;
@@ -150,7 +177,7 @@ export class MeshClient {
       const started = performance.now();
       endpoint.stats.start();
       try {
-        const response = await this.invoke(member.channel, request, deadline);
+        const response = await this.invoke(member.channel, request, metadata, deadline);
         endpoint.stats.finish(performance.now() - started, true);
         this.outliers.record(endpoint.id, true, this.members.size);
         return {
@@ -193,10 +220,11 @@ export class MeshClient {
   private invoke(
     channel: AgentClient,
     request: { method: string; payload: Buffer; contentType: string },
+    metadata: grpc.Metadata,
     deadline: number,
   ): Promise<{ payload: Buffer; contentType: string }> {
     return new Promise((resolve, reject) => {
-      channel.Invoke(request, { deadline }, (error, response) =>
+      channel.Invoke(request, metadata, { deadline }, (error, response) =>
         error || !response ? reject(error) : resolve(response),
       );
     });

@@ -1,0 +1,179 @@
+import { ControlPlaneClient } from '../control-plane/client.js';
+import type { AgentSpec } from '../control-plane/agent-record.js';
+import { authorize } from '../control-plane/policy.js';
+import { EndpointCache } from '../data-plane/endpoint-cache.js';
+import { MeshClient, type MeshClientOptions } from '../data-plane/mesh-client.js';
+import { Code, MeshError } from '../errors.js';
+import { identityNameOf } from '../identity/spiffe-id.js';
+import type { Logger } from '../observability/logger.js';
+import { silentLogger } from '../observability/logger.js';
+import type { MeshIdentity } from '../transport/mesh-identity.js';
+import { loadMeshProtos } from '../transport/protos.js';
+import { startServer, type RunningServer, type ServiceRegistration } from '../transport/server.js';
+import { createAgentService, type MethodHandler } from './agent-service.js';
+import { CertificateRenewer } from './certificate-renewer.js';
+
+/** What an agent is and does. */
+export interface AgentOptions {
+  identity: MeshIdentity;
+  /** `host:port` of the control plane. */
+  controlPlane: string;
+  type: string;
+  capabilities?: string[];
+  labels?: Record<string, string>;
+  weight?: number;
+  maxConcurrency?: number;
+  description?: string;
+  /** Generic methods, called through Invoke. */
+  methods?: Record<string, MethodHandler>;
+  /** The user's own typed services, served beside the generic one (not yet covered by policy checks). */
+  services?: ServiceRegistration[];
+  /** `host:port` to listen on (default `127.0.0.1:0`). */
+  listen?: string;
+  /** Lease asked for (default 15 s); heartbeats go at a third of it. */
+  leaseTtlMs?: number;
+  /** How long a drain waits for in-flight calls (default 10 s). */
+  drainGraceMs?: number;
+  /** Options for the agent's own outbound mesh client. */
+  client?: Partial<Omit<MeshClientOptions, 'identity' | 'cache' | 'logger'>>;
+  logger?: Logger;
+}
+
+/** A running agent. */
+export interface RunningAgent {
+  /** The agent's registered name (the last segment of its SPIFFE ID). */
+  name: string;
+  address: string;
+  identity: MeshIdentity;
+  /** For calls to other agents, from handlers too (context and deadline propagate). */
+  mesh: MeshClient;
+  cache: EndpointCache;
+  controlPlane: ControlPlaneClient;
+  server: RunningServer;
+  /** Marks the agent draining, waits for in-flight calls (up to the grace period), deregisters, and closes. */
+  drain(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Runs an agent: serves its methods over mTLS (with `grpc.health.v1` and reflection), enforces the control plane's
+ * policies on every generic call before the handler runs, registers, heartbeats with its load, renews its
+ * certificate, and keeps a mesh client for outbound calls fed by the control plane's watch.
+ */
+export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
+  const name = identityNameOf(options.identity.spiffeId);
+  if (!name || name === 'control-plane') {
+    throw new MeshError(Code.INVALID_ARGUMENT, `"${options.identity.spiffeId.uri}" is not an agent identity`);
+  }
+  const logger = (options.logger ?? silentLogger()).child({ agent: name });
+  const controlPlane = new ControlPlaneClient({ address: options.controlPlane, identity: options.identity });
+  const cache = new EndpointCache({ client: controlPlane, logger });
+  await cache.start();
+  const mesh = new MeshClient({ identity: options.identity, cache, logger, ...options.client });
+
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  const counted =
+    (handler: MethodHandler): MethodHandler =>
+    async (request, call) => {
+      inFlight += 1;
+      try {
+        return await handler(request, call);
+      } finally {
+        inFlight -= 1;
+        if (inFlight === 0) idle?.();
+      }
+    };
+  const methods = Object.fromEntries(
+    Object.entries(options.methods ?? {}).map(([method, handler]) => [method, counted(handler)]),
+  );
+  const service = createAgentService({
+    identity: options.identity,
+    logger,
+    methods,
+    authorize: (caller, method) => {
+      const callerName = identityNameOf(caller);
+      const callerType = callerName ? cache.get(callerName)?.spec.type : undefined;
+      const decision = authorize(cache.policies, {
+        caller: caller.uri,
+        ...(callerType ? { callerType } : {}),
+        action: 'invoke',
+        targetType: options.type,
+        method,
+      });
+      if (!decision.allowed) {
+        throw new MeshError(
+          Code.PERMISSION_DENIED,
+          `"${caller.uri}" may not invoke ${options.type}.${method}${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
+        );
+      }
+    },
+  });
+  const server = await startServer({
+    identity: options.identity,
+    address: options.listen ?? '127.0.0.1:0',
+    services: [service, ...(options.services ?? [])],
+    reflection: [loadMeshProtos().packageDefinition],
+  });
+  const spec: Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'> = {
+    type: options.type,
+    name,
+    endpoint: server.address,
+    capabilities: options.capabilities ?? [],
+    labels: options.labels ?? {},
+    weight: options.weight ?? 0,
+    maxConcurrency: options.maxConcurrency ?? 0,
+    description: options.description ?? '',
+  };
+  const leaseTtlMs = options.leaseTtlMs ?? 15_000;
+  await controlPlane.register(spec, leaseTtlMs);
+  let draining = false;
+  const heartbeat = setInterval(() => {
+    controlPlane.heartbeat(name, { inFlight, queueDepth: 0 }, draining).catch(async (error: unknown) => {
+      if (error instanceof MeshError && error.code === Code.NOT_FOUND && !draining) {
+        logger.warn('registration lost (lease ended); registering again');
+        await controlPlane.register(spec, leaseTtlMs).catch(() => undefined);
+      } else {
+        logger.warn({ err: error }, 'heartbeat failed');
+      }
+    });
+  }, leaseTtlMs / 3);
+  heartbeat.unref();
+  const renewer = new CertificateRenewer({ identity: options.identity, client: controlPlane, logger });
+  renewer.start();
+  logger.info({ address: server.address, type: options.type }, 'agent running');
+
+  let drained: Promise<void> | undefined;
+  return {
+    name,
+    address: server.address,
+    identity: options.identity,
+    mesh,
+    cache,
+    controlPlane,
+    server,
+    drain(graceMs = options.drainGraceMs ?? 10_000) {
+      drained ??= (async () => {
+        draining = true;
+        await controlPlane.heartbeat(name, { inFlight, queueDepth: 0 }, true).catch(() => undefined);
+        if (inFlight > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, graceMs);
+            idle = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+        clearInterval(heartbeat);
+        renewer.stop();
+        await controlPlane.deregister(name).catch(() => undefined);
+        await server.shutdown(1_000);
+        mesh.close();
+        cache.close();
+        controlPlane.close();
+        logger.info('agent drained and stopped');
+      })();
+      return drained;
+    },
+  };
+}

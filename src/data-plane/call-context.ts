@@ -1,0 +1,98 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { Code, MeshError } from '../errors.js';
+
+/**
+ * What travels with a call from agent to agent, in gRPC metadata, so typed services get it too. It is never used to
+ * decide identity or permission (the verified peer certificate does that); the caller chain only limits loops and
+ * explains them.
+ */
+export interface CallContext {
+  /** W3C trace context. */
+  traceparent?: string;
+  tracestate?: string;
+  conversationId?: string;
+  tenant?: string;
+  /** SPIFFE IDs the call passed through, the originating caller first. */
+  chain: string[];
+  /** Absolute deadline (ms since the epoch) that outbound calls made for this call must not outlive. */
+  deadline?: number;
+}
+
+/** Default most agents a call may pass through before it is refused as a loop. */
+export const DEFAULT_HOP_LIMIT = 10;
+
+/** Metadata keys. */
+export const CONTEXT_KEYS = {
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  conversationId: 'x-agentmesh-conversation',
+  tenant: 'x-agentmesh-tenant',
+  chain: 'x-agentmesh-chain',
+} as const;
+
+const storage = new AsyncLocalStorage<CallContext>();
+
+/** The context of the call being handled, inside a handler (and whatever it awaits); undefined elsewhere. */
+export function currentContext(): CallContext | undefined {
+  return storage.getStore();
+}
+
+/** Runs `work` with `context` as the current call context. */
+export function runWithContext<T>(context: CallContext, work: () => T): T {
+  return storage.run(context, work);
+}
+
+/** A new W3C traceparent: version 00, random trace and span ids, sampled. */
+export function newTraceparent(): string {
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/** The same trace with a new span id (a child call). */
+export function childTraceparent(parent: string | undefined): string {
+  const match = parent && /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(parent);
+  if (!match) return newTraceparent();
+  return `00-${match[1]}-${randomBytes(8).toString('hex')}-${match[2]}`;
+}
+
+/** Reads the propagated context from incoming metadata (a plain record of header values). */
+export function contextFromMetadata(get: (key: string) => string | undefined): CallContext {
+  const chain = (get(CONTEXT_KEYS.chain) ?? '').split(',').filter((entry) => entry.startsWith('spiffe://'));
+  const context: CallContext = { chain };
+  const traceparent = get(CONTEXT_KEYS.traceparent);
+  if (traceparent) context.traceparent = traceparent;
+  const tracestate = get(CONTEXT_KEYS.tracestate);
+  if (tracestate) context.tracestate = tracestate;
+  const conversationId = get(CONTEXT_KEYS.conversationId);
+  if (conversationId) context.conversationId = conversationId;
+  const tenant = get(CONTEXT_KEYS.tenant);
+  if (tenant) context.tenant = tenant;
+  return context;
+}
+
+/**
+ * The metadata for an outbound call made by `self`, carrying the current context (or starting a new trace), with
+ * `self` appended to the chain.
+ * @throws MeshError FAILED_PRECONDITION when the chain would exceed the hop limit (a call loop), naming the chain.
+ */
+export function outboundContext(
+  self: string,
+  parent: CallContext | undefined,
+  hopLimit = DEFAULT_HOP_LIMIT,
+): Record<string, string> {
+  const chain = [...(parent?.chain ?? []), self];
+  if (chain.length > hopLimit) {
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `call loop: the hop limit of ${hopLimit} was reached by ${chain.join(' -> ')}`,
+    );
+  }
+  const headers: Record<string, string> = {
+    [CONTEXT_KEYS.traceparent]: childTraceparent(parent?.traceparent),
+    [CONTEXT_KEYS.chain]: chain.join(','),
+  };
+  if (parent?.tracestate) headers[CONTEXT_KEYS.tracestate] = parent.tracestate;
+  if (parent?.conversationId) headers[CONTEXT_KEYS.conversationId] = parent.conversationId;
+  if (parent?.tenant) headers[CONTEXT_KEYS.tenant] = parent.tenant;
+  return headers;
+}

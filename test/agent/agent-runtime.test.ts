@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
+import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
+import { MeshClient } from '../../src/data-plane/mesh-client.js';
+import { Code, type MeshError } from '../../src/errors.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+
+const json = (value: unknown) => ({
+  payload: Buffer.from(JSON.stringify(value)),
+  contentType: 'application/json',
+});
+
+describe('agents calling agents through the runtime', () => {
+  let mesh: TestMesh;
+  const agents: RunningAgent[] = [];
+  let caller: MeshClient;
+  let callerCache: EndpointCache;
+
+  async function agent(
+    name: string,
+    type: string,
+    methods: Parameters<typeof startAgent>[0]['methods'],
+  ): Promise<RunningAgent> {
+    const running = await startAgent({
+      identity: await mesh.identity(name),
+      controlPlane: mesh.controlPlane.address,
+      type,
+      methods,
+    });
+    agents.push(running);
+    return running;
+  }
+
+  async function until(predicate: () => boolean): Promise<void> {
+    while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
+  beforeAll(async () => {
+    mesh = await startTestMesh();
+    const pingAgent: RunningAgent = await agent('ping-1', 'ping', {
+      bounce: async () =>
+        json((await pingAgent.mesh.call({ type: 'pong' }, 'bounce', {})).payload.toString()),
+    });
+    const pongAgent: RunningAgent = await agent('pong-1', 'pong', {
+      bounce: async () =>
+        json((await pongAgent.mesh.call({ type: 'ping' }, 'bounce', {})).payload.toString()),
+    });
+    await agent('inner-1', 'inner', {
+      report: async (_request, call) =>
+        json({ deadline: call.deadline, context: call.context, caller: call.caller.uri }),
+    });
+    const outer: RunningAgent = await agent('outer-1', 'outer', {
+      relay: async () => outer.mesh.call({ type: 'inner' }, 'report', {}),
+    });
+    await agent('slow-1', 'slow', {
+      wait: async (request) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return request;
+      },
+    });
+    const identity = await mesh.identity('origin');
+    callerCache = new EndpointCache({ client: await mesh.client('origin'), logger: silentLogger() });
+    await callerCache.start();
+    caller = new MeshClient({ identity, cache: callerCache, logger: silentLogger() });
+    await until(() =>
+      ['ping', 'pong', 'inner', 'outer', 'slow'].every((type) => callerCache.select({ type }).length === 1),
+    );
+    await until(() =>
+      agents.every(
+        (a) =>
+          a.cache.select({ type: 'inner' }).length === 1 && a.cache.select({ type: 'pong' }).length === 1,
+      ),
+    );
+  });
+
+  afterAll(async () => {
+    caller?.close();
+    callerCache?.close();
+    await Promise.all(agents.map((a) => a.drain(0)));
+    await mesh?.close();
+  });
+
+  it('carries trace, conversation, caller chain and deadline into the calls a handler makes', async () => {
+    const started = Date.now();
+    const result = await caller.call(
+      { type: 'outer' },
+      'relay',
+      {},
+      { timeoutMs: 3_000, conversationId: 'conv-42' },
+    );
+    const seen = JSON.parse(result.payload.toString()) as {
+      deadline: number;
+      caller: string;
+      context: { conversationId: string; chain: string[]; traceparent: string };
+    };
+    expect(seen.caller).toBe('spiffe://agentmesh.local/agent/outer-1');
+    expect(seen.context.conversationId).toBe('conv-42');
+    expect(seen.context.chain).toEqual([
+      'spiffe://agentmesh.local/agent/origin',
+      'spiffe://agentmesh.local/agent/outer-1',
+    ]);
+    expect(seen.context.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // The inner call inherited the outer deadline (whole milliseconds on the wire), not its own 10 s default.
+    expect(seen.deadline).toBeGreaterThan(Date.now());
+    expect(seen.deadline).toBeLessThanOrEqual(started + 3_000 + 5);
+  });
+
+  it('stops agents that call each other in a loop at the hop limit, naming the chain', async () => {
+    const error = (await caller.call({ type: 'ping' }, 'bounce', {}).catch((e: unknown) => e)) as MeshError;
+    expect(error.code).toBe(Code.FAILED_PRECONDITION);
+    expect(error.message).toMatch(
+      /call loop: the hop limit of 10 was reached by spiffe:\/\/agentmesh.local\/agent\/origin -> spiffe:\/\/agentmesh.local\/agent\/ping-1 -> spiffe:\/\/agentmesh.local\/agent\/pong-1 -> /,
+    );
+  });
+
+  it('refuses a caller that the control plane’s policies do not allow, before the handler runs', async () => {
+    const admin = await mesh.client('control-plane');
+    await admin.setPolicies({
+      defaultEffect: 'deny',
+      rules: [
+        {
+          id: 'origin-may-relay',
+          effect: 'allow',
+          actions: ['invoke'],
+          callers: ['spiffe://agentmesh.local/agent/origin'],
+          callerTypes: [],
+          targetTypes: ['outer'],
+          methods: ['relay'],
+          topics: [],
+        },
+        {
+          id: 'outer-may-report',
+          effect: 'allow',
+          actions: ['invoke'],
+          callers: [],
+          callerTypes: ['outer'],
+          targetTypes: ['inner'],
+          methods: [],
+          topics: [],
+        },
+      ],
+    });
+    await until(() => agents.every((a) => a.cache.policies.defaultEffect === 'deny'));
+    try {
+      expect((await caller.call({ type: 'outer' }, 'relay', {})).agent.id).toBe('outer-1');
+      const denied = (await caller
+        .call({ type: 'inner' }, 'report', {})
+        .catch((e: unknown) => e)) as MeshError;
+      expect(denied.code).toBe(Code.PERMISSION_DENIED);
+      expect(denied.message).toMatch(/may not invoke inner.report \(no rule allows it\)/);
+    } finally {
+      await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
+      await until(() => agents.every((a) => a.cache.policies.defaultEffect === 'allow'));
+    }
+  });
+
+  it('drains gracefully: in-flight calls finish, then the agent leaves the registry', async () => {
+    const slow = agents.find((a) => a.name === 'slow-1')!;
+    const calls = Array.from({ length: 5 }, (_, i) => caller.call({ type: 'slow' }, 'wait', `call ${i}`));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the calls are in the handler now
+    const drained = slow.drain(5_000);
+    const results = await Promise.all(calls);
+    expect(results.map((r) => r.payload.toString())).toEqual([
+      'call 0',
+      'call 1',
+      'call 2',
+      'call 3',
+      'call 4',
+    ]);
+    await drained;
+    await until(() => callerCache.get('slow-1') === undefined);
+  });
+});
