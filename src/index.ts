@@ -126,7 +126,13 @@ export { createStore } from './control-plane/stores/create-store.js';
 export { EndpointCache } from './data-plane/endpoint-cache.js';
 export type { EndpointCacheOptions, TargetQuery } from './data-plane/endpoint-cache.js';
 export { MeshClient } from './data-plane/mesh-client.js';
-export type { MeshCallOptions, MeshCallResult, MeshClientOptions } from './data-plane/mesh-client.js';
+export type {
+  MeshCallOptions,
+  MeshCallResult,
+  MeshClientOptions,
+  MeshStreamChunk,
+  MeshStreamOptions,
+} from './data-plane/mesh-client.js';
 export { createBalancer } from './data-plane/create-balancer.js';
 export type { BalancerName, Endpoint, LoadBalancer, PickOptions } from './data-plane/load-balancer.js';
 export { EndpointStats } from './data-plane/endpoint-stats.js';
@@ -161,6 +167,7 @@ export type {
   InvocationContext,
   InvocationPayload,
   MethodHandler,
+  StreamHandler,
 } from './agent/agent-service.js';
 
 // Observability

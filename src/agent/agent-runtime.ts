@@ -10,7 +10,7 @@ import { silentLogger } from '../observability/logger.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer, type ServiceRegistration } from '../transport/server.js';
-import { createAgentService, type MethodHandler } from './agent-service.js';
+import { createAgentService, type MethodHandler, type StreamHandler } from './agent-service.js';
 import { CertificateRenewer } from './certificate-renewer.js';
 
 /** What an agent is and does. */
@@ -26,6 +26,8 @@ export interface AgentOptions {
   description?: string;
   /** Generic methods, called through Invoke. */
   methods?: Record<string, MethodHandler>;
+  /** Streamed methods, called through InvokeStream (e.g. token streams). */
+  streams?: Record<string, StreamHandler>;
   /** The user's own typed services, served beside the generic one (not yet covered by policy checks). */
   services?: ServiceRegistration[];
   /** `host:port` to listen on (default `127.0.0.1:0`). */
@@ -83,6 +85,19 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
         if (inFlight === 0) idle?.();
       }
     };
+  const countedStream = (handler: StreamHandler): StreamHandler =>
+    async function* (request, call) {
+      inFlight += 1;
+      try {
+        yield* handler(request, call);
+      } finally {
+        inFlight -= 1;
+        if (inFlight === 0) idle?.();
+      }
+    };
+  const streams = Object.fromEntries(
+    Object.entries(options.streams ?? {}).map(([method, handler]) => [method, countedStream(handler)]),
+  );
   const methods = Object.fromEntries(
     Object.entries(options.methods ?? {}).map(([method, handler]) => [method, counted(handler)]),
   );
@@ -90,6 +105,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     identity: options.identity,
     logger,
     methods,
+    streams,
     authorize: (caller, method) => {
       const callerName = identityNameOf(caller);
       const callerType = callerName ? cache.get(callerName)?.spec.type : undefined;

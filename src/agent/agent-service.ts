@@ -35,11 +35,19 @@ export type MethodHandler = (
   call: InvocationContext,
 ) => Promise<InvocationPayload>;
 
+/** Handles one streamed method: yields the chunks of the answer (e.g. tokens) as they are produced. */
+export type StreamHandler = (
+  request: InvocationPayload,
+  call: InvocationContext,
+) => AsyncIterable<InvocationPayload>;
+
 /** Options for {@link createAgentService}. */
 export interface AgentServiceOptions {
   identity: MeshIdentity;
   /** The generic methods the agent serves, by name. */
   methods: Record<string, MethodHandler>;
+  /** The streamed methods, by name. */
+  streams?: Record<string, StreamHandler>;
   logger: Logger;
   /**
    * Decides whether `caller` may invoke `method` before the handler runs; throws a MeshError (PERMISSION_DENIED)
@@ -54,18 +62,43 @@ function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number {
 }
 
 /**
- * The `agentmesh.v1.Agent` service of an agent: `Invoke` runs the handler registered for the method, with the
- * caller's verified identity. Streamed invocation and event delivery are answered UNIMPLEMENTED until an agent
- * registers handlers for them.
+ * The `agentmesh.v1.Agent` service of an agent: `Invoke` runs the handler registered for the method, and
+ * `InvokeStream` the stream handler, each with the caller's verified identity, after the authorization hook, inside
+ * the propagated call context. Event delivery is answered UNIMPLEMENTED until pub/sub exists.
  */
 export function createAgentService(options: AgentServiceOptions): ServiceRegistration {
   const { protos } = loadMeshProtos();
   const methods = new Map(Object.entries(options.methods));
-  const known = () => [...methods.keys()].sort().join(', ') || '(none)';
-  const unimplemented =
-    (what: string) =>
-    (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) =>
-      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: `this agent does not serve ${what}` });
+  const streams = new Map(Object.entries(options.streams ?? {}));
+
+  /** Validates and authorizes a call to one of `handlers`, and builds what the handler is told. */
+  const prepare = <H>(
+    call:
+      | grpc.ServerUnaryCall<InvokeRequest__Output, unknown>
+      | grpc.ServerWritableStream<InvokeRequest__Output, unknown>,
+    handlers: Map<string, H>,
+  ): { handler: H; request: InvocationPayload; invocation: InvocationContext } => {
+    const { method, payload, contentType } = call.request;
+    if (!METHOD_NAME.test(method)) {
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `invalid method name "${method.slice(0, 40)}": use 1-128 letters, digits, ".", "_", "-" or "/"`,
+      );
+    }
+    const handler = handlers.get(method);
+    if (!handler) {
+      const known = [...handlers.keys()].sort().join(', ') || '(none)';
+      throw new MeshError(Code.UNIMPLEMENTED, `unknown method "${method}"; this agent serves: ${known}`);
+    }
+    const caller = peerIdentity(call, options.identity);
+    options.authorize?.(caller, method);
+    const deadline = deadlineOf(call);
+    const context: CallContext = {
+      ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
+      ...(Number.isFinite(deadline) ? { deadline } : {}),
+    };
+    return { handler, request: { payload, contentType }, invocation: { caller, deadline, context } };
+  };
 
   const implementation = {
     Invoke: (
@@ -73,38 +106,38 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       callback: grpc.sendUnaryData<InvokeResponse>,
     ) => {
       const run = async (): Promise<InvokeResponse> => {
-        const { method, payload, contentType } = call.request;
-        if (!METHOD_NAME.test(method)) {
-          throw new MeshError(
-            Code.INVALID_ARGUMENT,
-            `invalid method name "${method.slice(0, 40)}": use 1-128 letters, digits, ".", "_", "-" or "/"`,
-          );
-        }
-        const handler = methods.get(method);
-        if (!handler)
-          throw new MeshError(
-            Code.UNIMPLEMENTED,
-            `unknown method "${method}"; this agent serves: ${known()}`,
-          );
-        const caller = peerIdentity(call, options.identity);
-        options.authorize?.(caller, method);
-        const deadline = deadlineOf(call);
-        const context: CallContext = {
-          ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
-          ...(Number.isFinite(deadline) ? { deadline } : {}),
-        };
+        const { handler, request, invocation } = prepare(call, methods);
         // Calls the handler makes through a MeshClient inherit the context: trace, conversation, chain, deadline.
-        return runWithContext(context, () =>
-          handler({ payload, contentType }, { caller, deadline, context }),
-        );
+        return runWithContext(invocation.context, () => handler(request, invocation));
       };
       run().then(
         (response) => callback(null, response),
         (error: unknown) => callback(toServiceError(error, options.logger)),
       );
     },
-    InvokeStream: unimplemented('streamed invocation'),
-    DeliverEvents: unimplemented('event delivery'),
+    InvokeStream: (call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeResponse>) => {
+      let cancelled = false;
+      call.on('cancelled', () => (cancelled = true));
+      const run = async () => {
+        const { handler, request, invocation } = prepare(call, streams);
+        await runWithContext(invocation.context, async () => {
+          for await (const chunk of handler(request, invocation)) {
+            if (cancelled) break;
+            // Each chunk goes out as soon as it is produced; a slow reader pauses the handler (backpressure).
+            if (!call.write(chunk)) await new Promise((resolve) => call.once('drain', resolve));
+          }
+        });
+      };
+      run().then(
+        () => call.end(),
+        (error: unknown) => call.emit('error', toServiceError(error, options.logger)),
+      );
+    },
+    DeliverEvents: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
+      call.emit('error', {
+        code: grpc.status.UNIMPLEMENTED,
+        details: 'this agent does not serve event delivery',
+      }),
   };
   return { name: 'agentmesh.v1.Agent', definition: protos.agentmesh.v1.Agent.service, implementation };
 }

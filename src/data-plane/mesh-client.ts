@@ -42,6 +42,20 @@ export interface MeshCallResult {
   attempts: number;
 }
 
+/** Options of a streamed call. */
+export interface MeshStreamOptions extends Omit<MeshCallOptions, 'timeoutMs'> {
+  /** The stream fails with DEADLINE_EXCEEDED when no chunk arrives for this long (default 30 s). */
+  idleTimeoutMs?: number;
+  /** An overall limit, when wanted (none by default: a long generation is not cut off by a unary timeout). */
+  timeoutMs?: number;
+}
+
+/** One chunk of a streamed answer. */
+export interface MeshStreamChunk {
+  payload: Buffer;
+  contentType: string;
+}
+
 /** Options for {@link MeshClient}. */
 export interface MeshClientOptions {
   identity: MeshIdentity;
@@ -207,6 +221,91 @@ export class MeshClient {
         `no healthy agent for ${describe(target)}: none is registered, or all are draining, unhealthy or ejected`,
       )
     );
+  }
+
+  /**
+   * Invokes a streamed method on an agent matching `target` and yields its chunks as they arrive. Failover
+   * happens only before the first chunk; after it, a failure ends the stream with its error. A stream that stays
+   * silent for `idleTimeoutMs` is cancelled (DEADLINE_EXCEEDED).
+   */
+  async *stream(
+    target: TargetQuery,
+    method: string,
+    payload: Buffer | string | unknown,
+    options: MeshStreamOptions = {},
+  ): AsyncGenerator<MeshStreamChunk> {
+    const parent = currentContext();
+    const deadline = Math.min(
+      options.timeoutMs ? Date.now() + options.timeoutMs : Infinity,
+      parent?.deadline ?? Infinity,
+    );
+    const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    const metadata = new grpc.Metadata();
+    for (const [key, value] of Object.entries(
+      outboundContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit),
+    )) {
+      metadata.set(key, value);
+    }
+    const request = { method, ...encode(payload, options.contentType) };
+    const balancer = this.targetFor(target, options.balancer ?? this.options.defaultBalancer ?? 'p2c-ewma');
+    const tried = new Set<string>();
+    let lastError: MeshError | undefined;
+    this.budget.recordCall();
+    for (let attempt = 0; attempt < (this.options.maxAttempts ?? 3); attempt += 1) {
+      const endpoint = balancer.pick(
+        options.key !== undefined ? { exclude: tried, key: options.key } : { exclude: tried },
+      );
+      if (!endpoint) break;
+      tried.add(endpoint.id);
+      const member = this.members.get(endpoint.id)!;
+      const call = member.channel.InvokeStream(
+        request,
+        metadata,
+        Number.isFinite(deadline) ? { deadline } : {},
+      );
+      const iterator = call[Symbol.asyncIterator]() as AsyncIterator<MeshStreamChunk>;
+      let idle: NodeJS.Timeout | undefined;
+      let idledOut = false;
+      const next = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => {
+          idledOut = true;
+          call.cancel();
+        }, idleTimeoutMs);
+        return iterator.next();
+      };
+      const started = performance.now();
+      endpoint.stats.start();
+      let first: IteratorResult<MeshStreamChunk>;
+      try {
+        first = await next();
+      } catch (caught) {
+        clearTimeout(idle);
+        const error = caught as grpc.ServiceError;
+        endpoint.stats.finish(performance.now() - started, false);
+        lastError = idledOut
+          ? new MeshError(Code.DEADLINE_EXCEEDED, `stream idle for ${idleTimeoutMs}ms`)
+          : fromServiceError(error);
+        const retryable =
+          !idledOut && RETRYABLE.has(error.code) && (options.idempotent || neverReached(error));
+        if (!retryable || !this.budget.tryRetry()) throw lastError;
+        continue;
+      }
+      endpoint.stats.finish(performance.now() - started, true); // time to the first chunk
+      try {
+        for (let result = first; !result.done; result = await next()) {
+          yield { payload: result.value.payload, contentType: result.value.contentType };
+        }
+      } catch (caught) {
+        if (idledOut) throw new MeshError(Code.DEADLINE_EXCEEDED, `stream idle for ${idleTimeoutMs}ms`);
+        throw fromServiceError(caught);
+      } finally {
+        clearTimeout(idle);
+        call.cancel(); // no-op after a normal end; stops the callee when the consumer stops early
+      }
+      return;
+    }
+    throw lastError ?? new MeshError(Code.UNAVAILABLE, `no healthy agent for ${describe(target)}`);
   }
 
   /** Closes every channel. */

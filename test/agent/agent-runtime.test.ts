@@ -172,3 +172,90 @@ describe('agents calling agents through the runtime', () => {
     await until(() => callerCache.get('slow-1') === undefined);
   });
 });
+
+describe('streamed calls through the mesh', () => {
+  let mesh: TestMesh;
+  const agents: RunningAgent[] = [];
+  let client: MeshClient;
+  let cache: EndpointCache;
+
+  beforeAll(async () => {
+    mesh = await startTestMesh();
+    const tokens = async function* (request: { payload: Buffer }) {
+      for (const word of request.payload.toString().split(' ')) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        yield { payload: Buffer.from(word), contentType: 'text/plain' };
+      }
+    };
+    for (const name of ['llm-1', 'llm-2']) {
+      agents.push(
+        await startAgent({
+          identity: await mesh.identity(name),
+          controlPlane: mesh.controlPlane.address,
+          type: 'llm',
+          streams: {
+            generate: tokens,
+            stall: async function* () {
+              yield { payload: Buffer.from('first'), contentType: 'text/plain' };
+              await new Promise((resolve) => setTimeout(resolve, 1_000));
+              yield { payload: Buffer.from('late'), contentType: 'text/plain' };
+            },
+          },
+        }),
+      );
+    }
+    cache = new EndpointCache({ client: await mesh.client('reader'), logger: silentLogger() });
+    await cache.start();
+    client = new MeshClient({ identity: await mesh.identity('reader'), cache, logger: silentLogger() });
+    while (cache.select({ type: 'llm' }).length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+
+  afterAll(async () => {
+    client?.close();
+    cache?.close();
+    await Promise.all(agents.map((a) => a.drain(0)));
+    await mesh?.close();
+  });
+
+  it('passes each chunk through as it is produced', async () => {
+    const arrivals: number[] = [];
+    const words: string[] = [];
+    for await (const chunk of client.stream({ type: 'llm' }, 'generate', 'one two three four five')) {
+      words.push(chunk.payload.toString());
+      arrivals.push(Date.now());
+    }
+    expect(words).toEqual(['one', 'two', 'three', 'four', 'five']);
+    // Not buffered: the first chunk arrived well before the last was produced (four 20 ms steps later).
+    expect(arrivals[4]! - arrivals[0]!).toBeGreaterThanOrEqual(60);
+  });
+
+  it('fails over before the first chunk when an instance is down', async () => {
+    await agents[0]!.server.shutdown(0); // down but still registered
+    for (let i = 0; i < 6; i += 1) {
+      const words: string[] = [];
+      for await (const chunk of client.stream({ type: 'llm' }, 'generate', 'still here', {
+        idempotent: true,
+        balancer: 'round-robin',
+      })) {
+        words.push(chunk.payload.toString());
+      }
+      expect(words).toEqual(['still', 'here']);
+    }
+  });
+
+  it('cuts off a stream that goes silent, with DEADLINE_EXCEEDED, rather than with a unary timeout', async () => {
+    const words: string[] = [];
+    const error = await (async () => {
+      for await (const chunk of client.stream({ type: 'llm' }, 'stall', '', {
+        idleTimeoutMs: 200,
+        balancer: 'round-robin',
+        idempotent: true,
+      })) {
+        words.push(chunk.payload.toString());
+      }
+    })().catch((e: unknown) => e as MeshError);
+    expect(words).toEqual(['first']);
+    expect((error as MeshError).code).toBe(Code.DEADLINE_EXCEEDED);
+    expect((error as MeshError).message).toMatch(/idle for 200ms/);
+  });
+});
