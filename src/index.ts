@@ -134,6 +134,7 @@ export type {
   MeshStreamOptions,
 } from './data-plane/mesh-client.js';
 export { createBalancer } from './data-plane/create-balancer.js';
+export { meshChannel } from './data-plane/mesh-resolver.js';
 export type { BalancerName, Endpoint, LoadBalancer, PickOptions } from './data-plane/load-balancer.js';
 export { EndpointStats } from './data-plane/endpoint-stats.js';
 export { DEFAULT_OUTLIER_SETTINGS, OutlierDetector } from './data-plane/outlier-detector.js';

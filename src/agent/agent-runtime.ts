@@ -36,6 +36,8 @@ export interface AgentOptions {
   leaseTtlMs?: number;
   /** How long a drain waits for in-flight calls (default 10 s). */
   drainGraceMs?: number;
+  /** Drain and exit on SIGTERM and SIGINT (default false: the embedding program decides). */
+  handleSignals?: boolean;
   /** Options for the agent's own outbound mesh client. */
   client?: Partial<Omit<MeshClientOptions, 'identity' | 'cache' | 'logger'>>;
   logger?: Logger;
@@ -159,7 +161,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   logger.info({ address: server.address, type: options.type }, 'agent running');
 
   let drained: Promise<void> | undefined;
-  return {
+  const agent: RunningAgent = {
     name,
     address: server.address,
     identity: options.identity,
@@ -192,4 +194,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       return drained;
     },
   };
+  if (options.handleSignals) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'draining before exit');
+      void agent.drain().finally(() => process.exit(0));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+  return agent;
 }
