@@ -3,12 +3,14 @@
  * direct grpc-js mTLS call to the same handler on the same server (the baseline), in one run:
  * - throughput, closed loop, 32 calls in flight, in alternating rounds (direct, mesh, direct, ...) so that both
  *   see the same machine;
- * - latency p50/p99 at a fixed rate of 1,000 calls/s each, direct and mesh calls on alternate ticks.
+ * - latency p50/p99 at a fixed rate of 1,000 calls/s each (AGENT_MESH_BENCH_RATE to change it), direct and mesh
+ *   calls on alternate ticks.
+ * The agent runs in a child process (bench/echo-agent.ts), as it would in a deployment.
  */
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createAgentService } from '../src/agent/agent-service.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ControlPlaneClient } from '../src/control-plane/client.js';
 import { startControlPlane } from '../src/control-plane/control-plane.js';
 import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
@@ -19,14 +21,13 @@ import { silentLogger } from '../src/observability/logger.js';
 import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../src/transport/protos.js';
-import { startServer } from '../src/transport/server.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
 
 type Figures = Record<string, number>;
 const PAYLOAD = Buffer.alloc(1024, 7);
 const THROUGHPUT_MS = 3_000;
 const CONCURRENCY = 32;
-const RATE_PER_SECOND = 1_000;
+const RATE_PER_SECOND = Number(process.env.AGENT_MESH_BENCH_RATE ?? 1_000);
 const RATE_CALLS = 3_000;
 
 function percentile(sorted: number[], p: number): number {
@@ -70,8 +71,8 @@ async function fixedRate(
   const start = performance.now();
   for (let i = 0; i < 2 * RATE_CALLS; i += 1) {
     const due = start + (i * 1000) / (2 * RATE_PER_SECOND);
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
+    // Wait for the tick without timers (whose millisecond granularity would send calls in bursts).
+    while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
     const [call, latencies] = i % 2 ? [a, latenciesA] : [b, latenciesB];
     const began = performance.now();
     pending.push(call().then(() => latencies.push(performance.now() - began)));
@@ -94,19 +95,30 @@ export async function benchMeshCall(): Promise<Figures> {
     store: new MemoryStore(),
     logger: silentLogger(),
   });
-  const agentIdentity = new MeshIdentity(await ensureIdentity(temp.dir, 'echo-1'));
-  const server = await startServer({
-    identity: agentIdentity,
-    services: [
-      createAgentService({
-        identity: agentIdentity,
-        logger: silentLogger(),
-        methods: { echo: async (request) => request },
-      }),
+  // The agent runs in its own process, as in a deployment: this process holds only the two clients.
+  await ensureIdentity(temp.dir, 'echo-1');
+  const child = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      fileURLToPath(new URL('./echo-agent.ts', import.meta.url)),
+      temp.dir,
+      controlPlane.address,
     ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const address = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /ready (\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`echo agent exited (${code})`)));
   });
-  const registration = new ControlPlaneClient({ address: controlPlane.address, identity: agentIdentity });
-  await registration.register({ type: 'echo', name: 'echo-1', endpoint: server.address }, 300_000);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
 
   const callerMaterial = await ensureIdentity(temp.dir, 'caller');
   const caller = new MeshIdentity(callerMaterial);
@@ -120,7 +132,7 @@ export async function benchMeshCall(): Promise<Figures> {
   // Baseline: plain grpc-js mTLS with the same certificates to the same server and handler.
   const { protos } = loadMeshProtos();
   const direct = new protos.agentmesh.v1.Agent(
-    server.address,
+    address,
     grpc.credentials.createSsl(
       Buffer.from(callerMaterial.trustBundlePem),
       Buffer.from(callerMaterial.privateKeyPem),
@@ -161,8 +173,8 @@ export async function benchMeshCall(): Promise<Figures> {
     direct.close();
     mesh.close();
     cache.close();
-    registration.close();
-    await server.shutdown(0);
+    child.kill('SIGTERM');
+    await exited;
     await controlPlane.close(0);
     await temp.remove();
   }

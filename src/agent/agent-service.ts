@@ -97,6 +97,8 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
       ...(Number.isFinite(deadline) ? { deadline } : {}),
     };
+    // A chain starts with the verified caller when the caller sent none (the first hop sends no metadata).
+    if (context.chain.length === 0) context.chain = [caller.uri];
     return { handler, request: { payload, contentType }, invocation: { caller, deadline, context } };
   };
 

@@ -83,6 +83,8 @@ export class Registrar {
       lease,
     });
     const oldLease = previous && this.options.state.leaseOf(previous.id);
+    // Read-your-writes: the agent's next call to this replica must find its registration.
+    await this.options.state.waitForRevision(revision);
     if (oldLease !== undefined && oldLease !== lease) {
       // The key now hangs on the new lease, so ending the old one deletes nothing.
       await this.options.store.revokeLease(oldLease).catch(() => undefined);

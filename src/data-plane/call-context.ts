@@ -80,19 +80,26 @@ export function outboundContext(
   parent: CallContext | undefined,
   hopLimit = DEFAULT_HOP_LIMIT,
 ): Record<string, string> {
-  const chain = [...(parent?.chain ?? []), self];
+  // A call that starts a chain and carries nothing else sends no metadata at all: the callee knows its caller
+  // from the verified certificate, so the chain starts there.
+  if (
+    !parent ||
+    (parent.chain.length === 0 && !parent.traceparent && !parent.conversationId && !parent.tenant)
+  ) {
+    return {};
+  }
+  const chain = [...parent.chain, self];
   if (chain.length > hopLimit) {
     throw new MeshError(
       Code.FAILED_PRECONDITION,
       `call loop: the hop limit of ${hopLimit} was reached by ${chain.join(' -> ')}`,
     );
   }
-  const headers: Record<string, string> = {
-    [CONTEXT_KEYS.traceparent]: childTraceparent(parent?.traceparent),
-    [CONTEXT_KEYS.chain]: chain.join(','),
-  };
-  if (parent?.tracestate) headers[CONTEXT_KEYS.tracestate] = parent.tracestate;
-  if (parent?.conversationId) headers[CONTEXT_KEYS.conversationId] = parent.conversationId;
-  if (parent?.tenant) headers[CONTEXT_KEYS.tenant] = parent.tenant;
+  const headers: Record<string, string> = { [CONTEXT_KEYS.chain]: chain.join(',') };
+  // Calls inside a handler continue the caller's trace (a new span), or start one for the chain.
+  headers[CONTEXT_KEYS.traceparent] = childTraceparent(parent.traceparent);
+  if (parent.tracestate) headers[CONTEXT_KEYS.tracestate] = parent.tracestate;
+  if (parent.conversationId) headers[CONTEXT_KEYS.conversationId] = parent.conversationId;
+  if (parent.tenant) headers[CONTEXT_KEYS.tenant] = parent.tenant;
   return headers;
 }

@@ -161,7 +161,7 @@ export class MeshClient {
     const context: CallContext | undefined =
       options.conversationId || options.tenant
         ? {
-            chain: parent?.chain ?? [],
+            chain: [],
             ...parent,
             ...(options.conversationId ? { conversationId: options.conversationId } : {}),
             ...(options.tenant ? { tenant: options.tenant } : {}),
