@@ -48,7 +48,8 @@ export interface RunningControlPlane {
 async function loadAuthority(
   certsDir: string,
 ): Promise<{ authority: CertificateAuthority; bundle: TrustBundle }> {
-  const [authority, bundle] = await Promise.all([loadCaDir(certsDir), loadTrustBundle(certsDir)]);
+  const authority = await loadCaDir(certsDir); // first, so a missing CA is what the error names
+  const bundle = await loadTrustBundle(certsDir);
   return { authority, bundle };
 }
 

@@ -263,11 +263,10 @@ export async function finishRootRotation(dir: string): Promise<void> {
 export async function loadIdentity(dir: string, name: string): Promise<IdentityMaterial> {
   unwrap(validateIdentityName(name, { allowControlPlane: true }));
   const hint = `issue it with \`agent-mesh ca issue ${name} --dir ${dir}\``;
-  const [certificatePem, privateKeyPem, trustBundlePem] = await Promise.all([
-    readText(join(dir, `${name}.crt`), `certificate of "${name}"`, hint),
-    readText(join(dir, `${name}.key`), `private key of "${name}"`, hint),
-    readBundlePem(dir),
-  ]);
+  // One after the other, so that the error names the first missing file, always the same one.
+  const certificatePem = await readText(join(dir, `${name}.crt`), `certificate of "${name}"`, hint);
+  const privateKeyPem = await readText(join(dir, `${name}.key`), `private key of "${name}"`, hint);
+  const trustBundlePem = await readBundlePem(dir);
   return { certificatePem, privateKeyPem, trustBundlePem };
 }
 
