@@ -158,21 +158,7 @@ export class MeshClient {
       Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs ?? 10_000),
       parent?.deadline ?? Infinity,
     );
-    const context: CallContext | undefined =
-      options.conversationId || options.tenant
-        ? {
-            chain: [],
-            ...parent,
-            ...(options.conversationId ? { conversationId: options.conversationId } : {}),
-            ...(options.tenant ? { tenant: options.tenant } : {}),
-          }
-        : parent;
-    const metadata = new grpc.Metadata();
-    for (const [key, value] of Object.entries(
-      outboundContext(this.options.identity.spiffeId.uri, context, this.options.hopLimit),
-    )) {
-      metadata.set(key, value);
-    }
+    const metadata = this.outboundMetadata(parent, options);
     const request = { method, ...encode(payload, options.contentType) };
     const balancer = this.targetFor(target, options.balancer ?? this.options.defaultBalancer ?? 'p2c-ewma');
     const maxAttempts = this.options.maxAttempts ?? 3;
@@ -240,12 +226,7 @@ export class MeshClient {
       parent?.deadline ?? Infinity,
     );
     const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    const metadata = new grpc.Metadata();
-    for (const [key, value] of Object.entries(
-      outboundContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit),
-    )) {
-      metadata.set(key, value);
-    }
+    const metadata = this.outboundMetadata(parent, options);
     const request = { method, ...encode(payload, options.contentType) };
     const balancer = this.targetFor(target, options.balancer ?? this.options.defaultBalancer ?? 'p2c-ewma');
     const tried = new Set<string>();
@@ -306,6 +287,29 @@ export class MeshClient {
       return;
     }
     throw lastError ?? new MeshError(Code.UNAVAILABLE, `no healthy agent for ${describe(target)}`);
+  }
+
+  /** The metadata of an outbound call: the current context, with the conversation or tenant a call starts. */
+  private outboundMetadata(
+    parent: CallContext | undefined,
+    options: { conversationId?: string; tenant?: string },
+  ): grpc.Metadata {
+    const context: CallContext | undefined =
+      options.conversationId || options.tenant
+        ? {
+            chain: [],
+            ...parent,
+            ...(options.conversationId ? { conversationId: options.conversationId } : {}),
+            ...(options.tenant ? { tenant: options.tenant } : {}),
+          }
+        : parent;
+    const metadata = new grpc.Metadata();
+    for (const [key, value] of Object.entries(
+      outboundContext(this.options.identity.spiffeId.uri, context, this.options.hopLimit),
+    )) {
+      metadata.set(key, value);
+    }
+    return metadata;
   }
 
   /** Closes every channel. */
