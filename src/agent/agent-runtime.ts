@@ -1,15 +1,19 @@
+import type * as grpc from '@grpc/grpc-js';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import type { AgentSpec } from '../control-plane/agent-record.js';
 import { authorize } from '../control-plane/policy.js';
+import { contextFromMetadata, runWithContext, type CallContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { MeshClient, type MeshClientOptions } from '../data-plane/mesh-client.js';
 import { Code, MeshError } from '../errors.js';
-import { identityNameOf } from '../identity/spiffe-id.js';
+import { identityNameOf, type SpiffeId } from '../identity/spiffe-id.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
+import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer, type ServiceRegistration } from '../transport/server.js';
+import { toServiceError } from '../transport/status.js';
 import { createAgentService, type MethodHandler, type StreamHandler } from './agent-service.js';
 import { CertificateRenewer } from './certificate-renewer.js';
 
@@ -28,7 +32,7 @@ export interface AgentOptions {
   methods?: Record<string, MethodHandler>;
   /** Streamed methods, called through InvokeStream (e.g. token streams). */
   streams?: Record<string, StreamHandler>;
-  /** The user's own typed services, served beside the generic one (not yet covered by policy checks). */
+  /** The user's own typed services, served beside the generic one; policies name their methods `<package.Service>/<Method>`. */
   services?: ServiceRegistration[];
   /** `host:port` to listen on (default `127.0.0.1:0`). */
   listen?: string;
@@ -103,33 +107,38 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const methods = Object.fromEntries(
     Object.entries(options.methods ?? {}).map(([method, handler]) => [method, counted(handler)]),
   );
+  /** The control plane's policies decide before any handler, generic or typed, runs. */
+  const checkPolicy = (caller: SpiffeId, method: string): void => {
+    const callerName = identityNameOf(caller);
+    const callerType = callerName ? cache.get(callerName)?.spec.type : undefined;
+    const decision = authorize(cache.policies, {
+      caller: caller.uri,
+      ...(callerType ? { callerType } : {}),
+      action: 'invoke',
+      targetType: options.type,
+      method,
+    });
+    if (!decision.allowed) {
+      throw new MeshError(
+        Code.PERMISSION_DENIED,
+        `"${caller.uri}" may not invoke ${options.type}.${method}${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
+      );
+    }
+  };
   const service = createAgentService({
     identity: options.identity,
     logger,
     methods,
     streams,
-    authorize: (caller, method) => {
-      const callerName = identityNameOf(caller);
-      const callerType = callerName ? cache.get(callerName)?.spec.type : undefined;
-      const decision = authorize(cache.policies, {
-        caller: caller.uri,
-        ...(callerType ? { callerType } : {}),
-        action: 'invoke',
-        targetType: options.type,
-        method,
-      });
-      if (!decision.allowed) {
-        throw new MeshError(
-          Code.PERMISSION_DENIED,
-          `"${caller.uri}" may not invoke ${options.type}.${method}${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
-        );
-      }
-    },
+    authorize: checkPolicy,
   });
   const server = await startServer({
     identity: options.identity,
     address: options.listen ?? '127.0.0.1:0',
-    services: [service, ...(options.services ?? [])],
+    services: [
+      service,
+      ...(options.services ?? []).map((typed) => guardService(typed, options.identity, checkPolicy, logger)),
+    ],
     reflection: [loadMeshProtos().packageDefinition],
   });
   const spec: Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'> = {
@@ -203,4 +212,46 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     process.once('SIGINT', onSignal);
   }
   return agent;
+}
+
+/**
+ * Wraps every handler of a user's typed service so that the policy check runs first (the method is named
+ * `<package.Service>/<Method>` in policies), and the handler runs inside the propagated call context.
+ */
+function guardService(
+  service: ServiceRegistration,
+  identity: MeshIdentity,
+  check: (caller: SpiffeId, method: string) => void,
+  logger: Logger,
+): ServiceRegistration {
+  const implementation: grpc.UntypedServiceImplementation = {};
+  for (const [name, handler] of Object.entries(service.implementation)) {
+    const method = `${service.name}/${name}`;
+    implementation[name] = ((
+      call: grpc.ServerUnaryCall<unknown, unknown>,
+      callback?: grpc.sendUnaryData<unknown>,
+    ) => {
+      let context: CallContext;
+      try {
+        const caller = peerIdentity(call, identity);
+        check(caller, method);
+        const deadline =
+          call.getDeadline() instanceof Date
+            ? (call.getDeadline() as Date).getTime()
+            : Number(call.getDeadline());
+        context = {
+          ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
+          ...(Number.isFinite(deadline) ? { deadline } : {}),
+        };
+        if (context.chain.length === 0) context.chain = [caller.uri];
+      } catch (error) {
+        const status = toServiceError(error, logger);
+        if (callback) callback(status);
+        else call.emit('error', status);
+        return;
+      }
+      runWithContext(context, () => (handler as (call: unknown, callback?: unknown) => void)(call, callback));
+    }) as grpc.UntypedHandleCall;
+  }
+  return { ...service, implementation };
 }

@@ -76,6 +76,38 @@ describe("a user's typed client routed by the mesh", () => {
     expect(replies[0]).toMatch(/: \[fr\] bonjour$/);
   });
 
+  it('checks the control plane’s policies on typed methods too', async () => {
+    const admin = await mesh.client('control-plane');
+    await admin.setPolicies({
+      defaultEffect: 'allow',
+      rules: [
+        {
+          id: 'no-translation',
+          effect: 'deny',
+          actions: ['invoke'],
+          callers: ['spiffe://agentmesh.local/agent/typed-caller'],
+          callerTypes: [],
+          targetTypes: ['translator'],
+          methods: ['demo.v1.Translator/Translate'],
+          topics: [],
+        },
+      ],
+    });
+    while (!agents.every((agent) => agent.cache.policies.rules.length === 1))
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    try {
+      const error = (await translate('non').catch((e: unknown) => e)) as grpc.ServiceError;
+      expect(error.code).toBe(7); // PERMISSION_DENIED
+      expect(error.details).toMatch(
+        /may not invoke translator.demo.v1.Translator\/Translate \(rule no-translation\)/,
+      );
+    } finally {
+      await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
+      while (!agents.every((agent) => agent.cache.policies.rules.length === 0))
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+
   it('follows the registry: a drained instance stops receiving calls', async () => {
     await agents[0]!.drain(1_000);
     while (cache.select({ type: 'translator' }).length > 1)
