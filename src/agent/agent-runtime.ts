@@ -2,19 +2,23 @@ import type * as grpc from '@grpc/grpc-js';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import type { AgentSpec } from '../control-plane/agent-record.js';
 import { authorize } from '../control-plane/policy.js';
-import { contextFromMetadata, runWithContext, type CallContext } from '../data-plane/call-context.js';
+import { runWithContext, type CallContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { MeshClient, type MeshClientOptions } from '../data-plane/mesh-client.js';
 import { Code, MeshError } from '../errors.js';
 import { identityNameOf, type SpiffeId } from '../identity/spiffe-id.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
-import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer, type ServiceRegistration } from '../transport/server.js';
 import { toServiceError } from '../transport/status.js';
-import { createAgentService, type MethodHandler, type StreamHandler } from './agent-service.js';
+import {
+  createAgentService,
+  readIncomingCall,
+  type MethodHandler,
+  type StreamHandler,
+} from './agent-service.js';
 import { CertificateRenewer } from './certificate-renewer.js';
 
 /** What an agent is and does. */
@@ -233,17 +237,9 @@ function guardService(
     ) => {
       let context: CallContext;
       try {
-        const caller = peerIdentity(call, identity);
-        check(caller, method);
-        const deadline =
-          call.getDeadline() instanceof Date
-            ? (call.getDeadline() as Date).getTime()
-            : Number(call.getDeadline());
-        context = {
-          ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
-          ...(Number.isFinite(deadline) ? { deadline } : {}),
-        };
-        if (context.chain.length === 0) context.chain = [caller.uri];
+        const incoming = readIncomingCall(call, identity);
+        check(incoming.caller, method);
+        context = incoming.context;
       } catch (error) {
         const status = toServiceError(error, logger);
         if (callback) callback(status);

@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Code, MeshError } from '../errors.js';
 import { contextFromMetadata, runWithContext, type CallContext } from '../data-plane/call-context.js';
@@ -56,9 +57,27 @@ export interface AgentServiceOptions {
   authorize?: (caller: SpiffeId, method: string) => void;
 }
 
-function deadlineOf(call: grpc.ServerUnaryCall<unknown, unknown>): number {
-  const deadline = call.getDeadline();
-  return deadline instanceof Date ? deadline.getTime() : deadline;
+/** What every server handler of an agent is told about an incoming call, generic or typed. */
+export interface IncomingCall {
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
+  getDeadline(): grpc.Deadline;
+  metadata: grpc.Metadata;
+}
+
+/**
+ * Reads an incoming call: the caller's verified identity, its deadline (Infinity when none), and the propagated
+ * context. A chain starts with the verified caller when the caller sent none (the first hop sends no metadata).
+ */
+export function readIncomingCall(call: IncomingCall, identity: MeshIdentity): InvocationContext {
+  const caller = peerIdentity(call, identity);
+  const raw = call.getDeadline();
+  const deadline = raw instanceof Date ? raw.getTime() : raw;
+  const context: CallContext = {
+    ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
+    ...(Number.isFinite(deadline) ? { deadline } : {}),
+  };
+  if (context.chain.length === 0) context.chain = [caller.uri];
+  return { caller, deadline, context };
 }
 
 /**
@@ -90,16 +109,9 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       const known = [...handlers.keys()].sort().join(', ') || '(none)';
       throw new MeshError(Code.UNIMPLEMENTED, `unknown method "${method}"; this agent serves: ${known}`);
     }
-    const caller = peerIdentity(call, options.identity);
-    options.authorize?.(caller, method);
-    const deadline = deadlineOf(call);
-    const context: CallContext = {
-      ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
-      ...(Number.isFinite(deadline) ? { deadline } : {}),
-    };
-    // A chain starts with the verified caller when the caller sent none (the first hop sends no metadata).
-    if (context.chain.length === 0) context.chain = [caller.uri];
-    return { handler, request: { payload, contentType }, invocation: { caller, deadline, context } };
+    const invocation = readIncomingCall(call, options.identity);
+    options.authorize?.(invocation.caller, method);
+    return { handler, request: { payload, contentType }, invocation };
   };
 
   const implementation = {

@@ -11,11 +11,6 @@ export interface DiscoveryQuery {
   includeUnhealthy?: boolean;
 }
 
-/** How the registry changed. */
-export type RegistryChange =
-  | { type: 'put'; record: AgentRecord; reason: string }
-  | { type: 'delete'; record: AgentRecord; reason: string };
-
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
   let ids = index.get(key);
   if (!ids) {
