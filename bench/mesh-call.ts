@@ -5,7 +5,7 @@
  *   see the same machine;
  * - latency p50/p99 at a fixed rate of 1,000 calls/s each (AGENT_MESH_BENCH_RATE to change it), direct and mesh
  *   calls on alternate ticks, in 20 rounds of one second (1,000 calls each) (medians over the rounds; see fixedRate).
- * The agent runs in a child process (bench/echo-agent.ts), as it would in a deployment.
+ * The agent runs in a child process (test/fixtures/agents/worker-agent.ts), as it would in a deployment.
  */
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -136,9 +136,11 @@ export async function benchMeshCall(): Promise<Figures> {
     process.execPath,
     [
       ...process.execArgv,
-      fileURLToPath(new URL('./echo-agent.ts', import.meta.url)),
+      fileURLToPath(new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url)),
       temp.dir,
       controlPlane.address,
+      'echo-1',
+      'echo',
     ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -2,12 +2,13 @@ import { eligible, type Endpoint, type LoadBalancer, type PickOptions } from './
 
 /**
  * The endpoint with the fewest calls in flight: this client's own count, plus what the agent last reported
- * (in flight and queued, from all its callers). Ties go round-robin so that idle endpoints share the work.
+ * (in flight and queued, from all its callers). The endpoints tied for the fewest take turns, so that idle
+ * endpoints share the work evenly.
  */
 export class LeastConnectionsBalancer implements LoadBalancer {
   readonly name = 'least-connections';
   private endpoints: readonly Endpoint[] = [];
-  private tieBreak = 0;
+  private turn = 0;
 
   update(endpoints: readonly Endpoint[]): void {
     this.endpoints = endpoints;
@@ -15,18 +16,26 @@ export class LeastConnectionsBalancer implements LoadBalancer {
 
   pick(options: PickOptions = {}): Endpoint | undefined {
     const candidates = eligible(this.endpoints, options.exclude);
-    if (candidates.length === 0) return undefined;
-    const offset = this.tieBreak++ % candidates.length;
-    let best: Endpoint | undefined;
-    let bestLoad = Infinity;
-    for (let i = 0; i < candidates.length; i += 1) {
-      const endpoint = candidates[(i + offset) % candidates.length]!;
-      const load = endpoint.stats.inFlight + endpoint.reported.inFlight + endpoint.reported.queueDepth;
-      if (load < bestLoad) {
-        best = endpoint;
-        bestLoad = load;
+    let fewest = Infinity;
+    let tied = 0;
+    for (const endpoint of candidates) {
+      const load = loadOf(endpoint);
+      if (load < fewest) {
+        fewest = load;
+        tied = 1;
+      } else if (load === fewest) {
+        tied += 1;
       }
     }
-    return best;
+    if (tied === 0) return undefined;
+    let skip = this.turn++ % tied;
+    for (const endpoint of candidates) {
+      if (loadOf(endpoint) === fewest && skip-- === 0) return endpoint;
+    }
+    return undefined;
   }
+}
+
+function loadOf(endpoint: Endpoint): number {
+  return endpoint.stats.inFlight + endpoint.reported.inFlight + endpoint.reported.queueDepth;
 }

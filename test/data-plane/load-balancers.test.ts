@@ -70,6 +70,16 @@ describe('load balancers', () => {
     expect(balancer.pick()!.id).toBe('agent-0');
   });
 
+  it('least-connections shares the work evenly among the endpoints tied for the fewest calls', () => {
+    const list = endpoints(3);
+    list[0]!.stats.start(); // busy: the other two are tied and take turns
+    const balancer = createBalancer('least-connections');
+    balancer.update(list);
+    const picks = Array.from({ length: 10 }, () => balancer.pick()!.id);
+    expect(picks.filter((id) => id === 'agent-1')).toHaveLength(5);
+    expect(picks.filter((id) => id === 'agent-2')).toHaveLength(5);
+  });
+
   it('p2c-ewma steers away from a slow endpoint without starving the others', () => {
     let now = 0;
     const clock = { now: () => now };

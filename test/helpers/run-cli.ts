@@ -45,10 +45,24 @@ export interface RunningEntryPoint {
 
 /** Starts `agent-mesh <args>` as a separate process, as a user would, for commands that keep running. */
 export function spawnEntryPoint(args: string[], env: Record<string, string> = {}): RunningEntryPoint {
+  return spawnScript(`${root}src/cli/main.ts`, args, env);
+}
+
+/**
+ * Starts a TypeScript program as one Node.js process (`node --import tsx`, no wrapper process in between, so that
+ * a signal, SIGKILL included, reaches the program itself). AGENT_MESH_* settings of the developer's shell are
+ * dropped; `env` adds the test's own.
+ */
+export function spawnScript(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): RunningEntryPoint {
   const cleanEnv = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith('AGENT_MESH_')),
   );
-  const child = spawn(tsx, [`${root}src/cli/main.ts`, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...cleanEnv, ...env },
   });
