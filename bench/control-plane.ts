@@ -85,6 +85,7 @@ export async function benchControlPlane(makeStore: () => Promise<Store>): Promis
               weight: 0,
               maxConcurrency: 8,
               description: '',
+              subscriptions: [],
             },
             3_600_000,
           ),

@@ -1,5 +1,6 @@
 import { Code, fail, ok, type Result } from '../errors.js';
 import { validateIdentityName } from '../identity/spiffe-id.js';
+import { validateSubscriptions, type Subscription } from '../pubsub/subscription.js';
 import { validLabelKey, validLabelValue } from './label-selector.js';
 
 /** Routable, not routable because checks fail, or leaving on its own terms. */
@@ -15,6 +16,8 @@ export interface AgentSpec {
   weight: number;
   maxConcurrency: number;
   description: string;
+  /** Event subscriptions; publishers find them here and deliver to the agent directly. */
+  subscriptions: Subscription[];
 }
 
 /** Load an agent reports with its heartbeats. */
@@ -90,8 +93,11 @@ export function validateSpec(spec: AgentSpec): Result<AgentSpec> {
   }
   if (spec.description.length > MAX_DESCRIPTION)
     return bad(`description is longer than ${MAX_DESCRIPTION} characters`);
+  const subscriptions = validateSubscriptions(spec.subscriptions);
+  if (!subscriptions.ok) return bad(subscriptions.error.message);
   return ok({
     ...spec,
+    subscriptions: subscriptions.value,
     capabilities: [...new Set(spec.capabilities)],
     labels: { ...spec.labels },
     weight: spec.weight === 0 ? DEFAULT_WEIGHT : spec.weight,

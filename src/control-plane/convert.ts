@@ -43,6 +43,11 @@ export function specFromWire(spec: AgentSpec__Output | null): AgentSpec {
     weight: spec?.weight ?? 0,
     maxConcurrency: spec?.maxConcurrency ?? 0,
     description: spec?.description ?? '',
+    subscriptions: (spec?.subscriptions ?? []).map((subscription) => ({
+      pattern: subscription.pattern,
+      group: subscription.group,
+      maxInFlight: subscription.maxInFlight,
+    })),
   };
 }
 

@@ -7,7 +7,7 @@ import {
   type Health,
   type LoadReport,
 } from './agent-record.js';
-import { validatePolicySet, type PolicySet } from './policy.js';
+import { authorize, validatePolicySet, type PolicySet } from './policy.js';
 import { KEYS, storedAgent, type ControlPlaneState } from './state.js';
 import type { Store } from './store.js';
 
@@ -66,6 +66,20 @@ export class Registrar {
         Code.PERMISSION_DENIED,
         `"${caller.id}" may register only as "${caller.name ?? '(no agent name)'}", not as "${spec.value.name}"`,
       );
+    }
+    for (const subscription of spec.value.subscriptions) {
+      const decision = authorize(this.options.state.policies, {
+        caller: caller.id,
+        callerType: spec.value.type,
+        action: 'subscribe',
+        pattern: subscription.pattern,
+      });
+      if (!decision.allowed) {
+        throw new MeshError(
+          Code.PERMISSION_DENIED,
+          `"${caller.id}" may not subscribe to "${subscription.pattern}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
+        );
+      }
     }
     const ttlMs = this.clampTtl(requestedTtlMs);
     const previous = this.options.state.registry.get(spec.value.name);

@@ -170,19 +170,6 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
     }),
 
     Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>) => serveWatch(call, options),
-
-    Publish: unary<unknown, unknown>(async () => {
-      throw new MeshError(
-        Code.UNIMPLEMENTED,
-        'publish/subscribe is not served by this control plane version',
-      );
-    }),
-
-    Subscribe: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
-      call.emit('error', {
-        code: grpc.status.UNIMPLEMENTED,
-        details: 'publish/subscribe is not served by this control plane version',
-      }),
   };
 
   return {

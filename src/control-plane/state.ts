@@ -255,7 +255,8 @@ export class ControlPlaneState {
       if (item.lease !== undefined) this.leases.set(id, { lease: item.lease, expiresAt });
       return {
         id,
-        spec: stored.spec,
+        // Records written before subscriptions existed have none.
+        spec: { ...stored.spec, subscriptions: stored.spec.subscriptions ?? [] },
         spiffeId: stored.spiffeId,
         health: stored.health,
         load: stored.load,

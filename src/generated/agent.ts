@@ -7,6 +7,7 @@ import type { AgentClient as _agentmesh_v1_AgentClient, AgentDefinition as _agen
 import type { AgentRecord as _agentmesh_v1_AgentRecord, AgentRecord__Output as _agentmesh_v1_AgentRecord__Output } from './agentmesh/v1/AgentRecord.js';
 import type { AgentSpec as _agentmesh_v1_AgentSpec, AgentSpec__Output as _agentmesh_v1_AgentSpec__Output } from './agentmesh/v1/AgentSpec.js';
 import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _agentmesh_v1_CallContext__Output } from './agentmesh/v1/CallContext.js';
+import type { DeadLetter as _agentmesh_v1_DeadLetter, DeadLetter__Output as _agentmesh_v1_DeadLetter__Output } from './agentmesh/v1/DeadLetter.js';
 import type { Event as _agentmesh_v1_Event, Event__Output as _agentmesh_v1_Event__Output } from './agentmesh/v1/Event.js';
 import type { EventDelivery as _agentmesh_v1_EventDelivery, EventDelivery__Output as _agentmesh_v1_EventDelivery__Output } from './agentmesh/v1/EventDelivery.js';
 import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliveryBatch__Output as _agentmesh_v1_EventDeliveryBatch__Output } from './agentmesh/v1/EventDeliveryBatch.js';
@@ -14,6 +15,7 @@ import type { InvokeChunk as _agentmesh_v1_InvokeChunk, InvokeChunk__Output as _
 import type { InvokeRequest as _agentmesh_v1_InvokeRequest, InvokeRequest__Output as _agentmesh_v1_InvokeRequest__Output } from './agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse as _agentmesh_v1_InvokeResponse, InvokeResponse__Output as _agentmesh_v1_InvokeResponse__Output } from './agentmesh/v1/InvokeResponse.js';
 import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _agentmesh_v1_LoadReport__Output } from './agentmesh/v1/LoadReport.js';
+import type { Subscription as _agentmesh_v1_Subscription, Subscription__Output as _agentmesh_v1_Subscription__Output } from './agentmesh/v1/Subscription.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -29,6 +31,7 @@ export interface ProtoGrpcType {
       AgentRecord: MessageTypeDefinition<_agentmesh_v1_AgentRecord, _agentmesh_v1_AgentRecord__Output>
       AgentSpec: MessageTypeDefinition<_agentmesh_v1_AgentSpec, _agentmesh_v1_AgentSpec__Output>
       CallContext: MessageTypeDefinition<_agentmesh_v1_CallContext, _agentmesh_v1_CallContext__Output>
+      DeadLetter: MessageTypeDefinition<_agentmesh_v1_DeadLetter, _agentmesh_v1_DeadLetter__Output>
       Event: MessageTypeDefinition<_agentmesh_v1_Event, _agentmesh_v1_Event__Output>
       EventDelivery: MessageTypeDefinition<_agentmesh_v1_EventDelivery, _agentmesh_v1_EventDelivery__Output>
       EventDeliveryBatch: MessageTypeDefinition<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_EventDeliveryBatch__Output>
@@ -37,6 +40,7 @@ export interface ProtoGrpcType {
       InvokeRequest: MessageTypeDefinition<_agentmesh_v1_InvokeRequest, _agentmesh_v1_InvokeRequest__Output>
       InvokeResponse: MessageTypeDefinition<_agentmesh_v1_InvokeResponse, _agentmesh_v1_InvokeResponse__Output>
       LoadReport: MessageTypeDefinition<_agentmesh_v1_LoadReport, _agentmesh_v1_LoadReport__Output>
+      Subscription: MessageTypeDefinition<_agentmesh_v1_Subscription, _agentmesh_v1_Subscription__Output>
     }
   }
 }

@@ -8,6 +8,7 @@ import type { AgentRecord as _agentmesh_v1_AgentRecord, AgentRecord__Output as _
 import type { AgentSpec as _agentmesh_v1_AgentSpec, AgentSpec__Output as _agentmesh_v1_AgentSpec__Output } from './agentmesh/v1/AgentSpec.js';
 import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _agentmesh_v1_CallContext__Output } from './agentmesh/v1/CallContext.js';
 import type { ControlPlaneClient as _agentmesh_v1_ControlPlaneClient, ControlPlaneDefinition as _agentmesh_v1_ControlPlaneDefinition } from './agentmesh/v1/ControlPlane.js';
+import type { DeadLetter as _agentmesh_v1_DeadLetter, DeadLetter__Output as _agentmesh_v1_DeadLetter__Output } from './agentmesh/v1/DeadLetter.js';
 import type { DeregisterRequest as _agentmesh_v1_DeregisterRequest, DeregisterRequest__Output as _agentmesh_v1_DeregisterRequest__Output } from './agentmesh/v1/DeregisterRequest.js';
 import type { DeregisterResponse as _agentmesh_v1_DeregisterResponse, DeregisterResponse__Output as _agentmesh_v1_DeregisterResponse__Output } from './agentmesh/v1/DeregisterResponse.js';
 import type { DiscoverRequest as _agentmesh_v1_DiscoverRequest, DiscoverRequest__Output as _agentmesh_v1_DiscoverRequest__Output } from './agentmesh/v1/DiscoverRequest.js';
@@ -23,15 +24,12 @@ import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _age
 import type { PolicyRule as _agentmesh_v1_PolicyRule, PolicyRule__Output as _agentmesh_v1_PolicyRule__Output } from './agentmesh/v1/PolicyRule.js';
 import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from './agentmesh/v1/PolicySet.js';
 import type { Progress as _agentmesh_v1_Progress, Progress__Output as _agentmesh_v1_Progress__Output } from './agentmesh/v1/Progress.js';
-import type { PublishRequest as _agentmesh_v1_PublishRequest, PublishRequest__Output as _agentmesh_v1_PublishRequest__Output } from './agentmesh/v1/PublishRequest.js';
-import type { PublishResponse as _agentmesh_v1_PublishResponse, PublishResponse__Output as _agentmesh_v1_PublishResponse__Output } from './agentmesh/v1/PublishResponse.js';
 import type { RegisterRequest as _agentmesh_v1_RegisterRequest, RegisterRequest__Output as _agentmesh_v1_RegisterRequest__Output } from './agentmesh/v1/RegisterRequest.js';
 import type { RegisterResponse as _agentmesh_v1_RegisterResponse, RegisterResponse__Output as _agentmesh_v1_RegisterResponse__Output } from './agentmesh/v1/RegisterResponse.js';
 import type { SignCertificateRequest as _agentmesh_v1_SignCertificateRequest, SignCertificateRequest__Output as _agentmesh_v1_SignCertificateRequest__Output } from './agentmesh/v1/SignCertificateRequest.js';
 import type { SignCertificateResponse as _agentmesh_v1_SignCertificateResponse, SignCertificateResponse__Output as _agentmesh_v1_SignCertificateResponse__Output } from './agentmesh/v1/SignCertificateResponse.js';
 import type { Snapshot as _agentmesh_v1_Snapshot, Snapshot__Output as _agentmesh_v1_Snapshot__Output } from './agentmesh/v1/Snapshot.js';
-import type { SubscribeRequest as _agentmesh_v1_SubscribeRequest, SubscribeRequest__Output as _agentmesh_v1_SubscribeRequest__Output } from './agentmesh/v1/SubscribeRequest.js';
-import type { SubscriptionSpec as _agentmesh_v1_SubscriptionSpec, SubscriptionSpec__Output as _agentmesh_v1_SubscriptionSpec__Output } from './agentmesh/v1/SubscriptionSpec.js';
+import type { Subscription as _agentmesh_v1_Subscription, Subscription__Output as _agentmesh_v1_Subscription__Output } from './agentmesh/v1/Subscription.js';
 import type { WatchEvent as _agentmesh_v1_WatchEvent, WatchEvent__Output as _agentmesh_v1_WatchEvent__Output } from './agentmesh/v1/WatchEvent.js';
 import type { WatchRequest as _agentmesh_v1_WatchRequest, WatchRequest__Output as _agentmesh_v1_WatchRequest__Output } from './agentmesh/v1/WatchRequest.js';
 
@@ -50,6 +48,7 @@ export interface ProtoGrpcType {
       AgentSpec: MessageTypeDefinition<_agentmesh_v1_AgentSpec, _agentmesh_v1_AgentSpec__Output>
       CallContext: MessageTypeDefinition<_agentmesh_v1_CallContext, _agentmesh_v1_CallContext__Output>
       ControlPlane: SubtypeConstructor<typeof grpc.Client, _agentmesh_v1_ControlPlaneClient> & { service: _agentmesh_v1_ControlPlaneDefinition }
+      DeadLetter: MessageTypeDefinition<_agentmesh_v1_DeadLetter, _agentmesh_v1_DeadLetter__Output>
       DeregisterRequest: MessageTypeDefinition<_agentmesh_v1_DeregisterRequest, _agentmesh_v1_DeregisterRequest__Output>
       DeregisterResponse: MessageTypeDefinition<_agentmesh_v1_DeregisterResponse, _agentmesh_v1_DeregisterResponse__Output>
       DiscoverRequest: MessageTypeDefinition<_agentmesh_v1_DiscoverRequest, _agentmesh_v1_DiscoverRequest__Output>
@@ -68,15 +67,12 @@ export interface ProtoGrpcType {
       PolicyRule: MessageTypeDefinition<_agentmesh_v1_PolicyRule, _agentmesh_v1_PolicyRule__Output>
       PolicySet: MessageTypeDefinition<_agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet__Output>
       Progress: MessageTypeDefinition<_agentmesh_v1_Progress, _agentmesh_v1_Progress__Output>
-      PublishRequest: MessageTypeDefinition<_agentmesh_v1_PublishRequest, _agentmesh_v1_PublishRequest__Output>
-      PublishResponse: MessageTypeDefinition<_agentmesh_v1_PublishResponse, _agentmesh_v1_PublishResponse__Output>
       RegisterRequest: MessageTypeDefinition<_agentmesh_v1_RegisterRequest, _agentmesh_v1_RegisterRequest__Output>
       RegisterResponse: MessageTypeDefinition<_agentmesh_v1_RegisterResponse, _agentmesh_v1_RegisterResponse__Output>
       SignCertificateRequest: MessageTypeDefinition<_agentmesh_v1_SignCertificateRequest, _agentmesh_v1_SignCertificateRequest__Output>
       SignCertificateResponse: MessageTypeDefinition<_agentmesh_v1_SignCertificateResponse, _agentmesh_v1_SignCertificateResponse__Output>
       Snapshot: MessageTypeDefinition<_agentmesh_v1_Snapshot, _agentmesh_v1_Snapshot__Output>
-      SubscribeRequest: MessageTypeDefinition<_agentmesh_v1_SubscribeRequest, _agentmesh_v1_SubscribeRequest__Output>
-      SubscriptionSpec: MessageTypeDefinition<_agentmesh_v1_SubscriptionSpec, _agentmesh_v1_SubscriptionSpec__Output>
+      Subscription: MessageTypeDefinition<_agentmesh_v1_Subscription, _agentmesh_v1_Subscription__Output>
       WatchEvent: MessageTypeDefinition<_agentmesh_v1_WatchEvent, _agentmesh_v1_WatchEvent__Output>
       WatchRequest: MessageTypeDefinition<_agentmesh_v1_WatchRequest, _agentmesh_v1_WatchRequest__Output>
     }

@@ -16,6 +16,7 @@ function agent(id: string): AgentRecord {
       weight: 100,
       maxConcurrency: 0,
       description: '',
+      subscriptions: [],
     },
     spiffeId: `spiffe://t/agent/${id}`,
     health: 'healthy',

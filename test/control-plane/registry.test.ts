@@ -22,6 +22,7 @@ function record(
       weight: 100,
       maxConcurrency: 0,
       description: '',
+      subscriptions: [],
     },
     spiffeId: `spiffe://t/agent/${id}`,
     health,
@@ -82,6 +83,7 @@ describe('agent spec validation', () => {
     weight: 0,
     maxConcurrency: 4,
     description: 'x',
+    subscriptions: [{ pattern: 'tasks.*', group: '', maxInFlight: 0 }],
   };
 
   it('normalizes a valid spec', () => {
@@ -99,6 +101,18 @@ describe('agent spec validation', () => {
     [{ labels: { zone: 'bad value' } }, /invalid value/],
     [{ weight: -1 }, /weight/],
     [{ description: 'x'.repeat(2000) }, /description/],
+    [{ subscriptions: [{ pattern: 'tasks.>.x', group: '', maxInFlight: 0 }] }, /invalid topic pattern/],
+    [{ subscriptions: [{ pattern: 'tasks.*', group: 'Bad Group', maxInFlight: 0 }] }, /invalid queue group/],
+    [{ subscriptions: [{ pattern: 'tasks.*', group: '', maxInFlight: 20_000 }] }, /max in flight/],
+    [
+      {
+        subscriptions: [
+          { pattern: 'a', group: '', maxInFlight: 0 },
+          { pattern: 'a', group: '', maxInFlight: 5 },
+        ],
+      },
+      /listed twice/,
+    ],
   ])('rejects %j', (change, message) => {
     const result = validateSpec({ ...base, ...change });
     expect(result.ok).toBe(false);

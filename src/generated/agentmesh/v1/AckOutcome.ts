@@ -20,6 +20,11 @@ export const AckOutcome = {
    * Will never be handled: move the event to the dead-letter topic now, with the reason.
    */
   ACK_OUTCOME_DROP: 'ACK_OUTCOME_DROP',
+  /**
+   * Not accepted by the subscribing agent: the sender may not publish to the topic, or the agent has no such
+   * subscription. Neither retried nor dead-lettered.
+   */
+  ACK_OUTCOME_REFUSED: 'ACK_OUTCOME_REFUSED',
 } as const;
 
 /**
@@ -46,6 +51,12 @@ export type AckOutcome =
    */
   | 'ACK_OUTCOME_DROP'
   | 3
+  /**
+   * Not accepted by the subscribing agent: the sender may not publish to the topic, or the agent has no such
+   * subscription. Neither retried nor dead-lettered.
+   */
+  | 'ACK_OUTCOME_REFUSED'
+  | 4
 
 /**
  * How a subscriber's handler finished with one delivery.

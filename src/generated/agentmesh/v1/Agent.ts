@@ -10,14 +10,20 @@ import type { InvokeResponse as _agentmesh_v1_InvokeResponse, InvokeResponse__Ou
 
 export interface AgentClient extends grpc.Client {
   /**
-   * Pushes event deliveries to the agent's subscriptions. The sender streams batches of deliveries; the agent
-   * answers each delivery with an Ack once its handler finishes, in any order.
+   * Pushes event deliveries to the agent's subscriptions; a publisher keeps one such stream per subscribing agent.
+   * The sender streams batches of deliveries; the agent answers each delivery with an Ack once its handler
+   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED) a delivery for a subscription it does not
+   * have, an event whose `publisher` is not the stream's verified peer, or one the policies do not let that
+   * publisher publish. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
    */
   DeliverEvents(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_AckBatch__Output>;
   DeliverEvents(options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_AckBatch__Output>;
   /**
-   * Pushes event deliveries to the agent's subscriptions. The sender streams batches of deliveries; the agent
-   * answers each delivery with an Ack once its handler finishes, in any order.
+   * Pushes event deliveries to the agent's subscriptions; a publisher keeps one such stream per subscribing agent.
+   * The sender streams batches of deliveries; the agent answers each delivery with an Ack once its handler
+   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED) a delivery for a subscription it does not
+   * have, an event whose `publisher` is not the stream's verified peer, or one the policies do not let that
+   * publisher publish. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
    */
   deliverEvents(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_AckBatch__Output>;
   deliverEvents(options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_AckBatch__Output>;
@@ -58,8 +64,11 @@ export interface AgentClient extends grpc.Client {
 
 export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   /**
-   * Pushes event deliveries to the agent's subscriptions. The sender streams batches of deliveries; the agent
-   * answers each delivery with an Ack once its handler finishes, in any order.
+   * Pushes event deliveries to the agent's subscriptions; a publisher keeps one such stream per subscribing agent.
+   * The sender streams batches of deliveries; the agent answers each delivery with an Ack once its handler
+   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED) a delivery for a subscription it does not
+   * have, an event whose `publisher` is not the stream's verified peer, or one the policies do not let that
+   * publisher publish. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
    */
   DeliverEvents: grpc.handleBidiStreamingCall<_agentmesh_v1_EventDeliveryBatch__Output, _agentmesh_v1_AckBatch>;
   

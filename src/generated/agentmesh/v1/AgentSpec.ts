@@ -1,5 +1,6 @@
 // Original file: proto/agentmesh/v1/types.proto
 
+import type { Subscription as _agentmesh_v1_Subscription, Subscription__Output as _agentmesh_v1_Subscription__Output } from '../../agentmesh/v1/Subscription.js';
 
 /**
  * What an agent declares about itself when it registers.
@@ -40,6 +41,11 @@ export interface AgentSpec {
    * A short human-readable description of what the agent does (at most 1024 characters).
    */
   'description'?: (string);
+  /**
+   * The agent's event subscriptions (at most 64). Publishers find them in the registry and deliver to the agent
+   * directly (Agent.DeliverEvents); subscribing is authorized by the control plane's policies at registration.
+   */
+  'subscriptions'?: (_agentmesh_v1_Subscription)[];
 }
 
 /**
@@ -81,4 +87,9 @@ export interface AgentSpec__Output {
    * A short human-readable description of what the agent does (at most 1024 characters).
    */
   'description': (string);
+  /**
+   * The agent's event subscriptions (at most 64). Publishers find them in the registry and deliver to the agent
+   * directly (Agent.DeliverEvents); subscribing is authorized by the control plane's policies at registration.
+   */
+  'subscriptions': (_agentmesh_v1_Subscription__Output)[];
 }

@@ -7,19 +7,15 @@ import type { DeregisterRequest as _agentmesh_v1_DeregisterRequest, DeregisterRe
 import type { DeregisterResponse as _agentmesh_v1_DeregisterResponse, DeregisterResponse__Output as _agentmesh_v1_DeregisterResponse__Output } from '../../agentmesh/v1/DeregisterResponse.js';
 import type { DiscoverRequest as _agentmesh_v1_DiscoverRequest, DiscoverRequest__Output as _agentmesh_v1_DiscoverRequest__Output } from '../../agentmesh/v1/DiscoverRequest.js';
 import type { DiscoverResponse as _agentmesh_v1_DiscoverResponse, DiscoverResponse__Output as _agentmesh_v1_DiscoverResponse__Output } from '../../agentmesh/v1/DiscoverResponse.js';
-import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliveryBatch__Output as _agentmesh_v1_EventDeliveryBatch__Output } from '../../agentmesh/v1/EventDeliveryBatch.js';
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from '../../agentmesh/v1/GetAgentRequest.js';
 import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from '../../agentmesh/v1/GetPoliciesRequest.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from '../../agentmesh/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _agentmesh_v1_HeartbeatResponse, HeartbeatResponse__Output as _agentmesh_v1_HeartbeatResponse__Output } from '../../agentmesh/v1/HeartbeatResponse.js';
 import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from '../../agentmesh/v1/PolicySet.js';
-import type { PublishRequest as _agentmesh_v1_PublishRequest, PublishRequest__Output as _agentmesh_v1_PublishRequest__Output } from '../../agentmesh/v1/PublishRequest.js';
-import type { PublishResponse as _agentmesh_v1_PublishResponse, PublishResponse__Output as _agentmesh_v1_PublishResponse__Output } from '../../agentmesh/v1/PublishResponse.js';
 import type { RegisterRequest as _agentmesh_v1_RegisterRequest, RegisterRequest__Output as _agentmesh_v1_RegisterRequest__Output } from '../../agentmesh/v1/RegisterRequest.js';
 import type { RegisterResponse as _agentmesh_v1_RegisterResponse, RegisterResponse__Output as _agentmesh_v1_RegisterResponse__Output } from '../../agentmesh/v1/RegisterResponse.js';
 import type { SignCertificateRequest as _agentmesh_v1_SignCertificateRequest, SignCertificateRequest__Output as _agentmesh_v1_SignCertificateRequest__Output } from '../../agentmesh/v1/SignCertificateRequest.js';
 import type { SignCertificateResponse as _agentmesh_v1_SignCertificateResponse, SignCertificateResponse__Output as _agentmesh_v1_SignCertificateResponse__Output } from '../../agentmesh/v1/SignCertificateResponse.js';
-import type { SubscribeRequest as _agentmesh_v1_SubscribeRequest, SubscribeRequest__Output as _agentmesh_v1_SubscribeRequest__Output } from '../../agentmesh/v1/SubscribeRequest.js';
 import type { WatchEvent as _agentmesh_v1_WatchEvent, WatchEvent__Output as _agentmesh_v1_WatchEvent__Output } from '../../agentmesh/v1/WatchEvent.js';
 import type { WatchRequest as _agentmesh_v1_WatchRequest, WatchRequest__Output as _agentmesh_v1_WatchRequest__Output } from '../../agentmesh/v1/WatchRequest.js';
 
@@ -104,27 +100,9 @@ export interface ControlPlaneClient extends grpc.Client {
   heartbeat(argument: _agentmesh_v1_HeartbeatRequest, callback: grpc.requestCallback<_agentmesh_v1_HeartbeatResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Publishes one event to every subscription whose pattern matches its topic.
-   * Errors: INVALID_ARGUMENT for an invalid topic, RESOURCE_EXHAUSTED for an oversized payload,
-   * PERMISSION_DENIED when policy forbids the caller to publish to the topic.
-   */
-  Publish(argument: _agentmesh_v1_PublishRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
-  Publish(argument: _agentmesh_v1_PublishRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
-  Publish(argument: _agentmesh_v1_PublishRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
-  Publish(argument: _agentmesh_v1_PublishRequest, callback: grpc.requestCallback<_agentmesh_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
-  /**
-   * Publishes one event to every subscription whose pattern matches its topic.
-   * Errors: INVALID_ARGUMENT for an invalid topic, RESOURCE_EXHAUSTED for an oversized payload,
-   * PERMISSION_DENIED when policy forbids the caller to publish to the topic.
-   */
-  publish(argument: _agentmesh_v1_PublishRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
-  publish(argument: _agentmesh_v1_PublishRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
-  publish(argument: _agentmesh_v1_PublishRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
-  publish(argument: _agentmesh_v1_PublishRequest, callback: grpc.requestCallback<_agentmesh_v1_PublishResponse__Output>): grpc.ClientUnaryCall;
-  
-  /**
    * Adds the caller's agent to the registry (or replaces its previous registration) and starts its lease.
-   * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name.
+   * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name
+   * or when the policies do not allow one of `spec.subscriptions`.
    */
   Register(argument: _agentmesh_v1_RegisterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
   Register(argument: _agentmesh_v1_RegisterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
@@ -132,7 +110,8 @@ export interface ControlPlaneClient extends grpc.Client {
   Register(argument: _agentmesh_v1_RegisterRequest, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
   /**
    * Adds the caller's agent to the registry (or replaces its previous registration) and starts its lease.
-   * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name.
+   * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name
+   * or when the policies do not allow one of `spec.subscriptions`.
    */
   register(argument: _agentmesh_v1_RegisterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
   register(argument: _agentmesh_v1_RegisterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
@@ -182,23 +161,6 @@ export interface ControlPlaneClient extends grpc.Client {
   signCertificate(argument: _agentmesh_v1_SignCertificateRequest, callback: grpc.requestCallback<_agentmesh_v1_SignCertificateResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Opens a subscription and receives its deliveries on the same stream. The client's first message must be
-   * `open`; every later message acknowledges deliveries. A delivery not acknowledged when the stream ends is
-   * redelivered, to this group's other members or when the subscriber comes back.
-   * Errors: INVALID_ARGUMENT for an invalid pattern, PERMISSION_DENIED when policy forbids the subscription.
-   */
-  Subscribe(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_SubscribeRequest, _agentmesh_v1_EventDeliveryBatch__Output>;
-  Subscribe(options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_SubscribeRequest, _agentmesh_v1_EventDeliveryBatch__Output>;
-  /**
-   * Opens a subscription and receives its deliveries on the same stream. The client's first message must be
-   * `open`; every later message acknowledges deliveries. A delivery not acknowledged when the stream ends is
-   * redelivered, to this group's other members or when the subscriber comes back.
-   * Errors: INVALID_ARGUMENT for an invalid pattern, PERMISSION_DENIED when policy forbids the subscription.
-   */
-  subscribe(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_SubscribeRequest, _agentmesh_v1_EventDeliveryBatch__Output>;
-  subscribe(options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_SubscribeRequest, _agentmesh_v1_EventDeliveryBatch__Output>;
-  
-  /**
    * Streams the registry: first a snapshot (or, when resuming, the changes missed since `since_revision`), then
    * each change as it happens. The stream stays open until the client cancels it.
    */
@@ -242,15 +204,9 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   Heartbeat: grpc.handleUnaryCall<_agentmesh_v1_HeartbeatRequest__Output, _agentmesh_v1_HeartbeatResponse>;
   
   /**
-   * Publishes one event to every subscription whose pattern matches its topic.
-   * Errors: INVALID_ARGUMENT for an invalid topic, RESOURCE_EXHAUSTED for an oversized payload,
-   * PERMISSION_DENIED when policy forbids the caller to publish to the topic.
-   */
-  Publish: grpc.handleUnaryCall<_agentmesh_v1_PublishRequest__Output, _agentmesh_v1_PublishResponse>;
-  
-  /**
    * Adds the caller's agent to the registry (or replaces its previous registration) and starts its lease.
-   * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name.
+   * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name
+   * or when the policies do not allow one of `spec.subscriptions`.
    */
   Register: grpc.handleUnaryCall<_agentmesh_v1_RegisterRequest__Output, _agentmesh_v1_RegisterResponse>;
   
@@ -271,14 +227,6 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   SignCertificate: grpc.handleUnaryCall<_agentmesh_v1_SignCertificateRequest__Output, _agentmesh_v1_SignCertificateResponse>;
   
   /**
-   * Opens a subscription and receives its deliveries on the same stream. The client's first message must be
-   * `open`; every later message acknowledges deliveries. A delivery not acknowledged when the stream ends is
-   * redelivered, to this group's other members or when the subscriber comes back.
-   * Errors: INVALID_ARGUMENT for an invalid pattern, PERMISSION_DENIED when policy forbids the subscription.
-   */
-  Subscribe: grpc.handleBidiStreamingCall<_agentmesh_v1_SubscribeRequest__Output, _agentmesh_v1_EventDeliveryBatch>;
-  
-  /**
    * Streams the registry: first a snapshot (or, when resuming, the changes missed since `since_revision`), then
    * each change as it happens. The stream stays open until the client cancels it.
    */
@@ -292,10 +240,8 @@ export interface ControlPlaneDefinition extends grpc.ServiceDefinition {
   GetAgent: MethodDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_AgentRecord, _agentmesh_v1_GetAgentRequest__Output, _agentmesh_v1_AgentRecord__Output>
   GetPolicies: MethodDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_PolicySet, _agentmesh_v1_GetPoliciesRequest__Output, _agentmesh_v1_PolicySet__Output>
   Heartbeat: MethodDefinition<_agentmesh_v1_HeartbeatRequest, _agentmesh_v1_HeartbeatResponse, _agentmesh_v1_HeartbeatRequest__Output, _agentmesh_v1_HeartbeatResponse__Output>
-  Publish: MethodDefinition<_agentmesh_v1_PublishRequest, _agentmesh_v1_PublishResponse, _agentmesh_v1_PublishRequest__Output, _agentmesh_v1_PublishResponse__Output>
   Register: MethodDefinition<_agentmesh_v1_RegisterRequest, _agentmesh_v1_RegisterResponse, _agentmesh_v1_RegisterRequest__Output, _agentmesh_v1_RegisterResponse__Output>
   SetPolicies: MethodDefinition<_agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet__Output, _agentmesh_v1_PolicySet__Output>
   SignCertificate: MethodDefinition<_agentmesh_v1_SignCertificateRequest, _agentmesh_v1_SignCertificateResponse, _agentmesh_v1_SignCertificateRequest__Output, _agentmesh_v1_SignCertificateResponse__Output>
-  Subscribe: MethodDefinition<_agentmesh_v1_SubscribeRequest, _agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_SubscribeRequest__Output, _agentmesh_v1_EventDeliveryBatch__Output>
   Watch: MethodDefinition<_agentmesh_v1_WatchRequest, _agentmesh_v1_WatchEvent, _agentmesh_v1_WatchRequest__Output, _agentmesh_v1_WatchEvent__Output>
 }

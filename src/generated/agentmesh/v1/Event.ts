@@ -1,6 +1,7 @@
 // Original file: proto/agentmesh/v1/types.proto
 
 import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _agentmesh_v1_CallContext__Output } from '../../agentmesh/v1/CallContext.js';
+import type { DeadLetter as _agentmesh_v1_DeadLetter, DeadLetter__Output as _agentmesh_v1_DeadLetter__Output } from '../../agentmesh/v1/DeadLetter.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -16,11 +17,12 @@ export interface Event {
    */
   'topic'?: (string);
   /**
-   * The verified SPIFFE ID of the publisher.
+   * The publisher's SPIFFE ID; a subscribing agent accepts an event only from the publisher itself (the verified
+   * peer of the delivery stream).
    */
   'publisher'?: (string);
   /**
-   * When the control plane accepted the event.
+   * When the publisher accepted the event.
    */
   'publishedAtUnixMs'?: (number | string | Long);
   /**
@@ -39,6 +41,10 @@ export interface Event {
    * Propagated context (trace, conversation) of the publishing call.
    */
   'context'?: (_agentmesh_v1_CallContext | null);
+  /**
+   * Set on events of a dead-letter topic ("dead-letter.<topic>"): why and where the original failed.
+   */
+  'deadLetter'?: (_agentmesh_v1_DeadLetter | null);
 }
 
 /**
@@ -54,11 +60,12 @@ export interface Event__Output {
    */
   'topic': (string);
   /**
-   * The verified SPIFFE ID of the publisher.
+   * The publisher's SPIFFE ID; a subscribing agent accepts an event only from the publisher itself (the verified
+   * peer of the delivery stream).
    */
   'publisher': (string);
   /**
-   * When the control plane accepted the event.
+   * When the publisher accepted the event.
    */
   'publishedAtUnixMs': (number);
   /**
@@ -77,4 +84,8 @@ export interface Event__Output {
    * Propagated context (trace, conversation) of the publishing call.
    */
   'context': (_agentmesh_v1_CallContext__Output | null);
+  /**
+   * Set on events of a dead-letter topic ("dead-letter.<topic>"): why and where the original failed.
+   */
+  'deadLetter': (_agentmesh_v1_DeadLetter__Output | null);
 }
