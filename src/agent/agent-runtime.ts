@@ -13,6 +13,10 @@ import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer, type ServiceRegistration } from '../transport/server.js';
 import { toServiceError } from '../transport/status.js';
+import type { EventHandler, PublishReport } from '../pubsub/event.js';
+import { EventPublisher, type PublishOptions, type PublisherOptions } from '../pubsub/publisher.js';
+import { SubscriptionSet } from '../pubsub/subscriber.js';
+import { subscriptionKey, validateSubscriptions, type Subscription } from '../pubsub/subscription.js';
 import {
   createAgentService,
   readIncomingCall,
@@ -48,7 +52,21 @@ export interface AgentOptions {
   handleSignals?: boolean;
   /** Options for the agent's own outbound mesh client. */
   client?: Partial<Omit<MeshClientOptions, 'identity' | 'cache' | 'logger'>>;
+  /** Event subscriptions to register with the agent from the start (more can be added with `subscribe`). */
+  subscriptions?: SubscriptionOptions[];
+  /** Options for the agent's event publisher (attempts, ack timeout, payload limit, ...). */
+  publisher?: Partial<Omit<PublisherOptions, 'identity' | 'cache' | 'logger' | 'mayPublish'>>;
   logger?: Logger;
+}
+
+/** One event subscription: a topic pattern, its handler, and optionally a queue group and a concurrency limit. */
+export interface SubscriptionOptions {
+  pattern: string;
+  handler: EventHandler;
+  /** Subscriptions sharing a group split the events, one delivery per group. */
+  group?: string;
+  /** Deliveries handled at once (default 64). */
+  maxInFlight?: number;
 }
 
 /** A running agent. */
@@ -62,7 +80,26 @@ export interface RunningAgent {
   cache: EndpointCache;
   controlPlane: ControlPlaneClient;
   server: RunningServer;
-  /** Marks the agent draining, waits for in-flight calls (up to the grace period), deregisters, and closes. */
+  /** The agent's event publisher (statistics, `flush`, `replay` of dead letters). */
+  publisher: EventPublisher;
+  /**
+   * Publishes an event to every subscription matching `topic` (one member of each queue group), at least once.
+   * @throws MeshError INVALID_ARGUMENT (topic), RESOURCE_EXHAUSTED (payload size), PERMISSION_DENIED (policies).
+   */
+  publish(topic: string, payload: Buffer | string | unknown, options?: PublishOptions): PublishReport;
+  /**
+   * Adds a subscription and registers it with the control plane; resolves with a function that removes it.
+   * @throws MeshError INVALID_ARGUMENT (pattern, group), PERMISSION_DENIED when the policies forbid it.
+   */
+  subscribe(
+    pattern: string,
+    handler: EventHandler,
+    options?: Omit<SubscriptionOptions, 'pattern' | 'handler'>,
+  ): Promise<() => Promise<void>>;
+  /**
+   * Marks the agent draining, waits for in-flight calls and event handlers and for its own published events to
+   * be delivered (up to the grace period), deregisters, and closes.
+   */
   drain(graceMs?: number): Promise<void>;
 }
 
@@ -129,12 +166,38 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       );
     }
   };
+  /** Whether `publisher` may publish to `topic`: undefined when allowed, else why not. */
+  const publishRefusal = (publisher: SpiffeId, topic: string): string | undefined => {
+    const publisherName = identityNameOf(publisher);
+    const publisherType = publisherName ? cache.get(publisherName)?.spec.type : undefined;
+    const decision = authorize(cache.policies, {
+      caller: publisher.uri,
+      ...(publisherType ? { callerType: publisherType } : {}),
+      action: 'publish',
+      topic,
+    });
+    if (decision.allowed) return undefined;
+    return `"${publisher.uri}" may not publish to "${topic}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`;
+  };
+  const events = new SubscriptionSet({ identity: options.identity, logger, mayPublish: publishRefusal });
+  const initial = (options.subscriptions ?? []).map(toSubscription);
+  const checked = validateSubscriptions(initial.map(([subscription]) => subscription));
+  if (!checked.ok) throw checked.error;
+  for (const [subscription, handler] of initial) events.add(subscription, handler);
+  const publisher = new EventPublisher({
+    ...options.publisher,
+    identity: options.identity,
+    cache,
+    logger,
+    mayPublish: (topic) => publishRefusal(options.identity.spiffeId, topic),
+  });
   const service = createAgentService({
     identity: options.identity,
     logger,
     methods,
     streams,
     authorize: checkPolicy,
+    events,
   });
   const server = await startServer({
     identity: options.identity,
@@ -145,7 +208,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     ],
     reflection: [loadMeshProtos().packageDefinition],
   });
-  const spec: Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'> = {
+  let spec: Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'> = {
     type: options.type,
     name,
     endpoint: server.address,
@@ -154,9 +217,26 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     weight: options.weight ?? 0,
     maxConcurrency: options.maxConcurrency ?? 0,
     description: options.description ?? '',
+    subscriptions: events.list(),
   };
   const leaseTtlMs = options.leaseTtlMs ?? 15_000;
-  await controlPlane.register(spec, leaseTtlMs);
+  await controlPlane.register(spec, leaseTtlMs).catch((error: unknown) => {
+    publisher.close();
+    cache.close();
+    controlPlane.close();
+    void server.shutdown(0);
+    throw error;
+  });
+  /** Registers the current subscriptions, one registration at a time. */
+  let registering: Promise<unknown> = Promise.resolve();
+  const reregister = () => {
+    const next = registering.then(async () => {
+      spec = { ...spec, subscriptions: events.list() };
+      await controlPlane.register(spec, leaseTtlMs);
+    });
+    registering = next.catch(() => undefined);
+    return next;
+  };
   let draining = false;
   const heartbeat = setInterval(() => {
     controlPlane.heartbeat(name, { inFlight, queueDepth: 0 }, draining).catch(async (error: unknown) => {
@@ -182,9 +262,31 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     cache,
     controlPlane,
     server,
+    publisher,
+    publish: (topic, payload, publishOptions) => publisher.publish(topic, payload, publishOptions),
+    async subscribe(pattern, handler, subscribeOptions = {}) {
+      const [subscription] = toSubscription({ ...subscribeOptions, pattern, handler });
+      const checkedAll = validateSubscriptions([
+        ...events.list().filter((s) => subscriptionKey(s) !== subscriptionKey(subscription)),
+        subscription,
+      ]);
+      if (!checkedAll.ok) throw checkedAll.error;
+      const previous = events.list().find((s) => subscriptionKey(s) === subscriptionKey(subscription));
+      events.add(subscription, handler);
+      try {
+        await reregister();
+      } catch (error) {
+        if (!previous) events.remove(subscription);
+        throw error;
+      }
+      return async () => {
+        if (events.remove(subscription)) await reregister();
+      };
+    },
     drain(graceMs = options.drainGraceMs ?? 10_000) {
       drained ??= (async () => {
         draining = true;
+        const until = Date.now() + graceMs;
         await controlPlane.heartbeat(name, { inFlight, queueDepth: 0 }, true).catch(() => undefined);
         if (inFlight > 0) {
           await new Promise<void>((resolve) => {
@@ -195,10 +297,13 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
             };
           });
         }
+        await events.settled(Math.max(0, until - Date.now()));
+        await publisher.flush(Math.max(0, until - Date.now()));
         clearInterval(heartbeat);
         renewer.stop();
         await controlPlane.deregister(name).catch(() => undefined);
         await server.shutdown(1_000);
+        publisher.close();
         mesh.close();
         cache.close();
         controlPlane.close();
@@ -250,4 +355,11 @@ function guardService(
     }) as grpc.UntypedHandleCall;
   }
   return { ...service, implementation };
+}
+
+function toSubscription(options: SubscriptionOptions): [Subscription, EventHandler] {
+  return [
+    { pattern: options.pattern, group: options.group ?? '', maxInFlight: options.maxInFlight ?? 0 },
+    options.handler,
+  ];
 }

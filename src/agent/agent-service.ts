@@ -2,10 +2,13 @@ import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Code, MeshError } from '../errors.js';
 import { contextFromMetadata, runWithContext, type CallContext } from '../data-plane/call-context.js';
+import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
+import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
 import type { Logger } from '../observability/logger.js';
+import type { SubscriptionSet } from '../pubsub/subscriber.js';
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
@@ -55,6 +58,8 @@ export interface AgentServiceOptions {
    * to refuse. The agent runtime enforces the control plane's policies here.
    */
   authorize?: (caller: SpiffeId, method: string) => void;
+  /** The agent's event subscriptions, which receive `DeliverEvents` streams. */
+  events?: SubscriptionSet;
 }
 
 /** What every server handler of an agent is told about an incoming call, generic or typed. */
@@ -83,7 +88,7 @@ export function readIncomingCall(call: IncomingCall, identity: MeshIdentity): In
 /**
  * The `agentmesh.v1.Agent` service of an agent: `Invoke` runs the handler registered for the method, and
  * `InvokeStream` the stream handler, each with the caller's verified identity, after the authorization hook, inside
- * the propagated call context. Event delivery is answered UNIMPLEMENTED until pub/sub exists.
+ * the propagated call context; `DeliverEvents` hands publishers' deliveries to the agent's subscriptions.
  */
 export function createAgentService(options: AgentServiceOptions): ServiceRegistration {
   const { protos } = loadMeshProtos();
@@ -147,11 +152,14 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
         (error: unknown) => call.emit('error', toServiceError(error, options.logger)),
       );
     },
-    DeliverEvents: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
-      call.emit('error', {
-        code: grpc.status.UNIMPLEMENTED,
-        details: 'this agent does not serve event delivery',
-      }),
+    DeliverEvents: (call: grpc.ServerDuplexStream<EventDeliveryBatch__Output, AckBatch>) => {
+      if (options.events) options.events.serve(call);
+      else
+        call.emit('error', {
+          code: grpc.status.UNIMPLEMENTED,
+          details: 'this agent has no event subscriptions',
+        });
+    },
   };
   return { name: 'agentmesh.v1.Agent', definition: protos.agentmesh.v1.Agent.service, implementation };
 }

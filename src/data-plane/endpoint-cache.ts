@@ -75,6 +75,11 @@ export class EndpointCache {
     return this.agents.get(id);
   }
 
+  /** Every known agent, whatever its health. */
+  all(): IterableIterator<AgentRecord> {
+    return this.agents.values();
+  }
+
   /**
    * The healthy agents that match a query, ordered by id.
    * @throws MeshError INVALID_ARGUMENT for an invalid label selector.

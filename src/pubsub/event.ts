@@ -1,0 +1,146 @@
+/**
+ * Events as publishers, subscribers and handlers see them, and their wire form (`Event`, `EventDelivery` in
+ * proto/agentmesh/v1/types.proto).
+ */
+import type { CallContext } from '../data-plane/call-context.js';
+import type { Event, Event__Output } from '../generated/agentmesh/v1/Event.js';
+
+/** Why and where an event failed, on events of a dead-letter topic. */
+export interface DeadLetterInfo {
+  originalEventId: string;
+  originalTopic: string;
+  /** The last failure: the handler's reason, or what the publisher saw. */
+  reason: string;
+  attempts: number;
+  /** The SPIFFE ID of the subscriber that could not handle it, with the subscription's pattern and group. */
+  subscriber: string;
+  pattern: string;
+  group: string;
+  deadLetteredAt: number;
+}
+
+/** One published event. */
+export interface MeshEvent {
+  /** Unique per event: handlers use it to recognize a redelivery they already handled. */
+  id: string;
+  topic: string;
+  /** The publisher's SPIFFE ID, checked by the subscriber against the delivery stream's verified peer. */
+  publisher: string;
+  /** When the publisher accepted it, ms since the epoch. */
+  publishedAt: number;
+  payload: Buffer;
+  contentType: string;
+  /** Ordering key: events with the same key reach each subscription in publish order. Empty: unordered. */
+  key: string;
+  /** Trace, conversation, tenant and the chain of agents the event came through. */
+  context: CallContext;
+  deadLetter?: DeadLetterInfo;
+}
+
+/** An event as a subscription's handler receives it. */
+export interface ReceivedEvent extends MeshEvent {
+  /** 1 for the first delivery, counting up on each redelivery. */
+  attempt: number;
+  /** The subscription it was delivered for. */
+  pattern: string;
+  group: string;
+}
+
+/** How a handler finished with an event; returning nothing (or `ack`) acknowledges it. */
+export type EventOutcome =
+  | { outcome: 'ack' }
+  | { outcome: 'retry'; afterMs?: number; reason?: string }
+  | { outcome: 'drop'; reason: string };
+
+/** Handles the events of one subscription. Throwing asks for a redelivery after a backoff. */
+export type EventHandler = (event: ReceivedEvent) => Promise<EventOutcome | void> | EventOutcome | void;
+
+/** Asks for a redelivery after `afterMs` (the backoff when omitted). */
+export function retryLater(afterMs?: number, reason?: string): EventOutcome {
+  return { outcome: 'retry', ...(afterMs !== undefined ? { afterMs } : {}), ...(reason ? { reason } : {}) };
+}
+
+/** Gives up on an event at once: it goes to the dead-letter topic with `reason`. */
+export function dropEvent(reason: string): EventOutcome {
+  return { outcome: 'drop', reason };
+}
+
+/** What a publish did. */
+export interface PublishReport {
+  eventId: string;
+  /** True when the event was valid, allowed, and taken for delivery to every subscription it was routed to. */
+  accepted: boolean;
+  /** Subscriptions without a group it was routed to (each gets it). */
+  subscriptions: number;
+  /** Queue groups it was routed to (one member of each gets it). */
+  groups: number;
+}
+
+/** The first segment of dead-letter topics: an event that failed on `tasks.created` goes to `dead-letter.tasks.created`. */
+export const DEAD_LETTER_PREFIX = 'dead-letter';
+
+export function deadLetterTopic(topic: string): string {
+  return `${DEAD_LETTER_PREFIX}.${topic}`;
+}
+
+export function eventToWire(event: MeshEvent): Event {
+  return {
+    id: event.id,
+    topic: event.topic,
+    publisher: event.publisher,
+    publishedAtUnixMs: event.publishedAt,
+    payload: event.payload,
+    contentType: event.contentType,
+    key: event.key,
+    context: {
+      traceparent: event.context.traceparent ?? '',
+      tracestate: event.context.tracestate ?? '',
+      conversationId: event.context.conversationId ?? '',
+      tenant: event.context.tenant ?? '',
+      callerChain: event.context.chain,
+    },
+    ...(event.deadLetter
+      ? {
+          deadLetter: {
+            ...event.deadLetter,
+            deadLetteredAtUnixMs: event.deadLetter.deadLetteredAt,
+          },
+        }
+      : {}),
+  };
+}
+
+export function eventFromWire(event: Event__Output): MeshEvent {
+  const context: CallContext = {
+    chain: (event.context?.callerChain ?? []).filter((entry) => entry.startsWith('spiffe://')),
+  };
+  if (event.context?.traceparent) context.traceparent = event.context.traceparent;
+  if (event.context?.tracestate) context.tracestate = event.context.tracestate;
+  if (event.context?.conversationId) context.conversationId = event.context.conversationId;
+  if (event.context?.tenant) context.tenant = event.context.tenant;
+  const dead = event.deadLetter;
+  return {
+    id: event.id,
+    topic: event.topic,
+    publisher: event.publisher,
+    publishedAt: Number(event.publishedAtUnixMs),
+    payload: event.payload,
+    contentType: event.contentType,
+    key: event.key,
+    context,
+    ...(dead
+      ? {
+          deadLetter: {
+            originalEventId: dead.originalEventId,
+            originalTopic: dead.originalTopic,
+            reason: dead.reason,
+            attempts: dead.attempts,
+            subscriber: dead.subscriber,
+            pattern: dead.pattern,
+            group: dead.group,
+            deadLetteredAt: Number(dead.deadLetteredAtUnixMs),
+          },
+        }
+      : {}),
+  };
+}

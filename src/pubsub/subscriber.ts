@@ -1,0 +1,188 @@
+import type * as grpc from '@grpc/grpc-js';
+import { runWithContext } from '../data-plane/call-context.js';
+import type { Ack } from '../generated/agentmesh/v1/Ack.js';
+import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
+import type { EventDelivery__Output } from '../generated/agentmesh/v1/EventDelivery.js';
+import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
+import type { SpiffeId } from '../identity/spiffe-id.js';
+import type { Logger } from '../observability/logger.js';
+import { peerIdentity } from '../transport/credentials.js';
+import type { MeshIdentity } from '../transport/mesh-identity.js';
+import { eventFromWire, type EventHandler, type EventOutcome, type ReceivedEvent } from './event.js';
+import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from './subscription.js';
+import { matchesTopic } from './topic.js';
+
+/** Options for {@link SubscriptionSet}. */
+export interface SubscriptionSetOptions {
+  identity: MeshIdentity;
+  logger: Logger;
+  /**
+   * Whether `publisher` may publish to `topic` (the control plane's policies); a refusal names the reason.
+   * Events the policies do not allow are refused, neither handled nor dead-lettered.
+   */
+  mayPublish?: (publisher: SpiffeId, topic: string) => string | undefined;
+}
+
+interface Entry {
+  subscription: Subscription;
+  handler: EventHandler;
+  running: number;
+  /** Deliveries beyond max in flight, waiting their turn (a publisher keeps within it; this guards the agent). */
+  waiting: (() => void)[];
+}
+
+const MAX_REASON = 500;
+
+/**
+ * An agent's subscriptions and the receiving end of `Agent.DeliverEvents`: each delivery is checked (a
+ * subscription of ours, from the verified publisher, allowed by the policies), handled inside the event's
+ * propagated context, and answered with an Ack when its handler finishes. Acks go back in batches.
+ */
+export class SubscriptionSet {
+  private readonly entries = new Map<string, Entry>();
+  private running = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly options: SubscriptionSetOptions) {}
+
+  /** Adds (or replaces the handler of) a subscription. */
+  add(subscription: Subscription, handler: EventHandler): void {
+    const key = subscriptionKey(subscription);
+    const existing = this.entries.get(key);
+    if (existing) {
+      existing.subscription = subscription;
+      existing.handler = handler;
+      return;
+    }
+    this.entries.set(key, { subscription, handler, running: 0, waiting: [] });
+  }
+
+  remove(subscription: Pick<Subscription, 'pattern' | 'group'>): boolean {
+    return this.entries.delete(subscriptionKey(subscription));
+  }
+
+  /** The subscriptions, as the agent registers them. */
+  list(): Subscription[] {
+    return [...this.entries.values()].map((entry) => entry.subscription);
+  }
+
+  /** Resolves when no handler is running (for a drain), or after `timeoutMs`. */
+  async settled(timeoutMs: number): Promise<void> {
+    if (this.running === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Serves one `DeliverEvents` stream from a publisher. */
+  serve(call: grpc.ServerDuplexStream<EventDeliveryBatch__Output, AckBatch>): void {
+    let publisher: SpiffeId;
+    try {
+      publisher = peerIdentity(call, this.options.identity);
+    } catch (error) {
+      call.emit('error', { code: 16, details: (error as Error).message });
+      return;
+    }
+    let acks: Ack[] = [];
+    let open = true;
+    const answer = (ack: Ack) => {
+      if (!open) return;
+      acks.push(ack);
+      // Acks that finish in the same turn of the event loop travel together.
+      if (acks.length === 1) setImmediate(flush);
+    };
+    const flush = () => {
+      if (!open || acks.length === 0) return;
+      const batch = acks;
+      acks = [];
+      call.write({ acks: batch });
+    };
+    call.on('data', (batch: EventDeliveryBatch__Output) => {
+      for (const delivery of batch.deliveries) this.receive(publisher, delivery, answer);
+    });
+    const close = () => {
+      if (!open) return;
+      open = false;
+      call.end();
+    };
+    call.on('end', close);
+    call.on('error', () => (open = false));
+    call.on('cancelled', () => (open = false));
+  }
+
+  private receive(publisher: SpiffeId, delivery: EventDelivery__Output, answer: (ack: Ack) => void): void {
+    const refuse = (reason: string) => {
+      this.options.logger.warn(
+        { publisher: publisher.uri, deliveryId: delivery.deliveryId, reason },
+        'event refused',
+      );
+      answer({ deliveryId: delivery.deliveryId, outcome: 'ACK_OUTCOME_REFUSED', reason });
+    };
+    if (!delivery.event) return refuse('a delivery without an event');
+    const entry = this.entries.get(subscriptionKey(delivery));
+    if (!entry) {
+      return refuse(
+        `this agent has no subscription to "${delivery.pattern}"${delivery.group ? ` in group "${delivery.group}"` : ''}`,
+      );
+    }
+    const event = eventFromWire(delivery.event);
+    if (event.publisher !== publisher.uri) {
+      return refuse(`the event names publisher "${event.publisher}" but was sent by "${publisher.uri}"`);
+    }
+    if (!matchesTopic(entry.subscription.pattern, event.topic)) {
+      return refuse(`topic "${event.topic}" does not match the subscription "${entry.subscription.pattern}"`);
+    }
+    const denied = this.options.mayPublish?.(publisher, event.topic);
+    if (denied) return refuse(denied);
+    const received: ReceivedEvent = {
+      ...event,
+      attempt: delivery.attempt,
+      pattern: entry.subscription.pattern,
+      group: entry.subscription.group,
+    };
+    const start = () => {
+      entry.running += 1;
+      this.running += 1;
+      void this.handle(entry, received).then((outcome) => {
+        entry.running -= 1;
+        this.running -= 1;
+        entry.waiting.shift()?.();
+        if (this.running === 0) this.idle?.();
+        answer({
+          deliveryId: delivery.deliveryId,
+          ...(outcome.outcome === 'ack'
+            ? { outcome: 'ACK_OUTCOME_ACK' }
+            : outcome.outcome === 'retry'
+              ? {
+                  outcome: 'ACK_OUTCOME_RETRY',
+                  retryAfterMs: outcome.afterMs ?? 0,
+                  reason: (outcome.reason ?? '').slice(0, MAX_REASON),
+                }
+              : { outcome: 'ACK_OUTCOME_DROP', reason: outcome.reason.slice(0, MAX_REASON) }),
+        });
+      });
+    };
+    const limit = entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT;
+    if (entry.running < limit) start();
+    else entry.waiting.push(start);
+  }
+
+  /** Runs the handler in the event's context; a throw asks for a redelivery with the error as the reason. */
+  private async handle(entry: Entry, event: ReceivedEvent): Promise<EventOutcome> {
+    try {
+      const outcome = await runWithContext(event.context, () => entry.handler(event));
+      return outcome ?? { outcome: 'ack' };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.options.logger.warn(
+        { eventId: event.id, topic: event.topic, attempt: event.attempt, err: error },
+        'event handler failed; the publisher will redeliver',
+      );
+      return { outcome: 'retry', reason: reason || 'the handler failed' };
+    }
+  }
+}
