@@ -6,6 +6,8 @@
  *   peer check on every call) and over plain grpc-js `createSsl` mTLS (the baseline): closed-loop throughput and
  *   sequential latency p50/p99.
  * - mesh-call: a 1 KB call through the mesh client against direct grpc-js mTLS (see bench/mesh-call.ts).
+ * - pubsub: acknowledged deliveries per second from one publisher to 100 subscribers, lost events, and
+ *   publish-to-handler latency at 1,000 events/s against a direct call (see bench/pubsub.ts).
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
  * - control plane, per store: 10,000 agents; registrations/s, discovery against a full scan, change propagation to
  *   100 watchers, memory per agent (see bench/control-plane.ts). The etcd scenario runs when `etcd` is on PATH.
@@ -27,9 +29,10 @@ import { findOnPath } from '../test/helpers/system-binary.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { benchControlPlane } from './control-plane.js';
 import { benchMeshCall } from './mesh-call.js';
+import { benchPubSub } from './pubsub.js';
 
 const json = process.argv.includes('--json');
-/** `--scenario <name>` runs one scenario: mtls, mesh-call, ca or control-plane. */
+/** `--scenario <name>` runs one scenario: mtls, mesh-call, pubsub, ca or control-plane. */
 const only = process.argv.includes('--scenario')
   ? process.argv[process.argv.indexOf('--scenario') + 1]
   : undefined;
@@ -195,6 +198,13 @@ if (wanted('mesh-call')) {
   print(
     '1 KB unary call through the mesh client vs direct grpc-js mTLS to the same handler (baseline)',
     results.meshCall,
+  );
+}
+if (wanted('pubsub')) {
+  results.pubsub = await benchPubSub();
+  print(
+    'pub/sub, 1 KB events, 1 publisher, 100 subscribers (latency baseline: a direct mTLS call, round trip)',
+    results.pubsub,
   );
 }
 if (wanted('ca')) {

@@ -4,6 +4,16 @@ import { Code, type MeshError } from '../../src/errors.js';
 import { dropEvent, type ReceivedEvent } from '../../src/pubsub/event.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 
+/** The MeshError `work` throws, or undefined when it throws nothing. */
+function thrown(work: () => unknown): MeshError | undefined {
+  try {
+    work();
+    return undefined;
+  } catch (error) {
+    return error as MeshError;
+  }
+}
+
 /** Publish/subscribe between real agents over mTLS, through the agent runtime. */
 describe('publish/subscribe between agents', () => {
   let mesh: TestMesh;
@@ -204,30 +214,12 @@ describe('publish/subscribe between agents', () => {
   });
 
   it('answers bad input clearly: invalid topic or pattern, oversized payload', async () => {
-    const invalid = (() => {
-      try {
-        publisher.publish('tasks..created', 'x');
-      } catch (error) {
-        return error as MeshError;
-      }
-    })();
+    const invalid = thrown(() => publisher.publish('tasks..created', 'x'));
     expect(invalid?.code).toBe(Code.INVALID_ARGUMENT);
     expect(invalid?.message).toMatch(/invalid topic "tasks..created"/);
-    const wildcard = (() => {
-      try {
-        publisher.publish('tasks.*', 'x');
-      } catch (error) {
-        return error as MeshError;
-      }
-    })();
+    const wildcard = thrown(() => publisher.publish('tasks.*', 'x'));
     expect(wildcard?.code).toBe(Code.INVALID_ARGUMENT);
-    const oversized = (() => {
-      try {
-        publisher.publish('tasks.big', Buffer.alloc(1024 * 1024 + 1));
-      } catch (error) {
-        return error as MeshError;
-      }
-    })();
+    const oversized = thrown(() => publisher.publish('tasks.big', Buffer.alloc(1024 * 1024 + 1)));
     expect(oversized?.code).toBe(Code.RESOURCE_EXHAUSTED);
     expect(oversized?.message).toMatch(/over the limit of 1048576 bytes/);
     const pattern = (await publisher
@@ -274,13 +266,7 @@ describe('publish/subscribe between agents', () => {
     });
     await until(() => agents.every((a) => a.cache.policies.rules.length === 2), 'the policies');
     try {
-      const denied = (() => {
-        try {
-          publisher.publish('secret.plans', 'x');
-        } catch (error) {
-          return error as MeshError;
-        }
-      })();
+      const denied = thrown(() => publisher.publish('secret.plans', 'x'));
       expect(denied?.code).toBe(Code.PERMISSION_DENIED);
       expect(denied?.message).toMatch(/may not publish to "secret.plans" \(rule no-secret-publishing\)/);
 
