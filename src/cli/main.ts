@@ -3,6 +3,8 @@
 import { Command } from 'commander';
 import { createCaCommand } from './ca-command.js';
 import { createControlPlaneCommand } from './control-plane-command.js';
+import { createPublishCommand } from './publish-command.js';
+import { createSubscribeCommand } from './subscribe-command.js';
 import { runCli } from './run.js';
 import { createTokenCommand } from './token-command.js';
 import { createUpCommand } from './up-command.js';
@@ -15,6 +17,8 @@ export function createProgram(): Command {
     .addCommand(createCaCommand())
     .addCommand(createTokenCommand())
     .addCommand(createControlPlaneCommand())
+    .addCommand(createPublishCommand())
+    .addCommand(createSubscribeCommand())
     .addCommand(createUpCommand());
 }
 

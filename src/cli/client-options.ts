@@ -1,0 +1,55 @@
+import { Command, Option } from 'commander';
+import { ControlPlaneClient } from '../control-plane/client.js';
+import { Code, MeshError } from '../errors.js';
+import { loadIdentity } from '../identity/certs-dir.js';
+import { MeshIdentity } from '../transport/mesh-identity.js';
+
+/** Flags of commands that act as a mesh client: who they are and which control plane they talk to. */
+export interface ClientFlags {
+  certs: string;
+  name: string;
+  controlPlane: string;
+}
+
+/** Adds `--certs`, `--name` and `--control-plane` (each also from an AGENT_MESH_* environment variable). */
+export function withClientOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--certs <dir>', 'certificate directory with the trust bundle and this identity')
+        .default('certs')
+        .env('AGENT_MESH_CERTS'),
+    )
+    .addOption(
+      new Option('--name <identity>', 'the identity to act as (<name>.crt and <name>.key in --certs)')
+        .default('cli')
+        .env('AGENT_MESH_NAME'),
+    )
+    .addOption(
+      new Option('--control-plane <host:port>', 'the control plane to use')
+        .default('127.0.0.1:7400')
+        .env('AGENT_MESH_CONTROL_PLANE'),
+    );
+}
+
+/** Loads the identity the flags name; a missing one is reported with how to issue it. */
+export async function clientIdentity(flags: ClientFlags): Promise<MeshIdentity> {
+  return new MeshIdentity(await loadIdentity(flags.certs, flags.name));
+}
+
+/**
+ * Checks that the control plane answers (one policy read, up to 5 s), so that a command fails with one clear
+ * error instead of waiting for a control plane that is not there.
+ */
+export async function checkControlPlane(identity: MeshIdentity, address: string): Promise<void> {
+  const client = new ControlPlaneClient({ address, identity, timeoutMs: 5_000 });
+  try {
+    await client.getPolicies();
+  } catch (error) {
+    throw new MeshError(
+      error instanceof MeshError && error.code !== Code.UNKNOWN ? error.code : Code.UNAVAILABLE,
+      `cannot use the control plane at ${address}: ${(error as Error).message} (set --control-plane or AGENT_MESH_CONTROL_PLANE)`,
+    );
+  } finally {
+    client.close();
+  }
+}

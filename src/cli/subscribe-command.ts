@@ -1,0 +1,76 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { startAgent } from '../agent/agent-runtime.js';
+import { createLogger } from '../observability/logger.js';
+import type { ReceivedEvent } from '../pubsub/event.js';
+import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
+
+interface SubscribeFlags extends ClientFlags {
+  group?: string;
+  maxInFlight: number;
+  type: string;
+  listen: string;
+  logLevel: string;
+}
+
+/** `agent-mesh subscribe <pattern>`: print events as they arrive, one JSON object per line. */
+export function createSubscribeCommand(): Command {
+  return withClientOptions(
+    new Command('subscribe')
+      .description(
+        'subscribe to a topic pattern and print each event as one JSON line (runs as an agent until Ctrl-C)',
+      )
+      .argument('<pattern>', 'topic pattern: * matches one segment, a final > the rest (e.g. tasks.>)')
+      .option('--group <group>', 'queue group: subscribers sharing it split the events')
+      .option('--max-in-flight <n>', 'events handled at once', positiveInteger, 64)
+      .option('--type <type>', 'the agent type to register as', 'cli')
+      .option('--listen <host:port>', 'where to receive deliveries', '127.0.0.1:0')
+      .addOption(new Option('--log-level <level>', 'log level').default('warn').env('AGENT_MESH_LOG_LEVEL')),
+  ).action(async (pattern: string, flags: SubscribeFlags) => {
+    const identity = await clientIdentity(flags);
+    await checkControlPlane(identity, flags.controlPlane);
+    const agent = await startAgent({
+      identity,
+      controlPlane: flags.controlPlane,
+      type: flags.type,
+      listen: flags.listen,
+      handleSignals: true,
+      drainGraceMs: 5_000,
+      logger: createLogger({ level: flags.logLevel as 'warn' }),
+      subscriptions: [
+        {
+          pattern,
+          ...(flags.group ? { group: flags.group } : {}),
+          maxInFlight: flags.maxInFlight,
+          handler: (event) => void console.log(JSON.stringify(printable(event))),
+        },
+      ],
+    });
+    process.stderr.write(
+      `subscribed to "${pattern}"${flags.group ? ` in group "${flags.group}"` : ''} as ${agent.identity.spiffeId.uri}; Ctrl-C to stop\n`,
+    );
+  });
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) {
+    throw new InvalidArgumentError('must be a whole number from 1 to 10000');
+  }
+  return n;
+}
+
+/** An event as a JSON line: text payloads as text, anything else as base64. */
+function printable(event: ReceivedEvent): Record<string, unknown> {
+  const text = /^(text\/|application\/(json|.*\+json))/.test(event.contentType);
+  return {
+    id: event.id,
+    topic: event.topic,
+    publisher: event.publisher,
+    publishedAt: new Date(event.publishedAt).toISOString(),
+    contentType: event.contentType,
+    ...(event.key ? { key: event.key } : {}),
+    attempt: event.attempt,
+    ...(text ? { payload: event.payload.toString() } : { payloadBase64: event.payload.toString('base64') }),
+    ...(event.deadLetter ? { deadLetter: event.deadLetter } : {}),
+  };
+}
