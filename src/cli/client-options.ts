@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { Code, MeshError } from '../errors.js';
 import { loadIdentity } from '../identity/certs-dir.js';
