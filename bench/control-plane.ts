@@ -16,6 +16,7 @@ import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
+import { percentile } from './baseline.js';
 
 type Figures = Record<string, number>;
 
@@ -24,10 +25,6 @@ const TYPES = 100;
 const WATCHERS = 100;
 const CHANGES = 200;
 const GRPC_IDENTITIES = 20;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function heapUsed(): number {
   globalThis.gc?.();

@@ -30,6 +30,7 @@ import { startEtcd } from '../test/helpers/etcd.js';
 import { benchControlPlane } from './control-plane.js';
 import { benchMeshCall } from './mesh-call.js';
 import { benchPubSub } from './pubsub.js';
+import { percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
 /** `--scenario <name>` runs one scenario: mtls, mesh-call, pubsub, ca or control-plane. */
@@ -43,10 +44,6 @@ const LATENCY_CALLS = 3_000;
 const PAYLOAD = Buffer.alloc(1024, 7);
 
 type Figures = Record<string, number>;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function invoke(client: AgentClient): Promise<void> {
   return new Promise((resolve, reject) =>

@@ -7,7 +7,6 @@
  *   calls on alternate ticks, in 20 rounds of one second (1,000 calls each) (medians over the rounds; see fixedRate).
  * The agent runs in a child process (test/fixtures/agents/worker-agent.ts), as it would in a deployment.
  */
-import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -18,10 +17,9 @@ import { EndpointCache } from '../src/data-plane/endpoint-cache.js';
 import { MeshClient } from '../src/data-plane/mesh-client.js';
 import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
-import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
-import { loadMeshProtos } from '../src/transport/protos.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
+import { directAgentClient, directEcho, percentile } from './baseline.js';
 
 type Figures = Record<string, number>;
 const PAYLOAD = Buffer.alloc(1024, 7);
@@ -30,10 +28,6 @@ const CONCURRENCY = 32;
 const RATE_PER_SECOND = Number(process.env.AGENT_MESH_BENCH_RATE ?? 1_000);
 const ROUNDS = 20;
 const ROUND_CALLS = 1_000;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 async function closedLoop(call: () => Promise<unknown>, durationMs: number): Promise<number> {
   let calls = 0;
@@ -167,25 +161,8 @@ export async function benchMeshCall(): Promise<Figures> {
   const mesh = new MeshClient({ identity: caller, cache, logger: silentLogger() });
 
   // Baseline: plain grpc-js mTLS with the same certificates to the same server and handler.
-  const { protos } = loadMeshProtos();
-  const direct = new protos.agentmesh.v1.Agent(
-    address,
-    grpc.credentials.createSsl(
-      Buffer.from(callerMaterial.trustBundlePem),
-      Buffer.from(callerMaterial.privateKeyPem),
-      Buffer.from(callerMaterial.certificatePem),
-      { checkServerIdentity: () => undefined },
-    ),
-    MESH_CHANNEL_OPTIONS,
-  );
-  const directCall = () =>
-    new Promise<void>((resolve, reject) =>
-      direct.Invoke(
-        { method: 'echo', payload: PAYLOAD, contentType: 'application/octet-stream' },
-        { deadline: Date.now() + 10_000 },
-        (error) => (error ? reject(error) : resolve()),
-      ),
-    );
+  const direct = directAgentClient(address, callerMaterial);
+  const directCall = () => directEcho(direct, PAYLOAD);
   const meshCall = () => mesh.call({ type: 'echo' }, 'echo', PAYLOAD);
 
   try {

@@ -6,7 +6,6 @@
  *   process with sub-millisecond wall-clock time), against the baseline of a direct grpc-js mTLS 1 KB unary call
  *   to an agent in the same subscriber process (round trip), started on alternate ticks.
  */
-import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +14,10 @@ import { startControlPlane } from '../src/control-plane/control-plane.js';
 import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
 import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
-import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
-import { loadMeshProtos } from '../src/transport/protos.js';
+import type { AgentClient } from '../src/generated/agentmesh/v1/Agent.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
+import { directAgentClient, directEcho, percentile } from './baseline.js';
 
 type Figures = Record<string, number>;
 const SUBSCRIBERS = 100;
@@ -27,10 +26,6 @@ const EVENTS = 3_000;
 const WINDOW = 50_000;
 const RATE_PER_SECOND = 1_000;
 const LATENCY_EVENTS = 3_000;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function startSubscribers(certsDir: string, controlPlane: string, first: number, count: number) {
   const child = spawn(
@@ -88,8 +83,7 @@ export async function benchPubSub(): Promise<Figures> {
     type: 'publisher',
     publisher: { maxPending: 2 * WINDOW },
   });
-  const { protos } = loadMeshProtos();
-  let direct: InstanceType<typeof protos.agentmesh.v1.Agent> | undefined;
+  let direct: AgentClient | undefined;
   try {
     await Promise.all(children.map((c) => c.ready));
     while (names.some((name) => !publisher.cache.get(name))) await new Promise((r) => setTimeout(r, 20));
@@ -122,24 +116,8 @@ export async function benchPubSub(): Promise<Figures> {
 
     // Latency at a fixed rate: an event to sink-0 and a direct call to sink-0's process on alternate ticks.
     const sink = publisher.cache.get('sink-0')!;
-    direct = new protos.agentmesh.v1.Agent(
-      sink.spec.endpoint,
-      grpc.credentials.createSsl(
-        Buffer.from(material.trustBundlePem),
-        Buffer.from(material.privateKeyPem),
-        Buffer.from(material.certificatePem),
-        { checkServerIdentity: () => undefined },
-      ),
-      MESH_CHANNEL_OPTIONS,
-    );
-    const directCall = () =>
-      new Promise<void>((resolve, reject) =>
-        direct!.Invoke(
-          { method: 'echo', payload, contentType: 'application/octet-stream' },
-          { deadline: Date.now() + 10_000 },
-          (error) => (error ? reject(error) : resolve()),
-        ),
-      );
+    direct = directAgentClient(sink.spec.endpoint, material);
+    const directCall = () => directEcho(direct!, payload);
     for (let i = 0; i < 500; i += 1) await directCall();
     const directLatencies: number[] = [];
     const calls: Promise<unknown>[] = [];

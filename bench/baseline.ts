@@ -1,0 +1,37 @@
+/** What the benchmarks share: percentiles, and the baseline they compare against (plain grpc-js mTLS calls). */
+import * as grpc from '@grpc/grpc-js';
+import type { AgentClient } from '../src/generated/agentmesh/v1/Agent.js';
+import type { IdentityMaterial } from '../src/identity/certs-dir.js';
+import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
+import { loadMeshProtos } from '../src/transport/protos.js';
+
+/** The value at percentile `p` (0-100) of ascending `sorted`. */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** A plain grpc-js `createSsl` mTLS client of an agent, with no agent-mesh code on its path: the baseline. */
+export function directAgentClient(address: string, material: IdentityMaterial): AgentClient {
+  const { protos } = loadMeshProtos();
+  return new protos.agentmesh.v1.Agent(
+    address,
+    grpc.credentials.createSsl(
+      Buffer.from(material.trustBundlePem),
+      Buffer.from(material.privateKeyPem),
+      Buffer.from(material.certificatePem),
+      { checkServerIdentity: () => undefined },
+    ),
+    MESH_CHANNEL_OPTIONS,
+  );
+}
+
+/** Invokes the generic `echo` method over a direct client, with a 10 s deadline. */
+export function directEcho(client: AgentClient, payload: Buffer): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    client.Invoke(
+      { method: 'echo', payload, contentType: 'application/octet-stream' },
+      { deadline: Date.now() + 10_000 },
+      (error) => (error ? reject(error) : resolve()),
+    ),
+  );
+}
