@@ -41,7 +41,20 @@ export class EndpointStats {
 
   /** A call ends: its latency and whether it succeeded (a failure counts toward outlier ejection). */
   finish(latencyMs: number, ok: boolean): void {
+    this.end();
+    this.observe(latencyMs, ok);
+  }
+
+  /** A call stops being in flight without a new observation (a stream, observed at its first chunk, ends). */
+  end(): void {
     this.inFlightCount = Math.max(0, this.inFlightCount - 1);
+  }
+
+  /**
+   * Records a latency and an outcome while the call stays in flight: a stream's time to its first chunk, after
+   * which it stays open (and counts as load) until {@link EndpointStats.end}.
+   */
+  observe(latencyMs: number, ok: boolean): void {
     this.consecutive = ok ? 0 : this.consecutive + 1;
     const now = this.clock.now();
     if (latencyMs > this.ewmaMs) {

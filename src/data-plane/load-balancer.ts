@@ -37,7 +37,16 @@ export interface LoadBalancer {
 }
 
 /** The strategies a caller may ask for by name. */
-export type BalancerName = 'round-robin' | 'least-connections' | 'weighted' | 'p2c-ewma' | 'consistent-hash';
+export const BALANCER_NAMES = [
+  'round-robin',
+  'least-connections',
+  'weighted',
+  'p2c-ewma',
+  'consistent-hash',
+] as const;
+
+/** The name of a strategy: one of {@link BALANCER_NAMES}. */
+export type BalancerName = (typeof BALANCER_NAMES)[number];
 
 /** Endpoints not excluded, in their given order. */
 export function eligible(

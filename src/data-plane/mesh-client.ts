@@ -72,17 +72,38 @@ export interface MeshClientOptions {
   hopLimit?: number;
 }
 
+/** One channel to an instance and the calls it carries: a replaced channel closes once its last call ends. */
+interface Connection {
+  client: AgentClient;
+  active: number;
+  retired: boolean;
+  closed: boolean;
+}
+
 interface Member {
   record: AgentRecord;
   endpoint: Endpoint;
-  channel: AgentClient;
+  connection: Connection;
 }
 
 interface Target {
   query: TargetQuery;
   balancer: LoadBalancer;
+  /** The ids of the target's instances: the outlier-ejection share is counted among them. */
+  ids: string[];
   version: number;
 }
+
+/** An instance picked for one attempt, and the target (as of the pick) it was picked from. */
+interface Pick {
+  member: Member;
+  target: Target;
+}
+
+/** How one attempt of a unary call ended. */
+type Attempt =
+  | { ok: true; value: { payload: Buffer; contentType: string } }
+  | { ok: false; error: grpc.ServiceError; neverSent: boolean };
 
 /** Codes that mean the instance could not take the call: worth another instance. */
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED]);
@@ -92,6 +113,11 @@ const INSTANCE_FAILURES = new Set<number>([
   grpc.status.INTERNAL,
   grpc.status.UNKNOWN,
 ]);
+/**
+ * The statuses grpc-js gives a call it never sent: its picker found no connection ("No connection established.
+ * Last error: ..."), or the channel closed while the call waited for one.
+ */
+const NOT_SENT_DETAILS = /^(No connection established|Channel closed before call started)/;
 
 function encode(
   payload: Buffer | string | unknown,
@@ -103,11 +129,20 @@ function encode(
   return { payload: Buffer.from(JSON.stringify(payload)), contentType: contentType ?? 'application/json' };
 }
 
-/** Whether a failure happened before the request reached the server (so even a non-idempotent call may move on). */
-function neverReached(error: grpc.ServiceError): boolean {
+/**
+ * Whether a failed attempt certainly never reached a server, so that even a non-idempotent call may move on. It
+ * is decided from what this client saw, never from the status text alone: a server may answer with any text,
+ * e.g. the connection error of its own downstream call. Every answer from a server starts with its response
+ * headers: either they arrived on their own (`heardFromServer`), or, in a status-only answer, they are the
+ * status's metadata (at least its content-type). Only with neither, and a status grpc-js itself gives a call it
+ * did not send, was the server never reached.
+ */
+function neverReached(error: grpc.ServiceError, heardFromServer: boolean): boolean {
   return (
     error.code === grpc.status.UNAVAILABLE &&
-    /No connection established|failed to connect|ECONNREFUSED/i.test(error.details)
+    !heardFromServer &&
+    Object.keys(error.metadata?.getMap() ?? {}).length === 0 &&
+    NOT_SENT_DETAILS.test(error.details)
   );
 }
 
@@ -120,11 +155,22 @@ function describe(query: TargetQuery): string {
   return parts.join(', ') || 'any agent';
 }
 
+function noAgent(query: TargetQuery): MeshError {
+  return new MeshError(
+    Code.UNAVAILABLE,
+    `no healthy agent for ${describe(query)}: none is registered, or all are draining, unhealthy or ejected`,
+  );
+}
+
+function idleError(idleTimeoutMs: number): MeshError {
+  return new MeshError(Code.DEADLINE_EXCEEDED, `stream idle: no chunk from the agent for ${idleTimeoutMs}ms`);
+}
+
 /**
  * The in-process proxy: calls agents by type, capability or labels. It picks a healthy instance from the endpoint
  * cache with the chosen strategy, keeps one mTLS channel per instance (checking each instance's registered SPIFFE
- * ID), fails over to a different instance on retryable failures within a retry budget, ejects instances that keep
- * failing, and gives every call a deadline.
+ * ID, and reconnecting when this process's certificate is renewed), fails over to a different instance on
+ * retryable failures within a retry budget, ejects instances that keep failing, and gives every call a deadline.
  */
 export class MeshClient {
   private readonly members = new Map<string, Member>();
@@ -133,18 +179,23 @@ export class MeshClient {
   private readonly budget: RetryBudget;
   private readonly random: () => number;
   private version = 0;
+  private closed = false;
   private readonly stopListening: () => void;
+  private readonly stopIdentityUpdates: () => void;
 
   constructor(private readonly options: MeshClientOptions) {
     this.outliers = new OutlierDetector(options.outliers);
     this.budget = new RetryBudget(options.retryBudget);
     this.random = options.random ?? Math.random;
     this.stopListening = options.cache.onChange(() => this.refresh());
+    // A renewed certificate reaches only new connections: open them, and let calls on the old ones finish.
+    this.stopIdentityUpdates = options.identity.onUpdate(() => this.reconnect());
   }
 
   /**
    * Invokes `method` on an agent matching `target`.
-   * @throws MeshError with the callee's status, or UNAVAILABLE when no healthy agent matches.
+   * @throws MeshError with the callee's status, UNAVAILABLE when no healthy agent matches, INVALID_ARGUMENT for
+   * an unknown balancer, FAILED_PRECONDITION after {@link MeshClient.close}.
    */
   async call(
     target: TargetQuery,
@@ -152,6 +203,9 @@ export class MeshClient {
     payload: Buffer | string | unknown,
     options: MeshCallOptions = {},
   ): Promise<MeshCallResult> {
+    this.assertOpen();
+    const strategy = options.balancer ?? this.options.defaultBalancer ?? 'p2c-ewma';
+    this.targetFor(target, strategy); // an unknown strategy fails here, before anything is counted
     const parent = currentContext();
     // A call made while handling one inherits its deadline: it cannot outlive the call that caused it.
     const deadline = Math.min(
@@ -160,59 +214,41 @@ export class MeshClient {
     );
     const metadata = this.outboundMetadata(parent, options);
     const request = { method, ...encode(payload, options.contentType) };
-    const balancer = this.targetFor(target, options.balancer ?? this.options.defaultBalancer ?? 'p2c-ewma');
     const maxAttempts = this.options.maxAttempts ?? 3;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
     this.budget.recordCall();
     for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
-      const ejected = this.outliers.ejected();
-      const exclude = ejected.size === 0 ? tried : new Set([...tried, ...ejected]);
-      const endpoint =
-        balancer.pick(options.key !== undefined ? { exclude, key: options.key } : { exclude }) ??
-        (ejected.size > 0 ? balancer.pick({ exclude: tried }) : undefined);
-      if (!endpoint) break;
-      const member = this.members.get(endpoint.id)!;
-      tried.add(endpoint.id);
+      const picked = this.pickNext(target, strategy, options.key, tried);
+      if (!picked) break;
+      const { endpoint, record, connection } = picked.member;
       const started = performance.now();
       endpoint.stats.start();
-      try {
-        const response = await this.invoke(member.channel, request, metadata, deadline);
-        endpoint.stats.finish(performance.now() - started, true);
-        this.outliers.record(endpoint.id, true, this.members.size);
-        return {
-          payload: response.payload,
-          contentType: response.contentType,
-          agent: member.record,
-          attempts: attempt + 1,
-        };
-      } catch (caught) {
-        const error = caught as grpc.ServiceError;
-        endpoint.stats.finish(performance.now() - started, false);
-        if (INSTANCE_FAILURES.has(error.code)) this.outliers.record(endpoint.id, false, this.members.size);
-        lastError = fromServiceError(error);
-        const retryable = RETRYABLE.has(error.code) && (options.idempotent || neverReached(error));
-        if (!retryable || Date.now() >= deadline || !this.budget.tryRetry()) throw lastError;
-        this.options.logger.debug(
-          { agent: endpoint.id, code: codeName(error.code), attempt },
-          'failing over',
-        );
-        await sleep(Math.min(backoffDelay(attempt, this.random), Math.max(0, deadline - Date.now())));
+      connection.active += 1;
+      const outcome = await this.invoke(connection.client, request, metadata, deadline).finally(() =>
+        this.release(connection),
+      );
+      endpoint.stats.finish(performance.now() - started, outcome.ok);
+      if (outcome.ok) {
+        this.outliers.record(endpoint.id, true, picked.target.ids);
+        return { ...outcome.value, agent: record, attempts: attempt + 1 };
       }
+      const { error, neverSent } = outcome;
+      if (INSTANCE_FAILURES.has(error.code)) this.outliers.record(endpoint.id, false, picked.target.ids);
+      lastError = fromServiceError(error);
+      const retryable = RETRYABLE.has(error.code) && (options.idempotent || neverSent);
+      if (!retryable) throw lastError;
+      await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
     }
-    throw (
-      lastError ??
-      new MeshError(
-        Code.UNAVAILABLE,
-        `no healthy agent for ${describe(target)}: none is registered, or all are draining, unhealthy or ejected`,
-      )
-    );
+    throw lastError ?? noAgent(target);
   }
 
   /**
    * Invokes a streamed method on an agent matching `target` and yields its chunks as they arrive. Failover
-   * happens only before the first chunk; after it, a failure ends the stream with its error. A stream that stays
-   * silent for `idleTimeoutMs` is cancelled (DEADLINE_EXCEEDED).
+   * happens only before the first chunk, as for {@link MeshClient.call} (backoff, retry budget, ejected instances
+   * avoided, the overall deadline); after it, a failure ends the stream with its error. A stream on which the
+   * agent sends nothing for `idleTimeoutMs` is cancelled (DEADLINE_EXCEEDED); the consumer's own time between
+   * chunks does not count. An open stream counts as a call in flight to its instance until it ends.
    */
   async *stream(
     target: TargetQuery,
@@ -220,6 +256,9 @@ export class MeshClient {
     payload: Buffer | string | unknown,
     options: MeshStreamOptions = {},
   ): AsyncGenerator<MeshStreamChunk> {
+    this.assertOpen();
+    const strategy = options.balancer ?? this.options.defaultBalancer ?? 'p2c-ewma';
+    this.targetFor(target, strategy);
     const parent = currentContext();
     const deadline = Math.min(
       options.timeoutMs ? Date.now() + options.timeoutMs : Infinity,
@@ -228,32 +267,36 @@ export class MeshClient {
     const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     const metadata = this.outboundMetadata(parent, options);
     const request = { method, ...encode(payload, options.contentType) };
-    const balancer = this.targetFor(target, options.balancer ?? this.options.defaultBalancer ?? 'p2c-ewma');
+    const maxAttempts = this.options.maxAttempts ?? 3;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
     this.budget.recordCall();
-    for (let attempt = 0; attempt < (this.options.maxAttempts ?? 3); attempt += 1) {
-      const endpoint = balancer.pick(
-        options.key !== undefined ? { exclude: tried, key: options.key } : { exclude: tried },
-      );
-      if (!endpoint) break;
-      tried.add(endpoint.id);
-      const member = this.members.get(endpoint.id)!;
-      const call = member.channel.InvokeStream(
+    for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
+      const picked = this.pickNext(target, strategy, options.key, tried);
+      if (!picked) break;
+      const { endpoint, connection } = picked.member;
+      connection.active += 1;
+      const call = connection.client.InvokeStream(
         request,
         metadata,
         Number.isFinite(deadline) ? { deadline } : {},
       );
+      let heardFromServer = false;
+      call.on('metadata', () => (heardFromServer = true));
       const iterator = call[Symbol.asyncIterator]() as AsyncIterator<MeshStreamChunk>;
-      let idle: NodeJS.Timeout | undefined;
       let idledOut = false;
-      const next = () => {
-        clearTimeout(idle);
-        idle = setTimeout(() => {
+      // Only the wait for the agent is timed: a chunk already buffered resolves at once, however long the
+      // consumer took with the previous one.
+      const next = async (): Promise<IteratorResult<MeshStreamChunk>> => {
+        const idle = setTimeout(() => {
           idledOut = true;
           call.cancel();
         }, idleTimeoutMs);
-        return iterator.next();
+        try {
+          return await iterator.next();
+        } finally {
+          clearTimeout(idle);
+        }
       };
       const started = performance.now();
       endpoint.stats.start();
@@ -261,32 +304,39 @@ export class MeshClient {
       try {
         first = await next();
       } catch (caught) {
-        clearTimeout(idle);
-        const error = caught as grpc.ServiceError;
+        call.cancel();
+        this.release(connection);
         endpoint.stats.finish(performance.now() - started, false);
-        lastError = idledOut
-          ? new MeshError(Code.DEADLINE_EXCEEDED, `stream idle for ${idleTimeoutMs}ms`)
-          : fromServiceError(error);
+        if (idledOut) throw idleError(idleTimeoutMs);
+        const error = caught as grpc.ServiceError;
+        if (INSTANCE_FAILURES.has(error.code)) this.outliers.record(endpoint.id, false, picked.target.ids);
+        lastError = fromServiceError(error);
         const retryable =
-          !idledOut && RETRYABLE.has(error.code) && (options.idempotent || neverReached(error));
-        if (!retryable || !this.budget.tryRetry()) throw lastError;
+          RETRYABLE.has(error.code) && (options.idempotent || neverReached(error, heardFromServer));
+        if (!retryable) throw lastError;
+        await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
         continue;
       }
-      endpoint.stats.finish(performance.now() - started, true); // time to the first chunk
+      // Its latency is the time to the first chunk; it stays in flight until it ends.
+      endpoint.stats.observe(performance.now() - started, true);
+      this.outliers.record(endpoint.id, true, picked.target.ids);
       try {
         for (let result = first; !result.done; result = await next()) {
           yield { payload: result.value.payload, contentType: result.value.contentType };
         }
       } catch (caught) {
-        if (idledOut) throw new MeshError(Code.DEADLINE_EXCEEDED, `stream idle for ${idleTimeoutMs}ms`);
-        throw fromServiceError(caught);
+        if (idledOut) throw idleError(idleTimeoutMs);
+        const error = fromServiceError(caught);
+        if (INSTANCE_FAILURES.has(error.code)) this.outliers.record(endpoint.id, false, picked.target.ids);
+        throw error;
       } finally {
-        clearTimeout(idle);
         call.cancel(); // no-op after a normal end; stops the callee when the consumer stops early
+        endpoint.stats.end();
+        this.release(connection);
       }
       return;
     }
-    throw lastError ?? new MeshError(Code.UNAVAILABLE, `no healthy agent for ${describe(target)}`);
+    throw lastError ?? noAgent(target);
   }
 
   /** The metadata of an outbound call: the current context, with the conversation or tenant a call starts. */
@@ -312,39 +362,112 @@ export class MeshClient {
     return metadata;
   }
 
-  /** Closes every channel. */
+  /**
+   * Closes every channel and stops following the registry and identity renewals. Calls already sent finish;
+   * later calls fail with FAILED_PRECONDITION.
+   */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.stopListening();
-    for (const member of this.members.values()) member.channel.close();
+    this.stopIdentityUpdates();
+    for (const member of this.members.values()) this.closeConnection(member.connection);
     this.members.clear();
     this.targets.clear();
   }
 
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        'this mesh client is closed: create a new one to make calls',
+      );
+    }
+  }
+
+  /**
+   * Picks the instance for the next attempt from the target's instances as they are now (an instance may have
+   * left while the previous attempt ran): not one already tried, and not an ejected one unless only ejected ones
+   * are left. Undefined when none is left.
+   * @throws MeshError FAILED_PRECONDITION when the client was closed meanwhile.
+   */
+  private pickNext(
+    query: TargetQuery,
+    strategy: BalancerName,
+    key: string | undefined,
+    tried: Set<string>,
+  ): Pick | undefined {
+    for (;;) {
+      this.assertOpen();
+      const target = this.targetFor(query, strategy);
+      const ejected = this.outliers.ejected();
+      const pick = (exclude: ReadonlySet<string>) =>
+        target.balancer.pick(key !== undefined ? { exclude, key } : { exclude });
+      const endpoint =
+        pick(ejected.size === 0 ? tried : new Set([...tried, ...ejected])) ??
+        (ejected.size > 0 ? pick(tried) : undefined);
+      if (!endpoint) return undefined;
+      tried.add(endpoint.id);
+      const member = this.members.get(endpoint.id);
+      // The balancer was brought up to date just now, so this holds; a stale endpoint is skipped, not called.
+      if (member?.endpoint === endpoint) return { member, target };
+    }
+  }
+
+  /**
+   * Between attempts: gives up (throwing `error`) when the client was closed, the deadline has passed or the
+   * retry budget is spent; otherwise waits a jittered backoff, never past the deadline.
+   */
+  private async beforeRetry(
+    error: MeshError,
+    agent: string,
+    attempt: number,
+    deadline: number,
+  ): Promise<void> {
+    if (this.closed || Date.now() >= deadline || !this.budget.tryRetry()) throw error;
+    this.options.logger.debug({ agent, code: codeName(error.code), attempt }, 'failing over');
+    await sleep(Math.min(backoffDelay(attempt, this.random), Math.max(0, deadline - Date.now())));
+    if (Date.now() >= deadline) throw error;
+  }
+
+  /** One attempt of a unary call; a failure says whether the request certainly never reached the server. */
   private invoke(
     channel: AgentClient,
     request: { method: string; payload: Buffer; contentType: string },
     metadata: grpc.Metadata,
     deadline: number,
-  ): Promise<{ payload: Buffer; contentType: string }> {
-    return new Promise((resolve, reject) => {
-      channel.Invoke(request, metadata, { deadline }, (error, response) =>
-        error || !response ? reject(error) : resolve(response),
+  ): Promise<Attempt> {
+    return new Promise((resolve) => {
+      let heardFromServer = false;
+      const call = channel.Invoke(request, metadata, { deadline }, (error, response) =>
+        resolve(
+          error || !response
+            ? { ok: false, error: error!, neverSent: neverReached(error!, heardFromServer) }
+            : { ok: true, value: response },
+        ),
       );
+      call.on('metadata', () => (heardFromServer = true));
     });
   }
 
-  private targetFor(query: TargetQuery, name: BalancerName): LoadBalancer {
+  /**
+   * The target for a query and strategy, its balancer brought up to date with the registry.
+   * @throws MeshError INVALID_ARGUMENT for an unknown strategy (and then records nothing).
+   */
+  private targetFor(query: TargetQuery, name: BalancerName): Target {
     const key = `${name}|${query.type ?? ''}|${(query.capabilities ?? []).join(',')}|${query.labelSelector ?? ''}`;
     let target = this.targets.get(key);
     if (!target) {
-      target = { query, balancer: createBalancer(name, this.random), version: -1 };
+      target = { query, balancer: createBalancer(name, this.random), ids: [], version: -1 };
       this.targets.set(key, target);
     }
     if (target.version !== this.version) {
-      target.balancer.update(this.options.cache.select(query).map((record) => this.member(record).endpoint));
+      const endpoints = this.options.cache.select(query).map((record) => this.member(record).endpoint);
+      target.balancer.update(endpoints);
+      target.ids = endpoints.map((endpoint) => endpoint.id);
       target.version = this.version;
     }
-    return target.balancer;
+    return target;
   }
 
   /** The member for an agent: its endpoint statistics and its one channel, replaced if its address or ID changed. */
@@ -360,8 +483,7 @@ export class MeshClient {
       existing.endpoint.reported = record.load;
       return existing;
     }
-    existing?.channel.close();
-    const { protos } = loadMeshProtos();
+    if (existing) this.retire(existing.connection);
     const member: Member = {
       record,
       endpoint: {
@@ -370,14 +492,53 @@ export class MeshClient {
         reported: record.load,
         stats: new EndpointStats(),
       },
-      channel: new protos.agentmesh.v1.Agent(
+      connection: this.connect(record),
+    };
+    this.members.set(record.id, member);
+    return member;
+  }
+
+  /** A new channel to an agent, with credentials (so a connection) of its own that present our current identity. */
+  private connect(record: AgentRecord): Connection {
+    const { protos } = loadMeshProtos();
+    return {
+      client: new protos.agentmesh.v1.Agent(
         record.spec.endpoint,
         createChannelCredentials(this.options.identity, record.spiffeId),
         MESH_CHANNEL_OPTIONS,
       ),
+      active: 0,
+      retired: false,
+      closed: false,
     };
-    this.members.set(record.id, member);
-    return member;
+  }
+
+  /** After our certificate is renewed: every member moves to a new connection, which presents the new one. */
+  private reconnect(): void {
+    if (this.closed) return;
+    for (const member of this.members.values()) {
+      const previous = member.connection;
+      member.connection = this.connect(member.record);
+      this.retire(previous);
+    }
+  }
+
+  /** A connection no new call will use: it closes now, or when the last call on it ends. */
+  private retire(connection: Connection): void {
+    connection.retired = true;
+    if (connection.active === 0) this.closeConnection(connection);
+  }
+
+  /** A call on `connection` ended. */
+  private release(connection: Connection): void {
+    connection.active -= 1;
+    if (connection.retired && connection.active === 0) this.closeConnection(connection);
+  }
+
+  private closeConnection(connection: Connection): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    connection.client.close();
   }
 
   /** After a registry change: targets recompute their endpoints, channels to departed agents close. */
@@ -387,7 +548,7 @@ export class MeshClient {
     for (const id of this.members.keys()) if (this.options.cache.get(id)) present.add(id);
     for (const [id, member] of this.members) {
       if (!present.has(id)) {
-        member.channel.close();
+        this.retire(member.connection);
         this.members.delete(id);
       }
     }

@@ -43,8 +43,12 @@ export class OutlierDetector {
     this.settings = { ...DEFAULT_OUTLIER_SETTINGS, ...settings };
   }
 
-  /** Records a call's outcome for `id`, one of `total` instances of its target. Returns true when it was ejected. */
-  record(id: string, ok: boolean, total: number): boolean {
+  /**
+   * Records a call's outcome for `id`, one of the instances `targetIds` of the target it was called as. The share
+   * cap counts only ejections among those instances: other targets' failures never use up this target's share.
+   * Returns true when it was ejected.
+   */
+  record(id: string, ok: boolean, targetIds: readonly string[]): boolean {
     const entry = this.entries.get(id) ?? { failures: 0, ejections: 0, ejectedUntil: 0 };
     this.entries.set(id, entry);
     if (ok) {
@@ -54,7 +58,9 @@ export class OutlierDetector {
     entry.failures += 1;
     const now = this.clock.now();
     if (entry.failures < this.settings.consecutiveFailures || entry.ejectedUntil > now) return false;
-    if (this.ejectedCount(now) + 1 > Math.floor(total * this.settings.maxEjectedShare)) return false;
+    const total = Math.max(targetIds.length, 1);
+    if (this.ejectedCount(targetIds, now) + 1 > Math.floor(total * this.settings.maxEjectedShare))
+      return false;
     entry.ejections += 1;
     entry.failures = 0;
     entry.ejectedUntil =
@@ -80,9 +86,10 @@ export class OutlierDetector {
     for (const id of this.entries.keys()) if (!ids.has(id)) this.entries.delete(id);
   }
 
-  private ejectedCount(now: number): number {
+  /** How many of `ids` are ejected at `now`. */
+  private ejectedCount(ids: readonly string[], now: number): number {
     let count = 0;
-    for (const entry of this.entries.values()) if (entry.ejectedUntil > now) count += 1;
+    for (const id of ids) if ((this.entries.get(id)?.ejectedUntil ?? 0) > now) count += 1;
     return count;
   }
 }

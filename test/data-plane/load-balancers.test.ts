@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createBalancer } from '../../src/data-plane/create-balancer.js';
+import { Code, MeshError } from '../../src/errors.js';
 import { EndpointStats } from '../../src/data-plane/endpoint-stats.js';
-import type { BalancerName, Endpoint } from '../../src/data-plane/load-balancer.js';
+import { BALANCER_NAMES, type BalancerName, type Endpoint } from '../../src/data-plane/load-balancer.js';
 
 /** A deterministic random source (a linear congruential generator). */
 function seeded(seed = 42): () => number {
@@ -128,7 +129,38 @@ describe('load balancers', () => {
   );
 });
 
+describe('createBalancer', () => {
+  it('creates every named strategy', () => {
+    for (const name of BALANCER_NAMES) expect(createBalancer(name).name).toBe(name);
+  });
+
+  it('refuses an unknown name with INVALID_ARGUMENT naming the strategies', () => {
+    const error = (() => {
+      try {
+        createBalancer('random' as BalancerName);
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(MeshError);
+    expect((error as MeshError).code).toBe(Code.INVALID_ARGUMENT);
+    expect((error as MeshError).message).toContain(BALANCER_NAMES.join(', '));
+  });
+});
+
 describe('endpoint statistics', () => {
+  it('keep a stream in flight after its first-chunk latency is observed, until it ends', () => {
+    const stats = new EndpointStats({ now: () => 0 });
+    stats.start();
+    stats.observe(40, true);
+    expect(stats.inFlight).toBe(1);
+    expect(stats.latencyMs).toBe(40);
+    stats.end();
+    expect(stats.inFlight).toBe(0);
+    expect(stats.latencyMs).toBe(40);
+  });
+
   it('take a slower latency at once and forget it gradually', () => {
     let now = 0;
     const stats = new EndpointStats({ now: () => now }, 1_000);

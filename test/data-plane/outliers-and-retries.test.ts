@@ -3,6 +3,8 @@ import { OutlierDetector } from '../../src/data-plane/outlier-detector.js';
 import { RetryBudget, backoffDelay } from '../../src/data-plane/retry-budget.js';
 
 describe('outlier ejection', () => {
+  const four = ['a', 'b', 'c', 'd'];
+
   it('ejects after consecutive failures, for longer on each repeat, and lets it back afterwards', () => {
     let now = 0;
     const detector = new OutlierDetector(
@@ -11,11 +13,11 @@ describe('outlier ejection', () => {
     );
     const fail = (times: number) => {
       let ejected = false;
-      for (let i = 0; i < times; i += 1) ejected = detector.record('a', false, 4) || ejected;
+      for (let i = 0; i < times; i += 1) ejected = detector.record('a', false, four) || ejected;
       return ejected;
     };
     expect(fail(2)).toBe(false);
-    expect(detector.record('a', true, 4)).toBe(false); // a success resets the count
+    expect(detector.record('a', true, four)).toBe(false); // a success resets the count
     expect(fail(2)).toBe(false);
     expect(fail(1)).toBe(true);
     expect(detector.isEjected('a')).toBe(true);
@@ -30,9 +32,26 @@ describe('outlier ejection', () => {
 
   it('never ejects more than the allowed share of instances', () => {
     const detector = new OutlierDetector({ consecutiveFailures: 1, maxEjectedShare: 0.5 }, { now: () => 0 });
-    const ejected = ['a', 'b', 'c', 'd'].map((id) => detector.record(id, false, 4));
+    const ejected = four.map((id) => detector.record(id, false, four));
     expect(ejected).toEqual([true, true, false, false]);
     expect([...detector.ejected()].sort()).toEqual(['a', 'b']);
+  });
+
+  it('counts the share among the target’s own instances: other targets’ ejections neither use nor grow it', () => {
+    const detector = new OutlierDetector({ consecutiveFailures: 1, maxEjectedShare: 0.5 }, { now: () => 0 });
+    const big = ['big-1', 'big-2', 'big-3', 'big-4'];
+    const small = ['small-1', 'small-2'];
+    // Many instances elsewhere do not let a small target lose more than half of its own.
+    expect(small.map((id) => detector.record(id, false, small))).toEqual([true, false]);
+    // Ejections in the small target do not use up the big target's share.
+    expect(big.map((id) => detector.record(id, false, big))).toEqual([true, true, false, false]);
+    expect([...detector.ejected()].sort()).toEqual(['big-1', 'big-2', 'small-1']);
+  });
+
+  it('never ejects the only instance of a target', () => {
+    const detector = new OutlierDetector({ consecutiveFailures: 1 }, { now: () => 0 });
+    expect(detector.record('only', false, ['only'])).toBe(false);
+    expect(detector.isEjected('only')).toBe(false);
   });
 });
 
