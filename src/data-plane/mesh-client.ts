@@ -163,7 +163,7 @@ function noAgent(query: TargetQuery): MeshError {
 }
 
 function idleError(idleTimeoutMs: number): MeshError {
-  return new MeshError(Code.DEADLINE_EXCEEDED, `stream idle: no chunk from the agent for ${idleTimeoutMs}ms`);
+  return new MeshError(Code.DEADLINE_EXCEEDED, `stream idle for ${idleTimeoutMs}ms: no chunk from the agent`);
 }
 
 /**
