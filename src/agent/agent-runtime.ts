@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import type { AgentSpec } from '../control-plane/agent-record.js';
 import { authorize } from '../control-plane/policy.js';
@@ -105,41 +106,65 @@ export interface RunningAgent {
 
 /**
  * Runs an agent: serves its methods over mTLS (with `grpc.health.v1` and reflection), enforces the control plane's
- * policies on every generic call before the handler runs, registers, heartbeats with its load, renews its
- * certificate, and keeps a mesh client for outbound calls fed by the control plane's watch.
+ * policies on every call, generic or typed, before the handler runs, refuses calls above `maxConcurrency`,
+ * registers, heartbeats with its load, renews its certificate, and keeps a mesh client for outbound calls fed by
+ * the control plane's watch. When it fails partway, what it opened is closed again before the error is rethrown.
  */
 export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const name = identityNameOf(options.identity.spiffeId);
   if (!name || name === 'control-plane') {
     throw new MeshError(Code.INVALID_ARGUMENT, `"${options.identity.spiffeId.uri}" is not an agent identity`);
   }
+  const initial = (options.subscriptions ?? []).map(toSubscription);
+  const checked = validateSubscriptions(initial.map(([subscription]) => subscription));
+  if (!checked.ok) throw checked.error;
+  const opened: Array<() => unknown> = [];
+  try {
+    return await launchAgent(options, name, initial, opened);
+  } catch (error) {
+    for (const close of opened.reverse()) {
+      await Promise.resolve()
+        .then(close)
+        .catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
+/** The body of {@link startAgent}; every part it opens pushes its closer on `opened`. */
+async function launchAgent(
+  options: AgentOptions,
+  name: string,
+  initial: Array<[Subscription, EventHandler]>,
+  opened: Array<() => unknown>,
+): Promise<RunningAgent> {
   const logger = (options.logger ?? silentLogger()).child({ agent: name });
   const controlPlane = new ControlPlaneClient({ address: options.controlPlane, identity: options.identity });
+  opened.push(() => controlPlane.close());
   const cache = new EndpointCache({ client: controlPlane, logger });
+  opened.push(() => cache.close());
   await cache.start();
   const mesh = new MeshClient({ identity: options.identity, cache, logger, ...options.client });
+  opened.push(() => mesh.close());
 
-  let inFlight = 0;
-  let idle: (() => void) | undefined;
+  const calls = new InFlightCalls(name, options.maxConcurrency ?? 0);
   const counted =
     (handler: MethodHandler): MethodHandler =>
     async (request, call) => {
-      inFlight += 1;
+      const end = calls.begin();
       try {
         return await handler(request, call);
       } finally {
-        inFlight -= 1;
-        if (inFlight === 0) idle?.();
+        end();
       }
     };
   const countedStream = (handler: StreamHandler): StreamHandler =>
     async function* (request, call) {
-      inFlight += 1;
+      const end = calls.begin();
       try {
         yield* handler(request, call);
       } finally {
-        inFlight -= 1;
-        if (inFlight === 0) idle?.();
+        end();
       }
     };
   const streams = Object.fromEntries(
@@ -180,9 +205,6 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     return `"${publisher.uri}" may not publish to "${topic}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`;
   };
   const events = new SubscriptionSet({ identity: options.identity, logger, mayPublish: publishRefusal });
-  const initial = (options.subscriptions ?? []).map(toSubscription);
-  const checked = validateSubscriptions(initial.map(([subscription]) => subscription));
-  if (!checked.ok) throw checked.error;
   for (const [subscription, handler] of initial) events.add(subscription, handler);
   const publisher = new EventPublisher({
     ...options.publisher,
@@ -191,6 +213,8 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     logger,
     mayPublish: (topic) => publishRefusal(options.identity.spiffeId, topic),
   });
+  opened.push(() => publisher.close());
+  const hopLimit = options.client?.hopLimit;
   const service = createAgentService({
     identity: options.identity,
     logger,
@@ -198,16 +222,17 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     streams,
     authorize: checkPolicy,
     events,
+    ...(hopLimit !== undefined ? { hopLimit } : {}),
   });
+  const typed = options.services ?? [];
+  const guard: Guard = { identity: options.identity, check: checkPolicy, calls, logger, hopLimit };
   const server = await startServer({
     identity: options.identity,
     address: options.listen ?? '127.0.0.1:0',
-    services: [
-      service,
-      ...(options.services ?? []).map((typed) => guardService(typed, options.identity, checkPolicy, logger)),
-    ],
-    reflection: [loadMeshProtos().packageDefinition],
+    services: [service, ...typed.map((registration) => guardService(registration, guard))],
+    reflection: [loadMeshProtos().packageDefinition, ...typed.map(reflectionOf)],
   });
+  opened.push(() => server.shutdown(0));
   let spec: Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'> = {
     type: options.type,
     name,
@@ -220,13 +245,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     subscriptions: events.list(),
   };
   const leaseTtlMs = options.leaseTtlMs ?? 15_000;
-  await controlPlane.register(spec, leaseTtlMs).catch((error: unknown) => {
-    publisher.close();
-    cache.close();
-    controlPlane.close();
-    void server.shutdown(0);
-    throw error;
-  });
+  await controlPlane.register(spec, leaseTtlMs);
   /** Registers the current subscriptions, one registration at a time. */
   let registering: Promise<unknown> = Promise.resolve();
   const reregister = () => {
@@ -238,8 +257,9 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
     return next;
   };
   let draining = false;
+  const load = () => ({ inFlight: calls.size, queueDepth: 0 });
   const heartbeat = setInterval(() => {
-    controlPlane.heartbeat(name, { inFlight, queueDepth: 0 }, draining).catch(async (error: unknown) => {
+    controlPlane.heartbeat(name, load(), draining).catch(async (error: unknown) => {
       if (error instanceof MeshError && error.code === Code.NOT_FOUND && !draining) {
         logger.warn('registration lost (lease ended); registering again');
         await controlPlane.register(spec, leaseTtlMs).catch(() => undefined);
@@ -287,74 +307,197 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
       drained ??= (async () => {
         draining = true;
         const until = Date.now() + graceMs;
-        await controlPlane.heartbeat(name, { inFlight, queueDepth: 0 }, true).catch(() => undefined);
-        if (inFlight > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, graceMs);
-            idle = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-        }
-        await events.settled(Math.max(0, until - Date.now()));
-        await publisher.flush(Math.max(0, until - Date.now()));
+        const remaining = () => Math.max(0, until - Date.now());
+        await controlPlane.heartbeat(name, load(), true).catch(() => undefined);
+        await calls.idle(remaining());
+        await events.settled(remaining());
+        await publisher.flush(remaining());
         clearInterval(heartbeat);
         renewer.stop();
         await controlPlane.deregister(name).catch(() => undefined);
-        await server.shutdown(1_000);
+        // The server stops taking calls and has the rest of the grace for those still arriving or running; the
+        // long-lived streams left after them (event deliveries, health watches) are cut at once.
+        const stopped = server.shutdown(remaining());
+        await Promise.race([stopped, calls.idle(remaining()).then(() => events.settled(remaining()))]);
+        server.server.forceShutdown();
+        await stopped;
         publisher.close();
         mesh.close();
         cache.close();
         controlPlane.close();
         logger.info('agent drained and stopped');
-      })();
+      })().finally(() => forgetSignalDrain(agent));
       return drained;
     },
   };
-  if (options.handleSignals) {
-    const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'draining before exit');
-      void agent.drain().finally(() => process.exit(0));
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  }
+  if (options.handleSignals) drainOnSignals(agent, logger);
   return agent;
 }
 
 /**
- * Wraps every handler of a user's typed service so that the policy check runs first (the method is named
- * `<package.Service>/<Method>` in policies), and the handler runs inside the propagated call context.
+ * The calls an agent is handling, generic and typed: counts them for heartbeats and drains, and refuses a call
+ * above the agent's concurrency limit (0: none) with RESOURCE_EXHAUSTED, which mesh clients treat as load.
  */
-function guardService(
-  service: ServiceRegistration,
-  identity: MeshIdentity,
-  check: (caller: SpiffeId, method: string) => void,
-  logger: Logger,
-): ServiceRegistration {
+class InFlightCalls {
+  private count = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly agent: string,
+    private readonly limit: number,
+  ) {}
+
+  /** Calls in flight now. */
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Starts counting a call; returns the function that ends it (calling it again does nothing).
+   * @throws MeshError RESOURCE_EXHAUSTED when the agent already handles `limit` calls.
+   */
+  begin(): () => void {
+    if (this.limit > 0 && this.count >= this.limit) {
+      throw new MeshError(
+        Code.RESOURCE_EXHAUSTED,
+        `agent "${this.agent}" is busy: it handles at most ${this.limit} calls at once; try another instance or later`,
+      );
+    }
+    this.count += 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.count -= 1;
+      if (this.count === 0) for (const wake of [...this.waiters]) wake();
+    };
+  }
+
+  /** Resolves when no call is in flight, or after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<void> {
+    if (this.count === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      this.waiters.add(wake);
+    });
+  }
+}
+
+/** What guards a user's typed service: the agent's identity, its policy check, its call count. */
+interface Guard {
+  identity: MeshIdentity;
+  check: (caller: SpiffeId, method: string) => void;
+  calls: InFlightCalls;
+  logger: Logger;
+  hopLimit: number | undefined;
+}
+
+/**
+ * Wraps every handler of a user's typed service so that the policy check runs first (the method is named
+ * `<package.Service>/<Method>` in policies), the call counts toward the agent's in-flight calls (for its
+ * concurrency limit, its heartbeats and drains) until its answer goes out or the caller goes away, and the
+ * handler runs inside the propagated call context.
+ */
+function guardService(service: ServiceRegistration, guard: Guard): ServiceRegistration {
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [name, handler] of Object.entries(service.implementation)) {
     const method = `${service.name}/${name}`;
     implementation[name] = ((
-      call: grpc.ServerUnaryCall<unknown, unknown>,
+      call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
       callback?: grpc.sendUnaryData<unknown>,
     ) => {
-      let context: CallContext;
-      try {
-        const incoming = readIncomingCall(call, identity);
-        check(incoming.caller, method);
-        context = incoming.context;
-      } catch (error) {
-        const status = toServiceError(error, logger);
+      const refuse = (error: unknown) => {
+        const status = toServiceError(error, guard.logger);
         if (callback) callback(status);
         else call.emit('error', status);
+      };
+      let context: CallContext;
+      let end: () => void;
+      try {
+        const incoming = readIncomingCall(call, guard.identity, guard.hopLimit);
+        guard.check(incoming.caller, method);
+        end = guard.calls.begin();
+        context = incoming.context;
+      } catch (error) {
+        refuse(error);
         return;
       }
-      runWithContext(context, () => (handler as (call: unknown, callback?: unknown) => void)(call, callback));
+      call.once('cancelled', end);
+      // Unary and client-streaming calls end with their callback; streamed answers when the stream finishes.
+      const answer: grpc.sendUnaryData<unknown> | undefined = callback
+        ? (...args) => {
+            end();
+            callback(...args);
+          }
+        : undefined;
+      if (!callback) for (const event of ['finish', 'close']) call.once(event, end);
+      try {
+        runWithContext(context, () => (handler as (call: unknown, callback?: unknown) => void)(call, answer));
+      } catch (error) {
+        end();
+        refuse(error);
+      }
     }) as grpc.UntypedHandleCall;
   }
   return { ...service, implementation };
+}
+
+/**
+ * What server reflection needs of a user's typed service: the message types of its methods, which carry the
+ * file descriptors of their protos when the definition comes from `@grpc/proto-loader` (otherwise nothing).
+ */
+function reflectionOf(service: ServiceRegistration): PackageDefinition {
+  const types: PackageDefinition = {};
+  for (const [method, definition] of Object.entries(service.definition)) {
+    const { requestType, responseType } = definition as Partial<MethodDefinition<object, object>>;
+    for (const [side, type] of [
+      ['request', requestType],
+      ['response', responseType],
+    ] as const) {
+      if (Array.isArray(type?.fileDescriptorProtos)) types[`${service.name}/${method}/${side}`] = type;
+    }
+  }
+  return types;
+}
+
+/** Agents that drain on SIGTERM and SIGINT, with their loggers: one handler per process serves them all. */
+const signalDrains = new Map<RunningAgent, Logger>();
+let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
+
+/**
+ * Drains `agent` on SIGTERM or SIGINT. The first signal drains every agent of the process that asked for it,
+ * together, and exits once all are done (a second signal kills at once); an agent that drains for another
+ * reason leaves the set when its drain ends.
+ */
+function drainOnSignals(agent: RunningAgent, logger: Logger): void {
+  signalDrains.set(agent, logger);
+  if (signalHandler) return;
+  const handler = (signal: NodeJS.Signals) => {
+    stopSignalHandler();
+    const agents = [...signalDrains];
+    for (const [, agentLogger] of agents) agentLogger.info({ signal }, 'draining before exit');
+    void Promise.allSettled(agents.map(([running]) => running.drain())).finally(() => process.exit(0));
+  };
+  signalHandler = handler;
+  process.once('SIGTERM', handler);
+  process.once('SIGINT', handler);
+}
+
+/** Takes a drained agent out of the signal handler's set; the handler goes when no agent is left. */
+function forgetSignalDrain(agent: RunningAgent): void {
+  if (signalDrains.delete(agent) && signalDrains.size === 0) stopSignalHandler();
+}
+
+function stopSignalHandler(): void {
+  if (!signalHandler) return;
+  process.off('SIGTERM', signalHandler);
+  process.off('SIGINT', signalHandler);
+  signalHandler = undefined;
 }
 
 function toSubscription(options: SubscriptionOptions): [Subscription, EventHandler] {

@@ -1,7 +1,12 @@
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Code, MeshError } from '../errors.js';
-import { contextFromMetadata, runWithContext, type CallContext } from '../data-plane/call-context.js';
+import {
+  checkHopLimit,
+  contextFromMetadata,
+  runWithContext,
+  type CallContext,
+} from '../data-plane/call-context.js';
 import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
 import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
@@ -60,6 +65,8 @@ export interface AgentServiceOptions {
   authorize?: (caller: SpiffeId, method: string) => void;
   /** The agent's event subscriptions, which receive `DeliverEvents` streams. */
   events?: SubscriptionSet;
+  /** Most agents a caller chain may hold on arrival (default 10); a longer one is refused as a loop. */
+  hopLimit?: number;
 }
 
 /** What every server handler of an agent is told about an incoming call, generic or typed. */
@@ -71,9 +78,17 @@ export interface IncomingCall {
 
 /**
  * Reads an incoming call: the caller's verified identity, its deadline (Infinity when none), and the propagated
- * context. A chain starts with the verified caller when the caller sent none (the first hop sends no metadata).
+ * context. The chain always ends with the verified caller: it starts with it when the caller sent none (the first
+ * hop sends no metadata), and it is appended when the chain sent ends with someone else (a forged or foreign
+ * chain), so a handler never mistakes a claimed caller for the real one.
+ * @throws MeshError UNAUTHENTICATED without a verified caller, FAILED_PRECONDITION for a chain longer than
+ * `hopLimit` (a call loop).
  */
-export function readIncomingCall(call: IncomingCall, identity: MeshIdentity): InvocationContext {
+export function readIncomingCall(
+  call: IncomingCall,
+  identity: MeshIdentity,
+  hopLimit?: number,
+): InvocationContext {
   const caller = peerIdentity(call, identity);
   const raw = call.getDeadline();
   const deadline = raw instanceof Date ? raw.getTime() : raw;
@@ -81,7 +96,8 @@ export function readIncomingCall(call: IncomingCall, identity: MeshIdentity): In
     ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
     ...(Number.isFinite(deadline) ? { deadline } : {}),
   };
-  if (context.chain.length === 0) context.chain = [caller.uri];
+  if (context.chain.at(-1) !== caller.uri) context.chain.push(caller.uri);
+  checkHopLimit(context.chain, hopLimit);
   return { caller, deadline, context };
 }
 
@@ -109,13 +125,14 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
         `invalid method name "${method.slice(0, 40)}": use 1-128 letters, digits, ".", "_", "-" or "/"`,
       );
     }
+    // Authorization comes before the method lookup: a caller the policies refuse learns nothing of the methods.
+    const invocation = readIncomingCall(call, options.identity, options.hopLimit);
+    options.authorize?.(invocation.caller, method);
     const handler = handlers.get(method);
     if (!handler) {
       const known = [...handlers.keys()].sort().join(', ') || '(none)';
       throw new MeshError(Code.UNIMPLEMENTED, `unknown method "${method}"; this agent serves: ${known}`);
     }
-    const invocation = readIncomingCall(call, options.identity);
-    options.authorize?.(invocation.caller, method);
     return { handler, request: { payload, contentType }, invocation };
   };
 
@@ -135,17 +152,14 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       );
     },
     InvokeStream: (call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeResponse>) => {
-      let cancelled = false;
-      call.on('cancelled', () => (cancelled = true));
+      // Settles when the call ends early (the caller cancelled, or the stream closed or failed): the handler is
+      // then stopped even while it waits for a slow reader, whose 'drain' will never come.
+      const gone = new Promise<'gone'>((resolve) => {
+        for (const event of ['cancelled', 'close', 'error']) call.once(event, () => resolve('gone'));
+      });
       const run = async () => {
         const { handler, request, invocation } = prepare(call, streams);
-        await runWithContext(invocation.context, async () => {
-          for await (const chunk of handler(request, invocation)) {
-            if (cancelled) break;
-            // Each chunk goes out as soon as it is produced; a slow reader pauses the handler (backpressure).
-            if (!call.write(chunk)) await new Promise((resolve) => call.once('drain', resolve));
-          }
-        });
+        await runWithContext(invocation.context, () => pump(handler(request, invocation), call, gone));
       };
       run().then(
         () => call.end(),
@@ -162,4 +176,40 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     },
   };
   return { name: 'agentmesh.v1.Agent', definition: protos.agentmesh.v1.Agent.service, implementation };
+}
+
+/**
+ * Writes a stream handler's chunks to its call, each as soon as it is produced; a slow reader pauses the handler
+ * (backpressure). When the call goes away first, the handler's iterator is returned, so its `finally` blocks run.
+ */
+async function pump(
+  chunks: AsyncIterable<InvocationPayload>,
+  call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeResponse>,
+  gone: Promise<'gone'>,
+): Promise<void> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    for (;;) {
+      const pending = iterator.next();
+      pending.catch(() => undefined); // a failure after the call went away has no one to go to
+      const next = await Promise.race([pending, gone]);
+      if (next === 'gone') return;
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      if (call.cancelled) return;
+      if (!call.write(next.value)) {
+        const resumed = await Promise.race([
+          new Promise<'drain'>((resolve) => call.once('drain', () => resolve('drain'))),
+          gone,
+        ]);
+        if (resumed === 'gone') return;
+      }
+    }
+  } finally {
+    // A handler suspended at a yield ends now; one still computing ends at its next yield.
+    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
 }

@@ -71,6 +71,19 @@ export function contextFromMetadata(get: (key: string) => string | undefined): C
 }
 
 /**
+ * Refuses a chain that passes through more than `hopLimit` agents: a call loop (or a forged chain).
+ * @throws MeshError FAILED_PRECONDITION naming the chain.
+ */
+export function checkHopLimit(chain: readonly string[], hopLimit = DEFAULT_HOP_LIMIT): void {
+  if (chain.length > hopLimit) {
+    throw new MeshError(
+      Code.FAILED_PRECONDITION,
+      `call loop: the hop limit of ${hopLimit} was reached by ${chain.join(' -> ')}`,
+    );
+  }
+}
+
+/**
  * The metadata for an outbound call made by `self`, carrying the current context (or starting a new trace), with
  * `self` appended to the chain.
  * @throws MeshError FAILED_PRECONDITION when the chain would exceed the hop limit (a call loop), naming the chain.
@@ -89,12 +102,7 @@ export function outboundContext(
     return {};
   }
   const chain = [...parent.chain, self];
-  if (chain.length > hopLimit) {
-    throw new MeshError(
-      Code.FAILED_PRECONDITION,
-      `call loop: the hop limit of ${hopLimit} was reached by ${chain.join(' -> ')}`,
-    );
-  }
+  checkHopLimit(chain, hopLimit);
   const headers: Record<string, string> = { [CONTEXT_KEYS.chain]: chain.join(',') };
   // Calls inside a handler continue the caller's trace (a new span), or start one for the chain.
   headers[CONTEXT_KEYS.traceparent] = childTraceparent(parent.traceparent);
