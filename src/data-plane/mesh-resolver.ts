@@ -1,42 +1,59 @@
 import * as grpc from '@grpc/grpc-js';
-import { randomBytes } from 'node:crypto';
+import { parseLabelSelector } from '../control-plane/label-selector.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
+import { currentContext, outboundContext, type CallContext } from './call-context.js';
 import type { EndpointCache, TargetQuery } from './endpoint-cache.js';
 
 /**
- * Typed clients routed by the mesh: a grpc-js resolver for `agentmesh:///<binding>` targets, whose addresses are
- * the healthy agents of a query in an endpoint cache, kept current as the cache changes. The user builds the typed
- * client that `proto-loader-gen-types` made for their own service, with the target and credentials from
- * {@link meshChannel}, and keeps the gRPC API they know; grpc-js balances round-robin over the instances.
+ * Typed clients routed by the mesh: a grpc-js resolver for `agentmesh:///<name>` targets, whose addresses are the
+ * healthy agents of a query in an endpoint cache, kept current as the cache changes. The user builds the typed
+ * client that `proto-loader-gen-types` made for their own service, with the target, credentials and options from
+ * {@link meshChannel}, and keeps the gRPC API they know; grpc-js balances round-robin over the instances, and the
+ * calls carry the mesh's call context and deadline like those of a MeshClient.
  */
 const SCHEME = 'agentmesh';
-const bindings = new Map<string, { cache: EndpointCache; query: TargetQuery }>();
+/** The channel option that carries a channel's binding to its resolver (so no module-level map outlives it). */
+const BINDING_OPTION = 'agentmesh.binding';
 let registered = false;
 
+/** What a channel's resolver follows: an endpoint cache and a query. */
+class Binding {
+  constructor(
+    readonly cache: EndpointCache,
+    readonly query: TargetQuery,
+  ) {}
+
+  /** Channel options are printed by grpc-js tracing: print a description, not the cache. */
+  toJSON(): string {
+    return `agentmesh binding (${describe(this.query)})`;
+  }
+}
+
 class MeshResolver implements grpc.experimental.Resolver {
-  private readonly binding: { cache: EndpointCache; query: TargetQuery } | undefined;
-  private readonly stop: (() => void) | undefined;
+  private readonly binding: Binding | undefined;
+  private stop: (() => void) | undefined;
 
   constructor(
-    target: grpc.experimental.GrpcUri,
+    _target: grpc.experimental.GrpcUri,
     private readonly listener: grpc.experimental.ResolverListener,
+    channelOptions: grpc.ChannelOptions,
   ) {
-    this.binding = bindings.get(target.path.replace(/^\//, ''));
-    this.stop = this.binding?.cache.onChange(() => this.updateResolution());
+    const binding: unknown = channelOptions[BINDING_OPTION];
+    this.binding = binding instanceof Binding ? binding : undefined;
   }
 
   updateResolution(): void {
+    // Subscribed here rather than in the constructor: grpc-js destroys the resolver when the channel goes idle
+    // and asks it to resolve again when it wakes.
+    if (this.binding && !this.stop) this.stop = this.binding.cache.onChange(() => this.updateResolution());
     queueMicrotask(() => {
-      if (!this.binding) {
+      const endpoints = this.resolve();
+      if (!endpoints.ok) {
         this.listener(
           {
             ok: false,
-            error: {
-              code: grpc.status.UNAVAILABLE,
-              details: 'unknown agentmesh target: create it with meshChannel()',
-              metadata: new grpc.Metadata(),
-            },
+            error: { code: grpc.status.UNAVAILABLE, details: endpoints.error, metadata: new grpc.Metadata() },
           },
           {},
           null,
@@ -44,7 +61,31 @@ class MeshResolver implements grpc.experimental.Resolver {
         );
         return;
       }
-      const endpoints = this.binding.cache.select(this.binding.query).map((agent) => {
+      const serviceConfig = { loadBalancingConfig: [{ round_robin: {} }], methodConfig: [] };
+      this.listener({ ok: true, value: endpoints.value }, {}, { ok: true, value: serviceConfig }, '');
+    });
+  }
+
+  destroy(): void {
+    this.stop?.();
+    this.stop = undefined;
+  }
+
+  static getDefaultAuthority(): string {
+    return 'agent-mesh';
+  }
+
+  /** The endpoints of the binding's agents, or why there are none (never a throw: it would escape grpc-js). */
+  private resolve(): { ok: true; value: grpc.experimental.Endpoint[] } | { ok: false; error: string } {
+    if (!this.binding) {
+      return {
+        ok: false,
+        error:
+          'unknown agentmesh target: build the client with the target, credentials and options of meshChannel()',
+      };
+    }
+    try {
+      const value = this.binding.cache.select(this.binding.query).map((agent) => {
         const separator = agent.spec.endpoint.lastIndexOf(':');
         return {
           addresses: [
@@ -55,34 +96,46 @@ class MeshResolver implements grpc.experimental.Resolver {
           ],
         };
       });
-      const serviceConfig = { loadBalancingConfig: [{ round_robin: {} }], methodConfig: [] };
-      this.listener({ ok: true, value: endpoints }, {}, { ok: true, value: serviceConfig }, '');
-    });
-  }
-
-  destroy(): void {
-    this.stop?.();
-  }
-
-  static getDefaultAuthority(): string {
-    return 'agent-mesh';
+      return { ok: true, value };
+    } catch (error) {
+      return {
+        ok: false,
+        error: `cannot resolve ${describe(this.binding.query)}: ${(error as Error).message}`,
+      };
+    }
   }
 }
 
+/** Options for {@link meshChannel}. */
+export interface MeshChannelOptions {
+  /** Deadline of a unary or client-streaming call that sets none, in ms (default 10 s, like a MeshClient's). */
+  defaultTimeoutMs?: number;
+  /** Most agents a chain of calls may pass through (default 10). */
+  hopLimit?: number;
+}
+
 /**
- * A target and credentials for a typed client whose calls go to the healthy agents matching `query`: each
- * connection checks that the server is one of those agents (by its registered SPIFFE ID).
+ * A target, credentials and client options for a typed client whose calls go to the healthy agents matching
+ * `query`: each connection checks that the server is one of those agents (by its registered SPIFFE ID), and each
+ * call carries the current call context (trace, conversation, tenant, caller chain; refused at the hop limit) and a
+ * deadline no later than that of the call being handled.
  *
  * ```ts
  * const { target, credentials, options } = meshChannel(identity, cache, { type: 'translator' });
  * const client = new protos.demo.v1.Translator(target, credentials, options);
  * ```
+ * @throws MeshError INVALID_ARGUMENT for an invalid label selector.
  */
 export function meshChannel(
   identity: MeshIdentity,
   cache: EndpointCache,
   query: TargetQuery,
-): { target: string; credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  channelOptions: MeshChannelOptions = {},
+): { target: string; credentials: grpc.ChannelCredentials; options: grpc.ClientOptions } {
+  if (query.labelSelector) {
+    const selector = parseLabelSelector(query.labelSelector);
+    if (!selector.ok) throw selector.error;
+  }
   if (!registered) {
     grpc.experimental.registerResolver(
       SCHEME,
@@ -90,10 +143,61 @@ export function meshChannel(
     );
     registered = true;
   }
-  const id = randomBytes(8).toString('hex');
-  bindings.set(id, { cache, query });
   const credentials = createChannelCredentials(identity, (peer) =>
     cache.select(query).some((agent) => agent.spiffeId === peer.uri),
   );
-  return { target: `${SCHEME}:///${id}`, credentials, options: MESH_CHANNEL_OPTIONS };
+  return {
+    target: `${SCHEME}:///${encodeURIComponent(query.type ?? 'any')}`,
+    credentials,
+    options: {
+      ...MESH_CHANNEL_OPTIONS,
+      [BINDING_OPTION]: new Binding(cache, query),
+      interceptors: [contextInterceptor(identity.spiffeId.uri, channelOptions)],
+    },
+  };
+}
+
+/**
+ * A client interceptor that gives a typed call what a MeshClient gives a generic one: the outbound call context
+ * in metadata, and a deadline that is the earliest of the call's own, the handled call's, and (for unary and
+ * client-streaming calls) the default timeout. A call past the hop limit fails with FAILED_PRECONDITION.
+ */
+function contextInterceptor(self: string, options: MeshChannelOptions): grpc.Interceptor {
+  return (callOptions, nextCall) => {
+    const parent: CallContext | undefined = currentContext();
+    const own = callOptions.deadline instanceof Date ? callOptions.deadline.getTime() : callOptions.deadline;
+    const streamed = callOptions.method_definition.responseStream;
+    const deadline = Math.min(
+      own ?? (streamed ? Infinity : Date.now() + (options.defaultTimeoutMs ?? 10_000)),
+      parent?.deadline ?? Infinity,
+    );
+    let headers: Record<string, string>;
+    let refusal: Error | undefined;
+    try {
+      headers = outboundContext(self, parent, options.hopLimit);
+    } catch (error) {
+      headers = {};
+      refusal = error as Error;
+    }
+    const call: grpc.InterceptingCall = new grpc.InterceptingCall(
+      nextCall(Number.isFinite(deadline) ? { ...callOptions, deadline } : callOptions),
+      {
+        start(metadata, listener, next) {
+          for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+          next(metadata, listener);
+          if (refusal) call.cancelWithStatus(grpc.status.FAILED_PRECONDITION, refusal.message);
+        },
+      },
+    );
+    return call;
+  };
+}
+
+function describe(query: TargetQuery): string {
+  const parts = [
+    query.type ? `type ${query.type}` : '',
+    query.capabilities?.length ? `capabilities ${query.capabilities.join(', ')}` : '',
+    query.labelSelector ? `labels ${query.labelSelector}` : '',
+  ].filter(Boolean);
+  return parts.join(', ') || 'any agent';
 }

@@ -1,9 +1,14 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
+import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
+import { MeshClient } from '../../src/data-plane/mesh-client.js';
 import { meshChannel } from '../../src/data-plane/mesh-resolver.js';
+import { Code, type MeshError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../../src/transport/credentials.js';
 import { loadProtos } from '../../src/transport/protos.js';
 import type { TranslatorClient } from '../fixtures/generated/demo/v1/Translator.js';
 import type { ProtoGrpcType as TranslatorProtos } from '../fixtures/generated/translator.js';
@@ -14,6 +19,10 @@ describe("a user's typed client routed by the mesh", () => {
   const agents: RunningAgent[] = [];
   let cache: EndpointCache;
   let client: TranslatorClient;
+  let origin: MeshClient;
+  let relayed: TranslatorClient | undefined;
+  /** What the translator last saw of a call: its deadline and the mesh metadata. */
+  let seen: { deadline: number; chain?: string; traceparent?: string; conversation?: string } | undefined;
   const { protos } = loadProtos<TranslatorProtos>(
     ['translator.proto'],
     [new URL('../fixtures/proto', import.meta.url).pathname],
@@ -35,18 +44,53 @@ describe("a user's typed client routed by the mesh", () => {
                 Translate: (
                   call: grpc.ServerUnaryCall<{ text: string; targetLanguage: string }, unknown>,
                   callback: grpc.sendUnaryData<unknown>,
-                ) =>
-                  callback(null, { text: `${name}: [${call.request.targetLanguage}] ${call.request.text}` }),
+                ) => {
+                  const deadline = call.getDeadline();
+                  const header = (key: string) => call.metadata.get(key)[0]?.toString();
+                  seen = {
+                    deadline: deadline instanceof Date ? deadline.getTime() : deadline,
+                    chain: header('x-agentmesh-chain'),
+                    traceparent: header('traceparent'),
+                    conversation: header('x-agentmesh-conversation'),
+                  };
+                  callback(null, { text: `${name}: [${call.request.targetLanguage}] ${call.request.text}` });
+                },
               },
             },
           ],
         }),
       );
     }
+    // An agent whose handler calls the translators through a typed client of its own.
+    const relay: RunningAgent = await startAgent({
+      identity: await mesh.identity('relay-1'),
+      controlPlane: mesh.controlPlane.address,
+      type: 'relay',
+      methods: {
+        translate: async (request) => {
+          if (!relayed) {
+            const own = meshChannel(relay.identity, relay.cache, { type: 'translator' });
+            relayed = new protos.demo.v1.Translator(own.target, own.credentials, own.options);
+          }
+          const text = await new Promise<string>((resolve, reject) =>
+            relayed!.Translate({ text: request.payload.toString(), targetLanguage: 'de' }, (error, reply) =>
+              error || !reply ? reject(error) : resolve(reply.text),
+            ),
+          );
+          return { payload: Buffer.from(text), contentType: 'text/plain' };
+        },
+      },
+    });
+    agents.push(relay);
     const identity = await mesh.identity('typed-caller');
     cache = new EndpointCache({ client: await mesh.client('typed-caller'), logger: silentLogger() });
     await cache.start();
-    while (cache.select({ type: 'translator' }).length < 2)
+    origin = new MeshClient({ identity, cache, logger: silentLogger() });
+    while (
+      cache.select({ type: 'translator' }).length < 2 ||
+      cache.select({ type: 'relay' }).length < 1 ||
+      relay.cache.select({ type: 'translator' }).length < 2
+    )
       await new Promise((resolve) => setTimeout(resolve, 10));
     const channel = meshChannel(identity, cache, { type: 'translator' });
     client = new protos.demo.v1.Translator(channel.target, channel.credentials, channel.options);
@@ -54,6 +98,8 @@ describe("a user's typed client routed by the mesh", () => {
 
   afterAll(async () => {
     client?.close();
+    relayed?.close();
+    origin?.close();
     cache?.close();
     await Promise.all(agents.map((agent) => agent.drain(0)));
     await mesh?.close();
@@ -105,6 +151,78 @@ describe("a user's typed client routed by the mesh", () => {
       await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
       while (!agents.every((agent) => agent.cache.policies.rules.length === 0))
         await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  });
+
+  it('gives a typed call made inside a handler the call context and the handled call’s deadline', async () => {
+    const started = Date.now();
+    const result = await origin.call({ type: 'relay' }, 'translate', 'hallo', {
+      timeoutMs: 3_000,
+      conversationId: 'conv-typed',
+    });
+    expect(result.payload.toString()).toMatch(/: \[de\] hallo$/);
+    expect(seen!.chain).toBe(
+      'spiffe://agentmesh.local/agent/typed-caller,spiffe://agentmesh.local/agent/relay-1',
+    );
+    expect(seen!.conversation).toBe('conv-typed');
+    expect(seen!.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    // The relay set no deadline of its own: the call inherited the handled call's (3 s), not the 10 s default.
+    expect(seen!.deadline).toBeGreaterThan(Date.now());
+    expect(seen!.deadline).toBeLessThanOrEqual(started + 3_000 + 5);
+  });
+
+  it('gives a typed call outside any handler a default deadline and no mesh metadata', async () => {
+    const before = Date.now();
+    await new Promise<void>((resolve, reject) =>
+      client.Translate({ text: 'x', targetLanguage: 'fr' }, (error) => (error ? reject(error) : resolve())),
+    );
+    expect(seen!.deadline).toBeGreaterThan(before);
+    expect(seen!.deadline).toBeLessThanOrEqual(Date.now() + 10_000);
+    expect(seen!.chain).toBeUndefined();
+  });
+
+  it('refuses an invalid label selector when the channel is made, with INVALID_ARGUMENT', async () => {
+    const attempt = async () =>
+      meshChannel(await mesh.identity('typed-caller'), cache, {
+        type: 'translator',
+        labelSelector: 'zone in (eu',
+      });
+    const error = (await attempt().catch((e: unknown) => e)) as MeshError;
+    expect(error.code).toBe(Code.INVALID_ARGUMENT);
+  });
+
+  it('describes the users’ typed services through server reflection', async () => {
+    const require = createRequire(import.meta.url);
+    const reflectionProto = protoLoader.loadSync(
+      require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto'),
+      { keepCase: true },
+    );
+    const Reflection = (
+      grpc.loadPackageDefinition(reflectionProto) as unknown as {
+        grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
+      }
+    ).grpc.reflection.v1.ServerReflection;
+    const reflection = new Reflection(
+      agents[0]!.address,
+      createChannelCredentials(await mesh.identity('typed-caller'), agents[0]!.identity.spiffeId.uri),
+      MESH_CHANNEL_OPTIONS,
+    );
+    try {
+      const names = await new Promise<string[]>((resolve, reject) => {
+        const stream = reflection.ServerReflectionInfo() as grpc.ClientDuplexStream<
+          object,
+          { list_services_response?: { service: Array<{ name: string }> } }
+        >;
+        stream.on('data', (response: { list_services_response?: { service: Array<{ name: string }> } }) => {
+          resolve(response.list_services_response?.service.map((service) => service.name) ?? []);
+          stream.end();
+        });
+        stream.on('error', reject);
+        stream.write({ list_services: '' });
+      });
+      expect(names).toEqual(expect.arrayContaining(['agentmesh.v1.Agent', 'demo.v1.Translator']));
+    } finally {
+      reflection.close();
     }
   });
 
