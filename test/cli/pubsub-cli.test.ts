@@ -94,5 +94,5 @@ describe('`agent-mesh publish` and `agent-mesh subscribe`', () => {
     ]);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/cannot use the control plane at 127.0.0.1:1/);
-  });
+  }, 120_000); // five separate processes, each starting Node.js and TypeScript
 });

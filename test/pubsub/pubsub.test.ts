@@ -156,12 +156,12 @@ describe('publish/subscribe between agents', () => {
     const letters = recorder();
     const inspector = await agent('inspector-1', [{ pattern: 'dead-letter.>', handler: letters.handler }]);
     const dropper = await agent('dropper-1', [
-      { pattern: 'fragile.drop', handler: () => dropEvent('malformed order') },
+      { pattern: 'brittle.drop', handler: () => dropEvent('malformed order') },
     ]);
     for (const subscriber of [broken, inspector, dropper]) await known(subscriber);
 
     const { eventId } = publisher.publish('fragile.thing', 'x', { key: 'k1' });
-    const dropped = publisher.publish('fragile.drop', 'y').eventId;
+    const dropped = publisher.publish('brittle.drop', 'y').eventId;
     await until(() => letters.received.length === 2, 'two dead letters');
     const letter = letters.received.find((e) => e.deadLetter?.originalEventId === eventId)!;
     expect(letter.topic).toBe('dead-letter.fragile.thing');
