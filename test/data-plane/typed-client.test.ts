@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
+import { runWithContext } from '../../src/data-plane/call-context.js';
 import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
 import { MeshClient } from '../../src/data-plane/mesh-client.js';
 import { meshChannel } from '../../src/data-plane/mesh-resolver.js';
@@ -179,6 +180,15 @@ describe("a user's typed client routed by the mesh", () => {
     expect(seen!.deadline).toBeGreaterThan(before);
     expect(seen!.deadline).toBeLessThanOrEqual(Date.now() + 10_000);
     expect(seen!.chain).toBeUndefined();
+  });
+
+  it('refuses a typed call past the hop limit with FAILED_PRECONDITION, naming the chain', async () => {
+    const chain = Array.from({ length: 10 }, (_, i) => `spiffe://agentmesh.local/agent/hop-${i}`);
+    const error = await runWithContext({ chain }, () => translate('loop').catch((e: unknown) => e));
+    expect((error as grpc.ServiceError).code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect((error as grpc.ServiceError).details).toMatch(
+      /call loop: the hop limit of 10 was reached by .*hop-9 -> spiffe:\/\/agentmesh.local\/agent\/typed-caller$/,
+    );
   });
 
   it('refuses an invalid label selector when the channel is made, with INVALID_ARGUMENT', async () => {
