@@ -16,6 +16,7 @@ import { startServer, type RunningServer, type ServiceRegistration } from '../tr
 import { toServiceError } from '../transport/status.js';
 import type { EventHandler, PublishReport } from '../pubsub/event.js';
 import { EventPublisher, type PublishOptions, type PublisherOptions } from '../pubsub/publisher.js';
+import { publishRefusal } from '../pubsub/publish-policy.js';
 import { SubscriptionSet } from '../pubsub/subscriber.js';
 import { subscriptionKey, validateSubscriptions, type Subscription } from '../pubsub/subscription.js';
 import {
@@ -192,26 +193,16 @@ async function launchAgent(
     }
   };
   /** Whether `publisher` may publish to `topic`: undefined when allowed, else why not. */
-  const publishRefusal = (publisher: SpiffeId, topic: string): string | undefined => {
-    const publisherName = identityNameOf(publisher);
-    const publisherType = publisherName ? cache.get(publisherName)?.spec.type : undefined;
-    const decision = authorize(cache.policies, {
-      caller: publisher.uri,
-      ...(publisherType ? { callerType: publisherType } : {}),
-      action: 'publish',
-      topic,
-    });
-    if (decision.allowed) return undefined;
-    return `"${publisher.uri}" may not publish to "${topic}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`;
-  };
-  const events = new SubscriptionSet({ identity: options.identity, logger, mayPublish: publishRefusal });
+  const mayPublish = (publisher: SpiffeId, topic: string): string | undefined =>
+    publishRefusal(cache.policies, (id) => cache.get(id), publisher, topic);
+  const events = new SubscriptionSet({ identity: options.identity, logger, mayPublish });
   for (const [subscription, handler] of initial) events.add(subscription, handler);
   const publisher = new EventPublisher({
     ...options.publisher,
     identity: options.identity,
     cache,
     logger,
-    mayPublish: (topic) => publishRefusal(options.identity.spiffeId, topic),
+    mayPublish: (topic) => mayPublish(options.identity.spiffeId, topic),
   });
   opened.push(() => publisher.close());
   const hopLimit = options.client?.hopLimit;

@@ -151,7 +151,12 @@ export class Registrar {
     const lease = this.options.state.leaseOf(id);
     await this.options.store.delete(KEYS.agent(id));
     if (lease !== undefined) await this.options.store.revokeLease(lease).catch(() => undefined);
-    await this.options.state.waitForRevision(this.options.state.revision + 1, 1_000);
+    // Read-your-writes: this replica stops listing the agent before the call returns (the delete may already
+    // be applied, so wait for its effect rather than for one more revision).
+    const until = Date.now() + 1_000;
+    while (this.options.state.registry.get(id) && Date.now() < until) {
+      await this.options.state.waitForRevision(this.options.state.revision + 1, until - Date.now());
+    }
     this.options.logger.info({ agent: id }, 'agent deregistered');
   }
 
