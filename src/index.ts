@@ -134,6 +134,7 @@ export type {
   MeshStreamOptions,
 } from './data-plane/mesh-client.js';
 export { createBalancer } from './data-plane/create-balancer.js';
+export { BALANCER_NAMES } from './data-plane/load-balancer.js';
 export { meshChannel } from './data-plane/mesh-resolver.js';
 export type { BalancerName, Endpoint, LoadBalancer, PickOptions } from './data-plane/load-balancer.js';
 export { EndpointStats } from './data-plane/endpoint-stats.js';
@@ -144,6 +145,20 @@ export type { RetryBudgetSettings } from './data-plane/retry-budget.js';
 
 // Pub/sub
 export { matchesTopic, patternCovers, validatePattern, validateTopic } from './pubsub/topic.js';
+export { DEAD_LETTER_PREFIX, deadLetterTopic, dropEvent, retryLater } from './pubsub/event.js';
+export type {
+  DeadLetterInfo,
+  EventHandler,
+  EventOutcome,
+  MeshEvent,
+  PublishReport,
+  ReceivedEvent,
+} from './pubsub/event.js';
+export { EventPublisher } from './pubsub/publisher.js';
+export type { PublishOptions, PublisherOptions, PublisherStats } from './pubsub/publisher.js';
+export { SubscriptionSet } from './pubsub/subscriber.js';
+export { DEFAULT_MAX_IN_FLIGHT, validateSubscriptions } from './pubsub/subscription.js';
+export type { Subscription } from './pubsub/subscription.js';
 
 export {
   CONTEXT_KEYS,
@@ -159,7 +174,7 @@ export type { CallContext } from './data-plane/call-context.js';
 
 // Agent
 export { startAgent } from './agent/agent-runtime.js';
-export type { AgentOptions, RunningAgent } from './agent/agent-runtime.js';
+export type { AgentOptions, RunningAgent, SubscriptionOptions } from './agent/agent-runtime.js';
 export { CertificateRenewer } from './agent/certificate-renewer.js';
 export type { CertificateRenewerOptions } from './agent/certificate-renewer.js';
 export { createAgentService } from './agent/agent-service.js';
