@@ -84,6 +84,28 @@ export function checkHopLimit(chain: readonly string[], hopLimit = DEFAULT_HOP_L
 }
 
 /**
+ * The context an outbound call or event from `self` carries: the parent's trace continued with a new span (or a
+ * new trace), its tracestate, conversation and tenant, and the chain with `self` appended.
+ * @throws MeshError FAILED_PRECONDITION when the chain would exceed the hop limit (a loop), naming the chain.
+ */
+export function childContext(
+  self: string,
+  parent: CallContext,
+  hopLimit = DEFAULT_HOP_LIMIT,
+): CallContext & { traceparent: string } {
+  const chain = [...parent.chain, self];
+  checkHopLimit(chain, hopLimit);
+  const context: CallContext & { traceparent: string } = {
+    chain,
+    traceparent: childTraceparent(parent.traceparent),
+  };
+  if (parent.tracestate) context.tracestate = parent.tracestate;
+  if (parent.conversationId) context.conversationId = parent.conversationId;
+  if (parent.tenant) context.tenant = parent.tenant;
+  return context;
+}
+
+/**
  * The metadata for an outbound call made by `self`, carrying the current context (or starting a new trace), with
  * `self` appended to the chain.
  * @throws MeshError FAILED_PRECONDITION when the chain would exceed the hop limit (a call loop), naming the chain.
@@ -101,13 +123,14 @@ export function outboundContext(
   ) {
     return {};
   }
-  const chain = [...parent.chain, self];
-  checkHopLimit(chain, hopLimit);
-  const headers: Record<string, string> = { [CONTEXT_KEYS.chain]: chain.join(',') };
   // Calls inside a handler continue the caller's trace (a new span), or start one for the chain.
-  headers[CONTEXT_KEYS.traceparent] = childTraceparent(parent.traceparent);
-  if (parent.tracestate) headers[CONTEXT_KEYS.tracestate] = parent.tracestate;
-  if (parent.conversationId) headers[CONTEXT_KEYS.conversationId] = parent.conversationId;
-  if (parent.tenant) headers[CONTEXT_KEYS.tenant] = parent.tenant;
+  const child = childContext(self, parent, hopLimit);
+  const headers: Record<string, string> = {
+    [CONTEXT_KEYS.chain]: child.chain.join(','),
+    [CONTEXT_KEYS.traceparent]: child.traceparent,
+  };
+  if (child.tracestate) headers[CONTEXT_KEYS.tracestate] = child.tracestate;
+  if (child.conversationId) headers[CONTEXT_KEYS.conversationId] = child.conversationId;
+  if (child.tenant) headers[CONTEXT_KEYS.tenant] = child.tenant;
   return headers;
 }

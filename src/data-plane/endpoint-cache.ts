@@ -14,6 +14,16 @@ export interface TargetQuery {
 }
 
 /** Options for {@link EndpointCache}. */
+/** A query in words, for errors: "type summarizer, labels zone=eu", or "any agent". */
+export function describeQuery(query: TargetQuery): string {
+  const parts = [
+    query.type ? `type ${query.type}` : '',
+    query.capabilities?.length ? `capabilities ${query.capabilities.join(', ')}` : '',
+    query.labelSelector ? `labels ${query.labelSelector}` : '',
+  ].filter(Boolean);
+  return parts.join(', ') || 'any agent';
+}
+
 export interface EndpointCacheOptions {
   client: ControlPlaneClient;
   logger: Logger;

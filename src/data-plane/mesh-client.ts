@@ -10,7 +10,7 @@ import { loadMeshProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
 import { currentContext, outboundContext, type CallContext } from './call-context.js';
 import { createBalancer } from './create-balancer.js';
-import type { EndpointCache, TargetQuery } from './endpoint-cache.js';
+import { describeQuery, type EndpointCache, type TargetQuery } from './endpoint-cache.js';
 import { EndpointStats } from './endpoint-stats.js';
 import type { BalancerName, Endpoint, LoadBalancer } from './load-balancer.js';
 import { OutlierDetector, type OutlierSettings } from './outlier-detector.js';
@@ -146,19 +146,10 @@ function neverReached(error: grpc.ServiceError, heardFromServer: boolean): boole
   );
 }
 
-function describe(query: TargetQuery): string {
-  const parts = [
-    query.type ? `type ${query.type}` : '',
-    query.capabilities?.length ? `capabilities ${query.capabilities.join(', ')}` : '',
-    query.labelSelector ? `labels ${query.labelSelector}` : '',
-  ].filter(Boolean);
-  return parts.join(', ') || 'any agent';
-}
-
 function noAgent(query: TargetQuery): MeshError {
   return new MeshError(
     Code.UNAVAILABLE,
-    `no healthy agent for ${describe(query)}: none is registered, or all are draining, unhealthy or ejected`,
+    `no healthy agent for ${describeQuery(query)}: none is registered, or all are draining, unhealthy or ejected`,
   );
 }
 

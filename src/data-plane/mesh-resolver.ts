@@ -3,7 +3,7 @@ import { parseLabelSelector } from '../control-plane/label-selector.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { currentContext, outboundContext, type CallContext } from './call-context.js';
-import type { EndpointCache, TargetQuery } from './endpoint-cache.js';
+import { describeQuery, type EndpointCache, type TargetQuery } from './endpoint-cache.js';
 
 /**
  * Typed clients routed by the mesh: a grpc-js resolver for `agentmesh:///<name>` targets, whose addresses are the
@@ -26,7 +26,7 @@ class Binding {
 
   /** Channel options are printed by grpc-js tracing: print a description, not the cache. */
   toJSON(): string {
-    return `agentmesh binding (${describe(this.query)})`;
+    return `agentmesh binding (${describeQuery(this.query)})`;
   }
 }
 
@@ -100,7 +100,7 @@ class MeshResolver implements grpc.experimental.Resolver {
     } catch (error) {
       return {
         ok: false,
-        error: `cannot resolve ${describe(this.binding.query)}: ${(error as Error).message}`,
+        error: `cannot resolve ${describeQuery(this.binding.query)}: ${(error as Error).message}`,
       };
     }
   }
@@ -191,13 +191,4 @@ function contextInterceptor(self: string, options: MeshChannelOptions): grpc.Int
     );
     return call;
   };
-}
-
-function describe(query: TargetQuery): string {
-  const parts = [
-    query.type ? `type ${query.type}` : '',
-    query.capabilities?.length ? `capabilities ${query.capabilities.join(', ')}` : '',
-    query.labelSelector ? `labels ${query.labelSelector}` : '',
-  ].filter(Boolean);
-  return parts.join(', ') || 'any agent';
 }

@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
-import {
-  contextFromMetadata,
-  currentContext,
-  newTraceparent,
-  outboundContext,
-} from '../data-plane/call-context.js';
+import { childContext, currentContext, type CallContext } from '../data-plane/call-context.js';
 import type { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { Code, MeshError } from '../errors.js';
 import type { AckBatch__Output } from '../generated/agentmesh/v1/AckBatch.js';
@@ -286,15 +281,13 @@ export class EventPublisher {
     return { eventId: event.id, accepted: true, subscriptions, groups };
   }
 
-  /** The context an event carries: the current call's (trace, conversation, tenant) with this agent in the chain. */
-  private eventContext() {
-    const self = this.options.identity.spiffeId.uri;
+  /**
+   * The context an event carries: the current call's (trace, conversation, tenant) with this agent in the chain,
+   * or a new trace started by this agent.
+   */
+  private eventContext(): CallContext {
     const parent = currentContext() ?? { chain: [] };
-    const headers = outboundContext(self, parent, this.options.hopLimit);
-    const context = contextFromMetadata((key) => headers[key]);
-    if (context.chain.length === 0) context.chain = [self];
-    context.traceparent ??= newTraceparent();
-    return context;
+    return childContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit);
   }
 
   /** Queues an event for its route; an ordering key already in flight makes it wait behind that event. */
@@ -357,7 +350,7 @@ export class EventPublisher {
     pending.ackDeadline = Date.now() + (this.options.ackTimeoutMs ?? 30_000);
     slot.inFlight += 1;
     this.waitingForAck.set(pending.deliveryId, pending);
-    link.send(pending.deliveryId, {
+    link.send({
       deliveryId: pending.deliveryId,
       attempt: pending.attempt,
       event: pending.wire,
@@ -404,7 +397,6 @@ export class EventPublisher {
   /** Frees the slot a delivery held and stops waiting for its ack. */
   private release(pending: Pending): void {
     this.waitingForAck.delete(pending.deliveryId);
-    pending.link?.forget(pending.deliveryId);
     if (pending.slot) {
       pending.slot.inFlight -= 1;
       this.schedule(pending.route);
@@ -619,10 +611,10 @@ export class EventPublisher {
       onAcks: (batch) => {
         for (const ack of batch.acks) this.onAck(ack);
       },
-      onBroken: (reason, unacknowledged) => {
-        for (const deliveryId of unacknowledged) {
-          const pending = this.waitingForAck.get(deliveryId);
-          if (!pending) continue;
+      onBroken: (reason) => {
+        // Everything sent over the link and not yet answered is lost with it (breaks are rare: a scan will do).
+        for (const pending of [...this.waitingForAck.values()]) {
+          if (pending.link !== link) continue;
           this.release(pending);
           this.fail(pending, reason, false);
         }
@@ -688,8 +680,8 @@ function encodePayload(
 
 /**
  * The delivery stream to one subscribing agent: deliveries are written in batches (those sent in the same turn
- * of the event loop travel together) and acks come back on the same stream. A broken stream reports every
- * delivery still unacknowledged on it; the next send opens a new one.
+ * of the event loop travel together) and acks come back on the same stream. A broken stream is reported (the
+ * publisher knows what it sent over this link); the next send opens a new one.
  */
 class Link {
   readonly endpoint: string;
@@ -697,7 +689,6 @@ class Link {
   private readonly channel: AgentClient;
   private stream: grpc.ClientDuplexStream<EventDeliveryBatch, AckBatch__Output> | undefined;
   private outbox: EventDelivery[] = [];
-  private readonly unacknowledged = new Set<string>();
   private flushing = false;
 
   constructor(
@@ -705,7 +696,7 @@ class Link {
     identity: MeshIdentity,
     private readonly handlers: {
       onAcks(batch: AckBatch__Output): void;
-      onBroken(reason: string, unacknowledged: string[]): void;
+      onBroken(reason: string): void;
     },
   ) {
     this.endpoint = record.spec.endpoint;
@@ -718,17 +709,12 @@ class Link {
     );
   }
 
-  send(deliveryId: string, delivery: EventDelivery): void {
-    this.unacknowledged.add(deliveryId);
+  send(delivery: EventDelivery): void {
     this.outbox.push(delivery);
     if (!this.flushing) {
       this.flushing = true;
       setImmediate(() => this.flush());
     }
-  }
-
-  forget(deliveryId: string): void {
-    this.unacknowledged.delete(deliveryId);
   }
 
   close(): void {
@@ -766,8 +752,6 @@ class Link {
 
   private broken(reason: string): void {
     this.outbox = [];
-    const lost = [...this.unacknowledged];
-    this.unacknowledged.clear();
-    if (lost.length > 0) this.handlers.onBroken(reason, lost);
+    this.handlers.onBroken(reason);
   }
 }

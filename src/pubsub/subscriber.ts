@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { runWithContext } from '../data-plane/call-context.js';
+import { Code } from '../errors.js';
 import type { Ack } from '../generated/agentmesh/v1/Ack.js';
 import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
 import type { EventDelivery__Output } from '../generated/agentmesh/v1/EventDelivery.js';
@@ -84,7 +85,7 @@ export class SubscriptionSet {
     try {
       publisher = peerIdentity(call, this.options.identity);
     } catch (error) {
-      call.emit('error', { code: 16, details: (error as Error).message });
+      call.emit('error', { code: Code.UNAUTHENTICATED, details: (error as Error).message });
       return;
     }
     let acks: Ack[] = [];
