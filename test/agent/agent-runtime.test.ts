@@ -5,6 +5,7 @@ import { MeshClient } from '../../src/data-plane/mesh-client.js';
 import { Code, type MeshError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 const json = (value: unknown) => ({
   payload: Buffer.from(JSON.stringify(value)),
@@ -30,10 +31,6 @@ describe('agents calling agents through the runtime', () => {
     });
     agents.push(running);
     return running;
-  }
-
-  async function until(predicate: () => boolean): Promise<void> {
-    while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   beforeAll(async () => {

@@ -10,16 +10,9 @@ import { loadMeshProtos, loadProtos } from '../../src/transport/protos.js';
 import type { TranslatorClient } from '../fixtures/generated/demo/v1/Translator.js';
 import type { ProtoGrpcType as TranslatorProtos } from '../fixtures/generated/translator.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 const ID = (name: string) => `spiffe://agentmesh.local/agent/${name}`;
-
-async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** What an agent checks on every call before a handler runs: policies, the caller chain, its concurrency limit. */
 describe('the checks an agent makes on incoming calls', () => {

@@ -11,16 +11,9 @@ import type { TranslatorClient } from '../fixtures/generated/demo/v1/Translator.
 import type { ProtoGrpcType as TranslatorProtos } from '../fixtures/generated/translator.js';
 import { spawnScript } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 const TWO_AGENTS = fileURLToPath(new URL('./two-agents-on-signal.ts', import.meta.url));
-
-async function until(predicate: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** A promise with its resolve function, to hold a handler until the test lets it go. */
 function gate(): { promise: Promise<void>; open: () => void } {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../../src/agent/agent-runtime.js';
 import type { MeshError } from '../../src/errors.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 /** A port that was free a moment ago. */
 async function freePort(): Promise<number> {
@@ -23,14 +24,6 @@ async function canBind(port: number): Promise<boolean> {
 }
 
 const sockets = () => process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
-
-async function until(predicate: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const end = Date.now() + 15_000;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('an agent that fails to start', () => {
   let mesh: TestMesh;

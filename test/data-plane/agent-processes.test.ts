@@ -5,6 +5,7 @@ import { MeshClient, type MeshCallResult } from '../../src/data-plane/mesh-clien
 import { silentLogger } from '../../src/observability/logger.js';
 import { spawnScript, type RunningEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/agents/worker-agent.ts', import.meta.url));
 
@@ -21,10 +22,6 @@ describe('agents as separate processes', () => {
     agents.set(name, agent);
     await agent.waitFor(/ready /);
     return agent;
-  }
-
-  async function until(predicate: () => boolean): Promise<void> {
-    while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   beforeAll(async () => {

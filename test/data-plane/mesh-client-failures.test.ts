@@ -8,16 +8,13 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { startServer, type RunningServer } from '../../src/transport/server.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 /** A promise with its resolve function, to hold a handler until the test lets it go. */
 function gate(): { promise: Promise<void>; open: () => void } {
   let open!: () => void;
   const promise = new Promise<void>((resolve) => (open = resolve));
   return { promise, open };
-}
-
-async function until(predicate: () => boolean): Promise<void> {
-  while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 const text = (value: string) => ({ payload: Buffer.from(value), contentType: 'text/plain' });

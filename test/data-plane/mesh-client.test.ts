@@ -6,6 +6,7 @@ import { Code, type MeshError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { RunningServer } from '../../src/transport/server.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 describe('mesh client over real agents', () => {
   let mesh: TestMesh;
@@ -20,10 +21,6 @@ describe('mesh client over real agents', () => {
     await control.register({ type, name, endpoint: server.address, weight }, 60_000);
     servers.set(name, server);
     registrations.set(name, control);
-  }
-
-  async function until(predicate: () => boolean): Promise<void> {
-    while (!predicate()) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   beforeAll(async () => {

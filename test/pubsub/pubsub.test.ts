@@ -3,6 +3,7 @@ import { startAgent, type RunningAgent, type SubscriptionOptions } from '../../s
 import { Code, type MeshError } from '../../src/errors.js';
 import { dropEvent, type ReceivedEvent } from '../../src/pubsub/event.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 /** The MeshError `work` throws, or undefined when it throws nothing. */
 function thrown(work: () => unknown): MeshError | undefined {
@@ -36,14 +37,6 @@ describe('publish/subscribe between agents', () => {
     return running;
   }
 
-  async function until(predicate: () => boolean, what = 'condition'): Promise<void> {
-    const end = Date.now() + 10_000;
-    while (!predicate()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-
   /** Waits until the publisher's registry knows every subscription of `subscriber`. */
   async function known(subscriber: RunningAgent, by = publisher): Promise<void> {
     const expected = subscriber.cache.get(subscriber.name)?.spec.subscriptions.length;
@@ -52,6 +45,7 @@ describe('publish/subscribe between agents', () => {
         by.cache.get(subscriber.name) !== undefined &&
         by.cache.get(subscriber.name)!.spec.subscriptions.length === expected,
       `${subscriber.name}'s subscriptions`,
+      10_000,
     );
   }
 
@@ -162,7 +156,7 @@ describe('publish/subscribe between agents', () => {
 
     const { eventId } = publisher.publish('fragile.thing', 'x', { key: 'k1' });
     const dropped = publisher.publish('brittle.drop', 'y').eventId;
-    await until(() => letters.received.length === 2, 'two dead letters');
+    await until(() => letters.received.length === 2, 'two dead letters', 10_000);
     const letter = letters.received.find((e) => e.deadLetter?.originalEventId === eventId)!;
     expect(letter.topic).toBe('dead-letter.fragile.thing');
     expect(letter.payload.toString()).toBe('x');
@@ -180,7 +174,7 @@ describe('publish/subscribe between agents', () => {
 
     fixed = true;
     expect(publisher.publisher.replay(letter)).toMatchObject({ eventId, subscriptions: 1 });
-    await until(() => handled.includes(eventId), 'the replayed event');
+    await until(() => handled.includes(eventId), 'the replayed event', 10_000);
   });
 
   it('delivers the events of one ordering key in publish order, through failures', async () => {
@@ -264,7 +258,7 @@ describe('publish/subscribe between agents', () => {
         },
       ],
     });
-    await until(() => agents.every((a) => a.cache.policies.rules.length === 2), 'the policies');
+    await until(() => agents.every((a) => a.cache.policies.rules.length === 2), 'the policies', 10_000);
     try {
       const denied = thrown(() => publisher.publish('secret.plans', 'x'));
       expect(denied?.code).toBe(Code.PERMISSION_DENIED);
@@ -295,7 +289,7 @@ describe('publish/subscribe between agents', () => {
       }
     } finally {
       await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
-      await until(() => agents.every((a) => a.cache.policies.rules.length === 0), 'policies cleared');
+      await until(() => agents.every((a) => a.cache.policies.rules.length === 0), 'policies cleared', 10_000);
     }
   });
 });

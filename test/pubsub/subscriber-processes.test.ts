@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { spawnScript, type RunningEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 const WORKER = fileURLToPath(new URL('../fixtures/agents/worker-agent.ts', import.meta.url));
 
@@ -11,14 +12,6 @@ describe('a queue group whose member dies mid-delivery', () => {
   let mesh: TestMesh;
   let publisher: RunningAgent;
   const workers = new Map<string, RunningEntryPoint>();
-
-  async function until(predicate: () => boolean, what: string): Promise<void> {
-    const end = Date.now() + 20_000;
-    while (!predicate()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
 
   beforeAll(async () => {
     mesh = await startTestMesh();
@@ -42,6 +35,7 @@ describe('a queue group whose member dies mid-delivery', () => {
       () =>
         ['member-1', 'member-2'].every((name) => publisher.cache.get(name)?.spec.subscriptions.length === 1),
       'both members in the registry',
+      20_000,
     );
   }, 60_000);
 
@@ -62,13 +56,13 @@ describe('a queue group whose member dies mid-delivery', () => {
     for (let i = 0; i < 400; i += 1) {
       ids.push(publisher.publish('tasks.created', { task: i }).eventId);
       if (i === 150) {
-        await until(() => /handled/.test(workers.get('member-1')!.output()), 'member-1 at work');
+        await until(() => /handled/.test(workers.get('member-1')!.output()), 'member-1 at work', 20_000);
         await workers.get('member-1')!.stop('SIGKILL');
       }
       if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     }
     expect(await publisher.publisher.flush(30_000)).toBe(true);
-    await until(() => ids.every((id) => handled().has(id)), 'every event handled');
+    await until(() => ids.every((id) => handled().has(id)), 'every event handled', 20_000);
     expect(publisher.publisher.stats.retried).toBeGreaterThan(0); // member-1 died holding deliveries
     expect(publisher.publisher.stats.deadLettered).toBe(0);
   }, 60_000);
