@@ -8,18 +8,14 @@
  * The agent runs in a child process (test/fixtures/agents/worker-agent.ts), as it would in a deployment.
  */
 import { performance } from 'node:perf_hooks';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { ControlPlaneClient } from '../src/control-plane/client.js';
-import { startControlPlane } from '../src/control-plane/control-plane.js';
-import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
 import { EndpointCache } from '../src/data-plane/endpoint-cache.js';
 import { MeshClient } from '../src/data-plane/mesh-client.js';
-import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';
+import { ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
-import { makeTempDir } from '../test/helpers/temp-dir.js';
 import { directAgentClient, directEcho, percentile } from './baseline.js';
+import { spawnBenchProcess, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
 const PAYLOAD = Buffer.alloc(1024, 7);
@@ -115,43 +111,18 @@ async function fixedRate(a: () => Promise<unknown>, b: () => Promise<unknown>) {
 }
 
 export async function benchMeshCall(): Promise<Figures> {
-  const temp = await makeTempDir('agent-mesh-bench-');
-  await ensureCaDir(temp.dir, 'bench.local');
-  await ensureIdentity(temp.dir, 'control-plane');
-  const controlPlane = await startControlPlane({
-    certsDir: temp.dir,
-    listen: '127.0.0.1:0',
-    store: new MemoryStore(),
-    logger: silentLogger(),
-  });
+  const bench = await startBenchMesh();
+  const { certsDir, controlPlane } = bench;
   // The agent runs in its own process, as in a deployment: this process holds only the two clients.
-  await ensureIdentity(temp.dir, 'echo-1');
-  const child = spawn(
-    process.execPath,
-    [
-      ...process.execArgv,
-      fileURLToPath(new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url)),
-      temp.dir,
-      controlPlane.address,
-      'echo-1',
-      'echo',
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+  await ensureIdentity(certsDir, 'echo-1');
+  const agent = spawnBenchProcess(
+    new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url),
+    [certsDir, controlPlane.address, 'echo-1', 'echo'],
+    /ready (\S+)/,
   );
-  const address = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /ready (\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`echo agent exited (${code})`)));
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const address = (await agent.ready)[1]!;
 
-  const callerMaterial = await ensureIdentity(temp.dir, 'caller');
+  const callerMaterial = await ensureIdentity(certsDir, 'caller');
   const caller = new MeshIdentity(callerMaterial);
   const cache = new EndpointCache({
     client: new ControlPlaneClient({ address: controlPlane.address, identity: caller }),
@@ -189,9 +160,7 @@ export async function benchMeshCall(): Promise<Figures> {
     direct.close();
     mesh.close();
     cache.close();
-    child.kill('SIGTERM');
-    await exited;
-    await controlPlane.close(0);
-    await temp.remove();
+    await agent.stop();
+    await bench.close();
   }
 }

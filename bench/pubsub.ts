@@ -6,18 +6,13 @@
  *   process with sub-millisecond wall-clock time), against the baseline of a direct grpc-js mTLS 1 KB unary call
  *   to an agent in the same subscriber process (round trip), started on alternate ticks.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { startAgent } from '../src/agent/agent-runtime.js';
-import { startControlPlane } from '../src/control-plane/control-plane.js';
-import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
-import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';
-import { silentLogger } from '../src/observability/logger.js';
+import { ensureIdentity } from '../src/identity/certs-dir.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import type { AgentClient } from '../src/generated/agentmesh/v1/Agent.js';
-import { makeTempDir } from '../test/helpers/temp-dir.js';
 import { directAgentClient, directEcho, percentile } from './baseline.js';
+import { spawnBenchProcess, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
 const SUBSCRIBERS = 100;
@@ -27,56 +22,22 @@ const WINDOW = 50_000;
 const RATE_PER_SECOND = 1_000;
 const LATENCY_EVENTS = 3_000;
 
-function startSubscribers(certsDir: string, controlPlane: string, first: number, count: number) {
-  const child = spawn(
-    process.execPath,
-    [
-      ...process.execArgv,
-      fileURLToPath(new URL('./pubsub-subscribers.ts', import.meta.url)),
-      certsDir,
-      controlPlane,
-      String(first),
-      String(count),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const ready = new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`subscriber process exited (${code})`)));
-  });
-  return { child, ready };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 export async function benchPubSub(): Promise<Figures> {
-  const temp = await makeTempDir('agent-mesh-bench-');
-  await ensureCaDir(temp.dir, 'bench.local');
-  await ensureIdentity(temp.dir, 'control-plane');
-  const controlPlane = await startControlPlane({
-    certsDir: temp.dir,
-    listen: '127.0.0.1:0',
-    store: new MemoryStore(),
-    logger: silentLogger(),
-  });
+  const bench = await startBenchMesh();
+  const { certsDir, controlPlane } = bench;
   const names = Array.from({ length: SUBSCRIBERS }, (_, i) => `sink-${i}`);
   for (let i = 0; i < names.length; i += 8) {
-    await Promise.all(names.slice(i, i + 8).map((name) => ensureIdentity(temp.dir, name)));
+    await Promise.all(names.slice(i, i + 8).map((name) => ensureIdentity(certsDir, name)));
   }
   const perProcess = SUBSCRIBERS / PROCESSES;
   const children = Array.from({ length: PROCESSES }, (_, p) =>
-    startSubscribers(temp.dir, controlPlane.address, p * perProcess, perProcess),
+    spawnBenchProcess(
+      new URL('./pubsub-subscribers.ts', import.meta.url),
+      [certsDir, controlPlane.address, String(p * perProcess), String(perProcess)],
+      /ready/,
+    ),
   );
-  const material = await ensureIdentity(temp.dir, 'publisher');
+  const material = await ensureIdentity(certsDir, 'publisher');
   const publisher = await startAgent({
     identity: new MeshIdentity(material),
     controlPlane: controlPlane.address,
@@ -158,8 +119,7 @@ export async function benchPubSub(): Promise<Figures> {
   } finally {
     direct?.close();
     await publisher.drain(0);
-    await Promise.all(children.map((c) => stop(c.child)));
-    await controlPlane.close(0);
-    await temp.remove();
+    await Promise.all(children.map((child) => child.stop()));
+    await bench.close();
   }
 }
