@@ -3,7 +3,8 @@
  * `tsx bench/pubsub-subscribers.ts <certs-dir> <control-plane address> <first index> <count>`.
  * Agent `sink-<i>` subscribes to `bench.>` (and `sink-0` also to `latency.>`, whose events carry their publish
  * time in the first 8 bytes, as ms since the epoch with sub-millisecond precision). Each agent's `stats` method
- * answers `{ handled, latencies }` and clears the latencies. Prints `ready` once every agent is registered.
+ * answers `{ handled, latencies }` (handled: distinct event ids, so a redelivery cannot hide a lost event) and
+ * clears the latencies. Prints `ready` once every agent is registered.
  */
 import { performance } from 'node:perf_hooks';
 import { startAgent, type RunningAgent } from '../src/agent/agent-runtime.js';
@@ -14,7 +15,7 @@ const [certsDir, controlPlane, first, count] = process.argv.slice(2);
 const now = () => performance.timeOrigin + performance.now();
 const agents: RunningAgent[] = [];
 for (let i = Number(first); i < Number(first) + Number(count); i += 1) {
-  let handled = 0;
+  const handled = new Set<string>();
   let latencies: number[] = [];
   const name = `sink-${i}`;
   agents.push(
@@ -27,13 +28,13 @@ for (let i = Number(first); i < Number(first) + Number(count); i += 1) {
       methods: {
         echo: async (request) => request,
         stats: async () => {
-          const answer = { handled, latencies };
+          const answer = { handled: handled.size, latencies };
           latencies = [];
           return { payload: Buffer.from(JSON.stringify(answer)), contentType: 'application/json' };
         },
       },
       subscriptions: [
-        { pattern: 'bench.>', maxInFlight: 1_000, handler: () => void (handled += 1) },
+        { pattern: 'bench.>', maxInFlight: 1_000, handler: (event) => void handled.add(event.id) },
         ...(i === 0
           ? [
               {

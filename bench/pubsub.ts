@@ -1,7 +1,7 @@
 /**
  * Publish/subscribe: one publisher, 100 subscriber agents (in two child processes), 1 KB events.
  * - throughput: acknowledged deliveries per second, the publisher keeping up to 50,000 deliveries pending; every
- *   subscriber's handled count is checked afterwards (lost = events a subscriber never handled);
+ *   subscriber's count of distinct events handled is checked afterwards (lost = events a subscriber never handled);
  * - latency at 1,000 events/s to one subscriber: publish to handler (one way, measured in the subscriber's
  *   process with sub-millisecond wall-clock time), against the baseline of a direct grpc-js mTLS 1 KB unary call
  *   to an agent in the same subscriber process (round trip), started on alternate ticks.
