@@ -10,6 +10,14 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** The median of `values` (any order). */
+export function median(values: number[]): number {
+  return percentile(
+    [...values].sort((x, y) => x - y),
+    50,
+  );
+}
+
 /** A plain grpc-js `createSsl` mTLS client of an agent, with no agent-mesh code on its path: the baseline. */
 export function directAgentClient(address: string, material: IdentityMaterial): AgentClient {
   const { protos } = loadMeshProtos();

@@ -14,7 +14,7 @@ import { MeshClient } from '../src/data-plane/mesh-client.js';
 import { ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
-import { directAgentClient, directEcho, percentile } from './baseline.js';
+import { directAgentClient, directEcho, median, percentile } from './baseline.js';
 import { spawnBenchProcess, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
@@ -80,13 +80,6 @@ async function fixedRateRound(a: () => Promise<unknown>, b: () => Promise<unknow
     return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
   };
   return [summary(latenciesA), summary(latenciesB)];
-}
-
-function median(values: number[]): number {
-  return percentile(
-    [...values].sort((x, y) => x - y),
-    50,
-  );
 }
 
 /**

@@ -1,17 +1,17 @@
 /**
  * The pub/sub benchmark's subscribers, several agents in one process:
- * `tsx bench/pubsub-subscribers.ts <certs-dir> <control-plane address> <first index> <count>`.
- * Agent `sink-<i>` subscribes to `bench.>` (and `sink-0` also to `latency.>`, whose events carry their publish
- * time in the first 8 bytes, as ms since the epoch with sub-millisecond precision). Each agent's `stats` method
- * answers `{ handled, latencies }` (handled: distinct event ids, so a redelivery cannot hide a lost event) and
- * clears the latencies. Prints `ready` once every agent is registered.
+ * `tsx bench/pubsub-subscribers.ts <certs-dir> <control-plane address> <first index> <count> <pattern>`.
+ * Agent `sink-<i>` subscribes to `<pattern>`. Events of `latency.*` topics carry their publish time in the first 8
+ * bytes (ms since the epoch, with sub-millisecond precision) and the handler records their latency. Each agent's
+ * `stats` method answers `{ handled, latencies }` (handled: distinct event ids, so a redelivery cannot hide a lost
+ * event) and clears the latencies. Prints `ready` once every agent is registered.
  */
 import { performance } from 'node:perf_hooks';
 import { startAgent, type RunningAgent } from '../src/agent/agent-runtime.js';
 import { loadIdentity } from '../src/identity/certs-dir.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 
-const [certsDir, controlPlane, first, count] = process.argv.slice(2);
+const [certsDir, controlPlane, first, count, pattern] = process.argv.slice(2);
 const now = () => performance.timeOrigin + performance.now();
 const agents: RunningAgent[] = [];
 for (let i = Number(first); i < Number(first) + Number(count); i += 1) {
@@ -34,16 +34,14 @@ for (let i = Number(first); i < Number(first) + Number(count); i += 1) {
         },
       },
       subscriptions: [
-        { pattern: 'bench.>', maxInFlight: 1_000, handler: (event) => void handled.add(event.id) },
-        ...(i === 0
-          ? [
-              {
-                pattern: 'latency.>',
-                handler: (event: { payload: Buffer }) =>
-                  void latencies.push(now() - event.payload.readDoubleLE(0)),
-              },
-            ]
-          : []),
+        {
+          pattern: pattern!,
+          maxInFlight: 1_000,
+          handler: (event) => {
+            handled.add(event.id);
+            if (event.topic.startsWith('latency.')) latencies.push(now() - event.payload.readDoubleLE(0));
+          },
+        },
       ],
     }),
   );

@@ -1,19 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { childContext, currentContext, type CallContext } from '../data-plane/call-context.js';
 import type { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { Code, MeshError } from '../errors.js';
 import type { AckBatch__Output } from '../generated/agentmesh/v1/AckBatch.js';
 import type { Ack__Output } from '../generated/agentmesh/v1/Ack.js';
-import type { AgentClient } from '../generated/agentmesh/v1/Agent.js';
-import type { Event } from '../generated/agentmesh/v1/Event.js';
-import type { EventDelivery } from '../generated/agentmesh/v1/EventDelivery.js';
-import type { EventDeliveryBatch } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
 import type { AgentRecord } from '../control-plane/agent-record.js';
 import type { Logger } from '../observability/logger.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
+import { encodeEvent, serializeDeliveryBatch, type EncodedDelivery } from './delivery-codec.js';
 import {
   DEAD_LETTER_PREFIX,
   deadLetterTopic,
@@ -81,7 +78,8 @@ interface Slot {
 /** An event on its way to one route (an ungrouped subscription, or a queue group). */
 interface Pending {
   event: MeshEvent;
-  wire: Event;
+  /** The event's protobuf encoding, made once for all its deliveries. */
+  wire: Uint8Array;
   route: Route;
   attempt: number;
   deliveryId: string;
@@ -251,7 +249,7 @@ export class EventPublisher {
         `${this.pending} deliveries are pending, the most this publisher holds; publish again when subscribers catch up`,
       );
     }
-    const wire = eventToWire(event);
+    const wire = encodeEvent(eventToWire(event));
     let subscriptions = 0;
     let groups = 0;
     for (const route of routes) {
@@ -686,9 +684,9 @@ function encodePayload(
 class Link {
   readonly endpoint: string;
   readonly spiffeId: string;
-  private readonly channel: AgentClient;
-  private stream: grpc.ClientDuplexStream<EventDeliveryBatch, AckBatch__Output> | undefined;
-  private outbox: EventDelivery[] = [];
+  private readonly channel: grpc.Client;
+  private stream: grpc.ClientDuplexStream<EncodedDelivery[], AckBatch__Output> | undefined;
+  private outbox: EncodedDelivery[] = [];
   private flushing = false;
 
   constructor(
@@ -701,15 +699,14 @@ class Link {
   ) {
     this.endpoint = record.spec.endpoint;
     this.spiffeId = record.spiffeId;
-    const { protos } = loadMeshProtos();
-    this.channel = new protos.agentmesh.v1.Agent(
+    this.channel = new grpc.Client(
       record.spec.endpoint,
       createChannelCredentials(identity, record.spiffeId),
       MESH_CHANNEL_OPTIONS,
     );
   }
 
-  send(delivery: EventDelivery): void {
+  send(delivery: EncodedDelivery): void {
     this.outbox.push(delivery);
     if (!this.flushing) {
       this.flushing = true;
@@ -730,12 +727,18 @@ class Link {
     const stream = this.stream ?? this.open();
     while (this.outbox.length > 0) {
       const batch = this.outbox.splice(0, MAX_BATCH);
-      stream.write({ deliveries: batch });
+      stream.write(batch);
     }
   }
 
-  private open(): grpc.ClientDuplexStream<EventDeliveryBatch, AckBatch__Output> {
-    const stream = this.channel.DeliverEvents();
+  private open(): grpc.ClientDuplexStream<EncodedDelivery[], AckBatch__Output> {
+    // Requests are written with the publisher's own serializer: each event is encoded once, not per delivery.
+    const method = loadMeshProtos().protos.agentmesh.v1.Agent.service.DeliverEvents;
+    const stream = this.channel.makeBidiStreamRequest(
+      method.path,
+      serializeDeliveryBatch,
+      method.responseDeserialize,
+    );
     this.stream = stream;
     stream.on('data', (batch: AckBatch__Output) => this.handlers.onAcks(batch));
     const ended = (reason: string) => {

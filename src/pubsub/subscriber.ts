@@ -29,7 +29,15 @@ interface Entry {
   handler: EventHandler;
   running: number;
   /** Deliveries beyond max in flight, waiting their turn (a publisher keeps within it; this guards the agent). */
-  waiting: (() => void)[];
+  waiting: Job[];
+}
+
+/** A delivery accepted for a subscription, to be handled and answered. */
+interface Job {
+  entry: Entry;
+  event: ReceivedEvent;
+  deliveryId: string;
+  answer: (ack: Ack) => void;
 }
 
 const MAX_REASON = 500;
@@ -116,60 +124,68 @@ export class SubscriptionSet {
   }
 
   private receive(publisher: SpiffeId, delivery: EventDelivery__Output, answer: (ack: Ack) => void): void {
-    const refuse = (reason: string) => {
-      this.options.logger.warn(
-        { publisher: publisher.uri, deliveryId: delivery.deliveryId, reason },
-        'event refused',
-      );
-      answer({ deliveryId: delivery.deliveryId, outcome: 'ACK_OUTCOME_REFUSED', reason });
-    };
-    if (!delivery.event) return refuse('a delivery without an event');
+    const { deliveryId } = delivery;
+    if (!delivery.event) return this.refuse(publisher, deliveryId, 'a delivery without an event', answer);
     const entry = this.entries.get(subscriptionKey(delivery));
     if (!entry) {
-      return refuse(
-        `this agent has no subscription to "${delivery.pattern}"${delivery.group ? ` in group "${delivery.group}"` : ''}`,
-      );
+      const group = delivery.group ? ` in group "${delivery.group}"` : '';
+      const reason = `this agent has no subscription to "${delivery.pattern}"${group}`;
+      return this.refuse(publisher, deliveryId, reason, answer);
     }
     const event = eventFromWire(delivery.event);
     if (event.publisher !== publisher.uri) {
-      return refuse(`the event names publisher "${event.publisher}" but was sent by "${publisher.uri}"`);
+      const reason = `the event names publisher "${event.publisher}" but was sent by "${publisher.uri}"`;
+      return this.refuse(publisher, deliveryId, reason, answer);
     }
-    if (!matchesTopic(entry.subscription.pattern, event.topic)) {
-      return refuse(`topic "${event.topic}" does not match the subscription "${entry.subscription.pattern}"`);
+    const { pattern, group } = entry.subscription;
+    if (!matchesTopic(pattern, event.topic)) {
+      const reason = `topic "${event.topic}" does not match the subscription "${pattern}"`;
+      return this.refuse(publisher, deliveryId, reason, answer);
     }
     const denied = this.options.mayPublish?.(publisher, event.topic);
-    if (denied) return refuse(denied);
-    const received: ReceivedEvent = {
-      ...event,
-      attempt: delivery.attempt,
-      pattern: entry.subscription.pattern,
-      group: entry.subscription.group,
+    if (denied) return this.refuse(publisher, deliveryId, denied, answer);
+    const job: Job = {
+      entry,
+      event: { ...event, attempt: delivery.attempt, pattern, group },
+      deliveryId,
+      answer,
     };
-    const start = () => {
-      entry.running += 1;
-      this.running += 1;
-      void this.handle(entry, received).then((outcome) => {
-        entry.running -= 1;
-        this.running -= 1;
-        entry.waiting.shift()?.();
-        if (this.running === 0) this.idle?.();
-        answer({
-          deliveryId: delivery.deliveryId,
-          ...(outcome.outcome === 'ack'
-            ? { outcome: 'ACK_OUTCOME_ACK' }
-            : outcome.outcome === 'retry'
-              ? {
-                  outcome: 'ACK_OUTCOME_RETRY',
-                  retryAfterMs: outcome.afterMs ?? 0,
-                  reason: (outcome.reason ?? '').slice(0, MAX_REASON),
-                }
-              : { outcome: 'ACK_OUTCOME_DROP', reason: outcome.reason.slice(0, MAX_REASON) }),
-        });
-      });
-    };
-    const limit = entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT;
-    if (entry.running < limit) start();
-    else entry.waiting.push(start);
+    if (entry.running < (entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT)) void this.run(job);
+    else entry.waiting.push(job);
+  }
+
+  private refuse(publisher: SpiffeId, deliveryId: string, reason: string, answer: (ack: Ack) => void): void {
+    this.options.logger.warn({ publisher: publisher.uri, deliveryId, reason }, 'event refused');
+    answer({ deliveryId, outcome: 'ACK_OUTCOME_REFUSED', reason });
+  }
+
+  /** Handles one delivery, answers it, and starts the next one waiting for its subscription. */
+  private async run(job: Job): Promise<void> {
+    const { entry } = job;
+    entry.running += 1;
+    this.running += 1;
+    const outcome = await this.handle(entry, job.event);
+    entry.running -= 1;
+    this.running -= 1;
+    const next = entry.waiting.shift();
+    if (next) void this.run(next);
+    if (this.running === 0) this.idle?.();
+    job.answer(
+      outcome.outcome === 'ack'
+        ? { deliveryId: job.deliveryId, outcome: 'ACK_OUTCOME_ACK' }
+        : outcome.outcome === 'retry'
+          ? {
+              deliveryId: job.deliveryId,
+              outcome: 'ACK_OUTCOME_RETRY',
+              retryAfterMs: outcome.afterMs ?? 0,
+              reason: (outcome.reason ?? '').slice(0, MAX_REASON),
+            }
+          : {
+              deliveryId: job.deliveryId,
+              outcome: 'ACK_OUTCOME_DROP',
+              reason: outcome.reason.slice(0, MAX_REASON),
+            },
+    );
   }
 
   /** Runs the handler in the event's context; a throw asks for a redelivery with the error as the reason. */
