@@ -7,6 +7,7 @@ import type { AgentChange as _agentmesh_v1_AgentChange, AgentChange__Output as _
 import type { AgentRecord as _agentmesh_v1_AgentRecord, AgentRecord__Output as _agentmesh_v1_AgentRecord__Output } from './agentmesh/v1/AgentRecord.js';
 import type { AgentSpec as _agentmesh_v1_AgentSpec, AgentSpec__Output as _agentmesh_v1_AgentSpec__Output } from './agentmesh/v1/AgentSpec.js';
 import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _agentmesh_v1_CallContext__Output } from './agentmesh/v1/CallContext.js';
+import type { CallReport as _agentmesh_v1_CallReport, CallReport__Output as _agentmesh_v1_CallReport__Output } from './agentmesh/v1/CallReport.js';
 import type { ControlPlaneClient as _agentmesh_v1_ControlPlaneClient, ControlPlaneDefinition as _agentmesh_v1_ControlPlaneDefinition } from './agentmesh/v1/ControlPlane.js';
 import type { DeadLetter as _agentmesh_v1_DeadLetter, DeadLetter__Output as _agentmesh_v1_DeadLetter__Output } from './agentmesh/v1/DeadLetter.js';
 import type { DeregisterRequest as _agentmesh_v1_DeregisterRequest, DeregisterRequest__Output as _agentmesh_v1_DeregisterRequest__Output } from './agentmesh/v1/DeregisterRequest.js';
@@ -47,6 +48,7 @@ export interface ProtoGrpcType {
       AgentRecord: MessageTypeDefinition<_agentmesh_v1_AgentRecord, _agentmesh_v1_AgentRecord__Output>
       AgentSpec: MessageTypeDefinition<_agentmesh_v1_AgentSpec, _agentmesh_v1_AgentSpec__Output>
       CallContext: MessageTypeDefinition<_agentmesh_v1_CallContext, _agentmesh_v1_CallContext__Output>
+      CallReport: MessageTypeDefinition<_agentmesh_v1_CallReport, _agentmesh_v1_CallReport__Output>
       ControlPlane: SubtypeConstructor<typeof grpc.Client, _agentmesh_v1_ControlPlaneClient> & { service: _agentmesh_v1_ControlPlaneDefinition }
       DeadLetter: MessageTypeDefinition<_agentmesh_v1_DeadLetter, _agentmesh_v1_DeadLetter__Output>
       DeregisterRequest: MessageTypeDefinition<_agentmesh_v1_DeregisterRequest, _agentmesh_v1_DeregisterRequest__Output>

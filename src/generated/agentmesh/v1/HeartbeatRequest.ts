@@ -1,6 +1,7 @@
 // Original file: proto/agentmesh/v1/control_plane.proto
 
 import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _agentmesh_v1_LoadReport__Output } from '../../agentmesh/v1/LoadReport.js';
+import type { CallReport as _agentmesh_v1_CallReport, CallReport__Output as _agentmesh_v1_CallReport__Output } from '../../agentmesh/v1/CallReport.js';
 
 export interface HeartbeatRequest {
   /**
@@ -16,6 +17,11 @@ export interface HeartbeatRequest {
    * until the agent deregisters or registers again.
    */
   'draining'?: (boolean);
+  /**
+   * The calls this agent made to other agents since its previous heartbeat, one entry per callee instance and
+   * method: the control plane's view of who calls whom (dashboard topology). At most 256 entries.
+   */
+  'calls'?: (_agentmesh_v1_CallReport)[];
 }
 
 export interface HeartbeatRequest__Output {
@@ -32,4 +38,9 @@ export interface HeartbeatRequest__Output {
    * until the agent deregisters or registers again.
    */
   'draining': (boolean);
+  /**
+   * The calls this agent made to other agents since its previous heartbeat, one entry per callee instance and
+   * method: the control plane's view of who calls whom (dashboard topology). At most 256 entries.
+   */
+  'calls': (_agentmesh_v1_CallReport__Output)[];
 }
