@@ -5,11 +5,15 @@ import type { AgentSpec } from '../control-plane/agent-record.js';
 import { authorize } from '../control-plane/policy.js';
 import { runWithContext, type CallContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
-import { MeshClient, type MeshClientOptions } from '../data-plane/mesh-client.js';
-import { Code, MeshError } from '../errors.js';
+import { CallReports } from '../data-plane/call-reports.js';
+import { MeshClient, type CallObserver, type MeshClientOptions } from '../data-plane/mesh-client.js';
+import { Code, MeshError, codeName } from '../errors.js';
 import { identityNameOf, type SpiffeId } from '../identity/spiffe-id.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
+import { AgentMetrics, type AgentInstruments } from '../observability/agent-metrics.js';
+import { metricsRoute, startHttpServer, type RunningHttpServer } from '../observability/http-server.js';
+import { flushTracing, startTracingFromEnv } from '../observability/tracing.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer, type ServiceRegistration } from '../transport/server.js';
@@ -57,8 +61,15 @@ export interface AgentOptions {
   /** Event subscriptions to register with the agent from the start (more can be added with `subscribe`). */
   subscriptions?: SubscriptionOptions[];
   /** Options for the agent's event publisher (attempts, ack timeout, payload limit, ...). */
-  publisher?: Partial<Omit<PublisherOptions, 'identity' | 'cache' | 'logger' | 'mayPublish'>>;
+  publisher?: Partial<Omit<PublisherOptions, 'identity' | 'cache' | 'logger' | 'mayPublish' | 'metrics'>>;
   logger?: Logger;
+  /**
+   * The process's Prometheus metrics, shared by its agents (default: a registry of this agent's own). Serve them
+   * with `metricsListen`, or serve `metrics.registry` yourself.
+   */
+  metrics?: AgentMetrics;
+  /** `host:port` for an HTTP server answering `/metrics` (default: none). */
+  metricsListen?: string;
 }
 
 /** One event subscription: a topic pattern, its handler, and optionally a queue group and a concurrency limit. */
@@ -82,6 +93,10 @@ export interface RunningAgent {
   cache: EndpointCache;
   controlPlane: ControlPlaneClient;
   server: RunningServer;
+  /** The agent's Prometheus metrics (shared with the process's other agents when given in the options). */
+  metrics: AgentMetrics;
+  /** The `/metrics` HTTP server, when `metricsListen` asked for one. */
+  metricsServer: RunningHttpServer | undefined;
   /** The agent's event publisher (statistics, `flush`, `replay` of dead letters). */
   publisher: EventPublisher;
   /**
@@ -140,12 +155,31 @@ async function launchAgent(
   opened: Array<() => unknown>,
 ): Promise<RunningAgent> {
   const logger = (options.logger ?? silentLogger()).child({ agent: name });
+  startTracingFromEnv('agent-mesh', logger);
+  const metrics = options.metrics ?? new AgentMetrics();
+  const instruments = metrics.forAgent(name, options.type, () => options.identity.expiresAt);
+  opened.push(() => instruments.close());
+  const metricsServer = options.metricsListen
+    ? await startHttpServer({
+        listen: options.metricsListen,
+        routes: { '/metrics': metricsRoute(metrics.registry) },
+        logger,
+      })
+    : undefined;
+  if (metricsServer) opened.push(() => metricsServer.close());
   const controlPlane = new ControlPlaneClient({ address: options.controlPlane, identity: options.identity });
   opened.push(() => controlPlane.close());
   const cache = new EndpointCache({ client: controlPlane, logger });
   opened.push(() => cache.close());
   await cache.start();
-  const mesh = new MeshClient({ identity: options.identity, cache, logger, ...options.client });
+  const reports = new CallReports();
+  const mesh = new MeshClient({
+    identity: options.identity,
+    cache,
+    logger,
+    ...options.client,
+    observer: callObserver(instruments, reports),
+  });
   opened.push(() => mesh.close());
 
   const calls = new InFlightCalls(name, options.maxConcurrency ?? 0);
@@ -192,16 +226,27 @@ async function launchAgent(
       );
     }
   };
+  /** The registered type of a caller, for metrics ('unknown' for a caller not in the registry). */
+  const callerTypeOf = (caller: SpiffeId): string => {
+    const callerName = identityNameOf(caller);
+    return (callerName && cache.get(callerName)?.spec.type) || 'unknown';
+  };
   /** Whether `publisher` may publish to `topic`: undefined when allowed, else why not. */
   const mayPublish = (publisher: SpiffeId, topic: string): string | undefined =>
     publishRefusal(cache.policies, (id) => cache.get(id), publisher, topic);
-  const events = new SubscriptionSet({ identity: options.identity, logger, mayPublish });
+  const events = new SubscriptionSet({
+    identity: options.identity,
+    logger,
+    mayPublish,
+    metrics: instruments,
+  });
   for (const [subscription, handler] of initial) events.add(subscription, handler);
   const publisher = new EventPublisher({
     ...options.publisher,
     identity: options.identity,
     cache,
     logger,
+    metrics: instruments,
     mayPublish: (topic) => mayPublish(options.identity.spiffeId, topic),
   });
   opened.push(() => publisher.close());
@@ -213,6 +258,14 @@ async function launchAgent(
     streams,
     authorize: checkPolicy,
     events,
+    type: options.type,
+    onCallEnd: (caller, method, code, ms) =>
+      instruments.serverCall(
+        caller ? callerTypeOf(caller) : 'unknown',
+        Object.hasOwn(methods, method) || Object.hasOwn(streams, method) ? method : 'unknown',
+        code,
+        ms,
+      ),
     ...(hopLimit !== undefined ? { hopLimit } : {}),
   });
   const typed = options.services ?? [];
@@ -250,7 +303,9 @@ async function launchAgent(
   let draining = false;
   const load = () => ({ inFlight: calls.size, queueDepth: 0 });
   const heartbeat = setInterval(() => {
-    controlPlane.heartbeat(name, load(), draining).catch(async (error: unknown) => {
+    const calls = reports.take();
+    controlPlane.heartbeat(name, load(), draining, calls).catch(async (error: unknown) => {
+      reports.restore(calls);
       if (error instanceof MeshError && error.code === Code.NOT_FOUND && !draining) {
         logger.warn('registration lost (lease ended); registering again');
         await controlPlane.register(spec, leaseTtlMs).catch(() => undefined);
@@ -273,6 +328,8 @@ async function launchAgent(
     cache,
     controlPlane,
     server,
+    metrics,
+    metricsServer,
     publisher,
     publish: (topic, payload, publishOptions) => publisher.publish(topic, payload, publishOptions),
     async subscribe(pattern, handler, subscribeOptions = {}) {
@@ -316,6 +373,9 @@ async function launchAgent(
         mesh.close();
         cache.close();
         controlPlane.close();
+        instruments.close();
+        await metricsServer?.close();
+        await flushTracing();
         logger.info('agent drained and stopped');
       })().finally(() => forgetSignalDrain(agent));
       return drained;
@@ -496,4 +556,18 @@ function toSubscription(options: SubscriptionOptions): [Subscription, EventHandl
     { pattern: options.pattern, group: options.group ?? '', maxInFlight: options.maxInFlight ?? 0 },
     options.handler,
   ];
+}
+
+/** Feeds what the agent's mesh client sees to its metrics and to the call reports its heartbeats carry. */
+function callObserver(instruments: AgentInstruments, reports: CallReports): CallObserver {
+  return {
+    attempt(callee, method, code, ms, error) {
+      instruments.clientAttempt(callee.spec.type, method, code, ms);
+      const failure = error ? `${codeName(code)}: ${error.message}` : undefined;
+      reports.record(callee.id, callee.spec.type, method, ms, failure);
+    },
+    retry: (calleeType) => instruments.retry(calleeType),
+    failover: (calleeType) => instruments.failover(calleeType),
+    ejection: (calleeType) => instruments.ejection(calleeType),
+  };
 }

@@ -1,7 +1,9 @@
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import type { Span } from '@opentelemetry/api';
 import { Code, MeshError } from '../errors.js';
 import {
+  CONTEXT_KEYS,
   checkHopLimit,
   contextFromMetadata,
   runWithContext,
@@ -13,6 +15,7 @@ import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequ
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
 import type { Logger } from '../observability/logger.js';
+import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observability/tracing.js';
 import type { SubscriptionSet } from '../pubsub/subscriber.js';
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
@@ -67,6 +70,13 @@ export interface AgentServiceOptions {
   events?: SubscriptionSet;
   /** Most agents a caller chain may hold on arrival (default 10); a longer one is refused as a loop. */
   hopLimit?: number;
+  /** The agent's type, naming its server spans (`<type>/<method>`). */
+  type?: string;
+  /**
+   * Told about every generic call once answered (metrics): the verified caller (undefined when the call was
+   * refused before it was known), the method, the gRPC code and the time taken.
+   */
+  onCallEnd?: (caller: SpiffeId | undefined, method: string, code: number, ms: number) => void;
 }
 
 /** What every server handler of an agent is told about an incoming call, generic or typed. */
@@ -117,6 +127,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       | grpc.ServerUnaryCall<InvokeRequest__Output, unknown>
       | grpc.ServerWritableStream<InvokeRequest__Output, unknown>,
     handlers: Map<string, H>,
+    span: ServerSpan,
   ): { handler: H; request: InvocationPayload; invocation: InvocationContext } => {
     const { method, payload, contentType } = call.request;
     if (!METHOD_NAME.test(method)) {
@@ -127,6 +138,8 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     }
     // Authorization comes before the method lookup: a caller the policies refuse learns nothing of the methods.
     const invocation = readIncomingCall(call, options.identity, options.hopLimit);
+    span.caller = invocation.caller;
+    span.adopt(invocation.context);
     options.authorize?.(invocation.caller, method);
     const handler = handlers.get(method);
     if (!handler) {
@@ -141,14 +154,22 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       call: grpc.ServerUnaryCall<InvokeRequest__Output, InvokeResponse>,
       callback: grpc.sendUnaryData<InvokeResponse>,
     ) => {
+      const span = new ServerSpan(call, options);
       const run = async (): Promise<InvokeResponse> => {
-        const { handler, request, invocation } = prepare(call, methods);
+        const { handler, request, invocation } = prepare(call, methods, span);
         // Calls the handler makes through a MeshClient inherit the context: trace, conversation, chain, deadline.
-        return runWithContext(invocation.context, () => handler(request, invocation));
+        return runWithContext(invocation.context, () => span.run(() => handler(request, invocation)));
       };
       run().then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error, options.logger)),
+        (response) => {
+          span.end(undefined);
+          callback(null, response);
+        },
+        (error: unknown) => {
+          const status = toServiceError(error, options.logger);
+          span.end(status);
+          callback(status);
+        },
       );
     },
     InvokeStream: (call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeResponse>) => {
@@ -157,13 +178,25 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       const gone = new Promise<'gone'>((resolve) => {
         for (const event of ['cancelled', 'close', 'error']) call.once(event, () => resolve('gone'));
       });
+      const span = new ServerSpan(call, options);
       const run = async () => {
-        const { handler, request, invocation } = prepare(call, streams);
-        await runWithContext(invocation.context, () => pump(handler(request, invocation), call, gone));
+        const { handler, request, invocation } = prepare(call, streams, span);
+        await runWithContext(invocation.context, () =>
+          span.run(() => pump(handler(request, invocation), call, gone)),
+        );
       };
       run().then(
-        () => call.end(),
-        (error: unknown) => call.emit('error', toServiceError(error, options.logger)),
+        () => {
+          span.end(
+            call.cancelled ? new MeshError(Code.CANCELLED, 'the caller cancelled the stream') : undefined,
+          );
+          call.end();
+        },
+        (error: unknown) => {
+          const status = toServiceError(error, options.logger);
+          span.end(status);
+          call.emit('error', status);
+        },
       );
     },
     DeliverEvents: (call: grpc.ServerDuplexStream<EventDeliveryBatch__Output, AckBatch>) => {
@@ -211,5 +244,51 @@ async function pump(
   } finally {
     // A handler suspended at a yield ends now; one still computing ends at its next yield.
     if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+}
+
+/**
+ * The server side of one generic call: its span (a child of the caller's, from the `traceparent` it sent) and
+ * its measurement. Calls the handler makes continue the trace from this span when it records.
+ */
+class ServerSpan {
+  caller: SpiffeId | undefined;
+  private readonly started = performance.now();
+  private readonly method: string;
+  private readonly span: Span;
+
+  constructor(
+    call: IncomingCall & { request: InvokeRequest__Output },
+    private readonly options: AgentServiceOptions,
+  ) {
+    this.method = call.request.method;
+    this.span = startSpan(
+      `${options.type ?? 'agent'}/${this.method}`,
+      SpanKind.SERVER,
+      call.metadata.get(CONTEXT_KEYS.traceparent)[0]?.toString(),
+      { 'rpc.system': 'grpc', 'rpc.service': 'agentmesh.v1.Agent', 'agentmesh.method': this.method },
+    );
+  }
+
+  /** Makes the handler's context continue the trace from this span (when it records). */
+  adopt(context: CallContext): void {
+    const traceparent = traceparentOf(this.span);
+    if (!traceparent) return;
+    context.traceparent = traceparent;
+    if (this.caller) this.span.setAttribute('agentmesh.caller', this.caller.uri);
+  }
+
+  run<T>(work: () => T): T {
+    return withSpan(this.span, work);
+  }
+
+  end(status: { code?: number; details?: string } | MeshError | undefined): void {
+    const code = status?.code ?? Code.OK;
+    const error =
+      status === undefined || status instanceof MeshError
+        ? status
+        : new MeshError((status.code ?? Code.UNKNOWN) as Code, status.details ?? '');
+    endSpan(this.span, error);
+    this.options.onCallEnd?.(this.caller, this.method, code, performance.now() - this.started);
   }
 }

@@ -1,14 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
+import type { Attributes } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentRecord } from '../control-plane/agent-record.js';
 import { Code, MeshError, codeName } from '../errors.js';
 import type { AgentClient } from '../generated/agentmesh/v1/Agent.js';
 import type { Logger } from '../observability/logger.js';
+import { SpanKind, endSpan, startSpan, traceparentOf } from '../observability/tracing.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
-import { currentContext, outboundContext, type CallContext } from './call-context.js';
+import { CONTEXT_KEYS, currentContext, outboundContext, type CallContext } from './call-context.js';
 import { createBalancer } from './create-balancer.js';
 import { describeQuery, type EndpointCache, type TargetQuery } from './endpoint-cache.js';
 import { EndpointStats } from './endpoint-stats.js';
@@ -70,6 +72,20 @@ export interface MeshClientOptions {
   random?: () => number;
   /** Most agents a chain of calls may pass through (default 10). */
   hopLimit?: number;
+  /** Told about every attempt, retry, failover and ejection (metrics, the control plane's call reports). */
+  observer?: CallObserver;
+}
+
+/** What a mesh client tells about its calls. */
+export interface CallObserver {
+  /** One attempt finished at `callee` with gRPC `code` (0: OK) after `ms` (for a stream: when it ended). */
+  attempt(callee: AgentRecord, method: string, code: number, ms: number, error: MeshError | undefined): void;
+  /** A call tries again at another instance of `calleeType` after a failed attempt. */
+  retry(calleeType: string): void;
+  /** A call succeeded at another instance after an attempt failed. */
+  failover(calleeType: string): void;
+  /** An instance of `calleeType` was ejected from balancing after failing repeatedly. */
+  ejection(calleeType: string): void;
 }
 
 /** One channel to an instance and the calls it carries: a replaced channel closes once its last call ends. */
@@ -203,35 +219,54 @@ export class MeshClient {
       Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs ?? 10_000),
       parent?.deadline ?? Infinity,
     );
-    const metadata = this.outboundMetadata(parent, options);
+    const span = startSpan(
+      spanName(target, method),
+      SpanKind.CLIENT,
+      parent?.traceparent,
+      spanAttributes(target, method),
+    );
+    const metadata = this.outboundMetadata(parent, options, traceparentOf(span));
     const request = { method, ...encode(payload, options.contentType) };
     const maxAttempts = this.options.maxAttempts ?? 3;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
     this.budget.recordCall();
-    for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
-      const picked = this.pickNext(target, strategy, options.key, tried);
-      if (!picked) break;
-      const { endpoint, record, connection } = picked.member;
-      const started = performance.now();
-      endpoint.stats.start();
-      connection.active += 1;
-      const outcome = await this.invoke(connection.client, request, metadata, deadline).finally(() =>
-        this.release(connection),
-      );
-      endpoint.stats.finish(performance.now() - started, outcome.ok);
-      if (outcome.ok) {
-        this.outliers.record(endpoint.id, true, picked.target.ids);
-        return { ...outcome.value, agent: record, attempts: attempt + 1 };
+    try {
+      for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
+        const picked = this.pickNext(target, strategy, options.key, tried);
+        if (!picked) break;
+        const { endpoint, record, connection } = picked.member;
+        const started = performance.now();
+        endpoint.stats.start();
+        connection.active += 1;
+        const outcome = await this.invoke(connection.client, request, metadata, deadline).finally(() =>
+          this.release(connection),
+        );
+        const elapsed = performance.now() - started;
+        endpoint.stats.finish(elapsed, outcome.ok);
+        if (outcome.ok) {
+          this.outliers.record(endpoint.id, true, picked.target.ids);
+          this.options.observer?.attempt(record, method, Code.OK, elapsed, undefined);
+          if (attempt > 0) this.options.observer?.failover(record.spec.type);
+          if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
+          endSpan(span);
+          return { ...outcome.value, agent: record, attempts: attempt + 1 };
+        }
+        const { error, neverSent } = outcome;
+        lastError = fromServiceError(error);
+        this.options.observer?.attempt(record, method, error.code, elapsed, lastError);
+        if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
+        if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
+        const retryable = RETRYABLE.has(error.code) && (options.idempotent || neverSent);
+        if (!retryable) throw lastError;
+        await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
+        this.options.observer?.retry(record.spec.type);
       }
-      const { error, neverSent } = outcome;
-      if (INSTANCE_FAILURES.has(error.code)) this.outliers.record(endpoint.id, false, picked.target.ids);
-      lastError = fromServiceError(error);
-      const retryable = RETRYABLE.has(error.code) && (options.idempotent || neverSent);
-      if (!retryable) throw lastError;
-      await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
+      throw lastError ?? noAgent(target);
+    } catch (error) {
+      endSpan(span, error instanceof MeshError ? error : fromServiceError(error));
+      throw error;
     }
-    throw lastError ?? noAgent(target);
   }
 
   /**
@@ -256,84 +291,109 @@ export class MeshClient {
       parent?.deadline ?? Infinity,
     );
     const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    const metadata = this.outboundMetadata(parent, options);
+    const span = startSpan(
+      spanName(target, method),
+      SpanKind.CLIENT,
+      parent?.traceparent,
+      spanAttributes(target, method),
+    );
+    const metadata = this.outboundMetadata(parent, options, traceparentOf(span));
     const request = { method, ...encode(payload, options.contentType) };
     const maxAttempts = this.options.maxAttempts ?? 3;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
     this.budget.recordCall();
-    for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
-      const picked = this.pickNext(target, strategy, options.key, tried);
-      if (!picked) break;
-      const { endpoint, connection } = picked.member;
-      connection.active += 1;
-      const call = connection.client.InvokeStream(
-        request,
-        metadata,
-        Number.isFinite(deadline) ? { deadline } : {},
-      );
-      let heardFromServer = false;
-      call.on('metadata', () => (heardFromServer = true));
-      const iterator = call[Symbol.asyncIterator]() as AsyncIterator<MeshStreamChunk>;
-      let idledOut = false;
-      // Only the wait for the agent is timed: a chunk already buffered resolves at once, however long the
-      // consumer took with the previous one.
-      const next = async (): Promise<IteratorResult<MeshStreamChunk>> => {
-        const idle = setTimeout(() => {
-          idledOut = true;
-          call.cancel();
-        }, idleTimeoutMs);
+    let failure: MeshError | undefined;
+    try {
+      for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
+        const picked = this.pickNext(target, strategy, options.key, tried);
+        if (!picked) break;
+        const { endpoint, record, connection } = picked.member;
+        if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
+        connection.active += 1;
+        const call = connection.client.InvokeStream(
+          request,
+          metadata,
+          Number.isFinite(deadline) ? { deadline } : {},
+        );
+        let heardFromServer = false;
+        call.on('metadata', () => (heardFromServer = true));
+        const iterator = call[Symbol.asyncIterator]() as AsyncIterator<MeshStreamChunk>;
+        let idledOut = false;
+        // Only the wait for the agent is timed: a chunk already buffered resolves at once, however long the
+        // consumer took with the previous one.
+        const next = async (): Promise<IteratorResult<MeshStreamChunk>> => {
+          const idle = setTimeout(() => {
+            idledOut = true;
+            call.cancel();
+          }, idleTimeoutMs);
+          try {
+            return await iterator.next();
+          } finally {
+            clearTimeout(idle);
+          }
+        };
+        const started = performance.now();
+        endpoint.stats.start();
+        let first: IteratorResult<MeshStreamChunk>;
         try {
-          return await iterator.next();
+          first = await next();
+        } catch (caught) {
+          call.cancel();
+          this.release(connection);
+          const elapsed = performance.now() - started;
+          endpoint.stats.finish(elapsed, false);
+          const error = idledOut ? idleError(idleTimeoutMs) : fromServiceError(caught);
+          this.options.observer?.attempt(record, method, error.code, elapsed, error);
+          if (idledOut) throw error;
+          if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
+          lastError = error;
+          const retryable =
+            RETRYABLE.has(error.code) &&
+            (options.idempotent || neverReached(caught as grpc.ServiceError, heardFromServer));
+          if (!retryable) throw lastError;
+          await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
+          this.options.observer?.retry(record.spec.type);
+          continue;
+        }
+        // Its latency is the time to the first chunk; it stays in flight until it ends.
+        endpoint.stats.observe(performance.now() - started, true);
+        this.outliers.record(endpoint.id, true, picked.target.ids);
+        if (attempt > 0) this.options.observer?.failover(record.spec.type);
+        let streamError: MeshError | undefined;
+        try {
+          for (let result = first; !result.done; result = await next()) {
+            yield { payload: result.value.payload, contentType: result.value.contentType };
+          }
+        } catch (caught) {
+          streamError = idledOut ? idleError(idleTimeoutMs) : fromServiceError(caught);
+          if (!idledOut && INSTANCE_FAILURES.has(streamError.code)) {
+            this.recordFailure(endpoint.id, record, picked.target);
+          }
+          throw streamError;
         } finally {
-          clearTimeout(idle);
+          const code = streamError?.code ?? Code.OK;
+          this.options.observer?.attempt(record, method, code, performance.now() - started, streamError);
+          call.cancel(); // no-op after a normal end; stops the callee when the consumer stops early
+          endpoint.stats.end();
+          this.release(connection);
         }
-      };
-      const started = performance.now();
-      endpoint.stats.start();
-      let first: IteratorResult<MeshStreamChunk>;
-      try {
-        first = await next();
-      } catch (caught) {
-        call.cancel();
-        this.release(connection);
-        endpoint.stats.finish(performance.now() - started, false);
-        if (idledOut) throw idleError(idleTimeoutMs);
-        const error = caught as grpc.ServiceError;
-        if (INSTANCE_FAILURES.has(error.code)) this.outliers.record(endpoint.id, false, picked.target.ids);
-        lastError = fromServiceError(error);
-        const retryable =
-          RETRYABLE.has(error.code) && (options.idempotent || neverReached(error, heardFromServer));
-        if (!retryable) throw lastError;
-        await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
-        continue;
+        return;
       }
-      // Its latency is the time to the first chunk; it stays in flight until it ends.
-      endpoint.stats.observe(performance.now() - started, true);
-      this.outliers.record(endpoint.id, true, picked.target.ids);
-      try {
-        for (let result = first; !result.done; result = await next()) {
-          yield { payload: result.value.payload, contentType: result.value.contentType };
-        }
-      } catch (caught) {
-        if (idledOut) throw idleError(idleTimeoutMs);
-        const error = fromServiceError(caught);
-        if (INSTANCE_FAILURES.has(error.code)) this.outliers.record(endpoint.id, false, picked.target.ids);
-        throw error;
-      } finally {
-        call.cancel(); // no-op after a normal end; stops the callee when the consumer stops early
-        endpoint.stats.end();
-        this.release(connection);
-      }
-      return;
+      throw lastError ?? noAgent(target);
+    } catch (error) {
+      failure = error instanceof MeshError ? error : fromServiceError(error);
+      throw error;
+    } finally {
+      endSpan(span, failure);
     }
-    throw lastError ?? noAgent(target);
   }
 
   /** The metadata of an outbound call: the current context, with the conversation or tenant a call starts. */
   private outboundMetadata(
     parent: CallContext | undefined,
     options: { conversationId?: string; tenant?: string },
+    spanTraceparent: string | undefined,
   ): grpc.Metadata {
     const context: CallContext | undefined =
       options.conversationId || options.tenant
@@ -350,6 +410,8 @@ export class MeshClient {
     )) {
       metadata.set(key, value);
     }
+    // A recorded client span is the parent of the callee's span, also for a call that starts a trace.
+    if (spanTraceparent) metadata.set(CONTEXT_KEYS.traceparent, spanTraceparent);
     return metadata;
   }
 
@@ -365,6 +427,11 @@ export class MeshClient {
     for (const member of this.members.values()) this.closeConnection(member.connection);
     this.members.clear();
     this.targets.clear();
+  }
+
+  /** A failed attempt counts toward ejecting its instance. */
+  private recordFailure(id: string, record: AgentRecord, target: Target): void {
+    if (this.outliers.record(id, false, target.ids)) this.options.observer?.ejection(record.spec.type);
   }
 
   private assertOpen(): void {
@@ -545,4 +612,27 @@ export class MeshClient {
     }
     this.outliers.retain(present);
   }
+}
+
+/** A client span's name: the callee type and method, e.g. `summarizer/summarize`. */
+function spanName(target: TargetQuery, method: string): string {
+  return `${target.type ?? 'agent'}/${method}`;
+}
+
+function spanAttributes(target: TargetQuery, method: string): Attributes {
+  return {
+    'rpc.system': 'grpc',
+    'rpc.service': 'agentmesh.v1.Agent',
+    'agentmesh.method': method,
+    ...(target.type ? { 'agentmesh.callee.type': target.type } : {}),
+  };
+}
+
+function calleeAttributes(record: AgentRecord, attempts: number): Attributes {
+  return {
+    'agentmesh.callee.id': record.id,
+    'agentmesh.callee.type': record.spec.type,
+    'server.address': record.spec.endpoint,
+    'agentmesh.attempts': attempts,
+  };
 }

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { childContext, currentContext, type CallContext } from '../data-plane/call-context.js';
+import { childContext, currentContext } from '../data-plane/call-context.js';
 import type { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { Code, MeshError } from '../errors.js';
 import type { AckBatch__Output } from '../generated/agentmesh/v1/AckBatch.js';
 import type { Ack__Output } from '../generated/agentmesh/v1/Ack.js';
 import type { AgentRecord } from '../control-plane/agent-record.js';
+import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
+import { SpanKind, endSpan, startSpan, traceparentOf } from '../observability/tracing.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
@@ -45,6 +47,8 @@ export interface PublisherOptions {
    */
   mayPublish?: (topic: string) => string | undefined;
   random?: () => number;
+  /** Counts published events and finished deliveries (Prometheus). */
+  metrics?: Pick<AgentInstruments, 'eventPublished' | 'eventDelivery'>;
 }
 
 /** Options of one publish. */
@@ -172,6 +176,15 @@ export class EventPublisher {
         `event payload of ${body.payload.length} bytes is over the limit of ${maxBytes} bytes; send a reference (e.g. a URL) to large data instead`,
       );
     }
+    const parent = currentContext() ?? { chain: [] };
+    const context = childContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit);
+    // A recorded producer span is the parent of every subscriber's consumer span.
+    const span = startSpan(`publish ${topic}`, SpanKind.PRODUCER, parent.traceparent, {
+      'messaging.system': 'agentmesh',
+      'messaging.destination.name': topic,
+      'messaging.operation.type': 'publish',
+    });
+    context.traceparent = traceparentOf(span) ?? context.traceparent;
     const event: MeshEvent = {
       id: options.eventId || randomUUID(),
       topic,
@@ -180,9 +193,17 @@ export class EventPublisher {
       payload: body.payload,
       contentType: body.contentType,
       key: options.key ?? '',
-      context: this.eventContext(),
+      context,
     };
-    return this.route(event, this.routesFor(topic));
+    span.setAttribute('messaging.message.id', event.id);
+    try {
+      return this.route(event, this.routesFor(topic));
+    } catch (error) {
+      endSpan(span, error instanceof MeshError ? error : undefined);
+      throw error;
+    } finally {
+      if (span.isRecording()) endSpan(span);
+    }
   }
 
   /**
@@ -270,6 +291,7 @@ export class EventPublisher {
       });
     }
     this.counters.published += 1;
+    this.options.metrics?.eventPublished();
     if (routes.length === 0) {
       this.options.logger.debug(
         { topic: event.topic, eventId: event.id },
@@ -277,15 +299,6 @@ export class EventPublisher {
       );
     }
     return { eventId: event.id, accepted: true, subscriptions, groups };
-  }
-
-  /**
-   * The context an event carries: the current call's (trace, conversation, tenant) with this agent in the chain,
-   * or a new trace started by this agent.
-   */
-  private eventContext(): CallContext {
-    const parent = currentContext() ?? { chain: [] };
-    return childContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit);
   }
 
   /** Queues an event for its route; an ordering key already in flight makes it wait behind that event. */
@@ -364,6 +377,7 @@ export class EventPublisher {
     switch (ack.outcome) {
       case 'ACK_OUTCOME_ACK':
         this.counters.delivered += 1;
+        this.options.metrics?.eventDelivery('delivered');
         this.done(pending);
         break;
       case 'ACK_OUTCOME_DROP':
@@ -371,6 +385,7 @@ export class EventPublisher {
         break;
       case 'ACK_OUTCOME_REFUSED':
         this.counters.refused += 1;
+        this.options.metrics?.eventDelivery('refused');
         this.options.logger.warn(
           {
             eventId: pending.event.id,
@@ -413,6 +428,7 @@ export class EventPublisher {
       return;
     }
     this.counters.retried += 1;
+    this.options.metrics?.eventDelivery('retried');
     const base = this.options.backoffMs ?? 100;
     const cap = this.options.maxBackoffMs ?? 10_000;
     const exponential = Math.min(cap, base * 2 ** Math.max(0, pending.attempt - 1));
@@ -459,6 +475,7 @@ export class EventPublisher {
   /** Sends the event to `dead-letter.<topic>` with the reason (or keeps it, when nobody subscribes there). */
   private deadLetter(pending: Pending, reason: string): void {
     this.counters.deadLettered += 1;
+    this.options.metrics?.eventDelivery('dead_lettered');
     const original = pending.event;
     const slot = pending.slot;
     const subscriberId = slot?.spiffeId ?? this.routeSubscriber(pending.route);

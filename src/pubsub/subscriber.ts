@@ -1,12 +1,14 @@
 import type * as grpc from '@grpc/grpc-js';
 import { runWithContext } from '../data-plane/call-context.js';
-import { Code } from '../errors.js';
+import { Code, MeshError } from '../errors.js';
 import type { Ack } from '../generated/agentmesh/v1/Ack.js';
 import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
 import type { EventDelivery__Output } from '../generated/agentmesh/v1/EventDelivery.js';
 import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
+import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
+import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observability/tracing.js';
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { eventFromWire, type EventHandler, type EventOutcome, type ReceivedEvent } from './event.js';
@@ -22,6 +24,8 @@ export interface SubscriptionSetOptions {
    * Events the policies do not allow are refused, neither handled nor dead-lettered.
    */
   mayPublish?: (publisher: SpiffeId, topic: string) => string | undefined;
+  /** Counts the answers given (Prometheus). */
+  metrics?: Pick<AgentInstruments, 'eventHandled'>;
 }
 
 interface Entry {
@@ -156,6 +160,7 @@ export class SubscriptionSet {
 
   private refuse(publisher: SpiffeId, deliveryId: string, reason: string, answer: (ack: Ack) => void): void {
     this.options.logger.warn({ publisher: publisher.uri, deliveryId, reason }, 'event refused');
+    this.options.metrics?.eventHandled('refused');
     answer({ deliveryId, outcome: 'ACK_OUTCOME_REFUSED', reason });
   }
 
@@ -164,12 +169,29 @@ export class SubscriptionSet {
     const { entry } = job;
     entry.running += 1;
     this.running += 1;
-    const outcome = await this.handle(entry, job.event);
+    const { event } = job;
+    const span = startSpan(`process ${event.topic}`, SpanKind.CONSUMER, event.context.traceparent, {
+      'messaging.system': 'agentmesh',
+      'messaging.destination.name': event.topic,
+      'messaging.operation.type': 'process',
+      'messaging.message.id': event.id,
+    });
+    // The handler's own calls and events continue the trace from the consumer span when it records.
+    const traceparent = traceparentOf(span);
+    if (traceparent) event.context = { ...event.context, traceparent };
+    const outcome = await withSpan(span, () => this.handle(entry, event));
+    endSpan(
+      span,
+      outcome.outcome === 'ack'
+        ? undefined
+        : new MeshError(Code.UNAVAILABLE, `${outcome.outcome}: ${outcome.reason ?? ''}`),
+    );
     entry.running -= 1;
     this.running -= 1;
     const next = entry.waiting.shift();
     if (next) void this.run(next);
     if (this.running === 0) this.idle?.();
+    this.options.metrics?.eventHandled(outcome.outcome);
     job.answer(
       outcome.outcome === 'ack'
         ? { deliveryId: job.deliveryId, outcome: 'ACK_OUTCOME_ACK' }

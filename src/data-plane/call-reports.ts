@@ -1,0 +1,72 @@
+import type { CallReport__Output } from '../generated/agentmesh/v1/CallReport.js';
+
+/** Most callee-and-method entries a report holds (the control plane's limit per heartbeat). */
+export const MAX_CALL_REPORTS = 256;
+const MAX_ERROR_LENGTH = 300;
+
+export type CallReport = CallReport__Output;
+
+/**
+ * Sums an agent's outbound calls per callee instance and method between heartbeats: the control plane's view of
+ * who calls whom (calls, failures, latency). {@link CallReports.take} hands over what was gathered and starts
+ * afresh; entries beyond {@link MAX_CALL_REPORTS} in one interval are dropped (counted in `dropped`).
+ */
+export class CallReports {
+  private entries = new Map<string, CallReport>();
+  /** Calls left out of reports because an interval had too many distinct callees and methods. */
+  dropped = 0;
+
+  record(calleeId: string, calleeType: string, method: string, ms: number, error?: string): void {
+    const key = `${calleeId}\0${method}`;
+    let entry = this.entries.get(key);
+    if (!entry) {
+      if (this.entries.size >= MAX_CALL_REPORTS) {
+        this.dropped += 1;
+        return;
+      }
+      entry = {
+        calleeId,
+        calleeType,
+        method,
+        calls: 0,
+        errors: 0,
+        latencyMsSum: 0,
+        latencyMsMax: 0,
+        lastError: '',
+      };
+      this.entries.set(key, entry);
+    }
+    entry.calls += 1;
+    entry.latencyMsSum += ms;
+    if (ms > entry.latencyMsMax) entry.latencyMsMax = ms;
+    if (error !== undefined) {
+      entry.errors += 1;
+      entry.lastError = error.slice(0, MAX_ERROR_LENGTH);
+    }
+  }
+
+  /** What was gathered since the previous call, and a fresh start. */
+  take(): CallReport[] {
+    if (this.entries.size === 0) return [];
+    const reports = [...this.entries.values()];
+    this.entries = new Map();
+    return reports;
+  }
+
+  /** Puts reports back that could not be sent (a failed heartbeat), as far as there is room. */
+  restore(reports: readonly CallReport[]): void {
+    for (const report of reports) {
+      const key = `${report.calleeId}\0${report.method}`;
+      const entry = this.entries.get(key);
+      if (!entry) {
+        if (this.entries.size < MAX_CALL_REPORTS) this.entries.set(key, { ...report });
+        continue;
+      }
+      entry.calls += report.calls;
+      entry.errors += report.errors;
+      entry.latencyMsSum += report.latencyMsSum;
+      entry.latencyMsMax = Math.max(entry.latencyMsMax, report.latencyMsMax);
+      if (!entry.lastError) entry.lastError = report.lastError;
+    }
+  }
+}

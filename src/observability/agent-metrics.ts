@@ -1,0 +1,264 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { codeName } from '../errors.js';
+
+/** Latency buckets in seconds: 0.5 ms to 10 s, for calls between agents on one network and LLM-backed ones. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * prom-client's default process and Node.js metrics on `registry`, without the three gauges whose names end in
+ * `_total` (`promtool check metrics` flags them: the suffix is for counters); their per-type siblings
+ * (`nodejs_active_handles` and so on) remain, and sum to the same values.
+ */
+export function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
+    registry.removeSingleMetric(name);
+  }
+}
+
+/** Most distinct method label values per agent; further methods are counted under `other`. */
+const MAX_METHODS = 100;
+
+/**
+ * The Prometheus metrics of the agents in one process (prom-client, a registry of its own rather than the global
+ * default). Label values are bounded: agent types and method names (at most 100 per agent, then `other`) and gRPC
+ * code names; never agent ids, event ids or topics. Share one instance among the agents of a process and serve
+ * {@link AgentMetrics.registry} at `/metrics`.
+ */
+export class AgentMetrics {
+  readonly registry: Registry;
+  private readonly clientCalls: Counter<'caller_type' | 'callee_type' | 'method' | 'code'>;
+  private readonly clientDuration: Histogram<'caller_type' | 'callee_type' | 'method'>;
+  private readonly serverCalls: Counter<'caller_type' | 'callee_type' | 'method' | 'code'>;
+  private readonly serverDuration: Histogram<'caller_type' | 'callee_type' | 'method'>;
+  private readonly retries: Counter<'caller_type' | 'callee_type'>;
+  private readonly failovers: Counter<'caller_type' | 'callee_type'>;
+  private readonly ejections: Counter<'caller_type' | 'callee_type'>;
+  private readonly eventsPublished: Counter<'publisher_type'>;
+  private readonly eventDeliveries: Counter<'publisher_type' | 'outcome'>;
+  private readonly eventsHandled: Counter<'subscriber_type' | 'outcome'>;
+  private readonly certificateExpiry: Gauge<'agent'>;
+  private readonly expiries = new Map<string, () => number>();
+
+  constructor(options: { registry?: Registry; processMetrics?: boolean } = {}) {
+    this.registry = options.registry ?? new Registry();
+    if (options.processMetrics ?? true) collectProcessMetrics(this.registry);
+    const registers = [this.registry];
+    this.clientCalls = new Counter({
+      name: 'agentmesh_client_calls_total',
+      help: 'Call attempts this process made to other agents, by caller and callee type, method and gRPC code.',
+      labelNames: ['caller_type', 'callee_type', 'method', 'code'],
+      registers,
+    });
+    this.clientDuration = new Histogram({
+      name: 'agentmesh_client_call_duration_seconds',
+      help: 'Duration of call attempts to other agents (for streams: to the end of the stream).',
+      labelNames: ['caller_type', 'callee_type', 'method'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.serverCalls = new Counter({
+      name: 'agentmesh_server_calls_total',
+      help: 'Calls the agents of this process handled, by caller and callee type, method and gRPC code.',
+      labelNames: ['caller_type', 'callee_type', 'method', 'code'],
+      registers,
+    });
+    this.serverDuration = new Histogram({
+      name: 'agentmesh_server_call_duration_seconds',
+      help: 'Time the agents of this process took to handle calls.',
+      labelNames: ['caller_type', 'callee_type', 'method'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'agentmesh_client_retries_total',
+      help: 'Call attempts after the first (each at another instance), by caller and callee type.',
+      labelNames: ['caller_type', 'callee_type'],
+      registers,
+    });
+    this.failovers = new Counter({
+      name: 'agentmesh_client_failovers_total',
+      help: 'Calls that succeeded at another instance after an attempt failed, by caller and callee type.',
+      labelNames: ['caller_type', 'callee_type'],
+      registers,
+    });
+    this.ejections = new Counter({
+      name: 'agentmesh_client_outlier_ejections_total',
+      help: 'Instances ejected from balancing after failing repeatedly, by caller and callee type.',
+      labelNames: ['caller_type', 'callee_type'],
+      registers,
+    });
+    this.eventsPublished = new Counter({
+      name: 'agentmesh_events_published_total',
+      help: 'Events accepted for publishing, by publisher type.',
+      labelNames: ['publisher_type'],
+      registers,
+    });
+    this.eventDeliveries = new Counter({
+      name: 'agentmesh_event_deliveries_total',
+      help: 'Event deliveries finished by the publishers of this process: delivered (acknowledged), retried, dead_lettered or refused.',
+      labelNames: ['publisher_type', 'outcome'],
+      registers,
+    });
+    this.eventsHandled = new Counter({
+      name: 'agentmesh_events_handled_total',
+      help: 'Events the subscriptions of this process answered: ack, retry, drop or refused.',
+      labelNames: ['subscriber_type', 'outcome'],
+      registers,
+    });
+    const expiries = this.expiries;
+    this.certificateExpiry = new Gauge({
+      name: 'agentmesh_certificate_expiry_timestamp_seconds',
+      help: 'When the current certificate of each agent in this process expires (Unix time).',
+      labelNames: ['agent'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [agent, notAfter] of expiries) this.set({ agent }, Math.floor(notAfter() / 1000));
+      },
+    });
+  }
+
+  /** The instruments of one agent: its type labels what it calls, handles, publishes and receives. */
+  forAgent(name: string, type: string, certificateNotAfterMs: () => number): AgentInstruments {
+    this.expiries.set(name, certificateNotAfterMs);
+    return new AgentInstruments(this, type, () => this.expiries.delete(name));
+  }
+
+  /** @internal */
+  bind(type: string) {
+    return {
+      clientCalls: this.clientCalls,
+      clientDuration: this.clientDuration,
+      serverCalls: this.serverCalls,
+      serverDuration: this.serverDuration,
+      retries: this.retries,
+      failovers: this.failovers,
+      ejections: this.ejections,
+      published: this.eventsPublished.labels(type),
+      deliveries: this.eventDeliveries,
+      handled: this.eventsHandled,
+    };
+  }
+}
+
+type Bound = ReturnType<AgentMetrics['bind']>;
+
+interface CallSeries {
+  count: Counter.Internal;
+  duration: Histogram.Internal<string>;
+}
+
+/**
+ * One agent's view of the process's metrics. Labelled series are looked up once per (type, method, code) and kept,
+ * so a call costs two map lookups and two increments.
+ */
+export class AgentInstruments {
+  private readonly bound: Bound;
+  private readonly client = new Map<string, CallSeries>();
+  private readonly server = new Map<string, CallSeries>();
+  private readonly clientMethods = new Set<string>();
+  private readonly serverMethods = new Set<string>();
+
+  constructor(
+    metrics: AgentMetrics,
+    readonly type: string,
+    private readonly forget: () => void,
+  ) {
+    this.bound = metrics.bind(type);
+  }
+
+  /** One attempt of a call this agent made finished with `code` after `ms`. */
+  clientAttempt(calleeType: string, method: string, code: number, ms: number): void {
+    const series = this.series(
+      this.client,
+      this.clientMethods,
+      calleeType,
+      method,
+      code,
+      (labels) => this.bound.clientCalls.labels(labels),
+      (labels) => this.bound.clientDuration.labels(labels),
+      'callee',
+    );
+    series.count.inc();
+    series.duration.observe(ms / 1000);
+  }
+
+  /** This agent handled a call from an agent of `callerType` ('unknown' when not registered). */
+  serverCall(callerType: string, method: string, code: number, ms: number): void {
+    const series = this.series(
+      this.server,
+      this.serverMethods,
+      callerType,
+      method,
+      code,
+      (labels) => this.bound.serverCalls.labels(labels),
+      (labels) => this.bound.serverDuration.labels(labels),
+      'caller',
+    );
+    series.count.inc();
+    series.duration.observe(ms / 1000);
+  }
+
+  retry(calleeType: string): void {
+    this.bound.retries.labels(this.type, calleeType).inc();
+  }
+
+  failover(calleeType: string): void {
+    this.bound.failovers.labels(this.type, calleeType).inc();
+  }
+
+  ejection(calleeType: string): void {
+    this.bound.ejections.labels(this.type, calleeType).inc();
+  }
+
+  eventPublished(): void {
+    this.bound.published.inc();
+  }
+
+  eventDelivery(outcome: 'delivered' | 'retried' | 'dead_lettered' | 'refused'): void {
+    this.bound.deliveries.labels(this.type, outcome).inc();
+  }
+
+  eventHandled(outcome: 'ack' | 'retry' | 'drop' | 'refused'): void {
+    this.bound.handled.labels(this.type, outcome).inc();
+  }
+
+  /** The agent stopped: its certificate is no longer reported. */
+  close(): void {
+    this.forget();
+  }
+
+  private series(
+    cache: Map<string, CallSeries>,
+    methods: Set<string>,
+    otherType: string,
+    method: string,
+    code: number,
+    count: (labels: Record<string, string>) => Counter.Internal,
+    duration: (labels: Record<string, string>) => Histogram.Internal<string>,
+    other: 'caller' | 'callee',
+  ): CallSeries {
+    if (!methods.has(method)) {
+      if (methods.size >= MAX_METHODS) method = 'other';
+      else methods.add(method);
+    }
+    const key = `${otherType}\0${method}\0${code}`;
+    let series = cache.get(key);
+    if (series) return series;
+    const types =
+      other === 'callee'
+        ? { caller_type: this.type, callee_type: otherType }
+        : { caller_type: otherType, callee_type: this.type };
+    series = {
+      count: count({ ...types, method, code: codeName(code) }),
+      duration: duration({ ...types, method }),
+    };
+    cache.set(key, series);
+    return series;
+  }
+}
