@@ -1,5 +1,6 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ControlPlaneClient } from '../control-plane/client.js';
+import { parseLabelSelector } from '../control-plane/label-selector.js';
 import { Code, MeshError } from '../errors.js';
 import { loadIdentity } from '../identity/certs-dir.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
@@ -52,4 +53,14 @@ export async function checkControlPlane(identity: MeshIdentity, address: string)
   } finally {
     client.close();
   }
+}
+
+/**
+ * Parses a `--selector` flag (Kubernetes label-selector syntax, e.g. `zone=eu-1,model in (large,xl),!beta`), so that
+ * a malformed selector is a usage error naming the problem before anything is sent.
+ */
+export function labelSelectorArgument(value: string): string {
+  const parsed = parseLabelSelector(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error.message);
+  return value;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** The `agent-mesh` command. */
 import { Command } from 'commander';
+import { createAgentsCommand } from './agents-command.js';
 import { createCaCommand } from './ca-command.js';
+import { createCallCommand } from './call-command.js';
 import { createControlPlaneCommand } from './control-plane-command.js';
 import { createPublishCommand } from './publish-command.js';
 import { createSubscribeCommand } from './subscribe-command.js';
@@ -19,6 +21,8 @@ export function createProgram(): Command {
     .addCommand(createControlPlaneCommand())
     .addCommand(createPublishCommand())
     .addCommand(createSubscribeCommand())
+    .addCommand(createAgentsCommand())
+    .addCommand(createCallCommand())
     .addCommand(createUpCommand());
 }
 

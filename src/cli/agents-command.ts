@@ -1,0 +1,259 @@
+import { Command } from 'commander';
+import type { AgentRecord } from '../control-plane/agent-record.js';
+import { ControlPlaneClient } from '../control-plane/client.js';
+import { formatDuration } from '../duration.js';
+import { Code, MeshError } from '../errors.js';
+import {
+  checkControlPlane,
+  clientIdentity,
+  labelSelectorArgument,
+  withClientOptions,
+  type ClientFlags,
+} from './client-options.js';
+import { collect } from './run.js';
+
+interface ListFlags extends ClientFlags {
+  type?: string;
+  capability: string[];
+  selector?: string;
+  json: boolean;
+}
+
+interface ShowFlags extends ClientFlags {
+  json: boolean;
+}
+
+/**
+ * One agent as `agents list --json` and `agents show --json` print it. The field names are a contract with
+ * scripts: they follow `AgentRecord`, with times as ISO 8601 strings, and change only by adding fields.
+ */
+export interface AgentDocument {
+  id: string;
+  spiffeId: string;
+  health: string;
+  spec: {
+    type: string;
+    name: string;
+    endpoint: string;
+    capabilities: string[];
+    labels: Record<string, string>;
+    weight: number;
+    maxConcurrency: number;
+    description: string;
+    subscriptions: Array<{ pattern: string; group: string; maxInFlight: number }>;
+  };
+  load: { inFlight: number; queueDepth: number };
+  registeredAt: string;
+  leaseExpiresAt: string;
+  leaseTtlMs: number;
+  revision: number;
+}
+
+/** The JSON document of one agent, field by field, so that internal additions to the record do not leak out. */
+export function agentDocument(record: AgentRecord): AgentDocument {
+  const { spec } = record;
+  return {
+    id: record.id,
+    spiffeId: record.spiffeId,
+    health: record.health,
+    spec: {
+      type: spec.type,
+      name: spec.name,
+      endpoint: spec.endpoint,
+      capabilities: [...spec.capabilities],
+      labels: { ...spec.labels },
+      weight: spec.weight,
+      maxConcurrency: spec.maxConcurrency,
+      description: spec.description,
+      subscriptions: spec.subscriptions.map(({ pattern, group, maxInFlight }) => ({
+        pattern,
+        group,
+        maxInFlight,
+      })),
+    },
+    load: { inFlight: record.load.inFlight, queueDepth: record.load.queueDepth },
+    registeredAt: new Date(record.registeredAt).toISOString(),
+    leaseExpiresAt: new Date(record.leaseExpiresAt).toISOString(),
+    leaseTtlMs: record.leaseTtlMs,
+    revision: record.revision,
+  };
+}
+
+/** Runs `use` with a control-plane client for the flags' identity, after checking that the control plane answers. */
+async function withControlPlane<T>(
+  flags: ClientFlags,
+  use: (client: ControlPlaneClient) => Promise<T>,
+): Promise<T> {
+  const identity = await clientIdentity(flags);
+  await checkControlPlane(identity, flags.controlPlane);
+  const client = new ControlPlaneClient({ address: flags.controlPlane, identity });
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}
+
+/** Time left, short enough for a table: `in 14s`, `in 4m05s`, `in 2h10m`, or `expired`. */
+function timeLeft(until: number, now: number): string {
+  const seconds = Math.ceil((until - now) / 1_000);
+  if (seconds <= 0) return 'expired';
+  if (seconds < 60) return `in ${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `in ${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
+  return `in ${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '),
+    )
+    .join('\n');
+}
+
+function agentTable(records: AgentRecord[], now: number): string {
+  return formatTable([
+    ['ID', 'TYPE', 'HEALTH', 'ENDPOINT', 'IN-FLIGHT', 'EXPIRES', 'SPIFFE ID'],
+    ...records.map((record) => [
+      record.id,
+      record.spec.type,
+      record.health,
+      record.spec.endpoint,
+      String(record.load.inFlight),
+      timeLeft(record.leaseExpiresAt, now),
+      record.spiffeId,
+    ]),
+  ]);
+}
+
+/** One agent as `agents show` prints it: a label and a value per line, lists one item per line. */
+function agentDetails(record: AgentRecord, now: number): string {
+  const { spec } = record;
+  const labels = Object.entries(spec.labels).map(([key, value]) => `${key}=${value}`);
+  const subscriptions = spec.subscriptions.map(
+    (s) =>
+      `${s.pattern}${s.group ? ` (group ${s.group})` : ''}${s.maxInFlight ? `, max in flight ${s.maxInFlight}` : ''}`,
+  );
+  const rows: Array<[string, string[]]> = [
+    ['ID', [record.id]],
+    ['SPIFFE ID', [record.spiffeId]],
+    ['Type', [spec.type]],
+    ['Health', [record.health]],
+    ['Endpoint', [spec.endpoint]],
+    ['Capabilities', spec.capabilities.length > 0 ? spec.capabilities : ['(none)']],
+    ['Labels', labels.length > 0 ? labels : ['(none)']],
+    ['Subscriptions', subscriptions.length > 0 ? subscriptions : ['(none)']],
+    ['Description', [spec.description || '(none)']],
+    ['Weight', [String(spec.weight)]],
+    ['Max concurrency', [spec.maxConcurrency > 0 ? String(spec.maxConcurrency) : 'unlimited']],
+    ['Load', [`${record.load.inFlight} in flight, ${record.load.queueDepth} queued`]],
+    ['Registered', [new Date(record.registeredAt).toISOString()]],
+    [
+      'Lease',
+      [
+        `expires ${new Date(record.leaseExpiresAt).toISOString()} (${timeLeft(record.leaseExpiresAt, now)}), TTL ${formatDuration(record.leaseTtlMs)}`,
+      ],
+    ],
+    ['Revision', [String(record.revision)]],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  return rows
+    .flatMap(([label, values]) =>
+      values.map((value, index) => `${(index === 0 ? `${label}:` : '').padEnd(width)}${value}`),
+    )
+    .join('\n');
+}
+
+/** How `agents show` presents an agent; a later view (e.g. the agent's card) is one more case here. */
+type ShowFormat = 'text' | 'json';
+
+function showFormat(flags: ShowFlags): ShowFormat {
+  return flags.json ? 'json' : 'text';
+}
+
+function renderAgent(record: AgentRecord, format: ShowFormat): string {
+  switch (format) {
+    case 'json':
+      return JSON.stringify(agentDocument(record), null, 2);
+    case 'text':
+      return agentDetails(record, Date.now());
+  }
+}
+
+/** `agent-mesh agents list|show`: what the control plane knows about the registered agents. */
+export function createAgentsCommand(): Command {
+  const agents = new Command('agents').description(
+    'inspect the agents registered with the control plane: list them, or show one',
+  );
+
+  agents.addCommand(
+    withClientOptions(
+      new Command('list')
+        .description(
+          'list registered agents, unhealthy and draining ones included, as a table (or JSON with --json)',
+        )
+        .option('--type <type>', 'only agents of this type')
+        .option(
+          '--capability <capability>',
+          'only agents with this capability (repeatable: agents must have every one)',
+          collect,
+          [],
+        )
+        .option(
+          '--selector <selector>',
+          "only agents whose labels match, e.g. 'zone=eu-1,model in (large,xl),!beta'",
+          labelSelectorArgument,
+        )
+        .option('--json', 'print one JSON array of agent records instead of a table', false),
+    ).action(async (flags: ListFlags) => {
+      const { agents: found } = await withControlPlane(flags, (client) =>
+        client.discover({
+          ...(flags.type ? { type: flags.type } : {}),
+          ...(flags.capability.length > 0 ? { capabilities: flags.capability } : {}),
+          ...(flags.selector ? { labelSelector: flags.selector } : {}),
+          includeUnhealthy: true,
+        }),
+      );
+      if (flags.json) {
+        console.log(JSON.stringify(found.map(agentDocument), null, 2));
+        return;
+      }
+      if (found.length === 0) {
+        const filtered = flags.type || flags.capability.length > 0 || flags.selector;
+        process.stderr.write(filtered ? 'no registered agent matches\n' : 'no agent is registered\n');
+        return;
+      }
+      console.log(agentTable(found, Date.now()));
+    }),
+  );
+
+  agents.addCommand(
+    withClientOptions(
+      new Command('show')
+        .description(
+          "show one agent's full record: spec, capabilities, labels, subscriptions, health, load, identity, lease",
+        )
+        .argument('<id>', 'the agent id (its registered name), as `agents list` shows it')
+        .option('--json', 'print the record as one JSON object', false),
+    ).action(async (id: string, flags: ShowFlags) => {
+      const record = await withControlPlane(flags, (client) =>
+        client.getAgent(id).catch((error: unknown) => {
+          if (error instanceof MeshError && error.code === Code.NOT_FOUND) {
+            throw new MeshError(
+              Code.NOT_FOUND,
+              `no agent "${id}" is registered with the control plane at ${flags.controlPlane} (\`agent-mesh agents list\` shows the registered ones)`,
+              { cause: error },
+            );
+          }
+          throw error;
+        }),
+      );
+      console.log(renderAgent(record, showFormat(flags)));
+    }),
+  );
+
+  return agents;
+}
