@@ -6,6 +6,7 @@ import {
   CONTEXT_KEYS,
   checkHopLimit,
   contextFromMetadata,
+  newTraceparent,
   runWithContext,
   type CallContext,
 } from '../data-plane/call-context.js';
@@ -107,6 +108,9 @@ export function readIncomingCall(
     ...(Number.isFinite(deadline) ? { deadline } : {}),
   };
   if (context.chain.at(-1) !== caller.uri) context.chain.push(caller.uri);
+  // A call that starts a chain arrives without a trace (its caller sends no metadata): it starts one here, so
+  // that everything logged or called while handling it shares a trace id.
+  context.traceparent ??= newTraceparent();
   checkHopLimit(context.chain, hopLimit);
   return { caller, deadline, context };
 }

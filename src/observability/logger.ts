@@ -1,4 +1,5 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { currentContext } from '../data-plane/call-context.js';
 
 export type { Logger };
 
@@ -8,6 +9,8 @@ export interface LoggerOptions {
   level?: LevelWithSilent;
   /** Human-readable output (pino-pretty) instead of JSON lines; default: when stderr is a terminal. */
   pretty?: boolean;
+  /** Where JSON lines go (default: stderr); ignored when pretty. */
+  destination?: DestinationStream;
 }
 
 /**
@@ -18,9 +21,29 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? (process.env.AGENT_MESH_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
   const pretty = options.pretty ?? process.stderr.isTTY === true;
   if (pretty) {
-    return pino({ level, transport: { target: 'pino-pretty', options: { destination: 2 } } });
+    return pino({
+      level,
+      mixin: callFields,
+      transport: { target: 'pino-pretty', options: { destination: 2 } },
+    });
   }
-  return pino({ level }, pino.destination(2));
+  return pino({ level, mixin: callFields }, options.destination ?? pino.destination(2));
+}
+
+/**
+ * What every log line written while handling a call (or an event) carries: the trace id, and the caller and
+ * the chain it came through. The callee is the agent whose child logger writes the line (`agent`).
+ */
+function callFields(): Record<string, unknown> {
+  const context = currentContext();
+  if (!context) return {};
+  const traceId = context.traceparent?.split('-')[1];
+  const caller = context.chain.at(-1);
+  return {
+    ...(traceId ? { traceId } : {}),
+    ...(caller ? { caller } : {}),
+    ...(context.chain.length > 1 ? { callerChain: context.chain } : {}),
+  };
 }
 
 /** A logger that drops everything, for library use without a configured logger. */
