@@ -1,13 +1,15 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { startControlPlane } from '../control-plane/control-plane.js';
 import { createStore } from '../control-plane/stores/create-store.js';
 import { Code, MeshError } from '../errors.js';
 import { parseSpiffeId } from '../identity/spiffe-id.js';
+import { parseListenAddress } from '../observability/http-server.js';
 import { createLogger } from '../observability/logger.js';
 import { collect, durationArgument } from './run.js';
 
 interface ControlPlaneFlags {
   listen: string;
+  httpListen?: string;
   certs: string;
   store: 'memory' | 'etcd';
   etcdEndpoints: string;
@@ -16,6 +18,13 @@ interface ControlPlaneFlags {
   healthInterval?: number;
   healthTimeout?: number;
   logLevel: string;
+}
+
+/** Checks `--http-listen` when the command line is read, so that a typo is a usage error before anything starts. */
+function httpListenArgument(value: string): string {
+  const parsed = parseListenAddress(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error.message);
+  return value;
 }
 
 /** `agent-mesh control-plane`: serve the registry, discovery, watch, policies and the online CA. */
@@ -28,6 +37,14 @@ export function createControlPlaneCommand(): Command {
       new Option('--listen <host:port>', 'address to serve on')
         .default('127.0.0.1:7400')
         .env('AGENT_MESH_LISTEN'),
+    )
+    .addOption(
+      new Option(
+        '--http-listen <host:port>',
+        'serve the dashboard and Prometheus /metrics over HTTP here (no authentication: keep it on loopback)',
+      )
+        .env('AGENT_MESH_HTTP_LISTEN')
+        .argParser(httpListenArgument),
     )
     .addOption(
       new Option('--certs <dir>', 'certificate directory with the CA and control-plane.crt/.key')
@@ -76,6 +93,7 @@ export function createControlPlaneCommand(): Command {
       const controlPlane = await startControlPlane({
         certsDir: flags.certs,
         listen: flags.listen,
+        ...(flags.httpListen !== undefined ? { httpListen: flags.httpListen } : {}),
         store,
         logger,
         admins: flags.admin,
@@ -91,6 +109,9 @@ export function createControlPlaneCommand(): Command {
       console.log(
         `control plane serving on ${controlPlane.address} (${flags.store} store); Ctrl-C stops it, SIGHUP reloads the CA`,
       );
+      if (controlPlane.httpUrl) {
+        console.log(`dashboard at ${controlPlane.httpUrl}/, metrics at ${controlPlane.httpUrl}/metrics`);
+      }
       const reload = () => {
         controlPlane
           .reloadCa()

@@ -15,6 +15,7 @@ import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
 import type { AgentRecord, AgentSpec, LoadReport } from './agent-record.js';
+import type { CallReport } from './call-graph.js';
 import { policiesFromWire, policiesToWire, recordFromWire } from './convert.js';
 import type { PolicySet } from './policy.js';
 
@@ -126,13 +127,18 @@ export class ControlPlaneClient {
     return { record: recordFromWire(response.agent!), leaseTtlMs: Number(response.leaseTtlMs) };
   }
 
+  /**
+   * Renews the lease of `agentId` with its load and draining flag, and the calls it made since its previous
+   * heartbeat (at most 256 reports; the control plane ignores malformed ones). Resolves to the lease's new end.
+   */
   async heartbeat(
     agentId: string,
     load: LoadReport = { inFlight: 0, queueDepth: 0 },
     draining = false,
+    calls: readonly CallReport[] = [],
   ): Promise<number> {
     const response = await this.unary<{ leaseExpiresAtUnixMs: number }>((done, options) =>
-      this.stub.Heartbeat({ agentId, load, draining }, options, done as never),
+      this.stub.Heartbeat({ agentId, load, draining, calls: [...calls] }, options, done as never),
     );
     return Number(response.leaseExpiresAtUnixMs);
   }

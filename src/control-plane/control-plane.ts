@@ -4,6 +4,15 @@ import type { CertificateAuthority } from '../identity/certificate-authority.js'
 import { loadCaDir, loadIdentity, loadTrustBundle } from '../identity/certs-dir.js';
 import { CONTROL_PLANE_NAME } from '../identity/spiffe-id.js';
 import type { TrustBundle } from '../identity/trust-bundle.js';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import { createDashboardRoutes, type Dashboard } from '../dashboard/dashboard-routes.js';
+import { ControlPlaneMetrics } from '../observability/control-plane-metrics.js';
+import {
+  metricsRoute,
+  parseListenAddress,
+  startHttpServer,
+  type RunningHttpServer,
+} from '../observability/http-server.js';
 import type { Logger } from '../observability/logger.js';
 import { GrpcHealthProbe } from '../transport/health-probe.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
@@ -11,7 +20,12 @@ import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer } from '../transport/server.js';
 import { HealthChecker, type HealthCheckSettings } from './health-checker.js';
 import { Registrar, type LeaseSettings } from './registrar.js';
-import { SIGN_CERTIFICATE_METHOD, createControlPlaneService } from './service.js';
+import { OperationsView } from './operations-view.js';
+import {
+  SIGN_CERTIFICATE_METHOD,
+  createControlPlaneService,
+  type ControlPlaneServiceObserver,
+} from './service.js';
 import { ControlPlaneState } from './state.js';
 import type { Store } from './store.js';
 
@@ -31,6 +45,14 @@ export interface ControlPlaneOptions {
   watchProgressMs?: number;
   /** Changes kept for watchers that resume (default 10,000). */
   historySize?: number;
+  /**
+   * `host:port` of the operator HTTP endpoint: the dashboard (`/`), its JSON API and live updates (`/api/...`) and
+   * the Prometheus metrics (`/metrics`). Off unless given; it has no authentication, so bind it to loopback or put
+   * it behind something that has. Port 0 picks a free one.
+   */
+  httpListen?: string;
+  /** Dashboard settings: how often live views get fresh call rates (default 2 s). */
+  dashboard?: { refreshMs?: number };
 }
 
 /** A running control plane. */
@@ -39,6 +61,12 @@ export interface RunningControlPlane {
   address: string;
   identity: MeshIdentity;
   state: ControlPlaneState;
+  /** `http://host:port` of the dashboard and `/metrics`, when `httpListen` was given. */
+  httpUrl?: string;
+  /** This control plane's Prometheus metrics (served at `/metrics` with `httpListen`). */
+  metrics: MetricsRegistry;
+  /** The operator's view: agents by type, who calls whom, recent activity. */
+  operations: OperationsView;
   /** Re-reads the CA and trust bundle from the certificate directory (after `agent-mesh ca rotate`). */
   reloadCa(): Promise<void>;
   /** Stops serving (in-flight calls get `graceMs`), stops health checks, and closes the store. */
@@ -61,6 +89,12 @@ async function loadAuthority(
  */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const logger = options.logger.child({ component: 'control-plane' });
+  if (options.httpListen !== undefined) {
+    // Checked first, so that a typo fails the start before anything is bound.
+    const parsed = parseListenAddress(options.httpListen);
+    if (!parsed.ok) throw parsed.error;
+  }
+  const startedAt = Date.now();
   let material;
   try {
     material = await loadIdentity(options.certsDir, CONTROL_PLANE_NAME);
@@ -77,6 +111,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   const identity = new MeshIdentity(material);
   let authority = await loadAuthority(options.certsDir);
 
+  const state = new ControlPlaneState({
+    store: options.store,
+    logger,
+    ...(options.historySize ? { historySize: options.historySize } : {}),
+  });
+  await state.start();
+  const view = new OperationsView({ state, logger });
+  let checker: HealthChecker | undefined;
+  const meter = new ControlPlaneMetrics({
+    agents: () => state.registry.all(),
+    certificateExpiresAt: () => identity.expiresAt,
+    caExpiresAt: () => authority.authority.notAfter.getTime(),
+    healthCheckLeader: () => checker !== undefined,
+  });
   // The control plane holds the CA, so it renews its own identity in-process: at half its remaining lifetime, and
   // whenever the signing root changes (a rotation), so that it never serves with an expired or soon-untrusted
   // certificate. The files on disk only bootstrap it.
@@ -89,6 +137,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       trustBundlePem: authority.bundle.pem,
     });
     logger.info({ expiresAt: issued.notAfter.toISOString() }, 'control plane identity renewed');
+    meter.certificateIssued('self');
+    view.note({
+      kind: 'certificate',
+      severity: 'info',
+      message: `control plane certificate renewed, valid until ${issued.notAfter.toISOString()}`,
+    });
   };
   const scheduleOwnRenewal = () => {
     clearTimeout(ownRenewal);
@@ -104,12 +158,35 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   };
   scheduleOwnRenewal();
 
-  const state = new ControlPlaneState({
-    store: options.store,
-    logger,
-    ...(options.historySize ? { historySize: options.historySize } : {}),
-  });
-  await state.start();
+  const observer: ControlPlaneServiceObserver = {
+    rpcFinished: (method, code, seconds) => meter.rpcFinished(method, code, seconds),
+    watchOpened: () => meter.watchOpened(),
+    watchClosed: () => meter.watchClosed(),
+    registered: (record, certificateExpiresAt) => {
+      meter.registered();
+      view.certificateSeen(record.id, certificateExpiresAt);
+    },
+    heartbeat: (record, calls, certificateExpiresAt) => {
+      meter.heartbeat();
+      view.certificateSeen(record.id, certificateExpiresAt);
+      if (calls.length > 0) {
+        const outcome = view.callsReported(record, calls);
+        meter.callReportsReceived(outcome.accepted.length, outcome.rejected);
+      }
+    },
+    deregistered: () => meter.deregistered(),
+    certificateSigned: (signed) => {
+      meter.certificateIssued(signed.join ? 'join' : 'renewal');
+      view.certificateSeen(signed.name, signed.expiresAt);
+      view.note({
+        kind: 'certificate',
+        severity: 'info',
+        message: `certificate ${signed.join ? 'issued to' : 'renewed for'} ${signed.spiffeId} (join token: ${signed.join ? 'yes' : 'no'}), valid until ${new Date(signed.expiresAt).toISOString()}`,
+        agentId: signed.name,
+        key: `certificate\n${signed.name}`,
+      });
+    },
+  };
   const registrar = new Registrar({
     store: options.store,
     state,
@@ -125,6 +202,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     ...(options.admins ? { admins: options.admins } : {}),
     ...(options.maxCertificateTtlMs ? { maxCertificateTtlMs: options.maxCertificateTtlMs } : {}),
     ...(options.watchProgressMs ? { watchProgressMs: options.watchProgressMs } : {}),
+    observer,
   });
 
   let server: RunningServer;
@@ -137,12 +215,46 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       credentials: { anonymousMethods: [SIGN_CERTIFICATE_METHOD] },
     });
   } catch (error) {
+    clearTimeout(ownRenewal);
+    view.stop();
     await state.stop();
     throw error;
   }
 
+  let dashboard: Dashboard | undefined;
+  let http: RunningHttpServer | undefined;
+  if (options.httpListen !== undefined) {
+    try {
+      dashboard = await createDashboardRoutes({
+        view,
+        logger,
+        info: () => ({
+          address: server.address,
+          spiffeId: identity.spiffeId.uri,
+          trustDomain: identity.spiffeId.trustDomain,
+          store: options.store.kind,
+          startedAt,
+          certificateExpiresAt: identity.expiresAt,
+          healthCheckLeader: checker !== undefined,
+        }),
+        ...(options.dashboard?.refreshMs ? { refreshMs: options.dashboard.refreshMs } : {}),
+      });
+      http = await startHttpServer({
+        listen: options.httpListen,
+        routes: { ...dashboard.routes, '/metrics': metricsRoute(meter.registry) },
+        logger,
+      });
+    } catch (error) {
+      clearTimeout(ownRenewal);
+      dashboard?.close();
+      await server.shutdown(0);
+      view.stop();
+      await state.stop();
+      throw error;
+    }
+  }
+
   const probe = new GrpcHealthProbe(identity);
-  let checker: HealthChecker | undefined;
   let leaveElection: (() => Promise<void>) | undefined;
   if (options.healthChecks !== false) {
     const settings = options.healthChecks ?? {};
@@ -167,7 +279,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     });
   }
   logger.info(
-    { address: server.address, store: options.store.kind, spiffeId: identity.spiffeId.uri },
+    {
+      address: server.address,
+      store: options.store.kind,
+      spiffeId: identity.spiffeId.uri,
+      ...(http ? { dashboard: http.url } : {}),
+    },
     'control plane serving',
   );
 
@@ -175,6 +292,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     address: server.address,
     identity,
     state,
+    ...(http ? { httpUrl: http.url } : {}),
+    metrics: meter.registry,
+    operations: view,
     async reloadCa() {
       const next = await loadAuthority(options.certsDir);
       const current = next.bundle.verify(identity.current.certificatePem);
@@ -191,10 +311,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     },
     async close(graceMs = 2_000) {
       clearTimeout(ownRenewal);
+      dashboard?.close();
+      await http?.close();
       checker?.stop();
       await leaveElection?.();
       probe.close();
       await server.shutdown(graceMs);
+      view.stop();
       await state.stop();
       await options.store.close();
     },

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { Code, MeshError } from '../errors.js';
+import type { CallReport__Output } from '../generated/agentmesh/v1/CallReport.js';
 import type { DeregisterRequest__Output } from '../generated/agentmesh/v1/DeregisterRequest.js';
 import type { DiscoverRequest__Output } from '../generated/agentmesh/v1/DiscoverRequest.js';
 import type { GetAgentRequest__Output } from '../generated/agentmesh/v1/GetAgentRequest.js';
@@ -20,6 +21,8 @@ import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import type { ServiceRegistration } from '../transport/server.js';
 import { toServiceError } from '../transport/status.js';
+import type { AgentRecord } from './agent-record.js';
+import type { CallReport } from './call-graph.js';
 import { policiesFromWire, policiesToWire, recordToWire, specFromWire } from './convert.js';
 import { parseLabelSelector } from './label-selector.js';
 import type { Registrar } from './registrar.js';
@@ -43,8 +46,33 @@ export interface ControlPlaneServiceOptions {
   watchProgressMs?: number;
   /** Most messages queued for a watcher that does not read before it is cut off (default 10,000). */
   watchQueueLimit?: number;
+  /** Told about handled requests (metrics, dashboard). */
+  observer?: ControlPlaneServiceObserver;
   logger: Logger;
   clock?: { now(): number };
+}
+
+/**
+ * What the service tells the rest of the control plane about the requests it handled, for metrics and the
+ * dashboard. Called after the request succeeded (except `rpcFinished`); an observer that throws is logged and
+ * never fails the request.
+ */
+export interface ControlPlaneServiceObserver {
+  /** A unary call finished with `code` after `seconds`, or a watch stream ended (`seconds` undefined). */
+  rpcFinished?(method: string, code: number, seconds?: number): void;
+  watchOpened?(): void;
+  watchClosed?(): void;
+  /** `record` registered; its connection presented a certificate expiring at `certificateExpiresAt`. */
+  registered?(record: AgentRecord, certificateExpiresAt: number | undefined): void;
+  /** `record` heartbeat (its state before this heartbeat's changes) with these call reports, not yet validated. */
+  heartbeat?(
+    record: AgentRecord,
+    calls: readonly CallReport[],
+    certificateExpiresAt: number | undefined,
+  ): void;
+  deregistered?(agentId: string): void;
+  /** A certificate was signed for identity `name` (with a join token, or as a renewal). */
+  certificateSigned?(signed: { name: string; spiffeId: string; expiresAt: number; join: boolean }): void;
 }
 
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
@@ -60,14 +88,37 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
   const admins = new Set([options.identity.spiffeId.uri, ...(options.admins ?? [])]);
   const maxCertTtl = options.maxCertificateTtlMs ?? 24 * 3_600_000;
 
+  const observer = options.observer ?? {};
+  // Observers are for metrics and the dashboard: a bug there is logged, and the request it watched still succeeds.
+  const observe = (what: string, notify: () => void) => {
+    try {
+      notify();
+    } catch (error) {
+      logger.warn({ err: error, observer: what }, 'control-plane observer failed');
+    }
+  };
+
   const unary =
     <Req, Res>(
+      method: string,
       handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
     ): Unary<Req, Res> =>
     (call, callback) => {
+      const started = process.hrtime.bigint();
+      const finished = (code: number) => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        if (observer.rpcFinished) observe('rpcFinished', () => observer.rpcFinished!(method, code, seconds));
+      };
       handler(call.request, call).then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error, logger)),
+        (response) => {
+          finished(grpc.status.OK);
+          callback(null, response);
+        },
+        (error: unknown) => {
+          const status = toServiceError(error, logger);
+          finished(status.code ?? grpc.status.UNKNOWN);
+          callback(status);
+        },
       );
     };
 
@@ -80,34 +131,44 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
   };
 
   const implementation = {
-    Register: unary<RegisterRequest__Output, unknown>(async (request, call) => {
+    Register: unary<RegisterRequest__Output, unknown>('Register', async (request, call) => {
       const { record, ttlMs } = await registrar.register(
         caller(call),
         specFromWire(request.spec),
         Number(request.leaseTtlMs),
       );
+      if (observer.registered)
+        observe('registered', () => observer.registered!(record, peerCertificateExpiry(call)));
       return { agent: recordToWire(record), leaseTtlMs: ttlMs };
     }),
 
-    Heartbeat: unary<HeartbeatRequest__Output, unknown>(async (request, call) => {
+    Heartbeat: unary<HeartbeatRequest__Output, unknown>('Heartbeat', async (request, call) => {
       const load = { inFlight: request.load?.inFlight ?? 0, queueDepth: request.load?.queueDepth ?? 0 };
+      const record = state.registry.get(request.agentId);
       const expiresAt = await registrar.heartbeat(caller(call).name, request.agentId, load, request.draining);
+      // The registrar checked that the caller owns the record, so the reports are the caller's own calls. They
+      // are validated by the call graph: a malformed one is ignored, never a reason to fail the heartbeat.
+      if (record && observer.heartbeat) {
+        const calls = (request.calls ?? []).map(callReportFromWire);
+        observe('heartbeat', () => observer.heartbeat!(record, calls, peerCertificateExpiry(call)));
+      }
       return { leaseExpiresAtUnixMs: expiresAt };
     }),
 
-    Deregister: unary<DeregisterRequest__Output, unknown>(async (request, call) => {
+    Deregister: unary<DeregisterRequest__Output, unknown>('Deregister', async (request, call) => {
       await registrar.deregister(caller(call).name, request.agentId);
+      if (observer.deregistered) observe('deregistered', () => observer.deregistered!(request.agentId));
       return {};
     }),
 
-    GetAgent: unary<GetAgentRequest__Output, unknown>(async (request) => {
+    GetAgent: unary<GetAgentRequest__Output, unknown>('GetAgent', async (request) => {
       const record = state.registry.get(request.agentId);
       if (!record)
         throw new MeshError(Code.NOT_FOUND, `no agent "${request.agentId.slice(0, 100)}" is registered`);
       return recordToWire(record);
     }),
 
-    Discover: unary<DiscoverRequest__Output, unknown>(async (request) => {
+    Discover: unary<DiscoverRequest__Output, unknown>('Discover', async (request) => {
       const selector = parseLabelSelector(request.labelSelector);
       if (!selector.ok) throw selector.error;
       const agents = state.registry.discover({
@@ -119,9 +180,11 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       return { agents: agents.map(recordToWire), revision: state.revision };
     }),
 
-    GetPolicies: unary<unknown, unknown>(async () => policiesToWire(state.policies, state.policiesRevision)),
+    GetPolicies: unary<unknown, unknown>('GetPolicies', async () =>
+      policiesToWire(state.policies, state.policiesRevision),
+    ),
 
-    SetPolicies: unary<PolicySet__Output, unknown>(async (request, call) => {
+    SetPolicies: unary<PolicySet__Output, unknown>('SetPolicies', async (request, call) => {
       const who = caller(call);
       if (!admins.has(who.id)) {
         throw new MeshError(
@@ -138,36 +201,48 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       return policiesToWire(policies, revision);
     }),
 
-    SignCertificate: unary<SignCertificateRequest__Output, unknown>(async (request, call) => {
-      const { authority: ca, bundle } = options.ca();
-      const ttlMs = Math.min(maxCertTtl, Number(request.ttlMs) > 0 ? Number(request.ttlMs) : maxCertTtl);
-      let name: string;
-      let consume: (() => Promise<boolean>) | undefined;
-      if (request.joinToken !== '') {
-        const claims = verifyJoinToken(request.joinToken, bundle, ca.trustDomain, clock.now());
-        if (!claims.ok) throw claims.error;
-        name = claims.value.name;
-        if (await registrar.joinTokenUsed(claims.value.jti)) throw usedToken();
-        consume = () => registrar.consumeJoinToken(claims.value.jti, claims.value.expiresAt);
-      } else {
-        const who = caller(call); // renewal: the current certificate decides the identity
-        if (who.name === undefined)
-          throw new MeshError(Code.PERMISSION_DENIED, `"${who.id}" is not an identity this CA renews`);
-        name = who.name;
-      }
-      const signed = ca.signRequest(request.csrPem, name, { ttlMs });
-      if (consume && !(await consume())) throw usedToken();
-      logger.info(
-        { spiffeId: signed.spiffeId.uri, serial: signed.serialNumber, join: consume !== undefined },
-        'certificate signed',
-      );
-      return {
-        certificatePem: signed.certificatePem,
-        spiffeId: signed.spiffeId.uri,
-        trustBundlePem: splitPemCertificates(bundle.pem),
-        expiresAtUnixMs: signed.notAfter.getTime(),
-      };
-    }),
+    SignCertificate: unary<SignCertificateRequest__Output, unknown>(
+      'SignCertificate',
+      async (request, call) => {
+        const { authority: ca, bundle } = options.ca();
+        const ttlMs = Math.min(maxCertTtl, Number(request.ttlMs) > 0 ? Number(request.ttlMs) : maxCertTtl);
+        let name: string;
+        let consume: (() => Promise<boolean>) | undefined;
+        if (request.joinToken !== '') {
+          const claims = verifyJoinToken(request.joinToken, bundle, ca.trustDomain, clock.now());
+          if (!claims.ok) throw claims.error;
+          name = claims.value.name;
+          if (await registrar.joinTokenUsed(claims.value.jti)) throw usedToken();
+          consume = () => registrar.consumeJoinToken(claims.value.jti, claims.value.expiresAt);
+        } else {
+          const who = caller(call); // renewal: the current certificate decides the identity
+          if (who.name === undefined)
+            throw new MeshError(Code.PERMISSION_DENIED, `"${who.id}" is not an identity this CA renews`);
+          name = who.name;
+        }
+        const signed = ca.signRequest(request.csrPem, name, { ttlMs });
+        if (consume && !(await consume())) throw usedToken();
+        logger.info(
+          { spiffeId: signed.spiffeId.uri, serial: signed.serialNumber, join: consume !== undefined },
+          'certificate signed',
+        );
+        if (observer.certificateSigned) {
+          const signedFor = {
+            name,
+            spiffeId: signed.spiffeId.uri,
+            expiresAt: signed.notAfter.getTime(),
+            join: consume !== undefined,
+          };
+          observe('certificateSigned', () => observer.certificateSigned!(signedFor));
+        }
+        return {
+          certificatePem: signed.certificatePem,
+          spiffeId: signed.spiffeId.uri,
+          trustBundlePem: splitPemCertificates(bundle.pem),
+          expiresAtUnixMs: signed.notAfter.getTime(),
+        };
+      },
+    ),
 
     Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>) => serveWatch(call, options),
   };
@@ -177,6 +252,27 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
     definition: protos.agentmesh.v1.ControlPlane.service,
     implementation,
   };
+}
+
+/** A call report from the wire; the call graph validates it. */
+function callReportFromWire(report: CallReport__Output): CallReport {
+  return {
+    calleeId: report.calleeId,
+    calleeType: report.calleeType,
+    method: report.method,
+    calls: report.calls,
+    errors: report.errors,
+    latencyMsSum: Number(report.latencyMsSum),
+    latencyMsMax: Number(report.latencyMsMax),
+    lastError: report.lastError,
+  };
+}
+
+/** When the certificate the caller presented on this connection expires (ms since the epoch), when known. */
+function peerCertificateExpiry(call: grpc.ServerUnaryCall<unknown, unknown>): number | undefined {
+  const validTo = call.getAuthContext()?.sslPeerCertificate?.valid_to;
+  const expiresAt = validTo ? Date.parse(validTo) : NaN;
+  return Number.isFinite(expiresAt) ? expiresAt : undefined;
 }
 
 function usedToken(): MeshError {
@@ -209,6 +305,7 @@ function serveWatch(
   options: ControlPlaneServiceOptions,
 ): void {
   const { state } = options;
+  const observer = options.observer ?? {};
   const limit = options.watchQueueLimit ?? 10_000;
   const queue: WatchEvent[] = [];
   let waitingForDrain = false;
@@ -240,7 +337,7 @@ function serveWatch(
   const enqueue = (event: WatchEvent) => {
     if (closed) return;
     if (queue.length >= limit) {
-      close();
+      close(grpc.status.RESOURCE_EXHAUSTED);
       call.emit('error', {
         code: grpc.status.RESOURCE_EXHAUSTED,
         // Messages written just before the cut may never arrive: the watcher resumes from what it received.
@@ -252,9 +349,16 @@ function serveWatch(
     flush();
   };
 
+  try {
+    observer.watchOpened?.();
+  } catch (error) {
+    options.logger.warn({ err: error }, 'control-plane observer failed');
+  }
   const since = Number(call.request.sinceRevision);
   const missed = since > 0 ? state.changesSince(since) : undefined;
-  if (missed) {
+  // More missed changes than a queue holds: a snapshot says the same in one message (and the queue cannot
+  // overflow before the stream is set up).
+  if (missed && missed.length < limit) {
     for (const change of missed) enqueue(changeToWire(change));
     if (missed.length === 0) enqueue({ revision: state.revision, progress: {} });
   } else {
@@ -272,13 +376,19 @@ function serveWatch(
   }, options.watchProgressMs ?? 10_000);
   progress.unref();
 
-  function close() {
+  function close(code: number = grpc.status.OK) {
     if (closed) return;
     closed = true;
     unsubscribe();
     clearInterval(progress);
+    try {
+      observer.watchClosed?.();
+      observer.rpcFinished?.('Watch', code);
+    } catch (error) {
+      options.logger.warn({ err: error }, 'control-plane observer failed');
+    }
   }
-  call.on('cancelled', close);
-  call.on('close', close);
-  call.on('error', close);
+  call.on('cancelled', () => close(grpc.status.CANCELLED));
+  call.on('close', () => close());
+  call.on('error', () => close(grpc.status.UNKNOWN));
 }

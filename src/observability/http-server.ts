@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, fail, ok, type Result } from '../errors.js';
 import type { Logger } from './logger.js';
 
 /** Answers one HTTP request (GET or HEAD) for a path. */
@@ -26,22 +26,66 @@ export interface RunningHttpServer {
 }
 
 /**
- * Starts a small read-only HTTP server for operators: the routes answer GET and HEAD, other methods get 405, other
- * paths 404; a route that throws answers 500 and the server keeps serving.
- * @throws MeshError INVALID_ARGUMENT for a malformed address, UNAVAILABLE when it cannot be bound.
+ * Parses `host:port` (a hostname, an IPv4 address or a bracketed IPv6 address; port 0 for a free one).
+ * @returns INVALID_ARGUMENT naming the address and the expected form when it is malformed.
  */
-export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const listen = options.listen ?? '127.0.0.1:0';
+export function parseListenAddress(listen: string): Result<{ host: string; port: number }> {
   const separator = listen.lastIndexOf(':');
-  const host = listen.slice(0, separator).replace(/^\[(.*)\]$/, '$1');
+  const rawHost = listen.slice(0, separator);
+  const host = rawHost.replace(/^\[(.*)\]$/, '$1');
   const port = listen.slice(separator + 1);
-  if (separator <= 0 || !/^\d+$/.test(port) || Number(port) > 65_535) {
-    throw new MeshError(
+  const hostOk = /^\[[0-9a-fA-F:.]+\]$/.test(rawHost) || /^[A-Za-z0-9.-]+$/.test(rawHost);
+  if (separator <= 0 || !hostOk || !/^\d{1,5}$/.test(port) || Number(port) > 65_535) {
+    return fail(
       Code.INVALID_ARGUMENT,
       `invalid HTTP listen address "${listen}": use host:port, e.g. 127.0.0.1:9464`,
     );
   }
+  return ok({ host, port: Number(port) });
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '::1']);
+const LOOPBACK_IPV4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+function loopbackName(name: string): boolean {
+  // *.localhost names resolve to loopback in browsers without asking DNS.
+  return LOOPBACK_HOSTS.has(name) || LOOPBACK_IPV4.test(name) || name.endsWith('.localhost');
+}
+
+/**
+ * Whether a request may be answered. A server bound to loopback answers only requests addressed to a loopback
+ * name: a web page the operator visits could otherwise point its own hostname at 127.0.0.1 (DNS rebinding) and
+ * read the answers.
+ */
+function hostAllowed(bound: string, hostHeader: string | undefined): boolean {
+  if (!loopbackName(bound)) return true;
+  if (!hostHeader) return false;
+  const name = hostHeader
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
+  return loopbackName(name);
+}
+
+/**
+ * Starts a small read-only HTTP server for operators: the routes answer GET and HEAD, other methods get 405, other
+ * paths 404; a route that throws answers 500 and the server keeps serving. Bound to loopback, it answers only
+ * requests addressed to a loopback name (403 otherwise). Answers carry `X-Content-Type-Options: nosniff`.
+ * @throws MeshError INVALID_ARGUMENT for a malformed address, UNAVAILABLE when it cannot be bound.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const listen = options.listen ?? '127.0.0.1:0';
+  const parsed = parseListenAddress(listen);
+  if (!parsed.ok) throw parsed.error;
+  const { host, port } = parsed.value;
   const server = createServer((request, response) => {
+    response.setHeader('x-content-type-options', 'nosniff');
+    if (!hostAllowed(host, request.headers.host)) {
+      response
+        .writeHead(403, { 'content-type': 'text/plain' })
+        .end('this server answers only requests addressed to localhost\n');
+      return;
+    }
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     const route = options.routes[path];
     if (!route) {
@@ -66,7 +110,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         new MeshError(Code.UNAVAILABLE, `cannot listen on ${listen}: ${error.message}`, { cause: error }),
       ),
     );
-    server.listen(Number(port), host, () => resolve());
+    server.listen(port, host, () => resolve());
   });
   const bound = server.address() as AddressInfo;
   const address = `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
@@ -79,6 +123,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         server.closeAllConnections();
       }),
   };
+}
+
+/** Answers `value` as JSON, not to be cached. */
+export function sendJson(response: ServerResponse, value: unknown): void {
+  response
+    .writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+    .end(JSON.stringify(value));
 }
 
 /** `/metrics`: the Prometheus text exposition of `registry`. */

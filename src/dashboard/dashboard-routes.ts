@@ -1,0 +1,233 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { OperationsView } from '../control-plane/operations-view.js';
+import { Code, MeshError } from '../errors.js';
+import { sendJson, type HttpRoute } from '../observability/http-server.js';
+import type { Logger } from '../observability/logger.js';
+
+/** Who serves the dashboard: public facts about the control plane replica (never key material). */
+export interface DashboardInfo {
+  /** The gRPC address agents use. */
+  address: string;
+  spiffeId: string;
+  trustDomain: string;
+  store: string;
+  startedAt: number;
+  /** When the control plane's own certificate expires. */
+  certificateExpiresAt: number;
+  healthCheckLeader: boolean;
+}
+
+/** Options for {@link createDashboardRoutes}. */
+export interface DashboardOptions {
+  view: OperationsView;
+  /** Read at every request: some facts change while running (the certificate, leadership). */
+  info: () => DashboardInfo;
+  logger: Logger;
+  /** How often open streams get the topology (its rates change without registry changes); default 2 s. */
+  refreshMs?: number;
+  /** Least time between two pushes of registry changes to streams, so that a burst is one push; default 200 ms. */
+  throttleMs?: number;
+  /** Most live-update streams open at once; more get 503 (default 32). */
+  maxStreams?: number;
+}
+
+/** The dashboard's routes and what to stop when the server closes. */
+export interface Dashboard {
+  routes: Record<string, HttpRoute>;
+  /** Live-update streams open now. */
+  readonly streams: number;
+  /** Ends the open streams and stops following the view. */
+  close(): void;
+}
+
+const ASSETS = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
+  '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+} as const;
+
+// Everything the page loads comes from this server: no inline script or style, no other origin.
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Most bytes queued for one stream before it is cut off (a client that does not read). */
+const MAX_STREAM_BACKLOG = 4 * 1024 * 1024;
+const ACTIVITY_LIMIT = 200;
+
+/**
+ * The page's static files: next to this module when running from source, or in the package's `src/dashboard/`
+ * when running from `dist/` (the TypeScript build does not copy them).
+ */
+function assetsDirectory(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  if (existsSync(join(here, 'index.html'))) return here;
+  for (let dir = here; dirname(dir) !== dir; dir = dirname(dir)) {
+    const candidate = join(dir, 'src', 'dashboard');
+    if (existsSync(join(candidate, 'index.html'))) return candidate;
+  }
+  return here;
+}
+
+async function loadAssets(): Promise<Map<string, { body: Buffer; type: string }>> {
+  const dir = assetsDirectory();
+  const assets = new Map<string, { body: Buffer; type: string }>();
+  for (const [path, { file, type }] of Object.entries(ASSETS)) {
+    try {
+      assets.set(path, { body: await readFile(join(dir, file)), type });
+    } catch (error) {
+      throw new MeshError(
+        Code.NOT_FOUND,
+        `the dashboard's files are missing: cannot read ${join(dir, file)} (reinstall agent-mesh)`,
+        { cause: error },
+      );
+    }
+  }
+  return assets;
+}
+
+function limitParameter(request: IncomingMessage, fallback: number): number {
+  const raw = new URL(request.url ?? '/', 'http://localhost').searchParams.get('limit');
+  const limit = raw === null ? fallback : Number(raw);
+  return Number.isInteger(limit) && limit > 0 ? Math.min(limit, fallback) : fallback;
+}
+
+/**
+ * The dashboard: the page (`/`, its script, style and icon), the JSON it reads (`/api/info`, `/api/agents`,
+ * `/api/topology`, `/api/activity?limit=n`) and live updates as server-sent events (`/api/stream`: `info`,
+ * `agents`, `topology` and `activity` events, each carrying the same JSON as its API route; registry changes are
+ * pushed as they happen, the topology every `refreshMs`). Read-only.
+ * @throws MeshError NOT_FOUND when the page's files cannot be read.
+ */
+export async function createDashboardRoutes(options: DashboardOptions): Promise<Dashboard> {
+  const assets = await loadAssets();
+  const { view, logger } = options;
+  const refreshMs = options.refreshMs ?? 2_000;
+  const throttleMs = options.throttleMs ?? 200;
+  const maxStreams = options.maxStreams ?? 32;
+  const clients = new Set<ServerResponse>();
+  const dirty = { agents: false, activity: false };
+  let pushTimer: NodeJS.Timeout | undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
+
+  const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+
+  const send = (client: ServerResponse, chunk: string) => {
+    if (client.writableLength > MAX_STREAM_BACKLOG) {
+      logger.warn('dashboard stream not reading: closed');
+      client.destroy();
+      return;
+    }
+    client.write(chunk);
+  };
+
+  const broadcast = (chunk: string) => {
+    for (const client of clients) send(client, chunk);
+  };
+
+  const push = () => {
+    pushTimer = undefined;
+    if (clients.size === 0) return;
+    let chunk = '';
+    if (dirty.agents) chunk += event('agents', view.agents());
+    if (dirty.activity) chunk += event('activity', view.recentActivity(ACTIVITY_LIMIT));
+    dirty.agents = dirty.activity = false;
+    if (chunk) broadcast(chunk);
+  };
+
+  const stopFollowing = view.subscribe((change) => {
+    dirty[change] = true;
+    if (clients.size > 0 && !pushTimer) {
+      pushTimer = setTimeout(push, throttleMs);
+      pushTimer.unref();
+    }
+  });
+
+  const stream: HttpRoute = (request, response) => {
+    if (request.method === 'HEAD') {
+      response.writeHead(200, { 'content-type': 'text/event-stream' }).end();
+      return;
+    }
+    if (clients.size >= maxStreams) {
+      response
+        .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' })
+        .end(`too many dashboard streams open (${maxStreams}); close one or retry later\n`);
+      return;
+    }
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    clients.add(response);
+    response.on('close', () => {
+      clients.delete(response);
+      if (clients.size === 0) {
+        clearInterval(refreshTimer);
+        refreshTimer = undefined;
+      }
+    });
+    send(
+      response,
+      'retry: 2000\n\n' +
+        event('info', options.info()) +
+        event('agents', view.agents()) +
+        event('topology', view.topology()) +
+        event('activity', view.recentActivity(ACTIVITY_LIMIT)),
+    );
+    if (!refreshTimer) {
+      refreshTimer = setInterval(() => {
+        broadcast(event('topology', view.topology()) + event('info', options.info()));
+      }, refreshMs);
+      refreshTimer.unref();
+    }
+  };
+
+  const routes: Record<string, HttpRoute> = {
+    '/api/info': (_request, response) => sendJson(response, options.info()),
+    '/api/agents': (_request, response) => sendJson(response, view.agents()),
+    '/api/topology': (_request, response) => sendJson(response, view.topology()),
+    '/api/activity': (request, response) =>
+      sendJson(response, view.recentActivity(limitParameter(request, ACTIVITY_LIMIT))),
+    '/api/stream': stream,
+  };
+  for (const [path, asset] of assets) {
+    routes[path] = (_request, response) => {
+      response
+        .writeHead(200, {
+          'content-type': asset.type,
+          'cache-control': 'no-cache',
+          ...(path === '/'
+            ? { 'content-security-policy': CONTENT_SECURITY_POLICY, 'referrer-policy': 'no-referrer' }
+            : {}),
+        })
+        .end(asset.body);
+    };
+  }
+
+  return {
+    routes,
+    get streams() {
+      return clients.size;
+    },
+    close() {
+      stopFollowing();
+      clearTimeout(pushTimer);
+      clearInterval(refreshTimer);
+      for (const client of clients) client.end();
+      clients.clear();
+    },
+  };
+}
