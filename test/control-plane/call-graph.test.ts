@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CallGraph,
+  MAX_REPORTS_PER_HEARTBEAT,
+  validateCallReport,
+  type CallReport,
+} from '../../src/control-plane/call-graph.js';
+
+const report = (calleeId: string, extra: Partial<CallReport> = {}): CallReport => ({
+  calleeId,
+  calleeType: calleeId.replace(/-\d+$/, ''),
+  method: 'summarize',
+  calls: 10,
+  errors: 0,
+  latencyMsSum: 100,
+  latencyMsMax: 30,
+  lastError: '',
+  ...extra,
+});
+
+/** A graph with a 10 s window in 1 s buckets and a clock the test moves. */
+function graphAt(start: number) {
+  const clock = { time: start, now: () => clock.time };
+  return { clock, graph: new CallGraph({ windowMs: 10_000, bucketMs: 1_000, clock }) };
+}
+
+const planner1 = { id: 'planner-1', type: 'planner' };
+const planner2 = { id: 'planner-2', type: 'planner' };
+
+describe('CallGraph', () => {
+  it('sums the reports of a caller→callee pair over the window: rate, error ratio, mean and max latency', () => {
+    const { clock, graph } = graphAt(100_500);
+    graph.record(planner1, [
+      report('summarizer-1', { calls: 10, errors: 1, latencyMsSum: 100, latencyMsMax: 30 }),
+    ]);
+    clock.time += 2_000;
+    graph.record(planner1, [
+      report('summarizer-1', {
+        method: 'translate',
+        calls: 30,
+        errors: 0,
+        latencyMsSum: 900,
+        latencyMsMax: 80,
+      }),
+    ]);
+    const [edge, ...rest] = graph.agentEdges();
+    expect(rest).toHaveLength(0);
+    // The window covers the kept buckets: from the start of the oldest (93 s) to now (102.5 s).
+    expect(edge!.ratePerSecond).toBeCloseTo(40 / 9.5, 6);
+    expect(edge).toMatchObject({
+      from: 'planner-1',
+      fromType: 'planner',
+      to: 'summarizer-1',
+      toType: 'summarizer',
+      methods: ['summarize', 'translate'],
+      calls: 40,
+      errors: 1,
+      errorRatio: 1 / 40,
+      latencyMsMean: 1_000 / 40,
+      latencyMsMax: 80,
+    });
+  });
+
+  it('forgets reports once they are older than the window', () => {
+    const { clock, graph } = graphAt(100_000);
+    graph.record(planner1, [report('summarizer-1', { calls: 5 })]);
+    clock.time += 6_000;
+    graph.record(planner1, [report('summarizer-1', { calls: 7 })]);
+    expect(graph.agentEdges()[0]!.calls).toBe(12);
+    clock.time += 5_000; // the first report is 11 s old now
+    expect(graph.agentEdges()[0]!.calls).toBe(7);
+    clock.time += 10_000;
+    expect(graph.agentEdges()).toEqual([]);
+    expect(graph.typeEdges()).toEqual([]);
+  });
+
+  it('adds up the agents of a type into type edges, busiest first', () => {
+    const { graph } = graphAt(100_000);
+    graph.record(planner1, [
+      report('summarizer-1', { calls: 10, latencyMsSum: 100, latencyMsMax: 20 }),
+      report('search-1', { calls: 1 }),
+    ]);
+    graph.record(planner2, [
+      report('summarizer-2', { calls: 30, errors: 3, latencyMsSum: 900, latencyMsMax: 50 }),
+    ]);
+    const edges = graph.typeEdges();
+    expect(edges.map((edge) => `${edge.from}→${edge.to}`)).toEqual(['planner→summarizer', 'planner→search']);
+    expect(edges[0]).toMatchObject({
+      fromType: 'planner',
+      toType: 'summarizer',
+      calls: 40,
+      errors: 3,
+      errorRatio: 3 / 40,
+      latencyMsMean: 1_000 / 40,
+      latencyMsMax: 50,
+    });
+    expect(graph.agentEdges()).toHaveLength(3);
+  });
+
+  it('keeps the latest failure of an edge and when it was reported', () => {
+    const { clock, graph } = graphAt(100_000);
+    graph.record(planner1, [
+      report('summarizer-1', { errors: 1, lastError: 'UNAVAILABLE: connection refused' }),
+    ]);
+    clock.time += 1_500;
+    graph.record(planner1, [report('summarizer-1', { errors: 2, lastError: 'DEADLINE_EXCEEDED: too slow' })]);
+    clock.time += 1_000;
+    graph.record(planner1, [report('summarizer-1', { errors: 0, lastError: '' })]);
+    const [edge] = graph.agentEdges();
+    expect(edge).toMatchObject({ errors: 3, lastError: 'DEADLINE_EXCEEDED: too slow', lastErrorAt: 101_500 });
+    expect(graph.typeEdges()[0]).toMatchObject({
+      lastError: 'DEADLINE_EXCEEDED: too slow',
+      lastErrorAt: 101_500,
+    });
+  });
+
+  it('ignores malformed reports, keeps the well-formed ones of the same heartbeat, and says why', () => {
+    const { graph } = graphAt(100_000);
+    const outcome = graph.record(planner1, [
+      report('summarizer-1'),
+      report('not an id!'),
+      report('x'.repeat(64)),
+      report('summarizer-1', { calleeType: '' }),
+      report('summarizer-1', { method: '' }),
+      report('summarizer-1', { method: 'a'.repeat(257) }),
+      report('summarizer-1', { method: 'evil\nmethod' }),
+      report('summarizer-1', { calls: 0 }),
+      report('summarizer-1', { calls: -1 }),
+      report('summarizer-1', { calls: 1.5 }),
+      report('summarizer-1', { latencyMsSum: Number.NaN }),
+      report('summarizer-1', { latencyMsMax: Number.POSITIVE_INFINITY }),
+      report('summarizer-1', { latencyMsSum: -5 }),
+      { ...report('summarizer-1'), calleeId: undefined } as unknown as CallReport,
+    ]);
+    expect(outcome.accepted).toHaveLength(1);
+    expect(outcome.rejected).toBe(13);
+    expect(outcome.problems).toHaveLength(5);
+    expect(outcome.problems[0]).toMatch(/callee id "not an id!" is not an agent id/);
+    expect(graph.agentEdges()).toHaveLength(1);
+    expect(graph.agentEdges()[0]!.calls).toBe(10);
+  });
+
+  it('clips what cannot be true: errors above calls, a maximum above the sum, control characters, long errors', () => {
+    const checked = validateCallReport(
+      report('summarizer-1', {
+        calls: 3,
+        errors: 9,
+        latencyMsSum: 30,
+        latencyMsMax: 500,
+        lastError: `UNAVAILABLE:\n${'x'.repeat(1_000)}`,
+      }),
+    );
+    expect(checked.ok).toBe(true);
+    if (!checked.ok) return;
+    expect(checked.value.errors).toBe(3);
+    expect(checked.value.latencyMsMax).toBe(30);
+    expect(checked.value.lastError).toMatch(/^UNAVAILABLE: x+$/);
+    expect(checked.value.lastError.length).toBe(300);
+  });
+
+  it(`takes at most ${MAX_REPORTS_PER_HEARTBEAT} reports from one heartbeat`, () => {
+    const { graph } = graphAt(100_000);
+    const reports = Array.from({ length: 300 }, (_, n) => report(`summarizer-${n}`, { calls: 1 }));
+    const outcome = graph.record(planner1, reports);
+    expect(outcome.accepted).toHaveLength(MAX_REPORTS_PER_HEARTBEAT);
+    expect(outcome.rejected).toBe(300 - MAX_REPORTS_PER_HEARTBEAT);
+    expect(graph.agentEdges()).toHaveLength(MAX_REPORTS_PER_HEARTBEAT);
+  });
+
+  it('bounds the distinct edges it keeps per bucket, and still adds to the edges it has', () => {
+    const clock = { now: () => 100_000 };
+    const graph = new CallGraph({ maxEdgesPerBucket: 2, clock });
+    const outcome = graph.record(planner1, [
+      report('summarizer-1'),
+      report('summarizer-2'),
+      report('summarizer-3'),
+      report('summarizer-1'),
+    ]);
+    expect(outcome.rejected).toBe(1);
+    expect(outcome.problems[0]).toMatch(/more than 2 edges/);
+    expect(graph.agentEdges().map((edge) => [edge.to, edge.calls])).toEqual([
+      ['summarizer-1', 20],
+      ['summarizer-2', 10],
+    ]);
+  });
+
+  it('names the types of the latest report when an agent changes type', () => {
+    const { clock, graph } = graphAt(100_000);
+    graph.record(planner1, [report('summarizer-1')]);
+    clock.time += 2_000;
+    graph.record({ id: 'planner-1', type: 'orchestrator' }, [report('summarizer-1')]);
+    expect(graph.agentEdges()[0]).toMatchObject({ fromType: 'orchestrator', calls: 20 });
+    expect(graph.typeEdges().map((edge) => edge.from)).toEqual(['orchestrator']);
+  });
+});
