@@ -1,176 +1,231 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { createAgentService } from '../agent/agent-service.js';
-import { CertificateRenewer } from '../agent/certificate-renewer.js';
-import { ControlPlaneClient } from '../control-plane/client.js';
-import { startControlPlane } from '../control-plane/control-plane.js';
+import type { LevelWithSilent } from 'pino';
+import { startAuditor } from '../../examples/audit-agent.js';
+import { startPlanner } from '../../examples/planner-agent.js';
+import type { ExampleAgentOptions } from '../../examples/standalone.js';
+import { startSummarizer } from '../../examples/summarizer-agent.js';
+import type { RunningAgent } from '../agent/agent-runtime.js';
+import { startControlPlane, type RunningControlPlane } from '../control-plane/control-plane.js';
 import { MemoryStore } from '../control-plane/stores/memory-store.js';
-import type { AgentClient } from '../generated/agentmesh/v1/Agent.js';
-import { CONTROL_PLANE_NAME } from '../identity/spiffe-id.js';
+import { formatDuration } from '../duration.js';
 import { ensureCaDir, ensureIdentity } from '../identity/certs-dir.js';
+import { CONTROL_PLANE_NAME } from '../identity/spiffe-id.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
-import { loadMeshProtos } from '../transport/protos.js';
-import { startServer, type RunningServer } from '../transport/server.js';
-import { fromServiceError } from '../transport/status.js';
 import { durationArgument } from './run.js';
-
-const ECHO_AGENTS = ['echo-1', 'echo-2'];
-const CALLER = 'caller';
-const LEASE_TTL_MS = 6_000;
 
 interface UpOptions {
   certs: string;
   listen: string;
   trustDomain: string;
   interval: number;
-  logLevel: string;
+  logLevel: LevelWithSilent;
+}
+
+/** One example agent that `up` runs in-process: its identity name, what it does, and how to start it. */
+interface ExampleAgent {
+  name: string;
+  /** What it does, for the banner. */
+  role(options: UpOptions): string;
+  start(agent: ExampleAgentOptions, options: UpOptions): Promise<RunningAgent>;
 }
 
 /**
- * `agent-mesh up`: a local mesh on embedded defaults. It creates a development CA and identities in the
- * certificate directory when they are missing, starts a control plane with the in-memory store, starts two echo
- * agents that register and keep their leases, and has a caller agent discover them through the control plane and
- * invoke them in turn over mutual TLS. Ctrl-C deregisters the agents and stops everything cleanly.
+ * The agents of the local mesh (examples/), in start order: the ones that are called or subscribe come first, so
+ * that the planner finds them from its first task. They stop in the reverse order: the planner finishes its task
+ * and delivers its events before the agents it uses go away.
+ */
+const EXAMPLE_AGENTS: readonly ExampleAgent[] = [
+  ...['summarizer-1', 'summarizer-2'].map((name): ExampleAgent => ({
+    name,
+    role: () => 'summarizer: methods summarize and summarize-stream',
+    start: startSummarizer,
+  })),
+  {
+    name: 'auditor-1',
+    role: () => "auditor: logs the events of 'tasks.>'",
+    start: startAuditor,
+  },
+  {
+    name: 'planner-1',
+    role: (options) =>
+      `planner: every ${formatDuration(options.interval)} a task for a summarizer; publishes tasks.completed or tasks.failed`,
+    start: (agent, options) => startPlanner({ ...agent, intervalMs: options.interval }),
+  },
+];
+
+/** The identity `agent-mesh publish` and `subscribe` use by default: issued too, so that the banner's hints work. */
+const CLI_NAME = 'cli';
+const DEFAULT_CERTS = 'certs';
+const DEFAULT_LISTEN = '127.0.0.1:7400';
+/**
+ * How long stopping may take in all: the agents' drains (their calls and events in flight), one after the other,
+ * then the control plane. Usually it takes a fraction of a second.
+ */
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/**
+ * `agent-mesh up` (`npm start`): a local mesh on embedded defaults. It creates a development CA and identities in
+ * the certificate directory when they are missing, starts a control plane with the in-memory store, and runs the
+ * example agents of examples/ in this process: two summarizers, an auditor subscribed to `tasks.>`, and a planner
+ * that sends tasks to the summarizers through the mesh and publishes their results. Ctrl-C (or SIGTERM) drains the
+ * agents, stops the control plane and exits 0, within a few seconds at most (a repeated Ctrl-C changes nothing).
  */
 export function createUpCommand(): Command {
   return new Command('up')
     .description('run a local mesh on embedded defaults: control plane, example agents and real mTLS traffic')
     .addOption(
       new Option('--certs <dir>', 'certificate directory (created when missing)')
-        .default('certs')
+        .default(DEFAULT_CERTS)
         .env('AGENT_MESH_CERTS'),
     )
     .addOption(
-      new Option('--listen <host:port>', 'control plane address')
-        .default('127.0.0.1:7400')
+      new Option('--listen <host:port>', 'control plane address (port 0: a free port)')
+        .default(DEFAULT_LISTEN)
         .env('AGENT_MESH_LISTEN'),
     )
     .option('--trust-domain <domain>', 'trust domain of a newly created CA', 'agentmesh.local')
-    .option('--interval <duration>', 'time between example calls', durationArgument, 1_000)
-    .addOption(new Option('--log-level <level>', 'log level').default('info').env('AGENT_MESH_LOG_LEVEL'))
+    .option('--interval <duration>', "time between the planner's tasks", durationArgument, 1_000)
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info')
+        .env('AGENT_MESH_LOG_LEVEL'),
+    )
     .action((options: UpOptions) => runLocalMesh(options));
 }
 
-async function startEchoAgent(name: string, options: UpOptions, controlPlane: string, logger: Logger) {
-  const identity = new MeshIdentity(await ensureIdentity(options.certs, name));
-  const agentLogger = logger.child({ agent: name });
-  const server = await startServer({
-    identity,
-    services: [
-      createAgentService({
-        identity,
-        logger: agentLogger,
-        methods: {
-          echo: async (request, call) => ({
-            payload: Buffer.from(`${name} heard ${call.caller.uri}: ${request.payload}`),
-            contentType: 'text/plain',
-          }),
-        },
-      }),
-    ],
-    reflection: [loadMeshProtos().packageDefinition],
-  });
-  const client = new ControlPlaneClient({ address: controlPlane, identity });
-  await client.register(
-    {
-      type: 'echo',
-      name,
-      endpoint: server.address,
-      capabilities: ['echo'],
-      description: 'repeats what it hears',
-    },
-    LEASE_TTL_MS,
-  );
-  const renewer = new CertificateRenewer({ identity, client, logger: agentLogger });
-  renewer.start();
-  const heartbeat = setInterval(() => {
-    client.heartbeat(name).catch((error: unknown) => agentLogger.warn({ err: error }, 'heartbeat failed'));
-  }, LEASE_TTL_MS / 3);
-  agentLogger.info(
-    { address: server.address, spiffeId: identity.spiffeId.uri },
-    'agent registered and serving over mTLS',
-  );
-  return {
-    server,
-    async stop() {
-      renewer.stop();
-      clearInterval(heartbeat);
-      await client.deregister(name).catch(() => undefined);
-      client.close();
-      await server.shutdown(2_000);
-    },
-  };
-}
-
 async function runLocalMesh(options: UpOptions): Promise<void> {
-  const logger = createLogger({ level: options.logLevel as 'info' });
-  const ca = await ensureCaDir(options.certs, options.trustDomain);
-  await ensureIdentity(options.certs, CONTROL_PLANE_NAME);
-  const controlPlane = await startControlPlane({
-    certsDir: options.certs,
-    listen: options.listen,
-    store: new MemoryStore(),
-    logger,
-  });
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const agents: Array<{ server: RunningServer; stop(): Promise<void> }> = [];
-  const channels = new Map<string, AgentClient>();
+  const logger = createLogger({ level: options.logLevel });
+  // Listening from the start: a Ctrl-C while the mesh starts stops what has started so far.
+  const shutdown = listenForShutdown(logger);
   try {
-    for (const name of ECHO_AGENTS)
-      agents.push(await startEchoAgent(name, options, controlPlane.address, logger));
-    const caller = new MeshIdentity(await ensureIdentity(options.certs, CALLER));
-    const discovery = new ControlPlaneClient({ address: controlPlane.address, identity: caller });
-    const { protos } = loadMeshProtos();
-    const callerLogger = logger.child({ agent: CALLER });
-    console.log(
-      `local mesh running: control plane at ${controlPlane.address} (trust domain ${ca.trustDomain}), agents ${ECHO_AGENTS.join(', ')}; press Ctrl-C to stop`,
-    );
-    try {
-      for (let n = 0; !stop.signal.aborted; n += 1) {
-        try {
-          const { agents: found } = await discovery.discover({ type: 'echo' });
-          const target = found[n % Math.max(1, found.length)];
-          if (!target) throw new Error('no healthy echo agent registered');
-          let channel = channels.get(target.id);
-          if (!channel) {
-            channel = new protos.agentmesh.v1.Agent(
-              target.spec.endpoint,
-              createChannelCredentials(caller, target.spiffeId),
-              MESH_CHANNEL_OPTIONS,
-            );
-            channels.set(target.id, channel);
-          }
-          const reply = await invokeEcho(channel, `hello #${n}`);
-          callerLogger.info({ callee: target.spiffeId, reply }, 'call answered');
-        } catch (error) {
-          callerLogger.warn({ err: fromServiceError(error) }, 'call failed');
-        }
-        await sleep(options.interval, undefined, { signal: stop.signal }).catch(() => undefined);
-      }
-    } finally {
-      discovery.close();
+    const ca = await ensureCaDir(options.certs, options.trustDomain);
+    await ensureIdentity(options.certs, CONTROL_PLANE_NAME);
+    await ensureIdentity(options.certs, CLI_NAME);
+    const identities = new Map<string, MeshIdentity>();
+    for (const { name } of EXAMPLE_AGENTS) {
+      identities.set(name, new MeshIdentity(await ensureIdentity(options.certs, name)));
     }
-    logger.info('stopping');
+    const controlPlane = await startControlPlane({
+      certsDir: options.certs,
+      listen: options.listen,
+      store: new MemoryStore(),
+      logger,
+    });
+    const running: Array<{ example: ExampleAgent; agent: RunningAgent }> = [];
+    try {
+      for (const example of EXAMPLE_AGENTS) {
+        if (shutdown.came) break;
+        const identity = identities.get(example.name)!;
+        const agent = await example.start({ identity, controlPlane: controlPlane.address, logger }, options);
+        running.push({ example, agent });
+      }
+      if (!shutdown.came) {
+        console.log(bannerLines({ options, trustDomain: ca.trustDomain, controlPlane, running }).join('\n'));
+      }
+      logger.info(
+        { signal: await shutdown.received },
+        'stopping: draining the agents, then the control plane',
+      );
+    } finally {
+      const until = Date.now() + SHUTDOWN_GRACE_MS;
+      const remaining = () => Math.max(0, until - Date.now());
+      for (const { agent } of running.reverse()) {
+        await agent.drain(remaining()).catch((error: unknown) => {
+          logger.warn({ err: error, agent: agent.name }, 'drain failed');
+        });
+      }
+      await controlPlane.close(Math.min(1_000, remaining()));
+    }
+    logger.info('local mesh stopped');
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    for (const channel of channels.values()) channel.close();
-    await Promise.all(agents.map((agent) => agent.stop()));
-    await controlPlane.close();
+    shutdown.dispose();
   }
 }
 
-function invokeEcho(client: AgentClient, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    client.Invoke(
-      { method: 'echo', payload: Buffer.from(text), contentType: 'text/plain' },
-      { deadline: Date.now() + 5_000 },
-      (error, response) => (error || !response ? reject(error) : resolve(response.payload.toString())),
-    );
-  });
+/** What the banner describes: the running mesh and how it was started. */
+interface MeshSummary {
+  options: UpOptions;
+  trustDomain: string;
+  controlPlane: RunningControlPlane;
+  running: Array<{ example: ExampleAgent; agent: RunningAgent }>;
+}
+
+/**
+ * The lines printed once the mesh runs: what runs where, and commands to try against it. Every line of the banner
+ * comes from here, so a new part of the mesh adds its line in this one place.
+ */
+function bannerLines({ options, trustDomain, controlPlane, running }: MeshSummary): string[] {
+  const row = (label: string, text: string) => `  ${label.padEnd(15)}${text}`;
+  const nameWidth = Math.max(...running.map(({ agent }) => agent.name.length));
+  const addressWidth = Math.max(...running.map(({ agent }) => agent.address.length));
+  // Commands to try in another terminal: the CLI's defaults are `certs` and 127.0.0.1:7400; anything else is
+  // exported first, so that the commands stay the same.
+  const exports = [
+    ...(options.certs === DEFAULT_CERTS ? [] : [`AGENT_MESH_CERTS=${shellWord(resolve(options.certs))}`]),
+    ...(controlPlane.address === DEFAULT_LISTEN ? [] : [`AGENT_MESH_CONTROL_PLANE=${controlPlane.address}`]),
+  ];
+  const tries = [
+    ...(exports.length > 0 ? [`export ${exports.join(' ')}`] : []),
+    "npx agent-mesh subscribe 'tasks.>'",
+    `npx agent-mesh publish tasks.noted '{"task": "by hand"}'`,
+    'npm run ca -- issue summarizer-3 && npx tsx examples/summarizer-agent.ts',
+  ];
+  return [
+    'agent-mesh: local mesh running; Ctrl-C stops it',
+    row('control plane', `${controlPlane.address} (trust domain ${trustDomain}, in-memory store)`),
+    row('certificates', resolve(options.certs)),
+    ...running.map(({ example, agent }, i) =>
+      row(
+        i === 0 ? 'agents' : '',
+        `${agent.name.padEnd(nameWidth)}  ${agent.address.padEnd(addressWidth)}  ${example.role(options)}`,
+      ),
+    ),
+    ...tries.map((command, i) => row(i === 0 ? 'try' : '', command)),
+  ];
+}
+
+/** `text` as one word for a POSIX shell: as it is when that is safe, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** SIGINT (Ctrl-C) and SIGTERM, listened for in place of their default action, which ends the process at once. */
+interface ShutdownSignal {
+  /** Resolves with the name of the first signal. */
+  received: Promise<NodeJS.Signals>;
+  /** Whether it came already. */
+  readonly came: boolean;
+  /** Stops listening. */
+  dispose(): void;
+}
+
+/**
+ * Listens for SIGINT and SIGTERM until disposed. Signals after the first are ignored rather than fatal: one Ctrl-C
+ * often arrives more than once (the terminal signals every process of the group, and `npm start`'s wrappers, npm
+ * and tsx, relay it to their child as well), and the drain that follows is bounded anyway.
+ */
+function listenForShutdown(logger: Logger): ShutdownSignal {
+  let came = false;
+  let wake: (signal: NodeJS.Signals) => void = () => undefined;
+  const received = new Promise<NodeJS.Signals>((resolve) => (wake = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (came) logger.debug({ signal }, 'already stopping');
+    came = true;
+    wake(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    received,
+    get came() {
+      return came;
+    },
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }

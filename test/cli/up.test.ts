@@ -1,32 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnEntryPoint } from '../helpers/run-cli.js';
+import { runEntryPoint, spawnEntryPoint, spawnScript } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * `npm start` without npm: `src/cli/main.ts up` under tsx, in a process group of its own, which receives signals as
+ * a whole, the way a terminal delivers Ctrl-C. It runs as `node --import tsx` rather than through the `tsx` command,
+ * whose wrapper process SIGKILLs its child when the child does not confirm a signal within 30 ms (which a busy
+ * machine sometimes misses): that is tsx's behaviour, not the program's.
+ */
+interface LocalMesh {
+  child: ChildProcess;
+  stdout: string;
+  /** The JSON log lines printed so far. */
+  logs: Array<Record<string, unknown>>;
+  exitCode: number | null | undefined;
+}
+
+function startLocalMesh(args: string[]): LocalMesh {
+  // Flags alone decide: a developer's own AGENT_MESH_* settings must not leak into the test.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith('AGENT_MESH_')),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', ...args], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...env, AGENT_MESH_LOG_LEVEL: 'info' },
+  });
+  const mesh: LocalMesh = { child, stdout: '', logs: [], exitCode: undefined };
+  child.stdout!.on('data', (chunk: Buffer) => (mesh.stdout += chunk.toString()));
+  let partial = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      try {
+        mesh.logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line
+      }
+    }
+  });
+  child.once('exit', (code) => (mesh.exitCode = code));
+  return mesh;
+}
+
+/** Sends `signal` to every process of the group `pgid`, if any is left. */
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+/** Whether any process of the group `pgid` is left (zombies included, until they are reaped). */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('`agent-mesh up` (what `npm start` runs)', () => {
   let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  let certs: string;
+  let mesh: LocalMesh;
+  let controlPlane: string;
+  const logged = (match: Record<string, unknown>) =>
+    mesh.logs.some((line) => Object.entries(match).every(([key, value]) => line[key] === value));
+  const waitForLog = (match: Record<string, unknown>, timeoutMs = 30_000) =>
+    until(() => logged(match), `a log line with ${JSON.stringify(match)}`, timeoutMs);
 
   beforeAll(async () => {
     temp = await makeTempDir();
-  });
+    certs = `${temp.dir}/certs`;
+    mesh = startLocalMesh(['--certs', certs, '--listen', '127.0.0.1:0', '--interval', '50ms']);
+    // The first start creates the CA and seven identities.
+    await until(
+      () => /local mesh running/.test(mesh.stdout) || mesh.exitCode !== undefined,
+      'the banner',
+      90_000,
+    );
+    controlPlane = /control plane +(127\.0\.0\.1:\d+)/.exec(mesh.stdout)?.[1] ?? '';
+  }, 120_000);
 
   afterAll(async () => {
+    if (mesh?.child.pid) signalGroup(mesh.child.pid, 'SIGKILL');
     await temp?.remove();
   });
 
-  it('creates certificates, routes discovered traffic over mTLS to both agents, and exits 0 on SIGINT', async () => {
-    const up = spawnEntryPoint(
-      ['up', '--certs', `${temp.dir}/certs`, '--listen', '127.0.0.1:0', '--interval', '50ms'],
-      {
-        AGENT_MESH_LOG_LEVEL: 'info',
-      },
-    );
-    try {
-      await up.waitFor(/"callee":"spiffe:\/\/agentmesh.local\/agent\/echo-1"/);
-      await up.waitFor(/"callee":"spiffe:\/\/agentmesh.local\/agent\/echo-2"/);
-      expect(up.output()).toMatch(/echo-1 heard spiffe:\/\/agentmesh.local\/agent\/caller/);
-    } finally {
-      expect(await up.stop()).toBe(0);
+  it('prints a banner with the bound control plane, the example agents and commands to try', () => {
+    expect(controlPlane).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
+    expect(mesh.stdout).toContain(`AGENT_MESH_CONTROL_PLANE=${controlPlane}`);
+    for (const agent of ['summarizer-1', 'summarizer-2', 'auditor-1', 'planner-1']) {
+      expect(mesh.stdout).toMatch(new RegExp(`${agent} +127\\.0\\.0\\.1:\\d+`));
     }
-    expect(up.output()).toMatch(/"agent":"echo-1","msg":"agent deregistered"/);
+    expect(mesh.stdout).toContain("npx agent-mesh subscribe 'tasks.>'");
+  });
+
+  it('runs the examples: tasks balanced over both summarizers, streamed and refused ones, all audited', async () => {
+    await waitForLog({ msg: 'task completed', summarizer: 'summarizer-1' });
+    await waitForLog({ msg: 'task completed', summarizer: 'summarizer-2' });
+    await waitForLog({ msg: 'task completed', streamed: true });
+    // Every tenth task is a blank page, which the summarizer refuses.
+    await waitForLog({ msg: 'task failed', task: 'task-10', code: 'INVALID_ARGUMENT' });
+    await waitForLog({ msg: 'audited', agent: 'auditor-1', topic: 'tasks.completed', from: 'planner-1' });
+    await waitForLog({ msg: 'audited', agent: 'auditor-1', topic: 'tasks.failed', task: 'task-10' });
+  });
+
+  it("serves the banner's `agent-mesh subscribe 'tasks.>'` with the identity it issued", async () => {
+    const subscriber = spawnEntryPoint(['subscribe', 'tasks.>'], {
+      AGENT_MESH_CERTS: certs,
+      AGENT_MESH_CONTROL_PLANE: controlPlane,
+    });
+    try {
+      const line = await subscriber.waitFor(/^\{.*"topic":"tasks.completed".*\}$/m);
+      expect(JSON.parse(line[0])).toMatchObject({ publisher: 'spiffe://agentmesh.local/agent/planner-1' });
+    } finally {
+      expect(await subscriber.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it('lets an example run on its own as its header says, joining and leaving the running mesh', async () => {
+    const issued = await runEntryPoint('ca-script', ['issue', 'summarizer-3', '--dir', certs]);
+    expect(issued.code).toBe(0);
+    const summarizer = spawnScript(`${root}examples/summarizer-agent.ts`, [], {
+      AGENT_MESH_CERTS: certs,
+      AGENT_MESH_CONTROL_PLANE: controlPlane,
+      AGENT_MESH_LOG_LEVEL: 'info',
+    });
+    try {
+      await summarizer.waitFor(/summarizer-3 is running/);
+      await waitForLog({ msg: 'agent registered', agent: 'summarizer-3', type: 'summarizer' });
+    } finally {
+      expect(await summarizer.stop('SIGINT')).toBe(0);
+    }
+    await waitForLog({ msg: 'agent deregistered', agent: 'summarizer-3' });
+  });
+
+  it('drains every agent, stops the control plane and exits 0 on Ctrl-C, leaving no process behind', async () => {
+    const pgid = mesh.child.pid!;
+    process.kill(-pgid, 'SIGINT'); // to the whole group, as a terminal does
+    await waitForLog({ msg: 'stopping: draining the agents, then the control plane' });
+    // npm relays a terminal's Ctrl-C to its child, so the program may get it twice: the second changes nothing.
+    signalGroup(pgid, 'SIGINT');
+    await until(() => mesh.exitCode !== undefined, 'the local mesh exits', 30_000);
+    expect(mesh.exitCode).toBe(0);
+    for (const agent of ['planner-1', 'auditor-1', 'summarizer-2', 'summarizer-1']) {
+      expect(logged({ msg: 'agent drained and stopped', agent })).toBe(true);
+    }
+    expect(logged({ msg: 'local mesh stopped' })).toBe(true);
+    await until(() => !groupAlive(pgid), 'no process of the group is left');
   });
 });
