@@ -38,6 +38,7 @@ export function startAuditor(options: ExampleAgentOptions): Promise<RunningAgent
     identity: options.identity,
     controlPlane: options.controlPlane,
     logger: options.logger,
+    metrics: options.metrics,
     type: 'auditor',
     description: 'keeps an audit trail of task events (tasks.>)',
     subscriptions: [

@@ -79,6 +79,7 @@ export async function startPlanner(options: PlannerOptions): Promise<RunningAgen
     identity: options.identity,
     controlPlane: options.controlPlane,
     logger: options.logger,
+    metrics: options.metrics,
     type: 'planner',
     description: 'hands documents to summarizers and announces the results on tasks.*',
   });

@@ -22,6 +22,7 @@ import {
   loadIdentity,
   silentLogger,
   type Logger,
+  type AgentMetrics,
   type RunningAgent,
 } from '../src/index.js';
 
@@ -33,6 +34,8 @@ export interface ExampleAgentOptions {
   controlPlane: string;
   /** Where the agent logs (default: nowhere). */
   logger?: Logger;
+  /** The Prometheus metrics it adds to (default: a registry of its own); `npm start` shares one among its agents. */
+  metrics?: AgentMetrics;
 }
 
 /** The logger an example writes its own lines with, tagged with the agent's name as the runtime's lines are. */

@@ -45,6 +45,7 @@ export function startSummarizer(options: ExampleAgentOptions): Promise<RunningAg
     identity: options.identity,
     controlPlane: options.controlPlane,
     logger: options.logger,
+    metrics: options.metrics,
     type: 'summarizer',
     capabilities: ['summarize'],
     labels: { model: 'toy-extractive' },

@@ -126,7 +126,10 @@ export { createStore } from './control-plane/stores/create-store.js';
 export { EndpointCache } from './data-plane/endpoint-cache.js';
 export type { EndpointCacheOptions, TargetQuery } from './data-plane/endpoint-cache.js';
 export { MeshClient } from './data-plane/mesh-client.js';
+export { CallReports, MAX_CALL_REPORTS } from './data-plane/call-reports.js';
+export type { CallReport } from './data-plane/call-reports.js';
 export type {
+  CallObserver,
   MeshCallOptions,
   MeshCallResult,
   MeshClientOptions,
@@ -189,3 +192,7 @@ export type {
 // Observability
 export { createLogger, silentLogger } from './observability/logger.js';
 export type { Logger, LoggerOptions } from './observability/logger.js';
+export { AgentInstruments, AgentMetrics, collectProcessMetrics } from './observability/agent-metrics.js';
+export { metricsRoute, startHttpServer } from './observability/http-server.js';
+export type { HttpRoute, HttpServerOptions, RunningHttpServer } from './observability/http-server.js';
+export { flushTracing, registerTracing, startTracingFromEnv, stopTracing } from './observability/tracing.js';

@@ -522,14 +522,18 @@ let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
 
 /**
  * Drains `agent` on SIGTERM or SIGINT. The first signal drains every agent of the process that asked for it,
- * together, and exits once all are done (a second signal kills at once); an agent that drains for another
- * reason leaves the set when its drain ends.
+ * together, and exits once all are done (within their grace periods); later signals change nothing, because one
+ * Ctrl-C often arrives more than once (the terminal signals the process group, and npm or tsx forward it again).
+ * An agent that drains for another reason leaves the set when its drain ends.
  */
 function drainOnSignals(agent: RunningAgent, logger: Logger): void {
   signalDrains.set(agent, logger);
   if (signalHandler) return;
   const handler = (signal: NodeJS.Signals) => {
     stopSignalHandler();
+    const ignore = (again: NodeJS.Signals) => logger.info({ signal: again }, 'already draining before exit');
+    process.on('SIGTERM', ignore);
+    process.on('SIGINT', ignore);
     const agents = [...signalDrains];
     for (const [, agentLogger] of agents) agentLogger.info({ signal }, 'draining before exit');
     void Promise.allSettled(agents.map(([running]) => running.drain())).finally(() => process.exit(0));

@@ -11,6 +11,8 @@ import { MemoryStore } from '../control-plane/stores/memory-store.js';
 import { formatDuration } from '../duration.js';
 import { ensureCaDir, ensureIdentity } from '../identity/certs-dir.js';
 import { CONTROL_PLANE_NAME } from '../identity/spiffe-id.js';
+import { AgentMetrics } from '../observability/agent-metrics.js';
+import { metricsRoute, startHttpServer, type RunningHttpServer } from '../observability/http-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
 import { durationArgument } from './run.js';
@@ -18,6 +20,8 @@ import { durationArgument } from './run.js';
 interface UpOptions {
   certs: string;
   listen: string;
+  httpListen: string;
+  metricsListen: string;
   trustDomain: string;
   interval: number;
   logLevel: LevelWithSilent;
@@ -59,6 +63,8 @@ const EXAMPLE_AGENTS: readonly ExampleAgent[] = [
 const CLI_NAME = 'cli';
 const DEFAULT_CERTS = 'certs';
 const DEFAULT_LISTEN = '127.0.0.1:7400';
+const DEFAULT_HTTP_LISTEN = '127.0.0.1:7401';
+const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
 /**
  * How long stopping may take in all: the agents' drains (their calls and events in flight), one after the other,
  * then the control plane. Usually it takes a fraction of a second.
@@ -84,6 +90,19 @@ export function createUpCommand(): Command {
       new Option('--listen <host:port>', 'control plane address (port 0: a free port)')
         .default(DEFAULT_LISTEN)
         .env('AGENT_MESH_LISTEN'),
+    )
+    .addOption(
+      new Option('--http-listen <host:port>', "the control plane's dashboard and /metrics")
+        .default(DEFAULT_HTTP_LISTEN)
+        .env('AGENT_MESH_HTTP_LISTEN'),
+    )
+    .addOption(
+      new Option(
+        '--metrics-listen <host:port>',
+        "/metrics of the example agents (one port for this process's agents)",
+      )
+        .default(DEFAULT_METRICS_LISTEN)
+        .env('AGENT_MESH_METRICS_LISTEN'),
     )
     .option('--trust-domain <domain>', 'trust domain of a newly created CA', 'agentmesh.local')
     .option('--interval <duration>', "time between the planner's tasks", durationArgument, 1_000)
@@ -113,17 +132,33 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
       listen: options.listen,
       store: new MemoryStore(),
       logger,
+      httpListen: options.httpListen,
     });
+    // The example agents share one registry, served on one port: the metrics of this process.
+    const metrics = new AgentMetrics();
+    let metricsServer: RunningHttpServer | undefined;
     const running: Array<{ example: ExampleAgent; agent: RunningAgent }> = [];
     try {
+      metricsServer = await startHttpServer({
+        listen: options.metricsListen,
+        routes: { '/metrics': metricsRoute(metrics.registry) },
+        logger,
+      });
       for (const example of EXAMPLE_AGENTS) {
         if (shutdown.came) break;
         const identity = identities.get(example.name)!;
-        const agent = await example.start({ identity, controlPlane: controlPlane.address, logger }, options);
+        const agent = await example.start(
+          { identity, controlPlane: controlPlane.address, logger, metrics },
+          options,
+        );
         running.push({ example, agent });
       }
       if (!shutdown.came) {
-        console.log(bannerLines({ options, trustDomain: ca.trustDomain, controlPlane, running }).join('\n'));
+        console.log(
+          bannerLines({ options, trustDomain: ca.trustDomain, controlPlane, running, metricsServer }).join(
+            '\n',
+          ),
+        );
       }
       logger.info(
         { signal: await shutdown.received },
@@ -137,6 +172,7 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
           logger.warn({ err: error, agent: agent.name }, 'drain failed');
         });
       }
+      await metricsServer?.close();
       await controlPlane.close(Math.min(1_000, remaining()));
     }
     logger.info('local mesh stopped');
@@ -151,13 +187,14 @@ interface MeshSummary {
   trustDomain: string;
   controlPlane: RunningControlPlane;
   running: Array<{ example: ExampleAgent; agent: RunningAgent }>;
+  metricsServer: RunningHttpServer;
 }
 
 /**
  * The lines printed once the mesh runs: what runs where, and commands to try against it. Every line of the banner
  * comes from here, so a new part of the mesh adds its line in this one place.
  */
-function bannerLines({ options, trustDomain, controlPlane, running }: MeshSummary): string[] {
+function bannerLines({ options, trustDomain, controlPlane, running, metricsServer }: MeshSummary): string[] {
   const row = (label: string, text: string) => `  ${label.padEnd(15)}${text}`;
   const nameWidth = Math.max(...running.map(({ agent }) => agent.name.length));
   const addressWidth = Math.max(...running.map(({ agent }) => agent.address.length));
@@ -169,6 +206,8 @@ function bannerLines({ options, trustDomain, controlPlane, running }: MeshSummar
   ];
   const tries = [
     ...(exports.length > 0 ? [`export ${exports.join(' ')}`] : []),
+    'npx agent-mesh agents list',
+    `npx agent-mesh call summarizer summarize '{"title": "hi", "text": "Agents talk. Meshes listen."}'`,
     "npx agent-mesh subscribe 'tasks.>'",
     `npx agent-mesh publish tasks.noted '{"task": "by hand"}'`,
     'npm run ca -- issue summarizer-3 && npx tsx examples/summarizer-agent.ts',
@@ -176,6 +215,8 @@ function bannerLines({ options, trustDomain, controlPlane, running }: MeshSummar
   return [
     'agent-mesh: local mesh running; Ctrl-C stops it',
     row('control plane', `${controlPlane.address} (trust domain ${trustDomain}, in-memory store)`),
+    row('dashboard', `${controlPlane.httpUrl}/`),
+    row('metrics', `${controlPlane.httpUrl}/metrics (control plane), ${metricsServer.url}/metrics (agents)`),
     row('certificates', resolve(options.certs)),
     ...running.map(({ example, agent }, i) =>
       row(

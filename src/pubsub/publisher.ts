@@ -109,6 +109,8 @@ interface Route {
   busyKeys: Map<string, Pending[]>;
   /** Members by topic, recomputed after registry changes. */
   members: Map<string, Slot[]>;
+  /** Where the next search for a member starts: members with equal room take turns. */
+  turn: number;
   scheduled: boolean;
 }
 
@@ -336,7 +338,7 @@ export class EventPublisher {
         this.deadLetter(pending, pending.lastFailure || 'the subscription left the mesh before delivery');
         continue;
       }
-      const slot = pickSlot(members, pending.avoid);
+      const slot = pickSlot(members, pending.avoid, route.turn++);
       if (!slot) break; // every member is at its limit: an ack will pump again
       route.readyHead += 1;
       this.send(pending, slot);
@@ -566,6 +568,7 @@ export class EventPublisher {
         readyHead: 0,
         busyKeys: new Map(),
         members: new Map(),
+        turn: 0,
         scheduled: false,
       };
       this.routes.set(key, route);
@@ -660,12 +663,16 @@ function isRecord(record: AgentRecord | undefined): record is AgentRecord {
   return record !== undefined;
 }
 
-/** The member with the most room (never `avoid` when another has room), or undefined when all are full. */
-function pickSlot(members: Slot[], avoid: string | undefined): Slot | undefined {
+/**
+ * The member with the most room (never `avoid` when another has room), or undefined when all are full. The search
+ * starts at member `turn` (modulo their number), so that members with equal room take turns.
+ */
+function pickSlot(members: Slot[], avoid: string | undefined, turn: number): Slot | undefined {
   let best: Slot | undefined;
   let bestRoom = 0;
   let fallback: Slot | undefined;
-  for (const slot of members) {
+  for (let i = 0; i < members.length; i += 1) {
+    const slot = members[(turn + i) % members.length]!;
     const room = slot.limit - slot.inFlight;
     if (room <= 0) continue;
     if (slot.agentId === avoid && members.length > 1) {

@@ -82,7 +82,10 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
   beforeAll(async () => {
     temp = await makeTempDir();
     certs = `${temp.dir}/certs`;
-    mesh = startLocalMesh(['--certs', certs, '--listen', '127.0.0.1:0', '--interval', '50ms']);
+    mesh = startLocalMesh([
+      ...['--certs', certs, '--listen', '127.0.0.1:0', '--interval', '50ms'],
+      ...['--http-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0'],
+    ]);
     // The first start creates the CA and seven identities.
     await until(
       () => /local mesh running/.test(mesh.stdout) || mesh.exitCode !== undefined,
@@ -114,6 +117,39 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
     await waitForLog({ msg: 'task failed', task: 'task-10', code: 'INVALID_ARGUMENT' });
     await waitForLog({ msg: 'audited', agent: 'auditor-1', topic: 'tasks.completed', from: 'planner-1' });
     await waitForLog({ msg: 'audited', agent: 'auditor-1', topic: 'tasks.failed', task: 'task-10' });
+  });
+
+  it('serves the dashboard and /metrics at the addresses of the banner, reflecting the example traffic', async () => {
+    const dashboard = /dashboard +(http:\/\/127\.0\.0\.1:\d+)\//.exec(mesh.stdout)?.[1];
+    const agentMetrics = /(http:\/\/127\.0\.0\.1:\d+)\/metrics \(agents\)/.exec(mesh.stdout)?.[1];
+    expect(dashboard).toBeDefined();
+    expect(agentMetrics).toBeDefined();
+    const page = await fetch(`${dashboard}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
+    await waitForLog({ msg: 'task completed', summarizer: 'summarizer-2' });
+    const agents = await (await fetch(`${agentMetrics}/metrics`)).text();
+    expect(agents).toMatch(
+      /^agentmesh_client_calls_total\{caller_type="planner",callee_type="summarizer",method="summarize",code="OK"\} [1-9]/m,
+    );
+    expect(agents).toMatch(
+      /^agentmesh_events_handled_total\{subscriber_type="auditor",outcome="ack"\} [1-9]/m,
+    );
+    const controlPlaneMetrics = await (await fetch(`${dashboard}/metrics`)).text();
+    expect(controlPlaneMetrics).toMatch(/^agentmesh_/m);
+    // Heartbeats carry the planner's calls to the control plane: the dashboard's topology shows them.
+    await until(
+      async () => {
+        const topology = (await (await fetch(`${dashboard}/api/topology`)).json()) as {
+          typeEdges: { fromType: string; toType: string; calls: number }[];
+        };
+        return topology.typeEdges.some(
+          (e) => e.fromType === 'planner' && e.toType === 'summarizer' && e.calls > 0,
+        );
+      },
+      'planner -> summarizer in the topology',
+      30_000,
+    );
   });
 
   it("serves the banner's `agent-mesh subscribe 'tasks.>'` with the identity it issued", async () => {

@@ -118,6 +118,22 @@ describe('publish/subscribe between agents', () => {
     for (const share of shares) expect(share).toBeGreaterThan(30);
   });
 
+  it('takes turns among the members of a queue group when events come one at a time', async () => {
+    const members = [recorder(), recorder(), recorder()];
+    const crew = await Promise.all(
+      members.map((r, i) =>
+        agent(`turn-${i + 1}`, [{ pattern: 'turns.*', group: 'turns', handler: r.handler }]),
+      ),
+    );
+    for (const subscriber of crew) await known(subscriber);
+    // Each event is acknowledged before the next is published: every member has the same room every time.
+    for (let i = 0; i < 30; i += 1) {
+      publisher.publish('turns.next', `turn ${i}`);
+      expect(await publisher.publisher.flush()).toBe(true);
+    }
+    expect(members.map((r) => r.received.length)).toEqual([10, 10, 10]);
+  });
+
   it('redelivers after a handler failure until it succeeds', async () => {
     const attempts = new Map<string, number[]>();
     const flaky = await agent('flaky-1', [
