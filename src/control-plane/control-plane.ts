@@ -73,6 +73,11 @@ export interface RunningControlPlane {
   close(graceMs?: number): Promise<void>;
 }
 
+/** `2026-11-25 05:18 UTC`: minutes are enough for a certificate's end in the activity log. */
+function shortTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
 async function loadAuthority(
   certsDir: string,
 ): Promise<{ authority: CertificateAuthority; bundle: TrustBundle }> {
@@ -141,7 +146,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     view.note({
       kind: 'certificate',
       severity: 'info',
-      message: `control plane certificate renewed, valid until ${issued.notAfter.toISOString()}`,
+      message: `the control plane renewed its certificate, valid until ${shortTime(issued.notAfter.getTime())}`,
     });
   };
   const scheduleOwnRenewal = () => {
@@ -181,7 +186,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       view.note({
         kind: 'certificate',
         severity: 'info',
-        message: `certificate ${signed.join ? 'issued to' : 'renewed for'} ${signed.spiffeId} (join token: ${signed.join ? 'yes' : 'no'}), valid until ${new Date(signed.expiresAt).toISOString()}`,
+        message: signed.join
+          ? `${signed.name} joined with a token: certificate issued, valid until ${shortTime(signed.expiresAt)}`
+          : `${signed.name} renewed its certificate, valid until ${shortTime(signed.expiresAt)}`,
         agentId: signed.name,
         key: `certificate\n${signed.name}`,
       });

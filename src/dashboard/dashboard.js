@@ -301,9 +301,9 @@ function renderAgents() {
 // ---------------------------------------------------------------------------------------------------------------
 // Topology
 
-const NODE_W = 172;
+const NODE_W = 164;
 const NODE_H = 54;
-const COL_GAP = 176;
+const COL_GAP = 204;
 const ROW_GAP = 30;
 const PAD = 28;
 
@@ -360,18 +360,31 @@ function layout(types, edges) {
     }
     column.forEach((name, position) => row.set(name, position));
   });
+  // Edges that skip a column pass above the columns in between, one lane each; edges back (closing a cycle) pass
+  // below; a type calling itself loops above its node. Room is made for them.
+  const long = forward.filter(
+    (edge) => !back.has(`${edge.from}\n${edge.to}`) && rank.get(edge.to) - rank.get(edge.from) > 1,
+  );
+  const lanes = new Map(long.map((edge, lane) => [`${edge.from}\n${edge.to}`, lane]));
+  const topSpace = Math.max(
+    edges.some((edge) => edge.from === edge.to) ? 44 : 12,
+    long.length ? 24 + long.length * 26 : 0,
+  );
+  const bottomSpace = back.size ? 72 : 12;
   const tallest = Math.max(1, ...columns.map((column) => column.length));
-  const height = PAD * 2 + tallest * NODE_H + (tallest - 1) * ROW_GAP + 44;
+  const body = tallest * NODE_H + (tallest - 1) * ROW_GAP;
   const positions = new Map();
   columns.forEach((column, index) => {
     const columnHeight = column.length * NODE_H + (column.length - 1) * ROW_GAP;
-    const top = PAD + 16 + (tallest * NODE_H + (tallest - 1) * ROW_GAP - columnHeight) / 2;
+    const top = PAD + topSpace + (body - columnHeight) / 2;
     column.forEach((name, position) => {
       positions.set(name, { x: PAD + index * (NODE_W + COL_GAP), y: top + position * (NODE_H + ROW_GAP) });
     });
   });
+  const columnTops = columns.map((column) => positions.get(column[0]).y);
   const width = PAD * 2 + columns.length * NODE_W + (columns.length - 1) * COL_GAP;
-  return { positions, back, width: Math.max(width, 320), height };
+  const height = PAD * 2 + topSpace + body + bottomSpace;
+  return { positions, rank, back, lanes, columnTops, width: Math.max(width, 320), height };
 }
 
 function cubicMidpoint(p0, p1, p2, p3) {
@@ -381,7 +394,8 @@ function cubicMidpoint(p0, p1, p2, p3) {
   };
 }
 
-function edgeGeometry(edge, positions, back) {
+function edgeGeometry(edge, graph) {
+  const { positions, rank, back, lanes, columnTops } = graph;
   const a = positions.get(edge.from);
   const b = positions.get(edge.to);
   if (edge.from === edge.to) {
@@ -407,6 +421,17 @@ function edgeGeometry(edge, positions, back) {
   }
   const p0 = { x: a.x + NODE_W, y: a.y + NODE_H / 2 };
   const p3 = { x: b.x - 4, y: b.y + NODE_H / 2 };
+  const lane = lanes.get(`${edge.from}\n${edge.to}`);
+  if (lane !== undefined) {
+    const between = columnTops.slice(rank.get(edge.from) + 1, rank.get(edge.to));
+    const peak = { x: (p0.x + p3.x) / 2, y: Math.min(...between) - 22 - lane * 26 };
+    return {
+      d:
+        `M${p0.x},${p0.y} C${p0.x + 70},${p0.y} ${peak.x - 140},${peak.y} ${peak.x},${peak.y} ` +
+        `S${p3.x - 70},${p3.y} ${p3.x},${p3.y}`,
+      label: peak,
+    };
+  }
   const bend = Math.max(40, (p3.x - p0.x) / 2);
   const p1 = { x: p0.x + bend, y: p0.y };
   const p2 = { x: p3.x - bend, y: p3.y };
@@ -443,17 +468,46 @@ function nodeMeta(node) {
   return parts.join(' · ');
 }
 
+/** What the topology looks like once formatted: a refresh that would draw the same picture is skipped. */
+function topologySignature(topology) {
+  const edge = (e) => [
+    e.from,
+    e.to,
+    e.methods.join(),
+    formatRate(e.ratePerSecond),
+    formatPercent(e.errorRatio),
+    formatMs(e.latencyMsMean),
+    formatMs(e.latencyMsMax),
+    e.lastError ?? '',
+    e.lastErrorAt ?? 0,
+  ];
+  return JSON.stringify([
+    topology.windowSeconds,
+    topology.types,
+    topology.typeEdges.map(edge),
+    topology.agentEdges.map(edge),
+  ]);
+}
+
+let drawnTopology = '';
+
 function renderTopology() {
   const topology = model.topology;
   if (!topology) return;
+  const signature = topologySignature(topology);
+  if (signature === drawnTopology) return;
+  drawnTopology = signature;
   document.getElementById('topology-window').textContent =
     `type to type, calls reported in the last ${Math.round(topology.windowSeconds)} s`;
   const graph = document.getElementById('topology-graph');
   if (topology.types.length === 0) {
     graph.replaceChildren(h('p', { class: 'empty', text: 'No agents or calls yet.' }));
   } else {
-    const { positions, back, width, height } = layout(topology.types, topology.typeEdges);
+    const graphLayout = layout(topology.types, topology.typeEdges);
+    const { positions, width, height } = graphLayout;
     const maxRate = Math.max(0, ...topology.typeEdges.map((edge) => edge.ratePerSecond));
+    // One clip for every node (clip coordinates are each node's own): the health stripe follows the rounded corners.
+    const clip = s('clipPath', { id: 'node-clip' }, s('rect', { width: NODE_W, height: NODE_H, rx: 9 }));
     const markers = ['ok', 'warn', 'bad'].map((kind) =>
       s(
         'marker',
@@ -462,9 +516,10 @@ function renderTopology() {
           viewBox: '0 0 10 10',
           refX: 9,
           refY: 5,
-          markerWidth: 7,
-          markerHeight: 7,
-          orient: 'auto-start-reverse',
+          markerWidth: 10,
+          markerHeight: 10,
+          markerUnits: 'userSpaceOnUse',
+          orient: 'auto',
         },
         s('path', { d: 'M0,0 L10,5 L0,10 z', class: `arrow-${kind}` }),
       ),
@@ -473,7 +528,7 @@ function renderTopology() {
     const labels = [];
     for (const edge of topology.typeEdges) {
       if (!positions.has(edge.from) || !positions.has(edge.to)) continue;
-      const geometry = edgeGeometry(edge, positions, back);
+      const geometry = edgeGeometry(edge, graphLayout);
       const kind = ratioClass(edge.errorRatio);
       const widthPx = 1.5 + (maxRate > 0 ? 4.5 * Math.sqrt(edge.ratePerSecond / maxRate) : 0);
       edges.push(
@@ -496,6 +551,7 @@ function renderTopology() {
           {
             class: `edge-label ${kind}`,
             transform: `translate(${geometry.label.x - labelWidth / 2},${geometry.label.y - 10})`,
+            dataset: { x: geometry.label.x, y: geometry.label.y },
           },
           [
             s('title', { text: edgeTooltip(edge) }),
@@ -514,7 +570,7 @@ function renderTopology() {
         [
           s('title', { text: `${node.type}: ${nodeMeta(node)}` }),
           s('rect', { width: NODE_W, height: NODE_H, rx: 9 }),
-          s('rect', { class: 'accent', x: 0, y: 0, width: 5, height: NODE_H, rx: 2 }),
+          s('rect', { class: 'accent', width: 5, height: NODE_H, 'clip-path': 'url(#node-clip)' }),
           s('text', { class: 'name', x: 16, y: 23, text: node.type }),
           s('text', { class: 'meta', x: 16, y: 41, text: nodeMeta(node) }),
         ],
@@ -529,22 +585,23 @@ function renderTopology() {
         role: 'img',
         'aria-label': 'Calls between agent types',
       },
-      [s('defs', {}, markers), ...edges, ...nodes, ...labels],
+      [s('defs', {}, clip, markers), ...edges, ...nodes, ...labels],
     );
     svg.style.maxWidth = '100%';
     svg.style.height = 'auto';
     graph.replaceChildren(svg);
-    // Accent colours follow health (set as presentation, so the stylesheet needs no per-node rules).
-    for (const group of svg.querySelectorAll('.node')) {
-      const accent = group.querySelector('.accent');
-      const colour = group.classList.contains('unhealthy')
-        ? 'var(--unhealthy)'
-        : group.classList.contains('draining')
-          ? 'var(--draining)'
-          : group.classList.contains('gone')
-            ? 'var(--faint)'
-            : 'var(--healthy)';
-      accent.style.fill = colour;
+    // Now that the text is laid out, fit each label's pill to it (the estimate above serves a hidden page).
+    for (const label of svg.querySelectorAll('.edge-label')) {
+      const text = label.querySelector('text');
+      const measured = text.getComputedTextLength();
+      if (!measured) continue;
+      const labelWidth = Math.ceil(measured) + 16;
+      label.querySelector('rect').setAttribute('width', String(labelWidth));
+      text.setAttribute('x', String(labelWidth / 2));
+      label.setAttribute(
+        'transform',
+        `translate(${Number(label.dataset.x) - labelWidth / 2},${Number(label.dataset.y) - 10})`,
+      );
     }
   }
   renderEdgeTable(topology);
