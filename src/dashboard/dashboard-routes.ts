@@ -38,8 +38,6 @@ export interface DashboardOptions {
 /** The dashboard's routes and what to stop when the server closes. */
 export interface Dashboard {
   routes: Record<string, HttpRoute>;
-  /** Live-update streams open now. */
-  readonly streams: number;
   /** Ends the open streams and stops following the view. */
   close(): void;
 }
@@ -125,6 +123,7 @@ export async function createDashboardRoutes(options: DashboardOptions): Promise<
   const event = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 
   const send = (client: ServerResponse, chunk: string) => {
+    if (client.destroyed || client.writableEnded) return; // gone; its 'close' takes it out of the set
     if (client.writableLength > MAX_STREAM_BACKLOG) {
       logger.warn('dashboard stream not reading: closed');
       client.destroy();
@@ -219,9 +218,6 @@ export async function createDashboardRoutes(options: DashboardOptions): Promise<
 
   return {
     routes,
-    get streams() {
-      return clients.size;
-    },
     close() {
       stopFollowing();
       clearTimeout(pushTimer);

@@ -48,9 +48,15 @@ async function getJson<T>(url: string): Promise<T> {
 }
 
 /** A server-sent event stream, parsed as it arrives. */
-function openStream(url: string): { events: Array<{ event: string; data: unknown }>; close(): void } {
+function openStream(url: string): {
+  events: Array<{ event: string; data: unknown }>;
+  status(): number | undefined;
+  close(): void;
+} {
   const events: Array<{ event: string; data: unknown }> = [];
+  let status: number | undefined;
   const request = httpRequest(url, (response) => {
+    status = response.statusCode;
     let buffer = '';
     response.setEncoding('utf8');
     response.on('data', (chunk: string) => {
@@ -70,7 +76,7 @@ function openStream(url: string): { events: Array<{ event: string; data: unknown
   });
   request.on('error', () => undefined); // closing the stream aborts the request
   request.end();
-  return { events, close: () => request.destroy() };
+  return { events, status: () => status, close: () => request.destroy() };
 }
 
 /** Runs `promtool check metrics` on an exposition; resolves with its exit code and everything it printed. */
@@ -303,6 +309,32 @@ describe('the control plane HTTP endpoint', () => {
     } finally {
       stream.close();
     }
+  });
+
+  it('refuses live streams beyond its limit with 503, and keeps serving the others', async () => {
+    const streams = Array.from({ length: 32 }, () => openStream(`${url}/api/stream`));
+    try {
+      await until(
+        () => streams.every((stream) => stream.events.length >= 4),
+        'every stream got its first events',
+      );
+      const refused = await get(`${url}/api/stream`);
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatch(/too many dashboard streams open \(32\)/);
+      expect((await get(`${url}/api/agents`)).status).toBe(200);
+    } finally {
+      for (const stream of streams) stream.close();
+    }
+    // Closed streams free their places.
+    await until(async () => {
+      const stream = openStream(`${url}/api/stream`);
+      try {
+        await until(() => stream.status() !== undefined, 'an answer');
+        return stream.status() === 200;
+      } finally {
+        stream.close();
+      }
+    }, 'a new stream is accepted');
   });
 
   it('serves the page and its files, with a policy that allows nothing from elsewhere', async () => {
