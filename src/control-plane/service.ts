@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import { Code, MeshError } from '../errors.js';
-import type { CallReport__Output } from '../generated/agentmesh/v1/CallReport.js';
 import type { DeregisterRequest__Output } from '../generated/agentmesh/v1/DeregisterRequest.js';
 import type { DiscoverRequest__Output } from '../generated/agentmesh/v1/DiscoverRequest.js';
 import type { GetAgentRequest__Output } from '../generated/agentmesh/v1/GetAgentRequest.js';
@@ -149,7 +148,8 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       // The registrar checked that the caller owns the record, so the reports are the caller's own calls. They
       // are validated by the call graph: a malformed one is ignored, never a reason to fail the heartbeat.
       if (record && observer.heartbeat) {
-        const calls = (request.calls ?? []).map(callReportFromWire);
+        // The wire form has the domain form's fields; validation happens there, on at most 256 of them.
+        const calls: readonly CallReport[] = request.calls ?? [];
         observe('heartbeat', () => observer.heartbeat!(record, calls, peerCertificateExpiry(call)));
       }
       return { leaseExpiresAtUnixMs: expiresAt };
@@ -251,20 +251,6 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
     name: 'agentmesh.v1.ControlPlane',
     definition: protos.agentmesh.v1.ControlPlane.service,
     implementation,
-  };
-}
-
-/** A call report from the wire; the call graph validates it. */
-function callReportFromWire(report: CallReport__Output): CallReport {
-  return {
-    calleeId: report.calleeId,
-    calleeType: report.calleeType,
-    method: report.method,
-    calls: report.calls,
-    errors: report.errors,
-    latencyMsSum: Number(report.latencyMsSum),
-    latencyMsMax: Number(report.latencyMsMax),
-    lastError: report.lastError,
   };
 }
 
