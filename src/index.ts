@@ -121,6 +121,12 @@ export type {
 export { MemoryStore } from './control-plane/stores/memory-store.js';
 export { EtcdStore } from './control-plane/stores/etcd-store.js';
 export { createStore } from './control-plane/stores/create-store.js';
+export { CallGraph } from './control-plane/call-graph.js';
+export type { CallEdge, CallGraphOptions } from './control-plane/call-graph.js';
+export { ActivityLog } from './control-plane/activity.js';
+export type { ActivityEntry, ActivityLogOptions } from './control-plane/activity.js';
+export { OperationsView } from './control-plane/operations-view.js';
+export type { AgentView, AgentsView, TopologyView } from './control-plane/operations-view.js';
 
 // Data plane
 export { EndpointCache } from './data-plane/endpoint-cache.js';
@@ -192,7 +198,9 @@ export type {
 // Observability
 export { createLogger, silentLogger } from './observability/logger.js';
 export type { Logger, LoggerOptions } from './observability/logger.js';
-export { AgentInstruments, AgentMetrics, collectProcessMetrics } from './observability/agent-metrics.js';
+export { AgentInstruments, AgentMetrics } from './observability/agent-metrics.js';
+export { ControlPlaneMetrics } from './observability/control-plane-metrics.js';
+export { registerProcessMetrics } from './observability/process-metrics.js';
 export { metricsRoute, startHttpServer } from './observability/http-server.js';
 export type { HttpRoute, HttpServerOptions, RunningHttpServer } from './observability/http-server.js';
 export { flushTracing, registerTracing, startTracingFromEnv, stopTracing } from './observability/tracing.js';

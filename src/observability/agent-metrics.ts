@@ -1,24 +1,9 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process-metrics.js';
 import { codeName } from '../errors.js';
 
 /** Latency buckets in seconds: 0.5 ms to 10 s, for calls between agents on one network and LLM-backed ones. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-/**
- * prom-client's default process and Node.js metrics on `registry`, without the three gauges whose names end in
- * `_total` (`promtool check metrics` flags them: the suffix is for counters); their per-type siblings
- * (`nodejs_active_handles` and so on) remain, and sum to the same values.
- */
-export function collectProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry });
-  for (const name of [
-    'nodejs_active_handles_total',
-    'nodejs_active_requests_total',
-    'nodejs_active_resources_total',
-  ]) {
-    registry.removeSingleMetric(name);
-  }
-}
 
 /** Most distinct method label values per agent; further methods are counted under `other`. */
 const MAX_METHODS = 100;
@@ -46,7 +31,7 @@ export class AgentMetrics {
 
   constructor(options: { registry?: Registry; processMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
-    if (options.processMetrics ?? true) collectProcessMetrics(this.registry);
+    if (options.processMetrics ?? true) registerProcessMetrics(this.registry);
     const registers = [this.registry];
     this.clientCalls = new Counter({
       name: 'agentmesh_client_calls_total',

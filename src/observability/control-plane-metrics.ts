@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './process-metrics.js';
 import type { AgentRecord, Health } from '../control-plane/agent-record.js';
 import { codeName } from '../errors.js';
 
@@ -17,19 +18,6 @@ export interface ControlPlaneMetricsOptions {
 }
 
 const HEALTH_STATES: readonly Health[] = ['healthy', 'unhealthy', 'draining'];
-
-// prom-client's default collectors cannot be stopped: each collectDefaultMetrics call adds a GC observer and an
-// event-loop monitor for the life of the process. The process metrics describe the process, not a control plane,
-// so they are collected once per process and registered in every control plane's registry; a process that starts
-// and stops control planes (tests, embedders) does not pile up observers.
-let processRegistry: Registry | undefined;
-function processMetrics(): Registry {
-  if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
-  }
-  return processRegistry;
-}
 
 /**
  * The control plane's Prometheus metrics, in a registry of its own (never prom-client's global one): registry size
@@ -144,16 +132,7 @@ export class ControlPlaneMetrics {
     // Zero series for what is expected, so that rate() works from the first scrape.
     for (const kind of ['join', 'renewal', 'self']) this.certificates.inc({ kind }, 0);
     for (const result of ['accepted', 'rejected']) this.callReports.inc({ result }, 0);
-    if (options.processMetrics !== false) {
-      // getMetricsAsArray returns the metric objects themselves (typed as their plain description).
-      for (const metric of processMetrics().getMetricsAsArray() as unknown as Metric[]) {
-        // prom-client also names three gauges `nodejs_active_{handles,requests,resources}_total`; `_total` is for
-        // counters (promtool refuses them), and the same numbers are in the gauges without the suffix, by type.
-        const { name } = metric as unknown as { name: string };
-        if (metric instanceof Gauge && name.endsWith('_total')) continue;
-        this.registry.registerMetric(metric);
-      }
-    }
+    if (options.processMetrics !== false) registerProcessMetrics(this.registry);
   }
 
   /** A unary RPC finished (`seconds` after it started), or a watch stream ended (`seconds` undefined). */
