@@ -28,6 +28,11 @@ export class AgentMetrics {
   private readonly eventsHandled: Counter<'subscriber_type' | 'outcome'>;
   private readonly certificateExpiry: Gauge<'agent'>;
   private readonly expiries = new Map<string, () => number>();
+  private readonly tallies = {
+    published: new Map<string, Tally>(),
+    deliveries: new Map<string, Tally>(),
+    handled: new Map<string, Tally>(),
+  };
 
   constructor(options: { registry?: Registry; processMetrics?: boolean } = {}) {
     this.registry = options.registry ?? new Registry();
@@ -77,23 +82,42 @@ export class AgentMetrics {
       labelNames: ['caller_type', 'callee_type'],
       registers,
     });
+    // Pub/sub counts are plain numbers on the delivery path, read into the counters when scraped: at tens of
+    // thousands of deliveries a second, prom-client's per-increment label hashing would be a cost of its own.
+    const tallies = this.tallies;
     this.eventsPublished = new Counter({
       name: 'agentmesh_events_published_total',
       help: 'Events accepted for publishing, by publisher type.',
       labelNames: ['publisher_type'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies.published.values()) this.inc({ publisher_type: t.type }, t.value);
+      },
     });
     this.eventDeliveries = new Counter({
       name: 'agentmesh_event_deliveries_total',
       help: 'Event deliveries finished by the publishers of this process: delivered (acknowledged), retried, dead_lettered or refused.',
       labelNames: ['publisher_type', 'outcome'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies.deliveries.values()) {
+          this.inc({ publisher_type: t.type, outcome: t.outcome }, t.value);
+        }
+      },
     });
     this.eventsHandled = new Counter({
       name: 'agentmesh_events_handled_total',
       help: 'Events the subscriptions of this process answered: ack, retry, drop or refused.',
       labelNames: ['subscriber_type', 'outcome'],
       registers,
+      collect() {
+        this.reset();
+        for (const t of tallies.handled.values()) {
+          this.inc({ subscriber_type: t.type, outcome: t.outcome }, t.value);
+        }
+      },
     });
     const expiries = this.expiries;
     this.certificateExpiry = new Gauge({
@@ -124,11 +148,21 @@ export class AgentMetrics {
       retries: this.retries,
       failovers: this.failovers,
       ejections: this.ejections,
-      published: this.eventsPublished.labels(type),
-      deliveries: this.eventDeliveries,
-      handled: this.eventsHandled,
+      tally: (family: keyof AgentMetrics['tallies'], outcome = ''): Tally => {
+        const key = `${type}\0${outcome}`;
+        let tally = this.tallies[family].get(key);
+        if (!tally) this.tallies[family].set(key, (tally = { type, outcome, value: 0 }));
+        return tally;
+      },
     };
   }
+}
+
+/** A count kept as a plain number and read into its counter when scraped; it only grows. */
+interface Tally {
+  type: string;
+  outcome: string;
+  value: number;
 }
 
 type Bound = ReturnType<AgentMetrics['bind']>;
@@ -147,6 +181,9 @@ export class AgentInstruments {
   private readonly client = new Map<string, CallSeries>();
   private readonly server = new Map<string, CallSeries>();
   private readonly clientMethods = new Set<string>();
+  private readonly published: Tally;
+  private readonly deliveries = new Map<string, Tally>();
+  private readonly handled = new Map<string, Tally>();
   private readonly serverMethods = new Set<string>();
 
   constructor(
@@ -155,6 +192,7 @@ export class AgentInstruments {
     private readonly forget: () => void,
   ) {
     this.bound = metrics.bind(type);
+    this.published = this.bound.tally('published');
   }
 
   /** One attempt of a call this agent made finished with `code` after `ms`. */
@@ -202,15 +240,19 @@ export class AgentInstruments {
   }
 
   eventPublished(): void {
-    this.bound.published.inc();
+    this.published.value += 1;
   }
 
   eventDelivery(outcome: 'delivered' | 'retried' | 'dead_lettered' | 'refused'): void {
-    this.bound.deliveries.labels(this.type, outcome).inc();
+    let tally = this.deliveries.get(outcome);
+    if (!tally) this.deliveries.set(outcome, (tally = this.bound.tally('deliveries', outcome)));
+    tally.value += 1;
   }
 
   eventHandled(outcome: 'ack' | 'retry' | 'drop' | 'refused'): void {
-    this.bound.handled.labels(this.type, outcome).inc();
+    let tally = this.handled.get(outcome);
+    if (!tally) this.handled.set(outcome, (tally = this.bound.tally('handled', outcome)));
+    tally.value += 1;
   }
 
   /** The agent stopped: its certificate is no longer reported. */

@@ -1,4 +1,6 @@
 import {
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -57,6 +59,7 @@ export function startSpan(
   parentTraceparent: string | undefined,
   attributes: Attributes,
 ): Span {
+  if (!tracingRegistered()) return NO_SPAN;
   const parent = parentTraceparent ? contextFromTraceparent(parentTraceparent) : otelContext.active();
   return tracer.startSpan(name, { kind, attributes }, parent);
 }
@@ -85,6 +88,18 @@ export function endSpan(span: Span, error?: MeshError | undefined): void {
 export function withSpan<T>(span: Span, work: () => T): T {
   if (!span.isRecording()) return work();
   return otelContext.with(trace.setSpan(otelContext.active(), span), work);
+}
+
+/** The span of every call while no tracer provider is registered: records nothing, costs nothing. */
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * Whether a tracer provider is registered (by {@link startTracingFromEnv} or by the program). Without one every
+ * span is a no-op, so the mesh skips reading parents and building spans on its hot paths.
+ */
+function tracingRegistered(): boolean {
+  const global = trace.getTracerProvider();
+  return !(global instanceof ProxyTracerProvider) || global.getDelegateTracer('agent-mesh') !== undefined;
 }
 
 let provider: NodeTracerProvider | undefined;
