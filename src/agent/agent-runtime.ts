@@ -46,6 +46,11 @@ export interface AgentOptions {
   methods?: Record<string, MethodHandler>;
   /** Streamed methods, called through InvokeStream (e.g. token streams). */
   streams?: Record<string, StreamHandler>;
+  /**
+   * Serves generic calls to methods that have no handler in `methods` or `streams`, after the policy check (e.g. a
+   * sidecar forwarding every method to its app). Without it such calls are UNIMPLEMENTED.
+   */
+  fallback?: { method?: MethodHandler; stream?: StreamHandler };
   /** The user's own typed services, served beside the generic one; policies name their methods `<package.Service>/<Method>`. */
   services?: ServiceRegistration[];
   /** `host:port` to listen on (default `127.0.0.1:0`). */
@@ -267,6 +272,10 @@ async function launchAgent(
         ms,
       ),
     ...(hopLimit !== undefined ? { hopLimit } : {}),
+    fallback: {
+      method: options.fallback?.method && counted(options.fallback.method),
+      stream: options.fallback?.stream && countedStream(options.fallback.stream),
+    },
   });
   const typed = options.services ?? [];
   const guard: Guard = { identity: options.identity, check: checkPolicy, calls, logger, hopLimit };

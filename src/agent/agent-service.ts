@@ -78,6 +78,11 @@ export interface AgentServiceOptions {
    * refused before it was known), the method, the gRPC code and the time taken.
    */
   onCallEnd?: (caller: SpiffeId | undefined, method: string, code: number, ms: number) => void;
+  /**
+   * Handlers for a method with no handler of its own in `methods` (unary) or `streams` (streamed), e.g. a sidecar
+   * forwarding every method to its app; without one such a call is UNIMPLEMENTED. Authorization runs first.
+   */
+  fallback?: { method?: MethodHandler | undefined; stream?: StreamHandler | undefined };
 }
 
 /** What every server handler of an agent is told about an incoming call, generic or typed. */
@@ -132,6 +137,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       | grpc.ServerWritableStream<InvokeRequest__Output, unknown>,
     handlers: Map<string, H>,
     span: ServerSpan,
+    fallback: H | undefined,
   ): { handler: H; request: InvocationPayload; invocation: InvocationContext } => {
     const { method, payload, contentType } = call.request;
     if (!METHOD_NAME.test(method)) {
@@ -145,7 +151,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     span.caller = invocation.caller;
     span.adopt(invocation.context);
     options.authorize?.(invocation.caller, method);
-    const handler = handlers.get(method);
+    const handler = handlers.get(method) ?? fallback;
     if (!handler) {
       const known = [...handlers.keys()].sort().join(', ') || '(none)';
       throw new MeshError(Code.UNIMPLEMENTED, `unknown method "${method}"; this agent serves: ${known}`);
@@ -160,7 +166,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     ) => {
       const span = new ServerSpan(call, options);
       const run = async (): Promise<InvokeResponse> => {
-        const { handler, request, invocation } = prepare(call, methods, span);
+        const { handler, request, invocation } = prepare(call, methods, span, options.fallback?.method);
         // Calls the handler makes through a MeshClient inherit the context: trace, conversation, chain, deadline.
         return runWithContext(invocation.context, () => span.run(() => handler(request, invocation)));
       };
@@ -184,7 +190,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       });
       const span = new ServerSpan(call, options);
       const run = async () => {
-        const { handler, request, invocation } = prepare(call, streams, span);
+        const { handler, request, invocation } = prepare(call, streams, span, options.fallback?.stream);
         await runWithContext(invocation.context, () =>
           span.run(() => pump(handler(request, invocation), call, gone)),
         );
