@@ -83,6 +83,7 @@ export async function benchControlPlane(makeStore: () => Promise<Store>): Promis
               maxConcurrency: 8,
               description: '',
               subscriptions: [],
+              skills: [],
             },
             3_600_000,
           ),

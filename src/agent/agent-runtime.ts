@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
-import type { AgentSpec } from '../control-plane/agent-record.js';
+import { validateSkills, type AgentSpec, type Skill } from '../control-plane/agent-record.js';
 import { authorize } from '../control-plane/policy.js';
 import { runWithContext, type CallContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
@@ -26,6 +26,7 @@ import { subscriptionKey, validateSubscriptions, type Subscription } from '../pu
 import {
   createAgentService,
   readIncomingCall,
+  type HandlerFallback,
   type MethodHandler,
   type StreamHandler,
 } from './agent-service.js';
@@ -50,7 +51,7 @@ export interface AgentOptions {
    * Serves generic calls to methods that have no handler in `methods` or `streams`, after the policy check (e.g. a
    * sidecar forwarding every method to its app). Without it such calls are UNIMPLEMENTED.
    */
-  fallback?: { method?: MethodHandler; stream?: StreamHandler };
+  fallback?: { method?: HandlerFallback<MethodHandler>; stream?: HandlerFallback<StreamHandler> };
   /** The user's own typed services, served beside the generic one; policies name their methods `<package.Service>/<Method>`. */
   services?: ServiceRegistration[];
   /** `host:port` to listen on (default `127.0.0.1:0`). */
@@ -63,6 +64,12 @@ export interface AgentOptions {
   handleSignals?: boolean;
   /** Options for the agent's own outbound mesh client. */
   client?: Partial<Omit<MeshClientOptions, 'identity' | 'cache' | 'logger'>>;
+  /**
+   * The tools the agent offers (its agent card's skills), found by `callTool(id)` and by discovery by skill id or
+   * tag. A skill's handler serves the method of the same name; a skill without one describes a method or stream
+   * given in `methods` or `streams`.
+   */
+  skills?: SkillOptions[];
   /** Event subscriptions to register with the agent from the start (more can be added with `subscribe`). */
   subscriptions?: SubscriptionOptions[];
   /** Options for the agent's event publisher (attempts, ack timeout, payload limit, ...). */
@@ -75,6 +82,24 @@ export interface AgentOptions {
   metrics?: AgentMetrics;
   /** `host:port` for an HTTP server answering `/metrics` (default: none). */
   metricsListen?: string;
+}
+
+/** One skill (tool) of an agent: what it does and takes, and optionally its handler. */
+export interface SkillOptions {
+  /** Unique within the agent; also the method name `callTool` invokes. */
+  id: string;
+  name?: string;
+  description?: string;
+  tags?: string[];
+  /** JSON Schemas of the input and output (objects, or JSON text). */
+  inputSchema?: object | string;
+  outputSchema?: object | string;
+  /** Media types accepted and produced (default: JSON). */
+  inputContentTypes?: string[];
+  outputContentTypes?: string[];
+  examples?: string[];
+  /** Serves the method `id` (else `methods[id]` or `streams[id]` must exist). */
+  handler?: MethodHandler;
 }
 
 /** One event subscription: a topic pattern, its handler, and optionally a queue group and a concurrency limit. */
@@ -135,6 +160,20 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   const name = identityNameOf(options.identity.spiffeId);
   if (!name || name === 'control-plane') {
     throw new MeshError(Code.INVALID_ARGUMENT, `"${options.identity.spiffeId.uri}" is not an agent identity`);
+  }
+  const skills = validateSkills((options.skills ?? []).map(toSkill));
+  if (!skills.ok) throw skills.error;
+  const described = options.skills?.find(
+    (skill) =>
+      !skill.handler &&
+      !Object.hasOwn(options.methods ?? {}, skill.id) &&
+      !Object.hasOwn(options.streams ?? {}, skill.id),
+  );
+  if (described) {
+    throw new MeshError(
+      Code.INVALID_ARGUMENT,
+      `skill "${described.id}" has no handler, and no method or stream of that name serves it`,
+    );
   }
   const initial = (options.subscriptions ?? []).map(toSubscription);
   const checked = validateSubscriptions(initial.map(([subscription]) => subscription));
@@ -211,7 +250,12 @@ async function launchAgent(
     Object.entries(options.streams ?? {}).map(([method, handler]) => [method, countedStream(handler)]),
   );
   const methods = Object.fromEntries(
-    Object.entries(options.methods ?? {}).map(([method, handler]) => [method, counted(handler)]),
+    [
+      ...Object.entries(options.methods ?? {}),
+      ...(options.skills ?? []).flatMap((skill) =>
+        skill.handler ? [[skill.id, skill.handler] as const] : [],
+      ),
+    ].map(([method, handler]) => [method, counted(handler)]),
   );
   /** The control plane's policies decide before any handler, generic or typed, runs. */
   const checkPolicy = (caller: SpiffeId, method: string): void => {
@@ -273,8 +317,14 @@ async function launchAgent(
       ),
     ...(hopLimit !== undefined ? { hopLimit } : {}),
     fallback: {
-      method: options.fallback?.method && counted(options.fallback.method),
-      stream: options.fallback?.stream && countedStream(options.fallback.stream),
+      method: (method) => {
+        const handler = options.fallback?.method?.(method);
+        return handler && counted(handler);
+      },
+      stream: (method) => {
+        const handler = options.fallback?.stream?.(method);
+        return handler && countedStream(handler);
+      },
     },
   });
   const typed = options.services ?? [];
@@ -296,6 +346,7 @@ async function launchAgent(
     maxConcurrency: options.maxConcurrency ?? 0,
     description: options.description ?? '',
     subscriptions: events.list(),
+    skills: (options.skills ?? []).map(toSkill),
   };
   const leaseTtlMs = options.leaseTtlMs ?? 15_000;
   await controlPlane.register(spec, leaseTtlMs);
@@ -562,6 +613,22 @@ function stopSignalHandler(): void {
   process.off('SIGTERM', signalHandler);
   process.off('SIGINT', signalHandler);
   signalHandler = undefined;
+}
+
+function toSkill(options: SkillOptions): Skill {
+  const schema = (value: object | string | undefined) =>
+    value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  return {
+    id: options.id,
+    name: options.name ?? '',
+    description: options.description ?? '',
+    tags: options.tags ?? [],
+    inputSchema: schema(options.inputSchema),
+    outputSchema: schema(options.outputSchema),
+    inputContentTypes: options.inputContentTypes ?? [],
+    outputContentTypes: options.outputContentTypes ?? [],
+    examples: options.examples ?? [],
+  };
 }
 
 function toSubscription(options: SubscriptionOptions): [Subscription, EventHandler] {

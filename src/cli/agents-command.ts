@@ -1,3 +1,4 @@
+import { agentCard, toA2aAgentCard } from '../control-plane/agent-card.js';
 import { Command } from 'commander';
 import type { AgentRecord } from '../control-plane/agent-record.js';
 import { ControlPlaneClient } from '../control-plane/client.js';
@@ -21,6 +22,8 @@ interface ListFlags extends ClientFlags {
 
 interface ShowFlags extends ClientFlags {
   json: boolean;
+  card: boolean;
+  a2a: boolean;
 }
 
 /**
@@ -41,6 +44,8 @@ export interface AgentDocument {
     maxConcurrency: number;
     description: string;
     subscriptions: Array<{ pattern: string; group: string; maxInFlight: number }>;
+    /** Skill ids; `agents show <id> --card` prints the skills in full. */
+    skills: string[];
   };
   load: { inFlight: number; queueDepth: number };
   registeredAt: string;
@@ -70,6 +75,7 @@ export function agentDocument(record: AgentRecord): AgentDocument {
         group,
         maxInFlight,
       })),
+      skills: spec.skills.map((skill) => skill.id),
     },
     load: { inFlight: record.load.inFlight, queueDepth: record.load.queueDepth },
     registeredAt: new Date(record.registeredAt).toISOString(),
@@ -167,17 +173,48 @@ function agentDetails(record: AgentRecord, now: number): string {
     .join('\n');
 }
 
-/** How `agents show` presents an agent; a later view (e.g. the agent's card) is one more case here. */
-type ShowFormat = 'text' | 'json';
+/** How `agents show` presents an agent: its record or its card, as text or JSON, or its card in A2A's shape. */
+type ShowFormat = 'text' | 'json' | 'card' | 'card-json' | 'a2a';
 
 function showFormat(flags: ShowFlags): ShowFormat {
+  if (flags.a2a) return 'a2a';
+  if (flags.card) return flags.json ? 'card-json' : 'card';
   return flags.json ? 'json' : 'text';
+}
+
+/** The card as text: who the agent is, then each skill with its tags, media types and schemas. */
+function cardDetails(record: AgentRecord): string {
+  const card = agentCard(record);
+  const lines = [
+    `${card.name} (${card.type})${card.description ? `: ${card.description}` : ''}`,
+    `  identity  ${card.spiffeId}`,
+    `  endpoint  ${card.endpoint}`,
+  ];
+  if (card.skills.length === 0) lines.push('  skills    (none)');
+  for (const skill of card.skills) {
+    lines.push('', `  ${skill.id}${skill.name !== skill.id ? ` (${skill.name})` : ''}`);
+    if (skill.description) lines.push(`    ${skill.description}`);
+    if (skill.tags.length > 0) lines.push(`    tags: ${skill.tags.join(', ')}`);
+    const media = (types: string[]) => (types.length > 0 ? types.join(', ') : 'application/json');
+    lines.push(`    in: ${media(skill.inputContentTypes)}   out: ${media(skill.outputContentTypes)}`);
+    if (skill.inputSchema !== undefined) lines.push(`    input schema: ${JSON.stringify(skill.inputSchema)}`);
+    if (skill.outputSchema !== undefined)
+      lines.push(`    output schema: ${JSON.stringify(skill.outputSchema)}`);
+    for (const example of skill.examples) lines.push(`    example: ${example}`);
+  }
+  return lines.join('\n');
 }
 
 function renderAgent(record: AgentRecord, format: ShowFormat): string {
   switch (format) {
     case 'json':
       return JSON.stringify(agentDocument(record), null, 2);
+    case 'card':
+      return cardDetails(record);
+    case 'card-json':
+      return JSON.stringify(agentCard(record), null, 2);
+    case 'a2a':
+      return JSON.stringify(toA2aAgentCard(record), null, 2);
     case 'text':
       return agentDetails(record, Date.now());
   }
@@ -237,7 +274,9 @@ export function createAgentsCommand(): Command {
           "show one agent's full record: spec, capabilities, labels, subscriptions, health, load, identity, lease",
         )
         .argument('<id>', 'the agent id (its registered name), as `agents list` shows it')
-        .option('--json', 'print the record as one JSON object', false),
+        .option('--json', 'print the record (or with --card, the card) as one JSON object', false)
+        .option('--card', "print the agent's card: its description and skills (tools)", false)
+        .option('--a2a', 'print the card in the A2A AgentCard JSON shape, for A2A tooling', false),
     ).action(async (id: string, flags: ShowFlags) => {
       const record = await withControlPlane(flags, (client) =>
         client.getAgent(id).catch((error: unknown) => {

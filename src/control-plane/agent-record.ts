@@ -18,6 +18,23 @@ export interface AgentSpec {
   description: string;
   /** Event subscriptions; publishers find them here and deliver to the agent directly. */
   subscriptions: Subscription[];
+  /** The tools the agent offers (its agent card's skills). */
+  skills: Skill[];
+}
+
+/** One skill (tool) of an agent: its id is also the method `callTool` invokes. */
+export interface Skill {
+  id: string;
+  name: string;
+  description: string;
+  tags: string[];
+  /** JSON Schema of the input and output, as JSON text; empty when not described. */
+  inputSchema: string;
+  outputSchema: string;
+  /** Media types accepted and produced; empty means JSON. */
+  inputContentTypes: string[];
+  outputContentTypes: string[];
+  examples: string[];
 }
 
 /** Load an agent reports with its heartbeats. */
@@ -49,6 +66,64 @@ const MAX_CAPABILITIES = 64;
 const MAX_LABELS = 64;
 const MAX_DESCRIPTION = 1024;
 const MAX_WEIGHT = 10_000;
+const SKILL_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]{1,64}\/[A-Za-z0-9!#$&^_.+*-]{1,64}$/;
+const MAX_SKILLS = 64;
+const MAX_SCHEMA = 16 * 1024;
+
+/** Whether `spec` offers the skill `id` (when given) and a skill tagged `tag` (when given). */
+export function offersSkill(spec: AgentSpec, id: string | undefined, tag: string | undefined): boolean {
+  if (id && !spec.skills.some((skill) => skill.id === id)) return false;
+  if (tag && !spec.skills.some((skill) => skill.tags.includes(tag))) return false;
+  return true;
+}
+
+/** Checks an agent's skills: unique ids, bounded texts, tags like capabilities, schemas as JSON objects. */
+export function validateSkills(skills: readonly Skill[]): Result<Skill[]> {
+  const bad = (why: string) => fail(Code.INVALID_ARGUMENT, why);
+  if (skills.length > MAX_SKILLS) return bad(`more than ${MAX_SKILLS} skills`);
+  const ids = new Set<string>();
+  for (const skill of skills) {
+    if (!SKILL_ID.test(skill.id)) {
+      return bad(
+        `skill id "${skill.id.slice(0, 40)}" must be 1-128 letters, digits, ".", "_", ":", "/" or "-"`,
+      );
+    }
+    if (ids.has(skill.id)) return bad(`skill "${skill.id}" is listed twice`);
+    ids.add(skill.id);
+    const where = `skill "${skill.id}"`;
+    if (skill.name.length > 200) return bad(`${where}: name is longer than 200 characters`);
+    if (skill.description.length > 2048) return bad(`${where}: description is longer than 2048 characters`);
+    if (skill.tags.length > 32) return bad(`${where}: more than 32 tags`);
+    const tag = skill.tags.find((t) => !CAPABILITY.test(t));
+    if (tag !== undefined) return bad(`${where}: tag "${tag.slice(0, 40)}" must look like a capability`);
+    for (const [side, schema] of [
+      ['input', skill.inputSchema],
+      ['output', skill.outputSchema],
+    ] as const) {
+      if (!schema) continue;
+      if (schema.length > MAX_SCHEMA) return bad(`${where}: ${side} schema is larger than 16 KiB`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(schema);
+      } catch {
+        return bad(`${where}: ${side} schema is not JSON (give a JSON Schema as JSON text)`);
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        return bad(`${where}: ${side} schema must be a JSON object (a JSON Schema)`);
+      }
+    }
+    for (const types of [skill.inputContentTypes, skill.outputContentTypes]) {
+      if (types.length > 8) return bad(`${where}: more than 8 content types`);
+      const wrong = types.find((type) => !MEDIA_TYPE.test(type));
+      if (wrong !== undefined) return bad(`${where}: "${wrong.slice(0, 40)}" is not a media type`);
+    }
+    if (skill.examples.length > 8 || skill.examples.some((example) => example.length > 1024)) {
+      return bad(`${where}: at most 8 examples of at most 1024 characters`);
+    }
+  }
+  return ok(skills.map((skill) => ({ ...skill, tags: [...new Set(skill.tags)] })));
+}
 
 /** Checks `host:port` (a hostname, an IPv4 address or a bracketed IPv6 address, and a port from 1 to 65535). */
 export function validEndpoint(endpoint: string): boolean {
@@ -95,9 +170,12 @@ export function validateSpec(spec: AgentSpec): Result<AgentSpec> {
     return bad(`description is longer than ${MAX_DESCRIPTION} characters`);
   const subscriptions = validateSubscriptions(spec.subscriptions);
   if (!subscriptions.ok) return bad(subscriptions.error.message);
+  const skills = validateSkills(spec.skills);
+  if (!skills.ok) return bad(skills.error.message);
   return ok({
     ...spec,
     subscriptions: subscriptions.value,
+    skills: skills.value,
     capabilities: [...new Set(spec.capabilities)],
     labels: { ...spec.labels },
     weight: spec.weight === 0 ? DEFAULT_WEIGHT : spec.weight,

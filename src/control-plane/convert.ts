@@ -48,6 +48,17 @@ export function specFromWire(spec: AgentSpec__Output | null): AgentSpec {
       group: subscription.group,
       maxInFlight: subscription.maxInFlight,
     })),
+    skills: (spec?.skills ?? []).map((skill) => ({
+      id: skill.id,
+      name: skill.name,
+      description: skill.description,
+      tags: skill.tags,
+      inputSchema: skill.inputSchema,
+      outputSchema: skill.outputSchema,
+      inputContentTypes: skill.inputContentTypes,
+      outputContentTypes: skill.outputContentTypes,
+      examples: skill.examples,
+    })),
   };
 }
 

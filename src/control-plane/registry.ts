@@ -1,4 +1,4 @@
-import type { AgentRecord, Health } from './agent-record.js';
+import { offersSkill, type AgentRecord, type Health } from './agent-record.js';
 import { matchesLabels, type LabelSelector } from './label-selector.js';
 
 /** A discovery query, already validated. */
@@ -9,6 +9,9 @@ export interface DiscoveryQuery {
   selector?: LabelSelector;
   /** Also return unhealthy and draining agents. */
   includeUnhealthy?: boolean;
+  /** Only agents offering the skill with this id, and a skill with this tag. */
+  skill?: string;
+  skillTag?: string;
 }
 
 function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
@@ -105,6 +108,7 @@ export class Registry {
       if (query.capabilities && !query.capabilities.every((c) => record.spec.capabilities.includes(c)))
         continue;
       if (query.selector && !matchesLabels(query.selector, record.spec.labels)) continue;
+      if ((query.skill || query.skillTag) && !offersSkill(record.spec, query.skill, query.skillTag)) continue;
       found.push(record);
     }
     return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -176,6 +176,8 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         capabilities: request.capabilities,
         selector: selector.value,
         includeUnhealthy: request.includeUnhealthy,
+        skill: request.skill,
+        skillTag: request.skillTag,
       });
       return { agents: agents.map(recordToWire), revision: state.revision };
     }),

@@ -1,4 +1,4 @@
-import type { AgentRecord } from '../control-plane/agent-record.js';
+import { offersSkill, type AgentRecord } from '../control-plane/agent-record.js';
 import type { ControlPlaneClient, WatchHandle, WatchMessage } from '../control-plane/client.js';
 import { matchesLabels, parseLabelSelector, type LabelSelector } from '../control-plane/label-selector.js';
 import { ALLOW_ALL, type PolicySet } from '../control-plane/policy.js';
@@ -11,6 +11,9 @@ export interface TargetQuery {
   type?: string;
   capabilities?: readonly string[];
   labelSelector?: string;
+  /** Only agents offering the skill (tool) with this id, and a skill with this tag. */
+  skill?: string;
+  skillTag?: string;
 }
 
 /** Options for {@link EndpointCache}. */
@@ -20,6 +23,8 @@ export function describeQuery(query: TargetQuery): string {
     query.type ? `type ${query.type}` : '',
     query.capabilities?.length ? `capabilities ${query.capabilities.join(', ')}` : '',
     query.labelSelector ? `labels ${query.labelSelector}` : '',
+    query.skill ? `skill ${query.skill}` : '',
+    query.skillTag ? `skill tag ${query.skillTag}` : '',
   ].filter(Boolean);
   return parts.join(', ') || 'any agent';
 }
@@ -103,6 +108,7 @@ export class EndpointCache {
       if (query.capabilities && !query.capabilities.every((c) => agent.spec.capabilities.includes(c)))
         continue;
       if (selector && !matchesLabels(selector, agent.spec.labels)) continue;
+      if ((query.skill || query.skillTag) && !offersSkill(agent.spec, query.skill, query.skillTag)) continue;
       found.push(agent);
     }
     return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

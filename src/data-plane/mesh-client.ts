@@ -270,6 +270,21 @@ export class MeshClient {
   }
 
   /**
+   * Calls the tool `skillId` (a skill in agents' cards) on a healthy agent that offers it, with the usual balancing
+   * and failover; `args` is sent as the payload (JSON for objects) to the method of the same name. `target` narrows
+   * the agents further (a type, labels, a skill tag).
+   * @throws MeshError UNAVAILABLE when no healthy agent offers the skill, else as {@link MeshClient.call}.
+   */
+  async callTool(
+    skillId: string,
+    args: unknown,
+    options: MeshCallOptions & { target?: Omit<TargetQuery, 'skill'> } = {},
+  ): Promise<MeshCallResult> {
+    const { target, ...callOptions } = options;
+    return this.call({ ...target, skill: skillId }, skillId, args, callOptions);
+  }
+
+  /**
    * Invokes a streamed method on an agent matching `target` and yields its chunks as they arrive. Failover
    * happens only before the first chunk, as for {@link MeshClient.call} (backoff, retry budget, ejected instances
    * avoided, the overall deadline); after it, a failure ends the stream with its error. A stream on which the
@@ -513,7 +528,7 @@ export class MeshClient {
    * @throws MeshError INVALID_ARGUMENT for an unknown strategy (and then records nothing).
    */
   private targetFor(query: TargetQuery, name: BalancerName): Target {
-    const key = `${name}|${query.type ?? ''}|${(query.capabilities ?? []).join(',')}|${query.labelSelector ?? ''}`;
+    const key = `${name}|${query.type ?? ''}|${(query.capabilities ?? []).join(',')}|${query.labelSelector ?? ''}|${query.skill ?? ''}|${query.skillTag ?? ''}`;
     let target = this.targets.get(key);
     if (!target) {
       target = { query, balancer: createBalancer(name, this.random), ids: [], version: -1 };
@@ -616,7 +631,7 @@ export class MeshClient {
 
 /** A client span's name: the callee type and method, e.g. `summarizer/summarize`. */
 function spanName(target: TargetQuery, method: string): string {
-  return `${target.type ?? 'agent'}/${method}`;
+  return `${target.type ?? (target.skill ? 'tool' : 'agent')}/${method}`;
 }
 
 function spanAttributes(target: TargetQuery, method: string): Attributes {

@@ -15,6 +15,7 @@ import type { InvokeChunk as _agentmesh_v1_InvokeChunk, InvokeChunk__Output as _
 import type { InvokeRequest as _agentmesh_v1_InvokeRequest, InvokeRequest__Output as _agentmesh_v1_InvokeRequest__Output } from './agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse as _agentmesh_v1_InvokeResponse, InvokeResponse__Output as _agentmesh_v1_InvokeResponse__Output } from './agentmesh/v1/InvokeResponse.js';
 import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _agentmesh_v1_LoadReport__Output } from './agentmesh/v1/LoadReport.js';
+import type { Skill as _agentmesh_v1_Skill, Skill__Output as _agentmesh_v1_Skill__Output } from './agentmesh/v1/Skill.js';
 import type { Subscription as _agentmesh_v1_Subscription, Subscription__Output as _agentmesh_v1_Subscription__Output } from './agentmesh/v1/Subscription.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -40,6 +41,7 @@ export interface ProtoGrpcType {
       InvokeRequest: MessageTypeDefinition<_agentmesh_v1_InvokeRequest, _agentmesh_v1_InvokeRequest__Output>
       InvokeResponse: MessageTypeDefinition<_agentmesh_v1_InvokeResponse, _agentmesh_v1_InvokeResponse__Output>
       LoadReport: MessageTypeDefinition<_agentmesh_v1_LoadReport, _agentmesh_v1_LoadReport__Output>
+      Skill: MessageTypeDefinition<_agentmesh_v1_Skill, _agentmesh_v1_Skill__Output>
       Subscription: MessageTypeDefinition<_agentmesh_v1_Subscription, _agentmesh_v1_Subscription__Output>
     }
   }

@@ -29,6 +29,7 @@ import type { RegisterRequest as _agentmesh_v1_RegisterRequest, RegisterRequest_
 import type { RegisterResponse as _agentmesh_v1_RegisterResponse, RegisterResponse__Output as _agentmesh_v1_RegisterResponse__Output } from './agentmesh/v1/RegisterResponse.js';
 import type { SignCertificateRequest as _agentmesh_v1_SignCertificateRequest, SignCertificateRequest__Output as _agentmesh_v1_SignCertificateRequest__Output } from './agentmesh/v1/SignCertificateRequest.js';
 import type { SignCertificateResponse as _agentmesh_v1_SignCertificateResponse, SignCertificateResponse__Output as _agentmesh_v1_SignCertificateResponse__Output } from './agentmesh/v1/SignCertificateResponse.js';
+import type { Skill as _agentmesh_v1_Skill, Skill__Output as _agentmesh_v1_Skill__Output } from './agentmesh/v1/Skill.js';
 import type { Snapshot as _agentmesh_v1_Snapshot, Snapshot__Output as _agentmesh_v1_Snapshot__Output } from './agentmesh/v1/Snapshot.js';
 import type { Subscription as _agentmesh_v1_Subscription, Subscription__Output as _agentmesh_v1_Subscription__Output } from './agentmesh/v1/Subscription.js';
 import type { WatchEvent as _agentmesh_v1_WatchEvent, WatchEvent__Output as _agentmesh_v1_WatchEvent__Output } from './agentmesh/v1/WatchEvent.js';
@@ -73,6 +74,7 @@ export interface ProtoGrpcType {
       RegisterResponse: MessageTypeDefinition<_agentmesh_v1_RegisterResponse, _agentmesh_v1_RegisterResponse__Output>
       SignCertificateRequest: MessageTypeDefinition<_agentmesh_v1_SignCertificateRequest, _agentmesh_v1_SignCertificateRequest__Output>
       SignCertificateResponse: MessageTypeDefinition<_agentmesh_v1_SignCertificateResponse, _agentmesh_v1_SignCertificateResponse__Output>
+      Skill: MessageTypeDefinition<_agentmesh_v1_Skill, _agentmesh_v1_Skill__Output>
       Snapshot: MessageTypeDefinition<_agentmesh_v1_Snapshot, _agentmesh_v1_Snapshot__Output>
       Subscription: MessageTypeDefinition<_agentmesh_v1_Subscription, _agentmesh_v1_Subscription__Output>
       WatchEvent: MessageTypeDefinition<_agentmesh_v1_WatchEvent, _agentmesh_v1_WatchEvent__Output>

@@ -20,6 +20,7 @@ const record = (id: string, extra: Partial<AgentRecord> = {}): AgentRecord => ({
     maxConcurrency: 0,
     description: '',
     subscriptions: [],
+    skills: [],
   },
   spiffeId: `spiffe://agentmesh.local/agent/${id}`,
   health: 'healthy',

@@ -17,6 +17,7 @@ function agent(id: string): AgentRecord {
       maxConcurrency: 0,
       description: '',
       subscriptions: [],
+      skills: [],
     },
     spiffeId: `spiffe://t/agent/${id}`,
     health: 'healthy',

@@ -23,6 +23,7 @@ function record(
       maxConcurrency: 0,
       description: '',
       subscriptions: [],
+      skills: [],
     },
     spiffeId: `spiffe://t/agent/${id}`,
     health,
@@ -83,6 +84,7 @@ describe('agent spec validation', () => {
     weight: 0,
     maxConcurrency: 4,
     description: 'x',
+    skills: [],
     subscriptions: [{ pattern: 'tasks.*', group: '', maxInFlight: 0 }],
   };
 

@@ -1,6 +1,7 @@
 // Original file: proto/agentmesh/v1/types.proto
 
 import type { Subscription as _agentmesh_v1_Subscription, Subscription__Output as _agentmesh_v1_Subscription__Output } from '../../agentmesh/v1/Subscription.js';
+import type { Skill as _agentmesh_v1_Skill, Skill__Output as _agentmesh_v1_Skill__Output } from '../../agentmesh/v1/Skill.js';
 
 /**
  * What an agent declares about itself when it registers.
@@ -46,6 +47,11 @@ export interface AgentSpec {
    * directly (Agent.DeliverEvents); subscribing is authorized by the control plane's policies at registration.
    */
   'subscriptions'?: (_agentmesh_v1_Subscription)[];
+  /**
+   * What the agent offers as tools (its agent card's skills; at most 64, unique ids). Discovery can search them
+   * by id or tag, and `callTool` routes to a healthy agent that has the skill.
+   */
+  'skills'?: (_agentmesh_v1_Skill)[];
 }
 
 /**
@@ -92,4 +98,9 @@ export interface AgentSpec__Output {
    * directly (Agent.DeliverEvents); subscribing is authorized by the control plane's policies at registration.
    */
   'subscriptions': (_agentmesh_v1_Subscription__Output)[];
+  /**
+   * What the agent offers as tools (its agent card's skills; at most 64, unique ids). Discovery can search them
+   * by id or tag, and `callTool` routes to a healthy agent that has the skill.
+   */
+  'skills': (_agentmesh_v1_Skill__Output)[];
 }

@@ -18,6 +18,14 @@ export interface DiscoverRequest {
    * Also return agents that are unhealthy or draining (by default only healthy agents are returned).
    */
   'includeUnhealthy'?: (boolean);
+  /**
+   * Only agents that offer the skill with this id.
+   */
+  'skill'?: (string);
+  /**
+   * Only agents that offer a skill with this tag.
+   */
+  'skillTag'?: (string);
 }
 
 export interface DiscoverRequest__Output {
@@ -37,4 +45,12 @@ export interface DiscoverRequest__Output {
    * Also return agents that are unhealthy or draining (by default only healthy agents are returned).
    */
   'includeUnhealthy': (boolean);
+  /**
+   * Only agents that offer the skill with this id.
+   */
+  'skill': (string);
+  /**
+   * Only agents that offer a skill with this tag.
+   */
+  'skillTag': (string);
 }
