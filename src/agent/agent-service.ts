@@ -54,6 +54,9 @@ export type StreamHandler = (
   call: InvocationContext,
 ) => AsyncIterable<InvocationPayload>;
 
+/** Finds the handler for a method that has none of its own, by the method's name; undefined: UNIMPLEMENTED. */
+export type HandlerFallback<H> = (method: string) => H | undefined;
+
 /** Options for {@link createAgentService}. */
 export interface AgentServiceOptions {
   identity: MeshIdentity;
@@ -79,10 +82,10 @@ export interface AgentServiceOptions {
    */
   onCallEnd?: (caller: SpiffeId | undefined, method: string, code: number, ms: number) => void;
   /**
-   * Handlers for a method with no handler of its own in `methods` (unary) or `streams` (streamed), e.g. a sidecar
-   * forwarding every method to its app; without one such a call is UNIMPLEMENTED. Authorization runs first.
+   * Finds handlers for methods with no handler of their own in `methods` (unary) or `streams` (streamed), e.g. a
+   * sidecar forwarding every method to its app; without one such a call is UNIMPLEMENTED. Authorization runs first.
    */
-  fallback?: { method?: MethodHandler | undefined; stream?: StreamHandler | undefined };
+  fallback?: { method?: HandlerFallback<MethodHandler>; stream?: HandlerFallback<StreamHandler> };
 }
 
 /** What every server handler of an agent is told about an incoming call, generic or typed. */
@@ -137,7 +140,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       | grpc.ServerWritableStream<InvokeRequest__Output, unknown>,
     handlers: Map<string, H>,
     span: ServerSpan,
-    fallback: H | undefined,
+    fallback: HandlerFallback<H> | undefined,
   ): { handler: H; request: InvocationPayload; invocation: InvocationContext } => {
     const { method, payload, contentType } = call.request;
     if (!METHOD_NAME.test(method)) {
@@ -151,7 +154,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     span.caller = invocation.caller;
     span.adopt(invocation.context);
     options.authorize?.(invocation.caller, method);
-    const handler = handlers.get(method) ?? fallback;
+    const handler = handlers.get(method) ?? fallback?.(method);
     if (!handler) {
       const known = [...handlers.keys()].sort().join(', ') || '(none)';
       throw new MeshError(Code.UNIMPLEMENTED, `unknown method "${method}"; this agent serves: ${known}`);
