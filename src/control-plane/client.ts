@@ -25,6 +25,9 @@ export interface DiscoverRequest {
   capabilities?: string[];
   labelSelector?: string;
   includeUnhealthy?: boolean;
+  /** Only agents offering the skill (tool) with this id, and a skill with this tag. */
+  skill?: string;
+  skillTag?: string;
 }
 
 /** A certificate the control plane signed. */
