@@ -38,13 +38,16 @@ export function codeName(code: number): string {
  */
 export class MeshError extends Error {
   override readonly name = 'MeshError';
+  /** For a RESOURCE_EXHAUSTED refusal: when to try again, in ms (the `retry-after-ms` trailer on the wire). */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     readonly code: Code,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   /** Returns `error` itself when it is a MeshError, or wraps anything else as UNKNOWN, keeping it as the cause. */

@@ -7,9 +7,21 @@ import type { Logger } from '../observability/logger.js';
  * the caller; anything else is a bug on our side: it is logged in full and leaves as UNKNOWN with a generic
  * message, so internals never leak to callers.
  */
+/** The trailer of a refusal that says when to try again, in ms. */
+export const RETRY_AFTER_KEY = 'retry-after-ms';
+
 export function toServiceError(error: unknown, logger: Logger): Partial<grpc.StatusObject> {
-  if (error instanceof MeshError)
-    return { code: error.code as number as grpc.status, details: error.message };
+  if (error instanceof MeshError) {
+    const status: Partial<grpc.StatusObject> = {
+      code: error.code as number as grpc.status,
+      details: error.message,
+    };
+    if (error.retryAfterMs !== undefined) {
+      status.metadata = new grpc.Metadata();
+      status.metadata.set(RETRY_AFTER_KEY, String(error.retryAfterMs));
+    }
+    return status;
+  }
   logger.error({ err: error }, 'unexpected error in a handler');
   return { code: grpc.status.UNKNOWN, details: 'internal error (logged by the server)' };
 }
@@ -18,7 +30,11 @@ export function toServiceError(error: unknown, logger: Logger): Partial<grpc.Sta
 export function fromServiceError(error: unknown): MeshError {
   const status = error as Partial<grpc.ServiceError>;
   if (typeof status.code === 'number' && typeof status.details === 'string') {
-    return new MeshError(status.code as MeshError['code'], status.details, { cause: error });
+    const hint = Number(status.metadata?.get(RETRY_AFTER_KEY)[0]);
+    return new MeshError(status.code as MeshError['code'], status.details, {
+      cause: error,
+      ...(Number.isFinite(hint) && hint >= 0 ? { retryAfterMs: hint } : {}),
+    });
   }
   return MeshError.from(error);
 }
