@@ -8,6 +8,7 @@ import { createControlPlaneCommand } from './control-plane-command.js';
 import { createPublishCommand } from './publish-command.js';
 import { createSubscribeCommand } from './subscribe-command.js';
 import { runCli } from './run.js';
+import { createSidecarCommand } from './sidecar-command.js';
 import { createTokenCommand } from './token-command.js';
 import { createUpCommand } from './up-command.js';
 
@@ -23,7 +24,8 @@ export function createProgram(): Command {
     .addCommand(createSubscribeCommand())
     .addCommand(createAgentsCommand())
     .addCommand(createCallCommand())
-    .addCommand(createUpCommand());
+    .addCommand(createUpCommand())
+    .addCommand(createSidecarCommand());
 }
 
 await runCli(createProgram());

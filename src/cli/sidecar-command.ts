@@ -1,0 +1,175 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { validLabelKey, validLabelValue } from '../control-plane/label-selector.js';
+import type { MeshError } from '../errors.js';
+import { createLogger } from '../observability/logger.js';
+import { SIDECAR_METADATA } from '../sidecar/app-connection.js';
+import { loopbackAddress } from '../sidecar/loopback.js';
+import { startSidecar } from '../sidecar/sidecar.js';
+import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
+import { collect, durationArgument } from './run.js';
+
+interface SidecarFlags extends ClientFlags {
+  type: string;
+  app: string;
+  listen: string;
+  outboundListen: string;
+  capability: string[];
+  label: string[];
+  healthInterval: number;
+  logLevel: LevelWithSilent;
+}
+
+const AGENT_TYPE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+const CAPABILITY = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+/** How long stopping may take: the inbound calls in flight finish, then the agent deregisters. */
+const DRAIN_GRACE_MS = 10_000;
+
+/**
+ * `agent-mesh sidecar`: makes an app that speaks plain gRPC on loopback (in any language) an agent of the mesh.
+ * The sidecar proves the agent's identity, registers and heartbeats for it, renews its certificate, enforces the
+ * policies on inbound calls and forwards them to the app, carries the app's outbound calls through the mesh, and
+ * reports the app's health. Ctrl-C or SIGTERM drains (deregisters) and exits 0.
+ */
+export function createSidecarCommand(): Command {
+  const command = withClientOptions(
+    new Command('sidecar')
+      .description(
+        'run an app that speaks plain gRPC on loopback (agentmesh.v1.Agent + grpc.health.v1) as an agent of the mesh',
+      )
+      .requiredOption('--type <type>', 'the agent type to register, e.g. shouter', typeArgument)
+      .requiredOption(
+        '--app <host:port>',
+        "the app's plaintext gRPC address on loopback, e.g. 127.0.0.1:50051",
+        (value: string) => loopbackArgument(value, 'app address'),
+      )
+      .option(
+        '--listen <host:port>',
+        "the agent's mTLS address, registered as its endpoint (port 0: a free port)",
+        listenArgument,
+        '127.0.0.1:0',
+      )
+      .option(
+        '--outbound-listen <host:port>',
+        'where the app calls other agents: plaintext, loopback only (anything that reaches it acts as this agent)',
+        (value: string) => loopbackArgument(value, 'outbound listen address'),
+        '127.0.0.1:0',
+      )
+      .option('--capability <capability>', 'a capability to register (repeatable)', capabilityArgument, [])
+      .option('--label <key=value>', 'a label to register (repeatable)', labelArgument, [])
+      .addOption(
+        new Option('--health-interval <duration>', "time between checks of the app's grpc.health.v1")
+          .argParser(durationArgument)
+          .default(1_000, '1s'),
+      )
+      .addOption(
+        new Option('--log-level <level>', 'log level')
+          .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+          .default('info')
+          .env('AGENT_MESH_LOG_LEVEL'),
+      ),
+  );
+  // A sidecar acts as one particular agent: its identity must be named, never the CLI's default one.
+  const name = command.options.find((option) => option.long === '--name')!;
+  name.defaultValue = undefined;
+  name.description =
+    'the agent to run as (<name>.crt and <name>.key in --certs, from `agent-mesh ca issue <name>`)';
+  name.makeOptionMandatory();
+  return command.action((flags: SidecarFlags) => runSidecar(flags));
+}
+
+async function runSidecar(flags: SidecarFlags): Promise<void> {
+  const logger = createLogger({ level: flags.logLevel });
+  const stopping = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopRequested) logger.info({ signal }, 'already stopping');
+      stopRequested = true;
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  let stopRequested = false;
+  const identity = await clientIdentity(flags);
+  await checkControlPlane(identity, flags.controlPlane);
+  const sidecar = await startSidecar({
+    identity,
+    controlPlane: flags.controlPlane,
+    type: flags.type,
+    capabilities: flags.capability,
+    labels: Object.fromEntries(flags.label.map((label) => label.split(/=(.*)/s, 2) as [string, string])),
+    app: flags.app,
+    listen: flags.listen,
+    outboundListen: flags.outboundListen,
+    healthIntervalMs: flags.healthInterval,
+    drainGraceMs: DRAIN_GRACE_MS,
+    logger,
+  });
+  const row = (label: string, text: string) => `  ${label.padEnd(10)}${text}`;
+  console.log(
+    [
+      `agent-mesh sidecar: ${sidecar.agent.name} runs as ${identity.spiffeId.uri} (type ${flags.type}); Ctrl-C stops it`,
+      row(
+        'mesh',
+        `${sidecar.agent.address} (mTLS; inbound calls are checked by the policies, then forwarded)`,
+      ),
+      row('app', `${sidecar.appAddress} (${sidecar.appServing() ? 'SERVING' : 'NOT_SERVING'})`),
+      row(
+        'outbound',
+        `${sidecar.outboundAddress} (plaintext, loopback: calls with metadata ${SIDECAR_METADATA.targetType} go out as this agent)`,
+      ),
+    ].join('\n'),
+  );
+  const signal = await stopping;
+  logger.info({ signal }, 'stopping: draining the agent');
+  try {
+    await sidecar.stop(DRAIN_GRACE_MS);
+  } catch (error) {
+    logger.warn({ err: error }, 'drain failed');
+  }
+  logger.info('sidecar stopped');
+  // Whatever is left (a slow log transport, an app connection in backoff) must not keep a stopped sidecar alive.
+  process.exit(0);
+}
+
+function typeArgument(value: string): string {
+  if (!AGENT_TYPE.test(value)) {
+    throw new InvalidArgumentError(
+      'an agent type is 1-63 lowercase letters, digits, ".", "_" or "-", e.g. shouter',
+    );
+  }
+  return value;
+}
+
+function capabilityArgument(value: string, previous: string[]): string[] {
+  if (!CAPABILITY.test(value)) {
+    throw new InvalidArgumentError(
+      'a capability is 1-128 letters, digits, ".", "_", ":", "/" or "-", e.g. shout',
+    );
+  }
+  return collect(value, previous);
+}
+
+function labelArgument(value: string, previous: string[]): string[] {
+  const [key = '', labelValue] = value.split(/=(.*)/s, 2);
+  if (labelValue === undefined || !validLabelKey(key) || !validLabelValue(labelValue)) {
+    throw new InvalidArgumentError('use key=value with Kubernetes label syntax, e.g. zone=eu-1');
+  }
+  return collect(value, previous);
+}
+
+function loopbackArgument(value: string, what: string): string {
+  try {
+    return loopbackAddress(value, what);
+  } catch (error) {
+    throw new InvalidArgumentError((error as MeshError).message);
+  }
+}
+
+function listenArgument(value: string): string {
+  const separator = value.lastIndexOf(':');
+  if (separator <= 0 || !/^\d{1,5}$/.test(value.slice(separator + 1))) {
+    throw new InvalidArgumentError('use host:port, e.g. 127.0.0.1:0 (port 0: a free port)');
+  }
+  return value;
+}

@@ -1,0 +1,177 @@
+import { createRequire } from 'node:module';
+import * as grpc from '@grpc/grpc-js';
+import type {
+  InvocationContext,
+  InvocationPayload,
+  MethodHandler,
+  StreamHandler,
+} from '../agent/agent-service.js';
+import { CONTEXT_KEYS } from '../data-plane/call-context.js';
+import { Code, MeshError } from '../errors.js';
+import type { AgentClient } from '../generated/agentmesh/v1/Agent.js';
+import type { InvokeChunk__Output } from '../generated/agentmesh/v1/InvokeChunk.js';
+import type { InvokeRequest } from '../generated/agentmesh/v1/InvokeRequest.js';
+import { loadMeshProtos, loadProtos } from '../transport/protos.js';
+import { fromServiceError } from '../transport/status.js';
+
+const require = createRequire(import.meta.url);
+
+/**
+ * Metadata keys between the sidecar and its app. Inbound, the sidecar tells the app who called: the caller's SPIFFE
+ * ID, verified from its client certificate by the sidecar (the app's plaintext port cannot check it itself).
+ * Outbound, the app names the agents to call.
+ */
+export const SIDECAR_METADATA = {
+  /** Inbound: the verified SPIFFE ID of the caller. */
+  caller: 'x-agentmesh-caller',
+  /** Outbound: the agent type to call (required). */
+  targetType: 'x-agentmesh-target-type',
+  /** Outbound: a label selector the agents must match, e.g. `zone=eu-1,!beta` (optional). */
+  targetSelector: 'x-agentmesh-target-selector',
+  /** Outbound: `true` when the call may run twice without harm, so that it fails over even after reaching an agent. */
+  idempotent: 'x-agentmesh-idempotent',
+} as const;
+
+/** What the app's `grpc.health.v1` Check said: its status, or why it could not be asked. */
+export type AppHealth = { ok: true; serving: boolean; status: string } | { ok: false; reason: string };
+
+interface HealthClient extends grpc.Client {
+  Check(
+    request: { service: string },
+    options: grpc.CallOptions,
+    callback: (error: grpc.ServiceError | null, response?: { status: string }) => void,
+  ): grpc.ClientUnaryCall;
+}
+
+interface HealthProtos {
+  grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+}
+
+/**
+ * The sidecar's plaintext gRPC connection to its app on loopback: forwards generic calls to the app's own
+ * `agentmesh.v1.Agent` server, with the verified caller and the propagated context as metadata (and in the
+ * request's `context`), and asks the app's `grpc.health.v1` how it is.
+ */
+export class AppConnection {
+  private readonly agent: AgentClient;
+  private readonly health: HealthClient;
+
+  constructor(readonly address: string) {
+    // One credentials object for both clients: they share one connection.
+    const credentials = grpc.credentials.createInsecure();
+    const { protos } = loadMeshProtos();
+    this.agent = new protos.agentmesh.v1.Agent(address, credentials);
+    const protoPath = (require('grpc-health-check') as { protoPath: string }).protoPath;
+    const Health = loadProtos<HealthProtos>([protoPath], []).protos.grpc.health.v1.Health;
+    this.health = new Health(address, credentials) as unknown as HealthClient;
+  }
+
+  /**
+   * The handler that forwards unary calls of `method` to the app and resolves with its answer.
+   * @throws MeshError with the app's own status and message; UNAVAILABLE naming the app when it cannot be reached.
+   */
+  unary(method: string): MethodHandler {
+    return (request, call) =>
+      new Promise((resolve, reject) => {
+        this.agent.Invoke(
+          this.request(method, request, call),
+          this.metadata(call),
+          this.callOptions(call),
+          (error, response) => {
+            if (error || !response) reject(this.appError(error));
+            else resolve({ payload: response.payload, contentType: response.contentType });
+          },
+        );
+      });
+  }
+
+  /**
+   * The handler that forwards streamed calls of `method` to the app and yields the app's chunks as they arrive,
+   * one by one (nothing is buffered beyond what the transport holds; a slow reader pauses the app through flow
+   * control). Ending the iteration early cancels the app's stream.
+   * @throws MeshError as {@link AppConnection.unary}.
+   */
+  streamed(method: string): StreamHandler {
+    const forward = async function* (
+      this: AppConnection,
+      request: InvocationPayload,
+      call: InvocationContext,
+    ): AsyncGenerator<InvocationPayload> {
+      const stream = this.agent.InvokeStream(
+        this.request(method, request, call),
+        this.metadata(call),
+        this.callOptions(call),
+      );
+      try {
+        for await (const chunk of stream as AsyncIterable<InvokeChunk__Output>) {
+          yield { payload: chunk.payload, contentType: chunk.contentType };
+        }
+      } catch (error) {
+        throw this.appError(error);
+      } finally {
+        stream.cancel(); // no-op after the end; stops the app when the caller went away
+      }
+    };
+    return forward.bind(this);
+  }
+
+  /** Asks the app's `grpc.health.v1` about the whole server (service ""), within `timeoutMs`. */
+  checkHealth(timeoutMs: number): Promise<AppHealth> {
+    return new Promise((resolve) => {
+      this.health.Check({ service: '' }, { deadline: Date.now() + timeoutMs }, (error, response) => {
+        if (error)
+          resolve({ ok: false, reason: `${grpc.status[error.code] ?? error.code}: ${error.details}` });
+        else resolve({ ok: true, serving: response?.status === 'SERVING', status: response?.status ?? '' });
+      });
+    });
+  }
+
+  close(): void {
+    this.agent.close();
+    this.health.close();
+  }
+
+  private request(method: string, request: InvocationPayload, call: InvocationContext): InvokeRequest {
+    const { context } = call;
+    return {
+      method,
+      payload: request.payload,
+      contentType: request.contentType,
+      context: {
+        traceparent: context.traceparent ?? '',
+        tracestate: context.tracestate ?? '',
+        conversationId: context.conversationId ?? '',
+        tenant: context.tenant ?? '',
+        callerChain: context.chain,
+      },
+    };
+  }
+
+  private metadata(call: InvocationContext): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    const { context } = call;
+    metadata.set(SIDECAR_METADATA.caller, call.caller.uri);
+    // The same keys the mesh uses between agents: an app that copies them onto its outbound calls (through the
+    // sidecar's outbound port) continues the trace, the conversation and the chain.
+    if (context.traceparent) metadata.set(CONTEXT_KEYS.traceparent, context.traceparent);
+    if (context.tracestate) metadata.set(CONTEXT_KEYS.tracestate, context.tracestate);
+    if (context.conversationId) metadata.set(CONTEXT_KEYS.conversationId, context.conversationId);
+    if (context.tenant) metadata.set(CONTEXT_KEYS.tenant, context.tenant);
+    if (context.chain.length > 0) metadata.set(CONTEXT_KEYS.chain, context.chain.join(','));
+    return metadata;
+  }
+
+  private callOptions(call: InvocationContext): grpc.CallOptions {
+    return Number.isFinite(call.deadline) ? { deadline: call.deadline } : {};
+  }
+
+  private appError(error: unknown): MeshError {
+    const failure = fromServiceError(error);
+    if (failure.code !== Code.UNAVAILABLE) return failure;
+    return new MeshError(
+      Code.UNAVAILABLE,
+      `the app behind this agent's sidecar (${this.address}) is unavailable: ${failure.message}`,
+      { cause: error },
+    );
+  }
+}
