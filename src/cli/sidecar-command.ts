@@ -75,6 +75,7 @@ export function createSidecarCommand(): Command {
   name.description =
     'the agent to run as (<name>.crt and <name>.key in --certs, from `agent-mesh ca issue <name>`)';
   name.makeOptionMandatory();
+  command.setOptionValueWithSource('name', undefined, 'default'); // commander stored the default when it was added
   return command.action((flags: SidecarFlags) => runSidecar(flags));
 }
 

@@ -1,0 +1,164 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
+import { Code } from '../../src/errors.js';
+import { ensureCaDir, issueToDir } from '../../src/identity/certs-dir.js';
+import { requirePythonModules, spawnPython } from '../helpers/python.js';
+import { spawnEntryPoint, type RunningEntryPoint } from '../helpers/run-cli.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
+import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
+
+const python = requirePythonModules(['grpc', 'grpc_tools'], 'python3-grpcio python3-grpc-tools');
+const ID = (name: string) => `spiffe://agentmesh.local/agent/${name}`;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe.skipIf(!python)('Python agents', () => {
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  let mesh: TestMesh;
+  let tsAgent: RunningAgent;
+  const processes: RunningEntryPoint[] = [];
+  let sidecar: RunningEntryPoint;
+
+  beforeAll(async () => {
+    temp = await makeTempDir('agent-mesh-python-');
+    await ensureCaDir(temp.dir, 'agentmesh.local');
+    // grpcio checks a server's DNS and IP SANs only, never URI SANs: the control plane needs its address as an IP
+    // SAN for the direct Python agent (examples/python/direct_agent.py explains the limitation).
+    await issueToDir(temp.dir, 'control-plane', { ipAddresses: ['127.0.0.1'] });
+    for (const name of ['py-shouter-1', 'py-direct-1']) await issueToDir(temp.dir, name);
+    mesh = await startTestMesh({ certsDir: temp.dir });
+    tsAgent = await startAgent({
+      identity: await mesh.identity('ts-echo-1'),
+      controlPlane: mesh.controlPlane.address,
+      type: 'echoer',
+      methods: {
+        echo: async (request, call) => ({
+          payload: Buffer.from(
+            JSON.stringify({
+              text: request.payload.toString(),
+              caller: call.caller.uri,
+              chain: call.context.chain,
+            }),
+          ),
+          contentType: 'application/json',
+        }),
+      },
+    });
+    const outboundPort = await freePort();
+    const app = spawnPython(python!, 'examples/python/agent.py', [
+      '--listen',
+      '127.0.0.1:0',
+      '--outbound',
+      `127.0.0.1:${outboundPort}`,
+    ]);
+    processes.push(app);
+    const [, appAddress] = await app.waitFor(/python agent listening on (127\.0\.0\.1:\d+)/);
+    sidecar = spawnEntryPoint([
+      'sidecar',
+      '--certs',
+      temp.dir,
+      '--control-plane',
+      mesh.controlPlane.address,
+      '--name',
+      'py-shouter-1',
+      '--type',
+      'shouter',
+      '--capability',
+      'shout',
+      '--app',
+      appAddress!,
+      '--outbound-listen',
+      `127.0.0.1:${outboundPort}`,
+      '--log-level',
+      'warn',
+    ]);
+    processes.push(sidecar);
+    await sidecar.waitFor(/outbound\s+127\.0\.0\.1:\d+/);
+    const direct = spawnPython(python!, 'examples/python/direct_agent.py', [
+      '--certs',
+      temp.dir,
+      '--name',
+      'py-direct-1',
+      '--type',
+      'reverser',
+      '--control-plane',
+      mesh.controlPlane.address,
+    ]);
+    processes.push(direct);
+    await direct.waitFor(/python direct agent py-direct-1 registered/);
+    await until(
+      () =>
+        tsAgent.cache.select({ type: 'shouter' }).length === 1 &&
+        tsAgent.cache.select({ type: 'reverser' }).length === 1,
+      'the TypeScript agent sees both Python agents',
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const running of processes.reverse()) await running.stop('SIGKILL');
+    await tsAgent?.drain(0);
+    await mesh?.close();
+    await temp?.remove();
+  });
+
+  it('calls the Python agent behind the sidecar through the mesh', async () => {
+    const result = await tsAgent.mesh.call({ type: 'shouter' }, 'shout', 'hello mesh');
+    expect(result.payload.toString()).toBe('HELLO MESH!');
+    expect(result.agent.spiffeId).toBe(ID('py-shouter-1'));
+  });
+
+  it('passes the verified caller to the Python agent', async () => {
+    const result = await tsAgent.mesh.call({ type: 'shouter' }, 'whoami', '', { conversationId: 'py-conv' });
+    expect(JSON.parse(result.payload.toString())).toEqual({
+      caller: ID('ts-echo-1'),
+      chain: [ID('ts-echo-1')],
+      conversation: 'py-conv',
+    });
+  });
+
+  it("streams the Python agent's chunks", async () => {
+    const chunks: string[] = [];
+    for await (const chunk of tsAgent.mesh.stream({ type: 'shouter' }, 'shout-words', 'one two three')) {
+      chunks.push(chunk.payload.toString());
+    }
+    expect(chunks).toEqual(['ONE', 'TWO', 'THREE']);
+  });
+
+  it('lets the Python agent call the TypeScript agent back through its sidecar, as its own identity', async () => {
+    const result = await tsAgent.mesh.call({ type: 'shouter' }, 'ask', {
+      type: 'echoer',
+      method: 'echo',
+      text: 'ping',
+    });
+    const reply = JSON.parse(result.payload.toString()) as { asked: string; answer: string };
+    expect(reply.asked).toBe('echoer.echo');
+    expect(JSON.parse(reply.answer)).toEqual({
+      text: 'ping',
+      caller: ID('py-shouter-1'),
+      chain: [ID('ts-echo-1'), ID('py-shouter-1')],
+    });
+  });
+
+  it('calls the Python agent that joined directly over mTLS, which sees the verified caller', async () => {
+    const result = await tsAgent.mesh.call({ type: 'reverser' }, 'reverse', 'abc');
+    expect(result.payload.toString()).toBe(`cba (for ${ID('ts-echo-1')})`);
+    expect(result.agent.spiffeId).toBe(ID('py-direct-1'));
+  });
+
+  it('drains the sidecar on SIGTERM: the agent leaves the registry and the sidecar exits 0', async () => {
+    expect(await sidecar.stop('SIGTERM')).toBe(0);
+    const admin = await mesh.client('control-plane');
+    await expect(admin.getAgent('py-shouter-1')).rejects.toMatchObject({ code: Code.NOT_FOUND });
+  });
+});

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
+import { Code } from '../../src/errors.js';
+import { startPlainAgentApp, type PlainAgentApp, type SeenCall } from '../helpers/plain-agent-app.js';
+import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';
+import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
+
+describe('agent-mesh sidecar', () => {
+  let mesh: TestMesh;
+  let app: PlainAgentApp;
+
+  beforeAll(async () => {
+    mesh = await startTestMesh();
+    await mesh.identity('shouter-cli');
+    app = await startPlainAgentApp();
+  }, 30_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await mesh?.close();
+  });
+
+  const flags = (extra: string[] = []) => [
+    'sidecar',
+    '--certs',
+    mesh.certsDir,
+    '--control-plane',
+    mesh.controlPlane.address,
+    '--name',
+    'shouter-cli',
+    '--type',
+    'shouter',
+    '--app',
+    app.address,
+    ...extra,
+  ];
+
+  it('serves the app to the mesh until Ctrl-C, then deregisters and exits 0', async () => {
+    const sidecar = spawnEntryPoint([...flags(), '--log-level', 'warn']);
+    let caller: RunningAgent | undefined;
+    try {
+      const [, address] = await sidecar.waitFor(/mesh\s+(127\.0\.0\.1:\d+)/);
+      await sidecar.waitFor(/outbound\s+127\.0\.0\.1:\d+ \(plaintext, loopback/);
+      caller = await startAgent({
+        identity: await mesh.identity('caller-cli'),
+        controlPlane: mesh.controlPlane.address,
+        type: 'caller',
+      });
+      await until(
+        () => caller!.cache.select({ type: 'shouter' }).length === 1,
+        'the caller sees the sidecar',
+      );
+      expect(caller.cache.select({ type: 'shouter' })[0]!.spec.endpoint).toBe(address);
+      const result = await caller.mesh.call({ type: 'shouter' }, 'echo', 'hi');
+      const seen = JSON.parse(result.payload.toString()) as SeenCall;
+      expect(seen.metadata['x-agentmesh-caller']).toBe('spiffe://agentmesh.local/agent/caller-cli');
+      expect(await sidecar.stop('SIGINT')).toBe(0);
+      const admin = await mesh.client('control-plane');
+      await expect(admin.getAgent('shouter-cli')).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    } finally {
+      await sidecar.stop('SIGKILL');
+      await caller?.drain(0);
+    }
+  }, 60_000);
+
+  it('exits 1 naming the app when the app does not answer', async () => {
+    const result = await runEntryPoint('agent-mesh', [...flags(), '--app', '127.0.0.1:1']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('the app at 127.0.0.1:1 does not answer grpc.health.v1');
+  }, 30_000);
+
+  it.each([
+    [['--app', '10.0.0.1:50051'], /app address "10\.0\.0\.1:50051" is not on loopback/],
+    [['--outbound-listen', '0.0.0.0:0'], /outbound listen address "0\.0\.0\.0:0" is not on loopback/],
+    [['--type', 'Bad Type'], /an agent type is/],
+    [['--label', 'novalue'], /key=value/],
+    [['--health-interval', 'soon'], /--health-interval/],
+  ])(
+    'exits 2 with the reason for bad flags %j',
+    async (extra, message) => {
+      const result = await runEntryPoint('agent-mesh', flags(extra));
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+    },
+    30_000,
+  );
+
+  it('exits 2 when the agent name or type is missing', async () => {
+    const noName = await runEntryPoint('agent-mesh', ['sidecar', '--type', 'shouter', '--app', app.address]);
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toContain("required option '--name <identity>' not specified");
+    const noType = await runEntryPoint('agent-mesh', ['sidecar', '--name', 'x', '--app', app.address]);
+    expect(noType.code).toBe(2);
+    expect(noType.stderr).toContain("required option '--type <type>' not specified");
+  }, 30_000);
+});
