@@ -6,6 +6,8 @@
  *   peer check on every call) and over plain grpc-js `createSsl` mTLS (the baseline): closed-loop throughput and
  *   sequential latency p50/p99.
  * - mesh-call: a 1 KB call through the mesh client against direct grpc-js mTLS (see bench/mesh-call.ts).
+ * - sidecar: a 1 KB call through the mesh client, `agent-mesh sidecar` and a plaintext app against direct grpc-js
+ *   mTLS (see bench/sidecar.ts).
  * - pubsub: acknowledged deliveries per second from one publisher to 100 subscribers, lost events, and
  *   publish-to-handler latency at 1,000 events/s against a direct call (see bench/pubsub.ts).
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
@@ -30,10 +32,11 @@ import { startEtcd } from '../test/helpers/etcd.js';
 import { benchControlPlane } from './control-plane.js';
 import { benchMeshCall } from './mesh-call.js';
 import { benchPubSub } from './pubsub.js';
+import { benchSidecar } from './sidecar.js';
 import { percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
-/** `--scenario <name>` runs one scenario: mtls, mesh-call, pubsub, ca or control-plane. */
+/** `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, pubsub, ca or control-plane. */
 const only = process.argv.includes('--scenario')
   ? process.argv[process.argv.indexOf('--scenario') + 1]
   : undefined;
@@ -195,6 +198,13 @@ if (wanted('mesh-call')) {
   print(
     '1 KB unary call through the mesh client vs direct grpc-js mTLS to the same handler (baseline)',
     results.meshCall,
+  );
+}
+if (wanted('sidecar')) {
+  results.sidecar = await benchSidecar();
+  print(
+    '1 KB unary call through the sidecar (mesh client, sidecar, plaintext app) vs direct grpc-js mTLS',
+    results.sidecar,
   );
 }
 if (wanted('pubsub')) {
