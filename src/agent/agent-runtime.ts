@@ -3,7 +3,7 @@ import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { validateSkills, type AgentSpec, type Skill } from '../control-plane/agent-record.js';
 import { authorize } from '../control-plane/policy.js';
-import { runWithContext, type CallContext } from '../data-plane/call-context.js';
+import { runWithContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { CallReports } from '../data-plane/call-reports.js';
 import { MeshClient, type CallObserver, type MeshClientOptions } from '../data-plane/mesh-client.js';
@@ -27,9 +27,11 @@ import {
   createAgentService,
   readIncomingCall,
   type HandlerFallback,
+  type InvocationContext,
   type MethodHandler,
   type StreamHandler,
 } from './agent-service.js';
+import { CallScheduler, priorityClass } from './call-scheduler.js';
 import { CertificateRenewer } from './certificate-renewer.js';
 
 /** What an agent is and does. */
@@ -41,7 +43,13 @@ export interface AgentOptions {
   capabilities?: string[];
   labels?: Record<string, string>;
   weight?: number;
+  /**
+   * Calls the agent runs at once (0: no limit). Further calls wait in a queue ordered by priority class (from the
+   * caller's `priority`) and arrival; a call whose deadline passes while it waits is dropped without running.
+   */
   maxConcurrency?: number;
+  /** Calls that may wait for a place (default 4 × maxConcurrency); beyond it a call is refused with RESOURCE_EXHAUSTED and a retry-after hint. */
+  maxQueue?: number;
   description?: string;
   /** Generic methods, called through Invoke. */
   methods?: Record<string, MethodHandler>;
@@ -226,11 +234,18 @@ async function launchAgent(
   });
   opened.push(() => mesh.close());
 
-  const calls = new InFlightCalls(name, options.maxConcurrency ?? 0);
+  const calls = new CallScheduler({
+    agent: name,
+    limit: options.maxConcurrency ?? 0,
+    ...(options.maxQueue !== undefined ? { queueLimit: options.maxQueue } : {}),
+  });
+  /** A place among the agent's calls, waiting in its queue (by priority class) when all are taken. */
+  const admit = (call: InvocationContext) =>
+    calls.admit(priorityClass(call.context.priority), call.deadline, call.signal);
   const counted =
     (handler: MethodHandler): MethodHandler =>
     async (request, call) => {
-      const end = calls.begin();
+      const end = await admit(call);
       try {
         return await handler(request, call);
       } finally {
@@ -239,7 +254,7 @@ async function launchAgent(
     };
   const countedStream = (handler: StreamHandler): StreamHandler =>
     async function* (request, call) {
-      const end = calls.begin();
+      const end = await admit(call);
       try {
         yield* handler(request, call);
       } finally {
@@ -361,7 +376,7 @@ async function launchAgent(
     return next;
   };
   let draining = false;
-  const load = () => ({ inFlight: calls.size, queueDepth: 0 });
+  const load = () => ({ inFlight: calls.size, queueDepth: calls.waiting });
   const heartbeat = setInterval(() => {
     const calls = reports.take();
     controlPlane.heartbeat(name, load(), draining, calls).catch(async (error: unknown) => {
@@ -445,65 +460,11 @@ async function launchAgent(
   return agent;
 }
 
-/**
- * The calls an agent is handling, generic and typed: counts them for heartbeats and drains, and refuses a call
- * above the agent's concurrency limit (0: none) with RESOURCE_EXHAUSTED, which mesh clients treat as load.
- */
-class InFlightCalls {
-  private count = 0;
-  private readonly waiters = new Set<() => void>();
-
-  constructor(
-    private readonly agent: string,
-    private readonly limit: number,
-  ) {}
-
-  /** Calls in flight now. */
-  get size(): number {
-    return this.count;
-  }
-
-  /**
-   * Starts counting a call; returns the function that ends it (calling it again does nothing).
-   * @throws MeshError RESOURCE_EXHAUSTED when the agent already handles `limit` calls.
-   */
-  begin(): () => void {
-    if (this.limit > 0 && this.count >= this.limit) {
-      throw new MeshError(
-        Code.RESOURCE_EXHAUSTED,
-        `agent "${this.agent}" is busy: it handles at most ${this.limit} calls at once; try another instance or later`,
-      );
-    }
-    this.count += 1;
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.count -= 1;
-      if (this.count === 0) for (const wake of [...this.waiters]) wake();
-    };
-  }
-
-  /** Resolves when no call is in flight, or after `timeoutMs`. */
-  idle(timeoutMs: number): Promise<void> {
-    if (this.count === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, timeoutMs);
-      this.waiters.add(wake);
-    });
-  }
-}
-
 /** What guards a user's typed service: the agent's identity, its policy check, its call count. */
 interface Guard {
   identity: MeshIdentity;
   check: (caller: SpiffeId, method: string) => void;
-  calls: InFlightCalls;
+  calls: CallScheduler;
   logger: Logger;
   hopLimit: number | undefined;
 }
@@ -527,32 +488,40 @@ function guardService(service: ServiceRegistration, guard: Guard): ServiceRegist
         if (callback) callback(status);
         else call.emit('error', status);
       };
-      let context: CallContext;
-      let end: () => void;
+      let incoming: InvocationContext;
       try {
-        const incoming = readIncomingCall(call, guard.identity, guard.hopLimit);
+        incoming = readIncomingCall(call, guard.identity, guard.hopLimit);
         guard.check(incoming.caller, method);
-        end = guard.calls.begin();
-        context = incoming.context;
       } catch (error) {
         refuse(error);
         return;
       }
-      call.once('cancelled', end);
-      // Unary and client-streaming calls end with their callback; streamed answers when the stream finishes.
-      const answer: grpc.sendUnaryData<unknown> | undefined = callback
-        ? (...args) => {
-            end();
-            callback(...args);
-          }
-        : undefined;
-      if (!callback) for (const event of ['finish', 'close']) call.once(event, end);
-      try {
-        runWithContext(context, () => (handler as (call: unknown, callback?: unknown) => void)(call, answer));
-      } catch (error) {
-        end();
-        refuse(error);
-      }
+      const gone = new AbortController();
+      call.once('cancelled', () => gone.abort());
+      const serve = (end: () => void) => {
+        if (call.cancelled) return end();
+        call.once('cancelled', end);
+        // Unary and client-streaming calls end with their callback; streamed answers when the stream finishes.
+        const answer: grpc.sendUnaryData<unknown> | undefined = callback
+          ? (...args) => {
+              end();
+              callback(...args);
+            }
+          : undefined;
+        if (!callback) for (const event of ['finish', 'close']) call.once(event, end);
+        try {
+          runWithContext(incoming.context, () =>
+            (handler as (call: unknown, callback?: unknown) => void)(call, answer),
+          );
+        } catch (error) {
+          end();
+          refuse(error);
+        }
+      };
+      // A place among the agent's calls first: the call may wait in the queue, by its priority class.
+      guard.calls
+        .admit(priorityClass(incoming.context.priority), incoming.deadline, gone.signal)
+        .then(serve, refuse);
     }) as grpc.UntypedHandleCall;
   }
   return { ...service, implementation };

@@ -32,8 +32,10 @@ export interface InvocationContext {
   caller: SpiffeId;
   /** The call's deadline in ms since the epoch; Infinity when the caller set none. */
   deadline: number;
-  /** Context propagated by the caller (trace, conversation, tenant, caller chain). */
+  /** Context propagated by the caller (trace, conversation, tenant, priority, caller chain). */
   context: CallContext;
+  /** Aborts when the caller goes away (cancels, or its deadline passes) before the answer. */
+  signal?: AbortSignal;
 }
 
 /** A request to a generic method: the payload bytes and their media type. */
@@ -151,6 +153,9 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     }
     // Authorization comes before the method lookup: a caller the policies refuse learns nothing of the methods.
     const invocation = readIncomingCall(call, options.identity, options.hopLimit);
+    const gone = new AbortController();
+    call.once('cancelled', () => gone.abort());
+    invocation.signal = gone.signal;
     span.caller = invocation.caller;
     span.adopt(invocation.context);
     options.authorize?.(invocation.caller, method);

@@ -23,6 +23,7 @@ export interface CallSchedulerOptions {
 interface Waiter {
   priority: number;
   order: number;
+  deadline: number;
   start(): void;
   fail(error: MeshError): void;
   timer: NodeJS.Timeout | undefined;
@@ -82,6 +83,7 @@ export class CallScheduler {
       const waiter: Waiter = {
         priority: PRIORITY_CLASSES.indexOf(priority),
         order: this.order++,
+        deadline,
         start: () => {
           cleanup();
           resolve();
@@ -132,9 +134,14 @@ export class CallScheduler {
       ended = true;
       const took = this.clock.now() - started;
       this.serviceMs = this.serviceMs === 0 ? took : this.serviceMs * 0.8 + took * 0.2;
-      const next = this.queue.shift();
-      if (next) {
-        next.start(); // the place passes to the next call: `running` stays the same
+      // The place passes to the next call (`running` stays the same); one whose deadline has passed, but whose
+      // timer has not fired yet, is dropped here instead of starting late.
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        if (next.deadline <= this.clock.now()) {
+          next.fail(this.expired());
+          continue;
+        }
+        next.start();
         return;
       }
       this.running -= 1;

@@ -13,6 +13,11 @@ export interface CallContext {
   tracestate?: string;
   conversationId?: string;
   tenant?: string;
+  /**
+   * Priority class for callees that queue calls (`interactive`, `default` or `batch`); calls made while handling
+   * a call keep its class.
+   */
+  priority?: string;
   /** SPIFFE IDs the call passed through, the originating caller first. */
   chain: string[];
   /** Absolute deadline (ms since the epoch) that outbound calls made for this call must not outlive. */
@@ -29,6 +34,7 @@ export const CONTEXT_KEYS = {
   conversationId: 'x-agentmesh-conversation',
   tenant: 'x-agentmesh-tenant',
   chain: 'x-agentmesh-chain',
+  priority: 'x-agentmesh-priority',
 } as const;
 
 const storage = new AsyncLocalStorage<CallContext>();
@@ -67,6 +73,8 @@ export function contextFromMetadata(get: (key: string) => string | undefined): C
   if (conversationId) context.conversationId = conversationId;
   const tenant = get(CONTEXT_KEYS.tenant);
   if (tenant) context.tenant = tenant;
+  const priority = get(CONTEXT_KEYS.priority);
+  if (priority) context.priority = priority.slice(0, 32);
   return context;
 }
 
@@ -102,6 +110,7 @@ export function childContext(
   if (parent.tracestate) context.tracestate = parent.tracestate;
   if (parent.conversationId) context.conversationId = parent.conversationId;
   if (parent.tenant) context.tenant = parent.tenant;
+  if (parent.priority) context.priority = parent.priority;
   return context;
 }
 
@@ -119,7 +128,11 @@ export function outboundContext(
   // from the verified certificate, so the chain starts there.
   if (
     !parent ||
-    (parent.chain.length === 0 && !parent.traceparent && !parent.conversationId && !parent.tenant)
+    (parent.chain.length === 0 &&
+      !parent.traceparent &&
+      !parent.conversationId &&
+      !parent.tenant &&
+      !parent.priority)
   ) {
     return {};
   }
@@ -132,5 +145,6 @@ export function outboundContext(
   if (child.tracestate) headers[CONTEXT_KEYS.tracestate] = child.tracestate;
   if (child.conversationId) headers[CONTEXT_KEYS.conversationId] = child.conversationId;
   if (child.tenant) headers[CONTEXT_KEYS.tenant] = child.tenant;
+  if (child.priority) headers[CONTEXT_KEYS.priority] = child.priority;
   return headers;
 }

@@ -32,6 +32,11 @@ export interface MeshCallOptions {
   contentType?: string;
   /** Starts or overrides the conversation id that travels with the call (and the calls it causes). */
   conversationId?: string;
+  /**
+   * Priority class at callees that queue calls: `interactive` runs before `default` and `batch` (default: the
+   * class of the call being handled, else `default`).
+   */
+  priority?: 'interactive' | 'default' | 'batch';
   /** Starts or overrides the tenant that travels with the call. */
   tenant?: string;
 }
@@ -183,6 +188,8 @@ export class MeshClient {
   private readonly members = new Map<string, Member>();
   private readonly targets = new Map<string, Target>();
   private readonly outliers: OutlierDetector;
+  /** Instances that refused with a retry-after hint, until when. */
+  private readonly pushedBack = new Map<string, number>();
   private readonly budget: RetryBudget;
   private readonly random: () => number;
   private version = 0;
@@ -252,8 +259,12 @@ export class MeshClient {
           endSpan(span);
           return { ...outcome.value, agent: record, attempts: attempt + 1 };
         }
-        const { error, neverSent } = outcome;
+        const { error } = outcome;
         lastError = fromServiceError(error);
+        // A refusal with a retry-after hint comes from the callee's queue: the call never ran, so it may go to
+        // another instance; this one is avoided until the hint expires.
+        const pushedBack = this.notePushback(endpoint.id, lastError);
+        const neverSent = outcome.neverSent || pushedBack;
         this.options.observer?.attempt(record, method, error.code, elapsed, lastError);
         if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
         if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
@@ -363,9 +374,10 @@ export class MeshClient {
           if (idledOut) throw error;
           if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
           lastError = error;
+          const pushedBack = this.notePushback(endpoint.id, error);
           const retryable =
             RETRYABLE.has(error.code) &&
-            (options.idempotent || neverReached(caught as grpc.ServiceError, heardFromServer));
+            (options.idempotent || pushedBack || neverReached(caught as grpc.ServiceError, heardFromServer));
           if (!retryable) throw lastError;
           await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
           this.options.observer?.retry(record.spec.type);
@@ -407,16 +419,17 @@ export class MeshClient {
   /** The metadata of an outbound call: the current context, with the conversation or tenant a call starts. */
   private outboundMetadata(
     parent: CallContext | undefined,
-    options: { conversationId?: string; tenant?: string },
+    options: { conversationId?: string; tenant?: string; priority?: string },
     spanTraceparent: string | undefined,
   ): grpc.Metadata {
     const context: CallContext | undefined =
-      options.conversationId || options.tenant
+      options.conversationId || options.tenant || options.priority
         ? {
             chain: [],
             ...parent,
             ...(options.conversationId ? { conversationId: options.conversationId } : {}),
             ...(options.tenant ? { tenant: options.tenant } : {}),
+            ...(options.priority ? { priority: options.priority } : {}),
           }
         : parent;
     const metadata = new grpc.Metadata();
@@ -442,6 +455,29 @@ export class MeshClient {
     for (const member of this.members.values()) this.closeConnection(member.connection);
     this.members.clear();
     this.targets.clear();
+  }
+
+  /**
+   * Notes a callee's refusal with a retry-after hint (RESOURCE_EXHAUSTED from its queue): the instance is avoided
+   * until the hint expires. Returns whether it was one.
+   */
+  private notePushback(id: string, error: MeshError): boolean {
+    if (error.code !== Code.RESOURCE_EXHAUSTED || error.retryAfterMs === undefined) return false;
+    this.pushedBack.set(id, Date.now() + error.retryAfterMs);
+    return true;
+  }
+
+  /** Instances not to pick while others are left: the ejected ones and those that pushed back. */
+  private avoided(): ReadonlySet<string> {
+    const ejected = this.outliers.ejected();
+    if (this.pushedBack.size === 0) return ejected;
+    const now = Date.now();
+    const avoided = new Set(ejected);
+    for (const [id, until] of this.pushedBack) {
+      if (until > now) avoided.add(id);
+      else this.pushedBack.delete(id);
+    }
+    return avoided;
   }
 
   /** A failed attempt counts toward ejecting its instance. */
@@ -473,7 +509,7 @@ export class MeshClient {
     for (;;) {
       this.assertOpen();
       const target = this.targetFor(query, strategy);
-      const ejected = this.outliers.ejected();
+      const ejected = this.avoided();
       const pick = (exclude: ReadonlySet<string>) =>
         target.balancer.pick(key !== undefined ? { exclude, key } : { exclude });
       const endpoint =

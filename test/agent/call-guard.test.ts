@@ -37,6 +37,8 @@ describe('the checks an agent makes on incoming calls', () => {
       controlPlane: mesh.controlPlane.address,
       type: 'vault',
       maxConcurrency: 1,
+      // No queue: a call beyond the one running is refused at once (queueing is tested in call-scheduling).
+      maxQueue: 0,
       leaseTtlMs: 1_500, // heartbeats every 500 ms
       methods: {
         read: async (_request, call) => {
@@ -155,10 +157,10 @@ describe('the checks an agent makes on incoming calls', () => {
       ),
     );
     await started;
-    // The held typed call fills the agent: a generic call and a second typed call are refused, not queued.
+    // The held typed call fills the agent, which queues nothing: a generic call and a second typed call are refused.
     const generic = await invoke('read');
     expect(generic.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-    expect(generic.details).toMatch(/agent "vault-1" is busy: it handles at most 1 calls at once/);
+    expect(generic.details).toMatch(/agent "vault-1" is busy: 1 calls run and 0 wait/);
     const second = await new Promise<grpc.ServiceError | null>((resolve) =>
       typed.Translate({ text: 'two', targetLanguage: 'fr' }, { deadline: Date.now() + 10_000 }, (e) =>
         resolve(e),

@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
+import { Code, type MeshError } from '../../src/errors.js';
+import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
+
+/** A gate a handler waits at until the test opens it. */
+function gate() {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/**
+ * LLM request scheduling over real calls: an agent that takes one call at a time queues the rest by priority
+ * class, drops calls whose deadline passes in the queue, refuses with a retry-after hint when the queue is full,
+ * and clients steer away from an instance that pushes back.
+ */
+describe('call scheduling at a busy agent', () => {
+  let mesh: TestMesh;
+  const agents: RunningAgent[] = [];
+  let caller: RunningAgent;
+  const started: string[] = [];
+  let hold = gate();
+  let holding = gate();
+
+  const llm = async (name: string, maxQueue: number) => {
+    const agent = await startAgent({
+      identity: await mesh.identity(name),
+      controlPlane: mesh.controlPlane.address,
+      type: 'llm',
+      labels: { instance: name },
+      maxConcurrency: 1,
+      maxQueue,
+      leaseTtlMs: 1_500, // heartbeats (with the queue depth) twice a second
+      methods: {
+        complete: async (request) => {
+          const prompt = request.payload.toString();
+          started.push(prompt);
+          if (prompt.startsWith('hold')) {
+            holding.open();
+            await hold.opened;
+          }
+          return { payload: Buffer.from(`${name}: ${prompt}`), contentType: 'text/plain' };
+        },
+      },
+    });
+    agents.push(agent);
+    return agent;
+  };
+
+  /** Occupies the only place of `instance` with a call that waits at the gate. */
+  const occupy = async (instance: string) => {
+    hold = gate();
+    holding = gate();
+    const held = caller.mesh.call(
+      { type: 'llm', labelSelector: `instance=${instance}` },
+      'complete',
+      'hold',
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    await holding.opened;
+    return { held }; // in an object: an async function returning the promise would wait for it
+  };
+
+  beforeAll(async () => {
+    mesh = await startTestMesh();
+    await llm('llm-1', 10);
+    caller = await startAgent({
+      identity: await mesh.identity('caller-1'),
+      controlPlane: mesh.controlPlane.address,
+      type: 'caller',
+    });
+    agents.push(caller);
+    await until(() => caller.cache.get('llm-1') !== undefined, 'llm-1 known', 10_000);
+  });
+
+  afterAll(async () => {
+    hold.open();
+    await Promise.all(agents.map((agent) => agent.drain(0)));
+    await mesh?.close();
+  });
+
+  it('starts waiting calls by priority class, interactive before batch, each class in arrival order', async () => {
+    const { held } = await occupy('llm-1');
+    started.length = 0;
+    const target = { type: 'llm', labelSelector: 'instance=llm-1' };
+    const order = ['batch-1', 'interactive-1', 'batch-2', 'default-1', 'interactive-2', 'batch-3'];
+    const calls = order.map((prompt) =>
+      caller.mesh.call(target, 'complete', prompt, {
+        priority: prompt.replace(/-\d$/, '') as 'interactive' | 'batch' | 'default',
+        timeoutMs: 20_000,
+      }),
+    );
+    // All six wait behind the held call; heartbeats report them as the agent's queue.
+    await until(
+      () => caller.cache.get('llm-1')?.load.queueDepth === 6,
+      `six calls queued (load ${JSON.stringify(caller.cache.get('llm-1')?.load)}, started ${started.join(' ')})`,
+      15_000,
+    );
+    hold.open();
+    await held;
+    await Promise.all(calls);
+    expect(started).toEqual(['interactive-1', 'interactive-2', 'default-1', 'batch-1', 'batch-2', 'batch-3']);
+  });
+
+  it('drops a call whose deadline passes while it waits, without running it', async () => {
+    const { held } = await occupy('llm-1');
+    started.length = 0;
+    const late = caller.mesh
+      .call({ type: 'llm', labelSelector: 'instance=llm-1' }, 'complete', 'too-late', { timeoutMs: 300 })
+      .then(
+        () => undefined,
+        (error: unknown) => error as MeshError,
+      );
+    expect((await late)?.code).toBe(Code.DEADLINE_EXCEEDED);
+    hold.open();
+    await held;
+    const after = await caller.mesh.call(
+      { type: 'llm', labelSelector: 'instance=llm-1' },
+      'complete',
+      'next',
+    );
+    expect(after.payload.toString()).toBe('llm-1: next');
+    expect(started).toEqual(['next']);
+  });
+
+  it('refuses with a retry-after hint when the queue is full, and clients steer to an instance with room', async () => {
+    const full = await llm('llm-2', 0);
+    await until(() => caller.cache.get(full.name) !== undefined, 'llm-2 known', 10_000);
+    const { held } = await occupy('llm-2');
+    // Pinned to the full instance: refused at once, with the hint.
+    const refused = (await caller.mesh
+      .call({ type: 'llm', labelSelector: 'instance=llm-2' }, 'complete', 'pinned')
+      .catch((error: unknown) => error)) as MeshError;
+    expect(refused.code).toBe(Code.RESOURCE_EXHAUSTED);
+    expect(refused.message).toMatch(/agent "llm-2" is busy/);
+    expect(refused.retryAfterMs).toBeGreaterThanOrEqual(50);
+    // Any llm: a call refused by llm-2 (not idempotent, but it never ran) goes to llm-1, and the next calls
+    // avoid llm-2 while its hint lasts.
+    const answers = [];
+    for (let i = 0; i < 10; i += 1) {
+      answers.push(
+        await caller.mesh.call({ type: 'llm' }, 'complete', `any-${i}`, { balancer: 'round-robin' }),
+      );
+    }
+    expect(answers.every((answer) => answer.agent.id === 'llm-1')).toBe(true);
+    expect(answers.filter((answer) => answer.attempts > 1).length).toBeLessThanOrEqual(1);
+    hold.open();
+    await held;
+  });
+});
