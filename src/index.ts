@@ -89,8 +89,8 @@ export type {
   WatchHandle,
   WatchMessage,
 } from './control-plane/client.js';
-export { DEFAULT_WEIGHT, validateSpec } from './control-plane/agent-record.js';
-export type { AgentRecord, AgentSpec, Health, LoadReport } from './control-plane/agent-record.js';
+export { DEFAULT_WEIGHT, offersSkill, validateSkills, validateSpec } from './control-plane/agent-record.js';
+export type { AgentRecord, AgentSpec, Health, LoadReport, Skill } from './control-plane/agent-record.js';
 export { Registry } from './control-plane/registry.js';
 export type { DiscoveryQuery } from './control-plane/registry.js';
 export { matchesLabels, parseLabelSelector } from './control-plane/label-selector.js';
@@ -183,7 +183,7 @@ export type { CallContext } from './data-plane/call-context.js';
 
 // Agent
 export { startAgent } from './agent/agent-runtime.js';
-export type { AgentOptions, RunningAgent, SubscriptionOptions } from './agent/agent-runtime.js';
+export type { AgentOptions, RunningAgent, SkillOptions, SubscriptionOptions } from './agent/agent-runtime.js';
 export { CertificateRenewer } from './agent/certificate-renewer.js';
 export type { CertificateRenewerOptions } from './agent/certificate-renewer.js';
 export { createAgentService } from './agent/agent-service.js';
@@ -194,6 +194,17 @@ export type {
   MethodHandler,
   StreamHandler,
 } from './agent/agent-service.js';
+
+// Sidecar for agents in other languages
+export { startSidecar } from './sidecar/sidecar.js';
+export type { RunningSidecar, SidecarOptions } from './sidecar/sidecar.js';
+
+// Agent runtime: scheduling and cards
+export { CallScheduler, PRIORITY_CLASSES, priorityClass } from './agent/call-scheduler.js';
+export type { CallSchedulerOptions, PriorityClass } from './agent/call-scheduler.js';
+export { A2A_PROTOCOL_VERSION, agentCard, toA2aAgentCard } from './control-plane/agent-card.js';
+export type { AgentCard } from './control-plane/agent-card.js';
+export { RETRY_AFTER_KEY } from './transport/status.js';
 
 // Observability
 export { createLogger, silentLogger } from './observability/logger.js';
