@@ -8,6 +8,8 @@
  * - mesh-call: a 1 KB call through the mesh client against direct grpc-js mTLS (see bench/mesh-call.ts).
  * - sidecar: a 1 KB call through the mesh client, `agent-mesh sidecar` and a plaintext app against direct grpc-js
  *   mTLS (see bench/sidecar.ts).
+ * - scheduling: time to the first chunk of a streamed call through the mesh against direct grpc-js mTLS, and the
+ *   queue wait of interactive against batch calls at an agent under 2x overload (see bench/scheduling.ts).
  * - pubsub: acknowledged deliveries per second from one publisher to 100 subscribers, lost events, and
  *   publish-to-handler latency at 1,000 events/s against a direct call (see bench/pubsub.ts).
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
@@ -32,11 +34,12 @@ import { startEtcd } from '../test/helpers/etcd.js';
 import { benchControlPlane } from './control-plane.js';
 import { benchMeshCall } from './mesh-call.js';
 import { benchPubSub } from './pubsub.js';
+import { benchScheduling } from './scheduling.js';
 import { benchSidecar } from './sidecar.js';
 import { percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
-/** `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, pubsub, ca or control-plane. */
+/** `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, ca or control-plane. */
 const only = process.argv.includes('--scenario')
   ? process.argv[process.argv.indexOf('--scenario') + 1]
   : undefined;
@@ -205,6 +208,13 @@ if (wanted('sidecar')) {
   print(
     '1 KB unary call through the sidecar (mesh client, sidecar, plaintext app) vs direct grpc-js mTLS',
     results.sidecar,
+  );
+}
+if (wanted('scheduling')) {
+  results.scheduling = await benchScheduling();
+  print(
+    'streamed calls (time to first chunk: mesh vs direct mTLS) and 2x overload (interactive vs batch queue wait)',
+    results.scheduling,
   );
 }
 if (wanted('pubsub')) {
