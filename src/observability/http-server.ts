@@ -86,7 +86,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         .end('this server answers only requests addressed to localhost\n');
       return;
     }
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(request.url);
+    if (path === undefined) {
+      response.writeHead(400, { 'content-type': 'text/plain' }).end('malformed request target\n');
+      return;
+    }
     const route = options.routes[path];
     if (!route) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end(`no such page: ${path}\n`);
@@ -138,4 +142,13 @@ export function metricsRoute(registry: Registry): HttpRoute {
     const body = await registry.metrics();
     response.writeHead(200, { 'content-type': registry.contentType }).end(body);
   };
+}
+
+/** The path of a request target, or undefined when it is not a valid URL path (e.g. `//[`). */
+function pathOf(target: string | undefined): string | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
 }
