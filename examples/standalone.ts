@@ -58,7 +58,8 @@ export function isMainModule(moduleUrl: string): boolean {
 /**
  * Runs one example agent as its own program: loads the identity the environment names, starts the agent, and on
  * Ctrl-C (SIGINT) or SIGTERM drains it (in-flight work finishes, the agent deregisters) and exits 0. A missing
- * identity or an unreachable control plane is reported in one line, with exit code 1.
+ * identity, an unreachable control plane or a bad setting (e.g. an unknown log level) is reported in one line, with
+ * exit code 1.
  */
 export async function runStandalone(
   defaultName: string,
@@ -67,9 +68,10 @@ export async function runStandalone(
   const certs = process.env.AGENT_MESH_CERTS ?? 'certs';
   const name = process.env.AGENT_MESH_NAME ?? defaultName;
   const controlPlane = process.env.AGENT_MESH_CONTROL_PLANE ?? '127.0.0.1:7400';
-  const logger = createLogger();
+  let logger: Logger;
   let agent: RunningAgent;
   try {
+    logger = createLogger();
     const identity = new MeshIdentity(await loadIdentity(certs, name));
     await checkControlPlane(identity, controlPlane);
     agent = await start({ identity, controlPlane, logger });

@@ -11,7 +11,7 @@ import {
   withClientOptions,
   type ClientFlags,
 } from './client-options.js';
-import { collect } from './run.js';
+import { collect, nonEmptyArgument } from './run.js';
 
 interface ListFlags extends ClientFlags {
   type?: string;
@@ -232,11 +232,11 @@ export function createAgentsCommand(): Command {
         .description(
           'list registered agents, unhealthy and draining ones included, as a table (or JSON with --json)',
         )
-        .option('--type <type>', 'only agents of this type')
+        .option('--type <type>', 'only agents of this type', nonEmptyArgument)
         .option(
           '--capability <capability>',
           'only agents with this capability (repeatable: agents must have every one)',
-          collect,
+          (value: string, previous: string[]) => collect(nonEmptyArgument(value), previous),
           [],
         )
         .option(
@@ -273,7 +273,7 @@ export function createAgentsCommand(): Command {
         .description(
           "show one agent's full record: spec, capabilities, labels, subscriptions, health, load, identity, lease",
         )
-        .argument('<id>', 'the agent id (its registered name), as `agents list` shows it')
+        .argument('<id>', 'the agent id (its registered name), as `agents list` shows it', nonEmptyArgument)
         .option('--json', 'print the record (or with --card, the card) as one JSON object', false)
         .option('--card', "print the agent's card: its description and skills (tools)", false)
         .option('--a2a', 'print the card in the A2A AgentCard JSON shape, for A2A tooling', false),

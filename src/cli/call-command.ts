@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { LevelWithSilent } from 'pino';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { MeshClient, type MeshCallResult } from '../data-plane/mesh-client.js';
@@ -12,12 +13,13 @@ import {
   withClientOptions,
   type ClientFlags,
 } from './client-options.js';
-import { durationArgument } from './run.js';
+import { durationArgument, logLevelOption, nonEmptyArgument } from './run.js';
 
 interface CallFlags extends ClientFlags {
   selector?: string;
   timeout: number;
   raw: boolean;
+  logLevel: LevelWithSilent;
 }
 
 const JSON_CONTENT = /^application\/(json|[^;]*\+json)(;|$)/i;
@@ -63,8 +65,8 @@ export function createCallCommand(): Command {
       .description(
         'call a method on an agent of the given type through the mesh (balanced, over mTLS) and print the answer',
       )
-      .argument('<type>', 'the agent type to call, e.g. summarizer')
-      .argument('<method>', 'the method to invoke, e.g. summarize')
+      .argument('<type>', 'the agent type to call, e.g. summarizer', nonEmptyArgument)
+      .argument('<method>', 'the method to invoke, e.g. summarize', nonEmptyArgument)
       .argument('<json>', 'the request body: a JSON document, sent as application/json', jsonArgument)
       .option(
         '--selector <selector>',
@@ -80,15 +82,16 @@ export function createCallCommand(): Command {
         '--raw',
         'print the answer exactly as received (no JSON pretty-printing, no newline added)',
         false,
-      ),
+      )
+      .addOption(logLevelOption('warn')),
   ).action(async (type: string, method: string, body: string, flags: CallFlags) => {
     const identity = await clientIdentity(flags);
-    const logger = createLogger({ level: 'warn' });
+    const logger = createLogger({ level: flags.logLevel });
+    await checkControlPlane(identity, flags.controlPlane);
     const control = new ControlPlaneClient({ address: flags.controlPlane, identity });
     const cache = new EndpointCache({ client: control, logger });
     const mesh = new MeshClient({ identity, cache, logger });
     try {
-      await checkControlPlane(identity, flags.controlPlane);
       await cache.start();
       const result = await mesh
         .call(

@@ -4,6 +4,7 @@ import { parseLabelSelector } from '../control-plane/label-selector.js';
 import { Code, MeshError } from '../errors.js';
 import { loadIdentity } from '../identity/certs-dir.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
+import { nonEmptyArgument } from './run.js';
 
 /** Flags of commands that act as a mesh client: who they are and which control plane they talk to. */
 export interface ClientFlags {
@@ -12,23 +13,29 @@ export interface ClientFlags {
   controlPlane: string;
 }
 
-/** Adds `--certs`, `--name` and `--control-plane` (each also from an AGENT_MESH_* environment variable). */
+/**
+ * Adds `--certs`, `--name` and `--control-plane` (each also from an AGENT_MESH_* environment variable); an empty
+ * value, on the command line or in the environment, is a usage error.
+ */
 export function withClientOptions(command: Command): Command {
   return command
     .addOption(
       new Option('--certs <dir>', 'certificate directory with the trust bundle and this identity')
         .default('certs')
-        .env('AGENT_MESH_CERTS'),
+        .env('AGENT_MESH_CERTS')
+        .argParser(nonEmptyArgument),
     )
     .addOption(
       new Option('--name <identity>', 'the identity to act as (<name>.crt and <name>.key in --certs)')
         .default('cli')
-        .env('AGENT_MESH_NAME'),
+        .env('AGENT_MESH_NAME')
+        .argParser(nonEmptyArgument),
     )
     .addOption(
       new Option('--control-plane <host:port>', 'the control plane to use')
         .default('127.0.0.1:7400')
-        .env('AGENT_MESH_CONTROL_PLANE'),
+        .env('AGENT_MESH_CONTROL_PLANE')
+        .argParser(nonEmptyArgument),
     );
 }
 
@@ -42,16 +49,19 @@ export async function clientIdentity(flags: ClientFlags): Promise<MeshIdentity> 
  * error instead of waiting for a control plane that is not there.
  */
 export async function checkControlPlane(identity: MeshIdentity, address: string): Promise<void> {
-  const client = new ControlPlaneClient({ address, identity, timeoutMs: 5_000 });
+  let client: ControlPlaneClient | undefined;
   try {
+    // Inside the try: grpc-js refuses some targets (an empty one) when the channel is made, not when it is used.
+    client = new ControlPlaneClient({ address, identity, timeoutMs: 5_000 });
     await client.getPolicies();
   } catch (error) {
     throw new MeshError(
       error instanceof MeshError && error.code !== Code.UNKNOWN ? error.code : Code.UNAVAILABLE,
       `cannot use the control plane at ${address}: ${(error as Error).message} (set --control-plane or AGENT_MESH_CONTROL_PLANE)`,
+      { cause: error },
     );
   } finally {
-    client.close();
+    client?.close();
   }
 }
 

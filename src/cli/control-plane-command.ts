@@ -1,11 +1,11 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import type { LevelWithSilent } from 'pino';
 import { startControlPlane } from '../control-plane/control-plane.js';
 import { createStore } from '../control-plane/stores/create-store.js';
 import { Code, MeshError } from '../errors.js';
 import { parseSpiffeId } from '../identity/spiffe-id.js';
-import { parseListenAddress } from '../observability/http-server.js';
 import { createLogger } from '../observability/logger.js';
-import { collect, durationArgument } from './run.js';
+import { collect, durationArgument, httpListenArgument, logLevelOption } from './run.js';
 
 interface ControlPlaneFlags {
   listen: string;
@@ -17,14 +17,7 @@ interface ControlPlaneFlags {
   leaseTtl?: number;
   healthInterval?: number;
   healthTimeout?: number;
-  logLevel: string;
-}
-
-/** Checks `--http-listen` when the command line is read, so that a typo is a usage error before anything starts. */
-function httpListenArgument(value: string): string {
-  const parsed = parseListenAddress(value);
-  if (!parsed.ok) throw new InvalidArgumentError(parsed.error.message);
-  return value;
+  logLevel: LevelWithSilent;
 }
 
 /** `agent-mesh control-plane`: serve the registry, discovery, watch, policies and the online CA. */
@@ -78,9 +71,9 @@ export function createControlPlaneCommand(): Command {
       'a health check not answered by then fails (default 2s)',
       durationArgument,
     )
-    .addOption(new Option('--log-level <level>', 'log level').default('info').env('AGENT_MESH_LOG_LEVEL'))
+    .addOption(logLevelOption('info'))
     .action(async (flags: ControlPlaneFlags) => {
-      const logger = createLogger({ level: flags.logLevel as 'info' });
+      const logger = createLogger({ level: flags.logLevel });
       for (const admin of flags.admin) {
         const parsed = parseSpiffeId(admin);
         if (!parsed.ok) throw new MeshError(Code.INVALID_ARGUMENT, `--admin: ${parsed.error.message}`);

@@ -45,6 +45,7 @@ export function createPublishCommand(): Command {
     }
     const identity = await clientIdentity(flags);
     const logger = createLogger({ level: 'warn' });
+    await checkControlPlane(identity, flags.controlPlane);
     const control = new ControlPlaneClient({ address: flags.controlPlane, identity });
     const cache = new EndpointCache({ client: control, logger });
     const publisher = new EventPublisher({
@@ -54,7 +55,6 @@ export function createPublishCommand(): Command {
       mayPublish: (name) => publishRefusal(cache.policies, (id) => cache.get(id), identity.spiffeId, name),
     });
     try {
-      await checkControlPlane(identity, flags.controlPlane);
       await cache.start();
       const report = publisher.publish(topic, payload, {
         ...(flags.key ? { key: flags.key } : {}),

@@ -1,7 +1,40 @@
 import type { Command } from 'commander';
-import { CommanderError, InvalidArgumentError } from 'commander';
+import { CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { LevelWithSilent } from 'pino';
 import { MeshError } from '../errors.js';
 import { parseDuration } from '../duration.js';
+import { parseListenAddress } from '../observability/http-server.js';
+import { LOG_LEVELS } from '../observability/logger.js';
+
+/**
+ * Checks an HTTP listen address (`--http-listen`, `--metrics-listen`) when the command line is read, so that a typo
+ * is a usage error before anything starts.
+ */
+export function httpListenArgument(value: string): string {
+  const parsed = parseListenAddress(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error.message);
+  return value;
+}
+
+/**
+ * `--log-level <level>` (also from AGENT_MESH_LOG_LEVEL), limited to the levels the logger knows, so that a typo
+ * is a usage error listing them instead of a crash when the logger is created.
+ */
+export function logLevelOption(defaultLevel: LevelWithSilent): Option {
+  return new Option('--log-level <level>', 'log level')
+    .choices(LOG_LEVELS)
+    .default(defaultLevel)
+    .env('AGENT_MESH_LOG_LEVEL');
+}
+
+/**
+ * Parses a flag or argument that names something (an address, an agent type), refusing an empty or blank value,
+ * which would otherwise mean "anything" or fail deep inside gRPC.
+ */
+export function nonEmptyArgument(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('it is empty: give a value');
+  return value;
+}
 
 /** Parses a `--ttl`-style duration flag, turning a bad value into commander's one-line usage error. */
 export function durationArgument(value: string): number {

@@ -7,7 +7,7 @@ import { SIDECAR_METADATA } from '../sidecar/app-connection.js';
 import { loopbackAddress } from '../sidecar/loopback.js';
 import { startSidecar } from '../sidecar/sidecar.js';
 import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
-import { collect, durationArgument } from './run.js';
+import { collect, durationArgument, logLevelOption } from './run.js';
 
 interface SidecarFlags extends ClientFlags {
   type: string;
@@ -62,12 +62,7 @@ export function createSidecarCommand(): Command {
           .argParser(durationArgument)
           .default(1_000, '1s'),
       )
-      .addOption(
-        new Option('--log-level <level>', 'log level')
-          .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-          .default('info')
-          .env('AGENT_MESH_LOG_LEVEL'),
-      ),
+      .addOption(logLevelOption('info')),
   );
   // A sidecar acts as one particular agent: its identity must be named, never the CLI's default one.
   const name = command.options.find((option) => option.long === '--name')!;

@@ -1,15 +1,17 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import type { LevelWithSilent } from 'pino';
 import { startAgent } from '../agent/agent-runtime.js';
 import { createLogger } from '../observability/logger.js';
 import type { ReceivedEvent } from '../pubsub/event.js';
 import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
+import { logLevelOption, nonEmptyArgument } from './run.js';
 
 interface SubscribeFlags extends ClientFlags {
   group?: string;
   maxInFlight: number;
   type: string;
   listen: string;
-  logLevel: string;
+  logLevel: LevelWithSilent;
 }
 
 /** `agent-mesh subscribe <pattern>`: print events as they arrive, one JSON object per line. */
@@ -20,11 +22,11 @@ export function createSubscribeCommand(): Command {
         'subscribe to a topic pattern and print each event as one JSON line (runs as an agent until Ctrl-C)',
       )
       .argument('<pattern>', 'topic pattern: * matches one segment, a final > the rest (e.g. tasks.>)')
-      .option('--group <group>', 'queue group: subscribers sharing it split the events')
+      .option('--group <group>', 'queue group: subscribers sharing it split the events', nonEmptyArgument)
       .option('--max-in-flight <n>', 'events handled at once', positiveInteger, 64)
-      .option('--type <type>', 'the agent type to register as', 'cli')
+      .option('--type <type>', 'the agent type to register as', nonEmptyArgument, 'cli')
       .option('--listen <host:port>', 'where to receive deliveries', '127.0.0.1:0')
-      .addOption(new Option('--log-level <level>', 'log level').default('warn').env('AGENT_MESH_LOG_LEVEL')),
+      .addOption(logLevelOption('warn')),
   ).action(async (pattern: string, flags: SubscribeFlags) => {
     const identity = await clientIdentity(flags);
     await checkControlPlane(identity, flags.controlPlane);
@@ -35,7 +37,7 @@ export function createSubscribeCommand(): Command {
       listen: flags.listen,
       handleSignals: true,
       drainGraceMs: 5_000,
-      logger: createLogger({ level: flags.logLevel as 'warn' }),
+      logger: createLogger({ level: flags.logLevel }),
       subscriptions: [
         {
           pattern,

@@ -15,7 +15,7 @@ import { AgentMetrics } from '../observability/agent-metrics.js';
 import { metricsRoute, startHttpServer, type RunningHttpServer } from '../observability/http-server.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
-import { durationArgument } from './run.js';
+import { durationArgument, httpListenArgument, logLevelOption } from './run.js';
 
 interface UpOptions {
   certs: string;
@@ -94,7 +94,8 @@ export function createUpCommand(): Command {
     .addOption(
       new Option('--http-listen <host:port>', "the control plane's dashboard and /metrics")
         .default(DEFAULT_HTTP_LISTEN)
-        .env('AGENT_MESH_HTTP_LISTEN'),
+        .env('AGENT_MESH_HTTP_LISTEN')
+        .argParser(httpListenArgument),
     )
     .addOption(
       new Option(
@@ -102,16 +103,12 @@ export function createUpCommand(): Command {
         "/metrics of the example agents (one port for this process's agents)",
       )
         .default(DEFAULT_METRICS_LISTEN)
-        .env('AGENT_MESH_METRICS_LISTEN'),
+        .env('AGENT_MESH_METRICS_LISTEN')
+        .argParser(httpListenArgument),
     )
     .option('--trust-domain <domain>', 'trust domain of a newly created CA', 'agentmesh.local')
     .option('--interval <duration>', "time between the planner's tasks", durationArgument, 1_000)
-    .addOption(
-      new Option('--log-level <level>', 'log level')
-        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-        .default('info')
-        .env('AGENT_MESH_LOG_LEVEL'),
-    )
+    .addOption(logLevelOption('info'))
     .action((options: UpOptions) => runLocalMesh(options));
 }
 

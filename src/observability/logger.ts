@@ -1,7 +1,19 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import { currentContext } from '../data-plane/call-context.js';
+import { Code, MeshError } from '../errors.js';
 
 export type { Logger };
+
+/** The log levels, most severe first; `silent` logs nothing. */
+export const LOG_LEVELS: readonly LevelWithSilent[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+];
 
 /** Options for the process's root logger. */
 export interface LoggerOptions {
@@ -16,9 +28,18 @@ export interface LoggerOptions {
 /**
  * Creates the root logger of a process: JSON lines on stderr, or pretty output in a terminal. Components take a
  * child of it (`logger.child({component: 'ca'})`) through their options, never a module-global logger.
+ * @throws MeshError INVALID_ARGUMENT for a level that is not one of {@link LOG_LEVELS} (in `options.level` or in
+ * `AGENT_MESH_LOG_LEVEL`), naming the valid ones.
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const level = options.level ?? (process.env.AGENT_MESH_LOG_LEVEL as LevelWithSilent | undefined) ?? 'info';
+  const fromEnv = options.level === undefined ? process.env.AGENT_MESH_LOG_LEVEL : undefined;
+  const level: string = options.level ?? fromEnv ?? 'info';
+  if (!isLogLevel(level)) {
+    throw new MeshError(
+      Code.INVALID_ARGUMENT,
+      `invalid log level "${level}"${fromEnv !== undefined ? ' in AGENT_MESH_LOG_LEVEL' : ''}: use one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
   const pretty = options.pretty ?? process.stderr.isTTY === true;
   if (pretty) {
     return pino({
@@ -28,6 +49,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     });
   }
   return pino({ level, mixin: callFields }, options.destination ?? pino.destination(2));
+}
+
+/** Whether `value` names a log level pino knows. */
+export function isLogLevel(value: string): value is LevelWithSilent {
+  return (LOG_LEVELS as readonly string[]).includes(value);
 }
 
 /**
