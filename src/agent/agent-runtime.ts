@@ -618,5 +618,6 @@ function callObserver(instruments: AgentInstruments, reports: CallReports): Call
     retry: (calleeType) => instruments.retry(calleeType),
     failover: (calleeType) => instruments.failover(calleeType),
     ejection: (calleeType) => instruments.ejection(calleeType),
+    unrouted: (calleeType, method) => instruments.clientUnrouted(calleeType, method),
   };
 }

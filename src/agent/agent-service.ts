@@ -173,22 +173,29 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       callback: grpc.sendUnaryData<InvokeResponse>,
     ) => {
       const span = new ServerSpan(call, options);
-      const run = async (): Promise<InvokeResponse> => {
-        const { handler, request, invocation } = prepare(call, methods, span, options.fallback?.method);
-        // Calls the handler makes through a MeshClient inherit the context: trace, conversation, chain, deadline.
-        return runWithContext(invocation.context, () => span.run(() => handler(request, invocation)));
+      const fail = (error: unknown) => {
+        const status = toServiceError(error, options.logger);
+        span.end(status);
+        callback(status);
       };
-      run().then(
-        (response) => {
-          span.end(undefined);
-          callback(null, response);
-        },
-        (error: unknown) => {
-          const status = toServiceError(error, options.logger);
-          span.end(status);
-          callback(status);
-        },
-      );
+      let prepared: ReturnType<typeof prepare<MethodHandler>>;
+      try {
+        prepared = prepare(call, methods, span, options.fallback?.method);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      const { handler, request, invocation } = prepared;
+      // The handler, its answer and any error logged on the way run in the call's context: calls it makes inherit
+      // trace, conversation, chain and deadline, and log lines carry the trace id and the caller.
+      runWithContext(invocation.context, () => {
+        span
+          .run(async () => handler(request, invocation))
+          .then((response) => {
+            span.end(undefined);
+            callback(null, response);
+          }, fail);
+      });
     },
     InvokeStream: (call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeResponse>) => {
       // Settles when the call ends early (the caller cancelled, or the stream closed or failed): the handler is
@@ -197,25 +204,29 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
         for (const event of ['cancelled', 'close', 'error']) call.once(event, () => resolve('gone'));
       });
       const span = new ServerSpan(call, options);
-      const run = async () => {
-        const { handler, request, invocation } = prepare(call, streams, span, options.fallback?.stream);
-        await runWithContext(invocation.context, () =>
-          span.run(() => pump(handler(request, invocation), call, gone)),
-        );
+      const fail = (error: unknown) => {
+        const status = toServiceError(error, options.logger);
+        span.end(status);
+        call.emit('error', status);
       };
-      run().then(
-        () => {
-          span.end(
-            call.cancelled ? new MeshError(Code.CANCELLED, 'the caller cancelled the stream') : undefined,
-          );
-          call.end();
-        },
-        (error: unknown) => {
-          const status = toServiceError(error, options.logger);
-          span.end(status);
-          call.emit('error', status);
-        },
-      );
+      let prepared: ReturnType<typeof prepare<StreamHandler>>;
+      try {
+        prepared = prepare(call, streams, span, options.fallback?.stream);
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      const { handler, request, invocation } = prepared;
+      runWithContext(invocation.context, () => {
+        span
+          .run(async () => pump(handler(request, invocation), call, gone))
+          .then(() => {
+            span.end(
+              call.cancelled ? new MeshError(Code.CANCELLED, 'the caller cancelled the stream') : undefined,
+            );
+            call.end();
+          }, fail);
+      });
     },
     DeliverEvents: (call: grpc.ServerDuplexStream<EventDeliveryBatch__Output, AckBatch>) => {
       if (options.events) options.events.serve(call);
@@ -306,6 +317,10 @@ class ServerSpan {
       status === undefined || status instanceof MeshError
         ? status
         : new MeshError((status.code ?? Code.UNKNOWN) as Code, status.details ?? '');
+    // A method the agent does not serve is not named: callers cannot make up span names.
+    if (code === Code.UNIMPLEMENTED || !METHOD_NAME.test(this.method)) {
+      this.span.updateName(`${this.options.type ?? 'agent'}/unknown`);
+    }
     endSpan(this.span, error);
     this.options.onCallEnd?.(this.caller, this.method, code, performance.now() - this.started);
   }

@@ -10,7 +10,13 @@ import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/cre
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
-import { CONTEXT_KEYS, currentContext, outboundContext, type CallContext } from './call-context.js';
+import {
+  CONTEXT_KEYS,
+  currentContext,
+  newTraceparent,
+  outboundContext,
+  type CallContext,
+} from './call-context.js';
 import { createBalancer } from './create-balancer.js';
 import { describeQuery, type EndpointCache, type TargetQuery } from './endpoint-cache.js';
 import { EndpointStats } from './endpoint-stats.js';
@@ -47,6 +53,8 @@ export interface MeshCallResult {
   contentType: string;
   agent: AgentRecord;
   attempts: number;
+  /** The W3C trace id the call travelled under (the callee's log lines carry it too). */
+  traceId: string;
 }
 
 /** Options of a streamed call. */
@@ -91,6 +99,8 @@ export interface CallObserver {
   failover(calleeType: string): void;
   /** An instance of `calleeType` was ejected from balancing after failing repeatedly. */
   ejection(calleeType: string): void;
+  /** A call failed UNAVAILABLE without an attempt: no healthy instance of `calleeType` (or none at all). */
+  unrouted(calleeType: string, method: string): void;
 }
 
 /** One channel to an instance and the calls it carries: a replaced channel closes once its last call ends. */
@@ -232,13 +242,14 @@ export class MeshClient {
       parent?.traceparent,
       spanAttributes(target, method),
     );
-    const metadata = this.outboundMetadata(parent, options, traceparentOf(span));
-    const request = { method, ...encode(payload, options.contentType) };
     const maxAttempts = this.options.maxAttempts ?? 3;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
     this.budget.recordCall();
     try {
+      // Inside the try: a refused context (a call loop) or a payload that cannot be encoded still ends the span.
+      const metadata = this.outboundMetadata(parent, options, traceparentOf(span));
+      const request = { method, ...encode(payload, options.contentType) };
       for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
         const picked = this.pickNext(target, strategy, options.key, tried);
         if (!picked) break;
@@ -257,7 +268,7 @@ export class MeshClient {
           if (attempt > 0) this.options.observer?.failover(record.spec.type);
           if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
           endSpan(span);
-          return { ...outcome.value, agent: record, attempts: attempt + 1 };
+          return { ...outcome.value, agent: record, attempts: attempt + 1, traceId: traceIdOf(metadata) };
         }
         const { error } = outcome;
         lastError = fromServiceError(error);
@@ -273,6 +284,7 @@ export class MeshClient {
         await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
         this.options.observer?.retry(record.spec.type);
       }
+      if (!lastError) this.options.observer?.unrouted(target.type ?? 'unknown', method);
       throw lastError ?? noAgent(target);
     } catch (error) {
       endSpan(span, error instanceof MeshError ? error : fromServiceError(error));
@@ -323,14 +335,14 @@ export class MeshClient {
       parent?.traceparent,
       spanAttributes(target, method),
     );
-    const metadata = this.outboundMetadata(parent, options, traceparentOf(span));
-    const request = { method, ...encode(payload, options.contentType) };
     const maxAttempts = this.options.maxAttempts ?? 3;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
     this.budget.recordCall();
     let failure: MeshError | undefined;
     try {
+      const metadata = this.outboundMetadata(parent, options, traceparentOf(span));
+      const request = { method, ...encode(payload, options.contentType) };
       for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
         const picked = this.pickNext(target, strategy, options.key, tried);
         if (!picked) break;
@@ -407,6 +419,7 @@ export class MeshClient {
         }
         return;
       }
+      if (!lastError) this.options.observer?.unrouted(target.type ?? 'unknown', method);
       throw lastError ?? noAgent(target);
     } catch (error) {
       failure = error instanceof MeshError ? error : fromServiceError(error);
@@ -432,9 +445,13 @@ export class MeshClient {
             ...(options.priority ? { priority: options.priority } : {}),
           }
         : parent;
+    // A call that starts a chain starts its trace here, so that the caller knows the trace id its callee logs.
+    const traced: CallContext = context?.traceparent
+      ? context
+      : { chain: [], ...context, traceparent: newTraceparent() };
     const metadata = new grpc.Metadata();
     for (const [key, value] of Object.entries(
-      outboundContext(this.options.identity.spiffeId.uri, context, this.options.hopLimit),
+      outboundContext(this.options.identity.spiffeId.uri, traced, this.options.hopLimit),
     )) {
       metadata.set(key, value);
     }
@@ -686,4 +703,9 @@ function calleeAttributes(record: AgentRecord, attempts: number): Attributes {
     'server.address': record.spec.endpoint,
     'agentmesh.attempts': attempts,
   };
+}
+
+/** The trace id in a call's outbound `traceparent`. */
+function traceIdOf(metadata: grpc.Metadata): string {
+  return String(metadata.get(CONTEXT_KEYS.traceparent)[0] ?? '').split('-')[1] ?? '';
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registerProcessMetrics } from './process-metrics.js';
-import { codeName } from '../errors.js';
+import { Code, codeName } from '../errors.js';
 
 /** Latency buckets in seconds: 0.5 ms to 10 s, for calls between agents on one network and LLM-backed ones. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -209,6 +209,20 @@ export class AgentInstruments {
     );
     series.count.inc();
     series.duration.observe(ms / 1000);
+  }
+
+  /** A call this agent made failed UNAVAILABLE before any attempt: no instance to send it to (counted, not timed). */
+  clientUnrouted(calleeType: string, method: string): void {
+    this.series(
+      this.client,
+      this.clientMethods,
+      calleeType,
+      method,
+      Code.UNAVAILABLE,
+      (labels) => this.bound.clientCalls.labels(labels),
+      (labels) => this.bound.clientDuration.labels(labels),
+      'callee',
+    ).count.inc();
   }
 
   /** This agent handled a call from an agent of `callerType` ('unknown' when not registered). */

@@ -137,6 +137,9 @@ export class SubscriptionSet {
       return this.refuse(publisher, deliveryId, reason, answer);
     }
     const event = eventFromWire(delivery.event);
+    // The chain always ends with the verified publisher, as a call's ends with its verified caller: a publisher
+    // cannot make the subscriber's logs name someone else.
+    if (event.context.chain.at(-1) !== publisher.uri) event.context.chain.push(publisher.uri);
     if (event.publisher !== publisher.uri) {
       const reason = `the event names publisher "${event.publisher}" but was sent by "${publisher.uri}"`;
       return this.refuse(publisher, deliveryId, reason, answer);
@@ -211,17 +214,19 @@ export class SubscriptionSet {
   }
 
   /** Runs the handler in the event's context; a throw asks for a redelivery with the error as the reason. */
-  private async handle(entry: Entry, event: ReceivedEvent): Promise<EventOutcome> {
-    try {
-      const outcome = await runWithContext(event.context, () => entry.handler(event));
-      return outcome ?? { outcome: 'ack' };
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      this.options.logger.warn(
-        { eventId: event.id, topic: event.topic, attempt: event.attempt, err: error },
-        'event handler failed; the publisher will redeliver',
-      );
-      return { outcome: 'retry', reason: reason || 'the handler failed' };
-    }
+  private handle(entry: Entry, event: ReceivedEvent): Promise<EventOutcome> {
+    // All of it in the event's context, the failure's log line too: it carries the trace id and the publisher.
+    return runWithContext(event.context, async (): Promise<EventOutcome> => {
+      try {
+        return (await entry.handler(event)) ?? { outcome: 'ack' };
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.options.logger.warn(
+          { eventId: event.id, topic: event.topic, attempt: event.attempt, err: error },
+          'event handler failed; the publisher will redeliver',
+        );
+        return { outcome: 'retry', reason: reason || 'the handler failed' };
+      }
+    });
   }
 }
