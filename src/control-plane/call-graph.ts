@@ -204,12 +204,15 @@ export class CallGraph {
   private readonly clock: { now(): number };
   /** Bucket index (time / bucketMs) → edges reported in it, keyed by caller and callee id. */
   private readonly buckets = new Map<number, Map<string, Accumulator>>();
+  /** When the graph started to listen: before that, nothing could be reported, so rates do not count that time. */
+  private readonly startedAt: number;
 
   constructor(options: CallGraphOptions = {}) {
     this.bucketMs = Math.max(1, options.bucketMs ?? 5_000);
     this.windowMs = Math.max(this.bucketMs, options.windowMs ?? 60_000);
     this.maxEdgesPerBucket = options.maxEdgesPerBucket ?? 4_096;
     this.clock = options.clock ?? { now: () => Date.now() };
+    this.startedAt = this.clock.now();
   }
 
   /** The window's length in seconds. */
@@ -305,9 +308,10 @@ export class CallGraph {
   }
 
   /**
-   * Every agent edge summed over the kept buckets, and the time they cover in seconds (from the start of the
-   * oldest kept bucket to now: a little less than the window, as the oldest bucket that was partly outside it is
-   * gone), which rates are computed over.
+   * Every agent edge summed over the kept buckets, and the time they cover in seconds, which rates are computed
+   * over: from the start of the oldest kept bucket to now (a little less than the window, as the oldest bucket that
+   * was partly outside it is gone), or from when the graph started if that is later, so that a young control plane
+   * does not understate the rates by dividing by a window it has not lived through yet.
    */
   private sumAgents(): { sums: Map<string, Accumulator>; seconds: number } {
     const now = this.clock.now();
@@ -326,7 +330,7 @@ export class CallGraph {
         }
       }
     }
-    const covered = now - this.oldestBucket(now) * this.bucketMs;
+    const covered = now - Math.max(this.oldestBucket(now) * this.bucketMs, this.startedAt);
     return { sums, seconds: Math.max(1, covered) / 1_000 };
   }
 

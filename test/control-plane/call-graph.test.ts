@@ -18,16 +18,39 @@ const report = (calleeId: string, extra: Partial<CallReport> = {}): CallReport =
   ...extra,
 });
 
-/** A graph with a 10 s window in 1 s buckets and a clock the test moves. */
+/**
+ * A graph with a 10 s window in 1 s buckets and a clock the test moves, at `start`. The graph started a window
+ * earlier, so that rates are over the whole window (a younger graph divides by its age instead).
+ */
 function graphAt(start: number) {
-  const clock = { time: start, now: () => clock.time };
-  return { clock, graph: new CallGraph({ windowMs: 10_000, bucketMs: 1_000, clock }) };
+  const clock = { time: start - 10_000, now: () => clock.time };
+  const graph = new CallGraph({ windowMs: 10_000, bucketMs: 1_000, clock });
+  clock.time = start;
+  return { clock, graph };
 }
 
 const planner1 = { id: 'planner-1', type: 'planner' };
 const planner2 = { id: 'planner-2', type: 'planner' };
 
 describe('CallGraph', () => {
+  it('divides by the time since the graph started while it is younger than the window', () => {
+    const clock = { time: 1_800_000_000_000, now: () => clock.time };
+    const graph = new CallGraph({ clock }); // the default 60 s window
+    // One call a second for the graph's first 10 s: the rate is 1/s, not 10 calls over 60 s.
+    for (let second = 1; second <= 10; second += 1) {
+      clock.time += 1_000;
+      graph.record(planner1, [report('summarizer-1', { calls: 1 })]);
+    }
+    expect(graph.agentEdges()[0]!.ratePerSecond).toBeCloseTo(1, 6);
+    expect(graph.typeEdges()[0]!.ratePerSecond).toBeCloseTo(1, 6);
+    // Once the graph is older than the window, the window is what counts.
+    clock.time += 120_000;
+    graph.record(planner1, [report('summarizer-1', { calls: 60 })]);
+    clock.time += 1_000;
+    expect(graph.agentEdges()[0]!.ratePerSecond).toBeLessThan(60 / 55);
+    expect(graph.agentEdges()[0]!.ratePerSecond).toBeGreaterThan(60 / 60);
+  });
+
   it('sums the reports of a caller→callee pair over the window: rate, error ratio, mean and max latency', () => {
     const { clock, graph } = graphAt(100_500);
     graph.record(planner1, [
