@@ -47,21 +47,38 @@ export interface ActivityEntry {
   agentType?: string;
 }
 
+/**
+ * Distinct call-failure entries one caller can have in the log within the coalescing time; further failures of
+ * that caller merge into one entry of its own. An agent reports up to 256 edges per heartbeat, each with its own
+ * error text: without this it could fill the log with lines of its own.
+ */
+export const MAX_FAILURE_ENTRIES_PER_CALLER = 3;
+
 /** Options for {@link ActivityLog}. */
 export interface ActivityLogOptions {
-  /** Entries kept (default 200); the oldest go first. */
+  /**
+   * Entries kept (default 200); the oldest go first. Call failures are kept apart, up to as many again, so that
+   * they never push out the registry's events (joins, leaves, health changes).
+   */
   capacity?: number;
   /** How long events with the same key keep merging into one entry (default 60 s). */
   coalesceMs?: number;
   clock?: { now(): number };
 }
 
+type KeyedEntry = ActivityEntry & { key?: string };
+
 /**
  * A bounded log of the recent events an operator cares about (agents joining, leaving, expiring, changing health
- * or draining; failing calls; certificates), newest last. Pure: no timers, no I/O; the clock is injected.
+ * or draining; failing calls; certificates), newest last. Call failures, which agents report themselves and in
+ * bulk, are bounded separately and per caller (see {@link MAX_FAILURE_ENTRIES_PER_CALLER}), so that they cannot
+ * evict the other events. Pure: no timers, no I/O; the clock is injected.
  */
 export class ActivityLog {
-  private readonly entries: Array<ActivityEntry & { key?: string }> = [];
+  /** Every event but call failures, oldest first. */
+  private readonly events: KeyedEntry[] = [];
+  /** Call failures, oldest first. */
+  private readonly failures: KeyedEntry[] = [];
   private readonly capacity: number;
   private readonly coalesceMs: number;
   private readonly clock: { now(): number };
@@ -79,17 +96,22 @@ export class ActivityLog {
     return this.seq;
   }
 
-  /** Adds an event (or merges it into a recent one with the same key) and returns its entry. */
-  add(input: ActivityInput): ActivityEntry {
+  /**
+   * Adds an event (or merges it into a recent one with the same key) and returns its entry. A call failure of a
+   * caller that already has {@link MAX_FAILURE_ENTRIES_PER_CALLER} recent entries merges into that caller's
+   * "more failing calls" entry instead.
+   */
+  add(event: ActivityInput): ActivityEntry {
     const now = this.clock.now();
+    const entries = event.kind === 'call-failures' ? this.failures : this.events;
+    const recent = (entry: KeyedEntry) => now - entry.at <= this.coalesceMs;
+    const input = event.kind === 'call-failures' ? this.capFailures(event, recent) : event;
     let firstAt = now;
     let count = 1;
     if (input.key !== undefined) {
-      const index = this.entries.findIndex(
-        (entry) => entry.key === input.key && now - entry.at <= this.coalesceMs,
-      );
+      const index = entries.findIndex((entry) => entry.key === input.key && recent(entry));
       if (index >= 0) {
-        const [previous] = this.entries.splice(index, 1);
+        const [previous] = entries.splice(index, 1);
         firstAt = previous!.firstAt;
         count = previous!.count + 1;
       }
@@ -107,20 +129,45 @@ export class ActivityLog {
       ...(input.agentType !== undefined ? { agentType: input.agentType } : {}),
       ...(input.key !== undefined ? { key: input.key } : {}),
     };
-    this.entries.push(entry);
-    if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
+    entries.push(entry);
+    if (entries.length > this.capacity) entries.splice(0, entries.length - this.capacity);
     const published = publicEntry(entry);
     for (const listener of this.listeners) listener(published);
     return published;
   }
 
   /** The latest `limit` entries (all by default), newest first. */
-  recent(limit = this.capacity): ActivityEntry[] {
+  recent(limit = Infinity): ActivityEntry[] {
     const result: ActivityEntry[] = [];
-    for (let index = this.entries.length - 1; index >= 0 && result.length < limit; index -= 1) {
-      result.push(publicEntry(this.entries[index]!));
+    let event = this.events.length - 1;
+    let failure = this.failures.length - 1;
+    // Both lists are in sequence order: merge them from their newest ends.
+    while (result.length < limit && (event >= 0 || failure >= 0)) {
+      const takeEvent = failure < 0 || (event >= 0 && this.events[event]!.seq > this.failures[failure]!.seq);
+      result.push(publicEntry(takeEvent ? this.events[event--]! : this.failures[failure--]!));
     }
     return result;
+  }
+
+  /**
+   * The call failure as it goes into the log: as it came, or, when its caller already has its share of recent
+   * entries and this one would be a new entry, rewritten to merge into the caller's overflow entry.
+   */
+  private capFailures(input: ActivityInput, recent: (entry: KeyedEntry) => boolean): ActivityInput {
+    if (input.agentId === undefined) return input;
+    const overflowKey = `calls-overflow\n${input.agentId}`;
+    let shown = 0;
+    for (const entry of this.failures) {
+      if (!recent(entry) || entry.agentId !== input.agentId || entry.key === overflowKey) continue;
+      if (input.key !== undefined && entry.key === input.key) return input; // merges into its own entry
+      shown += 1;
+    }
+    if (shown < MAX_FAILURE_ENTRIES_PER_CALLER) return input;
+    return {
+      ...input,
+      message: `${input.agentId}: more failing calls than shown separately; the latest: ${input.message}`,
+      key: overflowKey,
+    };
   }
 
   /** Calls `listener` with every entry added from now on; returns a function that stops it. */
@@ -130,7 +177,7 @@ export class ActivityLog {
   }
 }
 
-function publicEntry(entry: ActivityEntry & { key?: string }): ActivityEntry {
+function publicEntry(entry: KeyedEntry): ActivityEntry {
   const { key: _key, ...rest } = entry;
   return rest;
 }

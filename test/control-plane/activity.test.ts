@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   ActivityLog,
+  MAX_FAILURE_ENTRIES_PER_CALLER,
   activityFromCallReport,
   activityFromChange,
   type ActivityEntry,
 } from '../../src/control-plane/activity.js';
 import type { AgentRecord } from '../../src/control-plane/agent-record.js';
+import { MAX_REPORTS_PER_HEARTBEAT } from '../../src/control-plane/call-graph.js';
 import type { StateChange } from '../../src/control-plane/state.js';
 
 const record = (id: string, extra: Partial<AgentRecord> = {}): AgentRecord => ({
@@ -73,6 +75,75 @@ describe('ActivityLog', () => {
     clock.time = 16_000; // more than 10 s after the last merge: a new entry
     log.add({ kind: 'call-failures', severity: 'error', message: 'a → b failed (3)', key: 'a-b' });
     expect(log.recent().map((entry) => entry.count)).toEqual([1, 2, 1]);
+  });
+
+  it('keeps joins and health changes when one agent floods it with distinct call failures', () => {
+    const clock = { time: 0, now: () => clock.time };
+    const log = new ActivityLog({ clock }); // 200 entries
+    log.add(activityFromChange(change('put', 'registered'))!);
+    log.add(activityFromChange(change('put', 'health checks failing', { health: 'unhealthy' }))!);
+    const rogue = { id: 'rogue-1', type: 'rogue' };
+    // Ten heartbeats of 256 reports, each with an error text of its own.
+    for (let heartbeat = 0; heartbeat < 10; heartbeat += 1) {
+      clock.time += 5_000;
+      for (let n = 0; n < MAX_REPORTS_PER_HEARTBEAT; n += 1) {
+        log.add(
+          activityFromCallReport(rogue, {
+            calleeId: `victim-${n}`,
+            calleeType: 'victim',
+            method: 'm',
+            calls: 1,
+            errors: 1,
+            latencyMsSum: 1,
+            latencyMsMax: 1,
+            lastError: `error ${heartbeat}-${n}`,
+          })!,
+        );
+      }
+    }
+    const entries = log.recent();
+    expect(entries.filter((entry) => entry.kind !== 'call-failures').map((entry) => entry.kind)).toEqual([
+      'health',
+      'joined',
+    ]);
+    // The caller's first failures stay as they were; the rest are one entry that counts them.
+    const failures = entries.filter((entry) => entry.agentId === 'rogue-1');
+    expect(failures).toHaveLength(MAX_FAILURE_ENTRIES_PER_CALLER + 1);
+    expect(failures[0]).toMatchObject({
+      count: 10 * MAX_REPORTS_PER_HEARTBEAT - MAX_FAILURE_ENTRIES_PER_CALLER,
+      message: expect.stringMatching(
+        /^rogue-1: more failing calls than shown separately; the latest: .*error 9-255/,
+      ),
+    });
+    // Another caller's failures still show on their own, and so do the registry's events among the newest.
+    log.add({
+      kind: 'call-failures',
+      severity: 'error',
+      message: 'other failed',
+      agentId: 'other-1',
+      key: 'o',
+    });
+    log.add(activityFromChange(change('delete', 'deregistered'))!);
+    expect(log.recent(2).map((entry) => entry.message)).toEqual([
+      'summarizer-1 (summarizer) left: deregistered',
+      'other failed',
+    ]);
+  });
+
+  it('keeps call failures apart from the other events, each list up to the capacity', () => {
+    const clock = { time: 0, now: () => clock.time };
+    const log = new ActivityLog({ capacity: 2, clock });
+    log.add({ kind: 'joined', severity: 'info', message: 'a joined' });
+    for (let n = 1; n <= 3; n += 1) {
+      log.add({ kind: 'call-failures', severity: 'error', message: `failure ${n}`, key: `f${n}` });
+    }
+    log.add({ kind: 'left', severity: 'info', message: 'a left' });
+    expect(log.recent().map((entry) => entry.message)).toEqual([
+      'a left',
+      'failure 3',
+      'failure 2',
+      'a joined',
+    ]);
   });
 
   it('tells subscribers about every entry until they unsubscribe', () => {
