@@ -161,6 +161,16 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     options.authorize?.(invocation.caller, method);
     const handler = handlers.get(method) ?? fallback?.(method);
     if (!handler) {
+      // The method may be there as the other kind: say how to call it rather than that it does not exist.
+      const streamed = (handlers as Map<string, unknown>) === streams;
+      if ((streamed ? methods : streams).has(method)) {
+        throw new MeshError(
+          Code.UNIMPLEMENTED,
+          streamed
+            ? `"${method}" is a unary method: call it with Invoke (agent-mesh call without --stream)`
+            : `"${method}" is a streamed method: call it with InvokeStream (agent-mesh call --stream)`,
+        );
+      }
       const known = [...handlers.keys()].sort().join(', ') || '(none)';
       throw new MeshError(Code.UNIMPLEMENTED, `unknown method "${method}"; this agent serves: ${known}`);
     }

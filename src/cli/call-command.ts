@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
-import { MeshClient, type MeshCallResult } from '../data-plane/mesh-client.js';
+import { MeshClient, type MeshCallResult, type MeshStreamChunk } from '../data-plane/mesh-client.js';
 import { formatDuration } from '../duration.js';
 import { Code, MeshError, codeName } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
@@ -19,6 +19,7 @@ interface CallFlags extends ClientFlags {
   selector?: string;
   timeout: number;
   raw: boolean;
+  stream: boolean;
   logLevel: LevelWithSilent;
 }
 
@@ -55,9 +56,32 @@ function printAnswer(result: MeshCallResult, raw: boolean): void {
 }
 
 /**
+ * Prints the chunks of a streamed answer as they arrive: text as it comes (a model's tokens run on), each JSON
+ * chunk as one line; `raw` writes the bytes as they came. Returns whether what was printed ends with a newline.
+ */
+async function printChunks(chunks: AsyncIterable<MeshStreamChunk>, raw: boolean): Promise<boolean> {
+  let endsWithNewline = true;
+  for await (const chunk of chunks) {
+    let bytes = chunk.payload;
+    if (!raw && JSON_CONTENT.test(chunk.contentType)) {
+      try {
+        bytes = Buffer.from(`${JSON.stringify(JSON.parse(bytes.toString()))}\n`);
+      } catch {
+        // Labelled JSON but not JSON: show what the agent sent rather than hide it.
+      }
+    }
+    if (bytes.length === 0) continue;
+    process.stdout.write(bytes);
+    endsWithNewline = bytes[bytes.length - 1] === 0x0a;
+  }
+  return endsWithNewline;
+}
+
+/**
  * `agent-mesh call <type> <method> <json>`: one call through the mesh client (discovery from the control plane's
- * watch, balancing, failover before the call reaches an agent, a deadline), printing the answer. A failed call
- * ends with its status name and the agent's or the mesh's message.
+ * watch, balancing, failover before the call reaches an agent, a deadline), printing the answer; with `--stream`,
+ * a streamed method (`InvokeStream`), printing each chunk as it arrives. A failed call ends with its status name
+ * and the agent's or the mesh's message.
  */
 export function createCallCommand(): Command {
   return withClientOptions(
@@ -74,9 +98,17 @@ export function createCallCommand(): Command {
         labelSelectorArgument,
       )
       .addOption(
-        new Option('--timeout <duration>', 'deadline of the call, every attempt included')
+        new Option(
+          '--timeout <duration>',
+          'deadline of the call, every attempt included (with --stream: of the whole stream, none unless given)',
+        )
           .argParser(durationArgument)
           .default(10_000, '10s'),
+      )
+      .option(
+        '--stream',
+        'call a streamed method (InvokeStream) and print each chunk as it arrives: text as it comes, JSON one per line',
+        false,
       )
       .option(
         '--raw',
@@ -84,22 +116,37 @@ export function createCallCommand(): Command {
         false,
       )
       .addOption(logLevelOption('warn')),
-  ).action(async (type: string, method: string, body: string, flags: CallFlags) => {
+  ).action(async (type: string, method: string, body: string, flags: CallFlags, command: Command) => {
     const identity = await clientIdentity(flags);
     const logger = createLogger({ level: flags.logLevel });
     await checkControlPlane(identity, flags.controlPlane);
     const control = new ControlPlaneClient({ address: flags.controlPlane, identity });
     const cache = new EndpointCache({ client: control, logger });
     const mesh = new MeshClient({ identity, cache, logger });
+    const target = { type, ...(flags.selector ? { labelSelector: flags.selector } : {}) };
     try {
       await cache.start();
+      if (flags.stream) {
+        // A stream has no deadline of its own unless asked for: a long generation must not be cut at 10 s.
+        const timeout = command.getOptionValueSource('timeout') === 'default' ? undefined : flags.timeout;
+        const chunks = mesh.stream(target, method, Buffer.from(body), {
+          contentType: 'application/json',
+          ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
+        });
+        let endsWithNewline = true;
+        try {
+          endsWithNewline = await printChunks(chunks, flags.raw);
+        } catch (error) {
+          throw callError(MeshError.from(error), timeout);
+        }
+        if (!flags.raw && !endsWithNewline) process.stdout.write('\n');
+        return;
+      }
       const result = await mesh
-        .call(
-          { type, ...(flags.selector ? { labelSelector: flags.selector } : {}) },
-          method,
-          Buffer.from(body),
-          { contentType: 'application/json', timeoutMs: flags.timeout },
-        )
+        .call(target, method, Buffer.from(body), {
+          contentType: 'application/json',
+          timeoutMs: flags.timeout,
+        })
         .catch((error: unknown) => {
           throw callError(MeshError.from(error), flags.timeout);
         });
@@ -113,9 +160,9 @@ export function createCallCommand(): Command {
 }
 
 /** A failed call as the user sees it: the status name first, then the message (with the deadline when it ran out). */
-function callError(error: MeshError, timeoutMs: number): MeshError {
+function callError(error: MeshError, timeoutMs: number | undefined): MeshError {
   const hint =
-    error.code === Code.DEADLINE_EXCEEDED
+    error.code === Code.DEADLINE_EXCEEDED && timeoutMs !== undefined
       ? ` (the deadline was ${formatDuration(timeoutMs)}: see --timeout)`
       : '';
   return new MeshError(error.code, `${codeName(error.code)}: ${error.message}${hint}`, { cause: error });

@@ -3,7 +3,7 @@ import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js'
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import type { PolicyRule } from '../../src/control-plane/policy.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { runEntryPoint } from '../helpers/run-cli.js';
+import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
@@ -15,6 +15,8 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
   const agents: RunningAgent[] = [];
   let releaseHung: () => void = () => undefined;
   const hung = new Promise<void>((resolve) => (releaseHung = resolve));
+  let releaseWords: () => void = () => undefined;
+  const wordsReleased = new Promise<void>((resolve) => (releaseWords = resolve));
   let flags: string[];
   const cli = (...args: string[]) => runEntryPoint('agent-mesh', [...args, ...flags]);
 
@@ -40,6 +42,18 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
             return { payload: Buffer.from('late'), contentType: 'text/plain' };
           },
         },
+        streams: {
+          // The second chunk comes only when the test lets it: the first must be printed before then.
+          words: async function* () {
+            yield { payload: Buffer.from('first '), contentType: 'text/plain' };
+            await wordsReleased;
+            yield { payload: Buffer.from('second'), contentType: 'text/plain' };
+          },
+          records: async function* () {
+            for (const n of [1, 2])
+              yield { payload: Buffer.from(`{ "n": ${n} }`), contentType: 'application/json' };
+          },
+        },
         subscriptions:
           zone === 'eu-1'
             ? [{ pattern: 'orders.>', group: 'mailers', handler: () => undefined, maxInFlight: 8 }]
@@ -60,6 +74,7 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
 
   afterAll(async () => {
     releaseHung();
+    releaseWords();
     await Promise.all(agents.map((agent) => agent.drain(1_000)));
     await mesh?.close();
   });
@@ -216,6 +231,42 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
     expect(raw.stdout).toBe(body);
     expect(text.code).toBe(0);
     expect(text.stdout).toBe('echo-us\n');
+  }, 60_000);
+
+  it('calls a streamed method with --stream, printing each chunk as it arrives', async () => {
+    const words = spawnEntryPoint(['call', '--stream', 'echo', 'words', '{}', ...flags]);
+    try {
+      await words.waitFor(/first /);
+      expect(words.output()).not.toContain('second');
+      releaseWords();
+      await words.waitFor(/first second\n/);
+      // waitFor rejects when the process exits before a match: here, a pattern that never matches waits for the exit.
+      await expect(words.waitFor(/(?!)/)).rejects.toThrow(/exited before/);
+    } finally {
+      expect(await words.stop()).toBe(0);
+    }
+    const [records, raw] = await Promise.all([
+      cli('call', '--stream', 'echo', 'records', '{}'),
+      cli('call', '--stream', '--raw', 'echo', 'records', '{}'),
+    ]);
+    expect(records.stderr).toBe('');
+    expect(records.stdout).toBe('{"n":1}\n{"n":2}\n');
+    expect(raw.stdout).toBe('{ "n": 1 }{ "n": 2 }');
+  }, 60_000);
+
+  it('says how to call a method of the other kind: streamed without --stream, unary with it', async () => {
+    const [streamedAsUnary, unaryAsStreamed] = await Promise.all([
+      cli('call', 'echo', 'words', '{}'),
+      cli('call', '--stream', 'echo', 'echo', '{}'),
+    ]);
+    expect(streamedAsUnary.code).toBe(1);
+    expect(streamedAsUnary.stderr).toBe(
+      'agent-mesh: UNIMPLEMENTED: "words" is a streamed method: call it with InvokeStream (agent-mesh call --stream)\n',
+    );
+    expect(unaryAsStreamed.code).toBe(1);
+    expect(unaryAsStreamed.stderr).toBe(
+      'agent-mesh: UNIMPLEMENTED: "echo" is a unary method: call it with Invoke (agent-mesh call without --stream)\n',
+    );
   }, 60_000);
 
   it('fails with the status name and message: unknown type, unknown method, bad JSON, deadline', async () => {
