@@ -33,6 +33,7 @@ import {
 } from './agent-service.js';
 import { CallScheduler, priorityClass } from './call-scheduler.js';
 import { CertificateRenewer } from './certificate-renewer.js';
+import { CallerRateLimiter } from './rate-limiter.js';
 
 /** What an agent is and does. */
 export interface AgentOptions {
@@ -242,27 +243,50 @@ async function launchAgent(
   /** A place among the agent's calls, waiting in its queue (by priority class) when all are taken. */
   const admit = (call: InvocationContext) =>
     calls.admit(priorityClass(call.context.priority), call.deadline, call.signal);
+  const limiter = new CallerRateLimiter();
+  /** The caller's budgets under the policies' rate limits; the returned function charges the tokens used. */
+  const limit = (method: string, call: InvocationContext) =>
+    limiter.admit(cache.policies.rateLimits ?? [], {
+      caller: call.caller.uri,
+      callerType: callerTypeOf(call.caller),
+      targetType: options.type,
+      method,
+    });
   const counted =
-    (handler: MethodHandler): MethodHandler =>
+    (method: string, handler: MethodHandler): MethodHandler =>
     async (request, call) => {
+      const charge = limit(method, call);
       const end = await admit(call);
+      let tokens = 0;
       try {
-        return await handler(request, call);
+        const response = await handler(request, call);
+        tokens = response.tokens ?? 0;
+        return response;
       } finally {
         end();
+        charge(tokens);
       }
     };
-  const countedStream = (handler: StreamHandler): StreamHandler =>
+  const countedStream = (method: string, handler: StreamHandler): StreamHandler =>
     async function* (request, call) {
+      const charge = limit(method, call);
       const end = await admit(call);
+      let tokens = 0;
       try {
-        yield* handler(request, call);
+        for await (const chunk of handler(request, call)) {
+          tokens += chunk.tokens ?? 0;
+          yield chunk;
+        }
       } finally {
         end();
+        charge(tokens);
       }
     };
   const streams = Object.fromEntries(
-    Object.entries(options.streams ?? {}).map(([method, handler]) => [method, countedStream(handler)]),
+    Object.entries(options.streams ?? {}).map(([method, handler]) => [
+      method,
+      countedStream(method, handler),
+    ]),
   );
   const methods = Object.fromEntries(
     [
@@ -270,7 +294,7 @@ async function launchAgent(
       ...(options.skills ?? []).flatMap((skill) =>
         skill.handler ? [[skill.id, skill.handler] as const] : [],
       ),
-    ].map(([method, handler]) => [method, counted(handler)]),
+    ].map(([method, handler]) => [method, counted(method, handler)]),
   );
   /** The control plane's policies decide before any handler, generic or typed, runs. */
   const checkPolicy = (caller: SpiffeId, method: string): void => {
@@ -334,16 +358,16 @@ async function launchAgent(
     fallback: {
       method: (method) => {
         const handler = options.fallback?.method?.(method);
-        return handler && counted(handler);
+        return handler && counted(method, handler);
       },
       stream: (method) => {
         const handler = options.fallback?.stream?.(method);
-        return handler && countedStream(handler);
+        return handler && countedStream(method, handler);
       },
     },
   });
   const typed = options.services ?? [];
-  const guard: Guard = { identity: options.identity, check: checkPolicy, calls, logger, hopLimit };
+  const guard: Guard = { identity: options.identity, check: checkPolicy, limit, calls, logger, hopLimit };
   const server = await startServer({
     identity: options.identity,
     address: options.listen ?? '127.0.0.1:0',
@@ -464,6 +488,8 @@ async function launchAgent(
 interface Guard {
   identity: MeshIdentity;
   check: (caller: SpiffeId, method: string) => void;
+  /** Takes the call from the caller's rate-limit budgets (typed services report no tokens). */
+  limit: (method: string, call: InvocationContext) => unknown;
   calls: CallScheduler;
   logger: Logger;
   hopLimit: number | undefined;
@@ -492,6 +518,7 @@ function guardService(service: ServiceRegistration, guard: Guard): ServiceRegist
       try {
         incoming = readIncomingCall(call, guard.identity, guard.hopLimit);
         guard.check(incoming.caller, method);
+        guard.limit(method, incoming);
       } catch (error) {
         refuse(error);
         return;

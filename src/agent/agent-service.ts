@@ -42,7 +42,15 @@ export interface InvocationContext {
 export interface InvocationPayload {
   payload: Buffer;
   contentType: string;
+  /**
+   * LLM tokens the answer used (or, for a streamed chunk, this chunk used): charged to the caller's tokens-per-minute
+   * budgets and sent to the caller in the `x-agentmesh-tokens` trailer.
+   */
+  tokens?: number;
 }
+
+/** The trailer that reports the tokens an answer used. */
+export const TOKENS_TRAILER = 'x-agentmesh-tokens';
 
 /** Handles one generic method; throw a MeshError to answer with a status. */
 export type MethodHandler = (
@@ -201,9 +209,12 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       runWithContext(invocation.context, () => {
         span
           .run(async () => handler(request, invocation))
-          .then((response) => {
+          .then(({ tokens, ...response }) => {
             span.end(undefined);
-            callback(null, response);
+            if (!(tokens !== undefined && tokens > 0)) return callback(null, response);
+            const trailer = new grpc.Metadata();
+            trailer.set(TOKENS_TRAILER, String(Math.round(tokens)));
+            callback(null, response, trailer);
           }, fail);
       });
     },

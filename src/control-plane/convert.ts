@@ -98,6 +98,7 @@ export function policiesToWire(policies: PolicySet, revision: number): PolicySet
       effect: rule.effect === 'deny' ? 'POLICY_EFFECT_DENY' : 'POLICY_EFFECT_ALLOW',
       actions: rule.actions.map((action) => ACTION_TO_WIRE[action]),
     })),
+    rateLimits: policies.rateLimits ?? [],
     revision,
   };
 }
@@ -126,6 +127,16 @@ export function policiesFromWire(policies: PolicySet__Output): PolicySet {
       targetTypes: rule.targetTypes,
       methods: rule.methods,
       topics: rule.topics,
+    })),
+    rateLimits: (policies.rateLimits ?? []).map((limit) => ({
+      id: limit.id,
+      callers: limit.callers,
+      callerTypes: limit.callerTypes,
+      targetTypes: limit.targetTypes,
+      methods: limit.methods,
+      requestsPerSecond: limit.requestsPerSecond,
+      burst: limit.burst,
+      tokensPerMinute: Number(limit.tokensPerMinute),
     })),
   };
 }

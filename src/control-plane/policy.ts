@@ -29,6 +29,34 @@ export interface PolicyRule {
 export interface PolicySet {
   defaultEffect: PolicyEffect;
   rules: PolicyRule[];
+  /** Per-caller rate limits on invoke calls, enforced by the callees (none when absent). */
+  rateLimits?: RateLimit[];
+}
+
+/** A per-caller rate limit on invoke calls (see the `RateLimit` message). */
+export interface RateLimit {
+  id: string;
+  callers: string[];
+  callerTypes: string[];
+  targetTypes: string[];
+  methods: string[];
+  /** Calls per second per caller; 0: not limited. */
+  requestsPerSecond: number;
+  /** Burst of calls; 0: one second's worth. */
+  burst: number;
+  /** Tokens per minute per caller, as handlers report them; 0: not limited. */
+  tokensPerMinute: number;
+}
+
+/** Whether `limit` applies to an invoke call. */
+export function rateLimitMatches(
+  limit: RateLimit,
+  request: { caller: string; callerType?: string; targetType: string; method: string },
+): boolean {
+  return ruleMatches(
+    { ...limit, effect: 'allow', actions: ['invoke'], topics: [] },
+    { action: 'invoke', ...request },
+  );
 }
 
 /** A request to authorize. */
@@ -123,6 +151,27 @@ export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
     for (const topic of rule.topics) {
       const valid = validatePattern(topic);
       if (!valid.ok) return bad(`rule "${rule.id}": ${valid.error.message}`);
+    }
+  }
+  const limitIds = new Set<string>();
+  for (const limit of policies.rateLimits ?? []) {
+    if (!RULE_ID.test(limit.id))
+      return bad(`rate limit id "${limit.id}" must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (limitIds.has(limit.id)) return bad(`rate limit id "${limit.id}" is used twice`);
+    limitIds.add(limit.id);
+    const caller = limit.callers.find((c) => !c.startsWith('spiffe://'));
+    if (caller !== undefined)
+      return bad(`rate limit "${limit.id}": caller pattern "${caller}" must start with spiffe://`);
+    for (const [name, value] of [
+      ['requests per second', limit.requestsPerSecond],
+      ['burst', limit.burst],
+      ['tokens per minute', limit.tokensPerMinute],
+    ] as const) {
+      if (!Number.isFinite(value) || value < 0)
+        return bad(`rate limit "${limit.id}": ${name} must be 0 or more`);
+    }
+    if (limit.requestsPerSecond === 0 && limit.tokensPerMinute === 0) {
+      return bad(`rate limit "${limit.id}" limits nothing: give requestsPerSecond or tokensPerMinute`);
     }
   }
   return ok(policies);

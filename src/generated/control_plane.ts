@@ -25,6 +25,7 @@ import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _age
 import type { PolicyRule as _agentmesh_v1_PolicyRule, PolicyRule__Output as _agentmesh_v1_PolicyRule__Output } from './agentmesh/v1/PolicyRule.js';
 import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from './agentmesh/v1/PolicySet.js';
 import type { Progress as _agentmesh_v1_Progress, Progress__Output as _agentmesh_v1_Progress__Output } from './agentmesh/v1/Progress.js';
+import type { RateLimit as _agentmesh_v1_RateLimit, RateLimit__Output as _agentmesh_v1_RateLimit__Output } from './agentmesh/v1/RateLimit.js';
 import type { RegisterRequest as _agentmesh_v1_RegisterRequest, RegisterRequest__Output as _agentmesh_v1_RegisterRequest__Output } from './agentmesh/v1/RegisterRequest.js';
 import type { RegisterResponse as _agentmesh_v1_RegisterResponse, RegisterResponse__Output as _agentmesh_v1_RegisterResponse__Output } from './agentmesh/v1/RegisterResponse.js';
 import type { SignCertificateRequest as _agentmesh_v1_SignCertificateRequest, SignCertificateRequest__Output as _agentmesh_v1_SignCertificateRequest__Output } from './agentmesh/v1/SignCertificateRequest.js';
@@ -70,6 +71,7 @@ export interface ProtoGrpcType {
       PolicyRule: MessageTypeDefinition<_agentmesh_v1_PolicyRule, _agentmesh_v1_PolicyRule__Output>
       PolicySet: MessageTypeDefinition<_agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet__Output>
       Progress: MessageTypeDefinition<_agentmesh_v1_Progress, _agentmesh_v1_Progress__Output>
+      RateLimit: MessageTypeDefinition<_agentmesh_v1_RateLimit, _agentmesh_v1_RateLimit__Output>
       RegisterRequest: MessageTypeDefinition<_agentmesh_v1_RegisterRequest, _agentmesh_v1_RegisterRequest__Output>
       RegisterResponse: MessageTypeDefinition<_agentmesh_v1_RegisterResponse, _agentmesh_v1_RegisterResponse__Output>
       SignCertificateRequest: MessageTypeDefinition<_agentmesh_v1_SignCertificateRequest, _agentmesh_v1_SignCertificateRequest__Output>

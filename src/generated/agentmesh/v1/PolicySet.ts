@@ -2,6 +2,7 @@
 
 import type { PolicyEffect as _agentmesh_v1_PolicyEffect, PolicyEffect__Output as _agentmesh_v1_PolicyEffect__Output } from '../../agentmesh/v1/PolicyEffect.js';
 import type { PolicyRule as _agentmesh_v1_PolicyRule, PolicyRule__Output as _agentmesh_v1_PolicyRule__Output } from '../../agentmesh/v1/PolicyRule.js';
+import type { RateLimit as _agentmesh_v1_RateLimit, RateLimit__Output as _agentmesh_v1_RateLimit__Output } from '../../agentmesh/v1/RateLimit.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -20,6 +21,10 @@ export interface PolicySet {
    * The store revision of the set's last change (ignored in SetPolicies).
    */
   'revision'?: (number | string | Long);
+  /**
+   * Per-caller rate limits, enforced by each callee instance for each caller identity.
+   */
+  'rateLimits'?: (_agentmesh_v1_RateLimit)[];
 }
 
 /**
@@ -38,4 +43,8 @@ export interface PolicySet__Output {
    * The store revision of the set's last change (ignored in SetPolicies).
    */
   'revision': (number);
+  /**
+   * Per-caller rate limits, enforced by each callee instance for each caller identity.
+   */
+  'rateLimits': (_agentmesh_v1_RateLimit__Output)[];
 }
