@@ -39,6 +39,7 @@ export function startAuditor(options: ExampleAgentOptions): Promise<RunningAgent
     controlPlane: options.controlPlane,
     logger: options.logger,
     metrics: options.metrics,
+    metricsListen: options.metricsListen,
     type: 'auditor',
     description: 'keeps an audit trail of task events (tasks.>)',
     subscriptions: [

@@ -80,6 +80,7 @@ export async function startPlanner(options: PlannerOptions): Promise<RunningAgen
     controlPlane: options.controlPlane,
     logger: options.logger,
     metrics: options.metrics,
+    metricsListen: options.metricsListen,
     type: 'planner',
     description: 'hands documents to summarizers and announces the results on tasks.*',
   });

@@ -6,7 +6,9 @@
  * - AGENT_MESH_NAME: the identity to run as, `<name>.crt` and `<name>.key` in that directory (each example has a
  *   default that does not clash with the agents `npm start` runs);
  * - AGENT_MESH_CONTROL_PLANE: the control plane's `host:port` (default `127.0.0.1:7400`, where `npm start` listens);
- * - AGENT_MESH_LOG_LEVEL: the log level (default `info`).
+ * - AGENT_MESH_LOG_LEVEL: the log level (default `info`);
+ * - AGENT_MESH_METRICS_LISTEN: `host:port` where the agent serves its Prometheus `/metrics` over HTTP, e.g.
+ *   `127.0.0.1:9465` (default: none; `npm start` serves its agents' metrics on 127.0.0.1:9464, so pick another port).
  *
  * In your own project, import from `agent-mesh` instead of `../src/index.js`.
  */
@@ -36,6 +38,8 @@ export interface ExampleAgentOptions {
   logger?: Logger;
   /** The Prometheus metrics it adds to (default: a registry of its own); `npm start` shares one among its agents. */
   metrics?: AgentMetrics;
+  /** `host:port` where the agent serves `/metrics` over HTTP (default: none). */
+  metricsListen?: string;
 }
 
 /** The logger an example writes its own lines with, tagged with the agent's name as the runtime's lines are. */
@@ -68,13 +72,19 @@ export async function runStandalone(
   const certs = process.env.AGENT_MESH_CERTS ?? 'certs';
   const name = process.env.AGENT_MESH_NAME ?? defaultName;
   const controlPlane = process.env.AGENT_MESH_CONTROL_PLANE ?? '127.0.0.1:7400';
+  const metricsListen = process.env.AGENT_MESH_METRICS_LISTEN;
   let logger: Logger;
   let agent: RunningAgent;
   try {
     logger = createLogger();
     const identity = new MeshIdentity(await loadIdentity(certs, name));
     await checkControlPlane(identity, controlPlane);
-    agent = await start({ identity, controlPlane, logger });
+    agent = await start({
+      identity,
+      controlPlane,
+      logger,
+      ...(metricsListen !== undefined ? { metricsListen } : {}),
+    });
   } catch (error) {
     if (!(error instanceof MeshError)) throw error;
     process.stderr.write(`${name}: ${error.message}\n`);
@@ -91,9 +101,15 @@ export async function runStandalone(
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const metricsUrl = agent.metricsServer ? `${agent.metricsServer.url}/metrics` : undefined;
   logger.info(
-    { agent: agent.name, address: agent.address, controlPlane },
-    `${agent.name} is running; Ctrl-C stops it`,
+    {
+      agent: agent.name,
+      address: agent.address,
+      controlPlane,
+      ...(metricsUrl ? { metrics: metricsUrl } : {}),
+    },
+    `${agent.name} is running${metricsUrl ? `, metrics at ${metricsUrl}` : ''}; Ctrl-C stops it`,
   );
 }
 

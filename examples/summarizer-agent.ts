@@ -46,6 +46,7 @@ export function startSummarizer(options: ExampleAgentOptions): Promise<RunningAg
     controlPlane: options.controlPlane,
     logger: options.logger,
     metrics: options.metrics,
+    metricsListen: options.metricsListen,
     type: 'summarizer',
     capabilities: ['summarize'],
     labels: { model: 'toy-extractive' },

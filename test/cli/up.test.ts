@@ -172,9 +172,15 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
       AGENT_MESH_CERTS: certs,
       AGENT_MESH_CONTROL_PLANE: controlPlane,
       AGENT_MESH_LOG_LEVEL: 'info',
+      AGENT_MESH_METRICS_LISTEN: '127.0.0.1:0',
     });
     try {
-      await summarizer.waitFor(/summarizer-3 is running/);
+      const [, metricsUrl] = await summarizer.waitFor(
+        /summarizer-3 is running, metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/,
+      );
+      const metrics = await fetch(metricsUrl!);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/^# TYPE agentmesh_/m);
       await waitForLog({ msg: 'agent registered', agent: 'summarizer-3', type: 'summarizer' });
     } finally {
       expect(await summarizer.stop('SIGINT')).toBe(0);
