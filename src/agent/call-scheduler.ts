@@ -20,6 +20,14 @@ export interface CallSchedulerOptions {
   clock?: { now(): number };
 }
 
+/**
+ * A waiting call is answered DEADLINE_EXCEEDED this long before its deadline: the answer reaches the caller before
+ * its own timer fires, so the stream ends with a status instead of a reset from the caller. Many resets at once
+ * (a queue of calls expiring together) make Node's HTTP/2 flood protection close the whole connection, failing
+ * every other call on it.
+ */
+const EXPIRY_MARGIN_MS = 25;
+
 interface Waiter {
   priority: number;
   order: number;
@@ -78,7 +86,7 @@ export class CallScheduler {
     if (limit <= 0 || (this.running < limit && this.queue.length === 0)) return this.take();
     if (this.queue.length >= this.queueLimit) throw this.refusal();
     const now = this.clock.now();
-    if (deadline <= now) throw this.expired();
+    if (deadline - EXPIRY_MARGIN_MS <= now) throw this.expired();
     await new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         priority: PRIORITY_CLASSES.indexOf(priority),
@@ -94,7 +102,7 @@ export class CallScheduler {
           reject(error);
         },
         timer: Number.isFinite(deadline)
-          ? setTimeout(() => waiter.fail(this.expired()), deadline - now)
+          ? setTimeout(() => waiter.fail(this.expired()), Math.max(0, deadline - now - EXPIRY_MARGIN_MS))
           : undefined,
       };
       const onAbort = () =>
@@ -137,7 +145,7 @@ export class CallScheduler {
       // The place passes to the next call (`running` stays the same); one whose deadline has passed, but whose
       // timer has not fired yet, is dropped here instead of starting late.
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
-        if (next.deadline <= this.clock.now()) {
+        if (next.deadline - EXPIRY_MARGIN_MS <= this.clock.now()) {
           next.fail(this.expired());
           continue;
         }
