@@ -119,8 +119,10 @@ export async function runStandalone(
  * @throws MeshError UNAVAILABLE naming the address and how to change it.
  */
 async function checkControlPlane(identity: MeshIdentity, address: string): Promise<void> {
-  const client = new ControlPlaneClient({ address, identity, timeoutMs: 5_000 });
+  let client: ControlPlaneClient | undefined;
   try {
+    // Inside the try: grpc-js refuses some addresses (an empty one) when the channel is made.
+    client = new ControlPlaneClient({ address, identity, timeoutMs: 5_000 });
     await client.getPolicies();
   } catch (error) {
     throw new MeshError(
@@ -128,6 +130,6 @@ async function checkControlPlane(identity: MeshIdentity, address: string): Promi
       `cannot reach the control plane at ${address}: ${MeshError.from(error).message} (is \`npm start\` running? AGENT_MESH_CONTROL_PLANE sets the address)`,
     );
   } finally {
-    client.close();
+    client?.close();
   }
 }

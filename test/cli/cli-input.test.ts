@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkControlPlane } from '../../src/cli/client-options.js';
 import { Code, MeshError } from '../../src/errors.js';
+import { ensureCaDir, ensureIdentity } from '../../src/identity/certs-dir.js';
 import { runEntryPoint, type CliResult } from '../helpers/run-cli.js';
 import { createTestCa } from '../helpers/test-ca.js';
+import { makeTempDir } from '../helpers/temp-dir.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -72,6 +74,23 @@ describe('bad command-line input: one clear line and a non-zero exit, before any
       result,
       /invalid log level "verbose" in AGENT_MESH_LOG_LEVEL: use one of fatal, error, warn, info, debug, trace, silent/,
     );
+  });
+
+  it('lets a standalone example report an empty AGENT_MESH_CONTROL_PLANE in one line', async () => {
+    const certs = await makeTempDir();
+    let result: CliResult;
+    try {
+      await ensureCaDir(certs.dir, 'agentmesh.local');
+      await ensureIdentity(certs.dir, 'summarizer-3');
+      result = await runWithEnv('examples/summarizer-agent.ts', [], {
+        AGENT_MESH_CERTS: certs.dir,
+        AGENT_MESH_CONTROL_PLANE: '',
+      });
+    } finally {
+      await certs.remove();
+    }
+    expect(result.code).toBe(1);
+    expectOneLine(result, /^summarizer-3: cannot reach the control plane at : /);
   });
 
   it('refuses an empty control plane address, from the flag or the environment', async () => {
