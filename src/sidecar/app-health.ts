@@ -2,6 +2,9 @@ import type { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from '../observability/logger.js';
 import type { AppHealth } from './app-connection.js';
 
+/** Checks in a row the app must leave unanswered before a SERVING agent turns NOT_SERVING. */
+const UNANSWERED_CHECKS = 3;
+
 /** Options for {@link AppHealthMonitor}. */
 export interface AppHealthMonitorOptions {
   /** Asks the app how it is (its `grpc.health.v1` Check), within a timeout. */
@@ -18,13 +21,14 @@ export interface AppHealthMonitorOptions {
 /**
  * Mirrors the app's `grpc.health.v1` on the sidecar's mTLS server: while the app answers SERVING, the sidecar's
  * server (and the `agentmesh.v1.Agent` service) is SERVING; when the app answers anything else or cannot be
- * reached, they turn NOT_SERVING, so the control plane's active health checks mark the agent unhealthy (and
+ * reached three checks in a row, they turn NOT_SERVING, so the control plane's active health checks mark the agent unhealthy (and
  * healthy again once the app recovers), as for any agent. One check at a time.
  */
 export class AppHealthMonitor {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private current: boolean | undefined;
+  private unanswered = 0;
   private readonly intervalMs: number;
 
   constructor(private readonly options: AppHealthMonitorOptions) {
@@ -62,6 +66,10 @@ export class AppHealthMonitor {
   }
 
   private apply(health: AppHealth): void {
+    // An app that answers NOT_SERVING is believed at once; one that does not answer in time is given two more
+    // checks, so that a busy moment (a pause of this process or the app) does not take the agent out of rotation.
+    if (!health.ok && this.current === true && ++this.unanswered < UNANSWERED_CHECKS) return;
+    if (health.ok) this.unanswered = 0;
     const serving = health.ok && health.serving;
     if (serving === this.current) return;
     const status = serving ? 'SERVING' : 'NOT_SERVING';

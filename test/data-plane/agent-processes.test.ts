@@ -46,10 +46,9 @@ describe('agents as separate processes', () => {
   });
 
   it('least-connections sends new calls away from the instance with calls in flight', async () => {
+    const worker1 = { type: 'worker', labelSelector: 'instance=worker-1' };
     const busy = Promise.all(
-      Array.from({ length: 4 }, () =>
-        client.call({ type: 'worker', labelSelector: 'instance=worker-1' }, 'sleep', '800'),
-      ),
+      Array.from({ length: 4 }, () => client.call(worker1, 'hold', '', { timeoutMs: 60_000 })),
     );
     busy.catch(() => undefined); // awaited below; a failed assertion must not leave it unhandled
     const served: string[] = [];
@@ -59,6 +58,7 @@ describe('agents as separate processes', () => {
     }
     expect(served).not.toContain('worker-1');
     expect(served.filter((name) => name === 'worker-2')).toHaveLength(15); // the two idle ones take turns
+    await client.call(worker1, 'release', '');
     expect((await busy).map((result) => result.payload.toString())).toEqual(Array(4).fill('worker-1'));
   });
 
@@ -111,7 +111,7 @@ describe('agents as separate processes', () => {
     // While flaky-1 failed, round-robin without ejection would have failed over from it on every other call.
     const whileFailing = results.filter((result) => result.at < 700);
     const failedOver = whileFailing.filter((result) => result.attempts > 1);
-    expect(whileFailing.length).toBeGreaterThan(40);
+    expect(whileFailing.length).toBeGreaterThan(20);
     expect(failedOver.length).toBeGreaterThan(0);
     expect(failedOver.length).toBeLessThan(whileFailing.length / 4);
     expect(whileFailing.every((result) => result.payload.toString() === 'flaky-2')).toBe(true);
