@@ -23,6 +23,7 @@ import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import type { ServiceRegistration } from '../transport/server.js';
 import { toServiceError } from '../transport/status.js';
+import { callGone, pumpToCall } from '../transport/stream-pump.js';
 
 const METHOD_NAME = /^[A-Za-z0-9._/-]{1,128}$/;
 
@@ -221,9 +222,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     InvokeStream: (call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeResponse>) => {
       // Settles when the call ends early (the caller cancelled, or the stream closed or failed): the handler is
       // then stopped even while it waits for a slow reader, whose 'drain' will never come.
-      const gone = new Promise<'gone'>((resolve) => {
-        for (const event of ['cancelled', 'close', 'error']) call.once(event, () => resolve('gone'));
-      });
+      const gone = callGone(call);
       const span = new ServerSpan(call, options);
       const fail = (error: unknown) => {
         const status = toServiceError(error, options.logger);
@@ -240,7 +239,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       const { handler, request, invocation } = prepared;
       runWithContext(invocation.context, () => {
         span
-          .run(async () => pump(handler(request, invocation), call, gone))
+          .run(async () => pumpToCall(handler(request, invocation), call, gone))
           .then(() => {
             span.end(
               call.cancelled ? new MeshError(Code.CANCELLED, 'the caller cancelled the stream') : undefined,
@@ -259,42 +258,6 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     },
   };
   return { name: 'agentmesh.v1.Agent', definition: protos.agentmesh.v1.Agent.service, implementation };
-}
-
-/**
- * Writes a stream handler's chunks to its call, each as soon as it is produced; a slow reader pauses the handler
- * (backpressure). When the call goes away first, the handler's iterator is returned, so its `finally` blocks run.
- */
-async function pump(
-  chunks: AsyncIterable<InvocationPayload>,
-  call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeResponse>,
-  gone: Promise<'gone'>,
-): Promise<void> {
-  const iterator = chunks[Symbol.asyncIterator]();
-  let finished = false;
-  try {
-    for (;;) {
-      const pending = iterator.next();
-      pending.catch(() => undefined); // a failure after the call went away has no one to go to
-      const next = await Promise.race([pending, gone]);
-      if (next === 'gone') return;
-      if (next.done) {
-        finished = true;
-        return;
-      }
-      if (call.cancelled) return;
-      if (!call.write(next.value)) {
-        const resumed = await Promise.race([
-          new Promise<'drain'>((resolve) => call.once('drain', () => resolve('drain'))),
-          gone,
-        ]);
-        if (resumed === 'gone') return;
-      }
-    }
-  } finally {
-    // A handler suspended at a yield ends now; one still computing ends at its next yield.
-    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
-  }
 }
 
 /**

@@ -10,6 +10,7 @@ import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js
 import type { Logger } from '../observability/logger.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { toServiceError } from '../transport/status.js';
+import { pumpToCall } from '../transport/stream-pump.js';
 import { SIDECAR_METADATA } from './app-connection.js';
 
 /** An agent type, as the registry accepts it. */
@@ -72,7 +73,7 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
         const { method, payload, contentType } = call.request;
         // The stream reads the context when its first chunk is asked for: inside the context, too.
         await runWithContext(context, () =>
-          relay(
+          pumpToCall(
             mesh.stream(target, method, payload, {
               contentType: contentType || 'application/octet-stream',
               idempotent,
@@ -172,39 +173,4 @@ function readOutboundCall(
 /** The app's deadline as the mesh call's timeout (else the mesh client's default applies). */
 function remainingTime(context: CallContext): { timeoutMs?: number } {
   return context.deadline === undefined ? {} : { timeoutMs: Math.max(1, context.deadline - Date.now()) };
-}
-
-/**
- * Writes a mesh stream's chunks to the app's call as they arrive, waiting for the app to read when its buffer is
- * full. When the app goes away, the mesh stream is closed (cancelling the callee) at its next chunk at the latest.
- */
-async function relay(
-  chunks: AsyncGenerator<{ payload: Buffer; contentType: string }>,
-  call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeChunk>,
-): Promise<void> {
-  const gone = new Promise<'gone'>((resolve) => {
-    for (const event of ['cancelled', 'close', 'error']) call.once(event, () => resolve('gone'));
-  });
-  let finished = false;
-  try {
-    for (;;) {
-      const pending = chunks.next();
-      pending.catch(() => undefined); // a failure after the app went away has no one to go to
-      const next = await Promise.race([pending, gone]);
-      if (next === 'gone') return;
-      if (next.done) {
-        finished = true;
-        return;
-      }
-      if (!call.write(next.value)) {
-        const resumed = await Promise.race([
-          new Promise<'drain'>((resolve) => call.once('drain', () => resolve('drain'))),
-          gone,
-        ]);
-        if (resumed === 'gone') return;
-      }
-    }
-  } finally {
-    if (!finished) void chunks.return(undefined).catch(() => undefined);
-  }
 }
