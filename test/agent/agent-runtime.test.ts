@@ -98,9 +98,10 @@ describe('agents calling agents through the runtime', () => {
       'spiffe://agentmesh.local/agent/outer-1',
     ]);
     expect(seen.context.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
-    // The inner call inherited the outer deadline (whole milliseconds on the wire), not its own 10 s default.
+    // The inner call inherited the outer deadline, not its own 10 s default. Each hop's server reckons the deadline
+    // from when the call arrived (the wire carries the time left), so it moves later by the time in transit.
     expect(seen.deadline).toBeGreaterThan(Date.now());
-    expect(seen.deadline).toBeLessThanOrEqual(started + 3_000 + 5);
+    expect(seen.deadline).toBeLessThanOrEqual(started + 3_000 + 100);
   });
 
   it('stops agents that call each other in a loop at the hop limit, naming the chain', async () => {
