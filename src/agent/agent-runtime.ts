@@ -242,21 +242,26 @@ async function launchAgent(
   });
   /** A place among the agent's calls, waiting in its queue (by priority class) when all are taken. */
   const admit = (call: InvocationContext) =>
-    calls.admit(priorityClass(call.context.priority), call.deadline, call.signal);
+    calls.tryTake() ?? calls.admit(priorityClass(call.context.priority), call.deadline, call.signal);
   const limiter = new CallerRateLimiter();
   /** The caller's budgets under the policies' rate limits; the returned function charges the tokens used. */
-  const limit = (method: string, call: InvocationContext) =>
-    limiter.admit(cache.policies.rateLimits ?? [], {
+  const noCharge = () => undefined;
+  const limit = (method: string, call: InvocationContext) => {
+    const limits = cache.policies.rateLimits;
+    if (!limits || limits.length === 0) return noCharge;
+    return limiter.admit(limits, {
       caller: call.caller.uri,
       callerType: callerTypeOf(call.caller),
       targetType: options.type,
       method,
     });
+  };
   const counted =
     (method: string, handler: MethodHandler): MethodHandler =>
     async (request, call) => {
       const charge = limit(method, call);
-      const end = await admit(call);
+      const taken = admit(call);
+      const end = typeof taken === 'function' ? taken : await taken; // no tick when a place is free
       let tokens = 0;
       try {
         const response = await handler(request, call);
@@ -270,7 +275,8 @@ async function launchAgent(
   const countedStream = (method: string, handler: StreamHandler): StreamHandler =>
     async function* (request, call) {
       const charge = limit(method, call);
-      const end = await admit(call);
+      const taken = admit(call);
+      const end = typeof taken === 'function' ? taken : await taken; // no tick when a place is free
       let tokens = 0;
       try {
         for await (const chunk of handler(request, call)) {

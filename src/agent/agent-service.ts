@@ -162,9 +162,19 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     }
     // Authorization comes before the method lookup: a caller the policies refuse learns nothing of the methods.
     const invocation = readIncomingCall(call, options.identity, options.hopLimit);
-    const gone = new AbortController();
-    call.once('cancelled', () => gone.abort());
-    invocation.signal = gone.signal;
+    // Made when first asked for (a call waiting in the agent's queue): most calls never need one.
+    let gone: AbortController | undefined;
+    Object.defineProperty(invocation, 'signal', {
+      enumerable: true,
+      get: () => {
+        if (!gone) {
+          const controller = (gone = new AbortController());
+          if (call.cancelled) controller.abort();
+          else call.once('cancelled', () => controller.abort());
+        }
+        return gone.signal;
+      },
+    });
     span.caller = invocation.caller;
     span.adopt(invocation.context);
     options.authorize?.(invocation.caller, method);

@@ -71,6 +71,13 @@ export class CallScheduler {
     return this.options.queueLimit ?? this.options.limit * 4;
   }
 
+  /** A place at once when one is free and nobody waits (no promise, no tick); undefined otherwise. */
+  tryTake(): (() => void) | undefined {
+    const { limit } = this.options;
+    if (limit <= 0 || (this.running < limit && this.queue.length === 0)) return this.take();
+    return undefined;
+  }
+
   /**
    * Takes a place for a call, waiting for one when all are taken; resolves with the function that gives it back
    * (calling it again does nothing).

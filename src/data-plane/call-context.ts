@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { Code, MeshError } from '../errors.js';
 
 /**
@@ -51,14 +51,29 @@ export function runWithContext<T>(context: CallContext, work: () => T): T {
 
 /** A new W3C traceparent: version 00, random trace and span ids, sampled. */
 export function newTraceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
+}
+
+/**
+ * Random bytes as hex, from a pool refilled 4 KiB at a time: a trace or span id on every call would otherwise
+ * cost a call into the system's random source each time (as `crypto.randomUUID` also pools).
+ */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+function randomHex(bytes: number): string {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += bytes;
+  return pool.toString('hex', poolOffset - bytes, poolOffset);
 }
 
 /** The same trace with a new span id (a child call). */
 export function childTraceparent(parent: string | undefined): string {
   const match = parent && /^00-([0-9a-f]{32})-[0-9a-f]{16}-([0-9a-f]{2})$/.exec(parent);
   if (!match) return newTraceparent();
-  return `00-${match[1]}-${randomBytes(8).toString('hex')}-${match[2]}`;
+  return `00-${match[1]}-${randomHex(8)}-${match[2]}`;
 }
 
 /** Reads the propagated context from incoming metadata (a plain record of header values). */

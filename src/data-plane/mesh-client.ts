@@ -445,17 +445,19 @@ export class MeshClient {
             ...(options.priority ? { priority: options.priority } : {}),
           }
         : parent;
-    // A call that starts a chain starts its trace here, so that the caller knows the trace id its callee logs.
-    const traced: CallContext = context?.traceparent
-      ? context
-      : { chain: [], ...context, traceparent: newTraceparent() };
     const metadata = new grpc.Metadata();
+    if (!context) {
+      // A call that starts a chain starts its trace here, so that the caller knows the trace id its callee logs.
+      // It sends nothing else: the callee starts the chain from the verified certificate.
+      metadata.set(CONTEXT_KEYS.traceparent, spanTraceparent ?? newTraceparent());
+      return metadata;
+    }
     for (const [key, value] of Object.entries(
-      outboundContext(this.options.identity.spiffeId.uri, traced, this.options.hopLimit),
+      outboundContext(this.options.identity.spiffeId.uri, context, this.options.hopLimit),
     )) {
       metadata.set(key, value);
     }
-    // A recorded client span is the parent of the callee's span, also for a call that starts a trace.
+    // A recorded client span is the parent of the callee's span.
     if (spanTraceparent) metadata.set(CONTEXT_KEYS.traceparent, spanTraceparent);
     return metadata;
   }
