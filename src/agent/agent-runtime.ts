@@ -245,11 +245,12 @@ async function launchAgent(
     calls.tryTake() ?? calls.admit(priorityClass(call.context.priority), call.deadline, call.signal);
   const limiter = new CallerRateLimiter();
   /** The caller's budgets under the policies' rate limits; the returned function charges the tokens used. */
-  const noCharge = () => undefined;
+  const unlimited = { take: () => () => undefined };
+  /** Checks the call against the caller's rate-limit budgets; `take()` charges it once it is admitted. */
   const limit = (method: string, call: InvocationContext) => {
     const limits = cache.policies.rateLimits;
-    if (!limits || limits.length === 0) return noCharge;
-    return limiter.admit(limits, {
+    if (!limits || limits.length === 0) return unlimited;
+    return limiter.check(limits, {
       caller: call.caller.uri,
       callerType: callerTypeOf(call.caller),
       targetType: options.type,
@@ -259,9 +260,10 @@ async function launchAgent(
   const counted =
     (method: string, handler: MethodHandler): MethodHandler =>
     async (request, call) => {
-      const charge = limit(method, call);
+      const budget = limit(method, call);
       const taken = admit(call);
       const end = typeof taken === 'function' ? taken : await taken; // no tick when a place is free
+      const charge = budget.take(); // charged only when the call runs
       let tokens = 0;
       try {
         const response = await handler(request, call);
@@ -274,9 +276,10 @@ async function launchAgent(
     };
   const countedStream = (method: string, handler: StreamHandler): StreamHandler =>
     async function* (request, call) {
-      const charge = limit(method, call);
+      const budget = limit(method, call);
       const taken = admit(call);
       const end = typeof taken === 'function' ? taken : await taken; // no tick when a place is free
+      const charge = budget.take(); // charged only when the call runs
       let tokens = 0;
       try {
         for await (const chunk of handler(request, call)) {
@@ -495,7 +498,7 @@ interface Guard {
   identity: MeshIdentity;
   check: (caller: SpiffeId, method: string) => void;
   /** Takes the call from the caller's rate-limit budgets (typed services report no tokens). */
-  limit: (method: string, call: InvocationContext) => unknown;
+  limit: (method: string, call: InvocationContext) => { take(): unknown };
   calls: CallScheduler;
   logger: Logger;
   hopLimit: number | undefined;
@@ -521,10 +524,11 @@ function guardService(service: ServiceRegistration, guard: Guard): ServiceRegist
         else call.emit('error', status);
       };
       let incoming: InvocationContext;
+      let budget: { take(): unknown };
       try {
         incoming = readIncomingCall(call, guard.identity, guard.hopLimit);
         guard.check(incoming.caller, method);
-        guard.limit(method, incoming);
+        budget = guard.limit(method, incoming);
       } catch (error) {
         refuse(error);
         return;
@@ -533,6 +537,7 @@ function guardService(service: ServiceRegistration, guard: Guard): ServiceRegist
       call.once('cancelled', () => gone.abort());
       const serve = (end: () => void) => {
         if (call.cancelled) return end();
+        budget.take();
         call.once('cancelled', end);
         // Unary and client-streaming calls end with their callback; streamed answers when the stream finishes.
         const answer: grpc.sendUnaryData<unknown> | undefined = callback

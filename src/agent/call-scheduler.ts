@@ -1,4 +1,5 @@
 import { Code, MeshError } from '../errors.js';
+import { admissionRefusal } from '../transport/status.js';
 
 /** Priority classes, most urgent first: a waiting call of an earlier class always starts before a later one. */
 export const PRIORITY_CLASSES = ['interactive', 'default', 'batch'] as const;
@@ -27,6 +28,7 @@ export interface CallSchedulerOptions {
  * every other call on it.
  */
 const EXPIRY_MARGIN_MS = 25;
+const MAX_TIMER_MS = 2_147_483_647;
 
 interface Waiter {
   priority: number;
@@ -109,7 +111,11 @@ export class CallScheduler {
           reject(error);
         },
         timer: Number.isFinite(deadline)
-          ? setTimeout(() => waiter.fail(this.expired()), Math.max(0, deadline - now - EXPIRY_MARGIN_MS))
+          ? setTimeout(
+              () => waiter.fail(this.expired()),
+              // Timers hold at most 2^31-1 ms (~24.8 days); a later deadline is beyond any wait here.
+              Math.min(MAX_TIMER_MS, Math.max(0, deadline - now - EXPIRY_MARGIN_MS)),
+            )
           : undefined,
       };
       const onAbort = () =>
@@ -182,10 +188,12 @@ export class CallScheduler {
     const ahead = this.running + this.queue.length;
     const estimate = ((this.serviceMs || 100) * ahead) / Math.max(1, this.options.limit);
     const retryAfterMs = Math.round(Math.min(30_000, Math.max(50, estimate)));
-    return new MeshError(
-      Code.RESOURCE_EXHAUSTED,
-      `agent "${this.options.agent}" is busy: ${this.running} calls run and ${this.queue.length} wait, the most it takes; retry after ${retryAfterMs} ms or try another instance`,
-      { retryAfterMs },
+    return admissionRefusal(
+      new MeshError(
+        Code.RESOURCE_EXHAUSTED,
+        `agent "${this.options.agent}" is busy: ${this.running} calls run and ${this.queue.length} wait, the most it takes; retry after ${retryAfterMs} ms or try another instance`,
+        { retryAfterMs },
+      ),
     );
   }
 

@@ -1,4 +1,5 @@
 import { Code, MeshError } from '../errors.js';
+import { admissionRefusal } from '../transport/status.js';
 import { rateLimitMatches, type RateLimit } from '../control-plane/policy.js';
 
 /** Most caller budgets kept; beyond it the ones idle longest are forgotten (they refill to full anyway). */
@@ -28,38 +29,38 @@ export class CallerRateLimiter {
   constructor(private readonly clock: { now(): number } = { now: () => Date.now() }) {}
 
   /**
-   * Takes a call from the callers' budgets; returns the function that charges the tokens it used when it ends.
+   * Checks a call against the caller's budgets, charging nothing yet: the returned `take` charges the call (once it
+   * is admitted and about to run) and returns the function that charges the tokens it used when it ends.
    * @throws MeshError RESOURCE_EXHAUSTED naming the limit, with `retryAfterMs` (when the budget allows a call).
    */
-  admit(limits: readonly RateLimit[], call: LimitedCall): (tokens: number) => void {
-    if (limits.length === 0) return () => undefined;
+  check(limits: readonly RateLimit[], call: LimitedCall): { take(): (tokens: number) => void } {
     const now = this.clock.now();
-    const charges: Bucket[] = [];
+    const calls: Bucket[] = [];
+    const tokens: Bucket[] = [];
     for (const limit of limits) {
       if (!rateLimitMatches(limit, call)) continue;
       if (limit.requestsPerSecond > 0) {
+        const perMs = limit.requestsPerSecond / 1000;
         const capacity = limit.burst || Math.max(1, Math.ceil(limit.requestsPerSecond));
-        const bucket = this.bucket(
-          `${limit.id}|calls|${call.caller}`,
-          capacity,
-          now,
-          limit.requestsPerSecond / 1000,
-        );
-        if (bucket.level < 1) {
-          throw this.refusal(limit, call, (1 - bucket.level) / (limit.requestsPerSecond / 1000), 'calls');
-        }
-        bucket.level -= 1;
+        const bucket = this.bucket(`${limit.id}|calls|${call.caller}`, capacity, now, perMs);
+        if (bucket.level < 1) throw this.refusal(limit, call, (1 - bucket.level) / perMs, 'calls');
+        calls.push(bucket);
       }
       if (limit.tokensPerMinute > 0) {
-        const rate = limit.tokensPerMinute / 60_000;
-        const bucket = this.bucket(`${limit.id}|tokens|${call.caller}`, limit.tokensPerMinute, now, rate);
-        if (bucket.level <= 0) throw this.refusal(limit, call, (1 - bucket.level) / rate, 'tokens');
-        charges.push(bucket);
+        const perMs = limit.tokensPerMinute / 60_000;
+        const bucket = this.bucket(`${limit.id}|tokens|${call.caller}`, limit.tokensPerMinute, now, perMs);
+        if (bucket.level <= 0) throw this.refusal(limit, call, (1 - bucket.level) / perMs, 'tokens');
+        tokens.push(bucket);
       }
     }
-    return (tokens) => {
-      if (!(tokens > 0)) return;
-      for (const bucket of charges) bucket.level -= tokens;
+    return {
+      take: () => {
+        for (const bucket of calls) bucket.level -= 1;
+        return (used) => {
+          if (!(used > 0)) return;
+          for (const bucket of tokens) bucket.level -= used;
+        };
+      },
     };
   }
 
@@ -84,10 +85,12 @@ export class CallerRateLimiter {
       what === 'calls'
         ? `${limit.requestsPerSecond} calls per second`
         : `${limit.tokensPerMinute} tokens per minute`;
-    return new MeshError(
-      Code.RESOURCE_EXHAUSTED,
-      `rate limit "${limit.id}": "${call.caller}" may make ${budget} to ${call.targetType}.${call.method}; retry after ${retryAfterMs} ms`,
-      { retryAfterMs },
+    return admissionRefusal(
+      new MeshError(
+        Code.RESOURCE_EXHAUSTED,
+        `rate limit "${limit.id}": "${call.caller}" may make ${budget} to ${call.targetType}.${call.method}; retry after ${retryAfterMs} ms`,
+        { retryAfterMs },
+      ),
     );
   }
 }

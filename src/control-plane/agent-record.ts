@@ -66,7 +66,8 @@ const MAX_CAPABILITIES = 64;
 const MAX_LABELS = 64;
 const MAX_DESCRIPTION = 1024;
 const MAX_WEIGHT = 10_000;
-const SKILL_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+// Skill ids are also method names (`callTool` invokes the method of the skill's id): the same characters.
+const SKILL_ID = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]{1,64}\/[A-Za-z0-9!#$&^_.+*-]{1,64}$/;
 const MAX_SKILLS = 64;
 const MAX_SCHEMA = 16 * 1024;
@@ -85,9 +86,7 @@ export function validateSkills(skills: readonly Skill[]): Result<Skill[]> {
   const ids = new Set<string>();
   for (const skill of skills) {
     if (!SKILL_ID.test(skill.id)) {
-      return bad(
-        `skill id "${skill.id.slice(0, 40)}" must be 1-128 letters, digits, ".", "_", ":", "/" or "-"`,
-      );
+      return bad(`skill id "${skill.id.slice(0, 40)}" must be 1-128 letters, digits, ".", "_", "/" or "-"`);
     }
     if (ids.has(skill.id)) return bad(`skill "${skill.id}" is listed twice`);
     ids.add(skill.id);

@@ -157,6 +157,7 @@ export class AppConnection {
     if (context.tracestate) metadata.set(CONTEXT_KEYS.tracestate, context.tracestate);
     if (context.conversationId) metadata.set(CONTEXT_KEYS.conversationId, context.conversationId);
     if (context.tenant) metadata.set(CONTEXT_KEYS.tenant, context.tenant);
+    if (context.priority) metadata.set(CONTEXT_KEYS.priority, context.priority);
     if (context.chain.length > 0) metadata.set(CONTEXT_KEYS.chain, context.chain.join(','));
     return metadata;
   }

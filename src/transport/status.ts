@@ -10,13 +10,27 @@ import type { Logger } from '../observability/logger.js';
 /** The trailer of a refusal that says when to try again, in ms. */
 export const RETRY_AFTER_KEY = 'retry-after-ms';
 
+/** Refusals this process made before running a call (its queue, its rate limits); see {@link admissionRefusal}. */
+const admissionRefusals = new WeakSet<MeshError>();
+
+/**
+ * Marks `error` as this agent's refusal of a call it never ran: only such an error leaves with the retry-after
+ * trailer, which tells mesh clients that the call may go to another instance even when it is not idempotent. An
+ * error a handler passes on from its own calls (which carries a hint from further down) leaves without it: that
+ * call did run here.
+ */
+export function admissionRefusal(error: MeshError): MeshError {
+  admissionRefusals.add(error);
+  return error;
+}
+
 export function toServiceError(error: unknown, logger: Logger): Partial<grpc.StatusObject> {
   if (error instanceof MeshError) {
     const status: Partial<grpc.StatusObject> = {
       code: error.code as number as grpc.status,
       details: error.message,
     };
-    if (error.retryAfterMs !== undefined) {
+    if (error.retryAfterMs !== undefined && admissionRefusals.has(error)) {
       status.metadata = new grpc.Metadata();
       status.metadata.set(RETRY_AFTER_KEY, String(error.retryAfterMs));
     }

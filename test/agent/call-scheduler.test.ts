@@ -76,4 +76,23 @@ describe('CallScheduler', () => {
     });
     expect(scheduler.size).toBe(0);
   });
+
+  it('keeps waiting a call whose deadline is beyond what a timer can hold (~24.8 days)', async () => {
+    const scheduler = new CallScheduler({ agent: 'llm-1', limit: 1 });
+    const release = await scheduler.admit();
+    let outcome = 'waiting';
+    const far = scheduler.admit('default', Date.now() + 30 * 24 * 3600_000).then(
+      (done) => {
+        outcome = 'started';
+        return done;
+      },
+      (error: MeshError) => void (outcome = `failed: ${error.message}`),
+    );
+    // An overflowing timer would fire after 1 ms.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(outcome).toBe('waiting');
+    release();
+    (await far)?.();
+    expect(outcome).toBe('started');
+  });
 });

@@ -123,6 +123,8 @@ describe('agent cards and tool routing', () => {
     );
     await bad([{ id: 'schema', inputSchema: '{nope', handler: async (r) => r }], /input schema is not JSON/);
     await bad([{ id: 'lonely' }], /skill "lonely" has no handler/);
+    // A skill id is also the method callTool invokes: no character a method name may not have.
+    await bad([{ id: 'search:web', handler: async (r) => r }], /skill id "search:web" must be/);
   });
 
   it('prints the card, and the card in the A2A AgentCard shape', async () => {

@@ -6,7 +6,7 @@
  */
 export interface Skill {
   /**
-   * Unique within the agent, e.g. "summarize" or "search.web": 1-128 letters, digits, '.', '_', '-', '/' or ':'.
+   * Unique within the agent, e.g. "summarize" or "search.web": 1-128 letters, digits, '.', '_', '-' or '/'.
    * It is also the method `callTool` invokes.
    */
   'id'?: (string);
@@ -43,7 +43,7 @@ export interface Skill {
  */
 export interface Skill__Output {
   /**
-   * Unique within the agent, e.g. "summarize" or "search.web": 1-128 letters, digits, '.', '_', '-', '/' or ':'.
+   * Unique within the agent, e.g. "summarize" or "search.web": 1-128 letters, digits, '.', '_', '-' or '/'.
    * It is also the method `callTool` invokes.
    */
   'id': (string);
