@@ -1,5 +1,6 @@
 /** What the benchmarks share: percentiles, and the baseline they compare against (plain grpc-js mTLS calls). */
 import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import type { AgentClient } from '../src/generated/agentmesh/v1/Agent.js';
 import type { IdentityMaterial } from '../src/identity/certs-dir.js';
 import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
@@ -8,6 +9,25 @@ import { loadMeshProtos } from '../src/transport/protos.js';
 /** The value at percentile `p` (0-100) of ascending `sorted`. */
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Calls `call` from `concurrency` loops for `durationMs`, each starting its next call when one ends; the calls made. */
+export async function closedLoop(
+  call: () => Promise<unknown>,
+  durationMs: number,
+  concurrency: number,
+): Promise<number> {
+  let calls = 0;
+  const end = performance.now() + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        await call();
+        calls += 1;
+      }
+    }),
+  );
+  return calls;
 }
 
 /** The median of `values` (any order). */

@@ -14,7 +14,7 @@ import { MeshClient } from '../src/data-plane/mesh-client.js';
 import { ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
-import { directAgentClient, directEcho, median, percentile } from './baseline.js';
+import { closedLoop, directAgentClient, directEcho, median, percentile } from './baseline.js';
 import { spawnBenchProcess, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
@@ -25,28 +25,14 @@ const RATE_PER_SECOND = Number(process.env.AGENT_MESH_BENCH_RATE ?? 1_000);
 const ROUNDS = 20;
 const ROUND_CALLS = 1_000;
 
-async function closedLoop(call: () => Promise<unknown>, durationMs: number): Promise<number> {
-  let calls = 0;
-  const end = performance.now() + durationMs;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        await call();
-        calls += 1;
-      }
-    }),
-  );
-  return calls;
-}
-
 /** Closed-loop throughput of both, in alternating rounds; calls per second each. */
 async function alternating(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number, number]> {
   const rounds = 6;
   let callsA = 0;
   let callsB = 0;
   for (let round = 0; round < rounds; round += 1) {
-    callsA += await closedLoop(a, THROUGHPUT_MS / rounds);
-    callsB += await closedLoop(b, THROUGHPUT_MS / rounds);
+    callsA += await closedLoop(a, THROUGHPUT_MS / rounds, CONCURRENCY);
+    callsB += await closedLoop(b, THROUGHPUT_MS / rounds, CONCURRENCY);
   }
   return [Math.round((callsA / THROUGHPUT_MS) * 1000), Math.round((callsB / THROUGHPUT_MS) * 1000)];
 }

@@ -17,7 +17,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../src/transport/protos.js';
 import { HealthImplementation } from 'grpc-health-check';
-import { directAgentClient, directEcho, percentile } from './baseline.js';
+import { closedLoop, directAgentClient, directEcho, percentile } from './baseline.js';
 import { spawnBenchProcess, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
@@ -28,20 +28,6 @@ const CONCURRENCY = 32;
 const LATENCY_CALLS = 2_000;
 /** The flag with which this file runs as the plaintext echo app behind the sidecar (in its own process). */
 const SERVE_APP = '--serve-echo-app';
-
-async function closedLoop(call: () => Promise<unknown>, durationMs: number): Promise<number> {
-  let calls = 0;
-  const end = performance.now() + durationMs;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        await call();
-        calls += 1;
-      }
-    }),
-  );
-  return calls;
-}
 
 export async function benchSidecar(): Promise<Figures> {
   const bench = await startBenchMesh();
@@ -99,7 +85,8 @@ export async function benchSidecar(): Promise<Figures> {
     const kinds = [directCall, meshCall, sidecarCall];
     const calls = [0, 0, 0];
     for (let round = 0; round < ROUNDS; round += 1) {
-      for (const [i, call] of kinds.entries()) calls[i]! += await closedLoop(call, THROUGHPUT_MS / ROUNDS);
+      for (const [i, call] of kinds.entries())
+        calls[i]! += await closedLoop(call, THROUGHPUT_MS / ROUNDS, CONCURRENCY);
     }
     const [directThroughput, meshThroughput, sidecarThroughput] = calls.map((n) =>
       Math.round((n / THROUGHPUT_MS) * 1000),

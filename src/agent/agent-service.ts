@@ -285,12 +285,15 @@ class ServerSpan {
     private readonly options: AgentServiceOptions,
   ) {
     this.method = call.request.method;
-    this.span = startSpan(
-      `${options.type ?? 'agent'}/${this.method}`,
-      SpanKind.SERVER,
-      call.metadata.get(CONTEXT_KEYS.traceparent)[0]?.toString(),
-      { 'rpc.system': 'grpc', 'rpc.service': 'agentmesh.v1.Agent', 'agentmesh.method': this.method },
-    );
+    this.span = startSpan(SpanKind.SERVER, () => ({
+      name: `${options.type ?? 'agent'}/${this.method}`,
+      attributes: {
+        'rpc.system': 'grpc',
+        'rpc.service': 'agentmesh.v1.Agent',
+        'agentmesh.method': this.method,
+      },
+      parentTraceparent: call.metadata.get(CONTEXT_KEYS.traceparent)[0]?.toString(),
+    }));
   }
 
   /** Makes the handler's context continue the trace from this span (when it records). */

@@ -91,8 +91,8 @@ export class CallScheduler {
     deadline = Infinity,
     signal?: AbortSignal,
   ): Promise<() => void> {
-    const { limit } = this.options;
-    if (limit <= 0 || (this.running < limit && this.queue.length === 0)) return this.take();
+    const free = this.tryTake();
+    if (free) return free;
     if (this.queue.length >= this.queueLimit) throw this.refusal();
     const now = this.clock.now();
     if (deadline - EXPIRY_MARGIN_MS <= now) throw this.expired();

@@ -5,7 +5,13 @@ import type { AgentRecord } from '../control-plane/agent-record.js';
 import { Code, MeshError, codeName } from '../errors.js';
 import type { AgentClient } from '../generated/agentmesh/v1/Agent.js';
 import type { Logger } from '../observability/logger.js';
-import { SpanKind, endSpan, startSpan, traceparentOf } from '../observability/tracing.js';
+import {
+  SpanKind,
+  endSpan,
+  startSpan,
+  traceparentOf,
+  type SpanDescription,
+} from '../observability/tracing.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
@@ -236,12 +242,7 @@ export class MeshClient {
       Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs ?? 10_000),
       parent?.deadline ?? Infinity,
     );
-    const span = startSpan(
-      spanName(target, method),
-      SpanKind.CLIENT,
-      parent?.traceparent,
-      spanAttributes(target, method),
-    );
+    const span = startSpan(SpanKind.CLIENT, () => clientSpan(target, method, parent));
     const maxAttempts = this.options.maxAttempts ?? 3;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
@@ -329,12 +330,7 @@ export class MeshClient {
       parent?.deadline ?? Infinity,
     );
     const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
-    const span = startSpan(
-      spanName(target, method),
-      SpanKind.CLIENT,
-      parent?.traceparent,
-      spanAttributes(target, method),
-    );
+    const span = startSpan(SpanKind.CLIENT, () => clientSpan(target, method, parent));
     const maxAttempts = this.options.maxAttempts ?? 3;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
@@ -684,17 +680,17 @@ export class MeshClient {
   }
 }
 
-/** A client span's name: the callee type and method, e.g. `summarizer/summarize`. */
-function spanName(target: TargetQuery, method: string): string {
-  return `${target.type ?? (target.skill ? 'tool' : 'agent')}/${method}`;
-}
-
-function spanAttributes(target: TargetQuery, method: string): Attributes {
+/** A client span: named by the callee type and method (e.g. `summarizer/summarize`), a child of the call context. */
+function clientSpan(target: TargetQuery, method: string, parent: CallContext | undefined): SpanDescription {
   return {
-    'rpc.system': 'grpc',
-    'rpc.service': 'agentmesh.v1.Agent',
-    'agentmesh.method': method,
-    ...(target.type ? { 'agentmesh.callee.type': target.type } : {}),
+    name: `${target.type ?? (target.skill ? 'tool' : 'agent')}/${method}`,
+    attributes: {
+      'rpc.system': 'grpc',
+      'rpc.service': 'agentmesh.v1.Agent',
+      'agentmesh.method': method,
+      ...(target.type ? { 'agentmesh.callee.type': target.type } : {}),
+    },
+    parentTraceparent: parent?.traceparent,
   };
 }
 

@@ -49,17 +49,22 @@ export function contextFromTraceparent(traceparent: string | undefined, tracesta
   });
 }
 
+/** What a span is: its name and attributes, and the `traceparent` of its parent, if the mesh carries one. */
+export interface SpanDescription {
+  name: string;
+  attributes: Attributes;
+  parentTraceparent: string | undefined;
+}
+
 /**
  * Starts a span. Its parent is the span named by `parentTraceparent` when given (the call context the mesh
- * propagates), else the active OpenTelemetry span (a program's own instrumentation), else none.
+ * propagates), else the active OpenTelemetry span (a program's own instrumentation), else none. `describe` is
+ * called only when a tracer provider is registered: without one, a call or delivery builds no name, attributes or
+ * parent context, and gets a shared no-op span.
  */
-export function startSpan(
-  name: string,
-  kind: SpanKind,
-  parentTraceparent: string | undefined,
-  attributes: Attributes,
-): Span {
+export function startSpan(kind: SpanKind, describe: () => SpanDescription): Span {
   if (!tracingRegistered()) return NO_SPAN;
+  const { name, attributes, parentTraceparent } = describe();
   const parent = parentTraceparent ? contextFromTraceparent(parentTraceparent) : otelContext.active();
   return tracer.startSpan(name, { kind, attributes }, parent);
 }

@@ -181,11 +181,15 @@ export class EventPublisher {
     const parent = currentContext() ?? { chain: [] };
     const context = childContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit);
     // A recorded producer span is the parent of every subscriber's consumer span.
-    const span = startSpan(`publish ${topic}`, SpanKind.PRODUCER, parent.traceparent, {
-      'messaging.system': 'agentmesh',
-      'messaging.destination.name': topic,
-      'messaging.operation.type': 'publish',
-    });
+    const span = startSpan(SpanKind.PRODUCER, () => ({
+      name: `publish ${topic}`,
+      attributes: {
+        'messaging.system': 'agentmesh',
+        'messaging.destination.name': topic,
+        'messaging.operation.type': 'publish',
+      },
+      parentTraceparent: parent.traceparent,
+    }));
     context.traceparent = traceparentOf(span) ?? context.traceparent;
     const event: MeshEvent = {
       id: options.eventId || randomUUID(),
@@ -198,13 +202,14 @@ export class EventPublisher {
       context,
     };
     span.setAttribute('messaging.message.id', event.id);
+    let failure: MeshError | undefined;
     try {
       return this.route(event, this.routesFor(topic));
     } catch (error) {
-      endSpan(span, error instanceof MeshError ? error : undefined);
+      failure = error instanceof MeshError ? error : undefined;
       throw error;
     } finally {
-      if (span.isRecording()) endSpan(span);
+      endSpan(span, failure);
     }
   }
 

@@ -173,12 +173,16 @@ export class SubscriptionSet {
     entry.running += 1;
     this.running += 1;
     const { event } = job;
-    const span = startSpan(`process ${event.topic}`, SpanKind.CONSUMER, event.context.traceparent, {
-      'messaging.system': 'agentmesh',
-      'messaging.destination.name': event.topic,
-      'messaging.operation.type': 'process',
-      'messaging.message.id': event.id,
-    });
+    const span = startSpan(SpanKind.CONSUMER, () => ({
+      name: `process ${event.topic}`,
+      attributes: {
+        'messaging.system': 'agentmesh',
+        'messaging.destination.name': event.topic,
+        'messaging.operation.type': 'process',
+        'messaging.message.id': event.id,
+      },
+      parentTraceparent: event.context.traceparent,
+    }));
     // The handler's own calls and events continue the trace from the consumer span when it records.
     const traceparent = traceparentOf(span);
     if (traceparent) event.context = { ...event.context, traceparent };

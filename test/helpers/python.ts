@@ -1,6 +1,6 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { RunningEntryPoint } from './run-cli.js';
+import { spawnWatched, type RunningEntryPoint } from './run-cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -28,48 +28,5 @@ export function requirePythonModules(modules: string[], debianPackages: string):
 
 /** Starts a Python program of the repository (e.g. examples/python/agent.py) as a child process. */
 export function spawnPython(python: string, script: string, args: string[]): RunningEntryPoint {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith('AGENT_MESH_')),
-  );
-  const child = spawn(python, ['-u', `${root}${script}`, ...args], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env,
-  });
-  let output = '';
-  const listeners = new Set<() => void>();
-  const append = (chunk: Buffer) => {
-    output += chunk.toString();
-    for (const listener of listeners) listener();
-  };
-  child.stdout.on('data', append);
-  child.stderr.on('data', append);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    output: () => output,
-    waitFor(pattern, timeoutMs = 30_000) {
-      return new Promise((resolve, reject) => {
-        const finish = (settle: () => void) => {
-          clearTimeout(timer);
-          listeners.delete(check);
-          settle();
-        };
-        const check = () => {
-          const match = pattern.exec(output);
-          if (match) finish(() => resolve(match));
-        };
-        const timer = setTimeout(
-          () => finish(() => reject(new Error(`no ${pattern} within ${timeoutMs}ms:\n${output}`))),
-          timeoutMs,
-        );
-        void exited.then(() => finish(() => reject(new Error(`exited before ${pattern}:\n${output}`))));
-        listeners.add(check);
-        check();
-      });
-    },
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return spawnWatched(python, ['-u', `${root}${script}`, ...args], {}, 'SIGTERM');
 }

@@ -22,9 +22,7 @@ export function runEntryPoint(
 ): Promise<CliResult> {
   const script = entry === 'agent-mesh' ? `${root}src/cli/main.ts` : `${root}scripts/ca.ts`;
   // Flags alone decide: a developer's own AGENT_MESH_* settings must not leak into the test.
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith('AGENT_MESH_')),
-  );
+  const env = cleanEnv();
   return new Promise((resolve) => {
     execFile(tsx, [script, ...args], { cwd, env, timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
@@ -39,7 +37,7 @@ export interface RunningEntryPoint {
   output(): string;
   /** Resolves with the first match of `pattern` in the output, or rejects after `timeoutMs` or if it exits. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
-  /** Sends `signal` (SIGINT by default) and resolves with the exit code. */
+  /** Sends `signal` (by default the one the program stops on: SIGINT, or SIGTERM for Python) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -58,13 +56,29 @@ export function spawnScript(
   args: string[],
   env: Record<string, string> = {},
 ): RunningEntryPoint {
-  const cleanEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith('AGENT_MESH_')),
-  );
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  return spawnWatched(process.execPath, ['--import', 'tsx', script, ...args], env, 'SIGINT');
+}
+
+/** The environment of this process without the developer's AGENT_MESH_* settings. */
+function cleanEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AGENT_MESH_')));
+}
+
+/**
+ * Starts `command` in the repository's root with a clean environment (plus `env`) and watches its output: the
+ * {@link RunningEntryPoint} of any program a test starts (TypeScript, Python, ...). `stop()` sends `stopSignal`
+ * unless another is given.
+ */
+export function spawnWatched(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  stopSignal: NodeJS.Signals,
+): RunningEntryPoint {
+  const child = spawn(command, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...cleanEnv, ...env },
+    env: { ...cleanEnv(), ...env },
   });
   let output = '';
   const listeners = new Set<() => void>();
@@ -97,8 +111,8 @@ export function spawnScript(
         check();
       });
     },
-    async stop(signal = 'SIGINT') {
-      if (child.exitCode === null) child.kill(signal);
+    async stop(signal = stopSignal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
   };
