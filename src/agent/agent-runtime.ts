@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
-import { validateSkills, type AgentSpec, type Skill } from '../control-plane/agent-record.js';
+import { validateSkills, type Skill } from '../control-plane/agent-record.js';
 import { authorize } from '../control-plane/policy.js';
 import { runWithContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
@@ -33,13 +33,17 @@ import {
 } from './agent-service.js';
 import { CallScheduler, priorityClass } from './call-scheduler.js';
 import { CertificateRenewer } from './certificate-renewer.js';
+import { AgentRegistration, type RegistrationSpec } from './registration.js';
 import { CallerRateLimiter } from './rate-limiter.js';
 
 /** What an agent is and does. */
 export interface AgentOptions {
   identity: MeshIdentity;
-  /** `host:port` of the control plane. */
-  controlPlane: string;
+  /**
+   * The control plane: `host:port`, or several replicas (a list, or `cp-a:7400,cp-b:7400`); the agent moves to
+   * another replica when its own cannot be reached.
+   */
+  controlPlane: string | readonly string[];
   type: string;
   capabilities?: string[];
   labels?: Record<string, string>;
@@ -220,7 +224,11 @@ async function launchAgent(
       })
     : undefined;
   if (metricsServer) opened.push(() => metricsServer.close());
-  const controlPlane = new ControlPlaneClient({ address: options.controlPlane, identity: options.identity });
+  const controlPlane = new ControlPlaneClient({
+    address: options.controlPlane,
+    identity: options.identity,
+    logger,
+  });
   opened.push(() => controlPlane.close());
   const cache = new EndpointCache({ client: controlPlane, logger });
   opened.push(() => cache.close());
@@ -384,7 +392,7 @@ async function launchAgent(
     reflection: [loadMeshProtos().packageDefinition, ...typed.map(reflectionOf)],
   });
   opened.push(() => server.shutdown(0));
-  let spec: Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'> = {
+  const spec: RegistrationSpec = {
     type: options.type,
     name,
     endpoint: server.address,
@@ -396,33 +404,23 @@ async function launchAgent(
     subscriptions: events.list(),
     skills: (options.skills ?? []).map(toSkill),
   };
-  const leaseTtlMs = options.leaseTtlMs ?? 15_000;
-  await controlPlane.register(spec, leaseTtlMs);
-  /** Registers the current subscriptions, one registration at a time. */
-  let registering: Promise<unknown> = Promise.resolve();
-  const reregister = () => {
-    const next = registering.then(async () => {
-      spec = { ...spec, subscriptions: events.list() };
-      await controlPlane.register(spec, leaseTtlMs);
-    });
-    registering = next.catch(() => undefined);
-    return next;
-  };
-  let draining = false;
-  const load = () => ({ inFlight: calls.size, queueDepth: calls.waiting });
-  const heartbeat = setInterval(() => {
-    const calls = reports.take();
-    controlPlane.heartbeat(name, load(), draining, calls).catch(async (error: unknown) => {
-      reports.restore(calls);
-      if (error instanceof MeshError && error.code === Code.NOT_FOUND && !draining) {
-        logger.warn('registration lost (lease ended); registering again');
-        await controlPlane.register(spec, leaseTtlMs).catch(() => undefined);
-      } else {
-        logger.warn({ err: error }, 'heartbeat failed');
-      }
-    });
-  }, leaseTtlMs / 3);
-  heartbeat.unref();
+  const registration = new AgentRegistration({
+    client: controlPlane,
+    spec: () => ({ ...spec, subscriptions: events.list() }),
+    leaseTtlMs: options.leaseTtlMs ?? 15_000,
+    load: () => ({ inFlight: calls.size, queueDepth: calls.waiting }),
+    reports,
+    logger,
+  });
+  await registration.register();
+  registration.start();
+  opened.push(() => registration.stop());
+  // A watch that comes back with a snapshot lacking this agent found a control plane that lost it (a restart
+  // with an empty store): register again now rather than at the next heartbeat.
+  const stopWatchingSelf = cache.onChange((change) => {
+    if (change === 'snapshot' && !cache.get(name)) registration.poke();
+  });
+  opened.push(stopWatchingSelf);
   const renewer = new CertificateRenewer({ identity: options.identity, client: controlPlane, logger });
   renewer.start();
   logger.info({ address: server.address, type: options.type }, 'agent running');
@@ -450,27 +448,28 @@ async function launchAgent(
       const previous = events.list().find((s) => subscriptionKey(s) === subscriptionKey(subscription));
       events.add(subscription, handler);
       try {
-        await reregister();
+        await registration.register();
       } catch (error) {
         if (!previous) events.remove(subscription);
         throw error;
       }
       return async () => {
-        if (events.remove(subscription)) await reregister();
+        if (events.remove(subscription)) await registration.register();
       };
     },
     drain(graceMs = options.drainGraceMs ?? 10_000) {
       drained ??= (async () => {
-        draining = true;
         const until = Date.now() + graceMs;
         const remaining = () => Math.max(0, until - Date.now());
-        await controlPlane.heartbeat(name, load(), true).catch(() => undefined);
+        // Calls to the control plane get a share of the grace, never all of it: an unreachable control plane
+        // must not keep the agent from finishing its work and exiting in time.
+        await registration.drain(Math.min(2_000, remaining() / 4));
         await calls.idle(remaining());
         await events.settled(remaining());
         await publisher.flush(remaining());
-        clearInterval(heartbeat);
+        stopWatchingSelf();
         renewer.stop();
-        await controlPlane.deregister(name).catch(() => undefined);
+        await registration.deregister(Math.min(2_000, remaining() / 2));
         // The server stops taking calls and has the rest of the grace for those still arriving or running; the
         // long-lived streams left after them (event deliveries, health watches) are cut at once.
         const stopped = server.shutdown(remaining());
@@ -483,13 +482,13 @@ async function launchAgent(
         controlPlane.close();
         instruments.close();
         await metricsServer?.close();
-        await flushTracing();
+        await flushTracing(Math.max(100, remaining()));
         logger.info('agent drained and stopped');
       })().finally(() => forgetSignalDrain(agent));
       return drained;
     },
   };
-  if (options.handleSignals) drainOnSignals(agent, logger);
+  if (options.handleSignals) drainOnSignals(agent, logger, options.drainGraceMs ?? 10_000);
   return agent;
 }
 
@@ -583,8 +582,11 @@ function reflectionOf(service: ServiceRegistration): PackageDefinition {
   return types;
 }
 
-/** Agents that drain on SIGTERM and SIGINT, with their loggers: one handler per process serves them all. */
-const signalDrains = new Map<RunningAgent, Logger>();
+/**
+ * Agents that drain on SIGTERM and SIGINT, with their loggers and grace periods: one handler per process serves
+ * them all.
+ */
+const signalDrains = new Map<RunningAgent, { logger: Logger; graceMs: number }>();
 let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
 
 /**
@@ -593,8 +595,8 @@ let signalHandler: ((signal: NodeJS.Signals) => void) | undefined;
  * Ctrl-C often arrives more than once (the terminal signals the process group, and npm or tsx forward it again).
  * An agent that drains for another reason leaves the set when its drain ends.
  */
-function drainOnSignals(agent: RunningAgent, logger: Logger): void {
-  signalDrains.set(agent, logger);
+function drainOnSignals(agent: RunningAgent, logger: Logger, graceMs: number): void {
+  signalDrains.set(agent, { logger, graceMs });
   if (signalHandler) return;
   const handler = (signal: NodeJS.Signals) => {
     stopSignalHandler();
@@ -602,7 +604,13 @@ function drainOnSignals(agent: RunningAgent, logger: Logger): void {
     process.on('SIGTERM', ignore);
     process.on('SIGINT', ignore);
     const agents = [...signalDrains];
-    for (const [, agentLogger] of agents) agentLogger.info({ signal }, 'draining before exit');
+    for (const [, { logger: agentLogger }] of agents) agentLogger.info({ signal }, 'draining before exit');
+    // Drains are bounded by their grace periods; should one still hang (a bug), the process exits anyway.
+    const longest = Math.max(...agents.map(([, { graceMs: grace }]) => grace));
+    setTimeout(() => {
+      logger.error({ graceMs: longest }, 'drain did not finish within the grace period; exiting');
+      process.exit(1);
+    }, longest + 2_000).unref();
     void Promise.allSettled(agents.map(([running]) => running.drain())).finally(() => process.exit(0));
   };
   signalHandler = handler;

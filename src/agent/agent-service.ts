@@ -6,6 +6,7 @@ import {
   CONTEXT_KEYS,
   checkHopLimit,
   contextFromMetadata,
+  deadlineFromMetadata,
   newTraceparent,
   runWithContext,
   type CallContext,
@@ -111,8 +112,9 @@ export interface IncomingCall {
  * context. The chain always ends with the verified caller: it starts with it when the caller sent none (the first
  * hop sends no metadata), and it is appended when the chain sent ends with someone else (a forged or foreign
  * chain), so a handler never mistakes a claimed caller for the real one.
- * @throws MeshError UNAUTHENTICATED without a verified caller, FAILED_PRECONDITION for a chain longer than
- * `hopLimit` (a call loop).
+ * The deadline is the earlier of gRPC's (relative, counted from arrival) and the absolute one a mesh caller sends.
+ * @throws MeshError UNAUTHENTICATED without a verified caller, DEADLINE_EXCEEDED when the caller's deadline has
+ * passed already (the call never starts), FAILED_PRECONDITION for a chain longer than `hopLimit` (a call loop).
  */
 export function readIncomingCall(
   call: IncomingCall,
@@ -121,7 +123,16 @@ export function readIncomingCall(
 ): InvocationContext {
   const caller = peerIdentity(call, identity);
   const raw = call.getDeadline();
-  const deadline = raw instanceof Date ? raw.getTime() : raw;
+  const sent = deadlineFromMetadata(call.metadata.get(CONTEXT_KEYS.deadline)[0]?.toString());
+  const deadline = Math.min(raw instanceof Date ? raw.getTime() : raw, sent ?? Infinity);
+  // A call whose caller has given up already never starts: the caller was told DEADLINE_EXCEEDED and may rely on
+  // it not running (e.g. to run it elsewhere).
+  if (deadline <= Date.now()) {
+    throw new MeshError(
+      Code.DEADLINE_EXCEEDED,
+      `the call's deadline had passed when it arrived (${Date.now() - deadline} ms ago); it did not run`,
+    );
+  }
   const context: CallContext = {
     ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
     ...(Number.isFinite(deadline) ? { deadline } : {}),

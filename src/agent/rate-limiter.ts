@@ -1,14 +1,7 @@
 import { Code, MeshError } from '../errors.js';
+import { TokenBuckets, type Bucket } from '../token-buckets.js';
 import { admissionRefusal } from '../transport/status.js';
 import { rateLimitMatches, type RateLimit } from '../control-plane/policy.js';
-
-/** Most caller budgets kept; beyond it the ones idle longest are forgotten (they refill to full anyway). */
-const MAX_BUDGETS = 10_000;
-
-interface Bucket {
-  level: number;
-  updatedAt: number;
-}
 
 /** What a call is, for the limits: who calls whom and what. */
 export interface LimitedCall {
@@ -24,7 +17,8 @@ export interface LimitedCall {
  * after the call with the tokens its handler reported; a call starts while the budget is positive).
  */
 export class CallerRateLimiter {
-  private readonly budgets = new Map<string, Bucket>();
+  /** Caller budgets: at most 10,000, the ones idle longest forgotten (they refill to full anyway). */
+  private readonly budgets = new TokenBuckets(10_000);
 
   constructor(private readonly clock: { now(): number } = { now: () => Date.now() }) {}
 
@@ -66,17 +60,7 @@ export class CallerRateLimiter {
 
   /** A caller's bucket, refilled for the time since it was last used. */
   private bucket(key: string, capacity: number, now: number, perMs: number): Bucket {
-    let bucket = this.budgets.get(key);
-    if (!bucket) {
-      if (this.budgets.size >= MAX_BUDGETS) this.budgets.delete(this.budgets.keys().next().value!);
-      bucket = { level: capacity, updatedAt: now };
-    } else {
-      this.budgets.delete(key); // re-inserted below: the map stays in order of last use
-      bucket.level = Math.min(capacity, bucket.level + (now - bucket.updatedAt) * perMs);
-      bucket.updatedAt = now;
-    }
-    this.budgets.set(key, bucket);
-    return bucket;
+    return this.budgets.get(key, capacity, now, perMs);
   }
 
   private refusal(limit: RateLimit, call: LimitedCall, waitMs: number, what: 'calls' | 'tokens'): MeshError {

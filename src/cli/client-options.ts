@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { parseControlPlaneAddresses } from '../control-plane/addresses.js';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { parseLabelSelector } from '../control-plane/label-selector.js';
 import { Code, MeshError } from '../errors.js';
@@ -32,11 +33,22 @@ export function withClientOptions(command: Command): Command {
         .argParser(nonEmptyArgument),
     )
     .addOption(
-      new Option('--control-plane <host:port>', 'the control plane to use')
+      new Option(
+        '--control-plane <host:port>',
+        'the control plane to use; several replicas separated by commas (cp-a:7400,cp-b:7400)',
+      )
         .default('127.0.0.1:7400')
         .env('AGENT_MESH_CONTROL_PLANE')
-        .argParser(nonEmptyArgument),
+        .argParser(controlPlaneArgument),
     );
+}
+
+/** Parses `--control-plane`: one `host:port` or several, comma-separated; a malformed one is a usage error. */
+export function controlPlaneArgument(value: string): string {
+  nonEmptyArgument(value);
+  const parsed = parseControlPlaneAddresses(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error.message);
+  return parsed.value.join(',');
 }
 
 /** Loads the identity the flags name; a missing one is reported with how to issue it. */
@@ -45,8 +57,8 @@ export async function clientIdentity(flags: ClientFlags): Promise<MeshIdentity> 
 }
 
 /**
- * Checks that the control plane answers (one policy read, up to 5 s), so that a command fails with one clear
- * error instead of waiting for a control plane that is not there.
+ * Checks that the control plane answers (one policy read, up to 5 s, on any of its replicas), so that a command
+ * fails with one clear error instead of waiting for a control plane that is not there.
  */
 export async function checkControlPlane(identity: MeshIdentity, address: string): Promise<void> {
   let client: ControlPlaneClient | undefined;

@@ -200,6 +200,7 @@ export function activityFromChange(change: StateChange): ActivityInput | undefin
       message: `policies replaced: ${rules.length} rule${rules.length === 1 ? '' : 's'}, default ${defaultEffect}`,
     };
   }
+  if (change.kind === 'load') return undefined;
   const { record } = change;
   const who = { agentId: record.id, agentType: record.spec.type };
   const name = `${record.id} (${record.spec.type})`;

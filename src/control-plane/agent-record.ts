@@ -70,6 +70,11 @@ const MAX_WEIGHT = 10_000;
 const SKILL_ID = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]{1,64}\/[A-Za-z0-9!#$&^_.+*-]{1,64}$/;
 const MAX_SKILLS = 64;
+/**
+ * The most a whole spec may take, as JSON: every agent holds every record it can call, and every change of one
+ * travels to every watcher, so one agent must not weigh megabytes (64 skills of the largest schemas would).
+ */
+export const MAX_SPEC_BYTES = 128 * 1024;
 const MAX_SCHEMA = 16 * 1024;
 
 /** Whether `spec` offers the skill `id` (when given) and a skill tagged `tag` (when given). */
@@ -171,12 +176,19 @@ export function validateSpec(spec: AgentSpec): Result<AgentSpec> {
   if (!subscriptions.ok) return bad(subscriptions.error.message);
   const skills = validateSkills(spec.skills);
   if (!skills.ok) return bad(skills.error.message);
-  return ok({
+  const normalized = {
     ...spec,
     subscriptions: subscriptions.value,
     skills: skills.value,
     capabilities: [...new Set(spec.capabilities)],
     labels: { ...spec.labels },
     weight: spec.weight === 0 ? DEFAULT_WEIGHT : spec.weight,
-  });
+  };
+  const bytes = Buffer.byteLength(JSON.stringify(normalized));
+  if (bytes > MAX_SPEC_BYTES) {
+    return bad(
+      `the spec is ${bytes} bytes as JSON, over the limit of ${MAX_SPEC_BYTES}: shorten skill schemas, descriptions and examples, or offer fewer skills`,
+    );
+  }
+  return ok(normalized);
 }

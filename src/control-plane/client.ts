@@ -6,8 +6,11 @@ import type { IdentityMaterial } from '../identity/certs-dir.js';
 import { generateRsaKeyPair } from '../identity/keys.js';
 import { identitySpiffeId, CONTROL_PLANE_NAME } from '../identity/spiffe-id.js';
 import { TrustBundle } from '../identity/trust-bundle.js';
+import { Code, MeshError } from '../errors.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import { OutageLog } from '../observability/outage-log.js';
 import {
-  MESH_CHANNEL_OPTIONS,
+  CONTROL_PLANE_CHANNEL_OPTIONS,
   createBootstrapChannelCredentials,
   createChannelCredentials,
 } from '../transport/credentials.js';
@@ -16,6 +19,7 @@ import { loadMeshProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
 import type { AgentRecord, AgentSpec, LoadReport } from './agent-record.js';
 import type { CallReport } from './call-graph.js';
+import { parseControlPlaneAddresses } from './addresses.js';
 import { policiesFromWire, policiesToWire, recordFromWire } from './convert.js';
 import type { PolicySet } from './policy.js';
 
@@ -40,8 +44,18 @@ export interface SignedIdentity {
 
 /** One message of a watch stream, in domain terms. */
 export type WatchMessage =
-  | { kind: 'snapshot'; revision: number; agents: AgentRecord[]; policies: PolicySet }
+  | {
+      kind: 'snapshot';
+      revision: number;
+      agents: AgentRecord[];
+      policies: PolicySet;
+      /** The control plane is still hearing from agents after a restart with an empty store: keep the others. */
+      partial: boolean;
+      /** Whether the policies were ever set in the store (a fresh in-memory control plane has none yet). */
+      policiesSet: boolean;
+    }
   | { kind: 'agent'; revision: number; type: 'put' | 'delete'; record: AgentRecord; reason: string }
+  | { kind: 'load'; revision: number; agentId: string; load: LoadReport }
   | { kind: 'policies'; revision: number; policies: PolicySet }
   | { kind: 'progress'; revision: number };
 
@@ -52,13 +66,26 @@ export interface WatchHandle {
 
 /** Options for {@link ControlPlaneClient}. */
 export interface ControlPlaneClientOptions {
-  /** `host:port` of the control plane. */
-  address: string;
+  /**
+   * The control plane: `host:port`, or several replicas of it (a list, or one string `cp-a:7400,cp-b:7400`). The
+   * client starts at a random one, so that a fleet spreads over the replicas, and moves to the next when its
+   * replica cannot be reached.
+   */
+  address: string | readonly string[];
   /** Who we are: every call is mTLS with this identity. */
   identity: MeshIdentity;
   /** The control plane's SPIFFE ID (default `spiffe://<our trust domain>/control-plane`). */
   expectedServer?: string;
   /** Default deadline of unary calls (default 10 s). */
+  timeoutMs?: number;
+  /** Where losing and finding the control plane is logged (a few lines per outage; default: nowhere). */
+  logger?: Logger;
+  random?: () => number;
+}
+
+/** Options of one call to the control plane. */
+export interface ControlPlaneCallOptions {
+  /** The call's deadline in ms from now (default: the client's `timeoutMs`). */
   timeoutMs?: number;
 }
 
@@ -73,6 +100,8 @@ function watchFromWire(event: WatchEvent__Output): WatchMessage {
         policies: event.snapshot?.policies
           ? policiesFromWire(event.snapshot.policies)
           : { defaultEffect: 'allow', rules: [] },
+        partial: event.snapshot?.partial ?? false,
+        policiesSet: Number(event.snapshot?.policies?.revision ?? 0) > 0,
       };
     case 'agent':
       return {
@@ -82,6 +111,13 @@ function watchFromWire(event: WatchEvent__Output): WatchMessage {
         record: recordFromWire(event.agent!.agent!),
         reason: event.agent?.reason ?? '',
       };
+    case 'load':
+      return {
+        kind: 'load',
+        revision,
+        agentId: event.load?.agentId ?? '',
+        load: { inFlight: event.load?.load?.inFlight ?? 0, queueDepth: event.load?.load?.queueDepth ?? 0 },
+      };
     case 'policies':
       return { kind: 'policies', revision, policies: policiesFromWire(event.policies!) };
     default:
@@ -89,44 +125,90 @@ function watchFromWire(event: WatchEvent__Output): WatchMessage {
   }
 }
 
+/** Whether a failed call says that the replica could not be reached (or did not answer in time): worth another. */
+function unreachable(error: MeshError): boolean {
+  return error.code === Code.UNAVAILABLE || error.code === Code.DEADLINE_EXCEEDED;
+}
+
+/** One replica of the control plane, and the channel to it (made when first used). */
+interface Replica {
+  address: string;
+  stub: ControlPlaneStub | undefined;
+}
+
 /**
  * A typed client of the control plane for agents and tools: every call over mTLS with the caller's identity,
  * checking that the server is the control plane; failures reject with a MeshError carrying the server's status.
+ * Given several replicas, it uses one at a time and moves to the next when a call or the watch cannot reach it (a
+ * unary call tries each replica once within its deadline). Reconnecting is the caller's loop: this client never
+ * retries on its own beyond that, so a loop that backs off stays the only one.
  */
 export class ControlPlaneClient {
-  private stub: ControlPlaneStub;
+  private readonly replicas: Replica[];
+  private current: number;
   private readonly timeoutMs: number;
   private readonly stopListening: () => void;
+  private readonly connect: (address: string) => ControlPlaneStub;
+  private readonly reachability: OutageLog;
+  private closed = false;
 
+  /** @throws MeshError INVALID_ARGUMENT for a malformed address or address list. */
   constructor(options: ControlPlaneClientOptions) {
+    const addresses = parseControlPlaneAddresses(options.address);
+    if (!addresses.ok) throw addresses.error;
     const { protos } = loadMeshProtos();
     const expected =
       options.expectedServer ??
       identitySpiffeId(options.identity.spiffeId.trustDomain, CONTROL_PLANE_NAME).uri;
-    const connect = () =>
+    this.connect = (address) =>
       new protos.agentmesh.v1.ControlPlane(
-        options.address,
+        address,
         createChannelCredentials(options.identity, expected),
-        MESH_CHANNEL_OPTIONS,
+        CONTROL_PLANE_CHANNEL_OPTIONS,
       );
-    this.stub = connect();
-    // A renewed identity reaches only new connections: move to a new one, and let calls on the old one finish.
+    this.replicas = addresses.value.map((address) => ({ address, stub: undefined }));
+    this.current =
+      Math.floor((options.random ?? Math.random)() * this.replicas.length) % this.replicas.length;
+    // A renewed identity reaches only new connections: move to new ones, and let calls on the old ones finish.
     this.stopListening = options.identity.onUpdate(() => {
-      const previous = this.stub;
-      this.stub = connect();
-      previous.close();
+      for (const replica of this.replicas) {
+        const previous = replica.stub;
+        replica.stub = previous && this.connect(replica.address);
+        previous?.close();
+      }
     });
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.reachability = new OutageLog({
+      logger: options.logger ?? silentLogger(),
+      subject: 'control plane',
+      meanwhile: 'serving and calling on the last known endpoints and policies, retrying with backoff',
+    });
+  }
+
+  /** The replicas this client may use, in the order given. */
+  get addresses(): string[] {
+    return this.replicas.map((replica) => replica.address);
+  }
+
+  /** The replica the next call goes to. */
+  get address(): string {
+    return this.replicas[this.current]!.address;
+  }
+
+  /** Whether the last call or watch failed to reach the control plane. */
+  get unreachable(): boolean {
+    return this.reachability.unreachable;
   }
 
   async register(
     spec: Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'>,
     leaseTtlMs = 0,
+    options: ControlPlaneCallOptions = {},
   ): Promise<{ record: AgentRecord; leaseTtlMs: number }> {
     const response = await this.unary<{
       agent: Parameters<typeof recordFromWire>[0] | null;
       leaseTtlMs: number | string;
-    }>((done, options) => this.stub.Register({ spec, leaseTtlMs }, options, done as never));
+    }>((stub, done, call) => stub.Register({ spec, leaseTtlMs }, call, done as never), options);
     return { record: recordFromWire(response.agent!), leaseTtlMs: Number(response.leaseTtlMs) };
   }
 
@@ -139,40 +221,43 @@ export class ControlPlaneClient {
     load: LoadReport = { inFlight: 0, queueDepth: 0 },
     draining = false,
     calls: readonly CallReport[] = [],
+    options: ControlPlaneCallOptions = {},
   ): Promise<number> {
-    const response = await this.unary<{ leaseExpiresAtUnixMs: number }>((done, options) =>
-      this.stub.Heartbeat({ agentId, load, draining, calls: [...calls] }, options, done as never),
+    const response = await this.unary<{ leaseExpiresAtUnixMs: number }>(
+      (stub, done, call) =>
+        stub.Heartbeat({ agentId, load, draining, calls: [...calls] }, call, done as never),
+      options,
     );
     return Number(response.leaseExpiresAtUnixMs);
   }
 
-  async deregister(agentId: string): Promise<void> {
-    await this.unary((done, options) => this.stub.Deregister({ agentId }, options, done as never));
+  async deregister(agentId: string, options: ControlPlaneCallOptions = {}): Promise<void> {
+    await this.unary((stub, done, call) => stub.Deregister({ agentId }, call, done as never), options);
   }
 
   async getAgent(agentId: string): Promise<AgentRecord> {
     return recordFromWire(
-      await this.unary((done, options) => this.stub.GetAgent({ agentId }, options, done as never)),
+      await this.unary((stub, done, call) => stub.GetAgent({ agentId }, call, done as never)),
     );
   }
 
   async discover(request: DiscoverRequest = {}): Promise<{ agents: AgentRecord[]; revision: number }> {
     const response = await this.unary<{ agents: Parameters<typeof recordFromWire>[0][]; revision: number }>(
-      (done, options) => this.stub.Discover(request, options, done as never),
+      (stub, done, call) => stub.Discover(request, call, done as never),
     );
     return { agents: response.agents.map(recordFromWire), revision: Number(response.revision) };
   }
 
   async getPolicies(): Promise<PolicySet> {
     return policiesFromWire(
-      await this.unary((done, options) => this.stub.GetPolicies({}, options, done as never)),
+      await this.unary((stub, done, call) => stub.GetPolicies({}, call, done as never)),
     );
   }
 
   async setPolicies(policies: PolicySet): Promise<PolicySet> {
     return policiesFromWire(
-      await this.unary((done, options) =>
-        this.stub.SetPolicies(policiesToWire(policies, 0), options, done as never),
+      await this.unary((stub, done, call) =>
+        stub.SetPolicies(policiesToWire(policies, 0), call, done as never),
       ),
     );
   }
@@ -184,7 +269,7 @@ export class ControlPlaneClient {
       spiffeId: string;
       trustBundlePem: string[];
       expiresAtUnixMs: number;
-    }>((done, options) => this.stub.SignCertificate({ csrPem, ttlMs }, options, done as never));
+    }>((stub, done, call) => stub.SignCertificate({ csrPem, ttlMs }, call, done as never));
     return {
       certificatePem: response.certificatePem,
       spiffeId: response.spiffeId,
@@ -194,51 +279,104 @@ export class ControlPlaneClient {
   }
 
   /**
-   * Opens a watch stream from `sinceRevision` (0 for a snapshot first). `onMessage` gets every message;
-   * `onEnd` gets the error that ended the stream (cancelling ends it without one).
+   * Opens a watch stream from `sinceRevision` (0 for a snapshot first) on the current replica. `onMessage` gets
+   * every message; `onEnd` is called exactly once when the stream ends, with the error that ended it (grpc-js
+   * reports most failures twice, as `error` and then `end`: only the first counts). Cancelling ends it without a
+   * call. A stream that could not reach its replica moves the client to the next one.
    */
   watch(
     sinceRevision: number,
     onMessage: (message: WatchMessage) => void,
     onEnd?: (error?: Error) => void,
   ): WatchHandle {
-    const stream = this.stub.Watch({ sinceRevision });
-    let cancelled = false;
-    stream.on('data', (event: WatchEvent__Output) => onMessage(watchFromWire(event)));
-    stream.on('error', (error: grpc.ServiceError) => {
-      if (!cancelled) onEnd?.(fromServiceError(error));
+    const replica = this.replicas[this.current]!;
+    const stream = this.stubOf(replica).Watch({ sinceRevision });
+    let ended = false;
+    let heard = false;
+    const end = (error?: MeshError) => {
+      if (ended) return;
+      ended = true;
+      if (error && unreachable(error) && !heard) this.failedAt(replica, error);
+      onEnd?.(error);
+    };
+    stream.on('data', (event: WatchEvent__Output) => {
+      if (ended) return;
+      if (!heard) {
+        heard = true;
+        this.reachability.succeeded(replica.address);
+      }
+      onMessage(watchFromWire(event));
     });
-    stream.on('end', () => {
-      if (!cancelled) onEnd?.();
-    });
+    stream.on('error', (error: grpc.ServiceError) => end(fromServiceError(error)));
+    stream.on('end', () => end());
     return {
       cancel: () => {
-        cancelled = true;
+        ended = true;
         stream.cancel();
       },
     };
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.stopListening();
-    this.stub.close();
+    for (const replica of this.replicas) replica.stub?.close();
   }
 
-  private unary<T>(
-    start: (done: (error: grpc.ServiceError | null, value?: T) => void, options: grpc.CallOptions) => void,
+  private stubOf(replica: Replica): ControlPlaneStub {
+    if (this.closed) {
+      throw new MeshError(Code.FAILED_PRECONDITION, 'this control-plane client is closed');
+    }
+    replica.stub ??= this.connect(replica.address);
+    return replica.stub;
+  }
+
+  /** `replica` could not be reached: logged (once per outage), and the next call goes to the next replica. */
+  private failedAt(replica: Replica, error: MeshError): void {
+    this.reachability.failed(replica.address, error);
+    if (this.replicas[this.current] === replica) this.current = (this.current + 1) % this.replicas.length;
+  }
+
+  /** One unary call: on the current replica, then on each other one while the replica is unreachable. */
+  private async unary<T>(
+    start: (
+      stub: ControlPlaneStub,
+      done: (error: grpc.ServiceError | null, value?: T) => void,
+      options: grpc.CallOptions,
+    ) => void,
+    options: ControlPlaneCallOptions = {},
   ): Promise<T> {
-    return new Promise((resolve, reject) => {
-      start((error, value) => (error ? reject(fromServiceError(error)) : resolve(value as T)), {
-        deadline: Date.now() + this.timeoutMs,
-      });
-    });
+    const deadline = Date.now() + (options.timeoutMs ?? this.timeoutMs);
+    let failure: MeshError | undefined;
+    for (let tried = 0; tried < this.replicas.length && Date.now() < deadline; tried += 1) {
+      const replica = this.replicas[this.current]!;
+      const stub = this.stubOf(replica);
+      try {
+        const value = await new Promise<T>((resolve, reject) => {
+          start(stub, (error, result) => (error ? reject(fromServiceError(error)) : resolve(result as T)), {
+            deadline,
+          });
+        });
+        this.reachability.succeeded(replica.address);
+        return value;
+      } catch (error) {
+        failure = error as MeshError;
+        if (!unreachable(failure)) {
+          this.reachability.succeeded(replica.address); // it answered, with a refusal
+          throw failure;
+        }
+        this.failedAt(replica, failure);
+      }
+    }
+    throw failure ?? new MeshError(Code.DEADLINE_EXCEEDED, 'no time left for a call to the control plane');
   }
 }
 
 /** Options for {@link joinMesh}. */
 export interface JoinOptions {
-  /** `host:port` of the control plane. */
-  address: string;
+  /** `host:port` of the control plane, or several replicas (`cp-a:7400,cp-b:7400`, or a list). */
+  address: string | readonly string[];
   /** The mesh's trust bundle (its CA certificate), obtained out of band: it is public. */
   trustBundlePem: string;
   /** The one-time token from `agent-mesh token create --name <agent>`. */
@@ -260,29 +398,40 @@ export async function joinMesh(options: JoinOptions): Promise<IdentityMaterial> 
   const spiffeId = identitySpiffeId(trustDomain!, options.name);
   const keys = await generateRsaKeyPair();
   const csrPem = createCertificateRequest(spiffeId, keys.privateKeyPem, keys.publicKeyPem);
+  const addresses = parseControlPlaneAddresses(options.address);
+  if (!addresses.ok) throw addresses.error;
   const { protos } = loadMeshProtos();
-  const stub = new protos.agentmesh.v1.ControlPlane(
-    options.address,
-    createBootstrapChannelCredentials(bundle, identitySpiffeId(trustDomain!, CONTROL_PLANE_NAME).uri),
-    MESH_CHANNEL_OPTIONS,
+  const credentials = createBootstrapChannelCredentials(
+    bundle,
+    identitySpiffeId(trustDomain!, CONTROL_PLANE_NAME).uri,
   );
-  try {
-    const response = await new Promise<{ certificatePem: string; trustBundlePem: string[] }>(
-      (resolve, reject) =>
-        stub.SignCertificate(
-          { csrPem, joinToken: options.token, ttlMs: options.ttlMs ?? 0 },
-          { deadline: Date.now() + (options.timeoutMs ?? 10_000) },
-          (error, value) => (error || !value ? reject(fromServiceError(error)) : resolve(value)),
-        ),
-    );
-    return {
-      certificatePem: response.certificatePem,
-      privateKeyPem: keys.privateKeyPem,
-      trustBundlePem: response.trustBundlePem.join(''),
-    };
-  } finally {
-    stub.close();
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let failure: MeshError | undefined;
+  // Each replica in turn while they cannot be reached; a refusal (a used or expired token) is final.
+  for (const address of addresses.value) {
+    const stub = new protos.agentmesh.v1.ControlPlane(address, credentials, CONTROL_PLANE_CHANNEL_OPTIONS);
+    try {
+      const response = await new Promise<{ certificatePem: string; trustBundlePem: string[] }>(
+        (resolve, reject) =>
+          stub.SignCertificate(
+            { csrPem, joinToken: options.token, ttlMs: options.ttlMs ?? 0 },
+            { deadline },
+            (error, value) => (error || !value ? reject(fromServiceError(error)) : resolve(value)),
+          ),
+      );
+      return {
+        certificatePem: response.certificatePem,
+        privateKeyPem: keys.privateKeyPem,
+        trustBundlePem: response.trustBundlePem.join(''),
+      };
+    } catch (error) {
+      failure = error as MeshError;
+      if (!unreachable(failure) || Date.now() >= deadline) throw failure;
+    } finally {
+      stub.close();
+    }
   }
+  throw failure!;
 }
 
 /**

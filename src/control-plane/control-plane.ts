@@ -19,7 +19,8 @@ import { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer } from '../transport/server.js';
 import { HealthChecker, type HealthCheckSettings } from './health-checker.js';
-import { Registrar, type LeaseSettings } from './registrar.js';
+import { DEFAULT_LEASES, Registrar, type LeaseSettings } from './registrar.js';
+import type { RequestLimitSettings } from './request-limits.js';
 import { OperationsView } from './operations-view.js';
 import {
   SIGN_CERTIFICATE_METHOD,
@@ -43,8 +44,17 @@ export interface ControlPlaneOptions {
   admins?: readonly string[];
   maxCertificateTtlMs?: number;
   watchProgressMs?: number;
-  /** Changes kept for watchers that resume (default 10,000). */
+  /** Changes kept for watchers that resume (default 10,000, and at most 32 MiB of them). */
   historySize?: number;
+  /**
+   * On a store that does not outlive the control plane (the in-memory one), how long after the start its snapshots
+   * say they may be incomplete, while the agents that were registered before a restart register again (default:
+   * the default lease, 15 s; agents find a lost registration within seconds). Watchers keep what they knew
+   * meanwhile, and get a complete snapshot when the time is up.
+   */
+  settleMs?: number;
+  /** Per-identity rate limits of Register and Heartbeat (default: 2/s and 5/s, bursts of 20). */
+  requestLimits?: Partial<RequestLimitSettings>;
   /**
    * `host:port` of the operator HTTP endpoint: the dashboard (`/`), its JSON API and live updates (`/api/...`) and
    * the Prometheus metrics (`/metrics`). Off unless given; it has no authentication, so bind it to loopback or put
@@ -122,6 +132,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     ...(options.historySize ? { historySize: options.historySize } : {}),
   });
   await state.start();
+  if (!options.store.durable) {
+    state.settleFor(options.settleMs ?? options.leases?.defaultTtlMs ?? DEFAULT_LEASES.defaultTtlMs);
+  }
   const view = new OperationsView({ state, logger });
   let checker: HealthChecker | undefined;
   const meter = new ControlPlaneMetrics({
@@ -209,6 +222,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     ...(options.admins ? { admins: options.admins } : {}),
     ...(options.maxCertificateTtlMs ? { maxCertificateTtlMs: options.maxCertificateTtlMs } : {}),
     ...(options.watchProgressMs ? { watchProgressMs: options.watchProgressMs } : {}),
+    ...(options.requestLimits ? { requestLimits: options.requestLimits } : {}),
     observer,
   });
 

@@ -131,7 +131,7 @@ export class Registrar {
     const expiresAt =
       this.options.state.noteKeepAlive(id, record.leaseTtlMs) ?? this.clock.now() + record.leaseTtlMs;
     const health: Health = draining || record.health === 'draining' ? 'draining' : record.health;
-    if (health !== record.health || !sameLoad(load, record.load)) {
+    if (health !== record.health) {
       // Compare-and-swap on the record's revision: a re-registration that raced this heartbeat wins, instead of
       // being overwritten with the old record (and the old lease, whose revocation would then delete it).
       const written = await this.options.store.putIfRevision(
@@ -141,6 +141,10 @@ export class Registrar {
         { lease },
       );
       if (written) await this.options.state.waitForRevision(record.revision + 1);
+    } else if (!sameLoad(load, record.load)) {
+      // A load report is a small key of its own on the agent's lease: the record (and its spec, which may be large)
+      // is never rewritten for it, so the store's history, every replica's and every watcher get a few bytes.
+      await this.options.store.put(KEYS.load(id), JSON.stringify(load), { lease });
     }
     return expiresAt;
   }

@@ -1,4 +1,4 @@
-import { offersSkill, type AgentRecord, type Health } from './agent-record.js';
+import { offersSkill, type AgentRecord, type Health, type LoadReport } from './agent-record.js';
 import { matchesLabels, type LabelSelector } from './label-selector.js';
 
 /** A discovery query, already validated. */
@@ -73,6 +73,18 @@ export class Registry {
     for (const [key, value] of Object.entries(record.spec.labels))
       addTo(this.byLabel, `${key}=${value}`, record.id);
     this.healthCounts.set(record.health, (this.healthCounts.get(record.health) ?? 0) + 1);
+  }
+
+  /**
+   * Records an agent's new load: the record is replaced by a copy with it (records are shared with watchers and
+   * never changed in place), and no index changes. Returns the new record, or undefined for an unknown agent.
+   */
+  setLoad(id: string, load: LoadReport): AgentRecord | undefined {
+    const record = this.agents.get(id);
+    if (!record) return undefined;
+    const updated = { ...record, load };
+    this.agents.set(id, updated);
+    return updated;
   }
 
   /** Removes a record; returns it, or undefined when there was none. */

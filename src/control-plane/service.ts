@@ -19,11 +19,12 @@ import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import type { ServiceRegistration } from '../transport/server.js';
-import { toServiceError } from '../transport/status.js';
+import { admissionRefusal, toServiceError } from '../transport/status.js';
 import type { AgentRecord } from './agent-record.js';
 import type { CallReport } from './call-graph.js';
 import { policiesFromWire, policiesToWire, recordToWire, specFromWire } from './convert.js';
 import { parseLabelSelector } from './label-selector.js';
+import { RequestLimiter, type RequestLimitSettings } from './request-limits.js';
 import type { Registrar } from './registrar.js';
 import type { ControlPlaneState, StateChange } from './state.js';
 
@@ -47,6 +48,8 @@ export interface ControlPlaneServiceOptions {
   watchQueueLimit?: number;
   /** Told about handled requests (metrics, dashboard). */
   observer?: ControlPlaneServiceObserver;
+  /** Per-identity rate limits of Register and Heartbeat (default {@link DEFAULT_REQUEST_LIMITS}). */
+  requestLimits?: Partial<RequestLimitSettings>;
   logger: Logger;
   clock?: { now(): number };
 }
@@ -86,6 +89,15 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
   const clock = options.clock ?? { now: () => Date.now() };
   const admins = new Set([options.identity.spiffeId.uri, ...(options.admins ?? [])]);
   const maxCertTtl = options.maxCertificateTtlMs ?? 24 * 3_600_000;
+  const limiter = new RequestLimiter(options.requestLimits, clock);
+  /** Charges one request to the caller's rate; a refusal tells when to come back (the call never ran). */
+  const limit = (method: 'register' | 'heartbeat', callerId: string) => {
+    try {
+      limiter.take(method, callerId);
+    } catch (error) {
+      throw admissionRefusal(error as MeshError);
+    }
+  };
 
   const observer = options.observer ?? {};
   // Observers are for metrics and the dashboard: a bug there is logged, and the request it watched still succeeds.
@@ -131,8 +143,10 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
 
   const implementation = {
     Register: unary<RegisterRequest__Output, unknown>('Register', async (request, call) => {
+      const who = caller(call);
+      limit('register', who.id);
       const { record, ttlMs } = await registrar.register(
-        caller(call),
+        who,
         specFromWire(request.spec),
         Number(request.leaseTtlMs),
       );
@@ -142,9 +156,11 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
     }),
 
     Heartbeat: unary<HeartbeatRequest__Output, unknown>('Heartbeat', async (request, call) => {
+      const who = caller(call);
+      limit('heartbeat', who.id);
       const load = { inFlight: request.load?.inFlight ?? 0, queueDepth: request.load?.queueDepth ?? 0 };
       const record = state.registry.get(request.agentId);
-      const expiresAt = await registrar.heartbeat(caller(call).name, request.agentId, load, request.draining);
+      const expiresAt = await registrar.heartbeat(who.name, request.agentId, load, request.draining);
       // The registrar checked that the caller owns the record, so the reports are the caller's own calls. They
       // are validated by the call graph: a malformed one is ignored, never a reason to fail the heartbeat.
       if (record && observer.heartbeat) {
@@ -273,6 +289,8 @@ function usedToken(): MeshError {
 function changeToWire(change: StateChange): WatchEvent {
   if (change.kind === 'policies')
     return { revision: change.revision, policies: policiesToWire(change.policies, change.revision) };
+  if (change.kind === 'load')
+    return { revision: change.revision, load: { agentId: change.agentId, load: change.load } };
   return {
     revision: change.revision,
     agent: {
@@ -305,6 +323,7 @@ function serveWatch(
     snapshot: {
       agents: [...state.registry.all()].map(recordToWire),
       policies: policiesToWire(state.policies, state.policiesRevision),
+      partial: state.partial,
     },
   });
 

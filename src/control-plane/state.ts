@@ -1,3 +1,4 @@
+import { Backoff } from '../backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentRecord, AgentSpec, Health, LoadReport } from './agent-record.js';
 import { ALLOW_ALL, type PolicySet } from './policy.js';
@@ -9,6 +10,9 @@ export const KEYS = {
   root: 'agentmesh/',
   agentPrefix: 'agentmesh/agents/',
   agent: (id: string) => `agentmesh/agents/${id}`,
+  /** An agent's load, apart from its record: heartbeats rewrite this small key, never the record. */
+  loadPrefix: 'agentmesh/load/',
+  load: (id: string) => `agentmesh/load/${id}`,
   policies: 'agentmesh/policies',
   joinToken: (jti: string) => `agentmesh/join-tokens/${jti}`,
 } as const;
@@ -39,6 +43,7 @@ export function storedAgent(record: AgentRecord, changes: Partial<StoredAgent> =
 /** One change to the control plane's state, as watchers receive it. */
 export type StateChange =
   | { kind: 'agent'; revision: number; type: 'put' | 'delete'; record: AgentRecord; reason: string }
+  | { kind: 'load'; revision: number; agentId: string; load: LoadReport }
   | { kind: 'policies'; revision: number; policies: PolicySet };
 
 /** Options for {@link ControlPlaneState}. */
@@ -47,8 +52,27 @@ export interface StateOptions {
   logger: Logger;
   /** How many changes to keep for watchers that resume from a revision (default 10,000). */
   historySize?: number;
+  /** How many bytes of changes to keep, whatever their number (default 32 MiB). */
+  historyBytes?: number;
   clock?: { now(): number };
 }
+
+/** The default bound of a replica's change history in bytes. */
+export const DEFAULT_HISTORY_BYTES = 32 * 1024 * 1024;
+
+/** A load report as stored under {@link KEYS.load}; anything else in the value is ignored. */
+function parseLoad(value: string): LoadReport | undefined {
+  try {
+    const parsed = JSON.parse(value) as Partial<LoadReport>;
+    const count = (n: unknown) => (Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : 0);
+    return { inFlight: count(parsed.inFlight), queueDepth: count(parsed.queueDepth) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a kept change costs in memory, about: what it holds beyond the record that watchers already share. */
+const CHANGE_OVERHEAD_BYTES = 128;
 
 /**
  * A replica's view of the control plane's state: every agent (with discovery indexes) and the policies, kept
@@ -61,9 +85,17 @@ export class ControlPlaneState {
   private policyRevision = 0;
   private readonly leases = new Map<string, { lease: LeaseId; expiresAt: number }>();
   private readonly history: StateChange[] = [];
+  /** The estimated size of each kept change, parallel to `history`, and their sum. */
+  private readonly historySizes: number[] = [];
+  private historyTotal = 0;
+  /** The size of each agent's stored record, for the size of the change that deletes it. */
+  private readonly recordSizes = new Map<string, number>();
+  private partialTimer: NodeJS.Timeout | undefined;
+  private partialView = false;
   private readonly listeners = new Set<(change: StateChange) => void>();
   private readonly resetListeners = new Set<() => void>();
   private readonly historySize: number;
+  private readonly historyBytes: number;
   private readonly clock: { now(): number };
   private watch: StoreWatch | undefined;
   private resyncing = false;
@@ -74,6 +106,7 @@ export class ControlPlaneState {
 
   constructor(private readonly options: StateOptions) {
     this.historySize = options.historySize ?? 10_000;
+    this.historyBytes = options.historyBytes ?? DEFAULT_HISTORY_BYTES;
     this.clock = options.clock ?? { now: () => Date.now() };
   }
 
@@ -84,6 +117,7 @@ export class ControlPlaneState {
 
   async stop(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.partialTimer);
     await this.closeWatch();
     for (const waiter of this.revisionWaiters) waiter.resolve();
     this.revisionWaiters.clear();
@@ -93,6 +127,33 @@ export class ControlPlaneState {
     const watch = this.watch;
     this.watch = undefined;
     await watch?.close();
+  }
+
+  /**
+   * Declares this replica's view incomplete for `ms`: it started on an empty store (an in-memory control plane
+   * that restarted) while agents that were registered before may still be running and about to register again.
+   * Snapshots say so meanwhile ({@link partial}); when the time is up, every watcher gets a complete snapshot.
+   */
+  settleFor(ms: number): void {
+    if (ms <= 0) return;
+    this.partialView = true;
+    clearTimeout(this.partialTimer);
+    this.partialTimer = setTimeout(() => {
+      this.partialView = false;
+      this.options.logger.info('registry settled: snapshots are complete again');
+      for (const listener of this.resetListeners) listener();
+    }, ms);
+    this.partialTimer.unref();
+  }
+
+  /** Whether this replica's view may still lack agents that are about to register again (see {@link settleFor}). */
+  get partial(): boolean {
+    return this.partialView;
+  }
+
+  /** The number of changes kept for resuming watchers, and their estimated size in bytes. */
+  get historyStats(): { changes: number; bytes: number } {
+    return { changes: this.history.length, bytes: this.historyTotal };
   }
 
   /** The latest revision this replica has applied. */
@@ -154,18 +215,32 @@ export class ControlPlaneState {
     this.leases.clear();
     this.policySet = ALLOW_ALL;
     this.policyRevision = 0;
+    this.recordSizes.clear();
+    const loads: StoredValue[] = [];
     for (const item of all.items) {
       if (item.key === KEYS.policies) {
         this.policySet = this.parsePolicies(item.value);
         this.policyRevision = item.revision;
       } else if (item.key.startsWith(KEYS.agentPrefix)) {
         const record = this.toRecord(item);
-        if (record) this.registry.put(record);
+        if (record) {
+          this.registry.put(record);
+          this.recordSizes.set(record.id, item.value.length);
+        }
+      } else if (item.key.startsWith(KEYS.loadPrefix)) {
+        loads.push(item);
       }
+    }
+    // Loads after records: a load only applies to an agent that is there.
+    for (const item of loads) {
+      const load = parseLoad(item.value);
+      if (load) this.registry.setLoad(item.key.slice(KEYS.loadPrefix.length), load);
     }
     this.revisionSeen = all.revision;
     // Changes before this point are not in the history; resuming from earlier needs a snapshot.
     this.history.length = 0;
+    this.historySizes.length = 0;
+    this.historyTotal = 0;
     this.firstKeptRevision = all.revision;
     this.watch = await this.options.store.watch(KEYS.root, all.revision, {
       onEvents: (events: StoreEvent[]) => this.apply(events),
@@ -174,12 +249,16 @@ export class ControlPlaneState {
     this.settleWaiters();
   }
 
-  /** After a broken watch: reload everything (retrying while the store is unreachable), then reset watchers. */
+  /**
+   * After a broken watch: reload everything, retrying with jittered backoff while the store is unreachable (the
+   * store logs that, once per outage), then reset watchers. One reload loop at a time.
+   */
   private resync(error: Error): void {
     if (this.resyncing || this.closed) return;
     this.resyncing = true;
     this.options.logger.warn({ err: error }, 'store watch broke; reloading the state');
-    const attempt = (delayMs: number) => {
+    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
+    const attempt = () => {
       if (this.closed) {
         this.resyncing = false;
         return;
@@ -187,18 +266,13 @@ export class ControlPlaneState {
       this.sync().then(
         () => {
           this.resyncing = false;
+          this.options.logger.info({ attempts: backoff.attempts + 1 }, 'state reloaded from the store');
           for (const listener of this.resetListeners) listener();
         },
-        (syncError: unknown) => {
-          this.options.logger.error(
-            { err: syncError, retryInMs: delayMs },
-            'cannot reload the state; retrying',
-          );
-          setTimeout(() => attempt(Math.min(delayMs * 2, 30_000)), delayMs).unref();
-        },
+        () => setTimeout(attempt, backoff.next()).unref(),
       );
     };
-    attempt(500);
+    attempt();
   }
 
   /** Policies from the store; a value that cannot be read denies everything rather than allowing it. */
@@ -280,16 +354,44 @@ export class ControlPlaneState {
       this.revisionSeen = event.revision;
       const change = this.changeFor(event);
       if (!change) continue;
-      this.history.push(change);
-      // Trim in batches of a quarter, not one entry per change: shifting a 10,000-entry array on every change
-      // would copy it every time.
-      if (this.history.length > this.historySize * 1.25) {
-        const dropped = this.history.splice(0, this.history.length - this.historySize);
-        this.firstKeptRevision = dropped[dropped.length - 1]!.revision;
-      }
+      this.remember(change, event);
       for (const listener of this.listeners) listener(change);
     }
     this.settleWaiters();
+  }
+
+  /**
+   * Keeps `change` for watchers that resume, within the history's bounds in number and in bytes. Trimmed in
+   * batches (down to four fifths of a bound), not one entry per change: shifting a 10,000-entry array on every
+   * change would copy it every time.
+   */
+  private remember(change: StateChange, event: StoreEvent): void {
+    const bytes =
+      CHANGE_OVERHEAD_BYTES +
+      (change.kind === 'load'
+        ? 0
+        : event.type === 'put'
+          ? event.value.length
+          : change.kind === 'agent'
+            ? (this.recordSizes.get(change.record.id) ?? 0)
+            : 0);
+    if (change.kind === 'agent') {
+      if (change.type === 'put' && event.type === 'put')
+        this.recordSizes.set(change.record.id, event.value.length);
+      else this.recordSizes.delete(change.record.id);
+    }
+    this.history.push(change);
+    this.historySizes.push(bytes);
+    this.historyTotal += bytes;
+    if (this.history.length <= this.historySize * 1.25 && this.historyTotal <= this.historyBytes) return;
+    let drop = Math.max(0, this.history.length - Math.floor(this.historySize * 0.8));
+    let total = this.historyTotal;
+    for (let i = 0; i < drop; i += 1) total -= this.historySizes[i]!;
+    while (total > this.historyBytes * 0.8 && drop < this.history.length) total -= this.historySizes[drop++]!;
+    const dropped = this.history.splice(0, drop);
+    this.historySizes.splice(0, drop);
+    this.historyTotal = total;
+    if (dropped.length > 0) this.firstKeptRevision = dropped[dropped.length - 1]!.revision;
   }
 
   private changeFor(event: StoreEvent): StateChange | undefined {
@@ -297,6 +399,14 @@ export class ControlPlaneState {
       this.policySet = event.type === 'put' ? this.parsePolicies(event.value) : ALLOW_ALL;
       this.policyRevision = event.revision;
       return { kind: 'policies', revision: event.revision, policies: this.policySet };
+    }
+    if (event.key.startsWith(KEYS.loadPrefix)) {
+      // A load key goes with its lease (the record says the rest); a load for an agent not there is ignored.
+      if (event.type === 'delete') return undefined;
+      const agentId = event.key.slice(KEYS.loadPrefix.length);
+      const load = parseLoad(event.value);
+      if (!load || !this.registry.setLoad(agentId, load)) return undefined;
+      return { kind: 'load', revision: event.revision, agentId, load };
     }
     if (!event.key.startsWith(KEYS.agentPrefix)) return undefined; // join-token records and the like
     const id = event.key.slice(KEYS.agentPrefix.length);

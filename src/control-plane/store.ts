@@ -44,6 +44,11 @@ export interface StoreWatchHandlers {
 export interface Store {
   /** `memory` or `etcd`, for logs and metrics. */
   readonly kind: string;
+  /**
+   * Whether what is stored outlives the control-plane process. A control plane on a store that does not (the
+   * in-memory one) starts empty after a restart, while the agents that were registered are still running.
+   */
+  readonly durable: boolean;
 
   /** Grants a lease of about `ttlMs` (backends may round up). */
   grantLease(ttlMs: number): Promise<{ lease: LeaseId; ttlMs: number }>;

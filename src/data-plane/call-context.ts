@@ -35,7 +35,20 @@ export const CONTEXT_KEYS = {
   tenant: 'x-agentmesh-tenant',
   chain: 'x-agentmesh-chain',
   priority: 'x-agentmesh-priority',
+  /** The caller's deadline in ms since the epoch (see {@link deadlineFromMetadata}). */
+  deadline: 'x-agentmesh-deadline',
 } as const;
+
+/**
+ * The absolute deadline a caller sent, when it sent a valid one. A callee takes the earlier of it and gRPC's
+ * relative timeout: the relative one starts when the request is read, which may be long after it was sent (a callee
+ * stopped and resumed reads requests that waited in its socket). The two clocks may differ by the hosts' skew; a
+ * callee whose clock runs ahead drops calls that early, which NTP keeps to milliseconds.
+ */
+export function deadlineFromMetadata(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined;
+  return Number(value);
+}
 
 const storage = new AsyncLocalStorage<CallContext>();
 

@@ -1,10 +1,10 @@
+import { Backoff, type BackoffSettings } from '../backoff.js';
 import { offersSkill, type AgentRecord } from '../control-plane/agent-record.js';
 import type { ControlPlaneClient, WatchHandle, WatchMessage } from '../control-plane/client.js';
 import { matchesLabels, parseLabelSelector, type LabelSelector } from '../control-plane/label-selector.js';
 import { ALLOW_ALL, type PolicySet } from '../control-plane/policy.js';
 import { Code, MeshError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { backoffDelay } from './retry-budget.js';
 
 /** Which agents a call may go to: a type, capabilities (all required), and a label selector. */
 export interface TargetQuery {
@@ -16,7 +16,6 @@ export interface TargetQuery {
   skillTag?: string;
 }
 
-/** Options for {@link EndpointCache}. */
 /** A query in words, for errors: "type summarizer, labels zone=eu", or "any agent". */
 export function describeQuery(query: TargetQuery): string {
   const parts = [
@@ -29,11 +28,19 @@ export function describeQuery(query: TargetQuery): string {
   return parts.join(', ') || 'any agent';
 }
 
+/** Options for {@link EndpointCache}. */
 export interface EndpointCacheOptions {
   client: ControlPlaneClient;
   logger: Logger;
   random?: () => number;
+  /** How the watch reconnects (default: 100 ms doubling to 5 s, jittered). */
+  backoff?: Partial<BackoffSettings>;
+  /** A watch that lasted this long resets the backoff when it ends (default 10 s). */
+  stableMs?: number;
 }
+
+/** What a change to the cache was: listeners that care only about membership can skip load reports. */
+export type CacheChange = 'snapshot' | 'agent' | 'load' | 'policies';
 
 /**
  * The data plane's copy of the registry, fed by the control plane's watch stream: no control-plane round trip per
@@ -43,18 +50,21 @@ export interface EndpointCacheOptions {
 export class EndpointCache {
   private readonly agents = new Map<string, AgentRecord>();
   private readonly selectors = new Map<string, LabelSelector>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(change: CacheChange, agentId?: string) => void>();
   private policySet: PolicySet = ALLOW_ALL;
+  /** Whether the policies held were ever set by an operator (and not just the default of a fresh store). */
+  private policiesSet = false;
   private revision = 0;
   private watch: WatchHandle | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private attempts = 0;
+  private readonly backoff: Backoff;
   private closed = false;
   private ready: Promise<void>;
   private markReady!: () => void;
 
   constructor(private readonly options: EndpointCacheOptions) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
+    this.backoff = new Backoff(options.backoff, options.random);
   }
 
   /** Starts following the control plane; resolves once the first snapshot has arrived. */
@@ -79,8 +89,8 @@ export class EndpointCache {
     return this.policySet;
   }
 
-  /** Calls `listener` after every change. */
-  onChange(listener: () => void): () => void {
+  /** Calls `listener` after every change, saying what kind it was (and, for one agent's change, whose). */
+  onChange(listener: (change: CacheChange, agentId?: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -125,46 +135,73 @@ export class EndpointCache {
     return selector;
   }
 
+  /**
+   * Opens the watch: at most one is open or waiting to reconnect at any time. When it ends, the next one starts
+   * after a backoff (reset when the stream had been up for a stable period), from the last revision applied.
+   */
   private connect(): void {
-    if (this.closed) return;
+    if (this.closed || this.watch || this.retryTimer) return;
+    const openedAt = Date.now();
     this.watch = this.options.client.watch(
       this.revision,
       (message) => this.apply(message),
-      (error) => {
+      () => {
+        this.watch = undefined;
         if (this.closed) return;
-        // Keep serving from what we have; come back with the last revision we saw.
-        this.attempts += 1;
-        const delay = 100 + backoffDelay(this.attempts, this.options.random, 200, 5_000);
-        this.options.logger.warn(
-          { err: error, retryInMs: Math.round(delay), revision: this.revision },
-          'control plane watch lost; using the last known endpoints',
-        );
-        this.retryTimer = setTimeout(() => this.connect(), delay);
+        // Keep serving from what we have; the client logs the outage (once, then summaries).
+        if (Date.now() - openedAt >= (this.options.stableMs ?? 10_000)) this.backoff.reset();
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.connect();
+        }, this.backoff.next());
         this.retryTimer.unref();
       },
     );
   }
 
   private apply(message: WatchMessage): void {
-    this.attempts = 0;
     switch (message.kind) {
       case 'snapshot':
-        this.agents.clear();
-        for (const agent of message.agents) this.agents.set(agent.id, agent);
-        this.policySet = message.policies;
-        this.markReady();
+        this.applySnapshot(message);
         break;
       case 'agent':
         if (message.type === 'delete') this.agents.delete(message.record.id);
         else this.agents.set(message.record.id, message.record);
         break;
+      case 'load': {
+        const record = this.agents.get(message.agentId);
+        if (record) this.agents.set(record.id, { ...record, load: message.load });
+        break;
+      }
       case 'policies':
         this.policySet = message.policies;
+        this.policiesSet = true;
         break;
       case 'progress':
         break;
     }
     this.revision = Math.max(this.revision, message.revision);
-    if (message.kind !== 'progress') for (const listener of this.listeners) listener();
+    if (message.kind === 'progress') return;
+    const agentId =
+      message.kind === 'load' ? message.agentId : message.kind === 'agent' ? message.record.id : undefined;
+    for (const listener of this.listeners) listener(message.kind, agentId);
+  }
+
+  /**
+   * A complete snapshot replaces what the cache held. A partial one (a control plane that restarted with an empty
+   * store, still hearing from agents) only adds: agents it lacks stay routable until a complete snapshot or their
+   * own deletion says they are gone. Policies that were set stay in force when a snapshot brings none that were
+   * (an in-memory control plane that restarted lost them): the mesh does not fall open to allow-all.
+   */
+  private applySnapshot(message: Extract<WatchMessage, { kind: 'snapshot' }>): void {
+    if (!message.partial) this.agents.clear();
+    for (const agent of message.agents) this.agents.set(agent.id, agent);
+    if (message.policiesSet || !this.policiesSet) {
+      this.policySet = message.policies;
+      this.policiesSet = message.policiesSet;
+    }
+    // A snapshot always moves the cache to the new stream's revisions, even backwards (a new control plane).
+    this.revision = message.revision;
+    this.markReady();
   }
 }

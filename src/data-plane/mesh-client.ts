@@ -115,6 +115,8 @@ interface Connection {
   active: number;
   retired: boolean;
   closed: boolean;
+  /** Whether the channel was ever seen READY: one that was, and is not now, has lost its connection. */
+  connected: boolean;
 }
 
 interface Member {
@@ -144,11 +146,15 @@ type Attempt =
 
 /** Codes that mean the instance could not take the call: worth another instance. */
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED]);
-/** Codes that count against an instance for outlier ejection. */
+/**
+ * Codes that count against an instance for outlier ejection: it failed, or did not answer within the deadline (a
+ * hung instance answers nothing at all).
+ */
 const INSTANCE_FAILURES = new Set<number>([
   grpc.status.UNAVAILABLE,
   grpc.status.INTERNAL,
   grpc.status.UNKNOWN,
+  grpc.status.DEADLINE_EXCEEDED,
 ]);
 /**
  * The statuses grpc-js gives a call it never sent: its picker found no connection ("No connection established.
@@ -181,6 +187,25 @@ function neverReached(error: grpc.ServiceError, heardFromServer: boolean): boole
     Object.keys(error.metadata?.getMap() ?? {}).length === 0 &&
     NOT_SENT_DETAILS.test(error.details)
   );
+}
+
+/**
+ * Whether a failure was the stream's transport giving way (the connection reset, an RST_STREAM) rather than a
+ * status the server sent: grpc-js reports those with the HTTP/2 reset code on the status, and a server's own
+ * INTERNAL never carries one.
+ */
+function transportReset(error: grpc.ServiceError): boolean {
+  return (error as grpc.ServiceError & { rstCode?: number }).rstCode !== undefined;
+}
+
+/**
+ * Whether a failed attempt may go to another instance: a code that says the instance could not take the call,
+ * when the call is idempotent or certainly never ran there; and for an idempotent call, also a transport reset
+ * reported as INTERNAL.
+ */
+function retryable(error: grpc.ServiceError, idempotent: boolean, neverRan: boolean): boolean {
+  if (RETRYABLE.has(error.code)) return idempotent || neverRan;
+  return idempotent && error.code === grpc.status.INTERNAL && transportReset(error);
 }
 
 function noAgent(query: TargetQuery): MeshError {
@@ -217,7 +242,9 @@ export class MeshClient {
     this.outliers = new OutlierDetector(options.outliers);
     this.budget = new RetryBudget(options.retryBudget);
     this.random = options.random ?? Math.random;
-    this.stopListening = options.cache.onChange(() => this.refresh());
+    this.stopListening = options.cache.onChange((change, agentId) =>
+      change === 'load' ? this.loadReported(agentId!) : this.refresh(),
+    );
     // A renewed certificate reaches only new connections: open them, and let calls on the old ones finish.
     this.stopIdentityUpdates = options.identity.onUpdate(() => this.reconnect());
   }
@@ -249,7 +276,7 @@ export class MeshClient {
     this.budget.recordCall();
     try {
       // Inside the try: a refused context (a call loop) or a payload that cannot be encoded still ends the span.
-      const metadata = this.outboundMetadata(parent, options, traceparentOf(span));
+      const metadata = this.outboundMetadata(parent, options, traceparentOf(span), deadline);
       const request = { method, ...encode(payload, options.contentType) };
       for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
         const picked = this.pickNext(target, strategy, options.key, tried);
@@ -280,8 +307,7 @@ export class MeshClient {
         this.options.observer?.attempt(record, method, error.code, elapsed, lastError);
         if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
         if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
-        const retryable = RETRYABLE.has(error.code) && (options.idempotent || neverSent);
-        if (!retryable) throw lastError;
+        if (!retryable(error, options.idempotent ?? false, neverSent)) throw lastError;
         await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
         this.options.observer?.retry(record.spec.type);
       }
@@ -337,7 +363,7 @@ export class MeshClient {
     this.budget.recordCall();
     let failure: MeshError | undefined;
     try {
-      const metadata = this.outboundMetadata(parent, options, traceparentOf(span));
+      const metadata = this.outboundMetadata(parent, options, traceparentOf(span), deadline);
       const request = { method, ...encode(payload, options.contentType) };
       for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
         const picked = this.pickNext(target, strategy, options.key, tried);
@@ -383,10 +409,9 @@ export class MeshClient {
           if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
           lastError = error;
           const pushedBack = this.notePushback(endpoint.id, error);
-          const retryable =
-            RETRYABLE.has(error.code) &&
-            (options.idempotent || pushedBack || neverReached(caught as grpc.ServiceError, heardFromServer));
-          if (!retryable) throw lastError;
+          const status = caught as grpc.ServiceError;
+          const neverRan = pushedBack || neverReached(status, heardFromServer);
+          if (!retryable(status, options.idempotent ?? false, neverRan)) throw lastError;
           await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
           this.options.observer?.retry(record.spec.type);
           continue;
@@ -430,6 +455,7 @@ export class MeshClient {
     parent: CallContext | undefined,
     options: { conversationId?: string; tenant?: string; priority?: string },
     spanTraceparent: string | undefined,
+    deadline: number,
   ): grpc.Metadata {
     const context: CallContext | undefined =
       options.conversationId || options.tenant || options.priority
@@ -442,6 +468,9 @@ export class MeshClient {
           }
         : parent;
     const metadata = new grpc.Metadata();
+    // The deadline in absolute time too: grpc-timeout is relative, so a request that waited in a socket buffer
+    // (its callee stopped, then resumed) would get its whole timeout again on arrival and run long after we gave up.
+    if (Number.isFinite(deadline)) metadata.set(CONTEXT_KEYS.deadline, String(Math.floor(deadline)));
     if (!context) {
       // A call that starts a chain starts its trace here, so that the caller knows the trace id its callee logs.
       // It sends nothing else: the callee starts the chain from the verified certificate.
@@ -527,15 +556,42 @@ export class MeshClient {
       const ejected = this.avoided();
       const pick = (exclude: ReadonlySet<string>) =>
         target.balancer.pick(key !== undefined ? { exclude, key } : { exclude });
-      const endpoint =
-        pick(ejected.size === 0 ? tried : new Set([...tried, ...ejected])) ??
-        (ejected.size > 0 ? pick(tried) : undefined);
+      let exclude: ReadonlySet<string> = ejected.size === 0 ? tried : new Set([...tried, ...ejected]);
+      let endpoint = pick(exclude);
+      // An instance whose connection was lost (a keepalive went unanswered: it hangs, or its link is cut) is passed
+      // over while it reconnects, as long as another one is left.
+      let passedOver = false;
+      while (endpoint && this.lostConnection(endpoint.id)) {
+        passedOver = true;
+        exclude = new Set([...exclude, endpoint.id]);
+        endpoint = pick(exclude);
+      }
+      endpoint ??= ejected.size > 0 || passedOver ? pick(tried) : undefined;
       if (!endpoint) return undefined;
       tried.add(endpoint.id);
       const member = this.members.get(endpoint.id);
       // The balancer was brought up to date just now, so this holds; a stale endpoint is skipped, not called.
       if (member?.endpoint === endpoint) return { member, target };
     }
+  }
+
+  /**
+   * Whether the instance `id` had a connection and has lost it: its channel was READY once and is not now. Such a
+   * channel is asked to reconnect (grpc-js leaves a dropped one idle until asked), so that it comes back when the
+   * instance does. A channel that never connected yet is not passed over: only an attempt can connect it.
+   */
+  private lostConnection(id: string): boolean {
+    const connection = this.members.get(id)?.connection;
+    if (!connection) return false;
+    const channel = connection.client.getChannel();
+    const state = channel.getConnectivityState(false);
+    if (state === grpc.connectivityState.READY) {
+      connection.connected = true;
+      return false;
+    }
+    if (!connection.connected && state !== grpc.connectivityState.TRANSIENT_FAILURE) return false;
+    if (state === grpc.connectivityState.IDLE) channel.getConnectivityState(true);
+    return true;
   }
 
   /**
@@ -634,6 +690,7 @@ export class MeshClient {
       active: 0,
       retired: false,
       closed: false,
+      connected: false,
     };
   }
 
@@ -663,6 +720,15 @@ export class MeshClient {
     if (connection.closed) return;
     connection.closed = true;
     connection.client.close();
+  }
+
+  /** An agent reported its load: its endpoint carries the report, with no recomputing of targets. */
+  private loadReported(id: string): void {
+    const member = this.members.get(id);
+    const record = this.options.cache.get(id);
+    if (!member || !record) return;
+    member.record = record;
+    member.endpoint.reported = record.load;
   }
 
   /** After a registry change: targets recompute their endpoints, channels to departed agents close. */

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { parseLabelSelector } from '../control-plane/label-selector.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
-import { currentContext, outboundContext, type CallContext } from './call-context.js';
+import { CONTEXT_KEYS, currentContext, outboundContext, type CallContext } from './call-context.js';
 import { describeQuery, type EndpointCache, type TargetQuery } from './endpoint-cache.js';
 
 /**
@@ -46,7 +46,12 @@ class MeshResolver implements grpc.experimental.Resolver {
   updateResolution(): void {
     // Subscribed here rather than in the constructor: grpc-js destroys the resolver when the channel goes idle
     // and asks it to resolve again when it wakes.
-    if (this.binding && !this.stop) this.stop = this.binding.cache.onChange(() => this.updateResolution());
+    if (this.binding && !this.stop) {
+      // A load report changes no address: only membership changes resolve again.
+      this.stop = this.binding.cache.onChange((change) => {
+        if (change !== 'load') this.updateResolution();
+      });
+    }
     queueMicrotask(() => {
       const endpoints = this.resolve();
       if (!endpoints.ok) {
@@ -184,6 +189,7 @@ function contextInterceptor(self: string, options: MeshChannelOptions): grpc.Int
       {
         start(metadata, listener, next) {
           for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+          if (Number.isFinite(deadline)) metadata.set(CONTEXT_KEYS.deadline, String(Math.floor(deadline)));
           next(metadata, listener);
           if (refusal) call.cancelWithStatus(grpc.status.FAILED_PRECONDITION, refusal.message);
         },

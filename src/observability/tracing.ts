@@ -153,8 +153,15 @@ export function registerTracing(serviceName: string, processors: SpanProcessor[]
 }
 
 /** Sends the spans not exported yet (before a process exits); nothing to do when tracing is off. */
-export async function flushTracing(): Promise<void> {
-  await provider?.forceFlush().catch(() => undefined);
+export async function flushTracing(timeoutMs = 5_000): Promise<void> {
+  if (!provider) return;
+  let timer: NodeJS.Timeout | undefined;
+  // A collector that does not answer must not hold up an exit.
+  await Promise.race([
+    provider.forceFlush().catch(() => undefined),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Unregisters the provider started here, after flushing it (tests). */

@@ -143,7 +143,10 @@ export class EventPublisher {
   private closed = false;
 
   constructor(private readonly options: PublisherOptions) {
-    this.stopListening = options.cache.onChange(() => this.refresh());
+    // A load report changes no subscription or address.
+    this.stopListening = options.cache.onChange((change) => {
+      if (change !== 'load') this.refresh();
+    });
     const ackTimeout = options.ackTimeoutMs ?? 30_000;
     this.sweeper = setInterval(() => this.sweep(), Math.max(50, Math.min(1_000, ackTimeout / 4)));
     this.sweeper.unref();

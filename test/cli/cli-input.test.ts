@@ -105,14 +105,19 @@ describe('bad command-line input: one clear line and a non-zero exit, before any
     expect(env.stderr).toMatch(/from env 'AGENT_MESH_CONTROL_PLANE'/);
   });
 
-  it('turns a target grpc-js refuses when the channel is made into a clear MeshError', async () => {
+  it('turns a malformed control-plane address into a clear MeshError naming it', async () => {
     const identity = await (await createTestCa()).identity('cli');
-    const error = await checkControlPlane(identity, '').catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(MeshError);
-    expect((error as MeshError).code).toBe(Code.UNAVAILABLE);
-    expect((error as MeshError).message).toMatch(
-      /^cannot use the control plane at : .*\(set --control-plane or AGENT_MESH_CONTROL_PLANE\)$/,
-    );
+    for (const [address, reason] of [
+      ['', /no control-plane address given/],
+      ['127.0.0.1:7400,,127.0.0.1:7401', /has an empty entry/],
+      ['127.0.0.1:99999', /invalid control-plane address "127\.0\.0\.1:99999"/],
+    ] as const) {
+      const error = await checkControlPlane(identity, address).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(MeshError);
+      expect((error as MeshError).code).toBe(Code.INVALID_ARGUMENT);
+      expect((error as MeshError).message).toMatch(reason);
+      expect((error as MeshError).message).toMatch(/\(set --control-plane or AGENT_MESH_CONTROL_PLANE\)$/);
+    }
   });
 
   it('refuses an empty agent type, method, id or filter instead of meaning "any"', async () => {

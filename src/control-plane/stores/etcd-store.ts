@@ -1,6 +1,8 @@
-import { Etcd3, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
+import { Etcd3, type Campaign, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
+import { Backoff } from '../../backoff.js';
 import { Code, MeshError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { OutageLog } from '../../observability/outage-log.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoreWatchHandlers, StoredValue } from '../store.js';
 
 /** Options for {@link EtcdStore.connect}. */
@@ -56,14 +58,43 @@ function toStored(kv: IKeyValue): StoredValue {
  */
 export class EtcdStore implements Store {
   readonly kind = 'etcd';
+  readonly durable = true;
   private keepAliveStream: Promise<KeepAliveStream> | undefined;
   private readonly pendingKeepAlives = new Map<string, KeepAliveWaiter[]>();
   private readonly watchers = new Set<Watcher>();
+  private readonly outage: OutageLog;
+  private readonly where: string;
 
   private constructor(
     private readonly client: Etcd3,
     private readonly options: EtcdStoreOptions,
-  ) {}
+  ) {
+    this.where = options.endpoints.join(',');
+    this.outage = new OutageLog({
+      logger: options.logger,
+      subject: 'etcd',
+      meanwhile:
+        'the control plane answers reads (discovery, watches) from the registry as last seen; registrations and heartbeats fail with UNAVAILABLE until it is back',
+    });
+  }
+
+  /** Whether the last request to etcd failed to get an answer. */
+  get unreachable(): boolean {
+    return this.outage.unreachable;
+  }
+
+  /** Runs one request, noting whether etcd answered; a failure becomes UNAVAILABLE naming `what`. */
+  private async request<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      const value = await operation();
+      this.outage.succeeded(this.where);
+      return value;
+    } catch (error) {
+      const failure = unavailable(error, what);
+      this.outage.failed(this.where, failure);
+      throw failure;
+    }
+  }
 
   /**
    * Connects and checks that etcd answers.
@@ -97,25 +128,18 @@ export class EtcdStore implements Store {
   }
 
   async grantLease(ttlMs: number): Promise<{ lease: LeaseId; ttlMs: number }> {
-    try {
-      const response = await this.client.leaseClient.leaseGrant(
+    const response = await this.request('lease grant', () =>
+      this.client.leaseClient.leaseGrant(
         { TTL: Math.max(1, Math.ceil(ttlMs / 1000)), ID: 0 },
         this.deadline(),
-      );
-      return { lease: response.ID, ttlMs: Number(response.TTL) * 1000 };
-    } catch (error) {
-      throw unavailable(error, 'lease grant');
-    }
+      ),
+    );
+    return { lease: response.ID, ttlMs: Number(response.TTL) * 1000 };
   }
 
   /** Renews over one long-lived keepalive stream shared by all leases; answers come back by lease id. */
   async keepAlive(lease: LeaseId): Promise<boolean> {
-    let stream: KeepAliveStream;
-    try {
-      stream = await this.openKeepAliveStream();
-    } catch (error) {
-      throw unavailable(error, 'lease keepalive');
-    }
+    const stream = await this.request('lease keepalive', () => this.openKeepAliveStream());
     return new Promise((resolve, reject) => {
       const waiter: KeepAliveWaiter = {
         resolve: (alive) => {
@@ -129,7 +153,9 @@ export class EtcdStore implements Store {
       };
       const timer = setTimeout(() => {
         this.forgetWaiter(lease, waiter);
-        waiter.reject(new Error('no answer in time'));
+        const failure = unavailable(new Error('no answer in time'), 'lease keepalive');
+        this.outage.failed(this.where, failure);
+        waiter.reject(failure);
       }, this.options.timeoutMs ?? 5_000);
       const waiting = this.pendingKeepAlives.get(lease) ?? [];
       waiting.push(waiter);
@@ -150,6 +176,7 @@ export class EtcdStore implements Store {
     if (this.keepAliveStream) return this.keepAliveStream;
     const opening = this.client.leaseClient.leaseKeepAlive().then((stream) => {
       stream.on('data', (response: { ID: string; TTL: string }) => {
+        this.outage.succeeded(this.where);
         const waiting = this.pendingKeepAlives.get(response.ID);
         const next = waiting?.shift();
         if (waiting && waiting.length === 0) this.pendingKeepAlives.delete(response.ID);
@@ -161,8 +188,8 @@ export class EtcdStore implements Store {
         const waiting = [...this.pendingKeepAlives.values()].flat();
         this.pendingKeepAlives.clear();
         for (const waiter of waiting) waiter.reject(error ?? new Error('keepalive stream ended'));
-        if (error)
-          this.options.logger.warn({ err: error }, 'etcd keepalive stream broke; reopening on next use');
+        // Reopened on the next keepalive; the outage, if it is one, is logged once however often that fails.
+        if (error) this.outage.failed(this.where, unavailable(error, 'lease keepalive stream'));
       };
       stream.on('error', reset);
       stream.on('end', () => reset());
@@ -179,22 +206,24 @@ export class EtcdStore implements Store {
   async revokeLease(lease: LeaseId): Promise<void> {
     try {
       await this.client.leaseClient.leaseRevoke({ ID: lease }, this.deadline());
+      this.outage.succeeded(this.where);
     } catch (error) {
+      // etcd's answer that the lease is gone already: what revoking wanted.
       if (/lease not found/i.test((error as Error).message)) return;
-      throw unavailable(error, 'lease revoke');
+      const failure = unavailable(error, 'lease revoke');
+      this.outage.failed(this.where, failure);
+      throw failure;
     }
   }
 
   async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {
-    try {
-      const response = await this.client.kv.put(
+    const response = await this.request('put', () =>
+      this.client.kv.put(
         { key: Buffer.from(key), value: Buffer.from(value), lease: options.lease ?? 0 },
         this.deadline(),
-      );
-      return Number(response.header.revision);
-    } catch (error) {
-      throw unavailable(error, 'put');
-    }
+      ),
+    );
+    return Number(response.header.revision);
   }
 
   async putIfRevision(
@@ -218,55 +247,45 @@ export class EtcdStore implements Store {
     field: 'Mod' | 'Create',
     expected: number,
   ): Promise<boolean> {
-    try {
-      const put = this.client.put(key).value(value);
-      if (options.lease !== undefined) put.lease(options.lease);
-      const result = await this.client.if(key, field, '==', expected).then(put).commit();
-      return result.succeeded;
-    } catch (error) {
-      throw unavailable(error, field === 'Mod' ? 'compare-and-put' : 'create');
-    }
+    const put = this.client.put(key).value(value);
+    if (options.lease !== undefined) put.lease(options.lease);
+    const result = await this.request(field === 'Mod' ? 'compare-and-put' : 'create', () =>
+      this.client.if(key, field, '==', expected).then(put).commit(),
+    );
+    return result.succeeded;
   }
 
   async delete(key: string): Promise<boolean> {
-    try {
-      const response = await this.client.kv.deleteRange({ key: Buffer.from(key) }, this.deadline());
-      return Number(response.deleted) > 0;
-    } catch (error) {
-      throw unavailable(error, 'delete');
-    }
+    const response = await this.request('delete', () =>
+      this.client.kv.deleteRange({ key: Buffer.from(key) }, this.deadline()),
+    );
+    return Number(response.deleted) > 0;
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
-    try {
-      const response = await this.client.kv.range({ key: Buffer.from(key) }, this.deadline());
-      return response.kvs[0] ? toStored(response.kvs[0]) : undefined;
-    } catch (error) {
-      throw unavailable(error, 'get');
-    }
+    const response = await this.request('get', () =>
+      this.client.kv.range({ key: Buffer.from(key) }, this.deadline()),
+    );
+    return response.kvs[0] ? toStored(response.kvs[0]) : undefined;
   }
 
   async list(prefix: string): Promise<{ items: StoredValue[]; revision: number }> {
-    try {
-      const response = await this.client.getAll().prefix(prefix).exec();
-      return { items: response.kvs.map(toStored), revision: Number(response.header.revision) };
-    } catch (error) {
-      throw unavailable(error, 'list');
-    }
+    const response = await this.request('list', () => this.client.getAll().prefix(prefix).exec());
+    return { items: response.kvs.map(toStored), revision: Number(response.header.revision) };
   }
 
   async watch(prefix: string, afterRevision: number, handlers: StoreWatchHandlers): Promise<StoreWatch> {
-    let watcher: Watcher;
-    try {
-      watcher = await this.client
+    const watcher = await this.request('watch', () =>
+      this.client
         .watch()
         .prefix(prefix)
         .startRevision(String(afterRevision + 1))
-        .create();
-    } catch (error) {
-      throw unavailable(error, 'watch');
-    }
+        .create(),
+    );
     this.watchers.add(watcher);
+    // etcd3 reconnects a broken watch by itself and resumes it from its revision; meanwhile etcd is away.
+    watcher.on('disconnected', (error: Error) => this.outage.failed(this.where, unavailable(error, 'watch')));
+    watcher.on('connected', () => this.outage.succeeded(this.where));
     watcher.on('data', (response: IWatchResponse) => {
       const events: StoreEvent[] = response.events.map((event) =>
         event.type === 'Put'
@@ -289,25 +308,53 @@ export class EtcdStore implements Store {
     };
   }
 
+  /**
+   * One campaign at a time: when it fails (etcd lost, the campaign's lease lost), it is abandoned (its later errors
+   * ignored), leadership is given up, and a new one starts after a jittered backoff. etcd3 can report one failure
+   * more than once; a new campaign per report would multiply them.
+   */
   async campaign(name: string, onChange: (leader: boolean) => void): Promise<() => Promise<void>> {
     const election = this.client.election(name, 5);
+    const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
     let stopped = false;
-    let campaign: ReturnType<typeof election.campaign> | undefined;
+    let current: Campaign | undefined;
+    let retry: NodeJS.Timeout | undefined;
+    let leader = false;
+    const lead = (value: boolean) => {
+      if (leader === value) return;
+      leader = value;
+      onChange(value);
+    };
     const run = () => {
+      retry = undefined;
       if (stopped) return;
-      campaign = election.campaign(`${process.pid}-${Math.random().toString(36).slice(2)}`);
-      campaign.on('elected', () => onChange(true));
+      const campaign = election.campaign(`${process.pid}-${Math.random().toString(36).slice(2)}`);
+      current = campaign;
+      campaign.on('elected', () => {
+        if (current !== campaign) return;
+        backoff.reset();
+        lead(true);
+      });
       campaign.on('error', (error: Error) => {
-        onChange(false);
-        this.options.logger.warn({ err: error }, `lost the "${name}" election; campaigning again`);
-        setTimeout(run, 1_000).unref();
+        if (current !== campaign) return; // a campaign already given up
+        current = undefined;
+        lead(false);
+        campaign.resign().catch(() => undefined);
+        this.outage.failed(this.where, unavailable(error, `"${name}" election`));
+        if (!stopped) {
+          retry = setTimeout(run, backoff.next());
+          retry.unref();
+        }
       });
     };
     run();
     return async () => {
       stopped = true;
+      clearTimeout(retry);
+      const campaign = current;
+      current = undefined;
       await campaign?.resign().catch(() => undefined);
-      onChange(false);
+      lead(false);
     };
   }
 

@@ -73,7 +73,12 @@ export interface MemoryStoreOptions {
   clock?: Clock;
   /** How many past events a watch can start from (default 10,000); older ones are compacted away. */
   historySize?: number;
+  /** How many bytes of past events are kept, whatever their number (default 32 MiB). */
+  historyBytes?: number;
 }
+
+/** What a kept event costs besides its key and value, about. */
+const EVENT_OVERHEAD_BYTES = 96;
 
 /**
  * The embedded store: everything in this process's memory, lost when it exits. Lease expiry uses one timer for
@@ -81,6 +86,8 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory';
+  /** Everything is lost with the process: a control plane on it starts empty after a restart. */
+  readonly durable = false;
   private readonly data = new Map<string, StoredValue>();
   private readonly leases = new Map<LeaseId, Lease>();
   private readonly deadlines = new DeadlineHeap();
@@ -88,6 +95,10 @@ export class MemoryStore implements Store {
   private readonly clock: Clock;
   private readonly history: StoreEvent[] = [];
   private readonly historySize: number;
+  private readonly historyBytes: number;
+  /** The size of each kept event, parallel to `history`, and their sum. */
+  private readonly historySizes: number[] = [];
+  private historyTotal = 0;
   private revision = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -96,6 +107,7 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? { now: () => Date.now() };
     this.historySize = options.historySize ?? 10_000;
+    this.historyBytes = options.historyBytes ?? 32 * 1024 * 1024;
     // Revisions start from the clock (in microsecond steps), not from 0, so that a watcher resuming with a
     // revision from before a restart of this process is always behind it, and gets a snapshot, instead of
     // being handed the new process's changes as if they were the ones it missed.
@@ -201,6 +213,11 @@ export class MemoryStore implements Store {
     this.watchers.clear();
   }
 
+  /** The number of past events kept for watches, and their size in bytes (for tests and the benchmark). */
+  get historyStats(): { events: number; bytes: number } {
+    return { events: this.history.length, bytes: this.historyTotal };
+  }
+
   /** Current revision (for tests and the benchmark). */
   get currentRevision(): number {
     return this.revision;
@@ -224,10 +241,23 @@ export class MemoryStore implements Store {
   }
 
   private emit(events: StoreEvent[]): void {
-    this.history.push(...events);
-    // Trimmed in batches, so that a busy store does not copy the whole history on every write.
-    if (this.history.length > this.historySize * 1.25) {
-      this.history.splice(0, this.history.length - this.historySize);
+    for (const event of events) {
+      const bytes = EVENT_OVERHEAD_BYTES + event.key.length + (event.type === 'put' ? event.value.length : 0);
+      this.history.push(event);
+      this.historySizes.push(bytes);
+      this.historyTotal += bytes;
+    }
+    // Trimmed in batches (to four fifths of a bound), so that a busy store does not copy the whole history on
+    // every write; bounded in bytes too, so that large values cannot fill memory within the count.
+    if (this.history.length > this.historySize * 1.25 || this.historyTotal > this.historyBytes) {
+      let drop = Math.max(0, this.history.length - Math.floor(this.historySize * 0.8));
+      let total = this.historyTotal;
+      for (let i = 0; i < drop; i += 1) total -= this.historySizes[i]!;
+      while (total > this.historyBytes * 0.8 && drop < this.history.length)
+        total -= this.historySizes[drop++]!;
+      this.history.splice(0, drop);
+      this.historySizes.splice(0, drop);
+      this.historyTotal = total;
     }
     for (const watcher of this.watchers) {
       const mine = events.filter((event) => event.key.startsWith(watcher.prefix));

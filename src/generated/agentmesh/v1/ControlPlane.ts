@@ -85,6 +85,9 @@ export interface ControlPlaneClient extends grpc.Client {
   /**
    * Renews an agent's lease and reports its load; also how an agent marks itself draining.
    * Errors: NOT_FOUND when the lease already ended (register again), PERMISSION_DENIED for another agent's id.
+   * 
+   * Register and Heartbeat are rate limited per caller identity: a caller over its limit is refused with
+   * RESOURCE_EXHAUSTED and a `retry-after-ms` trailer saying when to try again.
    */
   Heartbeat(argument: _agentmesh_v1_HeartbeatRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_HeartbeatResponse__Output>): grpc.ClientUnaryCall;
   Heartbeat(argument: _agentmesh_v1_HeartbeatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_HeartbeatResponse__Output>): grpc.ClientUnaryCall;
@@ -93,6 +96,9 @@ export interface ControlPlaneClient extends grpc.Client {
   /**
    * Renews an agent's lease and reports its load; also how an agent marks itself draining.
    * Errors: NOT_FOUND when the lease already ended (register again), PERMISSION_DENIED for another agent's id.
+   * 
+   * Register and Heartbeat are rate limited per caller identity: a caller over its limit is refused with
+   * RESOURCE_EXHAUSTED and a `retry-after-ms` trailer saying when to try again.
    */
   heartbeat(argument: _agentmesh_v1_HeartbeatRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_HeartbeatResponse__Output>): grpc.ClientUnaryCall;
   heartbeat(argument: _agentmesh_v1_HeartbeatRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_HeartbeatResponse__Output>): grpc.ClientUnaryCall;
@@ -200,6 +206,9 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   /**
    * Renews an agent's lease and reports its load; also how an agent marks itself draining.
    * Errors: NOT_FOUND when the lease already ended (register again), PERMISSION_DENIED for another agent's id.
+   * 
+   * Register and Heartbeat are rate limited per caller identity: a caller over its limit is refused with
+   * RESOURCE_EXHAUSTED and a `retry-after-ms` trailer saying when to try again.
    */
   Heartbeat: grpc.handleUnaryCall<_agentmesh_v1_HeartbeatRequest__Output, _agentmesh_v1_HeartbeatResponse>;
   

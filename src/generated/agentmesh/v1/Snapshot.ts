@@ -12,6 +12,13 @@ export interface Snapshot {
    * The authorization policies in force.
    */
   'policies'?: (_agentmesh_v1_PolicySet | null);
+  /**
+   * True while the control plane is still hearing from the agents after it started with an empty store (an
+   * in-memory control plane that restarted): agents missing from the snapshot may only not have registered again
+   * yet. A client keeps what it knew besides the snapshot's agents until a snapshot arrives with `partial` false,
+   * which the control plane sends to every watcher when the time is up.
+   */
+  'partial'?: (boolean);
 }
 
 export interface Snapshot__Output {
@@ -23,4 +30,11 @@ export interface Snapshot__Output {
    * The authorization policies in force.
    */
   'policies': (_agentmesh_v1_PolicySet__Output | null);
+  /**
+   * True while the control plane is still hearing from the agents after it started with an empty store (an
+   * in-memory control plane that restarted): agents missing from the snapshot may only not have registered again
+   * yet. A client keeps what it knew besides the snapshot's agents until a snapshot arrives with `partial` false,
+   * which the control plane sends to every watcher when the time is up.
+   */
+  'partial': (boolean);
 }

@@ -4,6 +4,7 @@ import type { Snapshot as _agentmesh_v1_Snapshot, Snapshot__Output as _agentmesh
 import type { AgentChange as _agentmesh_v1_AgentChange, AgentChange__Output as _agentmesh_v1_AgentChange__Output } from '../../agentmesh/v1/AgentChange.js';
 import type { Progress as _agentmesh_v1_Progress, Progress__Output as _agentmesh_v1_Progress__Output } from '../../agentmesh/v1/Progress.js';
 import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from '../../agentmesh/v1/PolicySet.js';
+import type { AgentLoad as _agentmesh_v1_AgentLoad, AgentLoad__Output as _agentmesh_v1_AgentLoad__Output } from '../../agentmesh/v1/AgentLoad.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -30,7 +31,11 @@ export interface WatchEvent {
    * The authorization policies changed; replaces the previous set.
    */
   'policies'?: (_agentmesh_v1_PolicySet | null);
-  'kind'?: "snapshot"|"agent"|"progress"|"policies";
+  /**
+   * One agent reported a new load: only the load changed, so only the load travels.
+   */
+  'load'?: (_agentmesh_v1_AgentLoad | null);
+  'kind'?: "snapshot"|"agent"|"progress"|"policies"|"load";
 }
 
 /**
@@ -57,5 +62,9 @@ export interface WatchEvent__Output {
    * The authorization policies changed; replaces the previous set.
    */
   'policies'?: (_agentmesh_v1_PolicySet__Output | null);
-  'kind'?: "snapshot"|"agent"|"progress"|"policies";
+  /**
+   * One agent reported a new load: only the load changed, so only the load travels.
+   */
+  'load'?: (_agentmesh_v1_AgentLoad__Output | null);
+  'kind'?: "snapshot"|"agent"|"progress"|"policies"|"load";
 }

@@ -1,0 +1,199 @@
+import { Backoff, type BackoffSettings } from '../backoff.js';
+import type { AgentSpec, LoadReport } from '../control-plane/agent-record.js';
+import type { ControlPlaneClient } from '../control-plane/client.js';
+import type { CallReports } from '../data-plane/call-reports.js';
+import { Code, MeshError, codeName } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+
+/** What an agent registers: its spec as of now (with its current subscriptions). */
+export type RegistrationSpec = Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'>;
+
+/** Options for {@link AgentRegistration}. */
+export interface AgentRegistrationOptions {
+  client: ControlPlaneClient;
+  /** The spec to register; asked again at every registration, so a re-registration carries what is current. */
+  spec: () => RegistrationSpec;
+  /** The lease asked for; heartbeats go at about a third of the lease granted. */
+  leaseTtlMs: number;
+  /** The load each heartbeat reports. */
+  load: () => LoadReport;
+  /** The calls made since the last heartbeat, sent with it (and put back when it fails). */
+  reports?: CallReports;
+  logger: Logger;
+  /** How failed heartbeats are retried (default: 100 ms doubling to 5 s, jittered). */
+  backoff?: Partial<BackoffSettings>;
+  random?: () => number;
+}
+
+/**
+ * An agent's registration with the control plane, and the one loop that keeps it: one heartbeat in flight at a
+ * time, every third of the lease while the control plane answers, and with jittered backoff when it does not. When
+ * the control plane says the registration is gone (its lease ended while the control plane was unreachable, or the
+ * control plane restarted with an empty store), the loop registers again with the full spec, subscriptions
+ * included, without a restart. Registrations never overlap: a subscription change and a re-registration after a
+ * loss wait for each other.
+ */
+export class AgentRegistration {
+  private readonly backoff: Backoff;
+  private readonly random: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private beating = false;
+  private stopped = true;
+  private draining = false;
+  private grantedTtlMs: number;
+  private registrations: Promise<unknown> = Promise.resolve();
+  /** The last refusal logged (code and message), so that a refusal that repeats on every retry is logged once. */
+  private lastRefusal: string | undefined;
+
+  constructor(private readonly options: AgentRegistrationOptions) {
+    this.random = options.random ?? Math.random;
+    this.backoff = new Backoff(options.backoff, this.random);
+    this.grantedTtlMs = options.leaseTtlMs;
+  }
+
+  /** The agent's name: the id of its registration. */
+  private get id(): string {
+    return this.options.spec().name;
+  }
+
+  /**
+   * Registers (or registers again with the current spec, e.g. after a subscription change), after any registration
+   * already under way.
+   * @throws MeshError from the control plane (INVALID_ARGUMENT, PERMISSION_DENIED, UNAVAILABLE, ...).
+   */
+  register(): Promise<void> {
+    const next = this.registrations.then(async () => {
+      const { leaseTtlMs } = await this.options.client.register(this.options.spec(), this.options.leaseTtlMs);
+      this.grantedTtlMs = leaseTtlMs > 0 ? leaseTtlMs : this.options.leaseTtlMs;
+    });
+    this.registrations = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Starts the heartbeat loop (after a first successful {@link register}). */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.schedule(this.interval());
+  }
+
+  /**
+   * Heartbeats now rather than at the next tick: the watch found the control plane again and its snapshot lacks
+   * this agent, so the registration is likely gone and is renewed at once.
+   */
+  poke(): void {
+    if (this.stopped || this.beating) return;
+    this.schedule(0);
+  }
+
+  /**
+   * Marks the agent draining (callers stop picking it) with one heartbeat within `timeoutMs`; heartbeats go on,
+   * draining, until {@link deregister}. A control plane that does not answer in time does not hold the drain up.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    await this.options.client
+      .heartbeat(this.id, this.options.load(), true, [], { timeoutMs: Math.max(1, timeoutMs) })
+      .catch(() => undefined);
+  }
+
+  /** Stops the loop and removes the registration, waiting at most `timeoutMs` for the control plane. */
+  async deregister(timeoutMs: number): Promise<void> {
+    this.stop();
+    await this.options.client
+      .deregister(this.id, { timeoutMs: Math.max(1, timeoutMs) })
+      .catch(() => undefined);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** A third of the lease, less up to 10% at random, so that agents started together do not beat in step. */
+  private interval(): number {
+    return (this.grantedTtlMs / 3) * (0.9 + 0.1 * this.random());
+  }
+
+  /** A heartbeat may wait at most half the lease, and at most 10 s, for its answer. */
+  private heartbeatTimeout(): number {
+    return Math.max(1_000, Math.min(10_000, this.grantedTtlMs / 2));
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.beat(), delayMs);
+    this.timer.unref();
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped || this.beating) return;
+    this.beating = true;
+    const calls = this.options.reports?.take() ?? [];
+    let delay: number;
+    try {
+      await this.options.client.heartbeat(this.id, this.options.load(), this.draining, calls, {
+        timeoutMs: this.heartbeatTimeout(),
+      });
+      delay = this.succeeded();
+    } catch (caught) {
+      this.options.reports?.restore(calls);
+      const error = MeshError.from(caught);
+      if (error.code === Code.NOT_FOUND && !this.draining) {
+        delay = await this.registerAgain(error);
+      } else {
+        this.refused('heartbeat', error);
+        delay = this.retryDelay(error);
+      }
+    } finally {
+      this.beating = false;
+    }
+    this.schedule(delay);
+  }
+
+  /** The registration is gone: register again with the full spec. Returns when to heartbeat next. */
+  private async registerAgain(lost: MeshError): Promise<number> {
+    this.options.logger.warn(
+      { reason: lost.message.slice(0, 300) },
+      'registration lost (lease ended, or the control plane restarted without it); registering again',
+    );
+    try {
+      await this.register();
+      this.options.logger.info({ controlPlane: this.options.client.address }, 'registered again');
+      return this.succeeded();
+    } catch (caught) {
+      const error = MeshError.from(caught);
+      this.refused('registration', error);
+      return this.retryDelay(error);
+    }
+  }
+
+  private succeeded(): number {
+    this.backoff.reset();
+    this.lastRefusal = undefined;
+    return this.interval();
+  }
+
+  /** The backoff's next delay, or the control plane's own retry-after hint when it gave one that is longer. */
+  private retryDelay(error: MeshError): number {
+    const delay = this.backoff.next();
+    return error.retryAfterMs !== undefined ? Math.max(delay, error.retryAfterMs) : delay;
+  }
+
+  /**
+   * Logs a refusal by a control plane that answered (an unreachable one is logged by the client, once per outage),
+   * unless it is the same refusal as last time.
+   */
+  private refused(what: string, error: MeshError): void {
+    if (error.code === Code.UNAVAILABLE || error.code === Code.DEADLINE_EXCEEDED) return;
+    const refusal = `${codeName(error.code)}: ${error.message.slice(0, 300)}`;
+    if (refusal === this.lastRefusal) return;
+    this.lastRefusal = refusal;
+    this.options.logger.warn(
+      { reason: refusal },
+      `${what} refused by the control plane; retrying with backoff`,
+    );
+  }
+}
