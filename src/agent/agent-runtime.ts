@@ -423,7 +423,10 @@ async function launchAgent(
   opened.push(stopWatchingSelf);
   const renewer = new CertificateRenewer({ identity: options.identity, client: controlPlane, logger });
   renewer.start();
-  logger.info({ address: server.address, type: options.type }, 'agent running');
+  logger.info(
+    { address: server.address, type: options.type, controlPlane: controlPlane.address },
+    'agent running',
+  );
 
   let drained: Promise<void> | undefined;
   const agent: RunningAgent = {

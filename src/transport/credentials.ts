@@ -88,12 +88,14 @@ export const MESH_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze({
 /**
  * Channel options of clients of the control plane: those of {@link MESH_CHANNEL_OPTIONS}, with keepalive pings
  * every 5 s (answered within 5 s) instead of every second, since every agent holds a watch stream open to it all
- * the time.
+ * the time, and reconnects at most 2 s apart: a call made while the channel waits to reconnect fails at once, so
+ * the channel's wait adds to the caller's own backoff (at most 5 s) before a returning control plane is found.
  */
 export const CONTROL_PLANE_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze({
   ...MESH_CHANNEL_OPTIONS,
   'grpc.keepalive_time_ms': 5_000,
   'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.max_reconnect_backoff_ms': 2_000,
 });
 
 /**

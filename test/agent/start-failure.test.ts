@@ -4,15 +4,7 @@ import { startAgent } from '../../src/agent/agent-runtime.js';
 import type { MeshError } from '../../src/errors.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
-
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from '../helpers/ports.js';
 
 /** Whether `port` can be bound on loopback now. */
 async function canBind(port: number): Promise<boolean> {

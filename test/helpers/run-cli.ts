@@ -39,6 +39,12 @@ export interface RunningEntryPoint {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Sends `signal` (by default the one the program stops on: SIGINT, or SIGTERM for Python) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** The process id. */
+  readonly pid: number;
+  /** Sends `signal` (SIGSTOP, SIGCONT, SIGTERM, ...) without waiting for anything. */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves with the exit code (null when a signal ended it) once the process has exited. */
+  exited(): Promise<number | null>;
 }
 
 /** Starts `agent-mesh <args>` as a separate process, as a user would, for commands that keep running. */
@@ -115,5 +121,10 @@ export function spawnWatched(
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
+    pid: child.pid!,
+    signal(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    exited: () => exited,
   };
 }
