@@ -15,6 +15,9 @@
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
  * - control plane, per store: 10,000 agents; registrations/s, discovery against a full scan, change propagation to
  *   100 watchers, memory per agent (see bench/control-plane.ts). The etcd scenario runs when `etcd` is on PATH.
+ * - cp-faults: 100 agents registering again after their control plane returns (against their cold start), the
+ *   bytes 100 watchers receive per load-changing heartbeat (against a record change), and a heartbeat flood's cost
+ *   to the control plane's memory and to another agent's calls (see bench/control-plane-faults.ts).
  */
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +35,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { findOnPath } from '../test/helpers/system-binary.js';
 import { startEtcd } from '../test/helpers/etcd.js';
 import { benchControlPlane } from './control-plane.js';
+import { benchControlPlaneFaults } from './control-plane-faults.js';
 import { benchMeshCall } from './mesh-call.js';
 import { benchPubSub } from './pubsub.js';
 import { benchScheduling } from './scheduling.js';
@@ -39,7 +43,10 @@ import { benchSidecar } from './sidecar.js';
 import { percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
-/** `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, ca or control-plane. */
+/**
+ * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, ca, control-plane or
+ * cp-faults.
+ */
 const only = process.argv.includes('--scenario')
   ? process.argv[process.argv.indexOf('--scenario') + 1]
   : undefined;
@@ -250,5 +257,21 @@ if (wanted('control-plane')) {
   } else if (!json) {
     console.log('\n(etcd not on PATH: the etcd control-plane scenario is skipped; install etcd-server)');
   }
+}
+if (wanted('cp-faults')) {
+  const faults = await benchControlPlaneFaults();
+  Object.assign(results, faults);
+  print(
+    'control plane returning after 10 s away: 100 agents registered again (baseline: their cold start)',
+    faults.controlPlaneRecovery!,
+  );
+  print(
+    'bytes 100 watchers receive per heartbeat that changes a load (baseline: a change of the ~115 KiB record)',
+    faults.watchBytes!,
+  );
+  print(
+    'heartbeat flood by one identity (largest spec, alternating load): control-plane memory, another agent p50',
+    faults.heartbeatFlood!,
+  );
 }
 if (json) console.log(JSON.stringify(results));

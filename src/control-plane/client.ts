@@ -321,6 +321,7 @@ export class ControlPlaneClient {
     if (this.closed) return;
     this.closed = true;
     this.stopListening();
+    this.reachability.close();
     for (const replica of this.replicas) replica.stub?.close();
   }
 

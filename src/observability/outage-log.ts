@@ -10,10 +10,27 @@ export interface OutageLogOptions {
   meanwhile: string;
   /** The first summary comes this long after the first failure, and the gap doubles (default 10 s, at most 60 s). */
   summaryEveryMs?: number;
+  /**
+   * An outage is over once an attempt succeeds and none fails for this long after it (default 2 s): a dependency
+   * that answers some requests and fails others (etcd without quorum serves what needs no leader) is still down,
+   * and is not logged as lost and found again on every answer.
+   */
+  recoveryMs?: number;
   clock?: { now(): number };
 }
 
 const MAX_SUMMARY_GAP_MS = 60_000;
+
+interface Outage {
+  since: number;
+  attempts: number;
+  /** Where the last attempt failed. */
+  failedAt: string;
+  nextSummaryAt: number;
+  gapMs: number;
+  /** The first success since the last failure, while it waits to be confirmed. */
+  recovering: { at: number; address: string; timer: NodeJS.Timeout } | undefined;
+}
 
 /**
  * What a process logs about losing and finding a dependency (its control plane, the store). Every attempt of every
@@ -25,7 +42,7 @@ const MAX_SUMMARY_GAP_MS = 60_000;
 export class OutageLog {
   private readonly clock: { now(): number };
   private readonly firstGapMs: number;
-  private down: { since: number; attempts: number; nextSummaryAt: number; gapMs: number } | undefined;
+  private down: Outage | undefined;
   private using: string | undefined;
 
   constructor(private readonly options: OutageLogOptions) {
@@ -33,7 +50,7 @@ export class OutageLog {
     this.firstGapMs = options.summaryEveryMs ?? 10_000;
   }
 
-  /** Whether the last attempt failed. */
+  /** Whether it is down: an attempt failed, and no success has lasted since. */
   get unreachable(): boolean {
     return this.down !== undefined;
   }
@@ -44,11 +61,24 @@ export class OutageLog {
     const reason = `${codeName(error.code)}: ${error.message.slice(0, 300)}`;
     const { subject } = this.options;
     if (!this.down) {
-      this.down = { since: now, attempts: 1, nextSummaryAt: now + this.firstGapMs, gapMs: this.firstGapMs };
+      const gapMs = this.firstGapMs;
+      this.down = {
+        since: now,
+        attempts: 1,
+        failedAt: address,
+        nextSummaryAt: now + gapMs,
+        gapMs,
+        recovering: undefined,
+      };
       this.options.logger.warn({ at: address, reason }, `${subject} unreachable; ${this.options.meanwhile}`);
       return;
     }
+    if (this.down.recovering) {
+      clearTimeout(this.down.recovering.timer);
+      this.down.recovering = undefined;
+    }
     this.down.attempts += 1;
+    this.down.failedAt = address;
     if (now < this.down.nextSummaryAt) return;
     this.options.logger.warn(
       { at: address, attempts: this.down.attempts, reason },
@@ -62,17 +92,45 @@ export class OutageLog {
   succeeded(address: string): void {
     const previous = this.using;
     this.using = address;
-    const { subject } = this.options;
-    if (this.down) {
-      const { since, attempts } = this.down;
-      this.down = undefined;
-      this.options.logger.info(
-        { at: address, attempts },
-        `${subject} reachable again after ${seconds(this.clock.now() - since)} (${attempts} failed attempts)`,
-      );
-    } else if (previous !== undefined && previous !== address) {
-      this.options.logger.info({ at: address, previous }, `now using another ${subject} replica`);
+    const outage = this.down;
+    if (!outage) {
+      if (previous !== undefined && previous !== address) {
+        this.options.logger.info(
+          { at: address, previous },
+          `now using another ${this.options.subject} replica`,
+        );
+      }
+      return;
     }
+    if (address !== outage.failedAt) {
+      // Another replica answered: the client has moved, and that is news at once.
+      this.end(outage, this.clock.now(), address, `now using another ${this.options.subject} replica`);
+      return;
+    }
+    if (outage.recovering) return;
+    const timer = setTimeout(() => this.recovered(outage), this.options.recoveryMs ?? 2_000);
+    timer.unref();
+    outage.recovering = { at: this.clock.now(), address, timer };
+  }
+
+  /** Stops the timer of a recovery being confirmed (the process is closing). */
+  close(): void {
+    if (this.down?.recovering) clearTimeout(this.down.recovering.timer);
+  }
+
+  private recovered(outage: Outage): void {
+    if (this.down !== outage || !outage.recovering) return;
+    const { at, address } = outage.recovering;
+    this.end(outage, at, address, `${this.options.subject} reachable again`);
+  }
+
+  private end(outage: Outage, at: number, address: string, what: string): void {
+    if (outage.recovering) clearTimeout(outage.recovering.timer);
+    this.down = undefined;
+    this.options.logger.info(
+      { at: address, attempts: outage.attempts },
+      `${what} after ${seconds(at - outage.since)} (${outage.attempts} failed attempts)`,
+    );
   }
 }
 

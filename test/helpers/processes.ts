@@ -30,7 +30,9 @@ export interface ControlPlaneProcessOptions {
 }
 
 /** Starts `agent-mesh control-plane` and resolves once it serves. */
-export async function startControlPlaneProcess(options: ControlPlaneProcessOptions): Promise<RunningEntryPoint> {
+export async function startControlPlaneProcess(
+  options: ControlPlaneProcessOptions,
+): Promise<RunningEntryPoint> {
   const store = options.etcdEndpoints
     ? ['--store', 'etcd', '--etcd-endpoints', options.etcdEndpoints.join(',')]
     : ['--store', 'memory'];

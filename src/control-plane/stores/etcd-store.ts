@@ -139,7 +139,14 @@ export class EtcdStore implements Store {
 
   /** Renews over one long-lived keepalive stream shared by all leases; answers come back by lease id. */
   async keepAlive(lease: LeaseId): Promise<boolean> {
-    const stream = await this.request('lease keepalive', () => this.openKeepAliveStream());
+    let stream: KeepAliveStream;
+    try {
+      stream = await this.openKeepAliveStream(); // local: opening asks nothing of etcd yet
+    } catch (error) {
+      const failure = unavailable(error, 'lease keepalive');
+      this.outage.failed(this.where, failure);
+      throw failure;
+    }
     return new Promise((resolve, reject) => {
       const waiter: KeepAliveWaiter = {
         resolve: (alive) => {
@@ -283,9 +290,9 @@ export class EtcdStore implements Store {
         .create(),
     );
     this.watchers.add(watcher);
-    // etcd3 reconnects a broken watch by itself and resumes it from its revision; meanwhile etcd is away.
+    // etcd3 reconnects a broken watch by itself and resumes it from its revision. A member that accepts a watch
+    // may still have no quorum, so a reconnected watch says nothing of etcd's health; a lost one does.
     watcher.on('disconnected', (error: Error) => this.outage.failed(this.where, unavailable(error, 'watch')));
-    watcher.on('connected', () => this.outage.succeeded(this.where));
     watcher.on('data', (response: IWatchResponse) => {
       const events: StoreEvent[] = response.events.map((event) =>
         event.type === 'Put'
@@ -359,6 +366,7 @@ export class EtcdStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.outage.close();
     await Promise.all([...this.watchers].map((watcher) => cancelWithin(watcher, 1_000)));
     this.watchers.clear();
     const stream = await this.keepAliveStream?.catch(() => undefined);
