@@ -61,6 +61,7 @@ export type { IdentityMaterial } from './identity/certs-dir.js';
 // Transport: mTLS credentials, servers, protos, status mapping
 export { MeshIdentity } from './transport/mesh-identity.js';
 export {
+  CONTROL_PLANE_CHANNEL_OPTIONS,
   MESH_CHANNEL_OPTIONS,
   createBootstrapChannelCredentials,
   createChannelCredentials,
@@ -81,7 +82,10 @@ export { toServiceError, fromServiceError } from './transport/status.js';
 export { startControlPlane } from './control-plane/control-plane.js';
 export type { ControlPlaneOptions, RunningControlPlane } from './control-plane/control-plane.js';
 export { ControlPlaneClient, joinMesh, renewIdentity } from './control-plane/client.js';
+export { parseControlPlaneAddresses } from './control-plane/addresses.js';
+export type { RequestLimitSettings, RequestRate } from './control-plane/request-limits.js';
 export type {
+  ControlPlaneCallOptions,
   ControlPlaneClientOptions,
   DiscoverRequest,
   JoinOptions,
@@ -89,7 +93,13 @@ export type {
   WatchHandle,
   WatchMessage,
 } from './control-plane/client.js';
-export { DEFAULT_WEIGHT, offersSkill, validateSkills, validateSpec } from './control-plane/agent-record.js';
+export {
+  DEFAULT_WEIGHT,
+  MAX_SPEC_BYTES,
+  offersSkill,
+  validateSkills,
+  validateSpec,
+} from './control-plane/agent-record.js';
 export type { AgentRecord, AgentSpec, Health, LoadReport, Skill } from './control-plane/agent-record.js';
 export { Registry } from './control-plane/registry.js';
 export type { DiscoveryQuery } from './control-plane/registry.js';
@@ -130,7 +140,8 @@ export type { AgentView, AgentsView, TopologyView } from './control-plane/operat
 
 // Data plane
 export { EndpointCache } from './data-plane/endpoint-cache.js';
-export type { EndpointCacheOptions, TargetQuery } from './data-plane/endpoint-cache.js';
+export type { CacheChange, EndpointCacheOptions, TargetQuery } from './data-plane/endpoint-cache.js';
+export type { BackoffSettings } from './backoff.js';
 export { MeshClient } from './data-plane/mesh-client.js';
 export { CallReports, MAX_CALL_REPORTS } from './data-plane/call-reports.js';
 export type { CallReport } from './data-plane/call-reports.js';

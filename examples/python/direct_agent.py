@@ -136,7 +136,13 @@ def main():
     channel = grpc.secure_channel(args.control_plane, grpc.ssl_channel_credentials(bundle, key, cert), options)
     control_plane = cp_grpc.ControlPlaneStub(channel)
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    # Mesh clients ping every second while a call is open, to find a hung peer in seconds; gRPC C-core servers
+    # would count those pings as abuse (one per 5 minutes allowed without data) and close the connection.
+    server_options = [
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 1000),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=server_options)
     health = Health()
     agent_grpc.add_AgentServicer_to_server(Reverser(args.trust_domain), server)
     health_grpc.add_HealthServicer_to_server(health, server)
@@ -159,16 +165,24 @@ def main():
     stopped = threading.Event()
 
     def heartbeat():
+        failing = False  # an outage is reported once, and its end once, not at every heartbeat
         while not stopped.wait(args.lease_ttl / 3):
             try:
                 control_plane.Heartbeat(cp_pb2.HeartbeatRequest(agent_id=args.name), timeout=5)
+                if failing:
+                    print("heartbeats answered again", file=sys.stderr, flush=True)
+                failing = False
             except grpc.RpcError as error:
-                if error.code() == grpc.StatusCode.NOT_FOUND:  # the lease ended: register again
+                if error.code() == grpc.StatusCode.NOT_FOUND:  # the lease ended, or the control plane restarted
                     try:
                         control_plane.Register(cp_pb2.RegisterRequest(spec=spec, lease_ttl_ms=lease_ms), timeout=5)
+                        print("registration was lost; registered again", file=sys.stderr, flush=True)
+                        continue
                     except grpc.RpcError:
                         pass
-                print(f"heartbeat failed: {error.code().name}: {error.details()}", file=sys.stderr, flush=True)
+                if not failing:
+                    print(f"heartbeat failed: {error.code().name}: {error.details()}", file=sys.stderr, flush=True)
+                failing = True
 
     beats = threading.Thread(target=heartbeat, daemon=True)
     beats.start()

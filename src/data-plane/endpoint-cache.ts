@@ -142,21 +142,26 @@ export class EndpointCache {
   private connect(): void {
     if (this.closed || this.watch || this.retryTimer) return;
     const openedAt = Date.now();
-    this.watch = this.options.client.watch(
-      this.revision,
-      (message) => this.apply(message),
-      () => {
-        this.watch = undefined;
-        if (this.closed) return;
-        // Keep serving from what we have; the client logs the outage (once, then summaries).
-        if (Date.now() - openedAt >= (this.options.stableMs ?? 10_000)) this.backoff.reset();
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.connect();
-        }, this.backoff.next());
-        this.retryTimer.unref();
-      },
-    );
+    const ended = () => {
+      this.watch = undefined;
+      if (this.closed) return;
+      // Keep serving from what we have; the client logs the outage (once, then summaries).
+      if (Date.now() - openedAt >= (this.options.stableMs ?? 10_000)) this.backoff.reset();
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.connect();
+      }, this.backoff.next());
+      this.retryTimer.unref();
+    };
+    try {
+      this.watch = this.options.client.watch(this.revision, (message) => this.apply(message), ended);
+    } catch (error) {
+      // The client was closed under the cache: there is nothing left to follow.
+      this.options.logger.warn(
+        { err: error },
+        'cannot watch the control plane any more; the cache stops following it',
+      );
+    }
   }
 
   private apply(message: WatchMessage): void {

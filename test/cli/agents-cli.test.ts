@@ -3,6 +3,7 @@ import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js'
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import type { PolicyRule } from '../../src/control-plane/policy.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { freePort } from '../helpers/ports.js';
 import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
@@ -159,6 +160,21 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
     expect(new Date(documents[0]!.leaseExpiresAt as string).toISOString()).toBe(documents[0]!.leaseExpiresAt);
     expect(documents[2]).toMatchObject({ health: 'draining', load: { inFlight: 3, queueDepth: 1 } });
   }, 60_000);
+
+  it('takes several control-plane replicas and uses one that answers; a malformed list is a usage error', async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const base = ['agents', 'list', '--certs', mesh.certsDir, '--name', 'cli', '--type', 'echo'];
+    const listed = await runEntryPoint('agent-mesh', [
+      ...base,
+      '--control-plane',
+      `${dead},${mesh.controlPlane.address}`,
+    ]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/echo-eu/);
+    const malformed = await runEntryPoint('agent-mesh', [...base, '--control-plane', `${dead},,${dead}`]);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/has an empty entry: separate replicas with single commas/);
+  });
 
   it('filters by type, capability and label selector', async () => {
     const ids = (stdout: string) => (JSON.parse(stdout) as Array<{ id: string }>).map((d) => d.id);
