@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneClient } from '../../src/control-plane/client.js';
+import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { ensureIdentity } from '../../src/identity/certs-dir.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { freePort } from '../helpers/ports.js';
@@ -18,6 +20,8 @@ import { until } from '../helpers/until.js';
 
 /** How long the control plane stays dead: the fault itself, not a wait for anything. */
 const OUTAGE_MS = 30_000;
+/** How long it is stopped (SIGSTOP): longer than the agents' leases. */
+const STOP_MS = 20_000;
 const LOGS = { WORKER_LOG_LEVEL: 'info', WORKER_LEASE_MS: '15000' };
 
 /**
@@ -55,6 +59,10 @@ describe('a mesh whose control plane is killed for 30 s and restarted with an em
       start('leaver-1', 'worker', { WORKER_DRAIN_MS: '3000' }),
     ]);
     await start('caller-1', 'caller', { WORKER_CALL: 'worker' });
+    observer = new ControlPlaneClient({
+      address,
+      identity: new MeshIdentity(await ensureIdentity(certs.dir, 'observer')),
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -63,6 +71,43 @@ describe('a mesh whose control plane is killed for 30 s and restarted with an em
     await controlPlane?.stop('SIGKILL');
     await certs?.remove();
   });
+
+  it('keeps every registration and call while the control plane is stopped for longer than a lease', async () => {
+    const caller = agents.get('caller-1')!;
+    await caller.waitFor(/^calling$/m);
+    // A watcher that reconnects (an endpoint cache) and notes every agent it sees removed.
+    const cache = new EndpointCache({ client: observer!, logger: silentLogger() });
+    const removed: string[] = [];
+    cache.onChange((change, id) => {
+      if (change === 'agent' && id && !cache.get(id)) removed.push(id);
+    });
+    await cache.start();
+    const logged = new Map([...agents].map(([name, agent]) => [name, agent.output().length]));
+    controlPlane.signal('SIGSTOP');
+    await sleep(STOP_MS); // the fault itself
+    controlPlane.signal('SIGCONT');
+    // Resumed, its lease timers are long overdue; the leases must not end for the time it did not run.
+    await until(
+      async () =>
+        await observer!.getPolicies().then(
+          () => true,
+          () => false,
+        ),
+      'the control plane answers again',
+      60_000,
+    );
+    const mark = callCounts(caller.output()).ok;
+    await until(() => callCounts(caller.output()).ok >= mark + 100, '100 more calls', 60_000);
+    await until(() => !observer!.unreachable, 'the observer follows the control plane again', 60_000);
+    const { agents: listed } = await observer!.discover({ includeUnhealthy: true });
+    cache.close();
+    expect(removed).toEqual([]);
+    for (const [name, agent] of agents) {
+      expect(agent.output().slice(logged.get(name)), name).not.toMatch(/registration lost/);
+    }
+    expect(listed.map((agent) => agent.id).sort()).toEqual([...agents.keys()].sort());
+    expect(failedCalls(caller.output())).toEqual([]);
+  }, 120_000);
 
   it('keeps every call working, stays small and quiet, drains on SIGTERM, and registers again by itself', async () => {
     const caller = agents.get('caller-1')!;
@@ -86,10 +131,6 @@ describe('a mesh whose control plane is killed for 30 s and restarted with an em
 
     controlPlane = await startControlPlaneProcess({ certsDir: certs.dir, listen: address });
     const restartedAt = Date.now();
-    observer = new ControlPlaneClient({
-      address,
-      identity: new MeshIdentity(await ensureIdentity(certs.dir, 'observer')),
-    });
     const expected = ['caller-1', 'worker-1', 'worker-2', 'worker-3'];
     await until(
       async () => {

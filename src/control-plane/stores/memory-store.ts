@@ -79,6 +79,10 @@ export interface MemoryStoreOptions {
 
 /** What a kept event costs besides its key and value, about. */
 const EVENT_OVERHEAD_BYTES = 96;
+/** How often the store notes that it runs, to tell its own pauses from agents' silence. */
+const TICK_MS = 1_000;
+/** A gap between ticks longer than this is a pause of the process (stopped, frozen, starved), not of the agents. */
+const PAUSE_MS = 2 * TICK_MS;
 
 /**
  * The embedded store: everything in this process's memory, lost when it exits. Lease expiry uses one timer for
@@ -103,6 +107,8 @@ export class MemoryStore implements Store {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private closed = false;
+  private readonly ticker: NodeJS.Timeout;
+  private lastTick: number;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? { now: () => Date.now() };
@@ -112,6 +118,24 @@ export class MemoryStore implements Store {
     // revision from before a restart of this process is always behind it, and gets a snapshot, instead of
     // being handed the new process's changes as if they were the ones it missed.
     this.revision = this.clock.now() * 1_000;
+    this.lastTick = this.clock.now();
+    this.ticker = setInterval(() => this.noticePause(), TICK_MS);
+    this.ticker.unref();
+  }
+
+  /**
+   * Leases do not run out while the store itself is not running: after a pause of this process (SIGSTOP, a frozen
+   * VM, a starved machine) no agent could have renewed, so every lease is extended by the pause, as etcd extends
+   * leases when a new leader takes over. Without it, a control plane resumed after more than a lease would remove
+   * every agent at once, although all of them are fine.
+   */
+  private noticePause(): void {
+    const now = this.clock.now();
+    const gap = now - this.lastTick;
+    this.lastTick = now;
+    if (gap <= PAUSE_MS) return;
+    const paused = gap - TICK_MS;
+    for (const lease of this.leases.values()) lease.expiresAt += paused;
   }
 
   async grantLease(ttlMs: number): Promise<{ lease: LeaseId; ttlMs: number }> {
@@ -210,6 +234,7 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearInterval(this.ticker);
     this.watchers.clear();
   }
 
@@ -286,6 +311,7 @@ export class MemoryStore implements Store {
 
   private expire(): void {
     this.timerAt = Infinity;
+    this.noticePause(); // a timer that fires late may fire first: the pause counts before anything expires
     const now = this.clock.now();
     for (let next = this.deadlines.peek(); next && next.at <= now; next = this.deadlines.peek()) {
       this.deadlines.pop();
