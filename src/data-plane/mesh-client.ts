@@ -142,7 +142,7 @@ interface Pick {
 /** How one attempt of a unary call ended. */
 type Attempt =
   | { ok: true; value: { payload: Buffer; contentType: string } }
-  | { ok: false; error: grpc.ServiceError; neverSent: boolean };
+  | { ok: false; error: grpc.ServiceError; neverSent: boolean; heardFromServer: boolean };
 
 /** Codes that mean the instance could not take the call: worth another instance. */
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED]);
@@ -183,29 +183,33 @@ function encode(
 function neverReached(error: grpc.ServiceError, heardFromServer: boolean): boolean {
   return (
     error.code === grpc.status.UNAVAILABLE &&
-    !heardFromServer &&
-    Object.keys(error.metadata?.getMap() ?? {}).length === 0 &&
+    !serverAnswered(error, heardFromServer) &&
     NOT_SENT_DETAILS.test(error.details)
   );
 }
 
 /**
- * Whether a failure was the stream's transport giving way (the connection reset, an RST_STREAM) rather than a
- * status the server sent: grpc-js reports those with the HTTP/2 reset code on the status, and a server's own
- * INTERNAL never carries one.
+ * Whether the server answered an attempt at all: every answer starts with response headers, which arrived on their
+ * own (`heardFromServer`) or, in a status-only answer, are the status's metadata (at least its content-type). A
+ * status with neither is grpc-js's own: the transport gave way (a reset stream, a dropped connection).
  */
-function transportReset(error: grpc.ServiceError): boolean {
-  return (error as grpc.ServiceError & { rstCode?: number }).rstCode !== undefined;
+function serverAnswered(error: grpc.ServiceError, heardFromServer: boolean): boolean {
+  return heardFromServer || Object.keys(error.metadata?.getMap() ?? {}).length > 0;
 }
 
 /**
  * Whether a failed attempt may go to another instance: a code that says the instance could not take the call,
- * when the call is idempotent or certainly never ran there; and for an idempotent call, also a transport reset
- * reported as INTERNAL.
+ * when the call is idempotent or certainly never ran there; and for an idempotent call, also an INTERNAL that the
+ * server never sent (a transport reset, as an overloaded machine produces: "RST_STREAM ... Session closed").
  */
-function retryable(error: grpc.ServiceError, idempotent: boolean, neverRan: boolean): boolean {
+function retryable(
+  error: grpc.ServiceError,
+  idempotent: boolean,
+  neverRan: boolean,
+  heardFromServer: boolean,
+): boolean {
   if (RETRYABLE.has(error.code)) return idempotent || neverRan;
-  return idempotent && error.code === grpc.status.INTERNAL && transportReset(error);
+  return idempotent && error.code === grpc.status.INTERNAL && !serverAnswered(error, heardFromServer);
 }
 
 function noAgent(query: TargetQuery): MeshError {
@@ -307,7 +311,8 @@ export class MeshClient {
         this.options.observer?.attempt(record, method, error.code, elapsed, lastError);
         if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
         if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
-        if (!retryable(error, options.idempotent ?? false, neverSent)) throw lastError;
+        if (!retryable(error, options.idempotent ?? false, neverSent, outcome.heardFromServer))
+          throw lastError;
         await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
         this.options.observer?.retry(record.spec.type);
       }
@@ -411,7 +416,7 @@ export class MeshClient {
           const pushedBack = this.notePushback(endpoint.id, error);
           const status = caught as grpc.ServiceError;
           const neverRan = pushedBack || neverReached(status, heardFromServer);
-          if (!retryable(status, options.idempotent ?? false, neverRan)) throw lastError;
+          if (!retryable(status, options.idempotent ?? false, neverRan, heardFromServer)) throw lastError;
           await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
           this.options.observer?.retry(record.spec.type);
           continue;
@@ -622,7 +627,7 @@ export class MeshClient {
       const call = channel.Invoke(request, metadata, { deadline }, (error, response) =>
         resolve(
           error || !response
-            ? { ok: false, error: error!, neverSent: neverReached(error!, heardFromServer) }
+            ? { ok: false, error: error!, neverSent: neverReached(error!, heardFromServer), heardFromServer }
             : { ok: true, value: response },
         ),
       );
