@@ -88,8 +88,6 @@ export class ControlPlaneState {
   /** The estimated size of each kept change, parallel to `history`, and their sum. */
   private readonly historySizes: number[] = [];
   private historyTotal = 0;
-  /** The size of each agent's stored record, for the size of the change that deletes it. */
-  private readonly recordSizes = new Map<string, number>();
   private partialTimer: NodeJS.Timeout | undefined;
   private partialView = false;
   private readonly listeners = new Set<(change: StateChange) => void>();
@@ -215,7 +213,6 @@ export class ControlPlaneState {
     this.leases.clear();
     this.policySet = ALLOW_ALL;
     this.policyRevision = 0;
-    this.recordSizes.clear();
     const loads: StoredValue[] = [];
     for (const item of all.items) {
       if (item.key === KEYS.policies) {
@@ -223,10 +220,7 @@ export class ControlPlaneState {
         this.policyRevision = item.revision;
       } else if (item.key.startsWith(KEYS.agentPrefix)) {
         const record = this.toRecord(item);
-        if (record) {
-          this.registry.put(record);
-          this.recordSizes.set(record.id, item.value.length);
-        }
+        if (record) this.registry.put(record);
       } else if (item.key.startsWith(KEYS.loadPrefix)) {
         loads.push(item);
       }
@@ -366,6 +360,7 @@ export class ControlPlaneState {
    * change would copy it every time.
    */
   private remember(change: StateChange, event: StoreEvent): void {
+    // A deleted record is kept only here from now on: it costs what its spec does (measured once, at deletion).
     const bytes =
       CHANGE_OVERHEAD_BYTES +
       (change.kind === 'load'
@@ -373,13 +368,8 @@ export class ControlPlaneState {
         : event.type === 'put'
           ? event.value.length
           : change.kind === 'agent'
-            ? (this.recordSizes.get(change.record.id) ?? 0)
+            ? JSON.stringify(change.record.spec).length
             : 0);
-    if (change.kind === 'agent') {
-      if (change.type === 'put' && event.type === 'put')
-        this.recordSizes.set(change.record.id, event.value.length);
-      else this.recordSizes.delete(change.record.id);
-    }
     this.history.push(change);
     this.historySizes.push(bytes);
     this.historyTotal += bytes;

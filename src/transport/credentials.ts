@@ -72,29 +72,32 @@ function createPeerCheck(identity: MeshIdentity, anonymous: ReadonlySet<string>)
  * SPIFFE ID, not by hostname, so the TLS server name (SNI) carries a fixed name: grpc-js would otherwise send the
  * target's IP address, which RFC 6066 forbids and Node warns about (DEP0123).
  *
- * While calls are open, a keepalive ping goes every second and the connection is given up after 1.5 s without
- * an answer: a peer that stopped (SIGSTOP, a frozen VM, a cut link) keeps its TCP connection open, and only a
- * ping tells that it is gone, so its calls fail over in seconds instead of at their deadlines. Reconnects back off
+ * While calls are open, a keepalive ping goes every second and the connection is given up after 2 s without an
+ * answer: a peer that stopped (SIGSTOP, a frozen VM, a cut link) keeps its TCP connection open, and only a ping
+ * tells that it is gone, so its calls fail over within 3 s instead of at their deadlines. The price: a peer whose
+ * event loop is blocked for longer than 2 s looks gone too (its idempotent calls move elsewhere). Reconnects back off
  * from 100 ms to at most 5 s (grpc-js's default cap is 2 minutes), so a peer that comes back is found quickly.
  */
 export const MESH_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze({
   'grpc.ssl_target_name_override': 'agent-mesh',
   'grpc.keepalive_time_ms': 1_000,
-  'grpc.keepalive_timeout_ms': 1_500,
+  'grpc.keepalive_timeout_ms': 2_000,
   'grpc.initial_reconnect_backoff_ms': 100,
   'grpc.max_reconnect_backoff_ms': 5_000,
 });
 
 /**
  * Channel options of clients of the control plane: those of {@link MESH_CHANNEL_OPTIONS}, with keepalive pings
- * every 5 s (answered within 5 s) instead of every second, since every agent holds a watch stream open to it all
- * the time, and reconnects at most 2 s apart: a call made while the channel waits to reconnect fails at once, so
- * the channel's wait adds to the caller's own backoff (at most 5 s) before a returning control plane is found.
+ * every 10 s, answered within 20 s: every agent holds a watch stream open to it all the time, and a control plane
+ * busy sending large snapshots (after a restart, to every agent at once) must not look hung and have every agent
+ * reconnect for another snapshot. A hung control plane is given up within 30 s; one that died, at once. Reconnects
+ * come at most 2 s apart: a call made while the channel waits to reconnect fails at once, so the channel's wait adds
+ * to the caller's own backoff (at most 5 s) before a returning control plane is found.
  */
 export const CONTROL_PLANE_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze({
   ...MESH_CHANNEL_OPTIONS,
-  'grpc.keepalive_time_ms': 5_000,
-  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 20_000,
   'grpc.max_reconnect_backoff_ms': 2_000,
 });
 
