@@ -125,9 +125,16 @@ async function checkControlPlane(identity: MeshIdentity, address: string): Promi
     client = new ControlPlaneClient({ address, identity, timeoutMs: 5_000 });
     await client.getPolicies();
   } catch (error) {
+    const failure = MeshError.from(error);
+    if (failure.code === Code.INVALID_ARGUMENT) {
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `invalid AGENT_MESH_CONTROL_PLANE "${address}": ${failure.message}`,
+      );
+    }
     throw new MeshError(
       Code.UNAVAILABLE,
-      `cannot reach the control plane at ${address}: ${MeshError.from(error).message} (is \`npm start\` running? AGENT_MESH_CONTROL_PLANE sets the address)`,
+      `cannot reach the control plane at ${address}: ${failure.message} (is \`npm start\` running? AGENT_MESH_CONTROL_PLANE sets the address)`,
     );
   } finally {
     client?.close();

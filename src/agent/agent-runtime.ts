@@ -418,7 +418,7 @@ async function launchAgent(
   // A watch that comes back with a snapshot lacking this agent found a control plane that lost it (a restart
   // with an empty store): register again now rather than at the next heartbeat.
   const stopWatchingSelf = cache.onChange((change) => {
-    if (change === 'snapshot' && !cache.get(name)) registration.poke();
+    if (change === 'snapshot' && !cache.snapshotIncludes(name)) registration.poke();
   });
   opened.push(stopWatchingSelf);
   const renewer = new CertificateRenewer({ identity: options.identity, client: controlPlane, logger });
@@ -457,7 +457,8 @@ async function launchAgent(
         throw error;
       }
       return async () => {
-        if (events.remove(subscription)) await registration.register();
+        // After the agent left the mesh there is no registration to change.
+        if (events.remove(subscription) && !registration.deregistered) await registration.register();
       };
     },
     drain(graceMs = options.drainGraceMs ?? 10_000) {
@@ -477,7 +478,7 @@ async function launchAgent(
         // long-lived streams left after them (event deliveries, health watches) are cut at once.
         const stopped = server.shutdown(remaining());
         await Promise.race([stopped, calls.idle(remaining()).then(() => events.settled(remaining()))]);
-        server.server.forceShutdown();
+        server.forceShutdown();
         await stopped;
         publisher.close();
         mesh.close();

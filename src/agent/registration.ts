@@ -1,9 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff, type BackoffSettings } from '../backoff.js';
 import type { AgentSpec, LoadReport } from '../control-plane/agent-record.js';
 import type { ControlPlaneClient } from '../control-plane/client.js';
 import type { CallReports } from '../data-plane/call-reports.js';
 import { Code, MeshError, codeName } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+
+/** How long a registration waits out the control plane's rate limit (its retry-after hints) before failing. */
+const REGISTER_PATIENCE_MS = 30_000;
 
 /** What an agent registers: its spec as of now (with its current subscriptions). */
 export type RegistrationSpec = Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'>;
@@ -30,8 +34,9 @@ export interface AgentRegistrationOptions {
  * time, every third of the lease while the control plane answers, and with jittered backoff when it does not. When
  * the control plane says the registration is gone (its lease ended while the control plane was unreachable, or the
  * control plane restarted with an empty store), the loop registers again with the full spec, subscriptions
- * included, without a restart. Registrations never overlap: a subscription change and a re-registration after a
- * loss wait for each other.
+ * included, without a restart. Registrations never overlap: while one is under way, every further change waits
+ * for the next one, which carries them all; a refusal by the control plane's rate limit is waited out. Once the
+ * agent drains, a registration keeps it draining, and once it has deregistered, it registers no more.
  */
 export class AgentRegistration {
   private readonly backoff: Backoff;
@@ -41,7 +46,10 @@ export class AgentRegistration {
   private stopped = true;
   private draining = false;
   private grantedTtlMs: number;
-  private registrations: Promise<unknown> = Promise.resolve();
+  /** The registration being sent, and the next one, which every change made meanwhile shares. */
+  private sending: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  private left = false;
   /** The last refusal logged (code and message), so that a refusal that repeats on every retry is logged once. */
   private lastRefusal: string | undefined;
 
@@ -58,16 +66,64 @@ export class AgentRegistration {
 
   /**
    * Registers (or registers again with the current spec, e.g. after a subscription change), after any registration
-   * already under way.
-   * @throws MeshError from the control plane (INVALID_ARGUMENT, PERMISSION_DENIED, UNAVAILABLE, ...).
+   * already under way; changes made while one waits share it.
+   * @throws MeshError from the control plane (INVALID_ARGUMENT, PERMISSION_DENIED, UNAVAILABLE, RESOURCE_EXHAUSTED
+   * past the patience for rate limits), FAILED_PRECONDITION once the agent has deregistered.
    */
   register(): Promise<void> {
-    const next = this.registrations.then(async () => {
-      const { leaseTtlMs } = await this.options.client.register(this.options.spec(), this.options.leaseTtlMs);
-      this.grantedTtlMs = leaseTtlMs > 0 ? leaseTtlMs : this.options.leaseTtlMs;
+    if (this.left) return Promise.reject(leftError());
+    if (this.queued) return this.queued;
+    if (!this.sending) return this.send();
+    const queued = this.sending
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.send();
+      });
+    this.queued = queued;
+    return queued;
+  }
+
+  /** Whether the agent has deregistered (it registers no more). */
+  get deregistered(): boolean {
+    return this.left;
+  }
+
+  private send(): Promise<void> {
+    const sending = this.registerOnce().finally(() => {
+      if (this.sending === sending) this.sending = undefined;
     });
-    this.registrations = next.catch(() => undefined);
-    return next;
+    this.sending = sending;
+    return sending;
+  }
+
+  /** One registration, waiting out rate-limit refusals for a while; a draining agent stays draining. */
+  private async registerOnce(): Promise<void> {
+    const patience = Date.now() + REGISTER_PATIENCE_MS;
+    for (;;) {
+      if (this.left) throw leftError();
+      try {
+        const { leaseTtlMs } = await this.options.client.register(
+          this.options.spec(),
+          this.options.leaseTtlMs,
+        );
+        this.grantedTtlMs = leaseTtlMs > 0 ? leaseTtlMs : this.options.leaseTtlMs;
+        if (this.left) {
+          // Deregistered while this was under way: it must not outlive the deregistration.
+          await this.options.client.deregister(this.id, { timeoutMs: 2_000 }).catch(() => undefined);
+        } else if (this.draining) {
+          await this.options.client
+            .heartbeat(this.id, this.options.load(), true, [], { timeoutMs: this.heartbeatTimeout() })
+            .catch(() => undefined);
+        }
+        return;
+      } catch (caught) {
+        const error = MeshError.from(caught);
+        const wait = error.code === Code.RESOURCE_EXHAUSTED ? error.retryAfterMs : undefined;
+        if (wait === undefined || Date.now() + wait > patience) throw error;
+        await sleep(wait, undefined, { ref: false });
+      }
+    }
   }
 
   /** Starts the heartbeat loop (after a first successful {@link register}). */
@@ -97,11 +153,18 @@ export class AgentRegistration {
       .catch(() => undefined);
   }
 
-  /** Stops the loop and removes the registration, waiting at most `timeoutMs` for the control plane. */
+  /**
+   * Stops the loop and removes the registration, waiting at most `timeoutMs` in all: a registration under way
+   * lands first (or deregisters itself when it lands later), so that none outlives this.
+   */
   async deregister(timeoutMs: number): Promise<void> {
+    this.left = true;
     this.stop();
+    const until = Date.now() + timeoutMs;
+    const pending = Promise.allSettled([this.sending, this.queued]);
+    await Promise.race([pending, sleep(Math.max(0, timeoutMs), undefined, { ref: false })]);
     await this.options.client
-      .deregister(this.id, { timeoutMs: Math.max(1, timeoutMs) })
+      .deregister(this.id, { timeoutMs: Math.max(1, until - Date.now()) })
       .catch(() => undefined);
   }
 
@@ -196,4 +259,11 @@ export class AgentRegistration {
       `${what} refused by the control plane; retrying with backoff`,
     );
   }
+}
+
+function leftError(): MeshError {
+  return new MeshError(
+    Code.FAILED_PRECONDITION,
+    'the agent has drained and left the mesh: it registers no more (start a new agent)',
+  );
 }

@@ -236,7 +236,7 @@ interface ShutdownSignal {
   received: Promise<NodeJS.Signals>;
   /** Whether it came already. */
   readonly came: boolean;
-  /** Stops listening. */
+  /** Stops listening (after a signal came, repeats of it are ignored until the process exits). */
   dispose(): void;
 }
 
@@ -264,6 +264,13 @@ function listenForShutdown(logger: Logger): ShutdownSignal {
     dispose() {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      // Stopping because of a signal: a repeat of it that arrives between here and the exit must not kill the
+      // process with the signal's status (a listener does not keep the process alive).
+      if (came) {
+        const ignore = () => undefined;
+        process.on('SIGINT', ignore);
+        process.on('SIGTERM', ignore);
+      }
     },
   };
 }

@@ -349,29 +349,49 @@ export class ControlPlaneClient {
     options: ControlPlaneCallOptions = {},
   ): Promise<T> {
     const deadline = Date.now() + (options.timeoutMs ?? this.timeoutMs);
-    let failure: MeshError | undefined;
-    for (let tried = 0; tried < this.replicas.length && Date.now() < deadline; tried += 1) {
+    return acrossReplicas(this.replicas.length, deadline, async (attemptDeadline) => {
       const replica = this.replicas[this.current]!;
       const stub = this.stubOf(replica);
       try {
         const value = await new Promise<T>((resolve, reject) => {
           start(stub, (error, result) => (error ? reject(fromServiceError(error)) : resolve(result as T)), {
-            deadline,
+            deadline: attemptDeadline,
           });
         });
         this.reachability.succeeded(replica.address);
         return value;
       } catch (error) {
-        failure = error as MeshError;
-        if (!unreachable(failure)) {
-          this.reachability.succeeded(replica.address); // it answered, with a refusal
-          throw failure;
-        }
-        this.failedAt(replica, failure);
+        const failure = error as MeshError;
+        if (unreachable(failure)) this.failedAt(replica, failure);
+        else this.reachability.succeeded(replica.address); // it answered, with a refusal
+        throw failure;
       }
-    }
-    throw failure ?? new MeshError(Code.DEADLINE_EXCEEDED, 'no time left for a call to the control plane');
+    });
   }
+}
+
+/**
+ * Makes one call on the replicas in turn (`attempt` picks which), moving on only while they cannot be reached; a
+ * refusal is final. Each attempt gets its share of the time left (half for the first of two), so that a replica
+ * that hangs does not take the time of the others.
+ */
+async function acrossReplicas<T>(
+  replicas: number,
+  deadline: number,
+  attempt: (attemptDeadline: number) => Promise<T>,
+): Promise<T> {
+  let failure: MeshError | undefined;
+  for (let tried = 0; tried < replicas; tried += 1) {
+    const now = Date.now();
+    if (now >= deadline) break;
+    try {
+      return await attempt(now + (deadline - now) / (replicas - tried));
+    } catch (error) {
+      failure = MeshError.from(error);
+      if (!unreachable(failure)) throw failure;
+    }
+  }
+  throw failure ?? new MeshError(Code.DEADLINE_EXCEEDED, 'no time left for a call to the control plane');
 }
 
 /** Options for {@link joinMesh}. */
@@ -407,32 +427,30 @@ export async function joinMesh(options: JoinOptions): Promise<IdentityMaterial> 
     identitySpiffeId(trustDomain!, CONTROL_PLANE_NAME).uri,
   );
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  let failure: MeshError | undefined;
-  // Each replica in turn while they cannot be reached; a refusal (a used or expired token) is final.
-  for (const address of addresses.value) {
-    const stub = new protos.agentmesh.v1.ControlPlane(address, credentials, CONTROL_PLANE_CHANNEL_OPTIONS);
+  let next = 0;
+  const response = await acrossReplicas(addresses.value.length, deadline, async (attemptDeadline) => {
+    const stub = new protos.agentmesh.v1.ControlPlane(
+      addresses.value[next++]!,
+      credentials,
+      CONTROL_PLANE_CHANNEL_OPTIONS,
+    );
     try {
-      const response = await new Promise<{ certificatePem: string; trustBundlePem: string[] }>(
-        (resolve, reject) =>
-          stub.SignCertificate(
-            { csrPem, joinToken: options.token, ttlMs: options.ttlMs ?? 0 },
-            { deadline },
-            (error, value) => (error || !value ? reject(fromServiceError(error)) : resolve(value)),
-          ),
+      return await new Promise<{ certificatePem: string; trustBundlePem: string[] }>((resolve, reject) =>
+        stub.SignCertificate(
+          { csrPem, joinToken: options.token, ttlMs: options.ttlMs ?? 0 },
+          { deadline: attemptDeadline },
+          (error, value) => (error || !value ? reject(fromServiceError(error)) : resolve(value)),
+        ),
       );
-      return {
-        certificatePem: response.certificatePem,
-        privateKeyPem: keys.privateKeyPem,
-        trustBundlePem: response.trustBundlePem.join(''),
-      };
-    } catch (error) {
-      failure = error as MeshError;
-      if (!unreachable(failure) || Date.now() >= deadline) throw failure;
     } finally {
       stub.close();
     }
-  }
-  throw failure!;
+  });
+  return {
+    certificatePem: response.certificatePem,
+    privateKeyPem: keys.privateKeyPem,
+    trustBundlePem: response.trustBundlePem.join(''),
+  };
 }
 
 /**

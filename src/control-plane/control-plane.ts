@@ -53,8 +53,13 @@ export interface ControlPlaneOptions {
    * meanwhile, and get a complete snapshot when the time is up.
    */
   settleMs?: number;
-  /** Per-identity rate limits of Register and Heartbeat (default: 2/s and 5/s, bursts of 20). */
+  /**
+   * Per-identity rate limits of Register, Heartbeat and certificate renewal (default: 2/s and 5/s, bursts of 20;
+   * renewals 1/s, bursts of 10).
+   */
   requestLimits?: Partial<RequestLimitSettings>;
+  /** Most watch streams one identity may hold open at once (default 16). */
+  watchesPerIdentity?: number;
   /**
    * `host:port` of the operator HTTP endpoint: the dashboard (`/`), its JSON API and live updates (`/api/...`) and
    * the Prometheus metrics (`/metrics`). Off unless given; it has no authentication, so bind it to loopback or put
@@ -223,6 +228,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     ...(options.maxCertificateTtlMs ? { maxCertificateTtlMs: options.maxCertificateTtlMs } : {}),
     ...(options.watchProgressMs ? { watchProgressMs: options.watchProgressMs } : {}),
     ...(options.requestLimits ? { requestLimits: options.requestLimits } : {}),
+    ...(options.watchesPerIdentity ? { watchesPerIdentity: options.watchesPerIdentity } : {}),
     observer,
   });
 

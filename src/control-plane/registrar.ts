@@ -85,10 +85,16 @@ export class Registrar {
     const previous = this.options.state.registry.get(spec.value.name);
     const { lease, ttlMs: granted } = await this.options.store.grantLease(ttlMs);
     const now = this.clock.now();
+    // Registering again at the same endpoint does not wash away failing health checks: an unhealthy agent stays
+    // so until its checks pass. A new endpoint (a new process, somewhere else) starts healthy.
+    const health: Health =
+      previous?.health === 'unhealthy' && previous.spec.endpoint === spec.value.endpoint
+        ? 'unhealthy'
+        : 'healthy';
     const stored = {
       spec: spec.value,
       spiffeId: caller.id,
-      health: 'healthy' as Health,
+      health,
       load: { inFlight: 0, queueDepth: 0 },
       registeredAt: now,
       leaseTtlMs: granted,
@@ -136,15 +142,19 @@ export class Registrar {
       // being overwritten with the old record (and the old lease, whose revocation would then delete it).
       const written = await this.options.store.putIfRevision(
         KEYS.agent(id),
-        JSON.stringify(storedAgent(record, { health, load })),
+        JSON.stringify(storedAgent(record, { health })),
         record.revision,
         { lease },
       );
       if (written) await this.options.state.waitForRevision(record.revision + 1);
-    } else if (!sameLoad(load, record.load)) {
+    }
+    if (!sameLoad(load, record.load)) {
       // A load report is a small key of its own on the agent's lease: the record (and its spec, which may be large)
-      // is never rewritten for it, so the store's history, every replica's and every watcher get a few bytes.
-      await this.options.store.put(KEYS.load(id), JSON.stringify(load), { lease });
+      // is never rewritten for it, so the store's history, every replica's and every watcher get a few bytes. A
+      // re-registration that moved the agent to a new lease meanwhile ended this one: its next heartbeat reports.
+      await this.options.store.put(KEYS.load(id), JSON.stringify(load), { lease }).catch((error: unknown) => {
+        if (!(error instanceof MeshError && error.code === Code.NOT_FOUND)) throw error;
+      });
     }
     return expiresAt;
   }

@@ -16,15 +16,21 @@ export interface RequestLimitSettings {
    * little faster while it retries, so an agent within its lease is never refused.
    */
   heartbeat: RequestRate;
+  /**
+   * Certificate renewals (each an RSA signature, about the most CPU a request can cost): default 1/s, bursts of 10.
+   * An agent renews at about half its certificate's life; first joins are bound by their one-time tokens instead.
+   */
+  renewal: RequestRate;
 }
 
 export const DEFAULT_REQUEST_LIMITS: RequestLimitSettings = {
   register: { perSecond: 2, burst: 20 },
   heartbeat: { perSecond: 5, burst: 20 },
+  renewal: { perSecond: 1, burst: 10 },
 };
 
 /**
- * Per-identity rate limits on Register and Heartbeat, so that one agent (buggy or hostile) that floods them cannot
+ * Per-identity rate limits on Register, Heartbeat and certificate renewal, so that one agent (buggy or hostile) that floods them cannot
  * make the control plane write, and every watcher receive, without bound, nor slow down everyone else's calls. A
  * refusal is RESOURCE_EXHAUSTED with a retry-after hint; the agent runtime's loop waits for it.
  */

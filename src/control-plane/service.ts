@@ -46,9 +46,13 @@ export interface ControlPlaneServiceOptions {
   watchProgressMs?: number;
   /** Most messages queued for a watcher that does not read before it is cut off (default 10,000). */
   watchQueueLimit?: number;
+  /** Most bytes (estimated) queued for a watcher that does not read before it is cut off (default 16 MiB). */
+  watchQueueBytes?: number;
+  /** Most watch streams one identity may hold open at once (default 16; an agent needs one). */
+  watchesPerIdentity?: number;
   /** Told about handled requests (metrics, dashboard). */
   observer?: ControlPlaneServiceObserver;
-  /** Per-identity rate limits of Register and Heartbeat (default {@link DEFAULT_REQUEST_LIMITS}). */
+  /** Per-identity rate limits of Register, Heartbeat and renewals (default {@link DEFAULT_REQUEST_LIMITS}). */
   requestLimits?: Partial<RequestLimitSettings>;
   logger: Logger;
   clock?: { now(): number };
@@ -90,8 +94,10 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
   const admins = new Set([options.identity.spiffeId.uri, ...(options.admins ?? [])]);
   const maxCertTtl = options.maxCertificateTtlMs ?? 24 * 3_600_000;
   const limiter = new RequestLimiter(options.requestLimits, clock);
+  const watches = new Map<string, number>();
+  const maxWatches = options.watchesPerIdentity ?? 16;
   /** Charges one request to the caller's rate; a refusal tells when to come back (the call never ran). */
-  const limit = (method: 'register' | 'heartbeat', callerId: string) => {
+  const limit = (method: keyof RequestLimitSettings, callerId: string) => {
     try {
       limiter.take(method, callerId);
     } catch (error) {
@@ -236,6 +242,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
           const who = caller(call); // renewal: the current certificate decides the identity
           if (who.name === undefined)
             throw new MeshError(Code.PERMISSION_DENIED, `"${who.id}" is not an identity this CA renews`);
+          limit('renewal', who.id);
           name = who.name;
         }
         const signed = ca.signRequest(request.csrPem, name, { ttlMs });
@@ -262,7 +269,30 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       },
     ),
 
-    Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>) => serveWatch(call, options),
+    Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>) => {
+      // One identity cannot hold the control plane's memory in watch streams it opens and never reads.
+      let who: string;
+      try {
+        who = peerIdentity(call, options.identity).uri;
+      } catch (error) {
+        call.emit('error', toServiceError(error, logger));
+        return;
+      }
+      const open = watches.get(who) ?? 0;
+      if (open >= maxWatches) {
+        call.emit('error', {
+          code: grpc.status.RESOURCE_EXHAUSTED,
+          details: `"${who.slice(0, 200)}" has ${open} watch streams open, the most one identity may: close one first`,
+        });
+        return;
+      }
+      watches.set(who, open + 1);
+      serveWatch(call, options, () => {
+        const left = (watches.get(who) ?? 1) - 1;
+        if (left > 0) watches.set(who, left);
+        else watches.delete(who);
+      });
+    },
   };
 
   return {
@@ -301,19 +331,26 @@ function changeToWire(change: StateChange): WatchEvent {
   };
 }
 
+/** What a change weighs in a watcher's queue when its own size is not known (a change replayed on resume). */
+const REPLAYED_CHANGE_BYTES = 256;
+
 /**
  * Streams the state to one watcher: a snapshot (or the missed changes when resuming from a kept revision), then
  * every change, with progress messages while idle. A watcher that stops reading is cut off with
- * RESOURCE_EXHAUSTED once its queue is full, and resumes from its last revision.
+ * RESOURCE_EXHAUSTED once its queue holds too many messages or bytes, or when a new snapshot would have to wait
+ * behind what it has not read; it resumes from its last revision. `onClosed` is called once when it ends.
  */
 function serveWatch(
   call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>,
   options: ControlPlaneServiceOptions,
+  onClosed: () => void,
 ): void {
   const { state } = options;
   const observer = options.observer ?? {};
   const limit = options.watchQueueLimit ?? 10_000;
-  const queue: WatchEvent[] = [];
+  const byteLimit = options.watchQueueBytes ?? 16 * 1024 * 1024;
+  const queue: Array<{ event: WatchEvent; bytes: number }> = [];
+  let queuedBytes = 0;
   let waitingForDrain = false;
   let lastSent = 0;
   let closed = false;
@@ -329,7 +366,8 @@ function serveWatch(
 
   const flush = () => {
     while (!closed && !waitingForDrain && queue.length > 0) {
-      const event = queue.shift()!;
+      const { event, bytes } = queue.shift()!;
+      queuedBytes -= bytes;
       lastSent = Date.now();
       if (!call.write(event)) {
         waitingForDrain = true;
@@ -341,18 +379,30 @@ function serveWatch(
     }
   };
 
-  const enqueue = (event: WatchEvent) => {
+  const cutOff = (why: string) => {
+    close(grpc.status.RESOURCE_EXHAUSTED);
+    call.emit('error', {
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      // Messages written just before the cut may never arrive: the watcher resumes from what it received.
+      details: `watcher too slow: ${why}; resume from the last revision you received`,
+    });
+  };
+
+  const enqueue = (event: WatchEvent, bytes: number) => {
     if (closed) return;
-    if (queue.length >= limit) {
-      close(grpc.status.RESOURCE_EXHAUSTED);
-      call.emit('error', {
-        code: grpc.status.RESOURCE_EXHAUSTED,
-        // Messages written just before the cut may never arrive: the watcher resumes from what it received.
-        details: `watcher too slow: ${limit} messages queued; resume from the last revision you received`,
-      });
-      return;
-    }
-    queue.push(event);
+    if (queue.length >= limit) return cutOff(`${limit} messages queued`);
+    if (queuedBytes + bytes > byteLimit) return cutOff(`${Math.round(queuedBytes / 1024)} KiB queued`);
+    queue.push({ event, bytes });
+    queuedBytes += bytes;
+    flush();
+  };
+
+  /** A snapshot goes out at once, or not at all: one that would wait behind unread messages cuts the watcher off. */
+  const sendSnapshot = () => {
+    if (closed) return;
+    if (waitingForDrain || queue.length > 0)
+      return cutOff('a new snapshot would wait behind unread messages');
+    queue.push({ event: snapshot(), bytes: 0 });
     flush();
   };
 
@@ -366,19 +416,19 @@ function serveWatch(
   // More missed changes than a queue holds: a snapshot says the same in one message (and the queue cannot
   // overflow before the stream is set up).
   if (missed && missed.length < limit) {
-    for (const change of missed) enqueue(changeToWire(change));
-    if (missed.length === 0) enqueue({ revision: state.revision, progress: {} });
+    for (const change of missed) enqueue(changeToWire(change), REPLAYED_CHANGE_BYTES);
+    if (missed.length === 0) enqueue({ revision: state.revision, progress: {} }, 0);
   } else {
-    enqueue(snapshot());
+    sendSnapshot();
   }
 
   const unsubscribe = state.subscribe(
-    (change) => enqueue(changeToWire(change)),
-    () => enqueue(snapshot()),
+    (change, bytes) => enqueue(changeToWire(change), bytes),
+    () => sendSnapshot(),
   );
   const progress = setInterval(() => {
     if (Date.now() - lastSent >= (options.watchProgressMs ?? 10_000) && queue.length === 0) {
-      enqueue({ revision: state.revision, progress: {} });
+      enqueue({ revision: state.revision, progress: {} }, 0);
     }
   }, options.watchProgressMs ?? 10_000);
   progress.unref();
@@ -388,6 +438,7 @@ function serveWatch(
     closed = true;
     unsubscribe();
     clearInterval(progress);
+    onClosed();
     try {
       observer.watchClosed?.();
       observer.rpcFinished?.('Watch', code);

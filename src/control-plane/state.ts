@@ -2,6 +2,7 @@ import { Backoff } from '../backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentRecord, AgentSpec, Health, LoadReport } from './agent-record.js';
 import { ALLOW_ALL, type PolicySet } from './policy.js';
+import { BoundedHistory } from './bounded-history.js';
 import { Registry } from './registry.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoredValue } from './store.js';
 
@@ -84,16 +85,13 @@ export class ControlPlaneState {
   private policySet: PolicySet = ALLOW_ALL;
   private policyRevision = 0;
   private readonly leases = new Map<string, { lease: LeaseId; expiresAt: number }>();
-  private readonly history: StateChange[] = [];
-  /** The estimated size of each kept change, parallel to `history`, and their sum. */
-  private readonly historySizes: number[] = [];
-  private historyTotal = 0;
+  private readonly history: BoundedHistory<StateChange>;
   private partialTimer: NodeJS.Timeout | undefined;
   private partialView = false;
-  private readonly listeners = new Set<(change: StateChange) => void>();
+  /** The revision at which the partial period ended: a watcher that resumes from it or earlier needs a snapshot. */
+  private settledRevision = -1;
+  private readonly listeners = new Set<(change: StateChange, bytes: number) => void>();
   private readonly resetListeners = new Set<() => void>();
-  private readonly historySize: number;
-  private readonly historyBytes: number;
   private readonly clock: { now(): number };
   private watch: StoreWatch | undefined;
   private resyncing = false;
@@ -103,8 +101,10 @@ export class ControlPlaneState {
   private firstKeptRevision = 0;
 
   constructor(private readonly options: StateOptions) {
-    this.historySize = options.historySize ?? 10_000;
-    this.historyBytes = options.historyBytes ?? DEFAULT_HISTORY_BYTES;
+    this.history = new BoundedHistory(
+      options.historySize ?? 10_000,
+      options.historyBytes ?? DEFAULT_HISTORY_BYTES,
+    );
     this.clock = options.clock ?? { now: () => Date.now() };
   }
 
@@ -136,12 +136,22 @@ export class ControlPlaneState {
     if (ms <= 0) return;
     this.partialView = true;
     clearTimeout(this.partialTimer);
-    this.partialTimer = setTimeout(() => {
-      this.partialView = false;
-      this.options.logger.info('registry settled: snapshots are complete again');
-      for (const listener of this.resetListeners) listener();
-    }, ms);
+    this.partialTimer = setTimeout(() => this.settle(), ms);
     this.partialTimer.unref();
+  }
+
+  /**
+   * Ends the period of partial snapshots now (when the time of {@link settleFor} is up, or earlier, when an
+   * operator knows every agent is back): every watcher gets a complete snapshot, and so does every watcher that
+   * resumes later from a revision of the partial period, which may hold agents that are gone.
+   */
+  settle(): void {
+    clearTimeout(this.partialTimer);
+    if (!this.partialView) return;
+    this.partialView = false;
+    this.settledRevision = this.revisionSeen;
+    this.options.logger.info('registry settled: snapshots are complete again');
+    for (const listener of this.resetListeners) listener();
   }
 
   /** Whether this replica's view may still lack agents that are about to register again (see {@link settleFor}). */
@@ -151,7 +161,7 @@ export class ControlPlaneState {
 
   /** The number of changes kept for resuming watchers, and their estimated size in bytes. */
   get historyStats(): { changes: number; bytes: number } {
-    return { changes: this.history.length, bytes: this.historyTotal };
+    return { changes: this.history.length, bytes: this.history.bytes };
   }
 
   /** The latest revision this replica has applied. */
@@ -183,19 +193,24 @@ export class ControlPlaneState {
   }
 
   /**
-   * The changes after `revision`, or undefined when some of them are no longer kept (the watcher then needs a
-   * snapshot).
+   * The changes after `revision`, or undefined when some of them are no longer kept, or when `revision` is from a
+   * partial period that has ended (the watcher then needs a snapshot).
    */
   changesSince(revision: number): StateChange[] | undefined {
     if (revision > this.revisionSeen) return undefined;
     if (revision < this.firstKeptRevision) return undefined;
-    let start = this.history.length;
-    while (start > 0 && this.history[start - 1]!.revision > revision) start -= 1;
-    return this.history.slice(start);
+    if (revision <= this.settledRevision) return undefined; // it may have seen only a partial view
+    const kept = this.history.items;
+    let start = kept.length;
+    while (start > 0 && kept[start - 1]!.revision > revision) start -= 1;
+    return kept.slice(start);
   }
 
-  /** Calls `listener` with every change from now on; returns a function that stops it. */
-  subscribe(listener: (change: StateChange) => void, onReset?: () => void): () => void {
+  /**
+   * Calls `listener` with every change from now on, and about how many bytes it weighs (what a watcher's queue
+   * holds for it); returns a function that stops it.
+   */
+  subscribe(listener: (change: StateChange, bytes: number) => void, onReset?: () => void): () => void {
     this.listeners.add(listener);
     if (onReset) this.resetListeners.add(onReset);
     return () => {
@@ -232,9 +247,7 @@ export class ControlPlaneState {
     }
     this.revisionSeen = all.revision;
     // Changes before this point are not in the history; resuming from earlier needs a snapshot.
-    this.history.length = 0;
-    this.historySizes.length = 0;
-    this.historyTotal = 0;
+    this.history.clear();
     this.firstKeptRevision = all.revision;
     this.watch = await this.options.store.watch(KEYS.root, all.revision, {
       onEvents: (events: StoreEvent[]) => this.apply(events),
@@ -348,18 +361,17 @@ export class ControlPlaneState {
       this.revisionSeen = event.revision;
       const change = this.changeFor(event);
       if (!change) continue;
-      this.remember(change, event);
-      for (const listener of this.listeners) listener(change);
+      const bytes = this.remember(change, event);
+      for (const listener of this.listeners) listener(change, bytes);
     }
     this.settleWaiters();
   }
 
   /**
-   * Keeps `change` for watchers that resume, within the history's bounds in number and in bytes. Trimmed in
-   * batches (down to four fifths of a bound), not one entry per change: shifting a 10,000-entry array on every
-   * change would copy it every time.
+   * Keeps `change` for watchers that resume, within the history's bounds in number and in bytes; returns its
+   * estimated size.
    */
-  private remember(change: StateChange, event: StoreEvent): void {
+  private remember(change: StateChange, event: StoreEvent): number {
     // A deleted record is kept only here from now on: it costs what its spec does (measured once, at deletion).
     const bytes =
       CHANGE_OVERHEAD_BYTES +
@@ -370,18 +382,9 @@ export class ControlPlaneState {
           : change.kind === 'agent'
             ? JSON.stringify(change.record.spec).length
             : 0);
-    this.history.push(change);
-    this.historySizes.push(bytes);
-    this.historyTotal += bytes;
-    if (this.history.length <= this.historySize * 1.25 && this.historyTotal <= this.historyBytes) return;
-    let drop = Math.max(0, this.history.length - Math.floor(this.historySize * 0.8));
-    let total = this.historyTotal;
-    for (let i = 0; i < drop; i += 1) total -= this.historySizes[i]!;
-    while (total > this.historyBytes * 0.8 && drop < this.history.length) total -= this.historySizes[drop++]!;
-    const dropped = this.history.splice(0, drop);
-    this.historySizes.splice(0, drop);
-    this.historyTotal = total;
+    const dropped = this.history.push(change, bytes);
     if (dropped.length > 0) this.firstKeptRevision = dropped[dropped.length - 1]!.revision;
+    return bytes;
   }
 
   private changeFor(event: StoreEvent): StateChange | undefined {

@@ -57,7 +57,10 @@ export interface Store {
   /** Ends a lease now, deleting its keys. */
   revokeLease(lease: LeaseId): Promise<void>;
 
-  /** Writes a key, attached to `lease` when given; resolves to the new revision. */
+  /**
+   * Writes a key, attached to `lease` when given; resolves to the new revision.
+   * @throws MeshError NOT_FOUND when `lease` no longer exists.
+   */
   put(key: string, value: string, options?: { lease?: LeaseId }): Promise<number>;
   /**
    * Writes a key only if its last change was at `revision` (compare-and-swap); resolves false when someone else

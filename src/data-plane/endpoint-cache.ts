@@ -55,6 +55,8 @@ export class EndpointCache {
   /** Whether the policies held were ever set by an operator (and not just the default of a fresh store). */
   private policiesSet = false;
   private revision = 0;
+  /** The agents of the last snapshot when it was partial (the cache then holds others too). */
+  private partialSnapshot: ReadonlySet<string> | undefined;
   private watch: WatchHandle | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
@@ -98,6 +100,14 @@ export class EndpointCache {
   /** One agent by id, whatever its health. */
   get(id: string): AgentRecord | undefined {
     return this.agents.get(id);
+  }
+
+  /**
+   * Whether the last snapshot listed agent `id` (not only this cache, which keeps what a partial snapshot lacks):
+   * an agent that finds itself missing knows the control plane lost its registration.
+   */
+  snapshotIncludes(id: string): boolean {
+    return this.partialSnapshot ? this.partialSnapshot.has(id) : this.agents.has(id);
   }
 
   /** Every known agent, whatever its health. */
@@ -200,6 +210,7 @@ export class EndpointCache {
    */
   private applySnapshot(message: Extract<WatchMessage, { kind: 'snapshot' }>): void {
     if (!message.partial) this.agents.clear();
+    this.partialSnapshot = message.partial ? new Set(message.agents.map((agent) => agent.id)) : undefined;
     for (const agent of message.agents) this.agents.set(agent.id, agent);
     if (message.policiesSet || !this.policiesSet) {
       this.policySet = message.policies;

@@ -146,10 +146,7 @@ type Attempt =
 
 /** Codes that mean the instance could not take the call: worth another instance. */
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED]);
-/**
- * Codes that count against an instance for outlier ejection: it failed, or did not answer within the deadline (a
- * hung instance answers nothing at all).
- */
+/** Codes that count against an instance for outlier ejection (see {@link countsAgainst}). */
 const INSTANCE_FAILURES = new Set<number>([
   grpc.status.UNAVAILABLE,
   grpc.status.INTERNAL,
@@ -210,6 +207,15 @@ function retryable(
 ): boolean {
   if (RETRYABLE.has(error.code)) return idempotent || neverRan;
   return idempotent && error.code === grpc.status.INTERNAL && !serverAnswered(error, heardFromServer);
+}
+
+/**
+ * Whether a failed attempt counts against its instance for outlier ejection: it failed, or it gave no answer at all
+ * within the deadline (a hung instance answers nothing). A DEADLINE_EXCEEDED the instance sent itself (its queue
+ * expired the call, or the call arrived too late) speaks of the caller's budget, not of the instance.
+ */
+function countsAgainst(code: number, answered: boolean): boolean {
+  return INSTANCE_FAILURES.has(code) && (code !== grpc.status.DEADLINE_EXCEEDED || !answered);
 }
 
 function noAgent(query: TargetQuery): MeshError {
@@ -309,7 +315,8 @@ export class MeshClient {
         const pushedBack = this.notePushback(endpoint.id, lastError);
         const neverSent = outcome.neverSent || pushedBack;
         this.options.observer?.attempt(record, method, error.code, elapsed, lastError);
-        if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
+        if (countsAgainst(error.code, serverAnswered(error, outcome.heardFromServer)))
+          this.recordFailure(endpoint.id, record, picked.target);
         if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
         if (!retryable(error, options.idempotent ?? false, neverSent, outcome.heardFromServer))
           throw lastError;
@@ -411,7 +418,9 @@ export class MeshClient {
           const error = idledOut ? idleError(idleTimeoutMs) : fromServiceError(caught);
           this.options.observer?.attempt(record, method, error.code, elapsed, error);
           if (idledOut) throw error;
-          if (INSTANCE_FAILURES.has(error.code)) this.recordFailure(endpoint.id, record, picked.target);
+          if (countsAgainst(error.code, serverAnswered(caught as grpc.ServiceError, heardFromServer))) {
+            this.recordFailure(endpoint.id, record, picked.target);
+          }
           lastError = error;
           const pushedBack = this.notePushback(endpoint.id, error);
           const status = caught as grpc.ServiceError;
@@ -432,7 +441,7 @@ export class MeshClient {
           }
         } catch (caught) {
           streamError = idledOut ? idleError(idleTimeoutMs) : fromServiceError(caught);
-          if (!idledOut && INSTANCE_FAILURES.has(streamError.code)) {
+          if (!idledOut && countsAgainst(streamError.code, true)) {
             this.recordFailure(endpoint.id, record, picked.target);
           }
           throw streamError;

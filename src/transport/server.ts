@@ -40,6 +40,11 @@ export interface RunningServer {
   health: HealthImplementation;
   /** Stops accepting calls, waits up to `graceMs` for in-flight calls to finish, then cancels the rest. */
   shutdown(graceMs?: number): Promise<void>;
+  /**
+   * Cancels every call and connection now, and settles a {@link shutdown} under way at once: a graceful shutdown
+   * would otherwise wait its whole grace for a peer that cannot close its end (a stopped process).
+   */
+  forceShutdown(): void;
 }
 
 /**
@@ -58,6 +63,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     );
   }
   const server = new grpc.Server(options.options);
+  /** The shutdowns under way, settled at once by a forced one. */
+  const settleShutdowns = new Set<() => void>();
   const health = new HealthImplementation({ '': 'SERVING' });
   for (const service of options.services) {
     server.addService(service.definition, service.implementation);
@@ -89,20 +96,24 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     port,
     address: `${host}:${port}`,
     health,
-    shutdown: (graceMs = 5_000) => shutdownServer(server, health, graceMs),
+    shutdown: (graceMs = 5_000) => {
+      health.setStatus('', 'NOT_SERVING');
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(force, graceMs);
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        settleShutdowns.add(done);
+        server.tryShutdown(done);
+      });
+    },
+    forceShutdown: force,
   };
-}
 
-function shutdownServer(server: grpc.Server, health: HealthImplementation, graceMs: number): Promise<void> {
-  health.setStatus('', 'NOT_SERVING');
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  function force(): void {
+    server.forceShutdown();
+    for (const settle of settleShutdowns) settle();
+    settleShutdowns.clear();
+  }
 }

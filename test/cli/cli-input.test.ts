@@ -76,21 +76,30 @@ describe('bad command-line input: one clear line and a non-zero exit, before any
     );
   });
 
-  it('lets a standalone example report an empty AGENT_MESH_CONTROL_PLANE in one line', async () => {
+  it('lets a standalone example report an empty or malformed AGENT_MESH_CONTROL_PLANE in one line', async () => {
     const certs = await makeTempDir();
-    let result: CliResult;
+    let results: CliResult[];
     try {
       await ensureCaDir(certs.dir, 'agentmesh.local');
       await ensureIdentity(certs.dir, 'summarizer-3');
-      result = await runWithEnv('examples/summarizer-agent.ts', [], {
-        AGENT_MESH_CERTS: certs.dir,
-        AGENT_MESH_CONTROL_PLANE: '',
-      });
+      results = await Promise.all(
+        ['', '127.0.0.1:7400,,127.0.0.1:7401'].map((value) =>
+          runWithEnv('examples/summarizer-agent.ts', [], {
+            AGENT_MESH_CERTS: certs.dir,
+            AGENT_MESH_CONTROL_PLANE: value,
+          }),
+        ),
+      );
     } finally {
       await certs.remove();
     }
-    expect(result.code).toBe(1);
-    expectOneLine(result, /^summarizer-3: cannot reach the control plane at : /);
+    expect(results[0]!.code).toBe(1);
+    expectOneLine(
+      results[0]!,
+      /^summarizer-3: invalid AGENT_MESH_CONTROL_PLANE "": no control-plane address given/,
+    );
+    expect(results[1]!.code).toBe(1);
+    expectOneLine(results[1]!, /^summarizer-3: invalid AGENT_MESH_CONTROL_PLANE ".*": .*has an empty entry/);
   });
 
   it('refuses an empty control plane address, from the flag or the environment', async () => {

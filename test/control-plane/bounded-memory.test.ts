@@ -112,6 +112,49 @@ describe('the control plane under a client that floods it', () => {
   });
 });
 
+describe('watch streams', () => {
+  it('are limited per identity, so that one cannot hold memory in streams it never reads', async () => {
+    const mesh = await startTestMesh({ watchesPerIdentity: 3 });
+    try {
+      const client = await mesh.client('hoarder');
+      const handles: Array<{ cancel(): void }> = [];
+      const opened: Promise<void>[] = [];
+      for (let i = 0; i < 3; i += 1) {
+        opened.push(
+          new Promise((resolve) => handles.push(client.watch(0, (m) => m.kind === 'snapshot' && resolve()))),
+        );
+      }
+      await Promise.all(opened);
+      const refused = await new Promise<Error | undefined>((resolve) =>
+        handles.push(client.watch(0, () => undefined, resolve)),
+      );
+      expect(MeshError.from(refused).code).toBe(Code.RESOURCE_EXHAUSTED);
+      expect(refused!.message).toMatch(/has 3 watch streams open, the most one identity may/);
+      // Another identity is not affected, and a closed stream makes room again.
+      const other = await mesh.client('other');
+      await new Promise<void>((resolve) =>
+        handles.push(other.watch(0, (m) => m.kind === 'snapshot' && resolve())),
+      );
+      handles[0]!.cancel();
+      await until(
+        () =>
+          new Promise<boolean>((resolve) => {
+            const handle = client.watch(
+              0,
+              (m) => m.kind === 'snapshot' && resolve(true),
+              () => resolve(false),
+            );
+            handles.push(handle);
+          }),
+        'a watch stream is accepted again',
+      );
+      for (const handle of handles) handle.cancel();
+    } finally {
+      await mesh.close();
+    }
+  });
+});
+
 describe('change histories', () => {
   it('keep the store within its bound in bytes, however large the values', async () => {
     const store = new MemoryStore({ historyBytes: 4 * 1024 * 1024 });

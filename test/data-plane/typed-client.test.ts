@@ -23,7 +23,11 @@ describe("a user's typed client routed by the mesh", () => {
   let origin: MeshClient;
   let relayed: TranslatorClient | undefined;
   /** What the translator last saw of a call: its deadline and the mesh metadata. */
-  let seen: { deadline: number; chain?: string; traceparent?: string; conversation?: string } | undefined;
+  let seen:
+    | { deadline: number; sentDeadline?: string; chain?: string; traceparent?: string; conversation?: string }
+    | undefined;
+  /** The deadline of the call the relay handled last. */
+  let relayDeadline: number | undefined;
   const { protos } = loadProtos<TranslatorProtos>(
     ['translator.proto'],
     [new URL('../fixtures/proto', import.meta.url).pathname],
@@ -50,6 +54,7 @@ describe("a user's typed client routed by the mesh", () => {
                   const header = (key: string) => call.metadata.get(key)[0]?.toString();
                   seen = {
                     deadline: deadline instanceof Date ? deadline.getTime() : deadline,
+                    sentDeadline: header('x-agentmesh-deadline'),
                     chain: header('x-agentmesh-chain'),
                     traceparent: header('traceparent'),
                     conversation: header('x-agentmesh-conversation'),
@@ -68,7 +73,8 @@ describe("a user's typed client routed by the mesh", () => {
       controlPlane: mesh.controlPlane.address,
       type: 'relay',
       methods: {
-        translate: async (request) => {
+        translate: async (request, call) => {
+          relayDeadline = call.deadline;
           if (!relayed) {
             const own = meshChannel(relay.identity, relay.cache, { type: 'translator' });
             relayed = new protos.demo.v1.Translator(own.target, own.credentials, own.options);
@@ -156,7 +162,6 @@ describe("a user's typed client routed by the mesh", () => {
   });
 
   it('gives a typed call made inside a handler the call context and the handled call’s deadline', async () => {
-    const started = Date.now();
     const result = await origin.call({ type: 'relay' }, 'translate', 'hallo', {
       timeoutMs: 3_000,
       conversationId: 'conv-typed',
@@ -167,9 +172,11 @@ describe("a user's typed client routed by the mesh", () => {
     );
     expect(seen!.conversation).toBe('conv-typed');
     expect(seen!.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
-    // The relay set no deadline of its own: the call inherited the handled call's (3 s), not the 10 s default.
+    // The relay set no deadline of its own: the call inherited the handled call's (3 s), not the 10 s default, and
+    // carried it as an absolute time too.
     expect(seen!.deadline).toBeGreaterThan(Date.now());
-    expect(seen!.deadline).toBeLessThanOrEqual(started + 3_000 + 5);
+    expect(seen!.sentDeadline).toBe(String(Math.floor(relayDeadline!)));
+    expect(relayDeadline! - Date.now()).toBeLessThan(3_000);
   });
 
   it('gives a typed call outside any handler a default deadline and no mesh metadata', async () => {

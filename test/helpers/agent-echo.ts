@@ -46,6 +46,7 @@ export async function startWhoAmIServer(
       address: `127.0.0.1:${port}`,
       health: undefined as never,
       shutdown: async () => server.forceShutdown(),
+      forceShutdown: () => server.forceShutdown(),
     };
   } else {
     running = await startServer({ identity, services: [service], reflection: [packageDefinition] });

@@ -84,7 +84,7 @@ describe('following a control plane that fails', () => {
 
     // The control plane restarts on the same port with an empty store, still settling for a while.
     await first.controlPlane.close(0);
-    const second = await mesh({ certsDir: first.certsDir, listen: address, settleMs: 3_000 });
+    const second = await mesh({ certsDir: first.certsDir, listen: address, settleMs: 600_000 });
     await until(() => kinds.includes('snapshot'), 'the cache followed the new control plane');
     // Its snapshot is partial (empty): what the cache knew is still routable, and the policies still hold.
     expect(cache.select({ type: 'worker' }).map((agent) => agent.id)).toEqual(['goes-1', 'stays-1']);
@@ -92,9 +92,19 @@ describe('following a control plane that fails', () => {
     await (
       await second.client('stays-1')
     ).register({ type: 'worker', name: 'stays-1', endpoint: '127.0.0.1:9' });
+    const partialRevision = cache.currentRevision;
     // When the control plane has settled, its complete snapshot drops the agent that never came back.
+    second.controlPlane.state.settle();
     await until(() => cache.get('goes-1') === undefined, 'the complete snapshot dropped goes-1');
     expect(cache.select({ type: 'worker' }).map((agent) => agent.id)).toEqual(['stays-1']);
+    // A watcher that was away at that moment and resumes from the partial period gets a complete snapshot too.
+    const resumed: string[] = [];
+    const late = (await second.client('late-watcher')).watch(partialRevision, (message) => {
+      resumed.push(message.kind === 'snapshot' ? `snapshot partial=${message.partial}` : message.kind);
+    });
+    closers.push(() => late.cancel());
+    await until(() => resumed.length > 0, 'the resumed watch said something');
+    expect(resumed[0]).toBe('snapshot partial=false');
     // No policies were ever set on the new control plane: the cache does not fall open to allow-all.
     expect(cache.policies.defaultEffect).toBe('deny');
   });

@@ -1,4 +1,11 @@
-import { Etcd3, type Campaign, type IKeyValue, type IWatchResponse, type Watcher } from 'etcd3';
+import {
+  Etcd3,
+  EtcdLeaseInvalidError,
+  type Campaign,
+  type IKeyValue,
+  type IWatchResponse,
+  type Watcher,
+} from 'etcd3';
 import { Backoff } from '../../backoff.js';
 import { Code, MeshError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
@@ -83,13 +90,22 @@ export class EtcdStore implements Store {
     return this.outage.unreachable;
   }
 
-  /** Runs one request, noting whether etcd answered; a failure becomes UNAVAILABLE naming `what`. */
+  /**
+   * Runs one request, noting whether etcd answered. etcd's answer that a lease is gone becomes NOT_FOUND (etcd is
+   * there: no outage); any other failure becomes UNAVAILABLE naming `what`.
+   */
   private async request<T>(what: string, operation: () => Promise<T>): Promise<T> {
     try {
       const value = await operation();
       this.outage.succeeded(this.where);
       return value;
     } catch (error) {
+      if (error instanceof EtcdLeaseInvalidError) {
+        this.outage.succeeded(this.where);
+        throw new MeshError(Code.NOT_FOUND, `etcd ${what}: the lease no longer exists (it ended)`, {
+          cause: error,
+        });
+      }
       const failure = unavailable(error, what);
       this.outage.failed(this.where, failure);
       throw failure;

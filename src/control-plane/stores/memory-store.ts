@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { Code, MeshError } from '../../errors.js';
 import type { Clock } from '../../identity/certificate-authority.js';
+import { BoundedHistory } from '../bounded-history.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoreWatchHandlers, StoredValue } from '../store.js';
 
 interface Lease {
@@ -97,12 +99,7 @@ export class MemoryStore implements Store {
   private readonly deadlines = new DeadlineHeap();
   private readonly watchers = new Set<Watcher>();
   private readonly clock: Clock;
-  private readonly history: StoreEvent[] = [];
-  private readonly historySize: number;
-  private readonly historyBytes: number;
-  /** The size of each kept event, parallel to `history`, and their sum. */
-  private readonly historySizes: number[] = [];
-  private historyTotal = 0;
+  private readonly history: BoundedHistory<StoreEvent>;
   private revision = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -112,8 +109,10 @@ export class MemoryStore implements Store {
 
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? { now: () => Date.now() };
-    this.historySize = options.historySize ?? 10_000;
-    this.historyBytes = options.historyBytes ?? 32 * 1024 * 1024;
+    this.history = new BoundedHistory(
+      options.historySize ?? 10_000,
+      options.historyBytes ?? 32 * 1024 * 1024,
+    );
     // Revisions start from the clock (in microsecond steps), not from 0, so that a watcher resuming with a
     // revision from before a restart of this process is always behind it, and gets a snapshot, instead of
     // being handed the new process's changes as if they were the ones it missed.
@@ -161,7 +160,7 @@ export class MemoryStore implements Store {
 
   async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {
     if (options.lease !== undefined && !this.leases.has(options.lease)) {
-      throw new Error(`lease ${options.lease} does not exist`);
+      throw new MeshError(Code.NOT_FOUND, `lease ${options.lease} does not exist (it ended)`);
     }
     const previous = this.data.get(key);
     if (previous?.lease !== undefined && previous.lease !== options.lease) {
@@ -213,11 +212,11 @@ export class MemoryStore implements Store {
   }
 
   async watch(prefix: string, afterRevision: number, handlers: StoreWatchHandlers): Promise<StoreWatch> {
-    const oldest = this.history[0]?.revision ?? this.revision + 1;
+    const oldest = this.history.items[0]?.revision ?? this.revision + 1;
     if (afterRevision < this.revision && afterRevision + 1 < oldest) {
       throw new Error(`revision ${afterRevision} was compacted (oldest kept ${oldest}); list again`);
     }
-    const missed = this.history.filter(
+    const missed = this.history.items.filter(
       (event) => event.revision > afterRevision && event.key.startsWith(prefix),
     );
     const watcher: Watcher = { prefix, handlers };
@@ -240,7 +239,7 @@ export class MemoryStore implements Store {
 
   /** The number of past events kept for watches, and their size in bytes (for tests and the benchmark). */
   get historyStats(): { events: number; bytes: number } {
-    return { events: this.history.length, bytes: this.historyTotal };
+    return { events: this.history.length, bytes: this.history.bytes };
   }
 
   /** Current revision (for tests and the benchmark). */
@@ -266,23 +265,12 @@ export class MemoryStore implements Store {
   }
 
   private emit(events: StoreEvent[]): void {
+    // Bounded in bytes too, so that large values cannot fill memory within the count.
     for (const event of events) {
-      const bytes = EVENT_OVERHEAD_BYTES + event.key.length + (event.type === 'put' ? event.value.length : 0);
-      this.history.push(event);
-      this.historySizes.push(bytes);
-      this.historyTotal += bytes;
-    }
-    // Trimmed in batches (to four fifths of a bound), so that a busy store does not copy the whole history on
-    // every write; bounded in bytes too, so that large values cannot fill memory within the count.
-    if (this.history.length > this.historySize * 1.25 || this.historyTotal > this.historyBytes) {
-      let drop = Math.max(0, this.history.length - Math.floor(this.historySize * 0.8));
-      let total = this.historyTotal;
-      for (let i = 0; i < drop; i += 1) total -= this.historySizes[i]!;
-      while (total > this.historyBytes * 0.8 && drop < this.history.length)
-        total -= this.historySizes[drop++]!;
-      this.history.splice(0, drop);
-      this.historySizes.splice(0, drop);
-      this.historyTotal = total;
+      this.history.push(
+        event,
+        EVENT_OVERHEAD_BYTES + event.key.length + (event.type === 'put' ? event.value.length : 0),
+      );
     }
     for (const watcher of this.watchers) {
       const mine = events.filter((event) => event.key.startsWith(watcher.prefix));
