@@ -15,7 +15,6 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startAgent, type RunningAgent } from '../src/agent/agent-runtime.js';
-import type { Skill } from '../src/control-plane/agent-record.js';
 import { ControlPlaneClient } from '../src/control-plane/client.js';
 import { startControlPlane, type RunningControlPlane } from '../src/control-plane/control-plane.js';
 import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
@@ -27,7 +26,9 @@ import { CONTROL_PLANE_CHANNEL_OPTIONS, createChannelCredentials } from '../src/
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { freePort } from '../test/helpers/ports.js';
 import { residentBytes, startControlPlaneProcess } from '../test/helpers/processes.js';
+import { largestSkills } from '../test/helpers/specs.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
+import { until } from '../test/helpers/until.js';
 import { percentile } from './baseline.js';
 
 type Figures = Record<string, number>;
@@ -35,26 +36,6 @@ type Figures = Record<string, number>;
 const AGENTS = 100;
 const WATCHERS = 100;
 const OUTAGE_MS = 10_000;
-
-/** A skill whose schemas take about `bytes` of the spec. */
-function heavySkill(id: string, bytes: number): Skill {
-  const schema = JSON.stringify({ type: 'object', description: 'x'.repeat(Math.max(0, bytes / 2 - 40)) });
-  return {
-    ...{ id, name: id, description: '', tags: [], examples: [] },
-    ...{ inputSchema: schema, outputSchema: schema, inputContentTypes: [], outputContentTypes: [] },
-  };
-}
-
-/** The largest spec the limit accepts, give or take: 7 skills of 16 KiB schemas (about 115 KiB). */
-const largestSkills = () => Array.from({ length: 7 }, (_, i) => heavySkill(`skill-${i}`, 16 * 1024));
-
-async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error('benchmark condition not reached in time');
-    await sleep(20);
-  }
-}
 
 export async function benchControlPlaneFaults(): Promise<Record<string, Figures>> {
   const temp = await makeTempDir('agent-mesh-bench-faults-');
@@ -104,14 +85,14 @@ async function benchRecovery(certsDir: string): Promise<Figures> {
         identities.map((identity) => startAgent({ identity, controlPlane: listen, type: 'recovering' })),
       )),
     );
-    await until(allListed);
+    await until(allListed, 'all 100 agents are listed', 120_000);
     const coldStartMs = performance.now() - coldStart;
 
     await controlPlane.close(0);
     await sleep(OUTAGE_MS); // the outage itself
     controlPlane = await startMemoryControlPlane(certsDir, listen);
     const returned = performance.now();
-    await until(allListed);
+    await until(allListed, 'all 100 agents are listed', 120_000);
     const reregisteredMs = performance.now() - returned;
     return { agents: AGENTS, coldStartMs, reregisteredMs, outageMs: OUTAGE_MS };
   } finally {
@@ -152,11 +133,11 @@ async function benchWatchBytes(certsDir: string): Promise<Figures> {
       stream.on('error', () => undefined);
       streams.push(stream);
     }
-    await until(() => messages >= WATCHERS); // every snapshot
+    await until(() => messages >= WATCHERS, 'every snapshot arrived', 120_000);
     const received = async (change: () => Promise<unknown>) => {
       const [startBytes, startMessages] = [bytes, messages];
       await change();
-      await until(() => messages >= startMessages + WATCHERS);
+      await until(() => messages >= startMessages + WATCHERS, 'every watcher heard the change', 120_000);
       return bytes - startBytes;
     };
     const spec = { type: 'subject', name: 'subject', endpoint: '127.0.0.1:9', skills: largestSkills() };

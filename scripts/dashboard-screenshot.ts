@@ -1,5 +1,5 @@
 /**
- * Makes the README's dashboard screenshot: `npx tsx scripts/dashboard-screenshot.ts [out.png]` (default
+ * Makes the dashboard screenshot of docs/operations.md: `npx tsx scripts/dashboard-screenshot.ts [out.png]` (default
  * docs/dashboard.png). Needs Debian's chromium on PATH (`apt-get install chromium`).
  *
  * It starts a control plane with a fresh CA in a temporary directory, and real agents of several types that

@@ -46,6 +46,8 @@ export class AgentRegistration {
   private stopped = true;
   private draining = false;
   private grantedTtlMs: number;
+  /** The agent's name: the id of its registration. */
+  private readonly id: string;
   /** The registration being sent, and the next one, which every change made meanwhile shares. */
   private sending: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
@@ -57,11 +59,7 @@ export class AgentRegistration {
     this.random = options.random ?? Math.random;
     this.backoff = new Backoff(options.backoff, this.random);
     this.grantedTtlMs = options.leaseTtlMs;
-  }
-
-  /** The agent's name: the id of its registration. */
-  private get id(): string {
-    return this.options.spec().name;
+    this.id = options.spec().name;
   }
 
   /**

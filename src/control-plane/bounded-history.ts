@@ -1,3 +1,6 @@
+/** The default bound of a change history in bytes (the store's and each replica's). */
+export const DEFAULT_HISTORY_BYTES = 32 * 1024 * 1024;
+
 /**
  * A history of changes bounded in number and in bytes (each entry comes with its estimated size). It is trimmed in
  * batches, from the oldest, down to four fifths of a bound once it passes a quarter over its count or over its

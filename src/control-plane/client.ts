@@ -185,11 +185,6 @@ export class ControlPlaneClient {
     });
   }
 
-  /** The replicas this client may use, in the order given. */
-  get addresses(): string[] {
-    return this.replicas.map((replica) => replica.address);
-  }
-
   /** The replica the next call goes to. */
   get address(): string {
     return this.replicas[this.current]!.address;

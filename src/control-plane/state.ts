@@ -2,7 +2,7 @@ import { Backoff } from '../backoff.js';
 import type { Logger } from '../observability/logger.js';
 import type { AgentRecord, AgentSpec, Health, LoadReport } from './agent-record.js';
 import { ALLOW_ALL, type PolicySet } from './policy.js';
-import { BoundedHistory } from './bounded-history.js';
+import { BoundedHistory, DEFAULT_HISTORY_BYTES } from './bounded-history.js';
 import { Registry } from './registry.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoredValue } from './store.js';
 
@@ -57,9 +57,6 @@ export interface StateOptions {
   historyBytes?: number;
   clock?: { now(): number };
 }
-
-/** The default bound of a replica's change history in bytes. */
-export const DEFAULT_HISTORY_BYTES = 32 * 1024 * 1024;
 
 /** A load report as stored under {@link KEYS.load}; anything else in the value is ignored. */
 function parseLoad(value: string): LoadReport | undefined {

@@ -139,10 +139,10 @@ interface Pick {
   target: Target;
 }
 
-/** How one attempt of a unary call ended. */
+/** How one attempt of a unary call ended (for a failure: whether the server never got it, and whether it answered). */
 type Attempt =
   | { ok: true; value: { payload: Buffer; contentType: string } }
-  | { ok: false; error: grpc.ServiceError; neverSent: boolean; heardFromServer: boolean };
+  | { ok: false; error: grpc.ServiceError; neverSent: boolean; answered: boolean };
 
 /** Codes that mean the instance could not take the call: worth another instance. */
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED]);
@@ -172,17 +172,11 @@ function encode(
 /**
  * Whether a failed attempt certainly never reached a server, so that even a non-idempotent call may move on. It
  * is decided from what this client saw, never from the status text alone: a server may answer with any text,
- * e.g. the connection error of its own downstream call. Every answer from a server starts with its response
- * headers: either they arrived on their own (`heardFromServer`), or, in a status-only answer, they are the
- * status's metadata (at least its content-type). Only with neither, and a status grpc-js itself gives a call it
- * did not send, was the server never reached.
+ * e.g. the connection error of its own downstream call. Only when the server did not answer at all (see
+ * {@link serverAnswered}), and with a status grpc-js itself gives a call it did not send, was it never reached.
  */
-function neverReached(error: grpc.ServiceError, heardFromServer: boolean): boolean {
-  return (
-    error.code === grpc.status.UNAVAILABLE &&
-    !serverAnswered(error, heardFromServer) &&
-    NOT_SENT_DETAILS.test(error.details)
-  );
+function neverReached(error: grpc.ServiceError, answered: boolean): boolean {
+  return error.code === grpc.status.UNAVAILABLE && !answered && NOT_SENT_DETAILS.test(error.details);
 }
 
 /**
@@ -199,14 +193,9 @@ function serverAnswered(error: grpc.ServiceError, heardFromServer: boolean): boo
  * when the call is idempotent or certainly never ran there; and for an idempotent call, also an INTERNAL that the
  * server never sent (a transport reset, as an overloaded machine produces: "RST_STREAM ... Session closed").
  */
-function retryable(
-  error: grpc.ServiceError,
-  idempotent: boolean,
-  neverRan: boolean,
-  heardFromServer: boolean,
-): boolean {
-  if (RETRYABLE.has(error.code)) return idempotent || neverRan;
-  return idempotent && error.code === grpc.status.INTERNAL && !serverAnswered(error, heardFromServer);
+function retryable(code: number, idempotent: boolean, neverRan: boolean, answered: boolean): boolean {
+  if (RETRYABLE.has(code)) return idempotent || neverRan;
+  return idempotent && code === grpc.status.INTERNAL && !answered;
 }
 
 /**
@@ -315,11 +304,10 @@ export class MeshClient {
         const pushedBack = this.notePushback(endpoint.id, lastError);
         const neverSent = outcome.neverSent || pushedBack;
         this.options.observer?.attempt(record, method, error.code, elapsed, lastError);
-        if (countsAgainst(error.code, serverAnswered(error, outcome.heardFromServer)))
+        if (countsAgainst(error.code, outcome.answered))
           this.recordFailure(endpoint.id, record, picked.target);
         if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
-        if (!retryable(error, options.idempotent ?? false, neverSent, outcome.heardFromServer))
-          throw lastError;
+        if (!retryable(error.code, options.idempotent ?? false, neverSent, outcome.answered)) throw lastError;
         await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
         this.options.observer?.retry(record.spec.type);
       }
@@ -418,14 +406,13 @@ export class MeshClient {
           const error = idledOut ? idleError(idleTimeoutMs) : fromServiceError(caught);
           this.options.observer?.attempt(record, method, error.code, elapsed, error);
           if (idledOut) throw error;
-          if (countsAgainst(error.code, serverAnswered(caught as grpc.ServiceError, heardFromServer))) {
-            this.recordFailure(endpoint.id, record, picked.target);
-          }
+          const status = caught as grpc.ServiceError;
+          const answered = serverAnswered(status, heardFromServer);
+          if (countsAgainst(error.code, answered)) this.recordFailure(endpoint.id, record, picked.target);
           lastError = error;
           const pushedBack = this.notePushback(endpoint.id, error);
-          const status = caught as grpc.ServiceError;
-          const neverRan = pushedBack || neverReached(status, heardFromServer);
-          if (!retryable(status, options.idempotent ?? false, neverRan, heardFromServer)) throw lastError;
+          const neverRan = pushedBack || neverReached(status, answered);
+          if (!retryable(error.code, options.idempotent ?? false, neverRan, answered)) throw lastError;
           await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
           this.options.observer?.retry(record.spec.type);
           continue;
@@ -633,13 +620,11 @@ export class MeshClient {
   ): Promise<Attempt> {
     return new Promise((resolve) => {
       let heardFromServer = false;
-      const call = channel.Invoke(request, metadata, { deadline }, (error, response) =>
-        resolve(
-          error || !response
-            ? { ok: false, error: error!, neverSent: neverReached(error!, heardFromServer), heardFromServer }
-            : { ok: true, value: response },
-        ),
-      );
+      const call = channel.Invoke(request, metadata, { deadline }, (error, response) => {
+        if (!error && response) return resolve({ ok: true, value: response });
+        const answered = serverAnswered(error!, heardFromServer);
+        resolve({ ok: false, error: error!, neverSent: neverReached(error!, answered), answered });
+      });
       call.on('metadata', () => (heardFromServer = true));
     });
   }

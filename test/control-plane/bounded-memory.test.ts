@@ -6,23 +6,8 @@ import { MemoryStore } from '../../src/control-plane/stores/memory-store.js';
 import { Code, MeshError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { collector, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { heavySkill, largestSkills } from '../helpers/specs.js';
 import { until } from '../helpers/until.js';
-
-/** A skill whose schemas take about `bytes` of the spec. */
-function heavySkill(id: string, bytes: number): Skill {
-  const schema = JSON.stringify({ type: 'object', description: 'x'.repeat(Math.max(0, bytes / 2 - 40)) });
-  return {
-    id,
-    name: id,
-    description: '',
-    tags: [],
-    inputSchema: schema,
-    outputSchema: schema,
-    inputContentTypes: [],
-    outputContentTypes: [],
-    examples: [],
-  };
-}
 
 const spec = (name: string, skills: Skill[]) => ({
   type: 'flooder',
@@ -67,7 +52,7 @@ describe('the control plane under a client that floods it', () => {
 
   it('sends load reports as small messages, rate limits a heartbeat flood, and keeps its histories small', async () => {
     // The largest spec the limit accepts.
-    const skills = Array.from({ length: 7 }, (_, i) => heavySkill(`skill-${i}`, 16 * 1024));
+    const skills = largestSkills();
     const { record } = await flooder.register(spec('flooder', skills), 60_000);
     await messages.next((m) => m.kind === 'agent' && m.record.id === 'flooder');
     const start = messages.items.length;

@@ -29,33 +29,75 @@ describe.skipIf(!etcdBinary)('control-plane replicas on a three-member etcd clus
   let certs: Awaited<ReturnType<typeof makeCertsDir>>;
   const replicas = new Map<string, RunningEntryPoint>();
   const agents = new Map<string, RunningEntryPoint>();
-  const clients: ControlPlaneClient[] = [];
   let observerIdentity: MeshIdentity;
 
-  const startReplica = async (address: string) =>
+  /** A client of each replica, kept while the replica lives (a restarted one gets a new client). */
+  const clients = new Map<string, ControlPlaneClient>();
+  const startReplica = async (address: string) => {
+    clients.get(address)?.close();
+    clients.delete(address);
     replicas.set(
       address,
       await startControlPlaneProcess({ certsDir: certs.dir, listen: address, etcdEndpoints: etcd.endpoints }),
     );
+  };
   const clientOf = (address: string) => {
-    const client = new ControlPlaneClient({ address, identity: observerIdentity, timeoutMs: 5_000 });
-    clients.push(client);
+    let client = clients.get(address);
+    if (!client) {
+      client = new ControlPlaneClient({ address, identity: observerIdentity, timeoutMs: 5_000 });
+      clients.set(address, client);
+    }
     return client;
   };
+  /**
+   * Resolves once every agent's lease has been renewed after `after` (a heartbeat went through some replica since,
+   * so its lease ends past `after` plus a lease): the registrations outlive the fault, rather than just not having
+   * ended yet.
+   */
+  const renewedAfter = (after: number) =>
+    until(
+      async () => {
+        const ends = new Map<string, number>();
+        for (const address of replicas.keys()) {
+          const { agents: found } = await clientOf(address)
+            .discover({ includeUnhealthy: true })
+            .catch(() => ({ agents: [] }));
+          for (const agent of found)
+            ends.set(agent.id, Math.max(ends.get(agent.id) ?? 0, agent.leaseExpiresAt));
+        }
+        return AGENTS.every((id) => (ends.get(id) ?? 0) >= after + LEASE_MS);
+      },
+      'every lease was renewed after the fault',
+      60_000,
+    );
   /** The ids of the agents a replica lists. */
   const listed = async (address: string) =>
     (await clientOf(address).discover({ includeUnhealthy: true })).agents.map((agent) => agent.id).sort();
   /** Every removal of an agent a replica's watch reports from its snapshot on; resolves once the snapshot came. */
-  const removals = async (address: string): Promise<{ removed: string[]; handle: WatchHandle }> => {
+  const removals = async (
+    address: string,
+  ): Promise<{ removed: string[]; handle: WatchHandle; ended: () => boolean }> => {
     const removed: string[] = [];
+    let ended = false;
     let opened!: () => void;
-    const snapshot = new Promise<void>((resolve) => (opened = resolve));
-    const handle = clientOf(address).watch(0, (message: WatchMessage) => {
-      if (message.kind === 'snapshot') opened();
-      if (message.kind === 'agent' && message.type === 'delete') removed.push(message.record.id);
+    let failed!: (error?: Error) => void;
+    const snapshot = new Promise<void>((resolve, reject) => {
+      opened = resolve;
+      failed = (error) => {
+        ended = true; // a watch that ended would miss removals: the test checks it did not
+        reject(error ?? new Error(`the watch on ${address} ended`));
+      };
     });
+    const handle = clientOf(address).watch(
+      0,
+      (message: WatchMessage) => {
+        if (message.kind === 'snapshot') opened();
+        if (message.kind === 'agent' && message.type === 'delete') removed.push(message.record.id);
+      },
+      failed, // before the snapshot: the test fails rather than waits; after it, a no-op
+    );
     await snapshot;
-    return { removed, handle };
+    return { removed, handle, ended: () => ended };
   };
   /** The replica an agent talks to now: the last one its log names. */
   const attachedTo = (agent: RunningEntryPoint): string | undefined => {
@@ -79,25 +121,25 @@ describe.skipIf(!etcdBinary)('control-plane replicas on a three-member etcd clus
     await Promise.all(addresses.map((address) => startReplica(address)));
     observerIdentity = new MeshIdentity(await ensureIdentity(certs.dir, 'observer'));
     const env = { WORKER_LOG_LEVEL: 'info', WORKER_LEASE_MS: String(LEASE_MS) };
-    await Promise.all(
-      AGENTS.map(async (name) =>
-        agents.set(
+    const start = async (name: string, extra: Record<string, string> = {}) =>
+      agents.set(
+        name,
+        await startWorker({
+          certsDir: certs.dir,
+          controlPlane: addresses.join(','),
           name,
-          await startWorker({
-            certsDir: certs.dir,
-            controlPlane: addresses.join(','),
-            name,
-            type: name.startsWith('caller') ? 'caller' : 'worker',
-            env: name.startsWith('caller') ? { ...env, WORKER_CALL: 'worker' } : env,
-          }),
-        ),
-      ),
-    );
+          type: name.startsWith('caller') ? 'caller' : 'worker',
+          env: { ...env, ...extra },
+        }),
+      );
+    // The workers first: a caller started beside them could call before any is registered.
+    await Promise.all(AGENTS.filter((name) => !name.startsWith('caller')).map((name) => start(name)));
+    await start('caller-1', { WORKER_CALL: 'worker' });
     await caller().waitFor(/^calling$/m);
   }, 180_000);
 
   afterAll(async () => {
-    for (const client of clients) client.close();
+    for (const client of clients.values()) client.close();
     await Promise.all([...agents.values()].map((agent) => agent.stop('SIGKILL')));
     await Promise.all([...replicas.values()].map((replica) => replica.stop('SIGKILL')));
     await etcd?.stop();
@@ -108,15 +150,17 @@ describe.skipIf(!etcdBinary)('control-plane replicas on a three-member etcd clus
     const [first] = replicas.keys();
     const watch = await removals(first!);
     await etcd.members[0]!.kill();
+    const killedAt = Date.now();
     await moreCalls(300);
     for (const address of replicas.keys())
       expect(await listed(address)).toEqual(expect.arrayContaining(AGENTS));
-    // Longer than a lease: heartbeats kept every registration alive through the remaining members.
-    await sleep(LEASE_MS + 2_000);
+    // Heartbeats kept every registration alive through the remaining members.
+    await renewedAfter(killedAt);
     for (const address of replicas.keys())
       expect(await listed(address)).toEqual(expect.arrayContaining(AGENTS));
     await etcd.members[0]!.start();
     await etcd.healthy(etcd.members[0]!);
+    expect(watch.ended()).toBe(false);
     watch.handle.cancel();
     expect(watch.removed).toEqual([]);
     expect(failedCalls(caller().output())).toEqual([]);
@@ -139,10 +183,11 @@ describe.skipIf(!etcdBinary)('control-plane replicas on a three-member etcd clus
     console.log(
       `${moving.length} agents moved to the other replica within ${Date.now() - killedAt} ms of the kill`,
     );
-    // Longer than a lease: registrations made through the dead replica live on through the other one.
-    await sleep(Math.max(0, killedAt + LEASE_MS + 2_000 - Date.now()));
+    // Registrations made through the dead replica live on through the other one.
+    await renewedAfter(killedAt);
     expect(await listed(survivor)).toEqual(expect.arrayContaining(AGENTS));
     await moreCalls(200);
+    expect(watch.ended()).toBe(false);
     watch.handle.cancel();
     expect(watch.removed).toEqual([]);
     expect(failedCalls(caller().output())).toEqual([]);
@@ -164,11 +209,12 @@ describe.skipIf(!etcdBinary)('control-plane replicas on a three-member etcd clus
     await Promise.all([etcd.members[1]!.start(), etcd.members[2]!.start()]);
     await Promise.all(etcd.members.map((member) => etcd.healthy(member)));
     const backAt = Date.now();
-    // Longer than a lease after quorum returned: had heartbeats not renewed the leases, they would have ended.
-    await sleep(LEASE_MS + 2_000);
+    // Heartbeats renewed the leases after quorum returned, before any ended.
+    await renewedAfter(backAt);
     for (const address of addresses) expect(await listed(address)).toEqual(expect.arrayContaining(AGENTS));
     await moreCalls(200);
     for (const watch of watches) {
+      expect(watch.ended()).toBe(false);
       watch.handle.cancel();
       expect(watch.removed).toEqual([]);
     }

@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentRecord } from '../../src/control-plane/agent-record.js';
-import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
-import { MeshClient } from '../../src/data-plane/mesh-client.js';
 import { Code, MeshError } from '../../src/errors.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { startWorker } from '../helpers/processes.js';
 import type { RunningEntryPoint } from '../helpers/run-cli.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startCaller, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 interface AttemptSeen {
@@ -24,8 +21,7 @@ interface AttemptSeen {
  */
 describe('a mesh with an instance that hangs (SIGSTOP) under load', () => {
   let mesh: TestMesh;
-  let cache: EndpointCache;
-  let client: MeshClient;
+  let caller: Awaited<ReturnType<typeof startCaller>>;
   const workers = new Map<string, RunningEntryPoint>();
   const attempts: AttemptSeen[] = [];
 
@@ -37,16 +33,11 @@ describe('a mesh with an instance that hangs (SIGSTOP) under load', () => {
         await startWorker({ certsDir: mesh.certsDir, controlPlane: mesh.controlPlane.address, name }),
       );
     }
-    cache = new EndpointCache({ client: await mesh.client('caller'), logger: silentLogger() });
-    await cache.start();
     const seen = (callee: AgentRecord, method: string, code: number, ms: number) => {
       const endedAt = performance.now();
       attempts.push({ callee: callee.id, method, startedAt: endedAt - ms, endedAt, code });
     };
-    client = new MeshClient({
-      identity: await mesh.identity('caller'),
-      cache,
-      logger: silentLogger(),
+    caller = await startCaller(mesh, 'caller', {
       observer: {
         attempt: (callee, method, code, ms) => seen(callee, method, code, ms),
         retry: () => undefined,
@@ -55,13 +46,12 @@ describe('a mesh with an instance that hangs (SIGSTOP) under load', () => {
         unrouted: () => undefined,
       },
     });
-    await until(() => cache.select({ type: 'worker' }).length === 3, 'three workers are listed');
+    await until(() => caller.cache.select({ type: 'worker' }).length === 3, 'three workers are listed');
   }, 120_000);
 
   afterAll(async () => {
     workers.get('worker-3')?.signal('SIGCONT');
-    client?.close();
-    cache?.close();
+    caller?.close();
     await Promise.all([...workers.values()].map((worker) => worker.stop('SIGKILL')));
     await mesh?.close();
   });
@@ -73,7 +63,7 @@ describe('a mesh with an instance that hangs (SIGSTOP) under load', () => {
     const load = async () => {
       while (!stopping) {
         // Round-robin: unlike the default balancer, it would keep sending a third of the calls to a slow instance.
-        await client
+        await caller.client
           .call({ type: 'worker' }, 'whoami', '', { idempotent: true, balancer: 'round-robin' })
           .then(
             () => (completed += 1),
@@ -96,7 +86,7 @@ describe('a mesh with an instance that hangs (SIGSTOP) under load', () => {
     const toldDeadline: string[] = [];
     await Promise.all(
       Array.from({ length: 5 }, (_, i) =>
-        client
+        caller.client
           .call({ type: 'worker', labelSelector: 'instance=worker-3' }, 'record', `given-up-${i}`, {
             timeoutMs: 1_000,
           })
@@ -135,7 +125,7 @@ describe('a mesh with an instance that hangs (SIGSTOP) under load', () => {
     hung.signal('SIGCONT');
     await until(
       async () =>
-        client
+        caller.client
           .call({ type: 'worker', labelSelector: 'instance=worker-3' }, 'whoami', '', { timeoutMs: 2_000 })
           .then(
             () => true,

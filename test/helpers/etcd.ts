@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './ports.js';
 import { makeTempDir } from './temp-dir.js';
 import { requireSystemBinary } from './system-binary.js';
+import { until } from './until.js';
 
 /** A real etcd process on loopback, in a temporary data directory. */
 export interface EtcdProcess {
@@ -101,12 +101,14 @@ export async function startEtcdCluster(size: number): Promise<EtcdCluster> {
     members,
     endpoints: members.map((member) => member.endpoint),
     async healthy(member, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!(await isHealthy(member.endpoint))) {
-        if (!member.running) throw new Error(`etcd ${member.name} is not running: ${member.output}`);
-        if (Date.now() > deadline) throw new Error(`etcd ${member.name} not healthy within ${timeoutMs} ms`);
-        await sleep(100);
-      }
+      await until(
+        async () => {
+          if (!member.running) throw new Error(`etcd ${member.name} is not running: ${member.output}`);
+          return isHealthy(member.endpoint);
+        },
+        `etcd ${member.name} is healthy`,
+        timeoutMs,
+      );
     },
     async stop() {
       await Promise.all(members.map((member) => member.kill()));

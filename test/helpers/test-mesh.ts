@@ -8,6 +8,8 @@ import {
 } from '../../src/control-plane/control-plane.js';
 import type { Store } from '../../src/control-plane/store.js';
 import { MemoryStore } from '../../src/control-plane/stores/memory-store.js';
+import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
+import { MeshClient, type MeshClientOptions } from '../../src/data-plane/mesh-client.js';
 import { ensureCaDir, ensureIdentity } from '../../src/identity/certs-dir.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
@@ -129,6 +131,58 @@ export function collector<T>(): {
         }, timeoutMs);
         waiters.push(waiter);
       });
+    },
+  };
+}
+
+/**
+ * The test meshes a test starts, and whatever it opens on them, closed together in `afterEach`: what was opened is
+ * closed first, newest first, then the meshes, newest first (a second mesh may reuse a first one's port).
+ */
+export function testMeshes(): {
+  start(options?: TestMeshOptions): Promise<TestMesh>;
+  /** Closes `close` with the meshes, before them. */
+  defer(close: () => unknown): void;
+  closeAll(): Promise<void>;
+} {
+  const meshes: TestMesh[] = [];
+  const closers: Array<() => unknown> = [];
+  return {
+    async start(options = {}) {
+      const started = await startTestMesh(options);
+      meshes.push(started);
+      return started;
+    },
+    defer(close) {
+      closers.push(close);
+    },
+    async closeAll() {
+      for (const close of closers.splice(0).reverse()) await close();
+      for (const started of meshes.splice(0).reverse()) await started.close().catch(() => undefined);
+    },
+  };
+}
+
+/** A mesh client for `name` with an endpoint cache following `mesh`'s control plane, started and ready. */
+export async function startCaller(
+  mesh: TestMesh,
+  name: string,
+  options: Partial<Omit<MeshClientOptions, 'identity' | 'cache' | 'logger'>> = {},
+): Promise<{ cache: EndpointCache; client: MeshClient; close(): void }> {
+  const cache = new EndpointCache({ client: await mesh.client(name), logger: silentLogger() });
+  await cache.start();
+  const client = new MeshClient({
+    identity: await mesh.identity(name),
+    cache,
+    logger: silentLogger(),
+    ...options,
+  });
+  return {
+    cache,
+    client,
+    close() {
+      client.close();
+      cache.close();
     },
   };
 }

@@ -4,26 +4,16 @@ import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
 import { Code, MeshError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { freePort } from '../helpers/ports.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { testMeshes } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /** The control-plane client and the endpoint cache against control planes that go away and come back. */
 describe('following a control plane that fails', () => {
-  const meshes: TestMesh[] = [];
-  const closers: Array<() => void> = [];
-  const mesh = async (options: Parameters<typeof startTestMesh>[0] = {}) => {
-    const started = await startTestMesh(options);
-    meshes.push(started);
-    return started;
-  };
-
-  afterEach(async () => {
-    for (const close of closers.splice(0)) close();
-    for (const started of meshes.splice(0).reverse()) await started.close().catch(() => undefined);
-  });
+  const meshes = testMeshes();
+  afterEach(() => meshes.closeAll());
 
   it('moves from a replica that cannot be reached to the next one, for calls and for watches', async () => {
-    const live = await mesh();
+    const live = await meshes.start();
     const dead = `127.0.0.1:${await freePort()}`;
     const identity = await live.identity('follower');
     // random() = 0: the dead replica, listed first, is the one it starts with.
@@ -32,7 +22,7 @@ describe('following a control plane that fails', () => {
       identity,
       random: () => 0,
     });
-    closers.push(() => client.close());
+    meshes.defer(() => client.close());
     expect(client.address).toBe(dead);
     expect(await client.getPolicies()).toMatchObject({ defaultEffect: 'allow' });
     expect(client.address).toBe(live.controlPlane.address);
@@ -42,7 +32,7 @@ describe('following a control plane that fails', () => {
       identity,
       random: () => 0,
     });
-    closers.push(() => other.close());
+    meshes.defer(() => other.close());
     const ended: Array<Error | undefined> = [];
     other.watch(
       0,
@@ -53,14 +43,14 @@ describe('following a control plane that fails', () => {
     expect(MeshError.from(ended[0]).code).toBe(Code.UNAVAILABLE);
     let snapshot = false;
     const watch = other.watch(0, (message) => (snapshot ||= message.kind === 'snapshot'));
-    closers.push(() => watch.cancel());
+    meshes.defer(() => watch.cancel());
     await until(() => snapshot, 'a snapshot from the live replica');
     // grpc-js reports a failed stream as `error` and then `end`: the first watch ended once, not twice.
     expect(ended).toHaveLength(1);
   });
 
   it('keeps what a partial snapshot lacks, and drops it when the complete one comes; keeps set policies', async () => {
-    const first = await mesh();
+    const first = await meshes.start();
     const address = first.controlPlane.address;
     const admin = await first.client('control-plane');
     await admin.setPolicies({
@@ -76,15 +66,15 @@ describe('following a control plane that fails', () => {
       await (await first.client(name)).register({ type: 'worker', name, endpoint: '127.0.0.1:9' }, 60_000);
     }
     const cache = new EndpointCache({ client: await first.client('follower'), logger: silentLogger() });
-    closers.push(() => cache.close());
+    meshes.defer(() => cache.close());
     await cache.start();
     expect(cache.select({ type: 'worker' }).map((agent) => agent.id)).toEqual(['goes-1', 'stays-1']);
     const kinds: string[] = [];
-    closers.push(cache.onChange((kind) => kinds.push(kind)));
+    meshes.defer(cache.onChange((kind) => kinds.push(kind)));
 
     // The control plane restarts on the same port with an empty store, still settling for a while.
     await first.controlPlane.close(0);
-    const second = await mesh({ certsDir: first.certsDir, listen: address, settleMs: 600_000 });
+    const second = await meshes.start({ certsDir: first.certsDir, listen: address, settleMs: 600_000 });
     await until(() => kinds.includes('snapshot'), 'the cache followed the new control plane');
     // Its snapshot is partial (empty): what the cache knew is still routable, and the policies still hold.
     expect(cache.select({ type: 'worker' }).map((agent) => agent.id)).toEqual(['goes-1', 'stays-1']);
@@ -102,7 +92,7 @@ describe('following a control plane that fails', () => {
     const late = (await second.client('late-watcher')).watch(partialRevision, (message) => {
       resumed.push(message.kind === 'snapshot' ? `snapshot partial=${message.partial}` : message.kind);
     });
-    closers.push(() => late.cancel());
+    meshes.defer(() => late.cancel());
     await until(() => resumed.length > 0, 'the resumed watch said something');
     expect(resumed[0]).toBe('snapshot partial=false');
     // No policies were ever set on the new control plane: the cache does not fall open to allow-all.

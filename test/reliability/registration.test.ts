@@ -6,32 +6,22 @@ import { AgentRegistration } from '../../src/agent/registration.js';
 import { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { Code, MeshError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { testMeshes } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /** An agent's registration against a control plane that limits it, restarts, or hangs. */
 describe('an agent registration', () => {
-  const meshes: TestMesh[] = [];
-  const closers: Array<() => unknown> = [];
-  const mesh = async (options: Parameters<typeof startTestMesh>[0] = {}) => {
-    const started = await startTestMesh(options);
-    meshes.push(started);
-    return started;
-  };
-
-  afterEach(async () => {
-    for (const close of closers.splice(0).reverse()) await close();
-    for (const started of meshes.splice(0).reverse()) await started.close().catch(() => undefined);
-  });
+  const meshes = testMeshes();
+  afterEach(() => meshes.closeAll());
 
   it("waits out the control plane's rate limit: a burst of subscriptions all land", async () => {
-    const limited = await mesh({ requestLimits: { register: { perSecond: 20, burst: 3 } } });
+    const limited = await meshes.start({ requestLimits: { register: { perSecond: 20, burst: 3 } } });
     const agent: RunningAgent = await startAgent({
       identity: await limited.identity('subscriber-1'),
       controlPlane: limited.controlPlane.address,
       type: 'subscriber',
     });
-    closers.push(() => agent.drain(1_000));
+    meshes.defer(() => agent.drain(1_000));
     for (let i = 0; i < 12; i += 1) await agent.subscribe(`topic-${i}.>`, () => undefined);
     const record = await agent.controlPlane.getAgent('subscriber-1');
     expect(record.spec.subscriptions.map((s) => s.pattern).sort()).toEqual(
@@ -40,7 +30,7 @@ describe('an agent registration', () => {
   });
 
   it('stays draining when it registers again while draining, and registers no more once it left', async () => {
-    const plain = await mesh();
+    const plain = await meshes.start();
     const client = await plain.client('drainer-1');
     const registration = new AgentRegistration({
       client,
@@ -60,7 +50,7 @@ describe('an agent registration', () => {
   });
 
   it('registers again at once when a restarted control plane does not list it, long before its next heartbeat', async () => {
-    const first = await mesh();
+    const first = await meshes.start();
     const address = first.controlPlane.address;
     // A 5-minute lease: the next heartbeat is 100 s away, so only the watch's snapshot can bring it back.
     const agent = await startAgent({
@@ -69,9 +59,9 @@ describe('an agent registration', () => {
       type: 'worker',
       leaseTtlMs: 300_000,
     });
-    closers.push(() => agent.drain(1_000));
+    meshes.defer(() => agent.drain(1_000));
     await first.controlPlane.close(0);
-    const second = await mesh({ certsDir: first.certsDir, listen: address, settleMs: 60_000 });
+    const second = await meshes.start({ certsDir: first.certsDir, listen: address, settleMs: 60_000 });
     const observer = await second.client('observer');
     await until(
       async () => (await observer.discover({ type: 'worker' })).agents.some((a) => a.id === 'long-lease-1'),
@@ -82,12 +72,12 @@ describe('an agent registration', () => {
   });
 
   it('moves on from a replica that hangs within the same call, with time left for the next', async () => {
-    const live = await mesh();
+    const live = await meshes.start();
     // A "control plane" that accepts connections and never answers (a stopped process looks the same).
     const sockets: Socket[] = [];
     const hung: Server = createServer((socket) => sockets.push(socket));
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
-    closers.push(
+    meshes.defer(
       () =>
         new Promise<void>((resolve) => {
           for (const socket of sockets) socket.destroy();
@@ -101,7 +91,7 @@ describe('an agent registration', () => {
       random: () => 0, // starts at the hung one
       timeoutMs: 6_000,
     });
-    closers.push(() => client.close());
+    meshes.defer(() => client.close());
     expect(await client.getPolicies()).toMatchObject({ defaultEffect: 'allow' });
     expect(client.address).toBe(live.controlPlane.address);
   });

@@ -1,11 +1,8 @@
 import { createSecureServer, constants, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
-import { MeshClient } from '../../src/data-plane/mesh-client.js';
 import { Code, MeshError } from '../../src/errors.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startCaller, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -15,8 +12,7 @@ import { until } from '../helpers/until.js';
  */
 describe('a mesh client meeting transport resets', () => {
   let mesh: TestMesh;
-  let cache: EndpointCache;
-  let client: MeshClient;
+  let caller: Awaited<ReturnType<typeof startCaller>>;
   let resetting: Http2SecureServer;
 
   beforeAll(async () => {
@@ -44,15 +40,12 @@ describe('a mesh client meeting transport resets', () => {
     await (
       await mesh.client('healthy-1')
     ).register({ type: 'flaky', name: 'healthy-1', endpoint: healthy.server.address }, 60_000);
-    cache = new EndpointCache({ client: await mesh.client('caller'), logger: silentLogger() });
-    await cache.start();
-    client = new MeshClient({ identity: await mesh.identity('caller'), cache, logger: silentLogger() });
-    await until(() => cache.select({ type: 'flaky' }).length === 2, 'both instances are listed');
+    caller = await startCaller(mesh, 'caller');
+    await until(() => caller.cache.select({ type: 'flaky' }).length === 2, 'both instances are listed');
   });
 
   afterAll(async () => {
-    client?.close();
-    cache?.close();
+    caller?.close();
     await new Promise((resolve) => resetting?.close(resolve));
     await mesh?.close();
   });
@@ -61,7 +54,7 @@ describe('a mesh client meeting transport resets', () => {
     // Round-robin over the two: a call that may not run twice fails when it meets the reset.
     const failures: MeshError[] = [];
     for (let i = 0; i < 4; i += 1) {
-      await client.call({ type: 'flaky' }, 'ping', '', { balancer: 'round-robin' }).then(
+      await caller.client.call({ type: 'flaky' }, 'ping', '', { balancer: 'round-robin' }).then(
         () => undefined,
         (error: unknown) => failures.push(MeshError.from(error)),
       );
@@ -69,10 +62,10 @@ describe('a mesh client meeting transport resets', () => {
     expect(failures.length).toBeGreaterThan(0);
     for (const failure of failures) expect(failure.code).toBe(Code.INTERNAL);
     // An idempotent call goes on to the healthy instance (a fresh client: the first one may have ejected it).
-    const fresh = new MeshClient({ identity: await mesh.identity('caller'), cache, logger: silentLogger() });
+    const fresh = await startCaller(mesh, 'caller');
     try {
       for (let i = 0; i < 6; i += 1) {
-        const result = await fresh.call({ type: 'flaky' }, 'ping', '', {
+        const result = await fresh.client.call({ type: 'flaky' }, 'ping', '', {
           idempotent: true,
           balancer: 'round-robin',
         });

@@ -227,16 +227,12 @@ export class EtcdStore implements Store {
   }
 
   async revokeLease(lease: LeaseId): Promise<void> {
-    try {
-      await this.client.leaseClient.leaseRevoke({ ID: lease }, this.deadline());
-      this.outage.succeeded(this.where);
-    } catch (error) {
+    await this.request('lease revoke', () =>
+      this.client.leaseClient.leaseRevoke({ ID: lease }, this.deadline()),
+    ).catch((error: unknown) => {
       // etcd's answer that the lease is gone already: what revoking wanted.
-      if (/lease not found/i.test((error as Error).message)) return;
-      const failure = unavailable(error, 'lease revoke');
-      this.outage.failed(this.where, failure);
-      throw failure;
-    }
+      if (!(error instanceof MeshError && error.code === Code.NOT_FOUND)) throw error;
+    });
   }
 
   async put(key: string, value: string, options: { lease?: LeaseId } = {}): Promise<number> {

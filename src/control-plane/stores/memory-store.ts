@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Code, MeshError } from '../../errors.js';
 import type { Clock } from '../../identity/certificate-authority.js';
-import { BoundedHistory } from '../bounded-history.js';
+import { BoundedHistory, DEFAULT_HISTORY_BYTES } from '../bounded-history.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoreWatchHandlers, StoredValue } from '../store.js';
 
 interface Lease {
@@ -111,7 +111,7 @@ export class MemoryStore implements Store {
     this.clock = options.clock ?? { now: () => Date.now() };
     this.history = new BoundedHistory(
       options.historySize ?? 10_000,
-      options.historyBytes ?? 32 * 1024 * 1024,
+      options.historyBytes ?? DEFAULT_HISTORY_BYTES,
     );
     // Revisions start from the clock (in microsecond steps), not from 0, so that a watcher resuming with a
     // revision from before a restart of this process is always behind it, and gets a snapshot, instead of
