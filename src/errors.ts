@@ -32,6 +32,19 @@ export function codeName(code: number): string {
   return codeNames.get(code) ?? `CODE_${code}`;
 }
 
+/** Most characters of input an error message repeats: see {@link quote}. */
+export const MAX_QUOTED = 128;
+
+/**
+ * Input as an error message repeats it: quoted, with control characters escaped, and cut to `max` characters with
+ * an ellipsis, so that a huge or hostile value (a 3 MB agent id) can neither blow up a status, whose details must
+ * fit the peer's header limit, nor a log line.
+ */
+export function quote(value: string, max: number = MAX_QUOTED): string {
+  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(cut);
+}
+
 /**
  * The one error type of the mesh: a gRPC-aligned `code`, a message a user can act on (what is wrong and how to
  * fix it), and the underlying `cause` when there is one.

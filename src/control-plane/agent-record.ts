@@ -1,4 +1,5 @@
 import { Code, fail, ok, type Result } from '../errors.js';
+import { validateAgentType } from '../identity/agent-types.js';
 import { validateIdentityName } from '../identity/spiffe-id.js';
 import { validateSubscriptions, type Subscription } from '../pubsub/subscription.js';
 import { validLabelKey, validLabelValue } from './label-selector.js';
@@ -60,7 +61,6 @@ export interface AgentRecord {
 
 /** Weight of an agent that declares none. */
 export const DEFAULT_WEIGHT = 100;
-const TOKEN = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 const CAPABILITY = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
 const MAX_CAPABILITIES = 64;
 const MAX_LABELS = 64;
@@ -144,11 +144,8 @@ export function validEndpoint(endpoint: string): boolean {
  */
 export function validateSpec(spec: AgentSpec): Result<AgentSpec> {
   const bad = (why: string) => fail(Code.INVALID_ARGUMENT, `invalid agent spec: ${why}`);
-  if (!TOKEN.test(spec.type)) {
-    return bad(
-      `type "${spec.type}" must be 1-63 lowercase letters, digits, ".", "_" or "-" (e.g. summarizer)`,
-    );
-  }
+  const type = validateAgentType(spec.type);
+  if (!type.ok) return bad(type.error.message);
   const name = validateIdentityName(spec.name);
   if (!name.ok) return bad(name.error.message);
   if (spec.capabilities.length > MAX_CAPABILITIES) return bad(`more than ${MAX_CAPABILITIES} capabilities`);

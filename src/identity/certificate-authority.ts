@@ -3,10 +3,11 @@ import { constants, createPrivateKey, privateEncrypt, randomBytes, type KeyObjec
 import forge from 'node-forge';
 import { Code, MeshError, unwrap } from '../errors.js';
 import { signJoinToken, type JoinTokenClaims } from './join-token.js';
+import { validateEntitledTypes } from './agent-types.js';
 import { generateRsaKeyPair } from './keys.js';
 import { identitySpiffeId, trustDomainSpiffeId, validateIdentityName, type SpiffeId } from './spiffe-id.js';
 import { TrustBundle, rootTrustDomain } from './trust-bundle.js';
-import { readCertificate } from './x509.js';
+import { AGENT_TYPE_PREFIX, readCertificate } from './x509.js';
 
 /** Default lifetime of a root CA: ten years. */
 export const DEFAULT_CA_TTL_MS = 87_600 * 3_600_000;
@@ -32,6 +33,11 @@ export interface LeafOptions {
   dnsNames?: readonly string[];
   /** IP addresses to add as SANs. */
   ipAddresses?: readonly string[];
+  /**
+   * The agent types the identity is entitled to register as (and is known by in policies' `callerTypes`),
+   * recorded in the certificate's subject (`OU=agent-type:<type>`); at most 16. None by default.
+   */
+  types?: readonly string[];
 }
 
 /** A signed certificate for an identity. */
@@ -233,8 +239,10 @@ export class CertificateAuthority {
   }
 
   /**
-   * Signs a PKCS#10 request for identity `name`. The request must be well formed, carry a valid self-signature
-   * (proof that the requester holds the key), and ask for no URI SAN other than the identity's own SPIFFE ID.
+   * Signs a PKCS#10 request for identity `name`, entitled to `options.types` (what the request itself asks for is
+   * never read: the caller decides, from a join token or the certificate being renewed). The request must be well
+   * formed, signed with SHA-256 or stronger by the key it carries (proof that the requester holds it), and ask for
+   * no URI SAN other than the identity's own SPIFFE ID.
    * @throws MeshError INVALID_ARGUMENT for a malformed request, PERMISSION_DENIED for one naming another identity.
    */
   signRequest(csrPem: string, name: string, options: LeafOptions = {}): SignedCertificate {
@@ -260,6 +268,13 @@ export class CertificateAuthority {
         `certificate signing request key refused: use an RSA key of 2048 to 4096 bits with exponent 65537 (got ${bits} bits)`,
       );
     }
+    const digest = CSR_SIGNATURES.get(csr.signatureOid ?? '');
+    if (!digest) {
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        'certificate signing request refused: sign it with SHA-256 or stronger (sha256WithRSAEncryption)',
+      );
+    }
     if (!verifiesItself(csr)) {
       throw new MeshError(
         Code.INVALID_ARGUMENT,
@@ -279,15 +294,20 @@ export class CertificateAuthority {
 
   /**
    * Creates a one-time join token for agent `name`, valid for `ttlMs` (default one hour): an agent without a
-   * certificate presents it with its CSR to obtain its first one.
-   * @throws MeshError INVALID_ARGUMENT for an invalid name or TTL.
+   * certificate presents it with its CSR to obtain its first one, entitled to `options.types`.
+   * @throws MeshError INVALID_ARGUMENT for an invalid name, type or TTL.
    */
-  createJoinToken(name: string, ttlMs = 3_600_000): { token: string; claims: JoinTokenClaims } {
+  createJoinToken(
+    name: string,
+    ttlMs = 3_600_000,
+    options: { types?: readonly string[] } = {},
+  ): { token: string; claims: JoinTokenClaims } {
     unwrap(validateIdentityName(name));
     checkTtl(ttlMs, 'join token lifetime');
     return signJoinToken(this.key, {
       trustDomain: this.trustDomain,
       name,
+      types: unwrap(validateEntitledTypes(options.types ?? [])),
       expiresAt: this.clock.now() + ttlMs,
     });
   }
@@ -300,6 +320,7 @@ export class CertificateAuthority {
   private checkLeafOptions(spiffeId: SpiffeId, options: LeafOptions): void {
     checkTtl(options.ttlMs ?? DEFAULT_LEAF_TTL_MS, 'certificate lifetime', MIN_CERT_TTL_MS);
     altNameEntries(spiffeId, options);
+    unwrap(validateEntitledTypes(options.types ?? []));
   }
 
   private sign(publicKey: forge.pki.PublicKey, spiffeId: SpiffeId, options: LeafOptions): SignedCertificate {
@@ -320,6 +341,10 @@ export class CertificateAuthority {
     certificate.validity.notAfter = notAfter;
     certificate.setSubject([
       { name: 'organizationName', value: 'agent-mesh' },
+      ...[...new Set(options.types ?? [])].map((type) => ({
+        name: 'organizationalUnitName',
+        value: `${AGENT_TYPE_PREFIX}${type}`,
+      })),
       { name: 'commonName', value: spiffeId.path.split('/').pop()! },
     ]);
     certificate.setIssuer(this.certificate.subject.attributes);
@@ -342,6 +367,13 @@ export class CertificateAuthority {
     };
   }
 }
+
+/** Signature algorithms of certificate requests the CA accepts: RSA PKCS#1 v1.5 with SHA-256 or stronger. */
+const CSR_SIGNATURES = new Map([
+  ['1.2.840.113549.1.1.11', 'sha256'],
+  ['1.2.840.113549.1.1.12', 'sha384'],
+  ['1.2.840.113549.1.1.13', 'sha512'],
+]);
 
 function verifiesItself(csr: forge.pki.CertificateSigningRequest): boolean {
   try {

@@ -1,15 +1,18 @@
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { Code, fail, ok, type Result } from '../errors.js';
+import { Code, fail, ok, quote, type Result } from '../errors.js';
+import { validateEntitledTypes } from './agent-types.js';
 import { validateIdentityName } from './spiffe-id.js';
 import type { TrustBundle } from './trust-bundle.js';
 
 const PREFIX = 'amjt1';
 const MAX_TOKEN_LENGTH = 4096;
 
-/** What a join token grants: one certificate for `name`, once, before `expiresAt`. */
+/** What a join token grants: one certificate for `name`, entitled to `types`, once, before `expiresAt`. */
 export interface JoinTokenClaims {
   trustDomain: string;
   name: string;
+  /** The agent types the certificate will entitle the agent to register as. */
+  types: string[];
   /** Unique token id: the control plane records it when the token is used, so it works only once. */
   jti: string;
   expiresAt: number;
@@ -22,11 +25,21 @@ export interface JoinTokenClaims {
  */
 export function signJoinToken(
   caKey: KeyObject,
-  claims: Omit<JoinTokenClaims, 'jti'> & { jti?: string },
+  claims: Omit<JoinTokenClaims, 'jti' | 'types'> & { jti?: string; types?: string[] },
 ): { token: string; claims: JoinTokenClaims } {
-  const full: JoinTokenClaims = { ...claims, jti: claims.jti ?? randomBytes(16).toString('hex') };
+  const full: JoinTokenClaims = {
+    ...claims,
+    types: claims.types ?? [],
+    jti: claims.jti ?? randomBytes(16).toString('hex'),
+  };
   const payload = Buffer.from(
-    JSON.stringify({ td: full.trustDomain, name: full.name, jti: full.jti, exp: full.expiresAt }),
+    JSON.stringify({
+      td: full.trustDomain,
+      name: full.name,
+      ty: full.types,
+      jti: full.jti,
+      exp: full.expiresAt,
+    }),
   );
   const signature = sign('sha256', Buffer.from(`${PREFIX}.${payload.toString('base64url')}`), caKey);
   return {
@@ -60,7 +73,7 @@ export function verifyJoinToken(
   if (!signers.some((root) => verify('sha256', signed, root.publicKey, signature))) {
     return refuse(`its signature is not from a root of trust domain "${trustDomain}"`);
   }
-  let raw: { td?: unknown; name?: unknown; jti?: unknown; exp?: unknown };
+  let raw: { td?: unknown; name?: unknown; ty?: unknown; jti?: unknown; exp?: unknown };
   try {
     raw = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as typeof raw;
   } catch {
@@ -74,8 +87,17 @@ export function verifyJoinToken(
   ) {
     return refuse('its claims are incomplete');
   }
-  if (raw.td !== trustDomain) return refuse(`it is for trust domain "${raw.td}", not "${trustDomain}"`);
-  if (!validateIdentityName(raw.name).ok) return refuse(`it names an invalid agent "${raw.name}"`);
+  // A token from before entitlements carries no types: its certificate entitles the agent to none.
+  const types = validateEntitledTypes(
+    Array.isArray(raw.ty) && raw.ty.every((type) => typeof type === 'string')
+      ? raw.ty
+      : raw.ty === undefined
+        ? []
+        : [''],
+  );
+  if (!types.ok) return refuse(`its agent types are invalid: ${types.error.message}`);
+  if (raw.td !== trustDomain) return refuse(`it is for trust domain ${quote(raw.td)}, not "${trustDomain}"`);
+  if (!validateIdentityName(raw.name).ok) return refuse(`it names an invalid agent ${quote(raw.name)}`);
   if (now > raw.exp) return refuse(`it expired at ${new Date(raw.exp).toISOString()}`);
-  return ok({ trustDomain: raw.td, name: raw.name, jti: raw.jti, expiresAt: raw.exp });
+  return ok({ trustDomain: raw.td, name: raw.name, types: types.value, jti: raw.jti, expiresAt: raw.exp });
 }

@@ -1,4 +1,4 @@
-import { Code, fail, ok, unwrap, type Result } from '../errors.js';
+import { Code, fail, ok, quote, unwrap, type Result } from '../errors.js';
 
 const TRUST_DOMAIN = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/;
@@ -28,7 +28,7 @@ export function validateTrustDomain(trustDomain: string): Result<string> {
   if (!TRUST_DOMAIN.test(trustDomain)) {
     return fail(
       Code.INVALID_ARGUMENT,
-      `invalid trust domain "${trustDomain}": use dot-separated labels of lowercase letters, digits, "-" and "_" (e.g. agentmesh.local)`,
+      `invalid trust domain ${quote(trustDomain)}: use dot-separated labels of lowercase letters, digits, "-" and "_" (e.g. agentmesh.local)`,
     );
   }
   return ok(trustDomain);
@@ -40,13 +40,13 @@ function validateSegment(segment: string, what: string): Result<string> {
   if (segment === '.' || segment === '..') {
     return fail(
       Code.INVALID_ARGUMENT,
-      `${what} "${segment}" is not allowed: "." and ".." are relative paths`,
+      `${what} ${quote(segment)} is not allowed: "." and ".." are relative paths`,
     );
   }
   if (!PATH_SEGMENT.test(segment)) {
     return fail(
       Code.INVALID_ARGUMENT,
-      `invalid ${what} "${segment}": use letters, digits, ".", "-" and "_" only (one SPIFFE path segment)`,
+      `invalid ${what} ${quote(segment)}: use letters, digits, ".", "-" and "_" only (one SPIFFE path segment)`,
     );
   }
   return ok(segment);
@@ -67,7 +67,7 @@ export function validateIdentityName(
   if (name.startsWith('.')) {
     return fail(
       Code.INVALID_ARGUMENT,
-      `invalid name "${name}": it must not start with "." (it would be a hidden file)`,
+      `invalid name ${quote(name)}: it must not start with "." (it would be a hidden file)`,
     );
   }
   if (name.length > MAX_NAME_LENGTH) {
@@ -87,7 +87,7 @@ export function validateIdentityName(
 
 /** Parses and validates a SPIFFE ID URI according to the SPIFFE-ID specification. */
 export function parseSpiffeId(uri: string): Result<SpiffeId> {
-  const invalid = (why: string) => fail(Code.INVALID_ARGUMENT, `invalid SPIFFE ID "${uri}": ${why}`);
+  const invalid = (why: string) => fail(Code.INVALID_ARGUMENT, `invalid SPIFFE ID ${quote(uri)}: ${why}`);
   if (uri.length > MAX_ID_LENGTH) return invalid(`longer than ${MAX_ID_LENGTH} characters`);
   if (!uri.startsWith('spiffe://')) return invalid('it must start with "spiffe://"');
   if (/[?#%]/.test(uri)) return invalid('query, fragment and percent-encoding are not allowed');

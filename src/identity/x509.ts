@@ -10,6 +10,13 @@ import { Code, MeshError } from '../errors.js';
 
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 const OID_KEY_USAGE = '2.5.29.15';
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+const OID_ORGANIZATIONAL_UNIT = '2.5.4.11';
+/**
+ * How a certificate records an agent type its identity is entitled to: one subject organizationalUnitName per
+ * type, `agent-type:<type>` (as Kubernetes reads groups from a client certificate's organization).
+ */
+export const AGENT_TYPE_PREFIX = 'agent-type:';
 const { Class, Type } = forge.asn1;
 
 /** Subject alternative names by kind. */
@@ -33,6 +40,18 @@ export interface CertificateFacts {
   x509: X509Certificate;
   altNames: SubjectAltNames;
   keyUsage: KeyUsage | undefined;
+  /**
+   * Whether basicConstraints says cA=TRUE, read from the extension itself: Node's `X509Certificate.ca` is false
+   * for a CA certificate whose keyUsage lacks keyCertSign.
+   */
+  basicConstraintsCa: boolean;
+  /** The OID of the algorithm the issuer signed the certificate with. */
+  signatureAlgorithm: string;
+  /**
+   * The agent types the CA entitled this identity to (subject `OU=agent-type:<type>`, see
+   * {@link AGENT_TYPE_PREFIX}); empty for a certificate issued before entitlements, or by another CA.
+   */
+  agentTypes: readonly string[];
 }
 
 interface Extension {
@@ -53,13 +72,27 @@ function children(node: forge.asn1.Asn1): forge.asn1.Asn1[] {
   return Array.isArray(node.value) ? node.value : [];
 }
 
-function readExtensions(der: Buffer): Map<string, Extension> {
+interface Parsed {
+  extensions: Map<string, Extension>;
+  signatureAlgorithm: string;
+  agentTypes: string[];
+}
+
+function read(der: Buffer): Parsed {
   const certificate = fromDer(forge.util.createBuffer(der.toString('binary')));
-  const tbs = children(certificate)[0];
+  const [tbs, algorithm] = children(certificate);
   if (!tbs) throw new Error('no tbsCertificate');
+  const algorithmOid = children(algorithm ?? certificate)[0];
+  const signatureAlgorithm =
+    algorithmOid?.type === Type.OID ? forge.asn1.derToOid(algorithmOid.value as string) : '';
+  const fields = children(tbs);
+  // version [0] is optional; then serialNumber, signature, issuer, validity, subject.
+  const subject = fields[fields[0]?.tagClass === Class.CONTEXT_SPECIFIC ? 5 : 4];
+  const agentTypes = subject ? readAgentTypes(subject) : [];
   const extensions = new Map<string, Extension>();
-  const wrapper = children(tbs).find((node) => node.tagClass === Class.CONTEXT_SPECIFIC && node.type === 3);
-  if (!wrapper) return extensions;
+  const parsed = { extensions, signatureAlgorithm, agentTypes };
+  const wrapper = fields.find((node) => node.tagClass === Class.CONTEXT_SPECIFIC && node.type === 3);
+  if (!wrapper) return parsed;
   for (const extension of children(children(wrapper)[0] ?? wrapper)) {
     const [oidNode, second, third] = children(extension);
     if (!oidNode || oidNode.type !== Type.OID) continue;
@@ -67,9 +100,29 @@ function readExtensions(der: Buffer): Map<string, Extension> {
     const octets = second?.type === Type.OCTETSTRING ? second : third;
     if (!octets || typeof octets.value !== 'string') continue;
     const oid = forge.asn1.derToOid(oidNode.value as string);
+    if (extensions.has(oid)) throw new Error(`extension ${oid} appears twice`); // RFC 5280 4.2
     extensions.set(oid, { critical, value: fromDer(octets.value) });
   }
-  return extensions;
+  return parsed;
+}
+
+/** basicConstraints is `SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLen INTEGER OPTIONAL }`. */
+function readBasicConstraintsCa(extension: Extension | undefined): boolean {
+  const first = extension ? children(extension.value)[0] : undefined;
+  return first?.type === Type.BOOLEAN && (first.value as string) !== '\x00';
+}
+
+/** The `agent-type:<type>` organizationalUnitName values of a Name (a SEQUENCE of SETs of attributes). */
+function readAgentTypes(name: forge.asn1.Asn1): string[] {
+  const types: string[] = [];
+  for (const attribute of children(name).flatMap(children)) {
+    const [oid, value] = children(attribute);
+    if (oid?.type !== Type.OID || typeof value?.value !== 'string') continue;
+    if (forge.asn1.derToOid(oid.value as string) !== OID_ORGANIZATIONAL_UNIT) continue;
+    const text = value.type === Type.UTF8 ? forge.util.decodeUtf8(value.value) : value.value;
+    if (text.startsWith(AGENT_TYPE_PREFIX)) types.push(text.slice(AGENT_TYPE_PREFIX.length));
+  }
+  return types;
 }
 
 function readAltNames(extension: Extension | undefined): SubjectAltNames {
@@ -110,11 +163,14 @@ function readKeyUsage(extension: Extension | undefined): KeyUsage | undefined {
 export function readCertificate(input: Buffer | string): CertificateFacts {
   try {
     const x509 = new X509Certificate(input);
-    const extensions = readExtensions(x509.raw);
+    const { extensions, signatureAlgorithm, agentTypes } = read(x509.raw);
     return {
       x509,
       altNames: readAltNames(extensions.get(OID_SUBJECT_ALT_NAME)),
       keyUsage: readKeyUsage(extensions.get(OID_KEY_USAGE)),
+      basicConstraintsCa: readBasicConstraintsCa(extensions.get(OID_BASIC_CONSTRAINTS)),
+      signatureAlgorithm,
+      agentTypes,
     };
   } catch (error) {
     throw new MeshError(Code.INVALID_ARGUMENT, `not a valid X.509 certificate: ${(error as Error).message}`, {
