@@ -75,7 +75,7 @@ export async function benchControlPlane(makeStore: () => Promise<Store>): Promis
         const name = `agent-${i}`;
         jobs.push(
           registrar.register(
-            { id: `spiffe://bench.local/agent/${name}`, name },
+            { id: `spiffe://bench.local/agent/${name}`, name, agentTypes: [`type-${i % TYPES}`] },
             {
               type: `type-${i % TYPES}`,
               name,

@@ -11,7 +11,7 @@
  * `npm start` runs one, auditor-1. To add a second in a process of its own while `npm start` runs (in another
  * terminal, from the repository root):
  *
- *   npm run ca -- issue auditor-2
+ *   npm run ca -- issue auditor-2 --type auditor
  *   npx tsx examples/audit-agent.ts
  *
  * AGENT_MESH_NAME, AGENT_MESH_CERTS and AGENT_MESH_CONTROL_PLANE pick another identity, certificate directory or

@@ -13,7 +13,7 @@
  * `npm start` runs one, planner-1. To run another in a process of its own while `npm start` runs (in another
  * terminal, from the repository root):
  *
- *   npm run ca -- issue planner-2
+ *   npm run ca -- issue planner-2 --type planner
  *   npx tsx examples/planner-agent.ts
  *
  * AGENT_MESH_NAME, AGENT_MESH_CERTS and AGENT_MESH_CONTROL_PLANE pick another identity, certificate directory or

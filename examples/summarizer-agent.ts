@@ -10,7 +10,7 @@
  * `npm start` runs two of them, summarizer-1 and summarizer-2, and the planner's calls are balanced across them.
  * To add a third in a process of its own while `npm start` runs (in another terminal, from the repository root):
  *
- *   npm run ca -- issue summarizer-3
+ *   npm run ca -- issue summarizer-3 --type summarizer
  *   npx tsx examples/summarizer-agent.ts
  *
  * It registers as summarizer-3 and the planner's calls start reaching it (the balancer favours the instances that

@@ -2,19 +2,20 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { validateSkills, type Skill } from '../control-plane/agent-record.js';
-import { authorize } from '../control-plane/policy.js';
+import { authorize, entitledTypes, grantedPriority } from '../control-plane/policy.js';
 import { runWithContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { CallReports } from '../data-plane/call-reports.js';
 import { MeshClient, type CallObserver, type MeshClientOptions } from '../data-plane/mesh-client.js';
-import { Code, MeshError, codeName } from '../errors.js';
+import { Code, MeshError, codeName, quote } from '../errors.js';
+import { moreUrgent, type PriorityClass } from '../priority.js';
 import { identityNameOf, type SpiffeId } from '../identity/spiffe-id.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import { AgentMetrics, type AgentInstruments } from '../observability/agent-metrics.js';
 import { metricsRoute, startHttpServer, type RunningHttpServer } from '../observability/http-server.js';
 import { flushTracing, startTracingFromEnv } from '../observability/tracing.js';
-import type { MeshIdentity } from '../transport/mesh-identity.js';
+import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer, type ServiceRegistration } from '../transport/server.js';
 import { toServiceError } from '../transport/status.js';
@@ -248,9 +249,52 @@ async function launchAgent(
     limit: options.maxConcurrency ?? 0,
     ...(options.maxQueue !== undefined ? { queueLimit: options.maxQueue } : {}),
   });
-  /** A place among the agent's calls, waiting in its queue (by priority class) when all are taken. */
-  const admit = (call: InvocationContext) =>
-    calls.tryTake() ?? calls.admit(priorityClass(call.context.priority), call.deadline, call.signal);
+  /**
+   * The agent types a caller is known by in policies: those its certificate and the policies' grants entitle it to
+   * (see {@link entitledTypes}), and the type it registered as, which the control plane admitted (with entitlements
+   * enforced, one of those; in audit mode, whatever it claimed).
+   */
+  const callerTypesOf = (caller: VerifiedPeer): string[] => {
+    const types = entitledTypes(cache.policies, caller);
+    const registered = registeredTypeOf(caller);
+    if (registered !== undefined && !types.includes(registered)) types.push(registered);
+    return types;
+  };
+  /** The type `caller` registered as, when it is one of our agents. */
+  const registeredTypeOf = (caller: SpiffeId): string | undefined => {
+    const callerName = identityNameOf(caller);
+    const record = callerName === undefined ? undefined : cache.get(callerName);
+    return record?.spiffeId === caller.uri ? record.spec.type : undefined;
+  };
+  const loweredFor = new Set<string>();
+  /**
+   * The priority class a call runs at: what its caller asked for, unless the policies' grants give the caller less
+   * (`default` without a grant). The call's context then carries the granted class, so calls made while handling
+   * it ask for no more either. Each caller's first lowered call is logged; the metric counts them all.
+   */
+  const grantPriority = (call: InvocationContext): PriorityClass => {
+    const asked = priorityClass(call.context.priority);
+    if (!moreUrgent(asked, 'default')) return asked;
+    const granted = grantedPriority(cache.policies, { uri: call.caller.uri, types: callerTypesOf(call.caller) });
+    if (!moreUrgent(asked, granted)) return asked;
+    call.context.priority = granted;
+    const callerType = registeredTypeOf(call.caller) ?? 'unknown';
+    instruments.priorityLowered(callerType, asked, granted);
+    if (!loweredFor.has(call.caller.uri)) {
+      if (loweredFor.size >= 1_000) loweredFor.clear();
+      loweredFor.add(call.caller.uri);
+      logger.warn(
+        { caller: call.caller.uri, asked, granted },
+        `a caller asked for priority ${asked} without a grant: its calls run at ${granted} (grant it with a policy grant)`,
+      );
+    }
+    return granted;
+  };
+  /** A place among the agent's calls, waiting in its queue (by granted priority class) when all are taken. */
+  const admit = (call: InvocationContext) => {
+    const priority = grantPriority(call);
+    return calls.tryTake() ?? calls.admit(priority, call.deadline, call.signal);
+  };
   const limiter = new CallerRateLimiter();
   /** The caller's budgets under the policies' rate limits; the returned function charges the tokens used. */
   const unlimited = { take: () => () => undefined };
@@ -260,7 +304,7 @@ async function launchAgent(
     if (!limits || limits.length === 0) return unlimited;
     return limiter.check(limits, {
       caller: call.caller.uri,
-      callerType: callerTypeOf(call.caller),
+      callerTypes: callerTypesOf(call.caller),
       targetType: options.type,
       method,
     });
@@ -314,12 +358,10 @@ async function launchAgent(
     ].map(([method, handler]) => [method, counted(method, handler)]),
   );
   /** The control plane's policies decide before any handler, generic or typed, runs. */
-  const checkPolicy = (caller: SpiffeId, method: string): void => {
-    const callerName = identityNameOf(caller);
-    const callerType = callerName ? cache.get(callerName)?.spec.type : undefined;
+  const checkPolicy = (caller: VerifiedPeer, method: string): void => {
     const decision = authorize(cache.policies, {
       caller: caller.uri,
-      ...(callerType ? { callerType } : {}),
+      callerTypes: callerTypesOf(caller),
       action: 'invoke',
       targetType: options.type,
       method,
@@ -327,18 +369,15 @@ async function launchAgent(
     if (!decision.allowed) {
       throw new MeshError(
         Code.PERMISSION_DENIED,
-        `"${caller.uri}" may not invoke ${options.type}.${method}${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
+        `${quote(caller.uri)} may not invoke ${options.type}.${method}${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
       );
     }
   };
   /** The registered type of a caller, for metrics ('unknown' for a caller not in the registry). */
-  const callerTypeOf = (caller: SpiffeId): string => {
-    const callerName = identityNameOf(caller);
-    return (callerName && cache.get(callerName)?.spec.type) || 'unknown';
-  };
+  const callerTypeOf = (caller: SpiffeId): string => registeredTypeOf(caller) ?? 'unknown';
   /** Whether `publisher` may publish to `topic`: undefined when allowed, else why not. */
-  const mayPublish = (publisher: SpiffeId, topic: string): string | undefined =>
-    publishRefusal(cache.policies, (id) => cache.get(id), publisher, topic);
+  const mayPublish = (publisher: VerifiedPeer, topic: string): string | undefined =>
+    publishRefusal(cache.policies, { uri: publisher.uri, types: callerTypesOf(publisher) }, topic);
   const events = new SubscriptionSet({
     identity: options.identity,
     logger,
@@ -352,7 +391,7 @@ async function launchAgent(
     cache,
     logger,
     metrics: instruments,
-    mayPublish: (topic) => mayPublish(options.identity.spiffeId, topic),
+    mayPublish: (topic) => mayPublish(options.identity.self, topic),
   });
   opened.push(() => publisher.close());
   const hopLimit = options.client?.hopLimit;
@@ -384,7 +423,15 @@ async function launchAgent(
     },
   });
   const typed = options.services ?? [];
-  const guard: Guard = { identity: options.identity, check: checkPolicy, limit, calls, logger, hopLimit };
+  const guard: Guard = {
+    identity: options.identity,
+    check: checkPolicy,
+    limit,
+    priority: grantPriority,
+    calls,
+    logger,
+    hopLimit,
+  };
   const server = await startServer({
     identity: options.identity,
     address: options.listen ?? '127.0.0.1:0',
@@ -499,9 +546,11 @@ async function launchAgent(
 /** What guards a user's typed service: the agent's identity, its policy check, its call count. */
 interface Guard {
   identity: MeshIdentity;
-  check: (caller: SpiffeId, method: string) => void;
+  check: (caller: VerifiedPeer, method: string) => void;
   /** Takes the call from the caller's rate-limit budgets (typed services report no tokens). */
   limit: (method: string, call: InvocationContext) => { take(): unknown };
+  /** The priority class the call runs at: the caller's ask, capped by its grant. */
+  priority: (call: InvocationContext) => PriorityClass;
   calls: CallScheduler;
   logger: Logger;
   hopLimit: number | undefined;
@@ -560,9 +609,7 @@ function guardService(service: ServiceRegistration, guard: Guard): ServiceRegist
         }
       };
       // A place among the agent's calls first: the call may wait in the queue, by its priority class.
-      guard.calls
-        .admit(priorityClass(incoming.context.priority), incoming.deadline, gone.signal)
-        .then(serve, refuse);
+      guard.calls.admit(guard.priority(incoming), incoming.deadline, gone.signal).then(serve, refuse);
     }) as grpc.UntypedHandleCall;
   }
   return { ...service, implementation };

@@ -15,12 +15,11 @@ import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
 import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';
-import type { SpiffeId } from '../identity/spiffe-id.js';
 import type { Logger } from '../observability/logger.js';
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observability/tracing.js';
 import type { SubscriptionSet } from '../pubsub/subscriber.js';
 import { peerIdentity } from '../transport/credentials.js';
-import type { MeshIdentity } from '../transport/mesh-identity.js';
+import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import type { ServiceRegistration } from '../transport/server.js';
 import { toServiceError } from '../transport/status.js';
@@ -30,8 +29,8 @@ const METHOD_NAME = /^[A-Za-z0-9._/-]{1,128}$/;
 
 /** What a handler of a generic method is told about its call. */
 export interface InvocationContext {
-  /** The caller's verified SPIFFE ID (from its certificate, never from the request). */
-  caller: SpiffeId;
+  /** The caller's verified SPIFFE ID and entitled types (from its certificate, never from the request). */
+  caller: VerifiedPeer;
   /** The call's deadline in ms since the epoch; Infinity when the caller set none. */
   deadline: number;
   /** Context propagated by the caller (trace, conversation, tenant, priority, caller chain). */
@@ -81,7 +80,7 @@ export interface AgentServiceOptions {
    * Decides whether `caller` may invoke `method` before the handler runs; throws a MeshError (PERMISSION_DENIED)
    * to refuse. The agent runtime enforces the control plane's policies here.
    */
-  authorize?: (caller: SpiffeId, method: string) => void;
+  authorize?: (caller: VerifiedPeer, method: string) => void;
   /** The agent's event subscriptions, which receive `DeliverEvents` streams. */
   events?: SubscriptionSet;
   /** Most agents a caller chain may hold on arrival (default 10); a longer one is refused as a loop. */
@@ -92,7 +91,7 @@ export interface AgentServiceOptions {
    * Told about every generic call once answered (metrics): the verified caller (undefined when the call was
    * refused before it was known), the method, the gRPC code and the time taken.
    */
-  onCallEnd?: (caller: SpiffeId | undefined, method: string, code: number, ms: number) => void;
+  onCallEnd?: (caller: VerifiedPeer | undefined, method: string, code: number, ms: number) => void;
   /**
    * Finds handlers for methods with no handler of their own in `methods` (unary) or `streams` (streamed), e.g. a
    * sidecar forwarding every method to its app; without one such a call is UNIMPLEMENTED. Authorization runs first.
@@ -286,7 +285,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
  * its measurement. Calls the handler makes continue the trace from this span when it records.
  */
 class ServerSpan {
-  caller: SpiffeId | undefined;
+  caller: VerifiedPeer | undefined;
   private readonly started = performance.now();
   private readonly method: string;
   private readonly span: Span;

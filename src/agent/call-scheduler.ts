@@ -1,14 +1,9 @@
 import { Code, MeshError } from '../errors.js';
 import { admissionRefusal } from '../transport/status.js';
 
-/** Priority classes, most urgent first: a waiting call of an earlier class always starts before a later one. */
-export const PRIORITY_CLASSES = ['interactive', 'default', 'batch'] as const;
-export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
+import { PRIORITY_CLASSES, type PriorityClass } from '../priority.js';
 
-/** The class named in call metadata; anything else is `default`. */
-export function priorityClass(name: string | undefined): PriorityClass {
-  return (PRIORITY_CLASSES as readonly string[]).includes(name ?? '') ? (name as PriorityClass) : 'default';
-}
+export { PRIORITY_CLASSES, priorityClass, type PriorityClass } from '../priority.js';
 
 /** Options for {@link CallScheduler}. */
 export interface CallSchedulerOptions {

@@ -6,7 +6,8 @@ import { rateLimitMatches, type RateLimit } from '../control-plane/policy.js';
 /** What a call is, for the limits: who calls whom and what. */
 export interface LimitedCall {
   caller: string;
-  callerType?: string;
+  /** The caller's entitled agent types. */
+  callerTypes?: readonly string[];
   targetType: string;
   method: string;
 }

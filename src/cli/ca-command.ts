@@ -42,13 +42,16 @@ export interface CertificateSummary {
   issuer: string;
   subject: string;
   isCa: boolean;
+  /** The agent types the certificate entitles its identity to. */
+  agentTypes: readonly string[];
   fingerprintSha256: string;
   dnsNames: string[];
   ipAddresses: string[];
 }
 
 function summarize(pem: string): CertificateSummary {
-  const { x509, altNames } = readCertificate(pem);
+  const facts = readCertificate(pem);
+  const { x509, altNames } = facts;
   const uri = altNames.uris.length === 1 ? altNames.uris[0]! : undefined;
   return {
     spiffeId: uri !== undefined && parseSpiffeId(uri).ok ? uri : null,
@@ -57,7 +60,8 @@ function summarize(pem: string): CertificateSummary {
     notAfter: new Date(x509.validTo).toISOString(),
     issuer: formatName(x509.issuer),
     subject: formatName(x509.subject),
-    isCa: x509.ca,
+    isCa: x509.ca || facts.basicConstraintsCa,
+    agentTypes: facts.agentTypes,
     fingerprintSha256: x509.fingerprint256,
     dnsNames: altNames.dnsNames,
     ipAddresses: altNames.ipAddresses,
@@ -73,6 +77,7 @@ function printSummary(summary: CertificateSummary): void {
     ['Issuer', summary.issuer],
     ['Subject', summary.subject],
     ['CA', summary.isCa ? 'yes' : 'no'],
+    ['Agent types', summary.agentTypes.length > 0 ? summary.agentTypes.join(', ') : '(none)'],
     ['SHA-256', summary.fingerprintSha256],
   ];
   if (summary.dnsNames.length > 0) rows.push(['DNS names', summary.dnsNames.join(', ')]);
@@ -121,20 +126,28 @@ export function createCaCommand(name = 'ca'): Command {
     )
     .option('--dns <name>', 'add a DNS name SAN (repeatable)', collect, [])
     .option('--ip <address>', 'add an IP address SAN (repeatable)', collect, [])
+    .option(
+      '--type <type>',
+      'an agent type the identity may register as and is known by in policies (repeatable)',
+      collect,
+      [],
+    )
     .option('--force', 'replace an existing identity of that name (new key, new certificate)', false)
     .action(
       async (
         name: string,
-        options: { dir: string; ttl?: number; dns: string[]; ip: string[]; force: boolean },
+        options: { dir: string; ttl?: number; dns: string[]; ip: string[]; type: string[]; force: boolean },
       ) => {
         const issued = await issueToDir(options.dir, name, {
           ttlMs: options.ttl ?? DEFAULT_LEAF_TTL_MS,
           dnsNames: options.dns,
           ipAddresses: options.ip,
+          types: options.type,
           force: options.force,
         });
+        const types = options.type.length > 0 ? `, entitled to type ${options.type.join(', ')}` : '';
         console.log(
-          `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${name}.crt`)}, ${name}.key (valid until ${issued.notAfter.toISOString()})`,
+          `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${name}.crt`)}, ${name}.key (valid until ${issued.notAfter.toISOString()}${types})`,
         );
       },
     );

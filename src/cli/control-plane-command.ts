@@ -14,6 +14,7 @@ interface ControlPlaneFlags {
   store: 'memory' | 'etcd';
   etcdEndpoints: string;
   admin: string[];
+  typeEntitlements: 'enforce' | 'audit';
   leaseTtl?: number;
   healthInterval?: number;
   healthTimeout?: number;
@@ -56,6 +57,16 @@ export function createControlPlaneCommand(): Command {
         .env('AGENT_MESH_ETCD_ENDPOINTS'),
     )
     .option('--admin <spiffe-id>', 'an identity allowed to change policies (repeatable)', collect, [])
+    .addOption(
+      new Option(
+        '--type-entitlements <mode>',
+        'enforce: an identity registers only as a type its certificate or a policy grant entitles it to; ' +
+          'audit: any type, logged and counted (while a mesh moves to entitlements)',
+      )
+        .choices(['enforce', 'audit'])
+        .default('enforce')
+        .env('AGENT_MESH_TYPE_ENTITLEMENTS'),
+    )
     .option(
       '--lease-ttl <duration>',
       'default registration lease when an agent asks for none (default 15s)',
@@ -90,6 +101,7 @@ export function createControlPlaneCommand(): Command {
         store,
         logger,
         admins: flags.admin,
+        typeEntitlements: flags.typeEntitlements,
         ...(flags.leaseTtl ? { leases: { defaultTtlMs: flags.leaseTtl } } : {}),
         healthChecks: {
           ...(flags.healthInterval ? { intervalMs: flags.healthInterval } : {}),

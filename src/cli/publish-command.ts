@@ -3,6 +3,7 @@ import { ControlPlaneClient } from '../control-plane/client.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { Code, MeshError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
+import { entitledTypes } from '../control-plane/policy.js';
 import { publishRefusal } from '../pubsub/publish-policy.js';
 import { EventPublisher } from '../pubsub/publisher.js';
 import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
@@ -52,7 +53,12 @@ export function createPublishCommand(): Command {
       identity,
       cache,
       logger,
-      mayPublish: (name) => publishRefusal(cache.policies, (id) => cache.get(id), identity.spiffeId, name),
+      mayPublish: (name) =>
+        publishRefusal(
+          cache.policies,
+          { uri: identity.spiffeId.uri, types: entitledTypes(cache.policies, identity.self) },
+          name,
+        ),
     });
     try {
       await cache.start();

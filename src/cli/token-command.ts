@@ -11,18 +11,25 @@ export function createTokenCommand(): Command {
     .command('create')
     .description('print a one-time join token for an agent (needs the CA key: run it where the CA lives)')
     .requiredOption('--name <agent>', 'the agent the token is for')
+    .option(
+      '--type <type>',
+      'an agent type its certificate will entitle the agent to register as (repeatable)',
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .option('--ttl <duration>', 'how long the token stays usable', durationArgument, 3_600_000)
     .addOption(
       new Option('--certs <dir>', 'certificate directory holding the CA')
         .default('certs')
         .env('AGENT_MESH_CERTS'),
     )
-    .action(async (flags: { name: string; ttl: number; certs: string }) => {
+    .action(async (flags: { name: string; type: string[]; ttl: number; certs: string }) => {
       const ca = await loadCaDir(flags.certs);
-      const { token: value, claims } = ca.createJoinToken(flags.name, flags.ttl);
+      const { token: value, claims } = ca.createJoinToken(flags.name, flags.ttl, { types: flags.type });
       console.log(value);
+      const types = claims.types.length > 0 ? `, entitled to type ${claims.types.join(', ')}` : ', no agent type';
       console.error(
-        `token for ${flags.name} in ${claims.trustDomain}, usable once until ${new Date(claims.expiresAt).toISOString()}`,
+        `token for ${flags.name} in ${claims.trustDomain}${types}, usable once until ${new Date(claims.expiresAt).toISOString()}`,
       );
     });
   return token;

@@ -30,6 +30,8 @@ interface UpOptions {
 /** One example agent that `up` runs in-process: its identity name, what it does, and how to start it. */
 interface ExampleAgent {
   name: string;
+  /** The agent type it registers as: its certificate entitles it to it. */
+  type: string;
   /** What it does, for the banner. */
   role(options: UpOptions): string;
   start(agent: ExampleAgentOptions, options: UpOptions): Promise<RunningAgent>;
@@ -43,16 +45,19 @@ interface ExampleAgent {
 const EXAMPLE_AGENTS: readonly ExampleAgent[] = [
   ...['summarizer-1', 'summarizer-2'].map((name): ExampleAgent => ({
     name,
+    type: 'summarizer',
     role: () => 'summarizer: methods summarize and summarize-stream',
     start: startSummarizer,
   })),
   {
     name: 'auditor-1',
+    type: 'auditor',
     role: () => "auditor: logs the events of 'tasks.>'",
     start: startAuditor,
   },
   {
     name: 'planner-1',
+    type: 'planner',
     role: (options) =>
       `planner: every ${formatDuration(options.interval)} a task for a summarizer; publishes tasks.completed or tasks.failed`,
     start: (agent, options) => startPlanner({ ...agent, intervalMs: options.interval }),
@@ -121,8 +126,8 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
     await ensureIdentity(options.certs, CONTROL_PLANE_NAME);
     await ensureIdentity(options.certs, CLI_NAME);
     const identities = new Map<string, MeshIdentity>();
-    for (const { name } of EXAMPLE_AGENTS) {
-      identities.set(name, new MeshIdentity(await ensureIdentity(options.certs, name)));
+    for (const { name, type } of EXAMPLE_AGENTS) {
+      identities.set(name, new MeshIdentity(await ensureIdentity(options.certs, name, { types: [type] })));
     }
     const controlPlane = await startControlPlane({
       certsDir: options.certs,
@@ -207,7 +212,7 @@ function bannerLines({ options, trustDomain, controlPlane, running, metricsServe
     `npx agent-mesh call summarizer summarize '{"title": "hi", "text": "Agents talk. Meshes listen."}'`,
     "npx agent-mesh subscribe 'tasks.>'",
     `npx agent-mesh publish tasks.noted '{"task": "by hand"}'`,
-    'npm run ca -- issue summarizer-3 && npx tsx examples/summarizer-agent.ts',
+    'npm run ca -- issue summarizer-3 --type summarizer && npx tsx examples/summarizer-agent.ts',
   ];
   return [
     'agent-mesh: local mesh running; Ctrl-C stops it',

@@ -19,7 +19,7 @@ import { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type RunningServer } from '../transport/server.js';
 import { HealthChecker, type HealthCheckSettings } from './health-checker.js';
-import { DEFAULT_LEASES, Registrar, type LeaseSettings } from './registrar.js';
+import { DEFAULT_LEASES, Registrar, type LeaseSettings, type TypeEntitlements } from './registrar.js';
 import type { RequestLimitSettings } from './request-limits.js';
 import { OperationsView } from './operations-view.js';
 import {
@@ -66,6 +66,11 @@ export interface ControlPlaneOptions {
    * it behind something that has. Port 0 picks a free one.
    */
   httpListen?: string;
+  /**
+   * `enforce` (the default): an identity registers only as an agent type its certificate or the policies' grants
+   * entitle it to. `audit`: any type, with a warning and a metric, for a mesh moving to entitlements.
+   */
+  typeEntitlements?: TypeEntitlements;
   /** Dashboard settings: how often live views get fresh call rates (default 2 s). */
   dashboard?: { refreshMs?: number };
 }
@@ -217,6 +222,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     state,
     logger,
     ...(options.leases ? { leases: options.leases } : {}),
+    typeEntitlements: options.typeEntitlements ?? 'enforce',
+    onUnentitled: (_caller, type) => meter.unentitledRegistration(type, options.typeEntitlements ?? 'enforce'),
   });
   const service = createControlPlaneService({
     identity,

@@ -12,7 +12,7 @@ import type {
   PolicySet__Output,
 } from '../generated/agentmesh/v1/PolicySet.js';
 import type { AgentRecord, AgentSpec, Health } from './agent-record.js';
-import type { PolicyAction, PolicySet } from './policy.js';
+import type { Grant, PolicyAction, PolicySet } from './policy.js';
 
 const HEALTH_TO_WIRE: Record<Health, HealthStatus__Output> = {
   healthy: 'HEALTH_STATUS_HEALTHY',
@@ -99,6 +99,7 @@ export function policiesToWire(policies: PolicySet, revision: number): PolicySet
       actions: rule.actions.map((action) => ACTION_TO_WIRE[action]),
     })),
     rateLimits: policies.rateLimits ?? [],
+    grants: policies.grants ?? [],
     revision,
   };
 }
@@ -137,6 +138,13 @@ export function policiesFromWire(policies: PolicySet__Output): PolicySet {
       requestsPerSecond: limit.requestsPerSecond,
       burst: limit.burst,
       tokensPerMinute: Number(limit.tokensPerMinute),
+    })),
+    grants: (policies.grants ?? []).map((grant) => ({
+      id: grant.id,
+      callers: grant.callers,
+      callerTypes: grant.callerTypes,
+      types: grant.types,
+      priority: grant.priority as Grant['priority'],
     })),
   };
 }

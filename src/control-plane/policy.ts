@@ -1,4 +1,6 @@
-import { Code, fail, ok, type Result } from '../errors.js';
+import { Code, fail, ok, quote, type Result } from '../errors.js';
+import { validateAgentType } from '../identity/agent-types.js';
+import { moreUrgent, PRIORITY_CLASSES, type PriorityClass } from '../priority.js';
 import { matchesTopic, patternCovers, validatePattern } from '../pubsub/topic.js';
 
 /** What a rule does when it matches. */
@@ -16,6 +18,7 @@ export interface PolicyRule {
   effect: PolicyEffect;
   actions: PolicyAction[];
   callers: string[];
+  /** The caller's entitled agent types (see {@link entitledTypes}): one of them must be listed. */
   callerTypes: string[];
   /** For invoke: the callee's agent types. */
   targetTypes: string[];
@@ -31,6 +34,63 @@ export interface PolicySet {
   rules: PolicyRule[];
   /** Per-caller rate limits on invoke calls, enforced by the callees (none when absent). */
   rateLimits?: RateLimit[];
+  /** What identities are granted beyond their certificates: agent types, priority (none when absent). */
+  grants?: Grant[];
+}
+
+/**
+ * An administrator's grant to the identities it matches, beyond what their certificates say: agent types they may
+ * register as and are known by in `callerTypes` (matched by `callers` alone: types do not grant types), and/or the
+ * most urgent priority class their calls may run at (matched by `callers` and `callerTypes`).
+ */
+export interface Grant {
+  id: string;
+  /** SPIFFE ID patterns (as in rules); empty: every identity. */
+  callers: string[];
+  /** Entitled agent types, one of which the identity must have; only with `priority`. */
+  callerTypes: string[];
+  /** Agent types granted. */
+  types: string[];
+  /** The most urgent priority class granted; empty: none (`default`). */
+  priority: PriorityClass | '';
+}
+
+/** An identity as policies see it: its SPIFFE ID and the agent types its certificate entitles it to. */
+export interface EntitledIdentity {
+  uri: string;
+  agentTypes: readonly string[];
+}
+
+/**
+ * The agent types an identity is entitled to: those its certificate records (put there by the mesh's CA) and
+ * those the policies' grants give its SPIFFE ID. What an agent registered as is never one of them unless it is.
+ */
+export function entitledTypes(policies: PolicySet, identity: EntitledIdentity): string[] {
+  const types = new Set(identity.agentTypes);
+  for (const grant of policies.grants ?? []) {
+    if (grant.types.length > 0 && callerMatches(grant.callers, identity.uri)) {
+      for (const type of grant.types) types.add(type);
+    }
+  }
+  return [...types];
+}
+
+/**
+ * The most urgent priority class the grants give a caller (with its entitled `types`): `default` without a grant.
+ * A caller asking for more runs at this; asking for less (`batch`) is always allowed.
+ */
+export function grantedPriority(policies: PolicySet, caller: { uri: string; types: readonly string[] }): PriorityClass {
+  let granted: PriorityClass = 'default';
+  for (const grant of policies.grants ?? []) {
+    if (grant.priority === '' || !callerMatches(grant.callers, caller.uri)) continue;
+    if (grant.callerTypes.length > 0 && !grant.callerTypes.some((type) => caller.types.includes(type))) continue;
+    if (moreUrgent(grant.priority, granted)) granted = grant.priority;
+  }
+  return granted;
+}
+
+function callerMatches(patterns: readonly string[], uri: string): boolean {
+  return patterns.length === 0 || patterns.some((pattern) => globMatches(pattern, uri));
 }
 
 /** A per-caller rate limit on invoke calls (see the `RateLimit` message). */
@@ -51,7 +111,7 @@ export interface RateLimit {
 /** Whether `limit` applies to an invoke call. */
 export function rateLimitMatches(
   limit: RateLimit,
-  request: { caller: string; callerType?: string; targetType: string; method: string },
+  request: { caller: string; callerTypes?: readonly string[]; targetType: string; method: string },
 ): boolean {
   return ruleMatches(
     { ...limit, effect: 'allow', actions: ['invoke'], topics: [] },
@@ -59,8 +119,8 @@ export function rateLimitMatches(
   );
 }
 
-/** A request to authorize. */
-export type AccessRequest = { caller: string; callerType?: string } & (
+/** A request to authorize: the caller's SPIFFE ID and entitled agent types ({@link entitledTypes}). */
+export type AccessRequest = { caller: string; callerTypes?: readonly string[] } & (
   | { action: 'invoke'; targetType: string; method: string }
   | { action: 'publish'; topic: string }
   | { action: 'subscribe'; pattern: string }
@@ -91,10 +151,9 @@ function globMatches(pattern: string, value: string): boolean {
 
 function ruleMatches(rule: PolicyRule, request: AccessRequest): boolean {
   if (rule.actions.length > 0 && !rule.actions.includes(request.action)) return false;
-  if (rule.callers.length > 0 && !rule.callers.some((pattern) => globMatches(pattern, request.caller)))
-    return false;
-  if (rule.callerTypes.length > 0 && !(request.callerType && rule.callerTypes.includes(request.callerType)))
-    return false;
+  if (!callerMatches(rule.callers, request.caller)) return false;
+  const types = request.callerTypes ?? [];
+  if (rule.callerTypes.length > 0 && !rule.callerTypes.some((type) => types.includes(type))) return false;
   switch (request.action) {
     case 'invoke':
       if (rule.targetTypes.length > 0 && !rule.targetTypes.includes(request.targetType)) return false;
@@ -172,6 +231,31 @@ export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
     }
     if (limit.requestsPerSecond === 0 && limit.tokensPerMinute === 0) {
       return bad(`rate limit "${limit.id}" limits nothing: give requestsPerSecond or tokensPerMinute`);
+    }
+  }
+  const grantIds = new Set<string>();
+  for (const grant of policies.grants ?? []) {
+    const where = `grant ${quote(grant.id, 64)}`;
+    if (!RULE_ID.test(grant.id)) return bad(`${where}: its id must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (grantIds.has(grant.id)) return bad(`${where} is used twice`);
+    grantIds.add(grant.id);
+    const caller = grant.callers.find((c) => !c.startsWith('spiffe://'));
+    if (caller !== undefined) return bad(`${where}: caller pattern ${quote(caller)} must start with spiffe://`);
+    for (const type of [...grant.types, ...grant.callerTypes]) {
+      const valid = validateAgentType(type);
+      if (!valid.ok) return bad(`${where}: ${valid.error.message}`);
+    }
+    if (grant.priority !== '' && !(PRIORITY_CLASSES as readonly string[]).includes(grant.priority)) {
+      return bad(`${where}: priority ${quote(grant.priority)} must be one of ${PRIORITY_CLASSES.join(', ')}`);
+    }
+    if (grant.types.length === 0 && grant.priority === '') {
+      return bad(`${where} grants nothing: give types or a priority`);
+    }
+    if (grant.types.length > 0 && grant.callerTypes.length > 0) {
+      return bad(`${where}: a grant of types selects identities by callers only (types do not grant types)`);
+    }
+    if (grant.types.length > 0 && grant.callers.length === 0) {
+      return bad(`${where}: a grant of types must name its callers (SPIFFE ID patterns)`);
     }
   }
   return ok(policies);

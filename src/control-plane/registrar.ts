@@ -1,4 +1,4 @@
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, quote } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import {
   validateSpec,
@@ -7,7 +7,7 @@ import {
   type Health,
   type LoadReport,
 } from './agent-record.js';
-import { authorize, validatePolicySet, type PolicySet } from './policy.js';
+import { authorize, entitledTypes, validatePolicySet, type PolicySet } from './policy.js';
 import { KEYS, storedAgent, type ControlPlaneState } from './state.js';
 import type { Store } from './store.js';
 
@@ -27,8 +27,18 @@ export interface RegistrarOptions {
   state: ControlPlaneState;
   logger: Logger;
   leases?: Partial<LeaseSettings>;
+  /**
+   * Whether an identity may register only as an agent type it is entitled to (`enforce`, the default), or may
+   * register as any type with a warning (`audit`: for a mesh moving to entitlements, to find what to grant).
+   */
+  typeEntitlements?: TypeEntitlements;
+  /** Told about every registration of a type the identity is not entitled to (audit mode lets it through). */
+  onUnentitled?: (caller: string, type: string) => void;
   clock?: { now(): number };
 }
+
+/** How the control plane treats a registration of a type the identity is not entitled to. */
+export type TypeEntitlements = 'enforce' | 'audit';
 
 function sameLoad(a: LoadReport, b: LoadReport): boolean {
   return a.inFlight === b.inFlight && a.queueDepth === b.queueDepth;
@@ -50,12 +60,15 @@ export class Registrar {
   }
 
   /**
-   * Registers (or re-registers) the agent `spec.name` for the caller `callerName`, whose SPIFFE ID is
-   * `callerId`. Resolves when the store has it; the record returned is what watchers will see.
-   * @throws MeshError INVALID_ARGUMENT, PERMISSION_DENIED (registering as someone else), UNAVAILABLE (store).
+   * Registers (or re-registers) the agent `spec.name` for the caller: its SPIFFE ID `id`, its agent name `name`
+   * (undefined for an identity that is no agent of ours) and the agent types its certificate entitles it to. The
+   * spec's type must be one of those or granted by the policies. Resolves when the store has it; the record
+   * returned is what watchers will see.
+   * @throws MeshError INVALID_ARGUMENT, PERMISSION_DENIED (registering as someone else, or as a type the identity
+   * is not entitled to), UNAVAILABLE (store).
    */
   async register(
-    caller: { id: string; name: string | undefined },
+    caller: { id: string; name: string | undefined; agentTypes: readonly string[] },
     rawSpec: AgentSpec,
     requestedTtlMs: number,
   ): Promise<{ record: AgentRecord; ttlMs: number }> {
@@ -64,20 +77,32 @@ export class Registrar {
     if (spec.value.name !== caller.name) {
       throw new MeshError(
         Code.PERMISSION_DENIED,
-        `"${caller.id}" may register only as "${caller.name ?? '(no agent name)'}", not as "${spec.value.name}"`,
+        `${quote(caller.id)} may register only as "${caller.name ?? '(no agent name)'}", not as "${spec.value.name}"`,
+      );
+    }
+    const policies = this.options.state.policies;
+    const entitled = entitledTypes(policies, { uri: caller.id, agentTypes: caller.agentTypes });
+    if (!entitled.includes(spec.value.type)) {
+      this.options.onUnentitled?.(caller.id, spec.value.type);
+      if ((this.options.typeEntitlements ?? 'enforce') === 'enforce') {
+        throw new MeshError(Code.PERMISSION_DENIED, unentitledMessage(caller.id, spec.value, entitled));
+      }
+      this.options.logger.warn(
+        { agent: spec.value.name, spiffeId: caller.id, type: spec.value.type, entitled },
+        'agent registered as a type it is not entitled to (allowed in audit mode; enforce mode will refuse it)',
       );
     }
     for (const subscription of spec.value.subscriptions) {
-      const decision = authorize(this.options.state.policies, {
+      const decision = authorize(policies, {
         caller: caller.id,
-        callerType: spec.value.type,
+        callerTypes: entitled.includes(spec.value.type) ? entitled : [...entitled, spec.value.type],
         action: 'subscribe',
         pattern: subscription.pattern,
       });
       if (!decision.allowed) {
         throw new MeshError(
           Code.PERMISSION_DENIED,
-          `"${caller.id}" may not subscribe to "${subscription.pattern}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
+          `${quote(caller.id)} may not subscribe to "${subscription.pattern}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
         );
       }
     }
@@ -231,4 +256,14 @@ export class Registrar {
     if (!Number.isFinite(requested) || requested <= 0) return this.leases.defaultTtlMs;
     return Math.min(this.leases.maxTtlMs, Math.max(this.leases.minTtlMs, Math.round(requested)));
   }
+}
+
+function unentitledMessage(callerId: string, spec: AgentSpec, entitled: readonly string[]): string {
+  const has = entitled.length === 0 ? 'no agent type' : `only ${entitled.map((type) => `"${type}"`).join(', ')}`;
+  return (
+    `${quote(callerId)} is not entitled to register as type "${spec.type}": its certificate and the policies' ` +
+    `grants entitle it to ${has}. Grant it by issuing its certificate with the type (agent-mesh ca issue ` +
+    `${spec.name} --type ${spec.type}, or agent-mesh token create --name ${spec.name} --type ${spec.type}) or ` +
+    `with a policy grant {"callers": ["${callerId.slice(0, 200)}"], "types": ["${spec.type}"]}`
+  );
 }

@@ -144,7 +144,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
   const caller = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
     const id = peerIdentity(call, options.identity);
     const ours = id.trustDomain === options.identity.spiffeId.trustDomain;
-    return { id: id.uri, name: ours ? identityNameOf(id) : undefined };
+    return { id: id.uri, name: ours ? identityNameOf(id) : undefined, agentTypes: id.agentTypes };
   };
 
   const implementation = {
@@ -231,11 +231,15 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         const { authority: ca, bundle } = options.ca();
         const ttlMs = Math.min(maxCertTtl, Number(request.ttlMs) > 0 ? Number(request.ttlMs) : maxCertTtl);
         let name: string;
+        // The entitled types come from the token the CA signed, or from the certificate being renewed: never from
+        // the request.
+        let types: readonly string[];
         let consume: (() => Promise<boolean>) | undefined;
         if (request.joinToken !== '') {
           const claims = verifyJoinToken(request.joinToken, bundle, ca.trustDomain, clock.now());
           if (!claims.ok) throw claims.error;
           name = claims.value.name;
+          types = claims.value.types;
           if (await registrar.joinTokenUsed(claims.value.jti)) throw usedToken();
           consume = () => registrar.consumeJoinToken(claims.value.jti, claims.value.expiresAt);
         } else {
@@ -244,8 +248,9 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
             throw new MeshError(Code.PERMISSION_DENIED, `"${who.id}" is not an identity this CA renews`);
           limit('renewal', who.id);
           name = who.name;
+          types = who.agentTypes;
         }
-        const signed = ca.signRequest(request.csrPem, name, { ttlMs });
+        const signed = ca.signRequest(request.csrPem, name, { ttlMs, types });
         if (consume && !(await consume())) throw usedToken();
         logger.info(
           { spiffeId: signed.spiffeId.uri, serial: signed.serialNumber, join: consume !== undefined },

@@ -20,6 +20,7 @@ import type { EventDelivery as _agentmesh_v1_EventDelivery, EventDelivery__Outpu
 import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliveryBatch__Output as _agentmesh_v1_EventDeliveryBatch__Output } from './agentmesh/v1/EventDeliveryBatch.js';
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from './agentmesh/v1/GetAgentRequest.js';
 import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from './agentmesh/v1/GetPoliciesRequest.js';
+import type { Grant as _agentmesh_v1_Grant, Grant__Output as _agentmesh_v1_Grant__Output } from './agentmesh/v1/Grant.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from './agentmesh/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _agentmesh_v1_HeartbeatResponse, HeartbeatResponse__Output as _agentmesh_v1_HeartbeatResponse__Output } from './agentmesh/v1/HeartbeatResponse.js';
 import type { LoadReport as _agentmesh_v1_LoadReport, LoadReport__Output as _agentmesh_v1_LoadReport__Output } from './agentmesh/v1/LoadReport.js';
@@ -64,6 +65,7 @@ export interface ProtoGrpcType {
       EventDeliveryBatch: MessageTypeDefinition<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_EventDeliveryBatch__Output>
       GetAgentRequest: MessageTypeDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_GetAgentRequest__Output>
       GetPoliciesRequest: MessageTypeDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_GetPoliciesRequest__Output>
+      Grant: MessageTypeDefinition<_agentmesh_v1_Grant, _agentmesh_v1_Grant__Output>
       HealthStatus: EnumTypeDefinition
       HeartbeatRequest: MessageTypeDefinition<_agentmesh_v1_HeartbeatRequest, _agentmesh_v1_HeartbeatRequest__Output>
       HeartbeatResponse: MessageTypeDefinition<_agentmesh_v1_HeartbeatResponse, _agentmesh_v1_HeartbeatResponse__Output>

@@ -9,7 +9,7 @@ import {
   type IssuedIdentity,
   type LeafOptions,
 } from './certificate-authority.js';
-import { validateIdentityName } from './spiffe-id.js';
+import { CONTROL_PLANE_NAME, validateIdentityName } from './spiffe-id.js';
 import { TrustBundle } from './trust-bundle.js';
 
 /**
@@ -262,7 +262,8 @@ export async function finishRootRotation(dir: string): Promise<void> {
  */
 export async function loadIdentity(dir: string, name: string): Promise<IdentityMaterial> {
   unwrap(validateIdentityName(name, { allowControlPlane: true }));
-  const hint = `issue it with \`agent-mesh ca issue ${name} --dir ${dir}\``;
+  const type = name === CONTROL_PLANE_NAME ? '' : ' --type <agent type>';
+  const hint = `issue it with \`agent-mesh ca issue ${name}${type} --dir ${dir}\``;
   // One after the other, so that the error names the first missing file, always the same one.
   const certificatePem = await readText(join(dir, `${name}.crt`), `certificate of "${name}"`, hint);
   const privateKeyPem = await readText(join(dir, `${name}.key`), `private key of "${name}"`, hint);
@@ -281,8 +282,8 @@ export async function ensureCaDir(dir: string, trustDomain: string): Promise<Cer
 }
 
 /**
- * Returns the identity `name` from `dir`, issuing it anew when it is missing, not from this CA, or within
- * `renewWithinMs` of expiring.
+ * Returns the identity `name` from `dir`, issuing it anew when it is missing, not from this CA, within
+ * `renewWithinMs` of expiring, or not entitled to every type of `options.types`.
  */
 export async function ensureIdentity(
   dir: string,
@@ -296,7 +297,8 @@ export async function ensureIdentity(
       material.certificatePem,
       Date.now() + (options.renewWithinMs ?? 3_600_000),
     );
-    if (verified.ok) return material;
+    const types = verified.ok ? verified.value.facts.agentTypes : [];
+    if (verified.ok && (options.types ?? []).every((type) => types.includes(type))) return material;
   } catch (error) {
     if (!(error instanceof MeshError && error.code === Code.NOT_FOUND)) throw error;
   }

@@ -23,6 +23,7 @@ export class AgentMetrics {
   private readonly retries: Counter<'caller_type' | 'callee_type'>;
   private readonly failovers: Counter<'caller_type' | 'callee_type'>;
   private readonly ejections: Counter<'caller_type' | 'callee_type'>;
+  private readonly prioritiesLowered: Counter<'caller_type' | 'callee_type' | 'asked' | 'granted'>;
   private readonly eventsPublished: Counter<'publisher_type'>;
   private readonly eventDeliveries: Counter<'publisher_type' | 'outcome'>;
   private readonly eventsHandled: Counter<'subscriber_type' | 'outcome'>;
@@ -119,6 +120,12 @@ export class AgentMetrics {
         }
       },
     });
+    this.prioritiesLowered = new Counter({
+      name: 'agentmesh_priority_lowered_total',
+      help: 'Calls that asked for a more urgent priority class than the policies grant their caller, and ran at the granted one.',
+      labelNames: ['caller_type', 'callee_type', 'asked', 'granted'],
+      registers,
+    });
     const expiries = this.expiries;
     this.certificateExpiry = new Gauge({
       name: 'agentmesh_certificate_expiry_timestamp_seconds',
@@ -148,6 +155,7 @@ export class AgentMetrics {
       retries: this.retries,
       failovers: this.failovers,
       ejections: this.ejections,
+      prioritiesLowered: this.prioritiesLowered,
       tally: (family: keyof AgentMetrics['tallies'], outcome = ''): Tally => {
         const key = `${type}\0${outcome}`;
         let tally = this.tallies[family].get(key);
@@ -251,6 +259,11 @@ export class AgentInstruments {
 
   ejection(calleeType: string): void {
     this.bound.ejections.labels(this.type, calleeType).inc();
+  }
+
+  /** A call from an agent of `callerType` asked for priority `asked`, more than its grant: it ran at `granted`. */
+  priorityLowered(callerType: string, asked: string, granted: string): void {
+    this.bound.prioritiesLowered.labels(callerType, this.type, asked, granted).inc();
   }
 
   eventPublished(): void {

@@ -35,6 +35,8 @@ export class ControlPlaneMetrics {
   private readonly registrations: Counter;
   private readonly deregistrations: Counter;
   private readonly certificates: Counter<'kind'>;
+  private readonly unentitled: Counter<'type' | 'mode'>;
+  private readonly unentitledTypes = new Set<string>();
   private readonly callReports: Counter<'result'>;
 
   constructor(options: ControlPlaneMetricsOptions) {
@@ -78,6 +80,12 @@ export class ControlPlaneMetrics {
     this.deregistrations = new Counter({
       name: 'agentmesh_control_plane_deregistrations_total',
       help: 'Deregistrations accepted by this replica.',
+      registers,
+    });
+    this.unentitled = new Counter({
+      name: 'agentmesh_control_plane_unentitled_registrations_total',
+      help: 'Registrations as an agent type the identity is not entitled to: refused (enforce) or let through (audit).',
+      labelNames: ['type', 'mode'] as const,
       registers,
     });
     this.certificates = new Counter({
@@ -159,6 +167,16 @@ export class ControlPlaneMetrics {
 
   deregistered(): void {
     this.deregistrations.inc();
+  }
+
+  /** A registration as `type`, which the identity is not entitled to: refused (`enforce`) or let through (`audit`). */
+  unentitledRegistration(type: string, mode: 'enforce' | 'audit'): void {
+    // The type is the caller's claim: beyond 100 distinct ones, they are counted as `other`.
+    if (!this.unentitledTypes.has(type)) {
+      if (this.unentitledTypes.size >= 100) type = 'other';
+      else this.unentitledTypes.add(type);
+    }
+    this.unentitled.inc({ type, mode });
   }
 
   certificateIssued(kind: 'join' | 'renewal' | 'self'): void {

@@ -10,7 +10,7 @@ import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observability/tracing.js';
 import { peerIdentity } from '../transport/credentials.js';
-import type { MeshIdentity } from '../transport/mesh-identity.js';
+import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { eventFromWire, type EventHandler, type EventOutcome, type ReceivedEvent } from './event.js';
 import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from './subscription.js';
 import { matchesTopic } from './topic.js';
@@ -23,7 +23,7 @@ export interface SubscriptionSetOptions {
    * Whether `publisher` may publish to `topic` (the control plane's policies); a refusal names the reason.
    * Events the policies do not allow are refused, neither handled nor dead-lettered.
    */
-  mayPublish?: (publisher: SpiffeId, topic: string) => string | undefined;
+  mayPublish?: (publisher: VerifiedPeer, topic: string) => string | undefined;
   /** Counts the answers given (Prometheus). */
   metrics?: Pick<AgentInstruments, 'eventHandled'>;
 }
@@ -93,7 +93,7 @@ export class SubscriptionSet {
 
   /** Serves one `DeliverEvents` stream from a publisher. */
   serve(call: grpc.ServerDuplexStream<EventDeliveryBatch__Output, AckBatch>): void {
-    let publisher: SpiffeId;
+    let publisher: VerifiedPeer;
     try {
       publisher = peerIdentity(call, this.options.identity);
     } catch (error) {
@@ -127,7 +127,7 @@ export class SubscriptionSet {
     call.on('cancelled', () => (open = false));
   }
 
-  private receive(publisher: SpiffeId, delivery: EventDelivery__Output, answer: (ack: Ack) => void): void {
+  private receive(publisher: VerifiedPeer, delivery: EventDelivery__Output, answer: (ack: Ack) => void): void {
     const { deliveryId } = delivery;
     if (!delivery.event) return this.refuse(publisher, deliveryId, 'a delivery without an event', answer);
     const entry = this.entries.get(subscriptionKey(delivery));

@@ -4,7 +4,7 @@ import { Code, MeshError, type Result } from '../errors.js';
 import type { TrustBundle } from '../identity/trust-bundle.js';
 import { readCertificate } from '../identity/x509.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
-import type { MeshIdentity } from './mesh-identity.js';
+import type { MeshIdentity, VerifiedPeer } from './mesh-identity.js';
 
 /**
  * Which server a client means to reach: one exact SPIFFE ID (the usual case: the ID the registry lists for an
@@ -152,15 +152,15 @@ function serverCheck(
 }
 
 /**
- * The verified SPIFFE ID of the peer of a call: on a server call, the caller (for handlers behind
- * {@link createServerCredentials}); on a client call, once it has connected, the server. Never read identity from
- * metadata or message bodies: only this.
+ * The verified SPIFFE ID of the peer of a call, with the agent types its certificate entitles it to: on a server
+ * call, the caller (for handlers behind {@link createServerCredentials}); on a client call, once it has connected,
+ * the server. Never read identity from metadata or message bodies: only this.
  * @throws MeshError UNAUTHENTICATED when the call carries no verified peer certificate.
  */
 export function peerIdentity(
   call: { getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null },
   identity: MeshIdentity,
-): SpiffeId {
+): VerifiedPeer {
   const peer = identity.verifyCallPeer(call);
   if (!peer.ok) throw new MeshError(Code.UNAUTHENTICATED, peer.error.message);
   return peer.value;

@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { experimental } from '@grpc/grpc-js';
-import { Code, MeshError, fail, type Result } from '../errors.js';
+import { Code, MeshError, fail, ok, type Result } from '../errors.js';
 import type { Clock } from '../identity/certificate-authority.js';
 import type { IdentityMaterial } from '../identity/certs-dir.js';
 import type { SpiffeId } from '../identity/spiffe-id.js';
@@ -12,6 +12,15 @@ import { tlsSocketOf } from './peer-socket.js';
 type CertificateProvider = experimental.CertificateProvider;
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
+
+/**
+ * A peer's SPIFFE ID as its verified certificate proves it, with the agent types the certificate entitles it to:
+ * only certificates of this process's own trust domain entitle (another domain's CA cannot make one of its
+ * identities one of our types; policies can grant it types by ID).
+ */
+export interface VerifiedPeer extends SpiffeId {
+  readonly agentTypes: readonly string[];
+}
 
 /** Peers verified recently, by certificate fingerprint: verification parses the certificate, calls are hot. */
 const PEER_CACHE_LIMIT = 4096;
@@ -25,6 +34,7 @@ export class MeshIdentity implements CertificateProvider {
   private material!: IdentityMaterial;
   private bundle!: TrustBundle;
   private id!: SpiffeId;
+  private types: readonly string[] = [];
   private notAfterMs = 0;
   private updatedAtMs = 0;
   private caUpdate!: experimental.CaCertificateUpdate;
@@ -32,11 +42,11 @@ export class MeshIdentity implements CertificateProvider {
   private readonly caListeners = new Set<CaListener>();
   private readonly updateListeners = new Set<() => void>();
   private readonly identityListeners = new Set<IdentityListener>();
-  private readonly verifiedPeers = new Map<string, Result<SpiffeId>>();
+  private readonly verifiedPeers = new Map<string, Result<VerifiedPeer>>();
   /** Peers verified per TLS connection; `generation` ties each to the trust bundle it was checked against. */
   private readonly verifiedSockets = new WeakMap<
     TLSSocket,
-    { generation: number; result: Result<SpiffeId>; notAfter: number }
+    { generation: number; result: Result<VerifiedPeer>; notAfter: number }
   >();
   private generation = 0;
 
@@ -53,6 +63,16 @@ export class MeshIdentity implements CertificateProvider {
   /** This process's own SPIFFE ID. */
   get spiffeId(): SpiffeId {
     return this.id;
+  }
+
+  /** The agent types this process's own certificate entitles it to. */
+  get agentTypes(): readonly string[] {
+    return this.types;
+  }
+
+  /** This process as its peers verify it: its SPIFFE ID and entitled agent types. */
+  get self(): VerifiedPeer {
+    return { ...this.id, agentTypes: this.types };
   }
 
   /** The roots this process trusts. */
@@ -98,6 +118,7 @@ export class MeshIdentity implements CertificateProvider {
     this.material = material;
     this.bundle = bundle;
     this.id = verified.value.spiffeId;
+    this.types = verified.value.facts.agentTypes;
     this.notAfterMs = Date.parse(verified.value.facts.x509.validTo);
     this.updatedAtMs = this.options.clock?.now() ?? Date.now();
     this.verifiedPeers.clear();
@@ -115,16 +136,19 @@ export class MeshIdentity implements CertificateProvider {
   /**
    * Verifies a TLS peer's certificate: signed by a root of the current trust bundle (which may have changed since
    * the handshake) and a valid X.509-SVID of that root's trust domain; the handshake checked its validity dates.
-   * Returns the peer's SPIFFE ID or why it is refused (UNAUTHENTICATED).
+   * Returns the peer's SPIFFE ID and entitled types, or why it is refused (UNAUTHENTICATED).
    */
-  verifyPeer(peer: PeerCertificate | undefined): Result<SpiffeId> {
+  verifyPeer(peer: PeerCertificate | undefined): Result<VerifiedPeer> {
     if (!peer?.raw) return fail(Code.UNAUTHENTICATED, 'the peer presented no certificate');
     const key = peer.fingerprint256;
     const cached = this.verifiedPeers.get(key);
     if (cached) return cached;
-    let result: Result<SpiffeId>;
+    let result: Result<VerifiedPeer>;
     try {
-      result = this.bundle.verifySvid(readCertificate(peer.raw));
+      const facts = readCertificate(peer.raw);
+      const id = this.bundle.verifySvid(facts);
+      const ours = id.ok && id.value.trustDomain === this.id.trustDomain;
+      result = id.ok ? ok({ ...id.value, agentTypes: ours ? facts.agentTypes : [] }) : id;
     } catch (error) {
       result = fail(Code.UNAUTHENTICATED, MeshError.from(error).message);
     }
@@ -140,7 +164,7 @@ export class MeshIdentity implements CertificateProvider {
    */
   verifyCallPeer(call: {
     getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
-  }): Result<SpiffeId> {
+  }): Result<VerifiedPeer> {
     const socket = tlsSocketOf(call);
     if (!socket) return this.verifyPeer(call.getAuthContext()?.sslPeerCertificate);
     let entry = this.verifiedSockets.get(socket);

@@ -40,7 +40,7 @@ describe('policies', () => {
     expect(
       authorize(policies, {
         caller,
-        callerType: 'planner',
+        callerTypes: ['planner'],
         action: 'invoke',
         targetType: 'worker',
         method: 'run.fast',
@@ -49,7 +49,7 @@ describe('policies', () => {
     expect(
       authorize(policies, {
         caller,
-        callerType: 'planner',
+        callerTypes: ['planner'],
         action: 'invoke',
         targetType: 'worker',
         method: 'stop',
@@ -58,7 +58,7 @@ describe('policies', () => {
     expect(
       authorize(policies, {
         caller,
-        callerType: 'worker',
+        callerTypes: ['worker'],
         action: 'invoke',
         targetType: 'worker',
         method: 'run',

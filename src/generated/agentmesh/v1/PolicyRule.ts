@@ -26,7 +26,8 @@ export interface PolicyRule {
    */
   'callers'?: (string)[];
   /**
-   * Caller agent types (as registered).
+   * Caller agent types: those the caller's certificate and the set's grants entitle it to, and the one it
+   * registered as (which the control plane admitted); one of them must be listed.
    */
   'callerTypes'?: (string)[];
   /**
@@ -67,7 +68,8 @@ export interface PolicyRule__Output {
    */
   'callers': (string)[];
   /**
-   * Caller agent types (as registered).
+   * Caller agent types: those the caller's certificate and the set's grants entitle it to, and the one it
+   * registered as (which the control plane admitted); one of them must be listed.
    */
   'callerTypes': (string)[];
   /**

@@ -3,6 +3,7 @@
 import type { PolicyEffect as _agentmesh_v1_PolicyEffect, PolicyEffect__Output as _agentmesh_v1_PolicyEffect__Output } from '../../agentmesh/v1/PolicyEffect.js';
 import type { PolicyRule as _agentmesh_v1_PolicyRule, PolicyRule__Output as _agentmesh_v1_PolicyRule__Output } from '../../agentmesh/v1/PolicyRule.js';
 import type { RateLimit as _agentmesh_v1_RateLimit, RateLimit__Output as _agentmesh_v1_RateLimit__Output } from '../../agentmesh/v1/RateLimit.js';
+import type { Grant as _agentmesh_v1_Grant, Grant__Output as _agentmesh_v1_Grant__Output } from '../../agentmesh/v1/Grant.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -25,6 +26,10 @@ export interface PolicySet {
    * Per-caller rate limits, enforced by each callee instance for each caller identity.
    */
   'rateLimits'?: (_agentmesh_v1_RateLimit)[];
+  /**
+   * What identities are granted beyond their certificates: agent types, priority.
+   */
+  'grants'?: (_agentmesh_v1_Grant)[];
 }
 
 /**
@@ -47,4 +52,8 @@ export interface PolicySet__Output {
    * Per-caller rate limits, enforced by each callee instance for each caller identity.
    */
   'rateLimits': (_agentmesh_v1_RateLimit__Output)[];
+  /**
+   * What identities are granted beyond their certificates: agent types, priority.
+   */
+  'grants': (_agentmesh_v1_Grant__Output)[];
 }
