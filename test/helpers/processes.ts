@@ -58,7 +58,7 @@ export interface WorkerOptions {
 
 /** Issues the worker's identity, starts it, and resolves once it has registered. */
 export async function startWorker(options: WorkerOptions): Promise<RunningEntryPoint> {
-  await ensureIdentity(options.certsDir, options.name);
+  await ensureIdentity(options.certsDir, options.name, { types: [options.type ?? 'worker'] });
   const worker = spawnScript(
     WORKER,
     [options.certsDir, options.controlPlane, options.name, options.type ?? 'worker'],

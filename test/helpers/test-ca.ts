@@ -13,10 +13,18 @@ import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 export interface TestCa {
   ca: CertificateAuthority;
   caKeyPem: string;
-  /** Issues `name` and returns the material for a MeshIdentity. */
+  /** Issues `name` (entitled to {@link conventionalType} unless `options.types` says) and returns its material. */
   material(name: string, options?: LeafOptions): Promise<IdentityMaterial>;
-  /** Issues `name` and wraps it as a MeshIdentity. */
+  /** Issues `name` as {@link TestCa.material} does and wraps it as a MeshIdentity. */
   identity(name: string, options?: LeafOptions): Promise<MeshIdentity>;
+}
+
+/**
+ * The agent type a test identity is entitled to unless the test says otherwise: its name without a trailing
+ * instance number (`echo-1` is an `echo`). Tests that register another type issue the identity with it.
+ */
+export function conventionalType(name: string): string {
+  return name.replace(/-\d+$/, '');
 }
 
 /** Creates a fresh CA for a trust domain (default `agentmesh.local`). */
@@ -26,7 +34,7 @@ export async function createTestCa(trustDomain = 'agentmesh.local', clock?: Cloc
     ...(clock ? { clock } : {}),
   });
   const material = async (name: string, options?: LeafOptions): Promise<IdentityMaterial> => {
-    const issued = await ca.issue(name, options);
+    const issued = await ca.issue(name, { types: [conventionalType(name)], ...options });
     return {
       certificatePem: issued.certificatePem,
       privateKeyPem: issued.privateKeyPem,

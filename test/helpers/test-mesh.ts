@@ -14,14 +14,18 @@ import { ensureCaDir, ensureIdentity } from '../../src/identity/certs-dir.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { startServer, type RunningServer } from '../../src/transport/server.js';
+import { conventionalType } from './test-ca.js';
 import { makeTempDir } from './temp-dir.js';
 
 /** A control plane on loopback with a fresh CA, and helpers to make agents that talk to it. */
 export interface TestMesh {
   certsDir: string;
   controlPlane: RunningControlPlane;
-  /** An identity issued by the mesh's CA (files in the certs directory). */
-  identity(name: string): Promise<MeshIdentity>;
+  /**
+   * An identity issued by the mesh's CA (files in the certs directory), entitled to `types` (by default the
+   * conventional type of a test agent's name: see {@link conventionalType}).
+   */
+  identity(name: string, types?: readonly string[]): Promise<MeshIdentity>;
   /** A control-plane client authenticated as `name`. */
   client(name: string): Promise<ControlPlaneClient>;
   /** A real agent server (Agent service + grpc.health.v1) for `name`, to register with its address. */
@@ -58,7 +62,8 @@ export async function startTestMesh(options: TestMeshOptions = {}): Promise<Test
   });
   const clients: ControlPlaneClient[] = [];
   const servers: RunningServer[] = [];
-  const identity = async (name: string) => new MeshIdentity(await ensureIdentity(certsDir, name));
+  const identity = async (name: string, types?: readonly string[]) =>
+    new MeshIdentity(await ensureIdentity(certsDir, name, { types: types ?? [conventionalType(name)] }));
   return {
     certsDir,
     controlPlane,
