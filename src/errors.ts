@@ -97,3 +97,17 @@ export function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   return (code && FS_ERRORS[code]) ?? (error as Error).message;
 }
+
+/** How much of a peer's or user's input a message or log line quotes: {@link truncateInput}'s default. */
+export const MAX_ECHOED_INPUT = 128;
+
+/**
+ * The start of `input` for a message or log line that quotes it: at most `max` characters, with an ellipsis when
+ * cut, so that a huge topic or id cannot blow up a status, an ack or a log line.
+ */
+export function truncateInput(input: string, max = MAX_ECHOED_INPUT): string {
+  if (input.length <= max) return input;
+  // Never cut a surrogate pair in half: the quoted start stays valid text.
+  const end = /[\uD800-\uDBFF]/.test(input.charAt(max - 1)) ? max - 1 : max;
+  return `${input.slice(0, end)}…`;
+}

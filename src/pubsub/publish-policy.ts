@@ -1,5 +1,6 @@
 import { authorize, type PolicySet } from '../control-plane/policy.js';
 import type { AgentRecord } from '../control-plane/agent-record.js';
+import { truncateInput } from '../errors.js';
 import { identityNameOf, type SpiffeId } from '../identity/spiffe-id.js';
 
 /**
@@ -21,5 +22,5 @@ export function publishRefusal(
     topic,
   });
   if (decision.allowed) return undefined;
-  return `"${publisher.uri}" may not publish to "${topic}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`;
+  return `"${publisher.uri}" may not publish to "${truncateInput(topic)}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`;
 }
