@@ -32,17 +32,13 @@ export function codeName(code: number): string {
   return codeNames.get(code) ?? `CODE_${code}`;
 }
 
-/** Most characters of input an error message repeats: see {@link quote}. */
-export const MAX_QUOTED = 128;
-
 /**
- * Input as an error message repeats it: quoted, with control characters escaped, and cut to `max` characters with
- * an ellipsis, so that a huge or hostile value (a 3 MB agent id) can neither blow up a status, whose details must
- * fit the peer's header limit, nor a log line.
+ * Input as an error message repeats it: {@link truncateInput}, in double quotes, with quotes and control characters
+ * escaped, so that a huge or hostile value (a 3 MB agent id) can neither blow up a status, whose details must fit
+ * the peer's header limit, nor make a message or log line say something else.
  */
-export function quote(value: string, max: number = MAX_QUOTED): string {
-  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(cut);
+export function quote(value: string, max: number = MAX_ECHOED_INPUT): string {
+  return JSON.stringify(truncateInput(value, max));
 }
 
 /**
@@ -109,4 +105,18 @@ const FS_ERRORS: Record<string, string> = {
 export function describeFsError(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
   return (code && FS_ERRORS[code]) ?? (error as Error).message;
+}
+
+/** How much of a peer's or user's input a message or log line quotes: {@link truncateInput}'s default. */
+export const MAX_ECHOED_INPUT = 128;
+
+/**
+ * The start of `input` for a message or log line that quotes it: at most `max` characters, with an ellipsis when
+ * cut, so that a huge topic or id cannot blow up a status, an ack or a log line.
+ */
+export function truncateInput(input: string, max = MAX_ECHOED_INPUT): string {
+  if (input.length <= max) return input;
+  // Never cut a surrogate pair in half: the quoted start stays valid text.
+  const end = /[\uD800-\uDBFF]/.test(input.charAt(max - 1)) ? max - 1 : max;
+  return `${input.slice(0, end)}…`;
 }

@@ -164,8 +164,22 @@ export { DEFAULT_RETRY_BUDGET, RetryBudget, backoffDelay } from './data-plane/re
 export type { RetryBudgetSettings } from './data-plane/retry-budget.js';
 
 // Pub/sub
-export { matchesTopic, patternCovers, validatePattern, validateTopic } from './pubsub/topic.js';
-export { DEAD_LETTER_PREFIX, deadLetterTopic, dropEvent, retryLater } from './pubsub/event.js';
+export {
+  MAX_TOPIC_SEGMENTS,
+  matchesTopic,
+  patternCovers,
+  validatePattern,
+  validateTopic,
+} from './pubsub/topic.js';
+export {
+  DEAD_LETTER_PREFIX,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  deadLetterTopic,
+  dropEvent,
+  retryLater,
+  validateEvent,
+  validateEventTopic,
+} from './pubsub/event.js';
 export type {
   DeadLetterInfo,
   EventHandler,
@@ -177,6 +191,7 @@ export type {
 export { EventPublisher } from './pubsub/publisher.js';
 export type { PublishOptions, PublisherOptions, PublisherStats } from './pubsub/publisher.js';
 export { SubscriptionSet } from './pubsub/subscriber.js';
+export type { SubscriptionSetOptions } from './pubsub/subscriber.js';
 export { DEFAULT_MAX_IN_FLIGHT, validateSubscriptions } from './pubsub/subscription.js';
 export type { Subscription } from './pubsub/subscription.js';
 

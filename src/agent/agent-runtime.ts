@@ -86,7 +86,10 @@ export interface AgentOptions {
   skills?: SkillOptions[];
   /** Event subscriptions to register with the agent from the start (more can be added with `subscribe`). */
   subscriptions?: SubscriptionOptions[];
-  /** Options for the agent's event publisher (attempts, ack timeout, payload limit, ...). */
+  /**
+   * Options for the agent's event publisher (attempts, ack timeout, payload limit, ...). `maxPayloadBytes` also
+   * limits the events the agent's subscriptions take: a larger one is refused.
+   */
   publisher?: Partial<Omit<PublisherOptions, 'identity' | 'cache' | 'logger' | 'mayPublish' | 'metrics'>>;
   logger?: Logger;
   /**
@@ -378,12 +381,16 @@ async function launchAgent(
   /** Whether `publisher` may publish to `topic`: undefined when allowed, else why not. */
   const mayPublish = (publisher: VerifiedPeer, topic: string): string | undefined =>
     publishRefusal(cache.policies, { uri: publisher.uri, types: callerTypesOf(publisher) }, topic);
+  const maxPayloadBytes = options.publisher?.maxPayloadBytes;
   const events = new SubscriptionSet({
     identity: options.identity,
     logger,
     mayPublish,
     metrics: instruments,
+    // One payload limit for the events an agent sends and those it takes.
+    ...(maxPayloadBytes !== undefined ? { maxPayloadBytes } : {}),
   });
+  opened.push(() => events.close());
   for (const [subscription, handler] of initial) events.add(subscription, handler);
   const publisher = new EventPublisher({
     ...options.publisher,
@@ -528,6 +535,7 @@ async function launchAgent(
         server.forceShutdown();
         await stopped;
         publisher.close();
+        events.close();
         mesh.close();
         cache.close();
         controlPlane.close();

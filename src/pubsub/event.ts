@@ -3,7 +3,9 @@
  * proto/agentmesh/v1/types.proto).
  */
 import type { CallContext } from '../data-plane/call-context.js';
+import { Code, fail, ok, type Result } from '../errors.js';
 import type { Event, Event__Output } from '../generated/agentmesh/v1/Event.js';
+import { MAX_TOPIC_SEGMENTS, validateTopic } from './topic.js';
 
 /** Why and where an event failed, on events of a dead-letter topic. */
 export interface DeadLetterInfo {
@@ -79,10 +81,48 @@ export interface PublishReport {
 /** The first segment of dead-letter topics: an event that failed on `tasks.created` goes to `dead-letter.tasks.created`. */
 export const DEAD_LETTER_PREFIX = 'dead-letter';
 
+/** The dead-letter topic of events that failed on `topic`: `dead-letter.<topic>`. */
 export function deadLetterTopic(topic: string): string {
   return `${DEAD_LETTER_PREFIX}.${topic}`;
 }
 
+/** The largest event payload a publisher sends and a subscriber takes, unless configured otherwise: 1 MiB. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
+/**
+ * Checks the topic of an event: a concrete topic ({@link validateTopic}); a dead-letter topic
+ * (`dead-letter.<topic>`) may have one segment more, since it names a topic that had them all.
+ */
+export function validateEventTopic(topic: string): Result<string> {
+  const deadLetter = topic.startsWith(`${DEAD_LETTER_PREFIX}.`);
+  return validateTopic(topic, deadLetter ? MAX_TOPIC_SEGMENTS + 1 : MAX_TOPIC_SEGMENTS);
+}
+
+/**
+ * Checks what every event must be, on both ends of a delivery: the publisher checks it before it accepts an event,
+ * and each subscriber again before a handler sees one (a peer with a mesh certificate can call `DeliverEvents`
+ * without the publisher's library). An event has an id, a valid topic ({@link validateEventTopic}) and a payload of
+ * at most `maxPayloadBytes`. The error is INVALID_ARGUMENT, or RESOURCE_EXHAUSTED for the payload, and says what
+ * to change.
+ */
+export function validateEvent(
+  event: Pick<MeshEvent, 'id' | 'topic' | 'payload'>,
+  maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
+): Result<void> {
+  if (event.id === '')
+    return fail(Code.INVALID_ARGUMENT, 'the event has no id: give it a unique id, e.g. a UUID');
+  const topic = validateEventTopic(event.topic);
+  if (!topic.ok) return topic;
+  if (event.payload.length > maxPayloadBytes) {
+    return fail(
+      Code.RESOURCE_EXHAUSTED,
+      `event payload of ${event.payload.length} bytes is over the limit of ${maxPayloadBytes} bytes; send a reference (e.g. a URL) to large data instead`,
+    );
+  }
+  return ok(undefined);
+}
+
+/** An event as `Agent.DeliverEvents` carries it (`Event` in types.proto). */
 export function eventToWire(event: MeshEvent): Event {
   return {
     id: event.id,
@@ -110,6 +150,7 @@ export function eventToWire(event: MeshEvent): Event {
   };
 }
 
+/** An event received on `Agent.DeliverEvents`, unchecked: see {@link validateEvent}. */
 export function eventFromWire(event: Event__Output): MeshEvent {
   const context: CallContext = {
     chain: (event.context?.callerChain ?? []).filter((entry) => entry.startsWith('spiffe://')),

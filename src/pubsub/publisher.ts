@@ -17,12 +17,13 @@ import {
   DEAD_LETTER_PREFIX,
   deadLetterTopic,
   eventToWire,
+  validateEvent,
   type DeadLetterInfo,
   type MeshEvent,
   type PublishReport,
 } from './event.js';
 import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from './subscription.js';
-import { matchesTopic, validateTopic } from './topic.js';
+import { matchesTopic } from './topic.js';
 
 /** Options for {@link EventPublisher}. */
 export interface PublisherOptions {
@@ -36,7 +37,10 @@ export interface PublisherOptions {
   /** First retry delay, doubling on each attempt up to `maxBackoffMs` (defaults 100 ms and 10 s). */
   backoffMs?: number;
   maxBackoffMs?: number;
-  /** Largest payload accepted (default 1 MiB; gRPC's default message limit is 4 MiB). */
+  /**
+   * Largest payload accepted (default `DEFAULT_MAX_PAYLOAD_BYTES`, 1 MiB; gRPC's default message limit is
+   * 4 MiB). Subscribers refuse larger payloads by their own limit, the same by default.
+   */
   maxPayloadBytes?: number;
   /** Deliveries held at once (queued or unacknowledged); publishing beyond it fails (default 1,000,000). */
   maxPending?: number;
@@ -169,18 +173,13 @@ export class EventPublisher {
    */
   publish(topic: string, payload: Buffer | string | unknown, options: PublishOptions = {}): PublishReport {
     if (this.closed) throw new MeshError(Code.UNAVAILABLE, 'the publisher is closed');
-    const valid = validateTopic(topic);
+    const body = encodePayload(payload, options.contentType);
+    const id = options.eventId || randomUUID();
+    // The checks every subscriber makes again on arrival: failing here says so before anything is sent.
+    const valid = validateEvent({ id, topic, payload: body.payload }, this.options.maxPayloadBytes);
     if (!valid.ok) throw valid.error;
     const denied = this.options.mayPublish?.(topic);
     if (denied) throw new MeshError(Code.PERMISSION_DENIED, denied);
-    const body = encodePayload(payload, options.contentType);
-    const maxBytes = this.options.maxPayloadBytes ?? 1024 * 1024;
-    if (body.payload.length > maxBytes) {
-      throw new MeshError(
-        Code.RESOURCE_EXHAUSTED,
-        `event payload of ${body.payload.length} bytes is over the limit of ${maxBytes} bytes; send a reference (e.g. a URL) to large data instead`,
-      );
-    }
     const parent = currentContext() ?? { chain: [] };
     const context = childContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit);
     // A recorded producer span is the parent of every subscriber's consumer span.
@@ -195,7 +194,7 @@ export class EventPublisher {
     }));
     context.traceparent = traceparentOf(span) ?? context.traceparent;
     const event: MeshEvent = {
-      id: options.eventId || randomUUID(),
+      id,
       topic,
       publisher: this.options.identity.spiffeId.uri,
       publishedAt: Date.now(),

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { runWithContext } from '../data-plane/call-context.js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, truncateInput } from '../errors.js';
 import type { Ack } from '../generated/agentmesh/v1/Ack.js';
 import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
 import type { EventDelivery__Output } from '../generated/agentmesh/v1/EventDelivery.js';
@@ -8,10 +8,19 @@ import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/Event
 import type { SpiffeId } from '../identity/spiffe-id.js';
 import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
+import { ThrottledLog } from '../observability/throttled-log.js';
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observability/tracing.js';
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
-import { eventFromWire, type EventHandler, type EventOutcome, type ReceivedEvent } from './event.js';
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  eventFromWire,
+  validateEvent,
+  type EventHandler,
+  type EventOutcome,
+  type MeshEvent,
+  type ReceivedEvent,
+} from './event.js';
 import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from './subscription.js';
 import { matchesTopic } from './topic.js';
 
@@ -24,8 +33,15 @@ export interface SubscriptionSetOptions {
    * Events the policies do not allow are refused, neither handled nor dead-lettered.
    */
   mayPublish?: (publisher: VerifiedPeer, topic: string) => string | undefined;
+  /**
+   * Largest event payload taken (default {@link DEFAULT_MAX_PAYLOAD_BYTES}, the publisher's default); a larger one
+   * is refused. The agent runtime uses its publisher's `maxPayloadBytes`, so one setting serves both directions.
+   */
+  maxPayloadBytes?: number;
   /** Counts the answers given (Prometheus). */
   metrics?: Pick<AgentInstruments, 'eventHandled'>;
+  /** After a refusal is logged, further refusals wait this long and are logged as one count (default 10 s). */
+  refusalLogPeriodMs?: number;
 }
 
 interface Entry {
@@ -48,15 +64,25 @@ const MAX_REASON = 500;
 
 /**
  * An agent's subscriptions and the receiving end of `Agent.DeliverEvents`: each delivery is checked (a
- * subscription of ours, from the verified publisher, allowed by the policies), handled inside the event's
- * propagated context, and answered with an Ack when its handler finishes. Acks go back in batches.
+ * subscription of ours, from the verified publisher, an event the publisher would have accepted: id, topic and
+ * payload size, a topic the subscription's pattern matches, allowed by the policies), handled inside the event's
+ * propagated context, and answered with an Ack when its handler finishes. Acks go back in batches. A delivery that
+ * fails a check is answered REFUSED with the reason, never reaches a handler, and leaves the rest of its batch and
+ * the stream to go on; refusals are counted in the metrics and logged in bounded volume.
  */
 export class SubscriptionSet {
   private readonly entries = new Map<string, Entry>();
+  private readonly refusals: ThrottledLog;
   private running = 0;
   private idle: (() => void) | undefined;
 
-  constructor(private readonly options: SubscriptionSetOptions) {}
+  constructor(private readonly options: SubscriptionSetOptions) {
+    this.refusals = new ThrottledLog({
+      logger: options.logger,
+      message: 'event refused',
+      ...(options.refusalLogPeriodMs !== undefined ? { periodMs: options.refusalLogPeriodMs } : {}),
+    });
+  }
 
   /** Adds (or replaces the handler of) a subscription. */
   add(subscription: Subscription, handler: EventHandler): void {
@@ -70,6 +96,7 @@ export class SubscriptionSet {
     this.entries.set(key, { subscription, handler, running: 0, waiting: [] });
   }
 
+  /** Removes a subscription; says whether there was one. */
   remove(subscription: Pick<Subscription, 'pattern' | 'group'>): boolean {
     return this.entries.delete(subscriptionKey(subscription));
   }
@@ -89,6 +116,11 @@ export class SubscriptionSet {
         resolve();
       };
     });
+  }
+
+  /** Logs the refusals still counted (the agent is stopping). Streams being served are the server's to end. */
+  close(): void {
+    this.refusals.close();
   }
 
   /** Serves one `DeliverEvents` stream from a publisher. */
@@ -128,43 +160,66 @@ export class SubscriptionSet {
   }
 
   private receive(publisher: VerifiedPeer, delivery: EventDelivery__Output, answer: (ack: Ack) => void): void {
-    const { deliveryId } = delivery;
-    if (!delivery.event) return this.refuse(publisher, deliveryId, 'a delivery without an event', answer);
-    const entry = this.entries.get(subscriptionKey(delivery));
-    if (!entry) {
-      const group = delivery.group ? ` in group "${delivery.group}"` : '';
-      const reason = `this agent has no subscription to "${delivery.pattern}"${group}`;
-      return this.refuse(publisher, deliveryId, reason, answer);
-    }
-    const event = eventFromWire(delivery.event);
+    const accepted = this.check(publisher, delivery);
+    if (typeof accepted === 'string') return this.refuse(publisher, delivery, accepted, answer);
+    const { entry, event } = accepted;
     // The chain always ends with the verified publisher, as a call's ends with its verified caller: a publisher
     // cannot make the subscriber's logs name someone else.
     if (event.context.chain.at(-1) !== publisher.uri) event.context.chain.push(publisher.uri);
-    if (event.publisher !== publisher.uri) {
-      const reason = `the event names publisher "${event.publisher}" but was sent by "${publisher.uri}"`;
-      return this.refuse(publisher, deliveryId, reason, answer);
-    }
     const { pattern, group } = entry.subscription;
-    if (!matchesTopic(pattern, event.topic)) {
-      const reason = `topic "${event.topic}" does not match the subscription "${pattern}"`;
-      return this.refuse(publisher, deliveryId, reason, answer);
-    }
-    const denied = this.options.mayPublish?.(publisher, event.topic);
-    if (denied) return this.refuse(publisher, deliveryId, denied, answer);
     const job: Job = {
       entry,
       event: { ...event, attempt: delivery.attempt, pattern, group },
-      deliveryId,
+      deliveryId: delivery.deliveryId,
       answer,
     };
     if (entry.running < (entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT)) void this.run(job);
     else entry.waiting.push(job);
   }
 
-  private refuse(publisher: SpiffeId, deliveryId: string, reason: string, answer: (ack: Ack) => void): void {
-    this.options.logger.warn({ publisher: publisher.uri, deliveryId, reason }, 'event refused');
+  /** The subscription and event of a delivery that passes every check, or the reason it is refused. */
+  private check(
+    publisher: VerifiedPeer,
+    delivery: EventDelivery__Output,
+  ): { entry: Entry; event: MeshEvent } | string {
+    if (!delivery.event) return 'a delivery without an event';
+    const entry = this.entries.get(subscriptionKey(delivery));
+    if (!entry) {
+      const group = delivery.group ? ` in group "${truncateInput(delivery.group)}"` : '';
+      return `this agent has no subscription to "${truncateInput(delivery.pattern)}"${group}`;
+    }
+    const event = eventFromWire(delivery.event);
+    if (event.publisher !== publisher.uri) {
+      return `the event names publisher "${truncateInput(event.publisher)}" but was sent by "${publisher.uri}"`;
+    }
+    // What the publisher checks before it accepts an event, checked again: a peer with a mesh certificate can
+    // call DeliverEvents without the publisher's library.
+    const valid = validateEvent(event, this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
+    if (!valid.ok) return valid.error.message;
+    const { pattern } = entry.subscription;
+    if (!matchesTopic(pattern, event.topic)) {
+      return `topic "${truncateInput(event.topic)}" does not match the subscription "${pattern}"`;
+    }
+    const denied = this.options.mayPublish?.(publisher, event.topic);
+    return denied ? denied : { entry, event };
+  }
+
+  private refuse(
+    publisher: SpiffeId,
+    delivery: EventDelivery__Output,
+    reason: string,
+    answer: (ack: Ack) => void,
+  ): void {
+    const bounded = truncateInput(reason, MAX_REASON);
+    this.refusals.warn({
+      publisher: publisher.uri,
+      deliveryId: truncateInput(delivery.deliveryId),
+      ...(delivery.event ? { eventId: truncateInput(delivery.event.id) } : {}),
+      reason: bounded,
+    });
     this.options.metrics?.eventHandled('refused');
-    answer({ deliveryId, outcome: 'ACK_OUTCOME_REFUSED', reason });
+    // The delivery id goes back as it came: the sender matches its acks by it.
+    answer({ deliveryId: delivery.deliveryId, outcome: 'ACK_OUTCOME_REFUSED', reason: bounded });
   }
 
   /** Handles one delivery, answers it, and starts the next one waiting for its subscription. */

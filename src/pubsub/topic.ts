@@ -1,18 +1,21 @@
-import { Code, fail, ok, type Result } from '../errors.js';
+import { Code, fail, ok, truncateInput, type Result } from '../errors.js';
 
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
-const MAX_SEGMENTS = 16;
+
+/** The most segments a topic or pattern has (a dead-letter topic may have one more: see `validateEventTopic`). */
+export const MAX_TOPIC_SEGMENTS = 16;
 
 /**
- * Checks a topic: dot-separated segments of letters, digits, `_` and `-` (e.g. `tasks.created`), no wildcards,
- * at most 16 segments.
+ * Checks a topic: dot-separated segments of 1-64 letters, digits, `_` and `-` (e.g. `tasks.created`), no
+ * wildcards, at most `maxSegments` segments ({@link MAX_TOPIC_SEGMENTS} by default). INVALID_ARGUMENT otherwise.
  */
-export function validateTopic(topic: string): Result<string> {
-  const segments = topic.split('.');
-  if (topic === '' || segments.length > MAX_SEGMENTS || !segments.every((s) => SEGMENT.test(s))) {
+export function validateTopic(topic: string, maxSegments = MAX_TOPIC_SEGMENTS): Result<string> {
+  // Splitting at most one segment past the limit keeps the check cheap for a topic of a million dots.
+  const segments = topic.split('.', maxSegments + 1);
+  if (topic === '' || segments.length > maxSegments || !segments.every((s) => SEGMENT.test(s))) {
     return fail(
       Code.INVALID_ARGUMENT,
-      `invalid topic "${topic.slice(0, 80)}": use up to ${MAX_SEGMENTS} dot-separated segments of letters, digits, "_" and "-", e.g. tasks.created`,
+      `invalid topic "${truncateInput(topic)}": use up to ${maxSegments} dot-separated segments of 1-64 letters, digits, "_" and "-", without wildcards, e.g. tasks.created`,
     );
   }
   return ok(topic);
@@ -23,13 +26,13 @@ export function validateTopic(topic: string): Result<string> {
  * segment may be `>` (one or more remaining segments).
  */
 export function validatePattern(pattern: string): Result<string> {
-  const segments = pattern.split('.');
+  const segments = pattern.split('.', MAX_TOPIC_SEGMENTS + 1);
   const validSegment = (segment: string, index: number) =>
     segment === '*' || (segment === '>' && index === segments.length - 1) || SEGMENT.test(segment);
-  if (pattern === '' || segments.length > MAX_SEGMENTS || !segments.every(validSegment)) {
+  if (pattern === '' || segments.length > MAX_TOPIC_SEGMENTS || !segments.every(validSegment)) {
     return fail(
       Code.INVALID_ARGUMENT,
-      `invalid topic pattern "${pattern.slice(0, 80)}": use dot-separated segments, "*" for one segment and a final ">" for the rest, e.g. tasks.* or tasks.>`,
+      `invalid topic pattern "${truncateInput(pattern)}": use up to ${MAX_TOPIC_SEGMENTS} dot-separated segments, "*" for one segment and a final ">" for the rest, e.g. tasks.* or tasks.>`,
     );
   }
   return ok(pattern);

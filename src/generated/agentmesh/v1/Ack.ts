@@ -20,7 +20,8 @@ export interface Ack {
    */
   'retryAfterMs'?: (number | string | Long);
   /**
-   * For RETRY and DROP: why, recorded with a dead-lettered event.
+   * For RETRY and DROP: why, recorded with a dead-lettered event. For REFUSED: why the delivery was not accepted
+   * (input it quotes is cut to 128 characters). Cut to 500 characters.
    */
   'reason'?: (string);
 }
@@ -42,7 +43,8 @@ export interface Ack__Output {
    */
   'retryAfterMs': (number);
   /**
-   * For RETRY and DROP: why, recorded with a dead-lettered event.
+   * For RETRY and DROP: why, recorded with a dead-lettered event. For REFUSED: why the delivery was not accepted
+   * (input it quotes is cut to 128 characters). Cut to 500 characters.
    */
   'reason': (string);
 }

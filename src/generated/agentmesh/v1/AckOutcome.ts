@@ -21,8 +21,9 @@ export const AckOutcome = {
    */
   ACK_OUTCOME_DROP: 'ACK_OUTCOME_DROP',
   /**
-   * Not accepted by the subscribing agent: the sender may not publish to the topic, or the agent has no such
-   * subscription. Neither retried nor dead-lettered.
+   * Not accepted by the subscribing agent: the sender may not publish to the topic, the agent has no such
+   * subscription, or the event is invalid (see Agent.DeliverEvents); `reason` says which. Neither retried nor
+   * dead-lettered.
    */
   ACK_OUTCOME_REFUSED: 'ACK_OUTCOME_REFUSED',
 } as const;
@@ -52,8 +53,9 @@ export type AckOutcome =
   | 'ACK_OUTCOME_DROP'
   | 3
   /**
-   * Not accepted by the subscribing agent: the sender may not publish to the topic, or the agent has no such
-   * subscription. Neither retried nor dead-lettered.
+   * Not accepted by the subscribing agent: the sender may not publish to the topic, the agent has no such
+   * subscription, or the event is invalid (see Agent.DeliverEvents); `reason` says which. Neither retried nor
+   * dead-lettered.
    */
   | 'ACK_OUTCOME_REFUSED'
   | 4

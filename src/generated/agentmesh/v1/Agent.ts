@@ -12,18 +12,24 @@ export interface AgentClient extends grpc.Client {
   /**
    * Pushes event deliveries to the agent's subscriptions; a publisher keeps one such stream per subscribing agent.
    * The sender streams batches of deliveries; the agent answers each delivery with an Ack once its handler
-   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED) a delivery for a subscription it does not
-   * have, an event whose `publisher` is not the stream's verified peer, or one the policies do not let that
-   * publisher publish. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
+   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED, with the reason) a delivery for a subscription
+   * it does not have, an event whose `publisher` is not the stream's verified peer, an event a publisher would not
+   * accept (no id; an invalid topic: wildcards, empty segments, more than 16 segments of at most 64 characters; a
+   * payload over the agent's limit, 1 MiB by default), a topic the subscription's pattern does not match, or one
+   * the policies do not let that publisher publish. A refused delivery never reaches a handler; the rest of the
+   * batch and the stream go on. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
    */
   DeliverEvents(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_AckBatch__Output>;
   DeliverEvents(options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_AckBatch__Output>;
   /**
    * Pushes event deliveries to the agent's subscriptions; a publisher keeps one such stream per subscribing agent.
    * The sender streams batches of deliveries; the agent answers each delivery with an Ack once its handler
-   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED) a delivery for a subscription it does not
-   * have, an event whose `publisher` is not the stream's verified peer, or one the policies do not let that
-   * publisher publish. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
+   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED, with the reason) a delivery for a subscription
+   * it does not have, an event whose `publisher` is not the stream's verified peer, an event a publisher would not
+   * accept (no id; an invalid topic: wildcards, empty segments, more than 16 segments of at most 64 characters; a
+   * payload over the agent's limit, 1 MiB by default), a topic the subscription's pattern does not match, or one
+   * the policies do not let that publisher publish. A refused delivery never reaches a handler; the rest of the
+   * batch and the stream go on. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
    */
   deliverEvents(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_AckBatch__Output>;
   deliverEvents(options?: grpc.CallOptions): grpc.ClientDuplexStream<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_AckBatch__Output>;
@@ -66,9 +72,12 @@ export interface AgentHandlers extends grpc.UntypedServiceImplementation {
   /**
    * Pushes event deliveries to the agent's subscriptions; a publisher keeps one such stream per subscribing agent.
    * The sender streams batches of deliveries; the agent answers each delivery with an Ack once its handler
-   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED) a delivery for a subscription it does not
-   * have, an event whose `publisher` is not the stream's verified peer, or one the policies do not let that
-   * publisher publish. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
+   * finishes, in any order. The agent refuses (ACK_OUTCOME_REFUSED, with the reason) a delivery for a subscription
+   * it does not have, an event whose `publisher` is not the stream's verified peer, an event a publisher would not
+   * accept (no id; an invalid topic: wildcards, empty segments, more than 16 segments of at most 64 characters; a
+   * payload over the agent's limit, 1 MiB by default), a topic the subscription's pattern does not match, or one
+   * the policies do not let that publisher publish. A refused delivery never reaches a handler; the rest of the
+   * batch and the stream go on. Deliveries not acknowledged when the stream ends are redelivered by the publisher.
    */
   DeliverEvents: grpc.handleBidiStreamingCall<_agentmesh_v1_EventDeliveryBatch__Output, _agentmesh_v1_AckBatch>;
   
