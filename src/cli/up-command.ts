@@ -124,7 +124,7 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
   try {
     const ca = await ensureCaDir(options.certs, options.trustDomain);
     await ensureIdentity(options.certs, CONTROL_PLANE_NAME);
-    await ensureIdentity(options.certs, CLI_NAME);
+    await ensureIdentity(options.certs, CLI_NAME, { types: [CLI_NAME] }); // `agent-mesh subscribe` registers as type cli
     const identities = new Map<string, MeshIdentity>();
     for (const { name, type } of EXAMPLE_AGENTS) {
       identities.set(name, new MeshIdentity(await ensureIdentity(options.certs, name, { types: [type] })));

@@ -83,9 +83,12 @@ describe('call scheduling at a busy agent', () => {
     await mesh?.close();
   });
 
-  it('starts waiting calls by priority class, interactive before batch, each class in arrival order', async () => {
+  /** Sends six calls of mixed priority classes while llm-1 is busy, and resolves with the order they started in. */
+  const startOrder = async (): Promise<string[]> => {
     const { held } = await occupy('llm-1');
     started.length = 0;
+    // A load the previous test left in the cache must not pass for this one's queue.
+    await until(() => caller.cache.get('llm-1')?.load.queueDepth === 0, 'an empty queue reported', 15_000);
     const target = { type: 'llm', labelSelector: 'instance=llm-1' };
     const order = ['batch-1', 'interactive-1', 'batch-2', 'default-1', 'interactive-2', 'batch-3'];
     const calls = order.map((prompt) =>
@@ -103,7 +106,53 @@ describe('call scheduling at a busy agent', () => {
     hold.open();
     await held;
     await Promise.all(calls);
-    expect(started).toEqual(['interactive-1', 'interactive-2', 'default-1', 'batch-1', 'batch-2', 'batch-3']);
+    return [...started];
+  };
+
+  it('runs a caller that claims interactive priority without a grant at default, and counts it', async () => {
+    // interactive-1 and interactive-2 wait as default calls: in arrival order with default-1, before the batch.
+    expect(await startOrder()).toEqual([
+      'interactive-1',
+      'default-1',
+      'interactive-2',
+      'batch-1',
+      'batch-2',
+      'batch-3',
+    ]);
+    const metrics = await agents[0]!.metrics.registry.getMetricsAsJSON();
+    const lowered = metrics.find((metric) => metric.name === 'agentmesh_priority_lowered_total');
+    expect(lowered?.values).toEqual([
+      {
+        value: 2,
+        labels: { caller_type: 'caller', callee_type: 'llm', asked: 'interactive', granted: 'default' },
+      },
+    ]);
+  });
+
+  it('starts waiting calls by priority class, interactive before batch, each class in arrival order', async () => {
+    const admin = await mesh.client('control-plane');
+    await admin.setPolicies({
+      defaultEffect: 'allow',
+      rules: [],
+      grants: [
+        {
+          id: 'callers-interactive',
+          callers: [],
+          callerTypes: ['caller'],
+          types: [],
+          priority: 'interactive',
+        },
+      ],
+    });
+    await until(() => agents[0]!.cache.policies.grants?.length === 1, 'llm-1 has the grant', 10_000);
+    expect(await startOrder()).toEqual([
+      'interactive-1',
+      'interactive-2',
+      'default-1',
+      'batch-1',
+      'batch-2',
+      'batch-3',
+    ]);
   });
 
   it('drops a call whose deadline passes while it waits, without running it', async () => {

@@ -28,7 +28,7 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
     admin = await mesh.client('control-plane');
     const echo = async (name: string, zone: string, capabilities: string[]) =>
       startAgent({
-        identity: await mesh.identity(name),
+        identity: await mesh.identity(name, ['echo']),
         controlPlane: mesh.controlPlane.address,
         type: 'echo',
         capabilities,
@@ -64,8 +64,8 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
     agents.push(await echo('echo-eu', 'eu-1', ['echo', 'json']));
     agents.push(await echo('echo-us', 'us-1', ['echo']));
     // A draining agent with load: registered, no longer discovered by callers, still listed for operators.
-    const lagging = await mesh.agentServer('lagging');
-    const laggingClient = await mesh.client('lagging');
+    const lagging = await mesh.agentServer('lagging', ['batch']);
+    const laggingClient = await mesh.client('lagging', ['batch']);
     await laggingClient.register(
       { type: 'batch', name: 'lagging', endpoint: lagging.server.address },
       300_000,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneClient, joinMesh } from '../../src/control-plane/client.js';
+import { Code, type MeshError } from '../../src/errors.js';
 import { ensureCaDir, ensureIdentity, loadTrustBundle } from '../../src/identity/certs-dir.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';
@@ -66,13 +67,17 @@ describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
         'create',
         '--name',
         'cli-joiner',
+        '--type',
+        'joiner',
         '--ttl',
         '10m',
         '--certs',
         temp.dir,
       ]);
       expect(token.code, token.stderr).toBe(0);
-      expect(token.stderr).toMatch(/token for cli-joiner in agentmesh.local, usable once until/);
+      expect(token.stderr).toMatch(
+        /token for cli-joiner in agentmesh.local, entitled to type joiner, usable once until/,
+      );
       const material = await joinMesh({
         address: address!,
         trustBundlePem: (await loadTrustBundle(temp.dir)).pem,
@@ -82,6 +87,12 @@ describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
       const client = new ControlPlaneClient({ address: address!, identity: new MeshIdentity(material) });
       try {
         expect((await client.discover()).agents).toEqual([]);
+        // The certificate the token bought entitles the agent to the token's type, and to no other.
+        await client.register({ type: 'joiner', name: 'cli-joiner', endpoint: '127.0.0.1:9' });
+        const refused = await client
+          .register({ type: 'summarizer', name: 'cli-joiner', endpoint: '127.0.0.1:9' })
+          .catch((error: unknown) => error as MeshError);
+        expect(refused).toMatchObject({ code: Code.PERMISSION_DENIED });
       } finally {
         client.close();
       }

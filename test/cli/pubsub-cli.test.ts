@@ -9,7 +9,7 @@ describe('`agent-mesh publish` and `agent-mesh subscribe`', () => {
   beforeAll(async () => {
     mesh = await startTestMesh();
     await mesh.identity('cli');
-    await mesh.identity('listener');
+    await mesh.identity('listener', ['cli']);
     flags = (name) => [
       '--certs',
       mesh.certsDir,

@@ -91,7 +91,7 @@ describe('the control plane under a client that floods it', () => {
     expect(mesh.controlPlane.state.historyStats.bytes).toBeLessThan(512 * 1024);
 
     // Other identities are not held back by the flooder's limit.
-    const other = await mesh.client('bystander');
+    const other = await mesh.client('bystander', ['worker']);
     await other.register({ type: 'worker', name: 'bystander', endpoint: '127.0.0.1:9' });
     expect(await other.heartbeat('bystander', { inFlight: 1, queueDepth: 0 })).toBeGreaterThan(Date.now());
   });

@@ -31,6 +31,9 @@ async function expectMeshError(promise: Promise<unknown>, code: number, message?
   if (message) expect(error!.message).toMatch(message);
 }
 
+/** The types this file's agents register as: their identities are entitled to both. */
+const AGENT_TYPES = ['summarizer', 'translator'];
+
 const spec = (name: string, endpoint: string, extra: Record<string, unknown> = {}) => ({
   type: 'summarizer',
   name,
@@ -85,8 +88,8 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
   it('registers an agent and discovers it by type, capability and label selector', async () => {
     const a = await mesh.agentServer(`${kind}-sum-1`);
     const b = await mesh.agentServer(`${kind}-tr-1`);
-    const clientA = await mesh.client(`${kind}-sum-1`);
-    const clientB = await mesh.client(`${kind}-tr-1`);
+    const clientA = await mesh.client(`${kind}-sum-1`, AGENT_TYPES);
+    const clientB = await mesh.client(`${kind}-tr-1`, AGENT_TYPES);
     const registered = await clientA.register(
       spec(`${kind}-sum-1`, a.server.address, { labels: { zone: 'eu-1', model: 'large' } }),
       10_000,
@@ -123,7 +126,7 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
   it('removes an agent whose heartbeats stop, and watchers hear it', async () => {
     const name = `${kind}-mortal`;
     const agent = await mesh.agentServer(name);
-    const client = await mesh.client(name);
+    const client = await mesh.client(name, AGENT_TYPES);
     const { record } = await client.register(spec(name, agent.server.address), 1_000);
     expect(await client.heartbeat(name, { inFlight: 3, queueDepth: 1 })).toBeGreaterThan(Date.now());
     const loadSeen = await messages.next(
@@ -143,7 +146,7 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
   it('marks an agent that fails health checks unhealthy, keeps it, and restores it when it passes', async () => {
     const name = `${kind}-flaky`;
     const agent = await mesh.agentServer(name);
-    const client = await mesh.client(name);
+    const client = await mesh.client(name, AGENT_TYPES);
     await client.register(spec(name, agent.server.address), 30_000);
     agent.health.setStatus('', 'NOT_SERVING');
     await messages.next((m) => m.kind === 'agent' && m.record.id === name && m.record.health === 'unhealthy');
@@ -167,7 +170,7 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
   it('lets an agent drain: not discovered, still registered', async () => {
     const name = `${kind}-leaving`;
     const agent = await mesh.agentServer(name);
-    const client = await mesh.client(name);
+    const client = await mesh.client(name, AGENT_TYPES);
     await client.register(spec(name, agent.server.address), 30_000);
     await client.heartbeat(name, { inFlight: 1, queueDepth: 0 }, true);
     await messages.next((m) => m.kind === 'agent' && m.record.id === name && m.record.health === 'draining');
@@ -182,10 +185,10 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
   });
 
   it('refuses to let an agent register, renew or deregister as someone else', async () => {
-    const honest = await mesh.client(`${kind}-honest`);
+    const honest = await mesh.client(`${kind}-honest`, AGENT_TYPES);
     const agent = await mesh.agentServer(`${kind}-honest`);
     await honest.register(spec(`${kind}-honest`, agent.server.address), 30_000);
-    const mallory = await mesh.client(`${kind}-mallory`);
+    const mallory = await mesh.client(`${kind}-mallory`, AGENT_TYPES);
     await expectMeshError(
       mallory.register(spec(`${kind}-honest`, agent.server.address)),
       Code.PERMISSION_DENIED,
@@ -201,7 +204,7 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
 
   it('resumes a watch from a revision with exactly the changes it missed', async () => {
     const name = `${kind}-resumer`;
-    const client = await mesh.client(name);
+    const client = await mesh.client(name, AGENT_TYPES);
     const agent = await mesh.agentServer(name);
     const local = collector<WatchMessage>();
     const first = watcherClient.watch(0, (m) => local.push(m));
@@ -244,7 +247,7 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
   });
 
   it('answers bad input with a clear error and the right status, and keeps serving', async () => {
-    const client = await mesh.client(`${kind}-bad`);
+    const client = await mesh.client(`${kind}-bad`, AGENT_TYPES);
     await expectMeshError(
       watcherClient.getAgent('no-such-agent'),
       Code.NOT_FOUND,
@@ -346,7 +349,7 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
   it('renews an identity with its current certificate; new connections use the renewed one', async () => {
     const name = `${kind}-renewer`;
     const agent = await mesh.agentServer(name);
-    const client = await mesh.client(name);
+    const client = await mesh.client(name, AGENT_TYPES);
     const before = new X509Certificate(agent.identity.current.certificatePem).serialNumber;
     const renewalClient = new ControlPlaneClient({
       address: mesh.controlPlane.address,
@@ -375,7 +378,7 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
 
   it('distributes policies through watch, and lets only administrators change them', async () => {
     const admin = await mesh.client('control-plane');
-    const intruder = await mesh.client(`${kind}-intruder`);
+    const intruder = await mesh.client(`${kind}-intruder`, AGENT_TYPES);
     const policies = {
       defaultEffect: 'deny' as const,
       rules: [

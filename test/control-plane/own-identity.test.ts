@@ -33,7 +33,7 @@ describe("the control plane's own identity", () => {
   it('is renewed in-process, so agents keep connecting and health checks keep passing past its first expiry', async () => {
     const firstExpiry = mesh.controlPlane.identity.expiresAt;
     const agent = await mesh.agentServer('steady');
-    const client = await mesh.client('steady');
+    const client = await mesh.client('steady', ['worker']);
     await client.register({ type: 'worker', name: 'steady', endpoint: agent.server.address }, 30_000);
     const messages = collector<WatchMessage>();
     const watch = client.watch(0, (message) => messages.push(message));
@@ -41,7 +41,7 @@ describe("the control plane's own identity", () => {
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExpiry - Date.now()) + 2_000));
       expect(mesh.controlPlane.identity.expiresAt).toBeGreaterThan(firstExpiry);
       // New connections (a fresh client) and the health checks' connections both use the renewed certificate.
-      const late = await mesh.client('late-comer');
+      const late = await mesh.client('late-comer', ['worker']);
       expect((await late.getAgent('steady')).health).toBe('healthy');
       expect(messages.items.some((m) => m.kind === 'agent' && m.record.health === 'unhealthy')).toBe(false);
     } finally {

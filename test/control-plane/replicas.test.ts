@@ -30,7 +30,7 @@ describe.skipIf(!etcdBinary)('two control-plane replicas on one etcd', () => {
     await messages.next((m) => m.kind === 'snapshot');
 
     const agent = await first.agentServer('replicated-1');
-    const viaFirst = await first.client('replicated-1');
+    const viaFirst = await first.client('replicated-1', ['worker']);
     const { record } = await viaFirst.register(
       { type: 'worker', name: 'replicated-1', endpoint: agent.server.address },
       3_000,

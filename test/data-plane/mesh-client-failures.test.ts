@@ -34,18 +34,18 @@ describe('mesh client failure handling', () => {
     methods: Record<string, MethodHandler>,
     streams: Record<string, StreamHandler> = {},
   ): Promise<void> {
-    const identity = await mesh.identity(name);
+    const identity = await mesh.identity(name, [type]);
     const server = await startServer({
       identity,
       services: [createAgentService({ identity, logger: silentLogger(), methods, streams })],
     });
     servers.push(server);
-    await (await mesh.client(name)).register({ type, name, endpoint: server.address }, 60_000);
+    await (await mesh.client(name, [type])).register({ type, name, endpoint: server.address }, 60_000);
   }
 
   /** Registers `name` as `type` at an address where nothing listens (its process died, its lease lives on). */
   async function registerUnreachable(name: string, type: string): Promise<void> {
-    await (await mesh.client(name)).register({ type, name, endpoint: '127.0.0.1:1' }, 60_000);
+    await (await mesh.client(name, [type])).register({ type, name, endpoint: '127.0.0.1:1' }, 60_000);
   }
 
   async function newClient(name: string, options: Partial<MeshClientOptions> = {}): Promise<MeshClient> {

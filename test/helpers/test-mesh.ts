@@ -26,11 +26,12 @@ export interface TestMesh {
    * conventional type of a test agent's name: see {@link conventionalType}).
    */
   identity(name: string, types?: readonly string[]): Promise<MeshIdentity>;
-  /** A control-plane client authenticated as `name`. */
-  client(name: string): Promise<ControlPlaneClient>;
+  /** A control-plane client authenticated as `name` (its identity entitled as {@link TestMesh.identity} says). */
+  client(name: string, types?: readonly string[]): Promise<ControlPlaneClient>;
   /** A real agent server (Agent service + grpc.health.v1) for `name`, to register with its address. */
   agentServer(
     name: string,
+    types?: readonly string[],
   ): Promise<{ identity: MeshIdentity; server: RunningServer; health: HealthImplementation }>;
   close(): Promise<void>;
 }
@@ -68,16 +69,16 @@ export async function startTestMesh(options: TestMeshOptions = {}): Promise<Test
     certsDir,
     controlPlane,
     identity,
-    async client(name) {
+    async client(name, types) {
       const client = new ControlPlaneClient({
         address: controlPlane.address,
-        identity: await identity(name),
+        identity: await identity(name, types),
       });
       clients.push(client);
       return client;
     },
-    async agentServer(name) {
-      const agentIdentity = await identity(name);
+    async agentServer(name, types) {
+      const agentIdentity = await identity(name, types);
       const server = await startServer({
         identity: agentIdentity,
         services: [

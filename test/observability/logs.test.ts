@@ -161,7 +161,7 @@ describe('logs of calls and events, and metrics of failures', () => {
   it('carry the trace id and the caller and callee identities of a call', async () => {
     let traceparent: string | undefined;
     const worker = await startAgent({
-      identity: await mesh.identity('worker-2'),
+      identity: await mesh.identity('worker-2', ['scribe']),
       controlPlane: mesh.controlPlane.address,
       type: 'scribe',
       logger,

@@ -63,7 +63,7 @@ describe('following a control plane that fails', () => {
       ],
     });
     for (const name of ['stays-1', 'goes-1']) {
-      await (await first.client(name)).register({ type: 'worker', name, endpoint: '127.0.0.1:9' }, 60_000);
+      await (await first.client(name, ['worker'])).register({ type: 'worker', name, endpoint: '127.0.0.1:9' }, 60_000);
     }
     const cache = new EndpointCache({ client: await first.client('follower'), logger: silentLogger() });
     meshes.defer(() => cache.close());
@@ -80,7 +80,7 @@ describe('following a control plane that fails', () => {
     expect(cache.select({ type: 'worker' }).map((agent) => agent.id)).toEqual(['goes-1', 'stays-1']);
     expect(cache.policies.defaultEffect).toBe('deny');
     await (
-      await second.client('stays-1')
+      await second.client('stays-1', ['worker'])
     ).register({ type: 'worker', name: 'stays-1', endpoint: '127.0.0.1:9' });
     const partialRevision = cache.currentRevision;
     // When the control plane has settled, its complete snapshot drops the agent that never came back.

@@ -31,7 +31,7 @@ describe('an agent registration', () => {
 
   it('stays draining when it registers again while draining, and registers no more once it left', async () => {
     const plain = await meshes.start();
-    const client = await plain.client('drainer-1');
+    const client = await plain.client('drainer-1', ['worker']);
     const registration = new AgentRegistration({
       client,
       spec: () => ({ type: 'worker', name: 'drainer-1', endpoint: '127.0.0.1:9' }),
@@ -54,7 +54,7 @@ describe('an agent registration', () => {
     const address = first.controlPlane.address;
     // A 5-minute lease: the next heartbeat is 100 s away, so only the watch's snapshot can bring it back.
     const agent = await startAgent({
-      identity: await first.identity('long-lease-1'),
+      identity: await first.identity('long-lease-1', ['worker']),
       controlPlane: address,
       type: 'worker',
       leaseTtlMs: 300_000,

@@ -18,7 +18,7 @@ describe('a mesh client meeting transport resets', () => {
   beforeAll(async () => {
     mesh = await startTestMesh();
     // The resetting instance: real mTLS with its own identity, then every stream reset.
-    const identity = await mesh.identity('resetting-1');
+    const identity = await mesh.identity('resetting-1', ['flaky']);
     const { certificatePem, privateKeyPem, trustBundlePem } = identity.current;
     resetting = createSecureServer({
       cert: certificatePem,
@@ -34,11 +34,11 @@ describe('a mesh client meeting transport resets', () => {
     await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
     const port = (resetting.address() as AddressInfo).port;
     await (
-      await mesh.client('resetting-1')
+      await mesh.client('resetting-1', ['flaky'])
     ).register({ type: 'flaky', name: 'resetting-1', endpoint: `127.0.0.1:${port}` }, 60_000);
-    const healthy = await mesh.agentServer('healthy-1');
+    const healthy = await mesh.agentServer('healthy-1', ['flaky']);
     await (
-      await mesh.client('healthy-1')
+      await mesh.client('healthy-1', ['flaky'])
     ).register({ type: 'flaky', name: 'healthy-1', endpoint: healthy.server.address }, 60_000);
     caller = await startCaller(mesh, 'caller');
     await until(() => caller.cache.select({ type: 'flaky' }).length === 2, 'both instances are listed');

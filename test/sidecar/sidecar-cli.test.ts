@@ -12,7 +12,7 @@ describe('agent-mesh sidecar', () => {
 
   beforeAll(async () => {
     mesh = await startTestMesh();
-    await mesh.identity('shouter-cli');
+    await mesh.identity('shouter-cli', ['shouter']);
     app = await startPlainAgentApp();
   }, 30_000);
 
@@ -43,7 +43,7 @@ describe('agent-mesh sidecar', () => {
       const [, address] = await sidecar.waitFor(/mesh\s+(127\.0\.0\.1:\d+)/);
       await sidecar.waitFor(/outbound\s+127\.0\.0\.1:\d+ \(plaintext, loopback/);
       caller = await startAgent({
-        identity: await mesh.identity('caller-cli'),
+        identity: await mesh.identity('caller-cli', ['caller']),
         controlPlane: mesh.controlPlane.address,
         type: 'caller',
       });
