@@ -55,15 +55,11 @@ export function createSidecarCommand(): Command {
         listenArgument,
         '127.0.0.1:0',
       )
-      .addOption(
-        new Option(
-          '--socket-dir <dir>',
-          `the directory of the outbound socket (${OUTBOUND_SOCKET}), where the app calls other agents as this ` +
-            'agent: made with mode 0700 if missing; an existing one must be yours and closed to group and others',
-        ).default(
-          undefined,
-          '$XDG_RUNTIME_DIR/agent-mesh/<name>, else $TMPDIR or /tmp: agent-mesh-<uid>/<name>',
-        ),
+      .option(
+        '--socket-dir <dir>',
+        `the directory of the outbound socket (${OUTBOUND_SOCKET}), where the app calls other agents as this agent: ` +
+          'made with mode 0700 if missing; an existing one must be yours and closed to group and others (default: ' +
+          '$XDG_RUNTIME_DIR/agent-mesh/<name>, without XDG_RUNTIME_DIR ${TMPDIR:-/tmp}/agent-mesh-<uid>/<name>)',
       )
       .option(
         '--outbound-listen <host:port>',
@@ -212,7 +208,8 @@ function appArgument(value: string): string {
 function loopbackArgument(value: string, what: string): string {
   if (value.startsWith('unix:')) {
     throw new InvalidArgumentError(
-      `the ${what} is a loopback host:port; the outbound port is a Unix socket by default: set its directory with --socket-dir`,
+      `the ${what} is a loopback host:port; the outbound port is a Unix socket by default: ` +
+        'set its directory with --socket-dir',
     );
   }
   try {

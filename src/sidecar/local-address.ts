@@ -57,7 +57,8 @@ export function localAddress(address: string, what: string): LocalAddress {
   if (!isAbsolute(path) || path.startsWith('//')) {
     throw new MeshError(
       Code.INVALID_ARGUMENT,
-      `invalid ${what} "${address.slice(0, 200)}": a Unix socket is unix:/absolute/path, e.g. unix:/run/user/1000/agent-mesh/app.sock`,
+      `invalid ${what} "${address.slice(0, 200)}": a Unix socket is unix:/absolute/path, ` +
+        'e.g. unix:/run/user/1000/agent-mesh/app.sock',
     );
   }
   return { kind: 'unix', path: socketPath(normalize(path), what), address: `unix:${normalize(path)}` };

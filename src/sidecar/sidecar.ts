@@ -100,7 +100,7 @@ const AGENT_SERVICE = 'agentmesh.v1.Agent';
 export async function startSidecar(options: SidecarOptions): Promise<RunningSidecar> {
   const appTarget = localAddress(options.app, 'app address');
   const appAddress = appTarget.address;
-  const outboundTarget = await outboundAddressOf(options);
+  const outboundChoice = chooseOutbound(options);
   const logger = options.logger ?? silentLogger();
   const calls = new ForwardedCalls();
   const app = new AppConnection(appAddress, calls);
@@ -108,6 +108,9 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   try {
     const first = await app.checkHealth(options.startTimeoutMs ?? 5_000);
     if (!first.ok) throw unreachable(appAddress, first);
+    // Before the agent registers: a directory others can reach, or a sidecar already running there, is refused first.
+    const outboundTarget =
+      outboundChoice.kind === 'tcp' ? outboundChoice : await prepareOutboundSocket(outboundChoice.dir);
     agent = await startAgent({
       identity: options.identity,
       controlPlane: options.controlPlane,
@@ -174,12 +177,13 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
 }
 
 /**
- * Where the outbound port listens: the socket in the (prepared) private directory, or the loopback port the
- * options explicitly allow.
- * @throws MeshError INVALID_ARGUMENT for a wrong combination of options or address, FAILED_PRECONDITION for a
- * socket directory others can reach.
+ * Where the outbound port is to listen: in the socket directory (the default one unless given), or on the loopback
+ * port the options explicitly allow.
+ * @throws MeshError INVALID_ARGUMENT for a wrong combination of options, or an address off loopback.
  */
-async function outboundAddressOf(options: SidecarOptions): Promise<LocalAddress> {
+function chooseOutbound(
+  options: SidecarOptions,
+): Extract<LocalAddress, { kind: 'tcp' }> | { kind: 'dir'; dir: string } {
   if (options.outboundListen !== undefined) {
     if (!options.allowTcpOutbound) {
       throw new MeshError(
@@ -205,9 +209,17 @@ async function outboundAddressOf(options: SidecarOptions): Promise<LocalAddress>
     );
   }
   const name = identityNameOf(options.identity.spiffeId) ?? 'sidecar';
-  const dir = await preparePrivateDir(options.socketDir ?? defaultSocketDir(name));
-  const path = socketPath(join(dir, OUTBOUND_SOCKET), 'outbound socket');
-  await removeStaleSocket(path); // before the agent registers: a sidecar already running here is refused first
+  return { kind: 'dir', dir: options.socketDir ?? defaultSocketDir(name) };
+}
+
+/**
+ * Makes `dir` private (see {@link preparePrivateDir}) and clears the way for the outbound socket in it.
+ * @throws MeshError FAILED_PRECONDITION for a directory others can reach or a socket another process listens on.
+ */
+async function prepareOutboundSocket(dir: string): Promise<Extract<LocalAddress, { kind: 'unix' }>> {
+  const real = await preparePrivateDir(dir);
+  const path = socketPath(join(real, OUTBOUND_SOCKET), 'outbound socket');
+  await removeStaleSocket(path);
   return { kind: 'unix', path, address: `unix:${path}` };
 }
 

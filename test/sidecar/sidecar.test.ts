@@ -240,7 +240,7 @@ describe('sidecar', () => {
     }
   });
 
-  it("serves the outbound port on a Unix socket (0600) in a directory only the app's user can enter (0700)", async () => {
+  it("serves the outbound port on a Unix socket (0600) in a directory only the app's user enters (0700)", async () => {
     expect(sidecar.outboundAddress).toBe(`unix:${socketDir}/outbound.sock`);
     expect(sidecar.socketDir).toBe(socketDir);
     expect((await stat(socketDir)).mode & 0o777).toBe(0o700);
@@ -300,7 +300,7 @@ describe('sidecar', () => {
     expect(log.lines.filter((line) => String(line.msg).includes('mesh-owned metadata'))).toHaveLength(1);
   });
 
-  it("continues the inbound call's chain, trace, conversation and deadline when the app passes back its token", async () => {
+  it("continues the inbound call's chain, trace, conversation and deadline through its token", async () => {
     const result = await caller.mesh.call({ type: 'shouter' }, 'call-out', 'caller', {
       conversationId: 'conv-9',
       timeoutMs: 3_000,
@@ -408,7 +408,7 @@ describe('sidecar', () => {
     ).rejects.toThrow(/outbound listen address "0.0.0.0:0" is not on loopback/);
   });
 
-  it('serves the outbound port on TCP only when allowed explicitly, and then warns that any local process can use it', async () => {
+  it('serves the outbound port on TCP only when allowed explicitly, warning that any process can use it', async () => {
     const identity = await mesh.identity('shouter-5');
     const options = { identity, controlPlane: mesh.controlPlane.address, type: 'shouter', app: app.address };
     const refusals = [
@@ -481,7 +481,7 @@ describe('sidecar', () => {
     expect((await lstat(join(socketDir, 'outbound.sock'))).isSocket()).toBe(true);
   });
 
-  it('replaces a stale socket nobody listens on, makes a missing directory 0700, and removes its socket at stop', async () => {
+  it('replaces a stale socket, makes a missing directory 0700, and removes its socket at stop', async () => {
     const dir = join(temp.dir, 'fresh', 'shouter-8');
     const path = join(dir, 'outbound.sock');
     await mkdir(dir, { recursive: true, mode: 0o700 });
