@@ -1,12 +1,15 @@
 /**
  * The sidecar path: a 1 KB unary call from a mesh client through `agent-mesh sidecar` (mTLS, policy check) to a
- * plaintext app on loopback, against a direct grpc-js mTLS call to an agent serving the same echo (the baseline),
- * and beside it the mesh client calling that agent without a sidecar, in one run:
+ * plaintext app on a Unix socket (in the sidecar's private socket directory), against a direct grpc-js mTLS call to
+ * an agent serving the same echo (the baseline), and beside it the mesh client calling that agent without a
+ * sidecar, in one run:
  * - throughput, closed loop, 32 calls in flight, in alternating rounds (direct, mesh, sidecar, direct, ...);
  * - sequential latency p50/p99, the three kinds of call interleaved one by one.
  * The agent, the sidecar and the app each run in a child process, as they would in a deployment.
  */
 import * as grpc from '@grpc/grpc-js';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ControlPlaneClient } from '../src/control-plane/client.js';
 import { EndpointCache } from '../src/data-plane/endpoint-cache.js';
@@ -39,7 +42,14 @@ export async function benchSidecar(): Promise<Figures> {
     [certsDir, controlPlane.address, 'echo-1', 'echo'],
     /ready (\S+)/,
   );
-  const app = spawnBenchProcess(new URL(import.meta.url), [SERVE_APP], /app listening on (\S+)/);
+  // The app and the sidecar share a private directory, as the sidecar's default setup has them.
+  const socketDir = join(certsDir, 'sockets');
+  await mkdir(socketDir, { mode: 0o700 });
+  const app = spawnBenchProcess(
+    new URL(import.meta.url),
+    [SERVE_APP, `unix:${socketDir}/app.sock`],
+    /app listening on (\S+)/,
+  );
   const processes = [agent, app];
   const callerMaterial = await ensureIdentity(certsDir, 'caller');
   const caller = new MeshIdentity(callerMaterial);
@@ -66,10 +76,12 @@ export async function benchSidecar(): Promise<Figures> {
         'sidecar-echo',
         '--app',
         appAddress,
+        '--socket-dir',
+        socketDir,
         '--log-level',
         'warn',
       ],
-      /outbound\s+127\.0\.0\.1/,
+      /outbound\s+unix:/,
     );
     processes.push(sidecar);
     await sidecar.ready;
@@ -124,8 +136,8 @@ export async function benchSidecar(): Promise<Figures> {
   }
 }
 
-/** The app behind the sidecar: plaintext `agentmesh.v1.Agent` echo and `grpc.health.v1` on loopback. */
-async function serveEchoApp(): Promise<void> {
+/** The app behind the sidecar: plaintext `agentmesh.v1.Agent` echo and `grpc.health.v1` on `address`. */
+async function serveEchoApp(address: string): Promise<void> {
   const { protos } = loadMeshProtos();
   const server = new grpc.Server();
   server.addService(protos.agentmesh.v1.Agent.service, {
@@ -136,12 +148,12 @@ async function serveEchoApp(): Promise<void> {
   });
   new HealthImplementation({ '': 'SERVING' }).addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );
   process.once('SIGTERM', () => server.tryShutdown(() => process.exit(0)));
-  console.log(`app listening on 127.0.0.1:${port}`);
+  console.log(`app listening on ${address.startsWith('unix:') ? address : `127.0.0.1:${port}`}`);
 }
 
-if (process.argv.includes(SERVE_APP)) await serveEchoApp();
+if (process.argv.includes(SERVE_APP)) await serveEchoApp(process.argv[process.argv.indexOf(SERVE_APP) + 1]!);

@@ -222,8 +222,10 @@ export type {
 } from './agent/agent-service.js';
 
 // Sidecar for agents in other languages
-export { startSidecar } from './sidecar/sidecar.js';
+export { OUTBOUND_SOCKET, startSidecar } from './sidecar/sidecar.js';
 export type { RunningSidecar, SidecarOptions } from './sidecar/sidecar.js';
+export { SIDECAR_METADATA } from './sidecar/app-connection.js';
+export { defaultSocketDir } from './sidecar/private-socket.js';
 
 // Agent runtime: scheduling and cards
 export { CallScheduler, PRIORITY_CLASSES, priorityClass } from './agent/call-scheduler.js';

@@ -1,21 +1,25 @@
 #!/usr/bin/python3
-"""A Python agent behind `agent-mesh sidecar`: plain gRPC on loopback, no certificates, no mesh code.
+"""A Python agent behind `agent-mesh sidecar`: plain gRPC on a Unix socket, no certificates, no mesh code.
 
-It serves agentmesh.v1.Agent and grpc.health.v1 on a loopback port. The sidecar beside it proves the agent's
-identity, enforces the mesh's policies, and forwards the calls it admits; it tells this app the verified caller in
-the metadata `x-agentmesh-caller`. Outbound calls go to the sidecar's outbound port with the metadata
-`x-agentmesh-target-type`; passing on the context headers received (traceparent, x-agentmesh-*) continues the
-trace, the conversation and the caller chain.
+It serves agentmesh.v1.Agent and grpc.health.v1 on `<socket dir>/app.sock`, in a directory only its user can enter
+(mode 0700; made if missing), so that no other local process can call it past the sidecar. The sidecar beside it
+proves the agent's identity, enforces the mesh's policies, and forwards the calls it admits; it tells this app the
+verified caller in the metadata `x-agentmesh-caller` and gives each call a token, `x-agentmesh-call-token`.
+Outbound calls go to the sidecar's socket `<socket dir>/outbound.sock` with the metadata `x-agentmesh-target-type`;
+passing back the token of the call being handled continues its trace, conversation, caller chain and deadline.
+Any other `x-agentmesh-*` header (a caller, a chain) would be ignored by the sidecar: the mesh owns them.
 
 Methods: `shout` (the text in capitals), `whoami` (the caller and chain, as JSON), `ask` (calls another agent back
 through the sidecar: payload {"type", "method", "text"}), and the stream `shout-words` (one word per chunk).
 
-    /usr/bin/python3 examples/python/agent.py --listen 127.0.0.1:50051 --outbound 127.0.0.1:50052
+    /usr/bin/python3 examples/python/agent.py --socket-dir /tmp/agent-mesh-$(id -u)/py-shouter-1
 """
 
 import argparse
 import json
+import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -29,14 +33,8 @@ stubs = mesh_stubs.load()
 agent_pb2, agent_grpc = stubs.agent, stubs.agent_grpc
 health_pb2, health_grpc = stubs.health, stubs.health_grpc
 
-# What an outbound call passes on from the call being handled: the mesh's context headers.
-CONTEXT_HEADERS = (
-    "traceparent",
-    "tracestate",
-    "x-agentmesh-conversation",
-    "x-agentmesh-tenant",
-    "x-agentmesh-chain",
-)
+# The token of the call being handled, which an outbound call passes back to continue it.
+CALL_TOKEN = "x-agentmesh-call-token"
 
 
 class Shouter(agent_grpc.AgentServicer):
@@ -81,8 +79,9 @@ class Shouter(agent_grpc.AgentServicer):
             target, method, text = question["type"], question["method"], question["text"]
         except (ValueError, KeyError, TypeError):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, 'ask takes JSON: {"type": ..., "method": ..., "text": ...}')
-        outbound_metadata = [(key, metadata[key]) for key in CONTEXT_HEADERS if key in metadata]
-        outbound_metadata.append(("x-agentmesh-target-type", target))
+        outbound_metadata = [("x-agentmesh-target-type", target)]
+        if CALL_TOKEN in metadata:
+            outbound_metadata.append((CALL_TOKEN, metadata[CALL_TOKEN]))
         remaining = context.time_remaining()
         try:
             answer = self.outbound.Invoke(
@@ -107,19 +106,44 @@ class Health(health_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse(status=status)
 
 
-def loopback(value):
+def local_address(value):
+    """unix:/absolute/path, or a loopback host:port."""
+    if value.startswith("unix:"):
+        if not value[len("unix:") :].startswith("/"):
+            raise argparse.ArgumentTypeError(f'"{value}": a Unix socket is unix:/absolute/path')
+        return value
     host, _, port = value.rpartition(":")
     if host not in ("127.0.0.1", "localhost", "[::1]") or not port.isdigit():
-        raise argparse.ArgumentTypeError(f'"{value}" must be a loopback host:port, e.g. 127.0.0.1:50051')
+        raise argparse.ArgumentTypeError(f'"{value}" must be unix:/absolute/path or a loopback host:port')
     return value
+
+
+def private_dir(path):
+    """Makes the socket directory (0700) when missing; refuses one that other users may enter."""
+    path = os.path.abspath(path)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.stat(path)
+    if info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        sys.exit(f"agent.py: {path} must belong to you with mode 0700 (other users could call this app): chmod 700 it")
+    return path
 
 
 def main():
     parser = argparse.ArgumentParser(description="A Python agent behind agent-mesh sidecar.")
-    parser.add_argument("--listen", type=loopback, default="127.0.0.1:50051", help="plaintext gRPC, loopback only")
-    parser.add_argument("--outbound", type=loopback, help="the sidecar's --outbound-listen address")
+    parser.add_argument(
+        "--socket-dir",
+        help="the sidecar's --socket-dir: serve on <dir>/app.sock, call other agents through <dir>/outbound.sock",
+    )
+    parser.add_argument("--listen", type=local_address, help="instead: where to serve (unix:/path or loopback)")
+    parser.add_argument("--outbound", type=local_address, help="instead: the sidecar's outbound address")
     parser.add_argument("--word-delay", type=float, default=0.05, help="seconds between streamed words")
     args = parser.parse_args()
+    if args.socket_dir:
+        directory = private_dir(args.socket_dir)
+        args.listen = args.listen or f"unix:{directory}/app.sock"
+        args.outbound = args.outbound or f"unix:{directory}/outbound.sock"
+    if not args.listen:
+        parser.error("give --socket-dir (or --listen)")
 
     outbound = None
     if args.outbound:
@@ -132,8 +156,8 @@ def main():
     if port == 0:
         sys.exit(f"agent.py: cannot listen on {args.listen}")
     server.start()
-    host = args.listen.rpartition(":")[0]
-    print(f"python agent listening on {host}:{port}", flush=True)
+    address = args.listen if args.listen.startswith("unix:") else f"{args.listen.rpartition(':')[0]}:{port}"
+    print(f"python agent listening on {address}", flush=True)
 
     stopped = threading.Event()
 

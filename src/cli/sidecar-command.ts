@@ -4,8 +4,8 @@ import { validLabelKey, validLabelValue } from '../control-plane/label-selector.
 import type { MeshError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { SIDECAR_METADATA } from '../sidecar/app-connection.js';
-import { loopbackAddress } from '../sidecar/loopback.js';
-import { startSidecar } from '../sidecar/sidecar.js';
+import { localAddress, loopbackAddress } from '../sidecar/local-address.js';
+import { OUTBOUND_SOCKET, startSidecar } from '../sidecar/sidecar.js';
 import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
 import { collect, durationArgument, logLevelOption } from './run.js';
 
@@ -13,7 +13,9 @@ interface SidecarFlags extends ClientFlags {
   type: string;
   app: string;
   listen: string;
-  outboundListen: string;
+  socketDir?: string;
+  outboundListen?: string;
+  allowTcpOutbound?: boolean;
   capability: string[];
   label: string[];
   healthInterval: number;
@@ -26,22 +28,26 @@ const CAPABILITY = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
 const DRAIN_GRACE_MS = 10_000;
 
 /**
- * `agent-mesh sidecar`: makes an app that speaks plain gRPC on loopback (in any language) an agent of the mesh.
- * The sidecar proves the agent's identity, registers and heartbeats for it, renews its certificate, enforces the
- * policies on inbound calls and forwards them to the app, carries the app's outbound calls through the mesh, and
- * reports the app's health. Ctrl-C or SIGTERM drains (deregisters) and exits 0.
+ * `agent-mesh sidecar`: makes an app that speaks plain gRPC on a local socket or loopback (in any language) an agent
+ * of the mesh. The sidecar proves the agent's identity, registers and heartbeats for it, renews its certificate,
+ * enforces the policies on inbound calls and forwards them to the app, carries the app's outbound calls through the
+ * mesh (by default on a Unix socket only the app's user can open), and reports the app's health. Ctrl-C or SIGTERM
+ * drains (deregisters) and exits 0. A wrong combination of the outbound flags is a usage error (exit 2).
  */
 export function createSidecarCommand(): Command {
   const command = withClientOptions(
     new Command('sidecar')
       .description(
-        'run an app that speaks plain gRPC on loopback (agentmesh.v1.Agent + grpc.health.v1) as an agent of the mesh',
+        'run an app that speaks plain gRPC on a Unix socket or loopback (agentmesh.v1.Agent + grpc.health.v1) as an ' +
+          'agent of the mesh; the app calls other agents through the outbound socket <socket-dir>/' +
+          OUTBOUND_SOCKET,
       )
       .requiredOption('--type <type>', 'the agent type to register, e.g. shouter', typeArgument)
       .requiredOption(
-        '--app <host:port>',
-        "the app's plaintext gRPC address on loopback, e.g. 127.0.0.1:50051",
-        (value: string) => loopbackArgument(value, 'app address'),
+        '--app <address>',
+        "the app's plaintext gRPC address: unix:/abs/path (best in --socket-dir, e.g. unix:<socket-dir>/app.sock: " +
+          'no other user can call the app then) or loopback host:port, e.g. 127.0.0.1:50051',
+        appArgument,
       )
       .option(
         '--listen <host:port>',
@@ -50,10 +56,20 @@ export function createSidecarCommand(): Command {
         '127.0.0.1:0',
       )
       .option(
+        '--socket-dir <dir>',
+        `the directory of the outbound socket (${OUTBOUND_SOCKET}), where the app calls other agents as this agent: ` +
+          'made with mode 0700 if missing; an existing one must be yours and closed to group and others (default: ' +
+          '$XDG_RUNTIME_DIR/agent-mesh/<name>, without XDG_RUNTIME_DIR ${TMPDIR:-/tmp}/agent-mesh-<uid>/<name>)',
+      )
+      .option(
         '--outbound-listen <host:port>',
-        'where the app calls other agents: plaintext, loopback only (anything that reaches it acts as this agent)',
+        'serve the outbound port on loopback TCP instead of the socket (needs --allow-tcp-outbound): ANY local ' +
+          'process can then act as this agent',
         (value: string) => loopbackArgument(value, 'outbound listen address'),
-        '127.0.0.1:0',
+      )
+      .option(
+        '--allow-tcp-outbound',
+        'allow --outbound-listen, knowing that every local process can call other agents as this agent through it',
       )
       .option('--capability <capability>', 'a capability to register (repeatable)', capabilityArgument, [])
       .option('--label <key=value>', 'a label to register (repeatable)', labelArgument, [])
@@ -71,7 +87,28 @@ export function createSidecarCommand(): Command {
     'the agent to run as (<name>.crt and <name>.key in --certs, from `agent-mesh ca issue <name>`)';
   name.makeOptionMandatory();
   command.setOptionValueWithSource('name', undefined, 'default'); // commander stored the default when it was added
-  return command.action((flags: SidecarFlags) => runSidecar(flags));
+  return command.action((flags: SidecarFlags) => {
+    const misuse = outboundMisuse(flags);
+    if (misuse) command.error(`error: ${misuse}`);
+    return runSidecar(flags);
+  });
+}
+
+/** What is wrong with the combination of outbound flags, if anything. */
+function outboundMisuse(flags: SidecarFlags): string | undefined {
+  if (flags.outboundListen !== undefined && !flags.allowTcpOutbound) {
+    return (
+      `--outbound-listen ${flags.outboundListen} puts the outbound port on TCP, where any local process can act as ` +
+      'this agent: leave it out to use the Unix socket (the default), or add --allow-tcp-outbound'
+    );
+  }
+  if (flags.allowTcpOutbound && flags.outboundListen === undefined) {
+    return '--allow-tcp-outbound needs --outbound-listen 127.0.0.1:<port>; leave both out to use the Unix socket';
+  }
+  if (flags.outboundListen !== undefined && flags.socketDir !== undefined) {
+    return '--socket-dir holds the outbound socket, which --outbound-listen replaces: give one of them, not both';
+  }
+  return undefined;
 }
 
 async function runSidecar(flags: SidecarFlags): Promise<void> {
@@ -96,7 +133,10 @@ async function runSidecar(flags: SidecarFlags): Promise<void> {
     labels: Object.fromEntries(flags.label.map((label) => label.split(/=(.*)/s, 2) as [string, string])),
     app: flags.app,
     listen: flags.listen,
-    outboundListen: flags.outboundListen,
+    ...(flags.socketDir !== undefined ? { socketDir: flags.socketDir } : {}),
+    ...(flags.outboundListen !== undefined
+      ? { outboundListen: flags.outboundListen, allowTcpOutbound: flags.allowTcpOutbound === true }
+      : {}),
     healthIntervalMs: flags.healthInterval,
     drainGraceMs: DRAIN_GRACE_MS,
     logger,
@@ -112,7 +152,10 @@ async function runSidecar(flags: SidecarFlags): Promise<void> {
       row('app', `${sidecar.appAddress} (${sidecar.appServing() ? 'SERVING' : 'NOT_SERVING'})`),
       row(
         'outbound',
-        `${sidecar.outboundAddress} (plaintext, loopback: calls with metadata ${SIDECAR_METADATA.targetType} go out as this agent)`,
+        sidecar.socketDir
+          ? `${sidecar.outboundAddress} (Unix socket, only this user: calls with metadata ` +
+              `${SIDECAR_METADATA.targetType} go out as this agent)`
+          : `${sidecar.outboundAddress} (TCP, plaintext: ANY local process can call other agents as this agent)`,
       ),
     ].join('\n'),
   );
@@ -154,7 +197,21 @@ function labelArgument(value: string, previous: string[]): string[] {
   return collect(value, previous);
 }
 
+function appArgument(value: string): string {
+  try {
+    return localAddress(value, 'app address').address;
+  } catch (error) {
+    throw new InvalidArgumentError((error as MeshError).message);
+  }
+}
+
 function loopbackArgument(value: string, what: string): string {
+  if (value.startsWith('unix:')) {
+    throw new InvalidArgumentError(
+      `the ${what} is a loopback host:port; the outbound port is a Unix socket by default: ` +
+        'set its directory with --socket-dir',
+    );
+  }
   try {
     return loopbackAddress(value, what);
   } catch (error) {

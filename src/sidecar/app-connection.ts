@@ -13,23 +13,35 @@ import type { InvokeChunk__Output } from '../generated/agentmesh/v1/InvokeChunk.
 import type { InvokeRequest } from '../generated/agentmesh/v1/InvokeRequest.js';
 import { loadMeshProtos, loadProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
+import { ForwardedCalls } from './forwarded-calls.js';
 
 const require = createRequire(import.meta.url);
 
 /**
  * Metadata keys between the sidecar and its app. Inbound, the sidecar tells the app who called: the caller's SPIFFE
- * ID, verified from its client certificate by the sidecar (the app's plaintext port cannot check it itself).
- * Outbound, the app names the agents to call.
+ * ID, verified from its client certificate by the sidecar (the app's plaintext port cannot check it itself), and a
+ * token for the call. Outbound, the app names the agents to call, and may hand the token back to make the call part
+ * of the one it is handling. Every other `x-agentmesh-*` key an app sends (a caller, a chain, a deadline, a
+ * conversation, a tenant) belongs to the mesh and is ignored on the outbound port; `x-agentmesh-priority` is the one
+ * context key an app may set itself (callees decide what a priority class gets).
  */
 export const SIDECAR_METADATA = {
   /** Inbound: the verified SPIFFE ID of the caller. */
   caller: 'x-agentmesh-caller',
+  /**
+   * Inbound: an opaque token for this call, valid while it is in flight. Outbound (optional): the token of the call
+   * being handled, so that the outbound call continues its trace, conversation, tenant, priority, caller chain and
+   * deadline; without it the call starts a new chain at this agent.
+   */
+  callToken: 'x-agentmesh-call-token',
   /** Outbound: the agent type to call (required). */
   targetType: 'x-agentmesh-target-type',
   /** Outbound: a label selector the agents must match, e.g. `zone=eu-1,!beta` (optional). */
   targetSelector: 'x-agentmesh-target-selector',
   /** Outbound: `true` when the call may run twice without harm, so that it fails over even after reaching an agent. */
   idempotent: 'x-agentmesh-idempotent',
+  /** Outbound (optional): the priority class to ask of callees (`interactive`, `default`, `batch`). */
+  priority: CONTEXT_KEYS.priority,
 } as const;
 
 /** What the app's `grpc.health.v1` Check said: its status, or why it could not be asked. */
@@ -48,15 +60,19 @@ interface HealthProtos {
 }
 
 /**
- * The sidecar's plaintext gRPC connection to its app on loopback: forwards generic calls to the app's own
- * `agentmesh.v1.Agent` server, with the verified caller and the propagated context as metadata (and in the
- * request's `context`), and asks the app's `grpc.health.v1` how it is.
+ * The sidecar's plaintext gRPC connection to its app (a Unix socket or loopback): forwards generic calls to the
+ * app's own `agentmesh.v1.Agent` server, with the verified caller, the call's token (recorded in `calls` while the
+ * call is in flight) and the propagated context as metadata (and in the request's `context`), and asks the app's
+ * `grpc.health.v1` how it is.
  */
 export class AppConnection {
   private readonly agent: AgentClient;
   private readonly health: HealthClient;
 
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    private readonly calls: ForwardedCalls = new ForwardedCalls(),
+  ) {
     // One credentials object for both clients: they share one connection.
     const credentials = grpc.credentials.createInsecure();
     const { protos } = loadMeshProtos();
@@ -71,18 +87,20 @@ export class AppConnection {
    * @throws MeshError with the app's own status and message; UNAVAILABLE naming the app when it cannot be reached.
    */
   unary(method: string): MethodHandler {
-    return (request, call) =>
-      new Promise((resolve, reject) => {
+    return (request, call) => {
+      const token = this.calls.open(call.context);
+      return new Promise<InvocationPayload>((resolve, reject) => {
         this.agent.Invoke(
           this.request(method, request, call),
-          this.metadata(call),
+          this.metadata(call, token),
           this.callOptions(call),
           (error, response) => {
             if (error || !response) reject(this.appError(error));
             else resolve({ payload: response.payload, contentType: response.contentType });
           },
         );
-      });
+      }).finally(() => this.calls.close(token));
+    };
   }
 
   /**
@@ -97,9 +115,10 @@ export class AppConnection {
       request: InvocationPayload,
       call: InvocationContext,
     ): AsyncGenerator<InvocationPayload> {
+      const token = this.calls.open(call.context);
       const stream = this.agent.InvokeStream(
         this.request(method, request, call),
-        this.metadata(call),
+        this.metadata(call, token),
         this.callOptions(call),
       );
       try {
@@ -110,6 +129,7 @@ export class AppConnection {
         throw this.appError(error);
       } finally {
         stream.cancel(); // no-op after the end; stops the app when the caller went away
+        this.calls.close(token);
       }
     };
     return forward.bind(this);
@@ -147,12 +167,13 @@ export class AppConnection {
     };
   }
 
-  private metadata(call: InvocationContext): grpc.Metadata {
+  private metadata(call: InvocationContext, token: string): grpc.Metadata {
     const metadata = new grpc.Metadata();
     const { context } = call;
     metadata.set(SIDECAR_METADATA.caller, call.caller.uri);
-    // The same keys the mesh uses between agents: an app that copies them onto its outbound calls (through the
-    // sidecar's outbound port) continues the trace, the conversation and the chain.
+    metadata.set(SIDECAR_METADATA.callToken, token);
+    // The same keys the mesh uses between agents, for the app to read and log. Its outbound calls continue this
+    // call through the token, never through these: the outbound port ignores them, so an app cannot claim a chain.
     if (context.traceparent) metadata.set(CONTEXT_KEYS.traceparent, context.traceparent);
     if (context.tracestate) metadata.set(CONTEXT_KEYS.tracestate, context.tracestate);
     if (context.conversationId) metadata.set(CONTEXT_KEYS.conversationId, context.conversationId);

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
+import { PRIORITY_CLASSES, type PriorityClass } from '../agent/call-scheduler.js';
 import type { TargetQuery } from '../data-plane/endpoint-cache.js';
-import { contextFromMetadata, runWithContext, type CallContext } from '../data-plane/call-context.js';
-import type { MeshClient } from '../data-plane/mesh-client.js';
+import { runWithContext, type CallContext } from '../data-plane/call-context.js';
+import type { MeshCallOptions, MeshClient } from '../data-plane/mesh-client.js';
 import { parseLabelSelector } from '../control-plane/label-selector.js';
 import { Code, MeshError } from '../errors.js';
 import type { InvokeChunk } from '../generated/agentmesh/v1/InvokeChunk.js';
@@ -12,38 +13,78 @@ import { loadMeshProtos } from '../transport/protos.js';
 import { toServiceError } from '../transport/status.js';
 import { pumpToCall } from '../transport/stream-pump.js';
 import { SIDECAR_METADATA } from './app-connection.js';
+import type { ForwardedCalls } from './forwarded-calls.js';
+import type { LocalAddress } from './local-address.js';
+import { removeOwnSocket, removeStaleSocket, restrictSocket } from './private-socket.js';
 
 /** An agent type, as the registry accepts it. */
 const AGENT_TYPE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 
+/** The `x-agentmesh-*` keys an app may send on the outbound port; the mesh owns every other one. */
+const APP_KEYS = new Set<string>([
+  SIDECAR_METADATA.targetType,
+  SIDECAR_METADATA.targetSelector,
+  SIDECAR_METADATA.idempotent,
+  SIDECAR_METADATA.callToken,
+  SIDECAR_METADATA.priority,
+]);
+
 /** Options for {@link startOutboundServer}. */
 export interface OutboundServerOptions {
-  /** Loopback `host:port` to listen on, plaintext (checked by the caller). */
-  address: string;
+  /**
+   * Where to listen, plaintext: a Unix socket in a directory only the app's user can enter (see
+   * `preparePrivateDir`), or a loopback port (checked by the caller), which any local process can reach.
+   */
+  address: LocalAddress;
   /** The agent's mesh client: calls leave with the agent's identity. */
   mesh: MeshClient;
+  /** The inbound calls the sidecar is forwarding to the app, whose tokens the app's outbound calls may bring back. */
+  calls: ForwardedCalls;
   logger: Logger;
 }
 
 /** The running outbound port. */
 export interface RunningOutboundServer {
-  /** `host:port` it listens on (the real port when asked for port 0). */
+  /** `unix:/path` or `host:port` it listens on (the real port when asked for port 0). */
   address: string;
-  /** Stops taking calls, lets those in flight finish for up to `graceMs`, then cancels the rest. */
+  /**
+   * Stops taking calls, lets those in flight finish for up to `graceMs`, then cancels the rest; removes its
+   * socket file.
+   */
   shutdown(graceMs: number): Promise<void>;
 }
 
 /**
- * The sidecar's outbound port: a plaintext `agentmesh.v1.Agent` server on loopback through which the app calls
- * other agents. Each `Invoke` or `InvokeStream` names its target in metadata (`x-agentmesh-target-type`, and
- * optionally `x-agentmesh-target-selector`) and goes out through the agent's mesh client: balanced, failed over,
- * over mTLS with the agent's identity, with the context the app passed on (traceparent, conversation, tenant,
- * chain) and the app's deadline. Anything that can reach this port acts as the agent: it must stay on loopback.
- * @throws MeshError UNAVAILABLE when the address cannot be bound.
+ * The sidecar's outbound port: a plaintext `agentmesh.v1.Agent` server through which the app calls other agents,
+ * on a Unix socket (mode 0600; a stale socket file nobody listens on is replaced, a live one refused) or a loopback
+ * port. Each `Invoke` or `InvokeStream` names its target in metadata (`x-agentmesh-target-type`, and optionally
+ * `x-agentmesh-target-selector`) and goes out through the agent's mesh client: balanced, failed over, over mTLS
+ * with the agent's identity, within the app's deadline. What travels with it is the mesh's own: with the
+ * `x-agentmesh-call-token` of an inbound call in flight, that call's context as the sidecar read it (trace,
+ * conversation, tenant, priority, chain, deadline); without one, a new chain that starts at this agent. Caller,
+ * chain, deadline or trace headers the app sends are ignored (a first one is logged); only a priority class may be
+ * asked for. Anything that can open this port acts as the agent.
+ * @throws MeshError UNAVAILABLE when the address cannot be bound, FAILED_PRECONDITION when another process listens
+ * on the socket.
  */
 export async function startOutboundServer(options: OutboundServerOptions): Promise<RunningOutboundServer> {
   const { protos } = loadMeshProtos();
-  const { mesh, logger } = options;
+  const { mesh, logger, calls } = options;
+  let warned = false;
+  const read = (
+    call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+  ) => {
+    const outbound = readOutboundCall(call, calls);
+    if (outbound.ignored.length > 0 && !warned) {
+      warned = true; // once: an app that copies the headers on every call would flood the log
+      logger.warn(
+        { ignored: outbound.ignored },
+        `the app sent mesh-owned metadata on an outbound call; it is ignored (the callee learns the caller from ` +
+          `this agent's certificate): to continue the call being handled, send its ${SIDECAR_METADATA.callToken}`,
+      );
+    }
+    return outbound;
+  };
   const server = new grpc.Server();
   server.addService(protos.agentmesh.v1.Agent.service, {
     Invoke: (
@@ -51,13 +92,12 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
       callback: grpc.sendUnaryData<InvokeResponse>,
     ) => {
       const run = async (): Promise<InvokeResponse> => {
-        const { target, context, idempotent } = readOutboundCall(call);
+        const { target, parent, options: callOptions } = read(call);
         const { method, payload, contentType } = call.request;
-        const result = await runWithContext(context, () =>
+        const result = await runWithContext(parent, () =>
           mesh.call(target, method, payload, {
             contentType: contentType || 'application/octet-stream',
-            idempotent,
-            ...remainingTime(context),
+            ...callOptions,
           }),
         );
         return { payload: result.payload, contentType: result.contentType };
@@ -69,15 +109,14 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
     },
     InvokeStream: (call: grpc.ServerWritableStream<InvokeRequest__Output, InvokeChunk>) => {
       const run = async () => {
-        const { target, context, idempotent } = readOutboundCall(call);
+        const { target, parent, options: callOptions } = read(call);
         const { method, payload, contentType } = call.request;
         // The stream reads the context when its first chunk is asked for: inside the context, too.
-        await runWithContext(context, () =>
+        await runWithContext(parent, () =>
           pumpToCall(
             mesh.stream(target, method, payload, {
               contentType: contentType || 'application/octet-stream',
-              idempotent,
-              ...remainingTime(context),
+              ...callOptions,
             }),
             call,
           ),
@@ -95,22 +134,35 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
       });
     },
   });
+  const { address } = options;
+  if (address.kind === 'unix') await removeStaleSocket(address.path);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(options.address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+    server.bindAsync(address.address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
       if (error) {
         reject(
-          new MeshError(Code.UNAVAILABLE, `cannot listen on ${options.address}: ${error.message}`, {
+          new MeshError(Code.UNAVAILABLE, `cannot listen on ${address.address}: ${error.message}`, {
             cause: error,
           }),
         );
       } else resolve(bound);
     });
   });
-  const host = options.address.slice(0, options.address.lastIndexOf(':'));
+  let socketInode: number | undefined;
+  try {
+    if (address.kind === 'unix') socketInode = await restrictSocket(address.path);
+  } catch (error) {
+    server.forceShutdown();
+    throw error;
+  }
+  const removeSocket = async () => {
+    if (address.kind === 'unix' && socketInode !== undefined)
+      await removeOwnSocket(address.path, socketInode);
+  };
+  const host = address.address.slice(0, address.address.lastIndexOf(':'));
   return {
-    address: `${host}:${port}`,
+    address: address.kind === 'unix' ? address.address : `${host}:${port}`,
     shutdown: (graceMs) =>
-      new Promise((resolve) => {
+      new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
           resolve();
@@ -119,22 +171,30 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
           clearTimeout(timer);
           resolve();
         });
-      }),
+      }).then(removeSocket),
   };
 }
 
+/** What an app's outbound call asks for, as the outbound port reads it. */
+interface OutboundCall {
+  target: TargetQuery;
+  /** The context the call continues: the inbound call of its token, else a new chain (empty). */
+  parent: CallContext;
+  options: Pick<MeshCallOptions, 'idempotent' | 'priority' | 'timeoutMs'>;
+  /** Mesh-owned keys the app sent, which are ignored. */
+  ignored: string[];
+}
+
 /**
- * Reads what the app asks of an outbound call: the target from its metadata, the context it passed on (as
- * received from the sidecar on the inbound call it is handling, if any) and its deadline.
- * @throws MeshError INVALID_ARGUMENT for a missing or malformed target type or selector.
+ * Reads what the app asks of an outbound call: the target, whether it is idempotent and its priority class from
+ * its metadata, its deadline, and the inbound call it continues (by token). Nothing else the app sends is taken.
+ * @throws MeshError INVALID_ARGUMENT for a missing or malformed target type, selector or priority,
+ * FAILED_PRECONDITION for a token that names no call in flight.
  */
 function readOutboundCall(
   call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-): {
-  target: TargetQuery;
-  context: CallContext;
-  idempotent: boolean;
-} {
+  calls: ForwardedCalls,
+): OutboundCall {
   const header = (key: string) => call.metadata.get(key)[0]?.toString();
   const type = header(SIDECAR_METADATA.targetType);
   if (!type) {
@@ -161,16 +221,37 @@ function readOutboundCall(
     }
     target.labelSelector = selector;
   }
+  const options: OutboundCall['options'] = { idempotent: header(SIDECAR_METADATA.idempotent) === 'true' };
+  const priority = header(SIDECAR_METADATA.priority);
+  if (priority) {
+    if (!(PRIORITY_CLASSES as readonly string[]).includes(priority)) {
+      throw new MeshError(
+        Code.INVALID_ARGUMENT,
+        `invalid "${SIDECAR_METADATA.priority}" "${priority.slice(0, 32)}": use one of ${PRIORITY_CLASSES.join(', ')}`,
+      );
+    }
+    options.priority = priority as PriorityClass;
+  }
+  // The app's own deadline bounds the call; the mesh client also keeps it within the inbound call's.
   const raw = call.getDeadline();
   const deadline = raw instanceof Date ? raw.getTime() : raw;
-  const context: CallContext = {
-    ...contextFromMetadata(header),
-    ...(Number.isFinite(deadline) ? { deadline } : {}),
-  };
-  return { target, context, idempotent: header(SIDECAR_METADATA.idempotent) === 'true' };
-}
-
-/** The app's deadline as the mesh call's timeout (else the mesh client's default applies). */
-function remainingTime(context: CallContext): { timeoutMs?: number } {
-  return context.deadline === undefined ? {} : { timeoutMs: Math.max(1, context.deadline - Date.now()) };
+  if (Number.isFinite(deadline)) options.timeoutMs = Math.max(1, deadline - Date.now());
+  const token = header(SIDECAR_METADATA.callToken);
+  let parent: CallContext = { chain: [] };
+  if (token) {
+    const inbound = calls.get(token);
+    if (!inbound) {
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        `"${SIDECAR_METADATA.callToken}" names no call this sidecar is forwarding to the app (that call has ended, ` +
+          'or the token was not one the sidecar gave): send the token of the call being handled while handling it, ' +
+          'or none to start a new chain',
+      );
+    }
+    parent = inbound;
+  }
+  const ignored = Object.keys(call.metadata.getMap()).filter(
+    (key) => key.startsWith('x-agentmesh-') && !APP_KEYS.has(key),
+  );
+  return { target, parent, options, ignored: ignored.slice(0, 8).map((key) => key.slice(0, 64)) };
 }

@@ -27,21 +27,20 @@ export interface PlainAgentApp {
   close(): Promise<void>;
 }
 
-const CONTEXT_HEADERS = [
-  'traceparent',
-  'tracestate',
-  'x-agentmesh-conversation',
-  'x-agentmesh-tenant',
-  'x-agentmesh-chain',
-];
+/** What `call-out-forged` adds to its outbound call: a caller and a chain the app has no right to claim. */
+export const FORGED_HEADERS: Record<string, string> = {
+  'x-agentmesh-caller': 'spiffe://agentmesh.local/agent/victim',
+  'x-agentmesh-chain': 'spiffe://agentmesh.local/agent/victim',
+};
 
 /**
- * Starts the app: `echo` answers with what it saw (caller, context, deadline) as JSON, `fail` answers
- * INVALID_ARGUMENT, `call-out` calls `whoami` on the agent type named by its payload through the sidecar's outbound
- * port (passing on the context it received) and returns that answer, and the stream `count` writes `n` chunks
- * (its payload), each only once the test calls `release()`.
+ * Starts the app, on `listen` (`unix:/path` or `host:port`; default a free loopback port): `echo` answers with what
+ * it saw (caller, context, deadline) as JSON, `fail` answers INVALID_ARGUMENT, `call-out` calls `whoami` on the
+ * agent type named by its payload through the sidecar's outbound port (passing back the call token it received)
+ * and returns that answer, `call-out-forged` does the same with {@link FORGED_HEADERS} and the context headers it
+ * received added, and the stream `count` writes `n` chunks (its payload), each only once the test calls `release()`.
  */
-export async function startPlainAgentApp(): Promise<PlainAgentApp> {
+export async function startPlainAgentApp(listen = '127.0.0.1:0'): Promise<PlainAgentApp> {
   const { protos } = loadMeshProtos();
   const health = new HealthImplementation({ '': 'SERVING' });
   const calls: SeenCall[] = [];
@@ -81,10 +80,19 @@ export async function startPlainAgentApp(): Promise<PlainAgentApp> {
         callback(null, { payload: Buffer.from(JSON.stringify(seen)), contentType: 'application/json' });
       } else if (seen.method === 'fail') {
         callback({ code: grpc.status.INVALID_ARGUMENT, details: 'the app cannot use this payload' });
-      } else if (seen.method === 'call-out' && outbound) {
+      } else if ((seen.method === 'call-out' || seen.method === 'call-out-forged') && outbound) {
         const metadata = new grpc.Metadata();
         metadata.set('x-agentmesh-target-type', call.request.payload.toString());
-        for (const key of CONTEXT_HEADERS) if (seen.metadata[key]) metadata.set(key, seen.metadata[key]);
+        metadata.set('x-agentmesh-call-token', seen.metadata['x-agentmesh-call-token'] ?? '');
+        if (seen.method === 'call-out-forged') {
+          // What an app that copies every header it was given sends, and claims of its own on top.
+          for (const [key, value] of Object.entries(seen.metadata)) {
+            if (key === 'traceparent' || key === 'tracestate' || key.startsWith('x-agentmesh-'))
+              metadata.set(key, value);
+          }
+          for (const [key, value] of Object.entries(FORGED_HEADERS)) metadata.set(key, value);
+          metadata.set('x-agentmesh-target-type', call.request.payload.toString());
+        }
         outbound.Invoke(
           { method: 'whoami', payload: Buffer.alloc(0), contentType: 'text/plain' },
           metadata,
@@ -111,12 +119,12 @@ export async function startPlainAgentApp(): Promise<PlainAgentApp> {
   });
   health.addToServer(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );
   return {
-    address: `127.0.0.1:${port}`,
+    address: listen.startsWith('unix:') ? listen : `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`,
     health,
     calls,
     written: () => written,

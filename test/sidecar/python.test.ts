@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { Code } from '../../src/errors.js';
@@ -7,7 +9,6 @@ import { spawnEntryPoint, type RunningEntryPoint } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
-import { freePort } from '../helpers/ports.js';
 
 const python = requirePythonModules(['grpc', 'grpc_tools'], 'python3-grpcio python3-grpc-tools');
 const ID = (name: string) => `spiffe://agentmesh.local/agent/${name}`;
@@ -18,6 +19,7 @@ describe.skipIf(!python)('Python agents', () => {
   let tsAgent: RunningAgent;
   const processes: RunningEntryPoint[] = [];
   let sidecar: RunningEntryPoint;
+  let socketDir: string;
 
   beforeAll(async () => {
     temp = await makeTempDir('agent-mesh-python-');
@@ -44,15 +46,12 @@ describe.skipIf(!python)('Python agents', () => {
         }),
       },
     });
-    const outboundPort = await freePort();
-    const app = spawnPython(python!, 'examples/python/agent.py', [
-      '--listen',
-      '127.0.0.1:0',
-      '--outbound',
-      `127.0.0.1:${outboundPort}`,
-    ]);
+    // The app makes the private directory and listens in it; the sidecar puts its outbound socket beside.
+    socketDir = join(temp.dir, 'sockets');
+    const app = spawnPython(python!, 'examples/python/agent.py', ['--socket-dir', socketDir]);
     processes.push(app);
-    const [, appAddress] = await app.waitFor(/python agent listening on (127\.0\.0\.1:\d+)/);
+    const [, appAddress] = await app.waitFor(/python agent listening on (unix:\S+)/);
+    expect(appAddress).toBe(`unix:${socketDir}/app.sock`);
     sidecar = spawnEntryPoint([
       'sidecar',
       '--certs',
@@ -67,13 +66,13 @@ describe.skipIf(!python)('Python agents', () => {
       'shout',
       '--app',
       appAddress!,
-      '--outbound-listen',
-      `127.0.0.1:${outboundPort}`,
+      '--socket-dir',
+      socketDir,
       '--log-level',
       'warn',
     ]);
     processes.push(sidecar);
-    await sidecar.waitFor(/outbound\s+127\.0\.0\.1:\d+/);
+    await sidecar.waitFor(/outbound\s+unix:\S+outbound\.sock/);
     const direct = spawnPython(python!, 'examples/python/direct_agent.py', [
       '--certs',
       temp.dir,
@@ -99,6 +98,14 @@ describe.skipIf(!python)('Python agents', () => {
     await tsAgent?.drain(0);
     await mesh?.close();
     await temp?.remove();
+  });
+
+  it('serves the app and the outbound port on Unix sockets in a directory only their user enters', async () => {
+    expect((await stat(socketDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(socketDir, 'app.sock'))).isSocket()).toBe(true);
+    expect((await stat(join(socketDir, 'outbound.sock'))).mode & 0o777).toBe(0o600);
+    // Neither warns: nothing else on the machine can reach the app or act as the agent.
+    expect(sidecar.output()).not.toMatch(/"level":40/);
   });
 
   it('calls the Python agent behind the sidecar through the mesh', async () => {
