@@ -1,4 +1,4 @@
-import { Code, MeshError } from './errors.js';
+import { Code, MeshError, quote } from './errors.js';
 
 const UNIT_MS: Record<string, number> = {
   ms: 1,
@@ -21,7 +21,7 @@ export function parseDuration(text: string): number {
   if (!DURATION.test(trimmed)) {
     throw new MeshError(
       Code.INVALID_ARGUMENT,
-      `invalid duration "${text}": use a number with a unit (ms, s, m, h, d), e.g. 90s, 24h or 1h30m`,
+      `invalid duration ${quote(text)}: use a number with a unit (ms, s, m, h, d), e.g. 90s, 24h or 1h30m`,
     );
   }
   let total = 0;
@@ -29,10 +29,10 @@ export function parseDuration(text: string): number {
     total += Number(amount) * UNIT_MS[unit!]!;
   }
   if (!Number.isSafeInteger(Math.round(total))) {
-    throw new MeshError(Code.INVALID_ARGUMENT, `invalid duration "${text}": it is far too long`);
+    throw new MeshError(Code.INVALID_ARGUMENT, `invalid duration ${quote(text)}: it is far too long`);
   }
   if (Math.round(total) <= 0) {
-    throw new MeshError(Code.INVALID_ARGUMENT, `invalid duration "${text}": it must be longer than 0ms`);
+    throw new MeshError(Code.INVALID_ARGUMENT, `invalid duration ${quote(text)}: it must be longer than 0ms`);
   }
   return Math.round(total);
 }

@@ -6,7 +6,7 @@ bundle), registers itself with the control plane, heartbeats, and deregisters on
 `reverse` (the text reversed, with the verified caller).
 
     npm run ca -- issue control-plane --ip 127.0.0.1 --force   # once: see "Verifying the control plane" below
-    npm run ca -- issue py-direct-1
+    npm run ca -- issue py-direct-1 --type reverser
     /usr/bin/python3 examples/python/direct_agent.py --name py-direct-1 --type reverser
 
 What grpcio (1.51, Debian bookworm) can and cannot check, honestly:

@@ -278,7 +278,10 @@ async function launchAgent(
   const grantPriority = (call: InvocationContext): PriorityClass => {
     const asked = priorityClass(call.context.priority);
     if (!moreUrgent(asked, 'default')) return asked;
-    const granted = grantedPriority(cache.policies, { uri: call.caller.uri, types: callerTypesOf(call.caller) });
+    const granted = grantedPriority(cache.policies, {
+      uri: call.caller.uri,
+      types: callerTypesOf(call.caller),
+    });
     if (!moreUrgent(asked, granted)) return asked;
     call.context.priority = granted;
     const callerType = registeredTypeOf(call.caller) ?? 'unknown';

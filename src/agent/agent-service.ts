@@ -1,7 +1,7 @@
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Span } from '@opentelemetry/api';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, quote } from '../errors.js';
 import {
   CONTEXT_KEYS,
   checkHopLimit,
@@ -196,12 +196,12 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
         throw new MeshError(
           Code.UNIMPLEMENTED,
           streamed
-            ? `"${method}" is a unary method: call it with Invoke (agent-mesh call without --stream)`
-            : `"${method}" is a streamed method: call it with InvokeStream (agent-mesh call --stream)`,
+            ? `${quote(method)} is a unary method: call it with Invoke (agent-mesh call without --stream)`
+            : `${quote(method)} is a streamed method: call it with InvokeStream (agent-mesh call --stream)`,
         );
       }
       const known = [...handlers.keys()].sort().join(', ') || '(none)';
-      throw new MeshError(Code.UNIMPLEMENTED, `unknown method "${method}"; this agent serves: ${known}`);
+      throw new MeshError(Code.UNIMPLEMENTED, `unknown method ${quote(method)}; this agent serves: ${known}`);
     }
     return { handler, request: { payload, contentType }, invocation };
   };

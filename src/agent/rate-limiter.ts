@@ -1,4 +1,4 @@
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, quote } from '../errors.js';
 import { TokenBuckets, type Bucket } from '../token-buckets.js';
 import { admissionRefusal } from '../transport/status.js';
 import { rateLimitMatches, type RateLimit } from '../control-plane/policy.js';
@@ -73,7 +73,7 @@ export class CallerRateLimiter {
     return admissionRefusal(
       new MeshError(
         Code.RESOURCE_EXHAUSTED,
-        `rate limit "${limit.id}": "${call.caller}" may make ${budget} to ${call.targetType}.${call.method}; retry after ${retryAfterMs} ms`,
+        `rate limit ${quote(limit.id)}: ${quote(call.caller)} may make ${budget} to ${call.targetType}.${call.method}; retry after ${retryAfterMs} ms`,
         { retryAfterMs },
       ),
     );

@@ -27,7 +27,8 @@ export function createTokenCommand(): Command {
       const ca = await loadCaDir(flags.certs);
       const { token: value, claims } = ca.createJoinToken(flags.name, flags.ttl, { types: flags.type });
       console.log(value);
-      const types = claims.types.length > 0 ? `, entitled to type ${claims.types.join(', ')}` : ', no agent type';
+      const types =
+        claims.types.length > 0 ? `, entitled to type ${claims.types.join(', ')}` : ', no agent type';
       console.error(
         `token for ${flags.name} in ${claims.trustDomain}${types}, usable once until ${new Date(claims.expiresAt).toISOString()}`,
       );

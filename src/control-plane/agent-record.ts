@@ -1,4 +1,4 @@
-import { Code, fail, ok, type Result } from '../errors.js';
+import { Code, fail, ok, type Result, quote } from '../errors.js';
 import { validateAgentType } from '../identity/agent-types.js';
 import { validateIdentityName } from '../identity/spiffe-id.js';
 import { validateSubscriptions, type Subscription } from '../pubsub/subscription.js';
@@ -93,9 +93,9 @@ export function validateSkills(skills: readonly Skill[]): Result<Skill[]> {
     if (!SKILL_ID.test(skill.id)) {
       return bad(`skill id "${skill.id.slice(0, 40)}" must be 1-128 letters, digits, ".", "_", "/" or "-"`);
     }
-    if (ids.has(skill.id)) return bad(`skill "${skill.id}" is listed twice`);
+    if (ids.has(skill.id)) return bad(`skill ${quote(skill.id)} is listed twice`);
     ids.add(skill.id);
-    const where = `skill "${skill.id}"`;
+    const where = `skill ${quote(skill.id)}`;
     if (skill.name.length > 200) return bad(`${where}: name is longer than 200 characters`);
     if (skill.description.length > 2048) return bad(`${where}: description is longer than 2048 characters`);
     if (skill.tags.length > 32) return bad(`${where}: more than 32 tags`);
@@ -151,16 +151,18 @@ export function validateSpec(spec: AgentSpec): Result<AgentSpec> {
   if (spec.capabilities.length > MAX_CAPABILITIES) return bad(`more than ${MAX_CAPABILITIES} capabilities`);
   const wrongCapability = spec.capabilities.find((capability) => !CAPABILITY.test(capability));
   if (wrongCapability !== undefined) {
-    return bad(`capability "${wrongCapability}" must be 1-128 letters, digits, ".", "_", ":", "/" or "-"`);
+    return bad(
+      `capability ${quote(wrongCapability)} must be 1-128 letters, digits, ".", "_", ":", "/" or "-"`,
+    );
   }
   const labels = Object.entries(spec.labels);
   if (labels.length > MAX_LABELS) return bad(`more than ${MAX_LABELS} labels`);
   for (const [key, value] of labels) {
-    if (!validLabelKey(key)) return bad(`label key "${key}" is not a valid label key`);
-    if (!validLabelValue(value)) return bad(`label "${key}" has an invalid value "${value}"`);
+    if (!validLabelKey(key)) return bad(`label key ${quote(key)} is not a valid label key`);
+    if (!validLabelValue(value)) return bad(`label ${quote(key)} has an invalid value ${quote(value)}`);
   }
   if (!validEndpoint(spec.endpoint))
-    return bad(`endpoint "${spec.endpoint}" must be host:port, e.g. 127.0.0.1:7501`);
+    return bad(`endpoint ${quote(spec.endpoint)} must be host:port, e.g. 127.0.0.1:7501`);
   if (!Number.isInteger(spec.weight) || spec.weight < 0 || spec.weight > MAX_WEIGHT) {
     return bad(`weight must be a whole number from 0 to ${MAX_WEIGHT}`);
   }

@@ -223,7 +223,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     logger,
     ...(options.leases ? { leases: options.leases } : {}),
     typeEntitlements: options.typeEntitlements ?? 'enforce',
-    onUnentitled: (_caller, type) => meter.unentitledRegistration(type, options.typeEntitlements ?? 'enforce'),
+    onUnentitled: (_caller, type) =>
+      meter.unentitledRegistration(type, options.typeEntitlements ?? 'enforce'),
   });
   const service = createControlPlaneService({
     identity,

@@ -1,4 +1,4 @@
-import { Code, fail, ok, type Result } from '../errors.js';
+import { Code, fail, ok, type Result, quote } from '../errors.js';
 
 /** One requirement of a label selector. */
 export type LabelRequirement =
@@ -58,12 +58,12 @@ const EQUALITY_FORM = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/;
 function parseRequirement(raw: string): Result<LabelRequirement> {
   const text = raw.trim();
   const bad = (why: string) =>
-    fail(Code.INVALID_ARGUMENT, `invalid label selector requirement "${text}": ${why}`);
+    fail(Code.INVALID_ARGUMENT, `invalid label selector requirement ${quote(text)}: ${why}`);
   const checkKey = (key: string) =>
-    validLabelKey(key) ? undefined : bad(`"${key}" is not a valid label key`);
+    validLabelKey(key) ? undefined : bad(`${quote(key)} is not a valid label key`);
   const checkValues = (values: string[]) => {
     const wrong = values.find((value) => !validLabelValue(value));
-    return wrong === undefined ? undefined : bad(`"${wrong}" is not a valid label value`);
+    return wrong === undefined ? undefined : bad(`${quote(wrong)} is not a valid label value`);
   };
   if (text === '') return bad('it is empty (two commas in a row, or a trailing comma?)');
   const set = SET_FORM.exec(text);
@@ -99,7 +99,10 @@ export function parseLabelSelector(text: string): Result<LabelSelector> {
   if (text.trim() === '') return ok({ requirements: [] });
   const parts = splitTop(text);
   if (!parts)
-    return fail(Code.INVALID_ARGUMENT, `invalid label selector "${text}": unbalanced or nested parentheses`);
+    return fail(
+      Code.INVALID_ARGUMENT,
+      `invalid label selector ${quote(text)}: unbalanced or nested parentheses`,
+    );
   const requirements: LabelRequirement[] = [];
   for (const part of parts) {
     const requirement = parseRequirement(part);

@@ -79,11 +79,15 @@ export function entitledTypes(policies: PolicySet, identity: EntitledIdentity): 
  * The most urgent priority class the grants give a caller (with its entitled `types`): `default` without a grant.
  * A caller asking for more runs at this; asking for less (`batch`) is always allowed.
  */
-export function grantedPriority(policies: PolicySet, caller: { uri: string; types: readonly string[] }): PriorityClass {
+export function grantedPriority(
+  policies: PolicySet,
+  caller: { uri: string; types: readonly string[] },
+): PriorityClass {
   let granted: PriorityClass = 'default';
   for (const grant of policies.grants ?? []) {
     if (grant.priority === '' || !callerMatches(grant.callers, caller.uri)) continue;
-    if (grant.callerTypes.length > 0 && !grant.callerTypes.some((type) => caller.types.includes(type))) continue;
+    if (grant.callerTypes.length > 0 && !grant.callerTypes.some((type) => caller.types.includes(type)))
+      continue;
     if (moreUrgent(grant.priority, granted)) granted = grant.priority;
   }
   return granted;
@@ -196,41 +200,41 @@ export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
   const ids = new Set<string>();
   for (const rule of policies.rules) {
     if (!RULE_ID.test(rule.id))
-      return bad(`rule id "${rule.id}" must be 1-64 letters, digits, ".", "_" or "-"`);
-    if (ids.has(rule.id)) return bad(`rule id "${rule.id}" is used twice`);
+      return bad(`rule id ${quote(rule.id)} must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (ids.has(rule.id)) return bad(`rule id ${quote(rule.id)} is used twice`);
     ids.add(rule.id);
     if (rule.effect !== 'allow' && rule.effect !== 'deny')
-      return bad(`rule "${rule.id}": effect must be allow or deny`);
+      return bad(`rule ${quote(rule.id)}: effect must be allow or deny`);
     const action = rule.actions.find((a) => !ACTIONS.has(a));
     if (action !== undefined)
-      return bad(`rule "${rule.id}": unknown action "${action}" (invoke, publish, subscribe)`);
+      return bad(`rule ${quote(rule.id)}: unknown action ${quote(action)} (invoke, publish, subscribe)`);
     const caller = rule.callers.find((c) => !c.startsWith('spiffe://'));
     if (caller !== undefined)
-      return bad(`rule "${rule.id}": caller pattern "${caller}" must start with spiffe://`);
+      return bad(`rule ${quote(rule.id)}: caller pattern ${quote(caller)} must start with spiffe://`);
     for (const topic of rule.topics) {
       const valid = validatePattern(topic);
-      if (!valid.ok) return bad(`rule "${rule.id}": ${valid.error.message}`);
+      if (!valid.ok) return bad(`rule ${quote(rule.id)}: ${valid.error.message}`);
     }
   }
   const limitIds = new Set<string>();
   for (const limit of policies.rateLimits ?? []) {
     if (!RULE_ID.test(limit.id))
-      return bad(`rate limit id "${limit.id}" must be 1-64 letters, digits, ".", "_" or "-"`);
-    if (limitIds.has(limit.id)) return bad(`rate limit id "${limit.id}" is used twice`);
+      return bad(`rate limit id ${quote(limit.id)} must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (limitIds.has(limit.id)) return bad(`rate limit id ${quote(limit.id)} is used twice`);
     limitIds.add(limit.id);
     const caller = limit.callers.find((c) => !c.startsWith('spiffe://'));
     if (caller !== undefined)
-      return bad(`rate limit "${limit.id}": caller pattern "${caller}" must start with spiffe://`);
+      return bad(`rate limit ${quote(limit.id)}: caller pattern ${quote(caller)} must start with spiffe://`);
     for (const [name, value] of [
       ['requests per second', limit.requestsPerSecond],
       ['burst', limit.burst],
       ['tokens per minute', limit.tokensPerMinute],
     ] as const) {
       if (!Number.isFinite(value) || value < 0)
-        return bad(`rate limit "${limit.id}": ${name} must be 0 or more`);
+        return bad(`rate limit ${quote(limit.id)}: ${name} must be 0 or more`);
     }
     if (limit.requestsPerSecond === 0 && limit.tokensPerMinute === 0) {
-      return bad(`rate limit "${limit.id}" limits nothing: give requestsPerSecond or tokensPerMinute`);
+      return bad(`rate limit ${quote(limit.id)} limits nothing: give requestsPerSecond or tokensPerMinute`);
     }
   }
   const grantIds = new Set<string>();
@@ -240,7 +244,8 @@ export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
     if (grantIds.has(grant.id)) return bad(`${where} is used twice`);
     grantIds.add(grant.id);
     const caller = grant.callers.find((c) => !c.startsWith('spiffe://'));
-    if (caller !== undefined) return bad(`${where}: caller pattern ${quote(caller)} must start with spiffe://`);
+    if (caller !== undefined)
+      return bad(`${where}: caller pattern ${quote(caller)} must start with spiffe://`);
     for (const type of [...grant.types, ...grant.callerTypes]) {
       const valid = validateAgentType(type);
       if (!valid.ok) return bad(`${where}: ${valid.error.message}`);

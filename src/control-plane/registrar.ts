@@ -77,7 +77,7 @@ export class Registrar {
     if (spec.value.name !== caller.name) {
       throw new MeshError(
         Code.PERMISSION_DENIED,
-        `${quote(caller.id)} may register only as "${caller.name ?? '(no agent name)'}", not as "${spec.value.name}"`,
+        `${quote(caller.id)} may register only as "${caller.name ?? '(no agent name)'}", not as ${quote(spec.value.name)}`,
       );
     }
     const policies = this.options.state.policies;
@@ -102,7 +102,7 @@ export class Registrar {
       if (!decision.allowed) {
         throw new MeshError(
           Code.PERMISSION_DENIED,
-          `${quote(caller.id)} may not subscribe to "${subscription.pattern}"${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
+          `${quote(caller.id)} may not subscribe to ${quote(subscription.pattern)}${decision.ruleId ? ` (rule ${decision.ruleId})` : ' (no rule allows it)'}`,
         );
       }
     }
@@ -157,7 +157,7 @@ export class Registrar {
     const record = this.own(callerName, id);
     const lease = this.options.state.leaseOf(id);
     if (lease === undefined || !(await this.options.store.keepAlive(lease))) {
-      throw new MeshError(Code.NOT_FOUND, `the lease of "${id}" has ended: register again`);
+      throw new MeshError(Code.NOT_FOUND, `the lease of ${quote(id)} has ended: register again`);
     }
     const expiresAt =
       this.options.state.noteKeepAlive(id, record.leaseTtlMs) ?? this.clock.now() + record.leaseTtlMs;
@@ -245,10 +245,10 @@ export class Registrar {
     if (id !== callerName) {
       throw new MeshError(
         Code.PERMISSION_DENIED,
-        `an agent may act only on its own registration ("${callerName ?? ''}"), not on "${id}"`,
+        `an agent may act only on its own registration ("${callerName ?? ''}"), not on ${quote(id)}`,
       );
     }
-    if (!record) throw new MeshError(Code.NOT_FOUND, `no agent "${id}" is registered: register first`);
+    if (!record) throw new MeshError(Code.NOT_FOUND, `no agent ${quote(id)} is registered: register first`);
     return record;
   }
 
@@ -259,11 +259,12 @@ export class Registrar {
 }
 
 function unentitledMessage(callerId: string, spec: AgentSpec, entitled: readonly string[]): string {
-  const has = entitled.length === 0 ? 'no agent type' : `only ${entitled.map((type) => `"${type}"`).join(', ')}`;
+  const has =
+    entitled.length === 0 ? 'no agent type' : `only ${entitled.map((type) => `${quote(type)}`).join(', ')}`;
   return (
-    `${quote(callerId)} is not entitled to register as type "${spec.type}": its certificate and the policies' ` +
+    `${quote(callerId)} is not entitled to register as type ${quote(spec.type)}: its certificate and the policies' ` +
     `grants entitle it to ${has}. Grant it by issuing its certificate with the type (agent-mesh ca issue ` +
     `${spec.name} --type ${spec.type}, or agent-mesh token create --name ${spec.name} --type ${spec.type}) or ` +
-    `with a policy grant {"callers": ["${callerId.slice(0, 200)}"], "types": ["${spec.type}"]}`
+    `with a policy grant {"callers": ["${callerId.slice(0, 200)}"], "types": [${quote(spec.type)}]}`
   );
 }

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, quote } from '../errors.js';
 import type { DeregisterRequest__Output } from '../generated/agentmesh/v1/DeregisterRequest.js';
 import type { DiscoverRequest__Output } from '../generated/agentmesh/v1/DiscoverRequest.js';
 import type { GetAgentRequest__Output } from '../generated/agentmesh/v1/GetAgentRequest.js';
@@ -213,7 +213,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       if (!admins.has(who.id)) {
         throw new MeshError(
           Code.PERMISSION_DENIED,
-          `"${who.id}" may not change policies: only the control plane and its administrators may`,
+          `${quote(who.id)} may not change policies: only the control plane and its administrators may`,
         );
       }
       const policies = policiesFromWire(request);
@@ -245,7 +245,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         } else {
           const who = caller(call); // renewal: the current certificate decides the identity
           if (who.name === undefined)
-            throw new MeshError(Code.PERMISSION_DENIED, `"${who.id}" is not an identity this CA renews`);
+            throw new MeshError(Code.PERMISSION_DENIED, `${quote(who.id)} is not an identity this CA renews`);
           limit('renewal', who.id);
           name = who.name;
           types = who.agentTypes;

@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { constants, createPrivateKey, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { Code, MeshError, unwrap } from '../errors.js';
+import { Code, MeshError, unwrap, quote } from '../errors.js';
 import { signJoinToken, type JoinTokenClaims } from './join-token.js';
 import { validateEntitledTypes } from './agent-types.js';
 import { generateRsaKeyPair } from './keys.js';
@@ -114,7 +114,7 @@ function altNameEntries(spiffeId: SpiffeId, options: LeafOptions): object[] {
     if (!DNS_NAME.test(name)) {
       throw new MeshError(
         Code.INVALID_ARGUMENT,
-        `invalid DNS name "${name}": use a hostname such as agent.example.internal`,
+        `invalid DNS name ${quote(name)}: use a hostname such as agent.example.internal`,
       );
     }
     entries.push({ type: 2, value: name });
@@ -125,7 +125,7 @@ function altNameEntries(spiffeId: SpiffeId, options: LeafOptions): object[] {
     if (!plain) {
       throw new MeshError(
         Code.INVALID_ARGUMENT,
-        `invalid IP address "${address}": use a plain IPv4 or IPv6 literal such as 127.0.0.1 or ::1 (no zone id, no embedded IPv4)`,
+        `invalid IP address ${quote(address)}: use a plain IPv4 or IPv6 literal such as 127.0.0.1 or ::1 (no zone id, no embedded IPv4)`,
       );
     }
     entries.push({ type: 7, ip: address });
@@ -286,7 +286,7 @@ export class CertificateAuthority {
     if (other !== undefined) {
       throw new MeshError(
         Code.PERMISSION_DENIED,
-        `certificate signing request asks for "${other}", but the requester may only obtain "${spiffeId.uri}"`,
+        `certificate signing request asks for ${quote(other)}, but the requester may only obtain ${quote(spiffeId.uri)}`,
       );
     }
     return this.sign(csr.publicKey as forge.pki.rsa.PublicKey, spiffeId, options);

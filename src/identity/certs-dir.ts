@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Code, MeshError, describeFsError, unwrap } from '../errors.js';
+import { Code, MeshError, describeFsError, unwrap, quote } from '../errors.js';
 import {
   CertificateAuthority,
   type Clock,
@@ -150,13 +150,13 @@ export async function issueToDir(
   if (RESERVED_FILE_NAMES.has(name)) {
     throw new MeshError(
       Code.INVALID_ARGUMENT,
-      `"${name}" cannot name an identity: ${name}.crt is the CA's own file`,
+      `${quote(name)} cannot name an identity: ${name}.crt is the CA's own file`,
     );
   }
   if (!options.force && (await exists(join(dir, `${name}.crt`)))) {
     throw new MeshError(
       Code.ALREADY_EXISTS,
-      `an identity "${name}" already exists in ${dir}; pass --force to replace its key and certificate`,
+      `an identity ${quote(name)} already exists in ${dir}; pass --force to replace its key and certificate`,
     );
   }
   const ca = await loadCaDir(dir, options);
@@ -265,8 +265,8 @@ export async function loadIdentity(dir: string, name: string): Promise<IdentityM
   const type = name === CONTROL_PLANE_NAME ? '' : ' --type <agent type>';
   const hint = `issue it with \`agent-mesh ca issue ${name}${type} --dir ${dir}\``;
   // One after the other, so that the error names the first missing file, always the same one.
-  const certificatePem = await readText(join(dir, `${name}.crt`), `certificate of "${name}"`, hint);
-  const privateKeyPem = await readText(join(dir, `${name}.key`), `private key of "${name}"`, hint);
+  const certificatePem = await readText(join(dir, `${name}.crt`), `certificate of ${quote(name)}`, hint);
+  const privateKeyPem = await readText(join(dir, `${name}.key`), `private key of ${quote(name)}`, hint);
   const trustBundlePem = await readBundlePem(dir);
   return { certificatePem, privateKeyPem, trustBundlePem };
 }

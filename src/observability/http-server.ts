@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { Code, MeshError, fail, ok, type Result } from '../errors.js';
+import { Code, MeshError, fail, ok, type Result, quote } from '../errors.js';
 import type { Logger } from './logger.js';
 
 /** Answers one HTTP request (GET or HEAD) for a path. */
@@ -38,7 +38,7 @@ export function parseListenAddress(listen: string): Result<{ host: string; port:
   if (separator <= 0 || !hostOk || !/^\d{1,5}$/.test(port) || Number(port) > 65_535) {
     return fail(
       Code.INVALID_ARGUMENT,
-      `invalid HTTP listen address "${listen}": use host:port, e.g. 127.0.0.1:9464`,
+      `invalid HTTP listen address ${quote(listen)}: use host:port, e.g. 127.0.0.1:9464`,
     );
   }
   return ok({ host, port: Number(port) });

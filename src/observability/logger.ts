@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import { currentContext } from '../data-plane/call-context.js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, quote } from '../errors.js';
 
 export type { Logger };
 
@@ -37,7 +37,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (!isLogLevel(level)) {
     throw new MeshError(
       Code.INVALID_ARGUMENT,
-      `invalid log level "${level}"${fromEnv !== undefined ? ' in AGENT_MESH_LOG_LEVEL' : ''}: use one of ${LOG_LEVELS.join(', ')}`,
+      `invalid log level ${quote(level)}${fromEnv !== undefined ? ' in AGENT_MESH_LOG_LEVEL' : ''}: use one of ${LOG_LEVELS.join(', ')}`,
     );
   }
   const pretty = options.pretty ?? process.stderr.isTTY === true;

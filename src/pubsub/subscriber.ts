@@ -159,7 +159,11 @@ export class SubscriptionSet {
     call.on('cancelled', () => (open = false));
   }
 
-  private receive(publisher: VerifiedPeer, delivery: EventDelivery__Output, answer: (ack: Ack) => void): void {
+  private receive(
+    publisher: VerifiedPeer,
+    delivery: EventDelivery__Output,
+    answer: (ack: Ack) => void,
+  ): void {
     const accepted = this.check(publisher, delivery);
     if (typeof accepted === 'string') return this.refuse(publisher, delivery, accepted, answer);
     const { entry, event } = accepted;

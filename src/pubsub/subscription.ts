@@ -1,4 +1,4 @@
-import { Code, fail, ok, type Result } from '../errors.js';
+import { Code, fail, ok, type Result, quote } from '../errors.js';
 import { validatePattern } from './topic.js';
 
 /** One event subscription of an agent (see `Subscription` in proto/agentmesh/v1/types.proto). */
@@ -47,7 +47,7 @@ export function validateSubscriptions(subscriptions: readonly Subscription[]): R
     if (seen.has(key)) {
       return fail(
         Code.INVALID_ARGUMENT,
-        `subscription to "${subscription.pattern}"${subscription.group ? ` in group "${subscription.group}"` : ''} is listed twice`,
+        `subscription to ${quote(subscription.pattern)}${subscription.group ? ` in group ${quote(subscription.group)}` : ''} is listed twice`,
       );
     }
     seen.add(key);

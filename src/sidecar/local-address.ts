@@ -1,5 +1,5 @@
 import { isAbsolute, normalize } from 'node:path';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, quote } from '../errors.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -32,13 +32,13 @@ export function loopbackAddress(address: string, what: string): string {
   if (separator <= 0 || !/^\d{1,5}$/.test(port) || Number(port) > 65_535) {
     throw new MeshError(
       Code.INVALID_ARGUMENT,
-      `invalid ${what} "${address}": use host:port, e.g. 127.0.0.1:50051, or unix:/absolute/path`,
+      `invalid ${what} ${quote(address)}: use host:port, e.g. 127.0.0.1:50051, or unix:/absolute/path`,
     );
   }
   if (!LOOPBACK_HOSTS.has(host)) {
     throw new MeshError(
       Code.INVALID_ARGUMENT,
-      `the ${what} "${address}" is not on loopback: the sidecar speaks plaintext there, so use 127.0.0.1:<port> ` +
+      `the ${what} ${quote(address)} is not on loopback: the sidecar speaks plaintext there, so use 127.0.0.1:<port> ` +
         'or a Unix socket (unix:/absolute/path)',
     );
   }

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, quote } from '../errors.js';
 import { createServerCredentials, type ServerCredentialsOptions } from './credentials.js';
 import type { MeshIdentity } from './mesh-identity.js';
 
@@ -59,7 +59,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (separator <= 0 || !/^\d+$/.test(address.slice(separator + 1))) {
     throw new MeshError(
       Code.INVALID_ARGUMENT,
-      `invalid listen address "${address}": use host:port, e.g. 127.0.0.1:7400`,
+      `invalid listen address ${quote(address)}: use host:port, e.g. 127.0.0.1:7400`,
     );
   }
   const server = new grpc.Server(options.options);

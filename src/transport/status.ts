@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { MeshError } from '../errors.js';
+import { MeshError, truncateInput } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
@@ -24,11 +24,22 @@ export function admissionRefusal(error: MeshError): MeshError {
   return error;
 }
 
+/**
+ * Longest status message sent: the details travel in a header, and a peer refuses headers over its limit (grpc-js:
+ * 8 KiB) with RESOURCE_EXHAUSTED instead of the real code. Messages quote input briefly ({@link quote}); this is
+ * the backstop for one that does not.
+ */
+export const MAX_STATUS_DETAILS = 2_048;
+
+/**
+ * A handler's error as a wire status: a MeshError keeps its code and message (cut to {@link MAX_STATUS_DETAILS});
+ * anything else is a bug on our side, logged in full, and leaves as UNKNOWN with a generic message.
+ */
 export function toServiceError(error: unknown, logger: Logger): Partial<grpc.StatusObject> {
   if (error instanceof MeshError) {
     const status: Partial<grpc.StatusObject> = {
       code: error.code as number as grpc.status,
-      details: error.message,
+      details: truncateInput(error.message, MAX_STATUS_DETAILS),
     };
     if (error.retryAfterMs !== undefined && admissionRefusals.has(error)) {
       status.metadata = new grpc.Metadata();

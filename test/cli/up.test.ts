@@ -166,7 +166,14 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
   });
 
   it('lets an example run on its own as its header says, joining and leaving the running mesh', async () => {
-    const issued = await runEntryPoint('ca-script', ['issue', 'summarizer-3', '--type', 'summarizer', '--dir', certs]);
+    const issued = await runEntryPoint('ca-script', [
+      'issue',
+      'summarizer-3',
+      '--type',
+      'summarizer',
+      '--dir',
+      certs,
+    ]);
     expect(issued.code).toBe(0);
     const summarizer = spawnScript(`${root}examples/summarizer-agent.ts`, [], {
       AGENT_MESH_CERTS: certs,

@@ -63,7 +63,9 @@ describe('following a control plane that fails', () => {
       ],
     });
     for (const name of ['stays-1', 'goes-1']) {
-      await (await first.client(name, ['worker'])).register({ type: 'worker', name, endpoint: '127.0.0.1:9' }, 60_000);
+      await (
+        await first.client(name, ['worker'])
+      ).register({ type: 'worker', name, endpoint: '127.0.0.1:9' }, 60_000);
     }
     const cache = new EndpointCache({ client: await first.client('follower'), logger: silentLogger() });
     meshes.defer(() => cache.close());

@@ -27,10 +27,11 @@ describe.skipIf(!python)('Python agents', () => {
     // grpcio checks a server's DNS and IP SANs only, never URI SANs: the control plane needs its address as an IP
     // SAN for the direct Python agent (examples/python/direct_agent.py explains the limitation).
     await issueToDir(temp.dir, 'control-plane', { ipAddresses: ['127.0.0.1'] });
-    for (const name of ['py-shouter-1', 'py-direct-1']) await issueToDir(temp.dir, name);
+    await issueToDir(temp.dir, 'py-shouter-1', { types: ['shouter'] });
+    await issueToDir(temp.dir, 'py-direct-1', { types: ['reverser'] });
     mesh = await startTestMesh({ certsDir: temp.dir });
     tsAgent = await startAgent({
-      identity: await mesh.identity('ts-echo-1'),
+      identity: await mesh.identity('ts-echo-1', ['echoer']),
       controlPlane: mesh.controlPlane.address,
       type: 'echoer',
       methods: {
