@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomFillSync } from 'node:crypto';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, truncateInput } from '../errors.js';
 
 /**
  * What travels with a call from agent to agent, in gRPC metadata, so typed services get it too. It is never used to
@@ -114,9 +114,16 @@ export function checkHopLimit(chain: readonly string[], hopLimit = DEFAULT_HOP_L
   if (chain.length > hopLimit) {
     throw new MeshError(
       Code.FAILED_PRECONDITION,
-      `call loop: the hop limit of ${hopLimit} was reached by ${chain.join(' -> ')}`,
+      `call loop: the hop limit of ${hopLimit} was reached by ${describeChain(chain)}`,
     );
   }
+}
+
+/** A chain for a message: its first three and last two agents when it is long (a forged one may hold thousands). */
+function describeChain(chain: readonly string[]): string {
+  const shown = (entries: readonly string[]) => entries.map((entry) => truncateInput(entry)).join(' -> ');
+  if (chain.length <= 6) return shown(chain);
+  return `${shown(chain.slice(0, 3))} -> … ${chain.length - 5} more … -> ${shown(chain.slice(-2))}`;
 }
 
 /**
