@@ -38,7 +38,7 @@ describe('automatic certificate renewal', () => {
   it('renews a short-lived certificate on its own, half-way through its life', async () => {
     // A 6-second certificate, signed online for an agent that joined with a token.
     const ca = await loadCaDir(mesh.certsDir);
-    const issued = await ca.issue('short-lived', { ttlMs: 6_000 });
+    const issued = await ca.issue('short-lived', { ttlMs: 6_000, types: ['worker', 'auditor'] });
     const identity = new MeshIdentity({
       certificatePem: issued.certificatePem,
       privateKeyPem: issued.privateKeyPem,
@@ -69,6 +69,8 @@ describe('automatic certificate renewal', () => {
       expect(next.serialNumber).not.toBe(new X509Certificate(issued.certificatePem).serialNumber);
       // The renewed certificate carries the control plane's longer default lifetime and the same identity.
       expect(identity.spiffeId.uri).toBe('spiffe://agentmesh.local/agent/short-lived');
+      // And the same entitlements: the control plane takes them from the certificate it renews, never the request.
+      expect(identity.agentTypes).toEqual(['worker', 'auditor']);
       expect(identity.expiresAt).toBeGreaterThan(issued.notAfter.getTime());
       expect((await client.discover()).revision).toBeGreaterThanOrEqual(0);
     } finally {
