@@ -68,7 +68,8 @@ async function benchRecovery(certsDir: string): Promise<Figures> {
   const identities = await Promise.all(
     Array.from(
       { length: AGENTS },
-      async (_, i) => new MeshIdentity(await ensureIdentity(certsDir, `recovering-${i}`)),
+      async (_, i) =>
+        new MeshIdentity(await ensureIdentity(certsDir, `recovering-${i}`, { types: ['recovering'] })),
     ),
   );
   const agents: RunningAgent[] = [];
@@ -113,7 +114,7 @@ async function benchWatchBytes(certsDir: string): Promise<Figures> {
   const raw = new grpc.Client(controlPlane.address, credentials, CONTROL_PLANE_CHANNEL_OPTIONS);
   const subject = new ControlPlaneClient({
     address: controlPlane.address,
-    identity: new MeshIdentity(await ensureIdentity(certsDir, 'subject')),
+    identity: new MeshIdentity(await ensureIdentity(certsDir, 'subject', { types: ['subject'] })),
   });
   let bytes = 0;
   let messages = 0;
@@ -167,11 +168,11 @@ async function benchFlood(certsDir: string): Promise<Figures> {
   const controlPlane = await startControlPlaneProcess({ certsDir, listen, logLevel: 'warn' });
   const flooder = new ControlPlaneClient({
     address: listen,
-    identity: new MeshIdentity(await ensureIdentity(certsDir, 'flooder')),
+    identity: new MeshIdentity(await ensureIdentity(certsDir, 'flooder', { types: ['flooder'] })),
   });
   const bystander = new ControlPlaneClient({
     address: listen,
-    identity: new MeshIdentity(await ensureIdentity(certsDir, 'bystander')),
+    identity: new MeshIdentity(await ensureIdentity(certsDir, 'bystander', { types: ['bystander'] })),
   });
   // A watcher that reads everything, as every agent does.
   let watched = 0;

@@ -102,7 +102,7 @@ export async function benchControlPlane(makeStore: () => Promise<Store>): Promis
     const identities = await Promise.all(
       Array.from(
         { length: GRPC_IDENTITIES },
-        async (_, i) => new MeshIdentity(await ensureIdentity(temp.dir, `grpc-${i}`)),
+        async (_, i) => new MeshIdentity(await ensureIdentity(temp.dir, `grpc-${i}`, { types: ['grpc'] })),
       ),
     );
     for (const identity of identities)

@@ -93,7 +93,7 @@ export async function benchMeshCall(): Promise<Figures> {
   const bench = await startBenchMesh();
   const { certsDir, controlPlane } = bench;
   // The agent runs in its own process, as in a deployment: this process holds only the two clients.
-  await ensureIdentity(certsDir, 'echo-1');
+  await ensureIdentity(certsDir, 'echo-1', { types: ['echo'] });
   const agent = spawnBenchProcess(
     new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url),
     [certsDir, controlPlane.address, 'echo-1', 'echo'],

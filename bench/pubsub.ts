@@ -32,7 +32,9 @@ export async function benchPubSub(): Promise<Figures> {
   const names = Array.from({ length: SUBSCRIBERS }, (_, i) => `sink-${i}`);
   const everyone = [...names, LATENCY_SINK];
   for (let i = 0; i < everyone.length; i += 8) {
-    await Promise.all(everyone.slice(i, i + 8).map((name) => ensureIdentity(certsDir, name)));
+    await Promise.all(
+      everyone.slice(i, i + 8).map((name) => ensureIdentity(certsDir, name, { types: ['sink'] })),
+    );
   }
   const perProcess = SUBSCRIBERS / PROCESSES;
   const spawnSinks = (first: number, count: number, pattern: string) =>
@@ -47,7 +49,7 @@ export async function benchPubSub(): Promise<Figures> {
     // and event loop with 49 other agents.
     spawnSinks(SUBSCRIBERS, 1, 'latency.>'),
   ];
-  const material = await ensureIdentity(certsDir, 'publisher');
+  const material = await ensureIdentity(certsDir, 'publisher', { types: ['publisher'] });
   const publisher = await startAgent({
     identity: new MeshIdentity(material),
     controlPlane: controlPlane.address,

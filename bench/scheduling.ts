@@ -11,7 +11,8 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startAgent, type RunningAgent } from '../src/agent/agent-runtime.js';
-import { ensureIdentity } from '../src/identity/certs-dir.js';
+import { ControlPlaneClient } from '../src/control-plane/client.js';
+import { ensureIdentity, loadIdentity } from '../src/identity/certs-dir.js';
 import { MeshError } from '../src/errors.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { directAgentClient, percentile } from './baseline.js';
@@ -29,7 +30,9 @@ export async function benchScheduling(): Promise<Figures> {
   const agents: RunningAgent[] = [];
   const start = async (name: string, options: Partial<Parameters<typeof startAgent>[0]>) => {
     const agent = await startAgent({
-      identity: new MeshIdentity(await ensureIdentity(bench.certsDir, name)),
+      identity: new MeshIdentity(
+        await ensureIdentity(bench.certsDir, name, { types: [name.replace(/-\d+$/, '')] }),
+      ),
       controlPlane: bench.controlPlane.address,
       type: name.replace(/-\d+$/, ''),
       ...options,
@@ -58,7 +61,21 @@ export async function benchScheduling(): Promise<Figures> {
         },
       },
     });
-    const callerMaterial = await ensureIdentity(bench.certsDir, 'caller-1');
+    // The caller's interactive calls run as such only with a grant: priority is granted, not claimed.
+    const admin = new ControlPlaneClient({
+      address: bench.controlPlane.address,
+      identity: new MeshIdentity(await loadIdentity(bench.certsDir, 'control-plane')),
+    });
+    await admin.setPolicies({
+      defaultEffect: 'allow',
+      rules: [],
+      grants: [
+        { id: 'caller-first', callers: [], callerTypes: ['caller'], types: [], priority: 'interactive' },
+      ],
+    });
+    admin.close();
+    while (!agents[1]!.cache.policies.grants?.length) await sleep(20);
+    const callerMaterial = await ensureIdentity(bench.certsDir, 'caller-1', { types: ['caller'] });
     const caller = await start('caller-1', {});
     while (!caller.cache.get('tokens-1') || !caller.cache.get('llm-1')) await sleep(20);
     return { ...(await timeToFirstToken(caller, callerMaterial)), ...(await overload(caller)) };

@@ -35,8 +35,8 @@ const SERVE_APP = '--serve-echo-app';
 export async function benchSidecar(): Promise<Figures> {
   const bench = await startBenchMesh();
   const { certsDir, controlPlane } = bench;
-  await ensureIdentity(certsDir, 'echo-1');
-  await ensureIdentity(certsDir, 'sidecar-echo-1');
+  await ensureIdentity(certsDir, 'echo-1', { types: ['echo'] });
+  await ensureIdentity(certsDir, 'sidecar-echo-1', { types: ['sidecar-echo'] });
   const agent = spawnBenchProcess(
     new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url),
     [certsDir, controlPlane.address, 'echo-1', 'echo'],

@@ -21,9 +21,9 @@ describe.skipIf(!etcdBinary)('a mesh client across a control-plane restart', () 
   beforeAll(async () => {
     etcd = await startEtcd();
     before = await startTestMesh({ store });
-    const steady = await before.agentServer('steady-1');
+    const steady = await before.agentServer('steady-1', ['echo']);
     await (
-      await before.client('steady-1')
+      await before.client('steady-1', ['echo'])
     ).register({ type: 'echo', name: 'steady-1', endpoint: steady.server.address }, 60_000);
     cache = new EndpointCache({ client: await before.client('caller'), logger: silentLogger() });
     await cache.start();
@@ -46,9 +46,9 @@ describe.skipIf(!etcdBinary)('a mesh client across a control-plane restart', () 
     }
 
     after = await startTestMesh({ store, certsDir: before.certsDir, listen: address });
-    const newcomer = await after.agentServer('newcomer-1');
+    const newcomer = await after.agentServer('newcomer-1', ['echo']);
     await (
-      await after.client('newcomer-1')
+      await after.client('newcomer-1', ['echo'])
     ).register({ type: 'echo', name: 'newcomer-1', endpoint: newcomer.server.address }, 60_000);
     // The cache reconnects with backoff (at most a few seconds) and resumes its watch from its last revision.
     while (!cache.get('newcomer-1')) await new Promise((resolve) => setTimeout(resolve, 50));

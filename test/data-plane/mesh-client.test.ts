@@ -16,8 +16,8 @@ describe('mesh client over real agents', () => {
   const registrations = new Map<string, ControlPlaneClient>();
 
   async function addAgent(name: string, type = 'echo', weight = 0): Promise<void> {
-    const { server } = await mesh.agentServer(name);
-    const control = await mesh.client(name);
+    const { server } = await mesh.agentServer(name, [type]);
+    const control = await mesh.client(name, [type]);
     await control.register({ type, name, endpoint: server.address, weight }, 60_000);
     servers.set(name, server);
     registrations.set(name, control);
