@@ -189,13 +189,33 @@ function serverAnswered(error: grpc.ServiceError, heardFromServer: boolean): boo
 }
 
 /**
+ * Whether an attempt's stream was reset after the server began to answer but before it sent a status (its process
+ * died or exited mid-answer): grpc-js's own INTERNAL, with no trailers. A server could send that text itself; at
+ * worst an idempotent call then runs once more, which idempotent calls allow.
+ */
+function resetBeforeStatus(error: grpc.ServiceError): boolean {
+  return (
+    error.code === grpc.status.INTERNAL &&
+    /^Received RST_STREAM with code \d+/.test(error.details) &&
+    Object.keys(error.metadata?.getMap() ?? {}).length === 0
+  );
+}
+
+/**
  * Whether a failed attempt may go to another instance: a code that says the instance could not take the call,
  * when the call is idempotent or certainly never ran there; and for an idempotent call, also an INTERNAL that the
- * server never sent (a transport reset, as an overloaded machine produces: "RST_STREAM ... Session closed").
+ * server never sent (a transport reset, as an overloaded machine produces: "RST_STREAM ... Session closed", or a
+ * stream reset mid-answer: {@link resetBeforeStatus}).
  */
-function retryable(code: number, idempotent: boolean, neverRan: boolean, answered: boolean): boolean {
+function retryable(
+  code: number,
+  idempotent: boolean,
+  neverRan: boolean,
+  error: grpc.ServiceError,
+  answered: boolean,
+): boolean {
   if (RETRYABLE.has(code)) return idempotent || neverRan;
-  return idempotent && code === grpc.status.INTERNAL && !answered;
+  return idempotent && code === grpc.status.INTERNAL && (!answered || resetBeforeStatus(error));
 }
 
 /**
@@ -307,7 +327,8 @@ export class MeshClient {
         if (countsAgainst(error.code, outcome.answered))
           this.recordFailure(endpoint.id, record, picked.target);
         if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
-        if (!retryable(error.code, options.idempotent ?? false, neverSent, outcome.answered)) throw lastError;
+        if (!retryable(error.code, options.idempotent ?? false, neverSent, error, outcome.answered))
+          throw lastError;
         await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
         this.options.observer?.retry(record.spec.type);
       }
@@ -412,7 +433,8 @@ export class MeshClient {
           lastError = error;
           const pushedBack = this.notePushback(endpoint.id, error);
           const neverRan = pushedBack || neverReached(status, answered);
-          if (!retryable(error.code, options.idempotent ?? false, neverRan, answered)) throw lastError;
+          if (!retryable(error.code, options.idempotent ?? false, neverRan, status, answered))
+            throw lastError;
           await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
           this.options.observer?.retry(record.spec.type);
           continue;

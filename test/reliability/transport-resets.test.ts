@@ -47,7 +47,68 @@ describe('a mesh client meeting transport resets', () => {
   afterAll(async () => {
     caller?.close();
     await new Promise((resolve) => resetting?.close(resolve));
+    await new Promise((resolve) => cutting?.close(resolve));
     await mesh?.close();
+  });
+
+  let cutting: Http2SecureServer | undefined;
+
+  it('fails an idempotent call over when an instance cuts its answer off before the status', async () => {
+    // An instance that begins its answer (response headers), then ends the stream without a status: what a process
+    // that dies or exits mid-answer leaves its caller with (grpc-js: "Received RST_STREAM with code 0").
+    const identity = await mesh.identity('cutting-1', ['cut']);
+    const { certificatePem, privateKeyPem, trustBundlePem } = identity.current;
+    const server = createSecureServer({
+      cert: certificatePem,
+      key: privateKeyPem,
+      ca: trustBundlePem,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    cutting = server;
+    server.on('stream', (stream) => {
+      stream.on('error', () => undefined);
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.close(constants.NGHTTP2_NO_ERROR);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    await (
+      await mesh.client('cutting-1', ['cut'])
+    ).register({ type: 'cut', name: 'cutting-1', endpoint: `127.0.0.1:${port}` }, 60_000);
+    const whole = await mesh.agentServer('whole-1', ['cut']);
+    await (
+      await mesh.client('whole-1', ['cut'])
+    ).register({ type: 'cut', name: 'whole-1', endpoint: whole.server.address }, 60_000);
+    const fresh = await startCaller(mesh, 'cut-caller');
+    try {
+      await until(() => fresh.cache.select({ type: 'cut' }).length === 2, 'both instances are listed');
+      // Not idempotent: the cut call may have run, so it fails with the reset.
+      const failures: MeshError[] = [];
+      for (let i = 0; i < 4; i += 1) {
+        await fresh.client.call({ type: 'cut' }, 'ping', '', { balancer: 'round-robin' }).then(
+          () => undefined,
+          (error: unknown) => failures.push(MeshError.from(error)),
+        );
+      }
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) expect(failure.message).toMatch(/RST_STREAM with code 0/);
+    } finally {
+      fresh.close();
+    }
+    const idempotent = await startCaller(mesh, 'cut-caller');
+    try {
+      await until(() => idempotent.cache.select({ type: 'cut' }).length === 2, 'both instances are listed');
+      for (let i = 0; i < 6; i += 1) {
+        const result = await idempotent.client.call({ type: 'cut' }, 'ping', '', {
+          idempotent: true,
+          balancer: 'round-robin',
+        });
+        expect(result.payload.toString()).toBe('whole-1');
+      }
+    } finally {
+      idempotent.close();
+    }
   });
 
   it('fails an idempotent call over to another instance, and a non-idempotent one not', async () => {
