@@ -2,7 +2,13 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { validateSkills, type Skill } from '../control-plane/agent-record.js';
-import { authorize, entitledTypes, grantedPriority } from '../control-plane/policy.js';
+import {
+  authorize,
+  entitledTypes,
+  grantedPriority,
+  isRevoked,
+  revokedRefusal,
+} from '../control-plane/policy.js';
 import { runWithContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { CallReports } from '../data-plane/call-reports.js';
@@ -277,6 +283,8 @@ async function launchAgent(
    */
   const grantPriority = (call: InvocationContext): PriorityClass => {
     const asked = priorityClass(call.context.priority);
+    // What the handler sees and passes on is a class, never the caller's raw text.
+    if (call.context.priority !== undefined) call.context.priority = asked;
     if (!moreUrgent(asked, 'default')) return asked;
     const granted = grantedPriority(cache.policies, {
       uri: call.caller.uri,
@@ -365,6 +373,7 @@ async function launchAgent(
   );
   /** The control plane's policies decide before any handler, generic or typed, runs. */
   const checkPolicy = (caller: VerifiedPeer, method: string): void => {
+    if (isRevoked(cache.policies, caller.uri)) throw revokedRefusal(caller.uri);
     const decision = authorize(cache.policies, {
       caller: caller.uri,
       callerTypes: callerTypesOf(caller),
@@ -383,7 +392,9 @@ async function launchAgent(
   const callerTypeOf = (caller: SpiffeId): string => registeredTypeOf(caller) ?? 'unknown';
   /** Whether `publisher` may publish to `topic`: undefined when allowed, else why not. */
   const mayPublish = (publisher: VerifiedPeer, topic: string): string | undefined =>
-    publishRefusal(cache.policies, { uri: publisher.uri, types: callerTypesOf(publisher) }, topic);
+    isRevoked(cache.policies, publisher.uri)
+      ? revokedRefusal(publisher.uri).message
+      : publishRefusal(cache.policies, { uri: publisher.uri, types: callerTypesOf(publisher) }, topic);
   const maxPayloadBytes = options.publisher?.maxPayloadBytes;
   const events = new SubscriptionSet({
     identity: options.identity,

@@ -57,6 +57,12 @@ export interface AgentRecord {
   leaseTtlMs: number;
   /** The store revision of the record's last change. */
   revision: number;
+  /**
+   * The agent types the certificate it registered with entitles it to (kept by the control plane, not sent to
+   * watchers): with the policies' grants, whether it may stay registered when the policies change. Undefined for a
+   * record written before entitlements.
+   */
+  certificateTypes?: readonly string[];
 }
 
 /** Weight of an agent that declares none. */

@@ -100,6 +100,7 @@ export function policiesToWire(policies: PolicySet, revision: number): PolicySet
     })),
     rateLimits: policies.rateLimits ?? [],
     grants: policies.grants ?? [],
+    revokedIdentities: policies.revokedIdentities ?? [],
     revision,
   };
 }
@@ -146,5 +147,6 @@ export function policiesFromWire(policies: PolicySet__Output): PolicySet {
       types: grant.types,
       priority: grant.priority as Grant['priority'],
     })),
+    revokedIdentities: policies.revokedIdentities ?? [],
   };
 }

@@ -1,4 +1,4 @@
-import { Code, fail, ok, quote, type Result } from '../errors.js';
+import { Code, MeshError, fail, ok, quote, type Result } from '../errors.js';
 import { validateAgentType } from '../identity/agent-types.js';
 import { moreUrgent, PRIORITY_CLASSES, type PriorityClass } from '../priority.js';
 import { matchesTopic, patternCovers, validatePattern } from '../pubsub/topic.js';
@@ -36,6 +36,26 @@ export interface PolicySet {
   rateLimits?: RateLimit[];
   /** What identities are granted beyond their certificates: agent types, priority (none when absent). */
   grants?: Grant[];
+  /**
+   * SPIFFE ID patterns of identities cut off from the mesh, e.g. one whose key was stolen: the control plane
+   * refuses their every request (renewals included) and removes their registrations, and every agent refuses their
+   * calls and events. Their certificates stay valid: reissue the agent under another name.
+   */
+  revokedIdentities?: string[];
+}
+
+/** Whether `uri` is one of the policies' revoked identities. */
+export function isRevoked(policies: PolicySet, uri: string): boolean {
+  const revoked = policies.revokedIdentities ?? [];
+  return revoked.length > 0 && callerMatches(revoked, uri);
+}
+
+/** The refusal of a revoked identity's request. */
+export function revokedRefusal(uri: string): MeshError {
+  return new MeshError(
+    Code.PERMISSION_DENIED,
+    `${quote(uri)} is revoked by the mesh's policies (revokedIdentities): give the agent a new identity`,
+  );
 }
 
 /**
@@ -237,6 +257,8 @@ export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
       return bad(`rate limit ${quote(limit.id)} limits nothing: give requestsPerSecond or tokensPerMinute`);
     }
   }
+  const revoked = (policies.revokedIdentities ?? []).find((pattern) => !pattern.startsWith('spiffe://'));
+  if (revoked !== undefined) return bad(`revoked identity pattern ${quote(revoked)} must start with spiffe://`);
   const grantIds = new Set<string>();
   for (const grant of policies.grants ?? []) {
     const where = `grant ${quote(grant.id, 64)}`;

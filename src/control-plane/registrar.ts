@@ -7,7 +7,7 @@ import {
   type Health,
   type LoadReport,
 } from './agent-record.js';
-import { authorize, entitledTypes, validatePolicySet, type PolicySet } from './policy.js';
+import { authorize, entitledTypes, isRevoked, validatePolicySet, type PolicySet } from './policy.js';
 import { KEYS, storedAgent, type ControlPlaneState } from './state.js';
 import type { Store } from './store.js';
 
@@ -123,6 +123,7 @@ export class Registrar {
       load: { inFlight: 0, queueDepth: 0 },
       registeredAt: now,
       leaseTtlMs: granted,
+      certificateTypes: [...caller.agentTypes],
     };
     const revision = await this.options.store.put(KEYS.agent(spec.value.name), JSON.stringify(stored), {
       lease,
@@ -187,6 +188,12 @@ export class Registrar {
   /** Removes agent `id`. @throws MeshError NOT_FOUND, PERMISSION_DENIED. */
   async deregister(callerName: string | undefined, id: string): Promise<void> {
     this.own(callerName, id);
+    await this.remove(id);
+    this.options.logger.info({ agent: id }, 'agent deregistered');
+  }
+
+  /** Deletes agent `id`'s registration and ends its lease; resolves once this replica no longer lists it. */
+  private async remove(id: string): Promise<void> {
     const lease = this.options.state.leaseOf(id);
     await this.options.store.delete(KEYS.agent(id));
     if (lease !== undefined) await this.options.store.revokeLease(lease).catch(() => undefined);
@@ -196,7 +203,6 @@ export class Registrar {
     while (this.options.state.registry.get(id) && Date.now() < until) {
       await this.options.state.waitForRevision(this.options.state.revision + 1, until - Date.now());
     }
-    this.options.logger.info({ agent: id }, 'agent deregistered');
   }
 
   /** Sets an agent's health from active checks (never overriding draining, never over a newer record). */
@@ -214,12 +220,35 @@ export class Registrar {
     );
   }
 
-  /** Replaces the policies. @throws MeshError INVALID_ARGUMENT for a malformed set. */
+  /**
+   * Replaces the policies, then removes the registrations they no longer allow: of revoked identities, and (when
+   * entitlements are enforced) of agents whose type neither their certificate nor a grant entitles them to any more,
+   * e.g. a grant that was withdrawn. Records written before entitlements are left alone.
+   * @throws MeshError INVALID_ARGUMENT for a malformed set.
+   */
   async setPolicies(policies: PolicySet): Promise<number> {
     const valid = validatePolicySet(policies);
     if (!valid.ok) throw valid.error;
     const revision = await this.options.store.put(KEYS.policies, JSON.stringify(valid.value));
     await this.options.state.waitForRevision(revision);
+    const enforce = (this.options.typeEntitlements ?? 'enforce') === 'enforce';
+    for (const record of this.options.state.registry.all()) {
+      const revoked = isRevoked(valid.value, record.spiffeId);
+      const unentitled =
+        enforce &&
+        record.certificateTypes !== undefined &&
+        !entitledTypes(valid.value, { uri: record.spiffeId, agentTypes: record.certificateTypes }).includes(
+          record.spec.type,
+        );
+      if (!revoked && !unentitled) continue;
+      await this.remove(record.id);
+      this.options.logger.warn(
+        { agent: record.id, spiffeId: record.spiffeId, type: record.spec.type },
+        revoked
+          ? 'registration removed: the identity is revoked'
+          : 'registration removed: the policies no longer entitle it to its type',
+      );
+    }
     return revision;
   }
 

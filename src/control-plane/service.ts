@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Code, MeshError, quote } from '../errors.js';
 import type { DeregisterRequest__Output } from '../generated/agentmesh/v1/DeregisterRequest.js';
@@ -11,7 +12,7 @@ import type { WatchEvent } from '../generated/agentmesh/v1/WatchEvent.js';
 import type { WatchRequest__Output } from '../generated/agentmesh/v1/WatchRequest.js';
 import type { CertificateAuthority } from '../identity/certificate-authority.js';
 import { verifyJoinToken } from '../identity/join-token.js';
-import { identityNameOf } from '../identity/spiffe-id.js';
+import { identityNameOf, identitySpiffeId } from '../identity/spiffe-id.js';
 import type { TrustBundle } from '../identity/trust-bundle.js';
 import { splitPemCertificates } from '../identity/x509.js';
 import type { Logger } from '../observability/logger.js';
@@ -24,6 +25,7 @@ import type { AgentRecord } from './agent-record.js';
 import type { CallReport } from './call-graph.js';
 import { policiesFromWire, policiesToWire, recordToWire, specFromWire } from './convert.js';
 import { parseLabelSelector } from './label-selector.js';
+import { isRevoked, revokedRefusal } from './policy.js';
 import { RequestLimiter, type RequestLimitSettings } from './request-limits.js';
 import type { Registrar } from './registrar.js';
 import type { ControlPlaneState, StateChange } from './state.js';
@@ -126,18 +128,31 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         if (observer.rpcFinished) observe('rpcFinished', () => observer.rpcFinished!(method, code, seconds));
       };
-      handler(call.request, call).then(
-        (response) => {
-          finished(grpc.status.OK);
-          callback(null, response);
-        },
-        (error: unknown) => {
-          const status = toServiceError(error, logger);
-          finished(status.code ?? grpc.status.UNKNOWN);
-          callback(status);
-        },
-      );
+      refuseRevoked(call)
+        .then(() => handler(call.request, call))
+        .then(
+          (response) => {
+            finished(grpc.status.OK);
+            callback(null, response);
+          },
+          (error: unknown) => {
+            const status = toServiceError(error, logger);
+            finished(status.code ?? grpc.status.UNKNOWN);
+            callback(status);
+          },
+        );
     };
+
+  /**
+   * Refuses a caller the policies revoked, before any handler runs. A caller without a certificate (joining with a
+   * token) has no identity to revoke yet; the token's agent name is checked where it is used.
+   */
+  const refuseRevoked = async (call: {
+    getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
+  }) => {
+    const peer = options.identity.verifyCallPeer(call);
+    if (peer.ok && isRevoked(state.policies, peer.value.uri)) throw revokedRefusal(peer.value.uri);
+  };
 
   // An identity acts on a name only within our own trust domain: a federated domain's
   // spiffe://other.example/agent/payments is not our agent "payments".
@@ -240,6 +255,8 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
           if (!claims.ok) throw claims.error;
           name = claims.value.name;
           types = claims.value.types;
+          const joining = identitySpiffeId(ca.trustDomain, name).uri;
+          if (isRevoked(state.policies, joining)) throw revokedRefusal(joining);
           if (await registrar.joinTokenUsed(claims.value.jti)) throw usedToken();
           consume = () => registrar.consumeJoinToken(claims.value.jti, claims.value.expiresAt);
         } else {
@@ -279,6 +296,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       let who: string;
       try {
         who = peerIdentity(call, options.identity).uri;
+        if (isRevoked(state.policies, who)) throw revokedRefusal(who);
       } catch (error) {
         call.emit('error', toServiceError(error, logger));
         return;

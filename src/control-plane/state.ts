@@ -26,6 +26,8 @@ export interface StoredAgent {
   load: LoadReport;
   registeredAt: number;
   leaseTtlMs: number;
+  /** See {@link AgentRecord.certificateTypes}. */
+  certificateTypes?: readonly string[];
 }
 
 /** The stored form of a record, with some fields changed. */
@@ -37,6 +39,7 @@ export function storedAgent(record: AgentRecord, changes: Partial<StoredAgent> =
     load: record.load,
     registeredAt: record.registeredAt,
     leaseTtlMs: record.leaseTtlMs,
+    ...(record.certificateTypes ? { certificateTypes: record.certificateTypes } : {}),
     ...changes,
   };
 }
@@ -342,6 +345,7 @@ export class ControlPlaneState {
         leaseExpiresAt: expiresAt,
         leaseTtlMs: stored.leaseTtlMs,
         revision: item.revision,
+        ...(stored.certificateTypes ? { certificateTypes: stored.certificateTypes } : {}),
       };
     } catch (error) {
       this.options.logger.error(

@@ -9,7 +9,10 @@ import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { Code, MeshError } from '../../src/errors.js';
 import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
 import type { ControlPlaneClient as RawControlPlaneClient } from '../../src/generated/agentmesh/v1/ControlPlane.js';
+import { createCertificateRequest } from '../../src/identity/certificate-authority.js';
 import { loadTrustBundle } from '../../src/identity/certs-dir.js';
+import { generateRsaKeyPair } from '../../src/identity/keys.js';
+import { spiffeIdFrom } from '../../src/identity/spiffe-id.js';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, MESH_CHANNEL_OPTIONS } from '../../src/transport/credentials.js';
 import { loadMeshProtos } from '../../src/transport/protos.js';
 import { runEntryPoint } from '../helpers/run-cli.js';
@@ -113,10 +116,40 @@ describe('the identity model', () => {
         },
       ],
     });
-    await intern.register(spec);
-    await intern.deregister('intern-1');
+    await intern.register(spec, 60_000);
+    expect((await admin.discover({ type: 'reviewer' })).agents.map((agent) => agent.id)).toEqual([
+      'intern-1',
+    ]);
+    // Withdrawing the grant removes the registration it allowed, and a new one is refused.
     await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
+    expect((await admin.discover({ type: 'reviewer' })).agents).toEqual([]);
     expect((await failure(intern.register(spec))).code).toBe(Code.PERMISSION_DENIED);
+  });
+
+  it('cuts a revoked identity off: no requests, no renewal, no registration, no calls', async () => {
+    const stolen = await start('scribe-1', 'scribe');
+    await until(() => caller.cache.get('scribe-1') !== undefined, 'the scribe is known', 10_000);
+    const client = await mesh.client('scribe-1', ['scribe']);
+    await admin.setPolicies({ defaultEffect: 'allow', rules: [], revokedIdentities: [ID('scribe-1')] });
+    expect((await admin.discover({ type: 'scribe' })).agents).toEqual([]);
+    const revoked = /is revoked by the mesh's policies/;
+    const keys = await generateRsaKeyPair();
+    const csr = createCertificateRequest(spiffeIdFrom(ID('scribe-1')), keys.privateKeyPem, keys.publicKeyPem);
+    for (const refused of [
+      await failure(client.signCertificate(csr)),
+      await failure(client.register({ type: 'scribe', name: 'scribe-1', endpoint: '127.0.0.1:9' })),
+      await failure(client.discover({})),
+    ]) {
+      expect(refused.code).toBe(Code.PERMISSION_DENIED);
+      expect(refused.message).toMatch(revoked);
+    }
+    // Agents refuse its calls as soon as they have the policies.
+    const vault = agents.find((agent) => agent.name === 'vault-1')!;
+    await until(() => vault.cache.policies.revokedIdentities?.length === 1, 'the vault has the revocation');
+    const call = await failure(stolen.mesh.call({ type: 'vault' }, 'whoami', '', { timeoutMs: 5_000 }));
+    expect(call.code).toBe(Code.PERMISSION_DENIED);
+    expect(call.message).toMatch(revoked);
+    await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
   });
 
   it('keeps a callerTypes deny rule and allow-list in force whatever type a caller claims', async () => {

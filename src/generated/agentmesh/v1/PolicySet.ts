@@ -30,6 +30,11 @@ export interface PolicySet {
    * What identities are granted beyond their certificates: agent types, priority.
    */
   'grants'?: (_agentmesh_v1_Grant)[];
+  /**
+   * SPIFFE ID patterns of identities cut off from the mesh (e.g. a stolen key): the control plane refuses their
+   * every request, renewals included, and removes their registrations; every agent refuses their calls and events.
+   */
+  'revokedIdentities'?: (string)[];
 }
 
 /**
@@ -56,4 +61,9 @@ export interface PolicySet__Output {
    * What identities are granted beyond their certificates: agent types, priority.
    */
   'grants': (_agentmesh_v1_Grant__Output)[];
+  /**
+   * SPIFFE ID patterns of identities cut off from the mesh (e.g. a stolen key): the control plane refuses their
+   * every request, renewals included, and removes their registrations; every agent refuses their calls and events.
+   */
+  'revokedIdentities': (string)[];
 }
