@@ -10,7 +10,7 @@ passing back the token of the call being handled continues its trace, conversati
 Any other `x-agentmesh-*` header (a caller, a chain) would be ignored by the sidecar: the mesh owns them.
 
 Methods: `shout` (the text in capitals), `whoami` (the caller and chain, as JSON), `ask` (calls another agent back
-through the sidecar: payload {"type", "method", "text"}), and the stream `shout-words` (one word per chunk).
+through the sidecar: payload {"type", "method", "text"} or {"type", "method", "json"}), and the stream `shout-words` (one word per chunk).
 
     /usr/bin/python3 examples/python/agent.py --socket-dir /tmp/agent-mesh-$(id -u)/py-shouter-1
 """
@@ -76,16 +76,24 @@ class Shouter(agent_grpc.AgentServicer):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no --outbound: this agent cannot call others")
         try:
             question = json.loads(request.payload)
-            target, method, text = question["type"], question["method"], question["text"]
-        except (ValueError, KeyError, TypeError):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, 'ask takes JSON: {"type": ..., "method": ..., "text": ...}')
+            target, method = question["type"], question["method"]
+            # "text" goes as text/plain; "json" (any JSON value) as application/json, e.g. a summarizer's document.
+            if "json" in question:
+                payload, content_type = json.dumps(question["json"]).encode(), "application/json"
+            else:
+                payload, content_type = question["text"].encode(), "text/plain"
+        except (ValueError, KeyError, TypeError, AttributeError):
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                'ask takes JSON: {"type": ..., "method": ..., "text": "..."} or {"type": ..., "method": ..., "json": ...}',
+            )
         outbound_metadata = [("x-agentmesh-target-type", target)]
         if CALL_TOKEN in metadata:
             outbound_metadata.append((CALL_TOKEN, metadata[CALL_TOKEN]))
         remaining = context.time_remaining()
         try:
             answer = self.outbound.Invoke(
-                agent_pb2.InvokeRequest(method=method, payload=text.encode(), content_type="text/plain"),
+                agent_pb2.InvokeRequest(method=method, payload=payload, content_type=content_type),
                 metadata=outbound_metadata,
                 timeout=min(remaining, 10.0) if remaining is not None else 10.0,
             )

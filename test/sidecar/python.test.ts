@@ -39,6 +39,7 @@ describe.skipIf(!python)('Python agents', () => {
           payload: Buffer.from(
             JSON.stringify({
               text: request.payload.toString(),
+              ...(request.contentType === 'application/json' ? { contentType: request.contentType } : {}),
               caller: call.caller.uri,
               chain: call.context.chain,
             }),
@@ -145,6 +146,18 @@ describe.skipIf(!python)('Python agents', () => {
       caller: ID('py-shouter-1'),
       chain: [ID('ts-echo-1'), ID('py-shouter-1')],
     });
+  });
+
+  it('passes a JSON document on as JSON when asked with "json", as the README calls a summarizer', async () => {
+    const result = await tsAgent.mesh.call({ type: 'shouter' }, 'ask', {
+      type: 'echoer',
+      method: 'echo',
+      json: { title: 'hi', text: 'Agents talk.' },
+    });
+    const reply = JSON.parse(result.payload.toString()) as { answer: string };
+    const answer = JSON.parse(reply.answer) as { text: string; contentType: string };
+    expect(answer.contentType).toBe('application/json');
+    expect(JSON.parse(answer.text)).toEqual({ title: 'hi', text: 'Agents talk.' });
   });
 
   it('calls the Python agent that joined directly over mTLS, which sees the verified caller', async () => {
