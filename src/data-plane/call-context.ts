@@ -91,7 +91,10 @@ export function childTraceparent(parent: string | undefined): string {
 
 /** Reads the propagated context from incoming metadata (a plain record of header values). */
 export function contextFromMetadata(get: (key: string) => string | undefined): CallContext {
-  const chain = (get(CONTEXT_KEYS.chain) ?? '').split(',').filter((entry) => entry.startsWith('spiffe://'));
+  // Entries before the verified caller are its claim: only what could be a SPIFFE ID (at most 2048 characters) is kept.
+  const chain = (get(CONTEXT_KEYS.chain) ?? '')
+    .split(',')
+    .filter((entry) => entry.startsWith('spiffe://') && entry.length <= 2048);
   const context: CallContext = { chain };
   const traceparent = get(CONTEXT_KEYS.traceparent);
   if (traceparent) context.traceparent = traceparent;

@@ -3,7 +3,7 @@
  * proto/agentmesh/v1/types.proto).
  */
 import type { CallContext } from '../data-plane/call-context.js';
-import { Code, fail, ok, type Result } from '../errors.js';
+import { Code, fail, ok, quote, type Result } from '../errors.js';
 import type { Event, Event__Output } from '../generated/agentmesh/v1/Event.js';
 import { MAX_TOPIC_SEGMENTS, validateTopic } from './topic.js';
 
@@ -98,19 +98,36 @@ export function validateEventTopic(topic: string): Result<string> {
   return validateTopic(topic, deadLetter ? MAX_TOPIC_SEGMENTS + 1 : MAX_TOPIC_SEGMENTS);
 }
 
+/** Longest event id, ordering key and content type: they travel with every delivery and into logs. */
+const MAX_EVENT_ID = 256;
+const MAX_EVENT_KEY = 256;
+const MAX_CONTENT_TYPE = 128;
+
 /**
  * Checks what every event must be, on both ends of a delivery: the publisher checks it before it accepts an event,
  * and each subscriber again before a handler sees one (a peer with a mesh certificate can call `DeliverEvents`
- * without the publisher's library). An event has an id, a valid topic ({@link validateEventTopic}) and a payload of
- * at most `maxPayloadBytes`. The error is INVALID_ARGUMENT, or RESOURCE_EXHAUSTED for the payload, and says what
+ * without the publisher's library). An event has an id (at most 256 characters, as its ordering key; its content
+ * type at most 128), a valid topic ({@link validateEventTopic}) and a payload of at most `maxPayloadBytes`. The error is INVALID_ARGUMENT, or RESOURCE_EXHAUSTED for the payload, and says what
  * to change.
  */
 export function validateEvent(
-  event: Pick<MeshEvent, 'id' | 'topic' | 'payload'>,
+  event: Pick<MeshEvent, 'id' | 'topic' | 'payload'> & Partial<Pick<MeshEvent, 'key' | 'contentType'>>,
   maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
 ): Result<void> {
   if (event.id === '')
     return fail(Code.INVALID_ARGUMENT, 'the event has no id: give it a unique id, e.g. a UUID');
+  for (const [what, value, max] of [
+    ['id', event.id, MAX_EVENT_ID],
+    ['ordering key', event.key ?? '', MAX_EVENT_KEY],
+    ['content type', event.contentType ?? '', MAX_CONTENT_TYPE],
+  ] as const) {
+    if (value.length > max) {
+      return fail(
+        Code.INVALID_ARGUMENT,
+        `the event's ${what} ${quote(value)} has ${value.length} characters; at most ${max} are allowed`,
+      );
+    }
+  }
   const topic = validateEventTopic(event.topic);
   if (!topic.ok) return topic;
   if (event.payload.length > maxPayloadBytes) {

@@ -176,7 +176,10 @@ export class EventPublisher {
     const body = encodePayload(payload, options.contentType);
     const id = options.eventId || randomUUID();
     // The checks every subscriber makes again on arrival: failing here says so before anything is sent.
-    const valid = validateEvent({ id, topic, payload: body.payload }, this.options.maxPayloadBytes);
+    const valid = validateEvent(
+      { id, topic, payload: body.payload, key: options.key ?? '', contentType: body.contentType },
+      this.options.maxPayloadBytes,
+    );
     if (!valid.ok) throw valid.error;
     const denied = this.options.mayPublish?.(topic);
     if (denied) throw new MeshError(Code.PERMISSION_DENIED, denied);

@@ -31,6 +31,20 @@ describe('event checks', () => {
         message: /^invalid topic "/,
       });
     }
+    for (const [field, value] of [
+      ['id', 'i'.repeat(257)],
+      ['key', 'k'.repeat(257)],
+      ['contentType', `text/${'x'.repeat(124)}`],
+    ] as const) {
+      const long = validateEvent({ ...event, [field]: value });
+      expect(long.ok || long.error, field).toMatchObject({
+        code: Code.INVALID_ARGUMENT,
+        message: /at most \d+ are allowed/,
+      });
+      expect(
+        validateEvent({ ...event, [field]: value.slice(0, field === 'contentType' ? 128 : 256) }).ok,
+      ).toBe(true);
+    }
     const big = validateEvent({ ...event, payload: Buffer.alloc(11) }, 10);
     expect(big.ok || big.error).toMatchObject({
       code: Code.RESOURCE_EXHAUSTED,
