@@ -258,7 +258,8 @@ export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
     }
   }
   const revoked = (policies.revokedIdentities ?? []).find((pattern) => !pattern.startsWith('spiffe://'));
-  if (revoked !== undefined) return bad(`revoked identity pattern ${quote(revoked)} must start with spiffe://`);
+  if (revoked !== undefined)
+    return bad(`revoked identity pattern ${quote(revoked)} must start with spiffe://`);
   const grantIds = new Set<string>();
   for (const grant of policies.grants ?? []) {
     const where = `grant ${quote(grant.id, 64)}`;
