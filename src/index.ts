@@ -3,7 +3,7 @@
  */
 
 // Errors and results
-export { Code, MeshError, codeName, ok, err, fail, unwrap } from './errors.js';
+export { Code, MeshError, codeName, ok, err, fail, unwrap, quote } from './errors.js';
 export type { Result } from './errors.js';
 export { parseDuration, formatDuration } from './duration.js';
 
@@ -60,6 +60,7 @@ export type { IdentityMaterial } from './identity/certs-dir.js';
 
 // Transport: mTLS credentials, servers, protos, status mapping
 export { MeshIdentity } from './transport/mesh-identity.js';
+export type { VerifiedPeer } from './transport/mesh-identity.js';
 export {
   CONTROL_PLANE_CHANNEL_OPTIONS,
   MESH_CHANNEL_OPTIONS,
@@ -105,19 +106,29 @@ export { Registry } from './control-plane/registry.js';
 export type { DiscoveryQuery } from './control-plane/registry.js';
 export { matchesLabels, parseLabelSelector } from './control-plane/label-selector.js';
 export type { LabelRequirement, LabelSelector } from './control-plane/label-selector.js';
-export { ALLOW_ALL, authorize, validatePolicySet } from './control-plane/policy.js';
+export {
+  ALLOW_ALL,
+  authorize,
+  entitledTypes,
+  grantedPriority,
+  isRevoked,
+  validatePolicySet,
+} from './control-plane/policy.js';
 export type {
   AccessDecision,
   AccessRequest,
+  EntitledIdentity,
+  Grant,
   PolicyAction,
   PolicyEffect,
   PolicyRule,
   PolicySet,
 } from './control-plane/policy.js';
+export { MAX_ENTITLED_TYPES, validateAgentType, validateEntitledTypes } from './identity/agent-types.js';
 export { DEFAULT_HEALTH_CHECKS, HealthChecker } from './control-plane/health-checker.js';
 export type { HealthCheckSettings, HealthProbe } from './control-plane/health-checker.js';
 export { DEFAULT_LEASES, Registrar } from './control-plane/registrar.js';
-export type { LeaseSettings } from './control-plane/registrar.js';
+export type { LeaseSettings, TypeEntitlements } from './control-plane/registrar.js';
 export { ControlPlaneState } from './control-plane/state.js';
 export type { StateChange } from './control-plane/state.js';
 export type {

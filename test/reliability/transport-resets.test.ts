@@ -1,9 +1,42 @@
-import { createSecureServer, constants, type Http2SecureServer } from 'node:http2';
+import { createSecureServer, constants, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, MeshError } from '../../src/errors.js';
 import { startCaller, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
+
+/**
+ * Registers `name` as `type` at a raw HTTP/2 server with real mTLS (its own identity) that answers every stream with
+ * `onStream`, and beside it a healthy instance `healthy` of the same type.
+ */
+async function startMisbehaving(
+  mesh: TestMesh,
+  type: string,
+  [name, healthy]: [string, string],
+  onStream: (stream: ServerHttp2Stream) => void,
+): Promise<Http2SecureServer> {
+  const identity = await mesh.identity(name, [type]);
+  const { certificatePem, privateKeyPem, trustBundlePem } = identity.current;
+  const server = createSecureServer({
+    cert: certificatePem,
+    key: privateKeyPem,
+    ca: trustBundlePem,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  server.on('stream', (stream) => {
+    stream.on('error', () => undefined); // the reset it sends is reported back to it as an error
+    onStream(stream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await (await mesh.client(name, [type])).register({ type, name, endpoint: `127.0.0.1:${port}` }, 60_000);
+  const instance = await mesh.agentServer(healthy, [type]);
+  await (
+    await mesh.client(healthy, [type])
+  ).register({ type, name: healthy, endpoint: instance.server.address }, 60_000);
+  return server;
+}
 
 /**
  * A transport reset, as a saturated machine produces them: an instance whose HTTP/2 streams are reset with
@@ -17,29 +50,10 @@ describe('a mesh client meeting transport resets', () => {
 
   beforeAll(async () => {
     mesh = await startTestMesh();
-    // The resetting instance: real mTLS with its own identity, then every stream reset.
-    const identity = await mesh.identity('resetting-1', ['flaky']);
-    const { certificatePem, privateKeyPem, trustBundlePem } = identity.current;
-    resetting = createSecureServer({
-      cert: certificatePem,
-      key: privateKeyPem,
-      ca: trustBundlePem,
-      requestCert: true,
-      rejectUnauthorized: true,
-    });
-    resetting.on('stream', (stream) => {
-      stream.on('error', () => undefined); // the reset it sends is reported back to it as an error
-      stream.close(constants.NGHTTP2_INTERNAL_ERROR);
-    });
-    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
-    const port = (resetting.address() as AddressInfo).port;
-    await (
-      await mesh.client('resetting-1', ['flaky'])
-    ).register({ type: 'flaky', name: 'resetting-1', endpoint: `127.0.0.1:${port}` }, 60_000);
-    const healthy = await mesh.agentServer('healthy-1', ['flaky']);
-    await (
-      await mesh.client('healthy-1', ['flaky'])
-    ).register({ type: 'flaky', name: 'healthy-1', endpoint: healthy.server.address }, 60_000);
+    // The resetting instance: every stream reset before any answer.
+    resetting = await startMisbehaving(mesh, 'flaky', ['resetting-1', 'healthy-1'], (stream) =>
+      stream.close(constants.NGHTTP2_INTERNAL_ERROR),
+    );
     caller = await startCaller(mesh, 'caller');
     await until(() => caller.cache.select({ type: 'flaky' }).length === 2, 'both instances are listed');
   });
@@ -56,30 +70,10 @@ describe('a mesh client meeting transport resets', () => {
   it('fails an idempotent call over when an instance cuts its answer off before the status', async () => {
     // An instance that begins its answer (response headers), then ends the stream without a status: what a process
     // that dies or exits mid-answer leaves its caller with (grpc-js: "Received RST_STREAM with code 0").
-    const identity = await mesh.identity('cutting-1', ['cut']);
-    const { certificatePem, privateKeyPem, trustBundlePem } = identity.current;
-    const server = createSecureServer({
-      cert: certificatePem,
-      key: privateKeyPem,
-      ca: trustBundlePem,
-      requestCert: true,
-      rejectUnauthorized: true,
-    });
-    cutting = server;
-    server.on('stream', (stream) => {
-      stream.on('error', () => undefined);
+    cutting = await startMisbehaving(mesh, 'cut', ['cutting-1', 'whole-1'], (stream) => {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
       stream.close(constants.NGHTTP2_NO_ERROR);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
-    await (
-      await mesh.client('cutting-1', ['cut'])
-    ).register({ type: 'cut', name: 'cutting-1', endpoint: `127.0.0.1:${port}` }, 60_000);
-    const whole = await mesh.agentServer('whole-1', ['cut']);
-    await (
-      await mesh.client('whole-1', ['cut'])
-    ).register({ type: 'cut', name: 'whole-1', endpoint: whole.server.address }, 60_000);
     const fresh = await startCaller(mesh, 'cut-caller');
     try {
       await until(() => fresh.cache.select({ type: 'cut' }).length === 2, 'both instances are listed');
