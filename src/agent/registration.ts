@@ -8,6 +8,8 @@ import type { Logger } from '../observability/logger.js';
 
 /** How long a registration waits out the control plane's rate limit (its retry-after hints) before failing. */
 const REGISTER_PATIENCE_MS = 30_000;
+/** How long an agent whose registration is refused for who it is (PERMISSION_DENIED) waits before asking again. */
+const REFUSED_RETRY_MS = 60_000;
 
 /** What an agent registers: its spec as of now (with its current subscriptions). */
 export type RegistrationSpec = Partial<AgentSpec> & Pick<AgentSpec, 'type' | 'name' | 'endpoint'>;
@@ -207,6 +209,7 @@ export class AgentRegistration {
       } else {
         this.refused('heartbeat', error);
         delay = this.retryDelay(error);
+        if (error.code === Code.PERMISSION_DENIED) delay = Math.max(delay, REFUSED_RETRY_MS); // e.g. revoked
       }
     } finally {
       this.beating = false;
@@ -216,10 +219,13 @@ export class AgentRegistration {
 
   /** The registration is gone: register again with the full spec. Returns when to heartbeat next. */
   private async registerAgain(lost: MeshError): Promise<number> {
-    this.options.logger.warn(
-      { reason: lost.message.slice(0, 300) },
-      'registration lost (lease ended, or the control plane restarted without it); registering again',
-    );
+    // Once per loss: while registering again keeps being refused, the refusal is what is logged (once).
+    if (this.lastRefusal === undefined) {
+      this.options.logger.warn(
+        { reason: lost.message.slice(0, 300) },
+        'registration lost (lease ended, or the control plane restarted without it); registering again',
+      );
+    }
     try {
       await this.register();
       this.options.logger.info({ controlPlane: this.options.client.address }, 'registered again');
@@ -227,6 +233,9 @@ export class AgentRegistration {
     } catch (caught) {
       const error = MeshError.from(caught);
       this.refused('registration', error);
+      // Refused for who the agent is (revoked, or not entitled to its type): that changes only when an
+      // administrator acts, so it asks again rarely rather than every few seconds.
+      if (error.code === Code.PERMISSION_DENIED) return Math.max(this.retryDelay(error), REFUSED_RETRY_MS);
       return this.retryDelay(error);
     }
   }

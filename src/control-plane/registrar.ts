@@ -7,7 +7,14 @@ import {
   type Health,
   type LoadReport,
 } from './agent-record.js';
-import { authorize, entitledTypes, isRevoked, validatePolicySet, type PolicySet } from './policy.js';
+import {
+  authorize,
+  entitledTypes,
+  isRevoked,
+  revokedRefusal,
+  validatePolicySet,
+  type PolicySet,
+} from './policy.js';
 import { KEYS, storedAgent, type ControlPlaneState } from './state.js';
 import type { Store } from './store.js';
 
@@ -80,7 +87,9 @@ export class Registrar {
         `${quote(caller.id)} may register only as "${caller.name ?? '(no agent name)'}", not as ${quote(spec.value.name)}`,
       );
     }
+    if (isRevoked(this.options.state.policies, caller.id)) throw revokedRefusal(caller.id);
     const policies = this.options.state.policies;
+    const policiesRevision = this.options.state.policiesRevision;
     const entitled = entitledTypes(policies, { uri: caller.id, agentTypes: caller.agentTypes });
     if (!entitled.includes(spec.value.type)) {
       this.options.onUnentitled?.(caller.id, spec.value.type);
@@ -135,6 +144,19 @@ export class Registrar {
       // The key now hangs on the new lease, so ending the old one deletes nothing.
       await this.options.store.revokeLease(oldLease).catch(() => undefined);
     }
+    // Policies that changed while this registration was being written (a grant withdrawn, an identity revoked) may
+    // have been applied before it was there to remove: check it against them now.
+    if (this.options.state.policiesRevision !== policiesRevision) {
+      const refusal = this.refusal({
+        spiffeId: caller.id,
+        spec: spec.value,
+        certificateTypes: caller.agentTypes,
+      });
+      if (refusal) {
+        await this.options.store.revokeLease(lease).catch(() => undefined);
+        throw new MeshError(Code.PERMISSION_DENIED, refusal);
+      }
+    }
     this.options.logger.info(
       { agent: spec.value.name, type: spec.value.type, endpoint: spec.value.endpoint },
       'agent registered',
@@ -156,6 +178,13 @@ export class Registrar {
     draining: boolean,
   ): Promise<number> {
     const record = this.own(callerName, id);
+    // The policies may have changed since the agent registered, on this replica or another: a registration they no
+    // longer allow ends here, and the agent's registering again is refused with the reason.
+    const refusal = this.refusal(record);
+    if (refusal) {
+      await this.evict(record, refusal);
+      throw new MeshError(Code.NOT_FOUND, `the registration of ${quote(id)} was removed: ${refusal}`);
+    }
     const lease = this.options.state.leaseOf(id);
     if (lease === undefined || !(await this.options.store.keepAlive(lease))) {
       throw new MeshError(Code.NOT_FOUND, `the lease of ${quote(id)} has ended: register again`);
@@ -231,25 +260,53 @@ export class Registrar {
     if (!valid.ok) throw valid.error;
     const revision = await this.options.store.put(KEYS.policies, JSON.stringify(valid.value));
     await this.options.state.waitForRevision(revision);
-    const enforce = (this.options.typeEntitlements ?? 'enforce') === 'enforce';
+    // At once on this replica; every replica also checks each registration at its next heartbeat.
     for (const record of this.options.state.registry.all()) {
-      const revoked = isRevoked(valid.value, record.spiffeId);
-      const unentitled =
-        enforce &&
-        record.certificateTypes !== undefined &&
-        !entitledTypes(valid.value, { uri: record.spiffeId, agentTypes: record.certificateTypes }).includes(
-          record.spec.type,
-        );
-      if (!revoked && !unentitled) continue;
-      await this.remove(record.id);
-      this.options.logger.warn(
-        { agent: record.id, spiffeId: record.spiffeId, type: record.spec.type },
-        revoked
-          ? 'registration removed: the identity is revoked'
-          : 'registration removed: the policies no longer entitle it to its type',
-      );
+      const refusal = this.refusal(record, valid.value);
+      if (refusal) await this.evict(record, refusal);
     }
     return revision;
+  }
+
+  /**
+   * Why the policies no longer allow a registration: its identity is revoked, or (entitlements enforced) neither
+   * its certificate nor a grant entitles it to its type. A record written before entitlements counts as entitled
+   * to nothing. Undefined when it may stay.
+   */
+  private refusal(
+    record: Pick<AgentRecord, 'spiffeId' | 'spec' | 'certificateTypes'>,
+    policies: PolicySet = this.options.state.policies,
+  ): string | undefined {
+    if (isRevoked(policies, record.spiffeId)) return revokedRefusal(record.spiffeId).message;
+    if ((this.options.typeEntitlements ?? 'enforce') !== 'enforce') return undefined;
+    const entitled = entitledTypes(policies, {
+      uri: record.spiffeId,
+      agentTypes: record.certificateTypes ?? [],
+    });
+    return entitled.includes(record.spec.type)
+      ? undefined
+      : unentitledMessage(record.spiffeId, record.spec, entitled);
+  }
+
+  /**
+   * Removes a registration the policies no longer allow by ending its lease: a re-registration made meanwhile hangs
+   * on a new lease and stays. Failures are logged (the next heartbeat tries again), never thrown.
+   */
+  private async evict(record: AgentRecord, why: string): Promise<void> {
+    const lease = this.options.state.leaseOf(record.id);
+    try {
+      if (lease === undefined) await this.options.store.delete(KEYS.agent(record.id));
+      else await this.options.store.revokeLease(lease);
+      this.options.logger.warn(
+        { agent: record.id, spiffeId: record.spiffeId, type: record.spec.type, reason: why.slice(0, 300) },
+        'registration removed: the policies no longer allow it',
+      );
+    } catch (error) {
+      this.options.logger.warn(
+        { err: error, agent: record.id },
+        'cannot remove a registration the policies no longer allow',
+      );
+    }
   }
 
   /** Whether join token `jti` was used already (checked before any signing work; the record below is the lock). */
@@ -287,7 +344,11 @@ export class Registrar {
   }
 }
 
-function unentitledMessage(callerId: string, spec: AgentSpec, entitled: readonly string[]): string {
+function unentitledMessage(
+  callerId: string,
+  spec: Pick<AgentSpec, 'name' | 'type'>,
+  entitled: readonly string[],
+): string {
   const has =
     entitled.length === 0 ? 'no agent type' : `only ${entitled.map((type) => `${quote(type)}`).join(', ')}`;
   return (

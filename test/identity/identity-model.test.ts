@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
+import { MemoryStore } from '../../src/control-plane/stores/memory-store.js';
 import { Code, MeshError } from '../../src/errors.js';
 import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
 import type { ControlPlaneClient as RawControlPlaneClient } from '../../src/generated/agentmesh/v1/ControlPlane.js';
@@ -378,5 +379,49 @@ describe('the identity model', () => {
         agent.close();
       }
     });
+  });
+});
+
+/**
+ * Audit mode, the step of a mesh moving to entitlements: a registration of a type the identity is not entitled to
+ * goes through, logged and counted; once a control plane enforces entitlements (here a second replica on the same
+ * store), that registration ends at its next heartbeat and is refused when it comes back.
+ */
+describe('type entitlements in audit mode, then enforced', () => {
+  let audit: TestMesh;
+  let enforcing: TestMesh;
+  const store = new MemoryStore();
+
+  beforeAll(async () => {
+    audit = await startTestMesh({ store: () => store, typeEntitlements: 'audit' });
+    enforcing = await startTestMesh({ store: () => store, certsDir: audit.certsDir });
+  });
+
+  afterAll(async () => {
+    await enforcing?.close();
+    await audit?.close();
+  });
+
+  it('lets a claimed type through with a metric, and enforcement removes it', async () => {
+    const spec = { type: 'vault', name: 'mallory', endpoint: '127.0.0.1:9' };
+    const viaAudit = await audit.client('mallory');
+    await viaAudit.register(spec, 60_000);
+    expect((await viaAudit.discover({ type: 'vault' })).agents.map((agent) => agent.id)).toEqual(['mallory']);
+    const metrics = await audit.controlPlane.metrics.getMetricsAsJSON();
+    const unentitled = metrics.find(
+      (metric) => metric.name === 'agentmesh_control_plane_unentitled_registrations_total',
+    );
+    expect(unentitled?.values).toEqual([{ value: 1, labels: { type: 'vault', mode: 'audit' } }]);
+
+    const viaEnforcing = await enforcing.client('mallory');
+    await until(
+      async () => (await viaEnforcing.discover({ type: 'vault' })).agents.length === 1,
+      'replicated',
+    );
+    const ended = await failure(viaEnforcing.heartbeat('mallory', { inFlight: 0, queueDepth: 0 }));
+    expect(ended.code).toBe(Code.NOT_FOUND);
+    expect(ended.message).toMatch(/was removed: .*is not entitled to register as type "vault"/);
+    expect((await viaEnforcing.discover({ type: 'vault' })).agents).toEqual([]);
+    expect((await failure(viaEnforcing.register(spec))).code).toBe(Code.PERMISSION_DENIED);
   });
 });
