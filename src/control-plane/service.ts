@@ -232,6 +232,14 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         );
       }
       const policies = policiesFromWire(request);
+      // An administrator revoked would be locked out of the very call that could undo it.
+      const locked = [...admins].find((admin) => isRevoked(policies, admin));
+      if (locked !== undefined) {
+        throw new MeshError(
+          Code.INVALID_ARGUMENT,
+          `invalid policies: revokedIdentities would revoke ${quote(locked)}, an administrator of this control plane; narrow the pattern`,
+        );
+      }
       const revision = await registrar.setPolicies(policies);
       logger.info(
         { by: who.id, rules: policies.rules.length, defaultEffect: policies.defaultEffect },
@@ -310,7 +318,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         return;
       }
       watches.set(who, open + 1);
-      serveWatch(call, options, () => {
+      serveWatch(call, options, who, () => {
         const left = (watches.get(who) ?? 1) - 1;
         if (left > 0) watches.set(who, left);
         else watches.delete(who);
@@ -366,6 +374,7 @@ const REPLAYED_CHANGE_BYTES = 256;
 function serveWatch(
   call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>,
   options: ControlPlaneServiceOptions,
+  watcher: string,
   onClosed: () => void,
 ): void {
   const { state } = options;
@@ -446,7 +455,15 @@ function serveWatch(
   }
 
   const unsubscribe = state.subscribe(
-    (change, bytes) => enqueue(changeToWire(change), bytes),
+    (change, bytes) => {
+      // A watcher revoked while its stream is open hears nothing more.
+      if (change.kind === 'policies' && isRevoked(change.policies, watcher)) {
+        close(grpc.status.PERMISSION_DENIED);
+        call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: revokedRefusal(watcher).message });
+        return;
+      }
+      enqueue(changeToWire(change), bytes);
+    },
     () => sendSnapshot(),
   );
   const progress = setInterval(() => {

@@ -15,7 +15,7 @@ import {
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
-import { fromServiceError } from '../transport/status.js';
+import { fromServiceError, statusFromServer } from '../transport/status.js';
 import {
   CONTEXT_KEYS,
   currentContext,
@@ -185,37 +185,18 @@ function neverReached(error: grpc.ServiceError, answered: boolean): boolean {
  * status with neither is grpc-js's own: the transport gave way (a reset stream, a dropped connection).
  */
 function serverAnswered(error: grpc.ServiceError, heardFromServer: boolean): boolean {
-  return heardFromServer || Object.keys(error.metadata?.getMap() ?? {}).length > 0;
-}
-
-/**
- * Whether an attempt's stream was reset after the server began to answer but before it sent a status (its process
- * died or exited mid-answer): grpc-js's own INTERNAL, with no trailers. A server could send that text itself; at
- * worst an idempotent call then runs once more, which idempotent calls allow.
- */
-function resetBeforeStatus(error: grpc.ServiceError): boolean {
-  return (
-    error.code === grpc.status.INTERNAL &&
-    /^Received RST_STREAM with code \d+/.test(error.details) &&
-    Object.keys(error.metadata?.getMap() ?? {}).length === 0
-  );
+  return heardFromServer || statusFromServer(error);
 }
 
 /**
  * Whether a failed attempt may go to another instance: a code that says the instance could not take the call,
  * when the call is idempotent or certainly never ran there; and for an idempotent call, also an INTERNAL that the
- * server never sent (a transport reset, as an overloaded machine produces: "RST_STREAM ... Session closed", or a
- * stream reset mid-answer: {@link resetBeforeStatus}).
+ * server never sent ({@link statusFromServer}): a transport reset, as an overloaded machine produces, or a stream
+ * that ended mid-answer because its server died or exited.
  */
-function retryable(
-  code: number,
-  idempotent: boolean,
-  neverRan: boolean,
-  error: grpc.ServiceError,
-  answered: boolean,
-): boolean {
+function retryable(code: number, idempotent: boolean, neverRan: boolean, error: grpc.ServiceError): boolean {
   if (RETRYABLE.has(code)) return idempotent || neverRan;
-  return idempotent && code === grpc.status.INTERNAL && (!answered || resetBeforeStatus(error));
+  return idempotent && code === grpc.status.INTERNAL && !statusFromServer(error);
 }
 
 /**
@@ -327,8 +308,7 @@ export class MeshClient {
         if (countsAgainst(error.code, outcome.answered))
           this.recordFailure(endpoint.id, record, picked.target);
         if (span.isRecording()) span.setAttributes(calleeAttributes(record, attempt + 1));
-        if (!retryable(error.code, options.idempotent ?? false, neverSent, error, outcome.answered))
-          throw lastError;
+        if (!retryable(error.code, options.idempotent ?? false, neverSent, error)) throw lastError;
         await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
         this.options.observer?.retry(record.spec.type);
       }
@@ -433,8 +413,7 @@ export class MeshClient {
           lastError = error;
           const pushedBack = this.notePushback(endpoint.id, error);
           const neverRan = pushedBack || neverReached(status, answered);
-          if (!retryable(error.code, options.idempotent ?? false, neverRan, status, answered))
-            throw lastError;
+          if (!retryable(error.code, options.idempotent ?? false, neverRan, status)) throw lastError;
           await this.beforeRetry(lastError, endpoint.id, attempt, deadline);
           this.options.observer?.retry(record.spec.type);
           continue;

@@ -9,6 +9,11 @@ import type { Logger } from '../observability/logger.js';
  */
 /** The trailer of a refusal that says when to try again, in ms. */
 export const RETRY_AFTER_KEY = 'retry-after-ms';
+/**
+ * The trailer every status a mesh server sends carries: a client tells by it a status the server sent from one
+ * grpc-js made up when the stream ended without one (its process died mid-answer, the connection was reset).
+ */
+export const SERVER_STATUS_KEY = 'x-agentmesh-status';
 
 /** Refusals this process made before running a call (its queue, its rate limits); see {@link admissionRefusal}. */
 const admissionRefusals = new WeakSet<MeshError>();
@@ -40,15 +45,34 @@ export function toServiceError(error: unknown, logger: Logger): Partial<grpc.Sta
     const status: Partial<grpc.StatusObject> = {
       code: error.code as number as grpc.status,
       details: truncateInput(error.message, MAX_STATUS_DETAILS),
+      metadata: serverStatusMetadata(),
     };
     if (error.retryAfterMs !== undefined && admissionRefusals.has(error)) {
-      status.metadata = new grpc.Metadata();
-      status.metadata.set(RETRY_AFTER_KEY, String(error.retryAfterMs));
+      status.metadata!.set(RETRY_AFTER_KEY, String(error.retryAfterMs));
     }
     return status;
   }
   logger.error({ err: error }, 'unexpected error in a handler');
-  return { code: grpc.status.UNKNOWN, details: 'internal error (logged by the server)' };
+  return {
+    code: grpc.status.UNKNOWN,
+    details: 'internal error (logged by the server)',
+    metadata: serverStatusMetadata(),
+  };
+}
+
+function serverStatusMetadata(): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set(SERVER_STATUS_KEY, '1');
+  return metadata;
+}
+
+/**
+ * Whether a failed call's status came from the server (any trailer, such as {@link SERVER_STATUS_KEY}, or the
+ * headers of a status-only answer) rather than from grpc-js, which reports a stream that ended without a status
+ * (a reset, a process gone mid-answer) with no metadata at all.
+ */
+export function statusFromServer(error: { metadata?: grpc.Metadata }): boolean {
+  return Object.keys(error.metadata?.getMap() ?? {}).length > 0;
 }
 
 /** Turns a failed client call into a MeshError with the same code and the server's message. */

@@ -131,7 +131,22 @@ describe('the identity model', () => {
     const stolen = await start('scribe-1', 'scribe');
     await until(() => caller.cache.get('scribe-1') !== undefined, 'the scribe is known', 10_000);
     const client = await mesh.client('scribe-1', ['scribe']);
+    // A watch it opened before the revocation ends with it.
+    let snapshots = 0;
+    const watchEnded = new Promise<Error | undefined>((resolve) => {
+      client.watch(
+        0,
+        (message) => {
+          if (message.kind === 'snapshot') snapshots += 1;
+        },
+        resolve,
+      );
+    });
+    await until(() => snapshots === 1, 'the watch has its snapshot');
     await admin.setPolicies({ defaultEffect: 'allow', rules: [], revokedIdentities: [ID('scribe-1')] });
+    const watchError = MeshError.from(await watchEnded);
+    expect(watchError.code).toBe(Code.PERMISSION_DENIED);
+    expect(watchError.message).toMatch(/is revoked/);
     expect((await admin.discover({ type: 'scribe' })).agents).toEqual([]);
     const revoked = /is revoked by the mesh's policies/;
     const keys = await generateRsaKeyPair();
@@ -151,6 +166,18 @@ describe('the identity model', () => {
     expect(call.code).toBe(Code.PERMISSION_DENIED);
     expect(call.message).toMatch(revoked);
     await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
+    // A pattern that would take in the control plane's own identity is refused: nobody could undo it.
+    const lockout = await failure(
+      admin.setPolicies({
+        defaultEffect: 'allow',
+        rules: [],
+        revokedIdentities: ['spiffe://agentmesh.local/*'],
+      }),
+    );
+    expect(lockout.code).toBe(Code.INVALID_ARGUMENT);
+    expect(lockout.message).toMatch(
+      /would revoke "spiffe:\/\/agentmesh.local\/control-plane", an administrator/,
+    );
   });
 
   it('keeps a callerTypes deny rule and allow-list in force whatever type a caller claims', async () => {
