@@ -3,9 +3,14 @@ export const PRIORITY_CLASSES = ['interactive', 'default', 'batch'] as const;
 /** One of the {@link PRIORITY_CLASSES}. */
 export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
 
+/** Whether `name` is one of the {@link PRIORITY_CLASSES}. */
+export function isPriorityClass(name: string | undefined): name is PriorityClass {
+  return (PRIORITY_CLASSES as readonly string[]).includes(name ?? '');
+}
+
 /** The class named in call metadata; anything else is `default`. */
 export function priorityClass(name: string | undefined): PriorityClass {
-  return (PRIORITY_CLASSES as readonly string[]).includes(name ?? '') ? (name as PriorityClass) : 'default';
+  return isPriorityClass(name) ? name : 'default';
 }
 
 /** Whether class `a` is more urgent than class `b`. */

@@ -9,7 +9,7 @@ import {
   isRevoked,
   revokedRefusal,
 } from '../control-plane/policy.js';
-import { runWithContext } from '../data-plane/call-context.js';
+import { CONTEXT_KEYS, runWithContext } from '../data-plane/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { CallReports } from '../data-plane/call-reports.js';
 import { MeshClient, type CallObserver, type MeshClientOptions } from '../data-plane/mesh-client.js';
@@ -631,7 +631,11 @@ function guardService(service: ServiceRegistration, guard: Guard): ServiceRegist
         }
       };
       // A place among the agent's calls first: the call may wait in the queue, by its priority class.
-      guard.calls.admit(guard.priority(incoming), incoming.deadline, gone.signal).then(serve, refuse);
+      const priority = guard.priority(incoming);
+      // A typed handler may read the metadata itself: it too sees the class the call runs at, not the claim.
+      if (call.metadata.get(CONTEXT_KEYS.priority).length > 0)
+        call.metadata.set(CONTEXT_KEYS.priority, priority);
+      guard.calls.admit(priority, incoming.deadline, gone.signal).then(serve, refuse);
     }) as grpc.UntypedHandleCall;
   }
   return { ...service, implementation };

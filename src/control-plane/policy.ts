@@ -1,6 +1,6 @@
 import { Code, MeshError, fail, ok, quote, type Result } from '../errors.js';
 import { validateAgentType } from '../identity/agent-types.js';
-import { moreUrgent, PRIORITY_CLASSES, type PriorityClass } from '../priority.js';
+import { isPriorityClass, moreUrgent, PRIORITY_CLASSES, type PriorityClass } from '../priority.js';
 import { matchesTopic, patternCovers, validatePattern } from '../pubsub/topic.js';
 
 /** What a rule does when it matches. */
@@ -273,7 +273,7 @@ export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
       const valid = validateAgentType(type);
       if (!valid.ok) return bad(`${where}: ${valid.error.message}`);
     }
-    if (grant.priority !== '' && !(PRIORITY_CLASSES as readonly string[]).includes(grant.priority)) {
+    if (grant.priority !== '' && !isPriorityClass(grant.priority)) {
       return bad(`${where}: priority ${quote(grant.priority)} must be one of ${PRIORITY_CLASSES.join(', ')}`);
     }
     if (grant.types.length === 0 && grant.priority === '') {

@@ -2,7 +2,7 @@ import { Backoff, type BackoffSettings } from '../backoff.js';
 import { offersSkill, type AgentRecord } from '../control-plane/agent-record.js';
 import type { ControlPlaneClient, WatchHandle, WatchMessage } from '../control-plane/client.js';
 import { matchesLabels, parseLabelSelector, type LabelSelector } from '../control-plane/label-selector.js';
-import { ALLOW_ALL, type PolicySet } from '../control-plane/policy.js';
+import { ALLOW_ALL, isRevoked, type PolicySet } from '../control-plane/policy.js';
 import { Code, MeshError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -116,14 +116,17 @@ export class EndpointCache {
   }
 
   /**
-   * The healthy agents that match a query, ordered by id.
+   * The healthy agents that match a query, ordered by id; never one whose identity the policies revoked.
    * @throws MeshError INVALID_ARGUMENT for an invalid label selector.
    */
   select(query: TargetQuery): AgentRecord[] {
     const selector = query.labelSelector ? this.selector(query.labelSelector) : undefined;
     const found: AgentRecord[] = [];
+    // A revoked identity is never a target, even before the control plane has removed its registration.
+    const revoked = (this.policies.revokedIdentities?.length ?? 0) > 0;
     for (const agent of this.agents.values()) {
       if (agent.health !== 'healthy') continue;
+      if (revoked && isRevoked(this.policies, agent.spiffeId)) continue;
       if (query.type && agent.spec.type !== query.type) continue;
       if (query.capabilities && !query.capabilities.every((c) => agent.spec.capabilities.includes(c)))
         continue;

@@ -1,5 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
-import { Code, MeshError, fail, ok, type Result } from '../errors.js';
+import { Code, MeshError, fail, ok, quote, type Result } from '../errors.js';
 import { parseSpiffeId, type SpiffeId } from './spiffe-id.js';
 import { verifySvid } from './svid.js';
 import { formatName, readCertificate, splitPemCertificates, type CertificateFacts } from './x509.js';
@@ -74,7 +74,7 @@ export class TrustBundle {
     if (!issuer) {
       return fail(
         Code.UNAUTHENTICATED,
-        `certificate was not issued by a trusted CA: its issuer is "${formatName(facts.x509.issuer)}", the bundle holds ${this.roots
+        `certificate was not issued by a trusted CA: its issuer is ${quote(formatName(facts.x509.issuer))}, the bundle holds ${this.roots
           .map((root) => `"${formatName(root.subject)}"`)
           .join(', ')}`,
       );

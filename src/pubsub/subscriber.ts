@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { runWithContext } from '../data-plane/call-context.js';
-import { Code, MeshError, truncateInput } from '../errors.js';
+import { Code, MeshError, quote, truncateInput } from '../errors.js';
 import type { Ack } from '../generated/agentmesh/v1/Ack.js';
 import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
 import type { EventDelivery__Output } from '../generated/agentmesh/v1/EventDelivery.js';
@@ -189,12 +189,12 @@ export class SubscriptionSet {
     if (!delivery.event) return 'a delivery without an event';
     const entry = this.entries.get(subscriptionKey(delivery));
     if (!entry) {
-      const group = delivery.group ? ` in group "${truncateInput(delivery.group)}"` : '';
-      return `this agent has no subscription to "${truncateInput(delivery.pattern)}"${group}`;
+      const group = delivery.group ? ` in group ${quote(delivery.group)}` : '';
+      return `this agent has no subscription to ${quote(delivery.pattern)}${group}`;
     }
     const event = eventFromWire(delivery.event);
     if (event.publisher !== publisher.uri) {
-      return `the event names publisher "${truncateInput(event.publisher)}" but was sent by "${publisher.uri}"`;
+      return `the event names publisher ${quote(event.publisher)} but was sent by ${quote(publisher.uri)}`;
     }
     // What the publisher checks before it accepts an event, checked again: a peer with a mesh certificate can
     // call DeliverEvents without the publisher's library.
@@ -202,7 +202,7 @@ export class SubscriptionSet {
     if (!valid.ok) return valid.error.message;
     const { pattern } = entry.subscription;
     if (!matchesTopic(pattern, event.topic)) {
-      return `topic "${truncateInput(event.topic)}" does not match the subscription "${pattern}"`;
+      return `topic ${quote(event.topic)} does not match the subscription "${pattern}"`;
     }
     const denied = this.options.mayPublish?.(publisher, event.topic);
     return denied ? denied : { entry, event };

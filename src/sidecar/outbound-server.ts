@@ -1,10 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { PRIORITY_CLASSES, type PriorityClass } from '../agent/call-scheduler.js';
+import { validateAgentType } from '../identity/agent-types.js';
+import { isPriorityClass, PRIORITY_CLASSES } from '../priority.js';
 import type { TargetQuery } from '../data-plane/endpoint-cache.js';
 import { runWithContext, type CallContext } from '../data-plane/call-context.js';
 import type { MeshCallOptions, MeshClient } from '../data-plane/mesh-client.js';
 import { parseLabelSelector } from '../control-plane/label-selector.js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError, quote } from '../errors.js';
 import type { InvokeChunk } from '../generated/agentmesh/v1/InvokeChunk.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';
@@ -16,9 +17,6 @@ import { SIDECAR_METADATA } from './app-connection.js';
 import type { ForwardedCalls } from './forwarded-calls.js';
 import type { LocalAddress } from './local-address.js';
 import { removeOwnSocket, removeStaleSocket, restrictSocket } from './private-socket.js';
-
-/** An agent type, as the registry accepts it. */
-const AGENT_TYPE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 
 /** The `x-agentmesh-*` keys an app may send on the outbound port; the mesh owns every other one. */
 const APP_KEYS = new Set<string>([
@@ -203,10 +201,11 @@ function readOutboundCall(
       `no target: set the metadata "${SIDECAR_METADATA.targetType}" to the type of agent to call, e.g. summarizer`,
     );
   }
-  if (!AGENT_TYPE.test(type)) {
+  const valid = validateAgentType(type);
+  if (!valid.ok) {
     throw new MeshError(
       Code.INVALID_ARGUMENT,
-      `invalid "${SIDECAR_METADATA.targetType}" "${type.slice(0, 64)}": an agent type is 1-63 lowercase letters, digits, ".", "_" or "-"`,
+      `invalid "${SIDECAR_METADATA.targetType}": ${valid.error.message}`,
     );
   }
   const target: TargetQuery = { type };
@@ -224,13 +223,13 @@ function readOutboundCall(
   const options: OutboundCall['options'] = { idempotent: header(SIDECAR_METADATA.idempotent) === 'true' };
   const priority = header(SIDECAR_METADATA.priority);
   if (priority) {
-    if (!(PRIORITY_CLASSES as readonly string[]).includes(priority)) {
+    if (!isPriorityClass(priority)) {
       throw new MeshError(
         Code.INVALID_ARGUMENT,
-        `invalid "${SIDECAR_METADATA.priority}" "${priority.slice(0, 32)}": use one of ${PRIORITY_CLASSES.join(', ')}`,
+        `invalid "${SIDECAR_METADATA.priority}" ${quote(priority, 32)}: use one of ${PRIORITY_CLASSES.join(', ')}`,
       );
     }
-    options.priority = priority as PriorityClass;
+    options.priority = priority;
   }
   // The app's own deadline bounds the call; the mesh client also keeps it within the inbound call's.
   const raw = call.getDeadline();
