@@ -153,6 +153,7 @@ describe('call scheduling at a busy agent', () => {
       'batch-2',
       'batch-3',
     ]);
+    await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
   });
 
   it('drops a call whose deadline passes while it waits, without running it', async () => {

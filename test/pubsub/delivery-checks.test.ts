@@ -196,13 +196,15 @@ describe('a subscriber checks every delivery it receives', () => {
       /^agentmesh_events_handled_total\{subscriber_type="worker",outcome="refused"\} 6$/m,
     );
     expect(metrics).toMatch(/^agentmesh_events_handled_total\{subscriber_type="worker",outcome="ack"\} 4$/m);
+    // (A machine slow enough to take a whole period over them logs a count line too: only counts follow the first.)
     const logged = lines.filter((line) => String(line.msg).startsWith('event refused'));
-    expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({
+      msg: 'event refused',
       publisher: sender.spiffeId.uri,
       deliveryId: 'empty-segment',
       eventId: 'event-empty-segment',
     });
+    for (const line of logged.slice(1)) expect(line.repeated).toBeGreaterThan(0);
   });
 
   it('quotes only the start of a huge pattern, group or publisher it refuses', async () => {
@@ -243,10 +245,17 @@ describe('a subscriber checks every delivery it receives', () => {
     stream.close();
     // The count is logged by the end of the period at the latest, and when the agent stops.
     await agent.drain(0);
+    // One line, then counts: one count when the flood fits in a period (10 s), as it does unless the machine is
+    // very slow; however many, they add up to every refusal and the last shows the last refused delivery.
     const logged = lines.filter((line) => String(line.msg).startsWith('event refused'));
-    expect(logged).toHaveLength(2);
     expect(logged[0]).toMatchObject({ deliveryId: 'bad-0', msg: 'event refused' });
-    expect(logged[1]).toMatchObject({ deliveryId: 'bad-999', repeated: 999 });
-    expect(logged[1]!.msg).toMatch(/^event refused: 999 more in the last \d+\.\d s \(the latest shown\)$/);
+    const counts = logged.slice(1);
+    expect(counts.length).toBeGreaterThan(0);
+    expect(counts.length).toBeLessThan(10);
+    expect(counts.reduce((sum, line) => sum + Number(line.repeated), 1)).toBe(1_000);
+    expect(counts.at(-1)).toMatchObject({ deliveryId: 'bad-999' });
+    for (const line of counts) {
+      expect(line.msg).toMatch(/^event refused: \d+ more in the last \d+\.\d s \(the latest shown\)$/);
+    }
   });
 });
