@@ -5,13 +5,13 @@ import { createSecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
-import type { ControlPlaneClient } from '../../src/control-plane/client.js';
+import { joinMesh, type ControlPlaneClient } from '../../src/control-plane/client.js';
 import { MemoryStore } from '../../src/control-plane/stores/memory-store.js';
 import { Code, MeshError } from '../../src/errors.js';
 import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
 import type { ControlPlaneClient as RawControlPlaneClient } from '../../src/generated/agentmesh/v1/ControlPlane.js';
 import { createCertificateRequest } from '../../src/identity/certificate-authority.js';
-import { loadTrustBundle } from '../../src/identity/certs-dir.js';
+import { loadCaDir, loadTrustBundle } from '../../src/identity/certs-dir.js';
 import { generateRsaKeyPair } from '../../src/identity/keys.js';
 import { spiffeIdFrom } from '../../src/identity/spiffe-id.js';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, MESH_CHANNEL_OPTIONS } from '../../src/transport/credentials.js';
@@ -159,6 +159,20 @@ describe('the identity model', () => {
       expect(refused.code).toBe(Code.PERMISSION_DENIED);
       expect(refused.message).toMatch(revoked);
     }
+    // Nor can a join token for its name buy it a fresh certificate.
+    const { token } = (await loadCaDir(mesh.certsDir)).createJoinToken('scribe-1', 60_000, {
+      types: ['scribe'],
+    });
+    const join = await failure(
+      joinMesh({
+        address: mesh.controlPlane.address,
+        trustBundlePem: (await loadTrustBundle(mesh.certsDir)).pem,
+        token,
+        name: 'scribe-1',
+      }),
+    );
+    expect(join.code).toBe(Code.PERMISSION_DENIED);
+    expect(join.message).toMatch(revoked);
     // Agents refuse its calls as soon as they have the policies.
     const vault = agents.find((agent) => agent.name === 'vault-1')!;
     await until(() => vault.cache.policies.revokedIdentities?.length === 1, 'the vault has the revocation');
