@@ -13,4 +13,13 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // A promise nobody awaits loses its rejection; one passed where a callback is expected runs unawaited.
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'examples/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
 );
