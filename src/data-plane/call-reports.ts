@@ -1,10 +1,11 @@
-import type { CallReport__Output } from '../generated/agentmesh/v1/CallReport.js';
+import type { CallReport } from '../control-plane/call-graph.js';
 
 /** Most callee-and-method entries a report holds (the control plane's limit per heartbeat). */
 export const MAX_CALL_REPORTS = 256;
 const MAX_ERROR_LENGTH = 300;
 
-export type CallReport = CallReport__Output;
+/** One callee-and-method entry of a report: the control plane's {@link CallReport}, the wire's `CallReport`. */
+export type { CallReport };
 
 /**
  * Sums an agent's outbound calls per callee instance and method between heartbeats: the control plane's view of
