@@ -1,6 +1,7 @@
 import { createSecureServer, constants, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MeshClient } from '../../src/data-plane/mesh-client.js';
 import { Code, MeshError } from '../../src/errors.js';
 import { startCaller, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
@@ -67,6 +68,38 @@ describe('a mesh client meeting transport resets', () => {
 
   let cutting: Http2SecureServer | undefined;
 
+  /** Four round-robin calls that may not run twice, and how those that met the misbehaving instance failed. */
+  const nonIdempotentFailures = async (client: MeshClient, type: string): Promise<MeshError[]> => {
+    const failures: MeshError[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      await client.call({ type }, 'ping', '', { balancer: 'round-robin' }).then(
+        () => undefined,
+        (error: unknown) => failures.push(MeshError.from(error)),
+      );
+    }
+    return failures;
+  };
+
+  /**
+   * Six idempotent round-robin calls from a fresh client (an earlier one may have ejected the misbehaving
+   * instance): each goes on to the healthy instance.
+   */
+  const expectIdempotentCallsReach = async (healthy: string, type: string, callerName: string) => {
+    const fresh = await startCaller(mesh, callerName);
+    try {
+      await until(() => fresh.cache.select({ type }).length === 2, 'both instances are listed');
+      for (let i = 0; i < 6; i += 1) {
+        const result = await fresh.client.call({ type }, 'ping', '', {
+          idempotent: true,
+          balancer: 'round-robin',
+        });
+        expect(result.payload.toString()).toBe(healthy);
+      }
+    } finally {
+      fresh.close();
+    }
+  };
+
   it('fails an idempotent call over when an instance cuts its answer off before the status', async () => {
     // An instance that begins its answer (response headers), then ends the stream without a status: what a process
     // that dies or exits mid-answer leaves its caller with (grpc-js: "Received RST_STREAM with code 0").
@@ -78,56 +111,20 @@ describe('a mesh client meeting transport resets', () => {
     try {
       await until(() => fresh.cache.select({ type: 'cut' }).length === 2, 'both instances are listed');
       // Not idempotent: the cut call may have run, so it fails with the reset.
-      const failures: MeshError[] = [];
-      for (let i = 0; i < 4; i += 1) {
-        await fresh.client.call({ type: 'cut' }, 'ping', '', { balancer: 'round-robin' }).then(
-          () => undefined,
-          (error: unknown) => failures.push(MeshError.from(error)),
-        );
-      }
+      const failures = await nonIdempotentFailures(fresh.client, 'cut');
       expect(failures.length).toBeGreaterThan(0);
       for (const failure of failures) expect(failure.message).toMatch(/RST_STREAM with code 0/);
     } finally {
       fresh.close();
     }
-    const idempotent = await startCaller(mesh, 'cut-caller');
-    try {
-      await until(() => idempotent.cache.select({ type: 'cut' }).length === 2, 'both instances are listed');
-      for (let i = 0; i < 6; i += 1) {
-        const result = await idempotent.client.call({ type: 'cut' }, 'ping', '', {
-          idempotent: true,
-          balancer: 'round-robin',
-        });
-        expect(result.payload.toString()).toBe('whole-1');
-      }
-    } finally {
-      idempotent.close();
-    }
+    await expectIdempotentCallsReach('whole-1', 'cut', 'cut-caller');
   });
 
   it('fails an idempotent call over to another instance, and a non-idempotent one not', async () => {
     // Round-robin over the two: a call that may not run twice fails when it meets the reset.
-    const failures: MeshError[] = [];
-    for (let i = 0; i < 4; i += 1) {
-      await caller.client.call({ type: 'flaky' }, 'ping', '', { balancer: 'round-robin' }).then(
-        () => undefined,
-        (error: unknown) => failures.push(MeshError.from(error)),
-      );
-    }
+    const failures = await nonIdempotentFailures(caller.client, 'flaky');
     expect(failures.length).toBeGreaterThan(0);
     for (const failure of failures) expect(failure.code).toBe(Code.INTERNAL);
-    // An idempotent call goes on to the healthy instance (a fresh client: the first one may have ejected it).
-    const fresh = await startCaller(mesh, 'caller');
-    try {
-      for (let i = 0; i < 6; i += 1) {
-        const result = await fresh.client.call({ type: 'flaky' }, 'ping', '', {
-          idempotent: true,
-          balancer: 'round-robin',
-        });
-        expect(result.payload.toString()).toBe('healthy-1');
-      }
-    } finally {
-      fresh.close();
-    }
+    await expectIdempotentCallsReach('healthy-1', 'flaky', 'caller');
   });
 });
