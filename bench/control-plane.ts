@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { ControlPlaneClient, type WatchMessage } from '../src/control-plane/client.js';
 import { startControlPlane } from '../src/control-plane/control-plane.js';
-import { matchesLabels, parseLabelSelector } from '../src/control-plane/label-selector.js';
+import { matchesLabels, parseLabelSelector } from '../src/core/label-selector.js';
 import { Registrar } from '../src/control-plane/registrar.js';
 import type { Store } from '../src/control-plane/store.js';
 import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';

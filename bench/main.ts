@@ -23,7 +23,7 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { CertificateAuthority, createCertificateRequest } from '../src/identity/certificate-authority.js';
 import { generateRsaKeyPair } from '../src/identity/keys.js';
-import { identitySpiffeId } from '../src/identity/spiffe-id.js';
+import { identitySpiffeId } from '../src/core/spiffe-id.js';
 import type { AgentClient } from '../src/generated/agentmesh/v1/Agent.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../src/transport/credentials.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startAgent, type RunningAgent } from '../src/agent/agent-runtime.js';
 import { ControlPlaneClient } from '../src/control-plane/client.js';
 import { ensureIdentity, loadIdentity } from '../src/identity/certs-dir.js';
-import { MeshError } from '../src/errors.js';
+import { MeshError } from '../src/core/errors.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { directAgentClient, percentile } from './baseline.js';
 import { startBenchMesh } from './setup.js';

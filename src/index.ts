@@ -3,9 +3,9 @@
  */
 
 // Errors and results
-export { Code, MeshError, codeName, ok, err, fail, unwrap, quote } from './errors.js';
-export type { Result } from './errors.js';
-export { parseDuration, formatDuration } from './duration.js';
+export { Code, MeshError, codeName, ok, err, fail, unwrap, quote } from './core/errors.js';
+export type { Result } from './core/errors.js';
+export { parseDuration, formatDuration } from './core/duration.js';
 
 // Identity: SPIFFE IDs, the certificate authority, trust bundles, certificate files
 export {
@@ -17,8 +17,8 @@ export {
   identityNameOf,
   validateIdentityName,
   validateTrustDomain,
-} from './identity/spiffe-id.js';
-export type { SpiffeId } from './identity/spiffe-id.js';
+} from './core/spiffe-id.js';
+export type { SpiffeId } from './core/spiffe-id.js';
 export {
   CertificateAuthority,
   createCertificateRequest,
@@ -100,12 +100,12 @@ export {
   offersSkill,
   validateSkills,
   validateSpec,
-} from './control-plane/agent-record.js';
-export type { AgentRecord, AgentSpec, Health, LoadReport, Skill } from './control-plane/agent-record.js';
+} from './core/agent-record.js';
+export type { AgentRecord, AgentSpec, Health, LoadReport, Skill } from './core/agent-record.js';
 export { Registry } from './control-plane/registry.js';
 export type { DiscoveryQuery } from './control-plane/registry.js';
-export { matchesLabels, parseLabelSelector } from './control-plane/label-selector.js';
-export type { LabelRequirement, LabelSelector } from './control-plane/label-selector.js';
+export { matchesLabels, parseLabelSelector } from './core/label-selector.js';
+export type { LabelRequirement, LabelSelector } from './core/label-selector.js';
 export {
   ALLOW_ALL,
   authorize,
@@ -113,7 +113,7 @@ export {
   grantedPriority,
   isRevoked,
   validatePolicySet,
-} from './control-plane/policy.js';
+} from './core/policy.js';
 export type {
   AccessDecision,
   AccessRequest,
@@ -123,8 +123,8 @@ export type {
   PolicyEffect,
   PolicyRule,
   PolicySet,
-} from './control-plane/policy.js';
-export { MAX_ENTITLED_TYPES, validateAgentType, validateEntitledTypes } from './identity/agent-types.js';
+} from './core/policy.js';
+export { MAX_ENTITLED_TYPES, validateAgentType, validateEntitledTypes } from './core/agent-types.js';
 export { DEFAULT_HEALTH_CHECKS, HealthChecker } from './control-plane/health-checker.js';
 export type { HealthCheckSettings, HealthProbe } from './control-plane/health-checker.js';
 export { DEFAULT_LEASES, Registrar } from './control-plane/registrar.js';
@@ -152,7 +152,7 @@ export type { AgentView, AgentsView, TopologyView } from './control-plane/operat
 // Data plane
 export { EndpointCache } from './data-plane/endpoint-cache.js';
 export type { CacheChange, EndpointCacheOptions, TargetQuery } from './data-plane/endpoint-cache.js';
-export type { BackoffSettings } from './backoff.js';
+export type { BackoffSettings } from './core/backoff.js';
 export { MeshClient } from './data-plane/mesh-client.js';
 export { CallReports, MAX_CALL_REPORTS } from './data-plane/call-reports.js';
 export type { CallReport } from './data-plane/call-reports.js';
@@ -181,7 +181,7 @@ export {
   patternCovers,
   validatePattern,
   validateTopic,
-} from './pubsub/topic.js';
+} from './core/topic.js';
 export {
   DEAD_LETTER_PREFIX,
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -203,8 +203,8 @@ export { EventPublisher } from './pubsub/publisher.js';
 export type { PublishOptions, PublisherOptions, PublisherStats } from './pubsub/publisher.js';
 export { SubscriptionSet } from './pubsub/subscriber.js';
 export type { SubscriptionSetOptions } from './pubsub/subscriber.js';
-export { DEFAULT_MAX_IN_FLIGHT, validateSubscriptions } from './pubsub/subscription.js';
-export type { Subscription } from './pubsub/subscription.js';
+export { DEFAULT_MAX_IN_FLIGHT, validateSubscriptions } from './core/subscription.js';
+export type { Subscription } from './core/subscription.js';
 
 export {
   CONTEXT_KEYS,
@@ -215,8 +215,8 @@ export {
   newTraceparent,
   outboundContext,
   runWithContext,
-} from './data-plane/call-context.js';
-export type { CallContext } from './data-plane/call-context.js';
+} from './core/call-context.js';
+export type { CallContext } from './core/call-context.js';
 
 // Agent
 export { startAgent } from './agent/agent-runtime.js';
@@ -241,8 +241,8 @@ export { defaultSocketDir } from './sidecar/private-socket.js';
 // Agent runtime: scheduling and cards
 export { CallScheduler, PRIORITY_CLASSES, priorityClass } from './agent/call-scheduler.js';
 export type { CallSchedulerOptions, PriorityClass } from './agent/call-scheduler.js';
-export { A2A_PROTOCOL_VERSION, agentCard, toA2aAgentCard } from './control-plane/agent-card.js';
-export type { AgentCard } from './control-plane/agent-card.js';
+export { A2A_PROTOCOL_VERSION, agentCard, toA2aAgentCard } from './core/agent-card.js';
+export type { AgentCard } from './core/agent-card.js';
 export { RETRY_AFTER_KEY } from './transport/status.js';
 
 // Observability

@@ -1,21 +1,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
-import { validateSkills, type Skill } from '../control-plane/agent-record.js';
-import {
-  authorize,
-  entitledTypes,
-  grantedPriority,
-  isRevoked,
-  revokedRefusal,
-} from '../control-plane/policy.js';
-import { CONTEXT_KEYS, runWithContext } from '../data-plane/call-context.js';
+import { validateSkills, type Skill } from '../core/agent-record.js';
+import { authorize, entitledTypes, grantedPriority, isRevoked, revokedRefusal } from '../core/policy.js';
+import { CONTEXT_KEYS, runWithContext } from '../core/call-context.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { CallReports } from '../data-plane/call-reports.js';
 import { MeshClient, type CallObserver, type MeshClientOptions } from '../data-plane/mesh-client.js';
-import { Code, MeshError, codeName, quote } from '../errors.js';
-import { moreUrgent, type PriorityClass } from '../priority.js';
-import { identityNameOf, type SpiffeId } from '../identity/spiffe-id.js';
+import { Code, MeshError, codeName, quote } from '../core/errors.js';
+import { moreUrgent, type PriorityClass } from '../core/priority.js';
+import { identityNameOf, type SpiffeId } from '../core/spiffe-id.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import { AgentMetrics, type AgentInstruments } from '../observability/agent-metrics.js';
@@ -27,9 +21,9 @@ import { startServer, type RunningServer, type ServiceRegistration } from '../tr
 import { toServiceError } from '../transport/status.js';
 import type { EventHandler, PublishReport } from '../pubsub/event.js';
 import { EventPublisher, type PublishOptions, type PublisherOptions } from '../pubsub/publisher.js';
-import { publishRefusal } from '../pubsub/publish-policy.js';
+import { publishRefusal } from '../core/publish-policy.js';
 import { SubscriptionSet } from '../pubsub/subscriber.js';
-import { subscriptionKey, validateSubscriptions, type Subscription } from '../pubsub/subscription.js';
+import { subscriptionKey, validateSubscriptions, type Subscription } from '../core/subscription.js';
 import {
   createAgentService,
   readIncomingCall,

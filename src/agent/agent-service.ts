@@ -1,7 +1,7 @@
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Span } from '@opentelemetry/api';
-import { Code, MeshError, quote } from '../errors.js';
+import { Code, MeshError, quote } from '../core/errors.js';
 import {
   CONTEXT_KEYS,
   checkHopLimit,
@@ -10,7 +10,7 @@ import {
   newTraceparent,
   runWithContext,
   type CallContext,
-} from '../data-plane/call-context.js';
+} from '../core/call-context.js';
 import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
 import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';

@@ -1,9 +1,9 @@
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import { admissionRefusal } from '../transport/status.js';
 
-import { PRIORITY_CLASSES, type PriorityClass } from '../priority.js';
+import { PRIORITY_CLASSES, type PriorityClass } from '../core/priority.js';
 
-export { PRIORITY_CLASSES, priorityClass, type PriorityClass } from '../priority.js';
+export { PRIORITY_CLASSES, priorityClass, type PriorityClass } from '../core/priority.js';
 
 /** Options for {@link CallScheduler}. */
 export interface CallSchedulerOptions {

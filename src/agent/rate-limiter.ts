@@ -1,7 +1,7 @@
-import { Code, MeshError, quote } from '../errors.js';
-import { TokenBuckets, type Bucket } from '../token-buckets.js';
+import { Code, MeshError, quote } from '../core/errors.js';
+import { TokenBuckets, type Bucket } from '../core/token-buckets.js';
 import { admissionRefusal } from '../transport/status.js';
-import { rateLimitMatches, type RateLimit } from '../control-plane/policy.js';
+import { rateLimitMatches, type RateLimit } from '../core/policy.js';
 
 /** What a call is, for the limits: who calls whom and what. */
 export interface LimitedCall {

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff, type BackoffSettings } from '../backoff.js';
-import type { AgentSpec, LoadReport } from '../control-plane/agent-record.js';
+import { Backoff, type BackoffSettings } from '../core/backoff.js';
+import type { AgentSpec, LoadReport } from '../core/agent-record.js';
 import type { ControlPlaneClient } from '../control-plane/client.js';
 import type { CallReports } from '../data-plane/call-reports.js';
-import { Code, MeshError, codeName } from '../errors.js';
+import { Code, MeshError, codeName } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 
 /** How long a registration waits out the control plane's rate limit (its retry-after hints) before failing. */

@@ -1,9 +1,9 @@
-import { agentCard, toA2aAgentCard } from '../control-plane/agent-card.js';
+import { agentCard, toA2aAgentCard } from '../core/agent-card.js';
 import { Command } from 'commander';
-import type { AgentRecord } from '../control-plane/agent-record.js';
+import type { AgentRecord } from '../core/agent-record.js';
 import { ControlPlaneClient } from '../control-plane/client.js';
-import { formatDuration } from '../duration.js';
-import { Code, MeshError } from '../errors.js';
+import { formatDuration } from '../core/duration.js';
+import { Code, MeshError } from '../core/errors.js';
 import {
   checkControlPlane,
   clientIdentity,

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { formatDuration } from '../duration.js';
-import { Code, MeshError, describeFsError } from '../errors.js';
+import { formatDuration } from '../core/duration.js';
+import { Code, MeshError, describeFsError } from '../core/errors.js';
 import { DEFAULT_CA_TTL_MS, DEFAULT_LEAF_TTL_MS } from '../identity/certificate-authority.js';
 import {
   activateRootRotation,
@@ -12,7 +12,7 @@ import {
   loadTrustBundle,
   prepareRootRotation,
 } from '../identity/certs-dir.js';
-import { parseSpiffeId } from '../identity/spiffe-id.js';
+import { parseSpiffeId } from '../core/spiffe-id.js';
 import { formatName, readCertificate, splitPemCertificates } from '../identity/x509.js';
 import { collect, durationArgument } from './run.js';
 

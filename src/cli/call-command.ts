@@ -3,8 +3,8 @@ import type { LevelWithSilent } from 'pino';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { MeshClient, type MeshCallResult, type MeshStreamChunk } from '../data-plane/mesh-client.js';
-import { formatDuration } from '../duration.js';
-import { Code, MeshError, codeName } from '../errors.js';
+import { formatDuration } from '../core/duration.js';
+import { Code, MeshError, codeName } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
 import {
   checkControlPlane,

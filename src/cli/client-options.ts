@@ -1,8 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseControlPlaneAddresses } from '../control-plane/addresses.js';
 import { ControlPlaneClient } from '../control-plane/client.js';
-import { parseLabelSelector } from '../control-plane/label-selector.js';
-import { Code, MeshError } from '../errors.js';
+import { parseLabelSelector } from '../core/label-selector.js';
+import { Code, MeshError } from '../core/errors.js';
 import { loadIdentity } from '../identity/certs-dir.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
 import { nonEmptyArgument } from './run.js';

@@ -2,8 +2,8 @@ import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { startControlPlane } from '../control-plane/control-plane.js';
 import { createStore } from '../control-plane/stores/create-store.js';
-import { Code, MeshError } from '../errors.js';
-import { parseSpiffeId } from '../identity/spiffe-id.js';
+import { Code, MeshError } from '../core/errors.js';
+import { parseSpiffeId } from '../core/spiffe-id.js';
 import { createLogger } from '../observability/logger.js';
 import { collect, durationArgument, httpListenArgument, logLevelOption } from './run.js';
 

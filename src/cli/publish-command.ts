@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
-import { entitledTypes } from '../control-plane/policy.js';
-import { publishRefusal } from '../pubsub/publish-policy.js';
+import { entitledTypes } from '../core/policy.js';
+import { publishRefusal } from '../core/publish-policy.js';
 import { EventPublisher } from '../pubsub/publisher.js';
 import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
 import { durationArgument } from './run.js';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { MeshError } from '../errors.js';
-import { parseDuration } from '../duration.js';
+import { MeshError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
 import { parseListenAddress } from '../observability/http-server.js';
 import { LOG_LEVELS } from '../observability/logger.js';
 

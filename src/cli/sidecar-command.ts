@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { validLabelKey, validLabelValue } from '../control-plane/label-selector.js';
-import type { MeshError } from '../errors.js';
+import { validLabelKey, validLabelValue } from '../core/label-selector.js';
+import type { MeshError } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
 import { SIDECAR_METADATA } from '../sidecar/app-connection.js';
 import { localAddress, loopbackAddress } from '../sidecar/local-address.js';

@@ -1,5 +1,5 @@
-import { Code, fail, ok, type Result } from '../errors.js';
-import { validEndpoint } from './agent-record.js';
+import { Code, fail, ok, type Result } from '../core/errors.js';
+import { validEndpoint } from '../core/agent-record.js';
 
 /** A grpc-js target with a scheme (`dns:`, `unix:`, `ipv4:`, `ipv6:`), passed on as it is. */
 const SCHEME_TARGET = /^(dns|unix|unix-abstract|ipv4|ipv6):/;

@@ -7,22 +7,10 @@
  * write path). A dashboard on one replica shows the calls of the agents connected to that replica.
  */
 
-import type { Result } from '../errors.js';
+import type { CallReport } from '../core/call-report.js';
+import type { Result } from '../core/errors.js';
 
-/** Calls from one agent to one callee instance and method during one heartbeat interval (wire `CallReport`). */
-export interface CallReport {
-  calleeId: string;
-  calleeType: string;
-  method: string;
-  /** Calls that finished in the interval. */
-  calls: number;
-  /** How many of them failed (any status but OK). */
-  errors: number;
-  latencyMsSum: number;
-  latencyMsMax: number;
-  /** Status name and message of the latest failure, e.g. `UNAVAILABLE: connection refused`; empty when none. */
-  lastError: string;
-}
+export type { CallReport };
 
 /** One edge of the graph, over the window: from a caller to a callee (agents, or types when aggregated). */
 export interface CallEdge {

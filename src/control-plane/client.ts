@@ -4,9 +4,9 @@ import type { WatchEvent__Output } from '../generated/agentmesh/v1/WatchEvent.js
 import { createCertificateRequest } from '../identity/certificate-authority.js';
 import type { IdentityMaterial } from '../identity/certs-dir.js';
 import { generateRsaKeyPair } from '../identity/keys.js';
-import { identitySpiffeId, CONTROL_PLANE_NAME } from '../identity/spiffe-id.js';
+import { identitySpiffeId, CONTROL_PLANE_NAME } from '../core/spiffe-id.js';
 import { TrustBundle } from '../identity/trust-bundle.js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { OutageLog } from '../observability/outage-log.js';
 import {
@@ -17,11 +17,11 @@ import {
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
-import type { AgentRecord, AgentSpec, LoadReport } from './agent-record.js';
+import type { AgentRecord, AgentSpec, LoadReport } from '../core/agent-record.js';
 import type { CallReport } from './call-graph.js';
 import { parseControlPlaneAddresses } from './addresses.js';
 import { policiesFromWire, policiesToWire, recordFromWire } from './convert.js';
-import type { PolicySet } from './policy.js';
+import type { PolicySet } from '../core/policy.js';
 
 /** What a discovery asks for; `labelSelector` uses Kubernetes syntax. */
 export interface DiscoverRequest {

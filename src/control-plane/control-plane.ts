@@ -1,11 +1,11 @@
 import { X509Certificate } from 'node:crypto';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import type { CertificateAuthority } from '../identity/certificate-authority.js';
 import { loadCaDir, loadIdentity, loadTrustBundle } from '../identity/certs-dir.js';
-import { CONTROL_PLANE_NAME } from '../identity/spiffe-id.js';
+import { CONTROL_PLANE_NAME } from '../core/spiffe-id.js';
 import type { TrustBundle } from '../identity/trust-bundle.js';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import { createDashboardRoutes, type Dashboard } from '../dashboard/dashboard-routes.js';
+import { createDashboardRoutes, type Dashboard } from './dashboard/dashboard-routes.js';
 import { ControlPlaneMetrics } from '../observability/control-plane-metrics.js';
 import {
   metricsRoute,

@@ -11,8 +11,8 @@ import type {
   PolicySet as PolicySetMessage,
   PolicySet__Output,
 } from '../generated/agentmesh/v1/PolicySet.js';
-import type { AgentRecord, AgentSpec, Health } from './agent-record.js';
-import type { Grant, PolicyAction, PolicySet } from './policy.js';
+import type { AgentRecord, AgentSpec, Health } from '../core/agent-record.js';
+import type { Grant, PolicyAction, PolicySet } from '../core/policy.js';
 
 const HEALTH_TO_WIRE: Record<Health, HealthStatus__Output> = {
   healthy: 'HEALTH_STATUS_HEALTHY',

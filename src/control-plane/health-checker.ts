@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger.js';
-import type { AgentRecord } from './agent-record.js';
+import type { AgentRecord } from '../core/agent-record.js';
 import type { Registry } from './registry.js';
 
 /** Asks one agent whether it is serving; resolves true or false, never rejects. */

@@ -6,7 +6,7 @@ import {
   type ActivityEntry,
   type ActivityInput,
 } from './activity.js';
-import type { AgentRecord, Health } from './agent-record.js';
+import type { AgentRecord, Health } from '../core/agent-record.js';
 import { CallGraph, type CallEdge, type CallReport, type RecordOutcome } from './call-graph.js';
 import type { ControlPlaneState } from './state.js';
 

@@ -1,4 +1,4 @@
-import { Code, MeshError, quote } from '../errors.js';
+import { Code, MeshError, quote } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import {
   validateSpec,
@@ -6,7 +6,7 @@ import {
   type AgentSpec,
   type Health,
   type LoadReport,
-} from './agent-record.js';
+} from '../core/agent-record.js';
 import {
   authorize,
   entitledTypes,
@@ -14,7 +14,7 @@ import {
   revokedRefusal,
   validatePolicySet,
   type PolicySet,
-} from './policy.js';
+} from '../core/policy.js';
 import { KEYS, storedAgent, type ControlPlaneState } from './state.js';
 import type { Store } from './store.js';
 

@@ -1,5 +1,5 @@
-import { offersSkill, type AgentRecord, type Health, type LoadReport } from './agent-record.js';
-import { matchesLabels, type LabelSelector } from './label-selector.js';
+import { offersSkill, type AgentRecord, type Health, type LoadReport } from '../core/agent-record.js';
+import { matchesLabels, type LabelSelector } from '../core/label-selector.js';
 
 /** A discovery query, already validated. */
 export interface DiscoveryQuery {

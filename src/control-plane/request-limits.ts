@@ -1,5 +1,5 @@
-import { Code, MeshError } from '../errors.js';
-import { TokenBuckets } from '../token-buckets.js';
+import { Code, MeshError } from '../core/errors.js';
+import { TokenBuckets } from '../core/token-buckets.js';
 
 /** A rate: so many requests per second on average, in bursts of up to `burst`. */
 export interface RequestRate {

@@ -1,7 +1,7 @@
-import { Backoff } from '../backoff.js';
+import { Backoff } from '../core/backoff.js';
 import type { Logger } from '../observability/logger.js';
-import type { AgentRecord, AgentSpec, Health, LoadReport } from './agent-record.js';
-import { ALLOW_ALL, type PolicySet } from './policy.js';
+import type { AgentRecord, AgentSpec, Health, LoadReport } from '../core/agent-record.js';
+import { ALLOW_ALL, type PolicySet } from '../core/policy.js';
 import { BoundedHistory, DEFAULT_HISTORY_BYTES } from './bounded-history.js';
 import { Registry } from './registry.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoredValue } from './store.js';

@@ -1,4 +1,4 @@
-import type { CallReport } from '../control-plane/call-graph.js';
+import type { CallReport } from '../core/call-report.js';
 
 /** Most callee-and-method entries a report holds (the control plane's limit per heartbeat). */
 export const MAX_CALL_REPORTS = 256;

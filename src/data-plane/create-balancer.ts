@@ -1,4 +1,4 @@
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import { BALANCER_NAMES, type BalancerName, type LoadBalancer } from './load-balancer.js';
 import { ConsistentHashBalancer } from './load-balancer-consistent-hash.js';
 import { LeastConnectionsBalancer } from './load-balancer-least-connections.js';

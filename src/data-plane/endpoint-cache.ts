@@ -1,9 +1,9 @@
-import { Backoff, type BackoffSettings } from '../backoff.js';
-import { offersSkill, type AgentRecord } from '../control-plane/agent-record.js';
+import { Backoff, type BackoffSettings } from '../core/backoff.js';
+import { offersSkill, type AgentRecord } from '../core/agent-record.js';
 import type { ControlPlaneClient, WatchHandle, WatchMessage } from '../control-plane/client.js';
-import { matchesLabels, parseLabelSelector, type LabelSelector } from '../control-plane/label-selector.js';
-import { ALLOW_ALL, isRevoked, type PolicySet } from '../control-plane/policy.js';
-import { Code, MeshError } from '../errors.js';
+import { matchesLabels, parseLabelSelector, type LabelSelector } from '../core/label-selector.js';
+import { ALLOW_ALL, isRevoked, type PolicySet } from '../core/policy.js';
+import { Code, MeshError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 
 /** Which agents a call may go to: a type, capabilities (all required), and a label selector. */

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Attributes } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AgentRecord } from '../control-plane/agent-record.js';
-import { Code, MeshError, codeName } from '../errors.js';
+import type { AgentRecord } from '../core/agent-record.js';
+import { Code, MeshError, codeName } from '../core/errors.js';
 import type { AgentClient } from '../generated/agentmesh/v1/Agent.js';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -22,7 +22,7 @@ import {
   newTraceparent,
   outboundContext,
   type CallContext,
-} from './call-context.js';
+} from '../core/call-context.js';
 import { createBalancer } from './create-balancer.js';
 import { describeQuery, type EndpointCache, type TargetQuery } from './endpoint-cache.js';
 import { EndpointStats } from './endpoint-stats.js';

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
-import { parseLabelSelector } from '../control-plane/label-selector.js';
+import { parseLabelSelector } from '../core/label-selector.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
-import { CONTEXT_KEYS, currentContext, outboundContext, type CallContext } from './call-context.js';
+import { CONTEXT_KEYS, currentContext, outboundContext, type CallContext } from '../core/call-context.js';
 import { describeQuery, type EndpointCache, type TargetQuery } from './endpoint-cache.js';
 
 /**

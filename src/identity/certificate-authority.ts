@@ -1,11 +1,16 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { constants, createPrivateKey, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { Code, MeshError, unwrap, quote } from '../errors.js';
+import { Code, MeshError, unwrap, quote } from '../core/errors.js';
 import { signJoinToken, type JoinTokenClaims } from './join-token.js';
-import { validateEntitledTypes } from './agent-types.js';
+import { validateEntitledTypes } from '../core/agent-types.js';
 import { generateRsaKeyPair } from './keys.js';
-import { identitySpiffeId, trustDomainSpiffeId, validateIdentityName, type SpiffeId } from './spiffe-id.js';
+import {
+  identitySpiffeId,
+  trustDomainSpiffeId,
+  validateIdentityName,
+  type SpiffeId,
+} from '../core/spiffe-id.js';
 import { TrustBundle, rootTrustDomain } from './trust-bundle.js';
 import { AGENT_TYPE_PREFIX, readCertificate } from './x509.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Code, MeshError, describeFsError, unwrap, quote } from '../errors.js';
+import { Code, MeshError, describeFsError, unwrap, quote } from '../core/errors.js';
 import {
   CertificateAuthority,
   type Clock,
@@ -9,7 +9,7 @@ import {
   type IssuedIdentity,
   type LeafOptions,
 } from './certificate-authority.js';
-import { CONTROL_PLANE_NAME, validateIdentityName } from './spiffe-id.js';
+import { CONTROL_PLANE_NAME, validateIdentityName } from '../core/spiffe-id.js';
 import { TrustBundle } from './trust-bundle.js';
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto';
-import { Code, fail, ok, quote, type Result } from '../errors.js';
-import { validateEntitledTypes } from './agent-types.js';
-import { validateIdentityName } from './spiffe-id.js';
+import { Code, fail, ok, quote, type Result } from '../core/errors.js';
+import { validateEntitledTypes } from '../core/agent-types.js';
+import { validateIdentityName } from '../core/spiffe-id.js';
 import type { TrustBundle } from './trust-bundle.js';
 
 const PREFIX = 'amjt1';

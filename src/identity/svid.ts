@@ -1,5 +1,5 @@
-import { Code, fail, ok, type Result } from '../errors.js';
-import { parseSpiffeId, type SpiffeId } from './spiffe-id.js';
+import { Code, fail, ok, type Result } from '../core/errors.js';
+import { parseSpiffeId, type SpiffeId } from '../core/spiffe-id.js';
 import type { CertificateFacts } from './x509.js';
 
 /** Smallest RSA key the mesh accepts from anyone: what the CA demands of a certificate request. */

@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
-import { Code, MeshError, fail, ok, quote, type Result } from '../errors.js';
-import { parseSpiffeId, type SpiffeId } from './spiffe-id.js';
+import { Code, MeshError, fail, ok, quote, type Result } from '../core/errors.js';
+import { parseSpiffeId, type SpiffeId } from '../core/spiffe-id.js';
 import { verifySvid } from './svid.js';
 import { formatName, readCertificate, splitPemCertificates, type CertificateFacts } from './x509.js';
 

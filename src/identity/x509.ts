@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 
 /**
  * Reading X.509 certificates without trusting string formats: subject alternative names and key usage come from

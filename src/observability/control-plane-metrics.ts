@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { registerProcessMetrics } from './process-metrics.js';
-import type { AgentRecord, Health } from '../control-plane/agent-record.js';
-import { codeName } from '../errors.js';
+import type { AgentRecord, Health } from '../core/agent-record.js';
+import { codeName } from '../core/errors.js';
 
 /** Where {@link ControlPlaneMetrics} reads the values it computes at scrape time. */
 export interface ControlPlaneMetricsOptions {

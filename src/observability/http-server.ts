@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { Code, MeshError, fail, ok, type Result, quote } from '../errors.js';
+import { Code, MeshError, fail, ok, type Result, quote } from '../core/errors.js';
 import type { Logger } from './logger.js';
 
 /** Answers one HTTP request (GET or HEAD) for a path. */

@@ -1,6 +1,6 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
-import { currentContext } from '../data-plane/call-context.js';
-import { Code, MeshError, quote } from '../errors.js';
+import { currentContext } from '../core/call-context.js';
+import { Code, MeshError, quote } from '../core/errors.js';
 
 export type { Logger };
 

@@ -1,4 +1,4 @@
-import { codeName, type MeshError } from '../errors.js';
+import { codeName, type MeshError } from '../core/errors.js';
 import type { Logger } from './logger.js';
 
 /** Options for {@link OutageLog}. */

@@ -21,7 +21,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
-import { codeName, type MeshError } from '../errors.js';
+import { codeName, type MeshError } from '../core/errors.js';
 import type { Logger } from './logger.js';
 
 /**

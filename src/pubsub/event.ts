@@ -2,10 +2,10 @@
  * Events as publishers, subscribers and handlers see them, and their wire form (`Event`, `EventDelivery` in
  * proto/agentmesh/v1/types.proto).
  */
-import type { CallContext } from '../data-plane/call-context.js';
-import { Code, fail, ok, quote, type Result } from '../errors.js';
+import type { CallContext } from '../core/call-context.js';
+import { Code, fail, ok, quote, type Result } from '../core/errors.js';
 import type { Event, Event__Output } from '../generated/agentmesh/v1/Event.js';
-import { MAX_TOPIC_SEGMENTS, validateTopic } from './topic.js';
+import { MAX_TOPIC_SEGMENTS, validateTopic } from '../core/topic.js';
 
 /** Why and where an event failed, on events of a dead-letter topic. */
 export interface DeadLetterInfo {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { childContext, currentContext } from '../data-plane/call-context.js';
+import { childContext, currentContext } from '../core/call-context.js';
 import type { EndpointCache } from '../data-plane/endpoint-cache.js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import type { AckBatch__Output } from '../generated/agentmesh/v1/AckBatch.js';
 import type { Ack__Output } from '../generated/agentmesh/v1/Ack.js';
-import type { AgentRecord } from '../control-plane/agent-record.js';
+import type { AgentRecord } from '../core/agent-record.js';
 import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { SpanKind, endSpan, startSpan, traceparentOf } from '../observability/tracing.js';
@@ -22,8 +22,8 @@ import {
   type MeshEvent,
   type PublishReport,
 } from './event.js';
-import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from './subscription.js';
-import { matchesTopic } from './topic.js';
+import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from '../core/subscription.js';
+import { matchesTopic } from '../core/topic.js';
 
 /** Options for {@link EventPublisher}. */
 export interface PublisherOptions {

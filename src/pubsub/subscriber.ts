@@ -1,11 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
-import { runWithContext } from '../data-plane/call-context.js';
-import { Code, MeshError, quote, truncateInput } from '../errors.js';
+import { runWithContext } from '../core/call-context.js';
+import { Code, MeshError, quote, truncateInput } from '../core/errors.js';
 import type { Ack } from '../generated/agentmesh/v1/Ack.js';
 import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
 import type { EventDelivery__Output } from '../generated/agentmesh/v1/EventDelivery.js';
 import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
-import type { SpiffeId } from '../identity/spiffe-id.js';
+import type { SpiffeId } from '../core/spiffe-id.js';
 import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { ThrottledLog } from '../observability/throttled-log.js';
@@ -21,8 +21,8 @@ import {
   type MeshEvent,
   type ReceivedEvent,
 } from './event.js';
-import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from './subscription.js';
-import { matchesTopic } from './topic.js';
+import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from '../core/subscription.js';
+import { matchesTopic } from '../core/topic.js';
 
 /** Options for {@link SubscriptionSet}. */
 export interface SubscriptionSetOptions {

@@ -6,8 +6,8 @@ import type {
   MethodHandler,
   StreamHandler,
 } from '../agent/agent-service.js';
-import { CONTEXT_KEYS } from '../data-plane/call-context.js';
-import { Code, MeshError } from '../errors.js';
+import { CONTEXT_KEYS } from '../core/call-context.js';
+import { Code, MeshError } from '../core/errors.js';
 import type { AgentClient } from '../generated/agentmesh/v1/Agent.js';
 import type { InvokeChunk__Output } from '../generated/agentmesh/v1/InvokeChunk.js';
 import type { InvokeRequest } from '../generated/agentmesh/v1/InvokeRequest.js';

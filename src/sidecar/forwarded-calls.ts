@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CallContext } from '../data-plane/call-context.js';
+import type { CallContext } from '../core/call-context.js';
 
 /**
  * The inbound calls a sidecar is forwarding to its app, each under an opaque token the app is given with the call

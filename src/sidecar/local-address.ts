@@ -1,5 +1,5 @@
 import { isAbsolute, normalize } from 'node:path';
-import { Code, MeshError, quote } from '../errors.js';
+import { Code, MeshError, quote } from '../core/errors.js';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 

@@ -1,11 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { validateAgentType } from '../identity/agent-types.js';
-import { isPriorityClass, PRIORITY_CLASSES } from '../priority.js';
+import { validateAgentType } from '../core/agent-types.js';
+import { isPriorityClass, PRIORITY_CLASSES } from '../core/priority.js';
 import type { TargetQuery } from '../data-plane/endpoint-cache.js';
-import { runWithContext, type CallContext } from '../data-plane/call-context.js';
+import { runWithContext, type CallContext } from '../core/call-context.js';
 import type { MeshCallOptions, MeshClient } from '../data-plane/mesh-client.js';
-import { parseLabelSelector } from '../control-plane/label-selector.js';
-import { Code, MeshError, quote } from '../errors.js';
+import { parseLabelSelector } from '../core/label-selector.js';
+import { Code, MeshError, quote } from '../core/errors.js';
 import type { InvokeChunk } from '../generated/agentmesh/v1/InvokeChunk.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';

@@ -2,7 +2,7 @@ import { chmod, lstat, mkdir, realpath, stat, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import { socketPath } from './local-address.js';
 
 /** How long the probe of an existing socket file waits for an answer before taking it as in use. */

@@ -1,12 +1,12 @@
 import { startAgent, type RunningAgent } from '../agent/agent-runtime.js';
 import type { MeshClientOptions } from '../data-plane/mesh-client.js';
-import { Code, MeshError } from '../errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import { silentLogger } from '../observability/logger.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { identityNameOf } from '../identity/spiffe-id.js';
+import { identityNameOf } from '../core/spiffe-id.js';
 import { AppConnection, SIDECAR_METADATA, type AppHealth } from './app-connection.js';
 import { AppHealthMonitor } from './app-health.js';
 import { ForwardedCalls } from './forwarded-calls.js';

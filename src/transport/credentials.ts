@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
-import { Code, MeshError, type Result } from '../errors.js';
+import { Code, MeshError, type Result } from '../core/errors.js';
 import type { TrustBundle } from '../identity/trust-bundle.js';
 import { readCertificate } from '../identity/x509.js';
-import type { SpiffeId } from '../identity/spiffe-id.js';
+import type { SpiffeId } from '../core/spiffe-id.js';
 import type { MeshIdentity, VerifiedPeer } from './mesh-identity.js';
 
 /**

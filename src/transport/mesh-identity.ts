@@ -1,10 +1,10 @@
 import { createPrivateKey } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { experimental } from '@grpc/grpc-js';
-import { Code, MeshError, fail, ok, type Result } from '../errors.js';
+import { Code, MeshError, fail, ok, type Result } from '../core/errors.js';
 import type { Clock } from '../identity/certificate-authority.js';
 import type { IdentityMaterial } from '../identity/certs-dir.js';
-import type { SpiffeId } from '../identity/spiffe-id.js';
+import type { SpiffeId, VerifiedPeer } from '../core/spiffe-id.js';
 import { TrustBundle } from '../identity/trust-bundle.js';
 import { readCertificate } from '../identity/x509.js';
 import { tlsSocketOf } from './peer-socket.js';
@@ -13,14 +13,7 @@ type CertificateProvider = experimental.CertificateProvider;
 type CaListener = experimental.CaCertificateUpdateListener;
 type IdentityListener = experimental.IdentityCertificateUpdateListener;
 
-/**
- * A peer's SPIFFE ID as its verified certificate proves it, with the agent types the certificate entitles it to:
- * only certificates of this process's own trust domain entitle (another domain's CA cannot make one of its
- * identities one of our types; policies can grant it types by ID).
- */
-export interface VerifiedPeer extends SpiffeId {
-  readonly agentTypes: readonly string[];
-}
+export type { VerifiedPeer };
 
 /** Peers verified recently, by certificate fingerprint: verification parses the certificate, calls are hot. */
 const PEER_CACHE_LIMIT = 4096;

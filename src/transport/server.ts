@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { Code, MeshError, quote } from '../errors.js';
+import { Code, MeshError, quote } from '../core/errors.js';
 import { createServerCredentials, type ServerCredentialsOptions } from './credentials.js';
 import type { MeshIdentity } from './mesh-identity.js';
 

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { MeshError, truncateInput } from '../errors.js';
+import { MeshError, truncateInput } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 
 /**

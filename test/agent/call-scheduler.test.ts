@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallScheduler, priorityClass } from '../../src/agent/call-scheduler.js';
-import { Code, type MeshError } from '../../src/errors.js';
+import { Code, type MeshError } from '../../src/core/errors.js';
 
 /** Admission of an agent's calls: places, a priority queue, deadlines, refusals with a retry-after hint. */
 describe('CallScheduler', () => {

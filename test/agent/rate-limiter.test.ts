@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallerRateLimiter } from '../../src/agent/rate-limiter.js';
-import type { RateLimit } from '../../src/control-plane/policy.js';
+import type { RateLimit } from '../../src/core/policy.js';
 
 const limit = (fields: Partial<RateLimit> & Pick<RateLimit, 'id'>): RateLimit => ({
   callers: [],

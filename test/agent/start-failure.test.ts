@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../../src/agent/agent-runtime.js';
-import type { MeshError } from '../../src/errors.js';
+import type { MeshError } from '../../src/core/errors.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 import { freePort } from '../helpers/ports.js';

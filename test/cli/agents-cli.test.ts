@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
-import type { PolicyRule } from '../../src/control-plane/policy.js';
+import type { PolicyRule } from '../../src/core/policy.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { freePort } from '../helpers/ports.js';
 import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkControlPlane } from '../../src/cli/client-options.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { ensureCaDir, ensureIdentity } from '../../src/identity/certs-dir.js';
 import { runEntryPoint, type CliResult } from '../helpers/run-cli.js';
 import { createTestCa } from '../helpers/test-ca.js';

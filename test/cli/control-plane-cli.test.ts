@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlPlaneClient, joinMesh } from '../../src/control-plane/client.js';
-import { Code, type MeshError } from '../../src/errors.js';
+import { Code, type MeshError } from '../../src/core/errors.js';
 import { ensureCaDir, ensureIdentity, loadTrustBundle } from '../../src/identity/certs-dir.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';

@@ -6,7 +6,7 @@ import {
   activityFromChange,
   type ActivityEntry,
 } from '../../src/control-plane/activity.js';
-import type { AgentRecord } from '../../src/control-plane/agent-record.js';
+import type { AgentRecord } from '../../src/core/agent-record.js';
 import { MAX_REPORTS_PER_HEARTBEAT } from '../../src/control-plane/call-graph.js';
 import type { StateChange } from '../../src/control-plane/state.js';
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_SPEC_BYTES, type Skill } from '../../src/control-plane/agent-record.js';
+import { MAX_SPEC_BYTES, type Skill } from '../../src/core/agent-record.js';
 import type { ControlPlaneClient, WatchMessage } from '../../src/control-plane/client.js';
 import { ControlPlaneState } from '../../src/control-plane/state.js';
 import { MemoryStore } from '../../src/control-plane/stores/memory-store.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { collector, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { heavySkill, largestSkills } from '../helpers/specs.js';

@@ -9,11 +9,11 @@ import {
 import type { Store } from '../../src/control-plane/store.js';
 import { EtcdStore } from '../../src/control-plane/stores/etcd-store.js';
 import { MemoryStore } from '../../src/control-plane/stores/memory-store.js';
-import { Code, type MeshError } from '../../src/errors.js';
+import { Code, type MeshError } from '../../src/core/errors.js';
 import { createCertificateRequest } from '../../src/identity/certificate-authority.js';
 import { loadCaDir, loadTrustBundle } from '../../src/identity/certs-dir.js';
 import { generateRsaKeyPair } from '../../src/identity/keys.js';
-import { identitySpiffeId } from '../../src/identity/spiffe-id.js';
+import { identitySpiffeId } from '../../src/core/spiffe-id.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { agentClient, invoke } from '../helpers/agent-echo.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentRecord } from '../../src/control-plane/agent-record.js';
+import type { AgentRecord } from '../../src/core/agent-record.js';
 import { HealthChecker } from '../../src/control-plane/health-checker.js';
 import { Registry } from '../../src/control-plane/registry.js';
 import { silentLogger } from '../../src/observability/logger.js';

@@ -8,7 +8,7 @@ import { startControlPlane } from '../../src/control-plane/control-plane.js';
 import type { AgentsView, TopologyView } from '../../src/control-plane/operations-view.js';
 import type { ActivityEntry } from '../../src/control-plane/activity.js';
 import { MemoryStore } from '../../src/control-plane/stores/memory-store.js';
-import { Code, type MeshError } from '../../src/errors.js';
+import { Code, type MeshError } from '../../src/core/errors.js';
 import { ensureCaDir, ensureIdentity } from '../../src/identity/certs-dir.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';

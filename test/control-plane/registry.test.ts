@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentRecord } from '../../src/control-plane/agent-record.js';
-import { validateSpec } from '../../src/control-plane/agent-record.js';
-import { parseLabelSelector } from '../../src/control-plane/label-selector.js';
+import type { AgentRecord } from '../../src/core/agent-record.js';
+import { validateSpec } from '../../src/core/agent-record.js';
+import { parseLabelSelector } from '../../src/core/label-selector.js';
 import { Registry } from '../../src/control-plane/registry.js';
 
 function record(

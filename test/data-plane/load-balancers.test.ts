@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createBalancer } from '../../src/data-plane/create-balancer.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { EndpointStats } from '../../src/data-plane/endpoint-stats.js';
 import { BALANCER_NAMES, type BalancerName, type Endpoint } from '../../src/data-plane/load-balancer.js';
 

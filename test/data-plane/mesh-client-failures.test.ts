@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentService, type MethodHandler, type StreamHandler } from '../../src/agent/agent-service.js';
 import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
 import { MeshClient, type MeshClientOptions } from '../../src/data-plane/mesh-client.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { loadCaDir, loadTrustBundle } from '../../src/identity/certs-dir.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';

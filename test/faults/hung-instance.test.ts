@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentRecord } from '../../src/control-plane/agent-record.js';
-import { Code, MeshError } from '../../src/errors.js';
+import type { AgentRecord } from '../../src/core/agent-record.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { startWorker } from '../helpers/processes.js';
 import type { RunningEntryPoint } from '../helpers/run-cli.js';
 import { startCaller, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';

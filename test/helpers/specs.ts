@@ -1,4 +1,4 @@
-import type { Skill } from '../../src/control-plane/agent-record.js';
+import type { Skill } from '../../src/core/agent-record.js';
 
 /** A skill whose two schemas take about `bytes` of a spec. */
 export function heavySkill(id: string, bytes: number): Skill {

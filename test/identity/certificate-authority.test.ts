@@ -3,7 +3,7 @@ import forge from 'node-forge';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority, createCertificateRequest } from '../../src/identity/certificate-authority.js';
 import { generateRsaKeyPair } from '../../src/identity/keys.js';
-import { identitySpiffeId } from '../../src/identity/spiffe-id.js';
+import { identitySpiffeId } from '../../src/core/spiffe-id.js';
 import { readCertificate } from '../../src/identity/x509.js';
 import { TrustBundle } from '../../src/identity/trust-bundle.js';
 import { createTestCa, forgeCertificate, type TestCa } from '../helpers/test-ca.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { requireSystemBinary } from '../helpers/system-binary.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
-import { currentContext } from '../../src/data-plane/call-context.js';
+import { currentContext } from '../../src/core/call-context.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { eventToWire } from '../../src/pubsub/event.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../../src/transport/credentials.js';

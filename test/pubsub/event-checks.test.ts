@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Code, truncateInput } from '../../src/errors.js';
+import { Code, truncateInput } from '../../src/core/errors.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, validateEvent, validateEventTopic } from '../../src/pubsub/event.js';
 
 const segments = (n: number) => Array.from({ length: n }, (_, i) => `s${i}`).join('.');

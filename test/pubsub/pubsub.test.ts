@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent, type SubscriptionOptions } from '../../src/agent/agent-runtime.js';
-import { Code, type MeshError } from '../../src/errors.js';
+import { Code, type MeshError } from '../../src/core/errors.js';
 import { dropEvent, type ReceivedEvent } from '../../src/pubsub/event.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Backoff } from '../../src/backoff.js';
+import { Backoff } from '../../src/core/backoff.js';
 import { parseControlPlaneAddresses } from '../../src/control-plane/addresses.js';
-import { MeshError, Code } from '../../src/errors.js';
+import { MeshError, Code } from '../../src/core/errors.js';
 import { OutageLog } from '../../src/observability/outage-log.js';
-import { TokenBuckets } from '../../src/token-buckets.js';
+import { TokenBuckets } from '../../src/core/token-buckets.js';
 
 /** A logger that keeps what it is told. */
 function recordingLogger() {

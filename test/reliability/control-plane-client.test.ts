@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { freePort } from '../helpers/ports.js';
 import { testMeshes } from '../helpers/test-mesh.js';

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { AgentRegistration } from '../../src/agent/registration.js';
 import { ControlPlaneClient } from '../../src/control-plane/client.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { testMeshes } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';

@@ -2,7 +2,7 @@ import { createSecureServer, constants, type Http2SecureServer, type ServerHttp2
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeshClient } from '../../src/data-plane/mesh-client.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import { startCaller, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 

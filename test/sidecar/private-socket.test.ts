@@ -2,7 +2,7 @@ import { chmod, mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code, type MeshError } from '../../src/errors.js';
+import { Code, type MeshError } from '../../src/core/errors.js';
 import { localAddress } from '../../src/sidecar/local-address.js';
 import { defaultSocketDir, preparePrivateDir, removeStaleSocket } from '../../src/sidecar/private-socket.js';
 import { makeTempDir } from '../helpers/temp-dir.js';

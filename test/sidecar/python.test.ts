@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
-import { Code } from '../../src/errors.js';
+import { Code } from '../../src/core/errors.js';
 import { ensureCaDir, issueToDir } from '../../src/identity/certs-dir.js';
 import { requirePythonModules, spawnPython } from '../helpers/python.js';
 import { spawnEntryPoint, type RunningEntryPoint } from '../helpers/run-cli.js';

@@ -2,7 +2,7 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
-import { Code } from '../../src/errors.js';
+import { Code } from '../../src/core/errors.js';
 import { startPlainAgentApp, type PlainAgentApp, type SeenCall } from '../helpers/plain-agent-app.js';
 import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
-import { Code, MeshError } from '../../src/errors.js';
+import { Code, MeshError } from '../../src/core/errors.js';
 import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
 import { GrpcHealthProbe } from '../../src/transport/health-probe.js';
 import { loadMeshProtos } from '../../src/transport/protos.js';

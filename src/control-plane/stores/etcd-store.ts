@@ -6,8 +6,8 @@ import {
   type IWatchResponse,
   type Watcher,
 } from 'etcd3';
-import { Backoff } from '../../backoff.js';
-import { Code, MeshError } from '../../errors.js';
+import { Backoff } from '../../core/backoff.js';
+import { Code, MeshError } from '../../core/errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { OutageLog } from '../../observability/outage-log.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoreWatchHandlers, StoredValue } from '../store.js';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Code, MeshError } from '../../errors.js';
+import { Code, MeshError } from '../../core/errors.js';
 import type { Clock } from '../../identity/certificate-authority.js';
 import { BoundedHistory, DEFAULT_HISTORY_BYTES } from '../bounded-history.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoreWatchHandlers, StoredValue } from '../store.js';

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  authorize,
-  validatePolicySet,
-  type PolicyRule,
-  type PolicySet,
-} from '../../src/control-plane/policy.js';
-import { matchesTopic, patternCovers, validatePattern, validateTopic } from '../../src/pubsub/topic.js';
+import { authorize, validatePolicySet, type PolicyRule, type PolicySet } from '../../src/core/policy.js';
+import { matchesTopic, patternCovers, validatePattern, validateTopic } from '../../src/core/topic.js';
 
 const rule = (fields: Partial<PolicyRule> & Pick<PolicyRule, 'id' | 'effect'>): PolicyRule => ({
   actions: [],

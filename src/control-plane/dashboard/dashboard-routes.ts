@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OperationsView } from '../control-plane/operations-view.js';
-import { Code, MeshError } from '../errors.js';
-import { sendJson, type HttpRoute } from '../observability/http-server.js';
-import type { Logger } from '../observability/logger.js';
+import type { OperationsView } from '../operations-view.js';
+import { Code, MeshError } from '../../core/errors.js';
+import { sendJson, type HttpRoute } from '../../observability/http-server.js';
+import type { Logger } from '../../observability/logger.js';
 
 /** Who serves the dashboard: public facts about the control plane replica (never key material). */
 export interface DashboardInfo {
@@ -66,14 +66,14 @@ const MAX_STREAM_BACKLOG = 4 * 1024 * 1024;
 const ACTIVITY_LIMIT = 200;
 
 /**
- * The page's static files: next to this module when running from source, or in the package's `src/dashboard/`
+ * The page's static files: next to this module when running from source, or in the package's `src/control-plane/dashboard/`
  * when running from `dist/` (the TypeScript build does not copy them).
  */
 function assetsDirectory(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   if (existsSync(join(here, 'index.html'))) return here;
   for (let dir = here; dirname(dir) !== dir; dir = dirname(dir)) {
-    const candidate = join(dir, 'src', 'dashboard');
+    const candidate = join(dir, 'src', 'control-plane', 'dashboard');
     if (existsSync(join(candidate, 'index.html'))) return candidate;
   }
   return here;

@@ -1,4 +1,4 @@
-import { Code, fail, ok, type Result, quote } from '../errors.js';
+import { Code, fail, ok, type Result, quote } from './errors.js';
 
 /** One requirement of a label selector. */
 export type LabelRequirement =

@@ -1,7 +1,7 @@
-import { Code, fail, ok, type Result, quote } from '../errors.js';
-import { validateAgentType } from '../identity/agent-types.js';
-import { validateIdentityName } from '../identity/spiffe-id.js';
-import { validateSubscriptions, type Subscription } from '../pubsub/subscription.js';
+import { Code, fail, ok, type Result, quote } from './errors.js';
+import { validateAgentType } from './agent-types.js';
+import { validateIdentityName } from './spiffe-id.js';
+import { validateSubscriptions, type Subscription } from './subscription.js';
 import { validLabelKey, validLabelValue } from './label-selector.js';
 
 /** Routable, not routable because checks fail, or leaving on its own terms. */

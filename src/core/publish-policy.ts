@@ -1,5 +1,5 @@
-import { authorize, type PolicySet } from '../control-plane/policy.js';
-import { quote } from '../errors.js';
+import { authorize, type PolicySet } from './policy.js';
+import { quote } from './errors.js';
 
 /**
  * Whether `publisher` (with its entitled agent types: see {@link entitledTypes}) may publish to `topic` under

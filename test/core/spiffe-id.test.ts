@@ -5,7 +5,7 @@ import {
   parseSpiffeId,
   validateIdentityName,
   validateTrustDomain,
-} from '../../src/identity/spiffe-id.js';
+} from '../../src/core/spiffe-id.js';
 
 describe('SPIFFE IDs', () => {
   it('parses a workload ID into trust domain and path', () => {

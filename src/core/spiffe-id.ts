@@ -1,4 +1,4 @@
-import { Code, fail, ok, quote, unwrap, type Result } from '../errors.js';
+import { Code, fail, ok, quote, unwrap, type Result } from './errors.js';
 
 const TRUST_DOMAIN = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/;
@@ -17,6 +17,15 @@ export interface SpiffeId {
   readonly path: string;
   /** The full URI. */
   readonly uri: string;
+}
+
+/**
+ * A peer's SPIFFE ID as its verified certificate proves it, with the agent types the certificate entitles it to:
+ * only certificates of this process's own trust domain entitle (another domain's CA cannot make one of its
+ * identities one of our types; policies can grant it types by ID).
+ */
+export interface VerifiedPeer extends SpiffeId {
+  readonly agentTypes: readonly string[];
 }
 
 /** Checks a trust domain name: lowercase letters, digits, `.`, `-` and `_`; no port, user info or slash. */

@@ -1,4 +1,4 @@
-import { Code, fail, ok, type Result, quote } from '../errors.js';
+import { Code, fail, ok, type Result, quote } from './errors.js';
 import { validatePattern } from './topic.js';
 
 /** One event subscription of an agent (see `Subscription` in proto/agentmesh/v1/types.proto). */

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomFillSync } from 'node:crypto';
-import { Code, MeshError, truncateInput } from '../errors.js';
+import { Code, MeshError, truncateInput } from './errors.js';
 
 /**
  * What travels with a call from agent to agent, in gRPC metadata, so typed services get it too. It is never used to

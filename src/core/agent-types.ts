@@ -1,4 +1,4 @@
-import { Code, fail, ok, quote, type Result } from '../errors.js';
+import { Code, fail, ok, quote, type Result } from './errors.js';
 
 /** An agent type: 1-63 lowercase letters, digits, `.`, `_` or `-`, starting and ending with a letter or digit. */
 const AGENT_TYPE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;

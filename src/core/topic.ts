@@ -1,4 +1,4 @@
-import { Code, fail, ok, truncateInput, type Result } from '../errors.js';
+import { Code, fail, ok, truncateInput, type Result } from './errors.js';
 
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 

@@ -1,7 +1,7 @@
-import { Code, MeshError, fail, ok, quote, type Result } from '../errors.js';
-import { validateAgentType } from '../identity/agent-types.js';
-import { isPriorityClass, moreUrgent, PRIORITY_CLASSES, type PriorityClass } from '../priority.js';
-import { matchesTopic, patternCovers, validatePattern } from '../pubsub/topic.js';
+import { Code, MeshError, fail, ok, quote, type Result } from './errors.js';
+import { validateAgentType } from './agent-types.js';
+import { isPriorityClass, moreUrgent, PRIORITY_CLASSES, type PriorityClass } from './priority.js';
+import { matchesTopic, patternCovers, validatePattern } from './topic.js';
 
 /** What a rule does when it matches. */
 export type PolicyEffect = 'allow' | 'deny';

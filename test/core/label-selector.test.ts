@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchesLabels, parseLabelSelector } from '../../src/control-plane/label-selector.js';
+import { matchesLabels, parseLabelSelector } from '../../src/core/label-selector.js';
 
 const select = (text: string, labels: Record<string, string>) => {
   const parsed = parseLabelSelector(text);
