@@ -71,6 +71,7 @@ export type {
   ControlPlaneOptions,
   DiscoverRequest,
   JoinOptions,
+  MemoryStoreOptions,
   RunningControlPlane,
   Store,
   WatchHandle,
