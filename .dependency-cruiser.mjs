@@ -13,6 +13,7 @@ const LAYERS = [
   'pubsub',
   'agent',
   'sidecar',
+  'testing',
   'cli',
 ];
 

@@ -17,13 +17,7 @@
  * AGENT_MESH_NAME, AGENT_MESH_CERTS and AGENT_MESH_CONTROL_PLANE pick another identity, certificate directory or
  * control plane (see standalone.ts).
  */
-import {
-  identityNameOf,
-  parseSpiffeId,
-  startAgent,
-  type ReceivedEvent,
-  type RunningAgent,
-} from '../src/index.js';
+import { identityNameOf, parseSpiffeId, startAgent, type ReceivedEvent, type RunningAgent } from 'agent-mesh';
 import { exampleLogger, isMainModule, runStandalone, type ExampleAgentOptions } from './standalone.js';
 
 /** Event ids remembered to recognize redeliveries; older ones are forgotten. */

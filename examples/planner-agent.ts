@@ -20,7 +20,7 @@
  * control plane (see standalone.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MeshError, codeName, startAgent, type Logger, type RunningAgent } from '../src/index.js';
+import { MeshError, codeName, startAgent, type Logger, type RunningAgent } from 'agent-mesh';
 import { exampleLogger, isMainModule, runStandalone, type ExampleAgentOptions } from './standalone.js';
 import type { Summary, SummarizeRequest } from './summarizer-agent.js';
 

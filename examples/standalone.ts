@@ -10,7 +10,9 @@
  * - AGENT_MESH_METRICS_LISTEN: `host:port` where the agent serves its Prometheus `/metrics` over HTTP, e.g.
  *   `127.0.0.1:9465` (default: none; `npm start` serves its agents' metrics on 127.0.0.1:9464, so pick another port).
  *
- * In your own project, import from `agent-mesh` instead of `../src/index.js`.
+ * The examples import the package by its name, as your own project does: `agent-mesh` (the public API) and its
+ * subpaths (`agent-mesh/observability`, ...), which resolve to `src/` here (tsconfig `paths`) and to `dist/` when
+ * the package is built or installed.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -24,9 +26,9 @@ import {
   loadIdentity,
   silentLogger,
   type Logger,
-  type AgentMetrics,
   type RunningAgent,
-} from '../src/index.js';
+} from 'agent-mesh';
+import type { AgentMetrics } from 'agent-mesh/observability';
 
 /** What every example's start function takes. */
 export interface ExampleAgentOptions {

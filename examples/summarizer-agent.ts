@@ -19,7 +19,7 @@
  * control plane (see standalone.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Code, MeshError, startAgent, type InvocationPayload, type RunningAgent } from '../src/index.js';
+import { Code, MeshError, startAgent, type InvocationPayload, type RunningAgent } from 'agent-mesh';
 import { exampleLogger, isMainModule, runStandalone, type ExampleAgentOptions } from './standalone.js';
 
 /** A document to summarize, as callers send it (JSON). */
