@@ -40,6 +40,8 @@ export type {
   MeshStreamChunk,
   MeshStreamOptions,
   TargetQuery,
+  TypedChannel,
+  TypedChannelOptions,
 } from './data-plane/index.js';
 export type { AgentRecord, CallContext } from './core/index.js';
 

@@ -239,21 +239,14 @@ export class MeshClient {
    * ```
    * @throws MeshError INVALID_ARGUMENT for an invalid label selector or an unknown balancer.
    */
-  channel(query: TargetQuery, options: TypedChannelOptions = {}, onClose?: () => void): TypedChannel {
-    return RoutedChannel.create(
-      this.options.identity,
-      this.options.cache,
-      query,
-      options,
-      {
-        defaultTimeoutMs: this.options.defaultTimeoutMs ?? 10_000,
-        begin: (method, service, deadline) => this.begin(query, method, {}, undefined, service, deadline),
-        plan: (call, callOptions) => this.plan(call, callOptions),
-        run: (call, handler) => this.run(call, handler),
-        loop: this.loop,
-      },
-      onClose,
-    );
+  channel(query: TargetQuery, options: TypedChannelOptions = {}): TypedChannel {
+    return RoutedChannel.create(this.options.identity, this.options.cache, query, options, {
+      defaultTimeoutMs: this.options.defaultTimeoutMs ?? 10_000,
+      begin: (method, service, deadline) => this.begin(query, method, {}, undefined, service, deadline),
+      plan: (call, callOptions) => this.plan(call, callOptions),
+      run: (call, handler) => this.run(call, handler),
+      loop: this.loop,
+    });
   }
 
   /**

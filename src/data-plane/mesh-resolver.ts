@@ -3,7 +3,7 @@ import { silentLogger } from '../observability/logger.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import type { EndpointCache, TargetQuery } from './endpoint-cache.js';
 import { MeshClient } from './mesh-client.js';
-import type { TypedChannel, TypedChannelOptions } from './routed-channel.js';
+import { RoutedChannel, type TypedChannel, type TypedChannelOptions } from './routed-channel.js';
 
 /** Options for {@link meshChannel}. */
 export interface MeshChannelOptions extends TypedChannelOptions {
@@ -39,7 +39,9 @@ export function meshChannel(
     ...(hopLimit !== undefined ? { hopLimit } : {}),
   });
   try {
-    return mesh.channel(query, channelOptions, () => mesh.close());
+    const channel = mesh.channel(query, channelOptions);
+    RoutedChannel.closeWith(channel, mesh);
+    return channel;
   } catch (error) {
     mesh.close();
     throw error;

@@ -60,11 +60,19 @@ export class RoutedChannel implements grpc.ChannelInterface {
     private readonly query: TargetQuery,
     private readonly options: TypedChannelOptions,
     private readonly router: Router,
-    private readonly onClose: (() => void) | undefined,
   ) {}
 
+  /** What else closes with the typed client (the mesh client of its own that `meshChannel` made for it). */
+  private owned: { close(): void } | undefined;
+
+  /** Makes `owner` close when the typed client built on `channel` is closed. */
+  static closeWith(channel: TypedChannel, owner: { close(): void }): void {
+    const routed = channel.options.channelOverride;
+    if (routed instanceof RoutedChannel) routed.owned = owner;
+  }
+
   /**
-   * A typed channel for `query` (see `MeshClient.channel`); `onClose` runs when the typed client is closed.
+   * A typed channel for `query` (see `MeshClient.channel`).
    * @throws MeshError INVALID_ARGUMENT for an invalid label selector.
    */
   static create(
@@ -73,13 +81,12 @@ export class RoutedChannel implements grpc.ChannelInterface {
     query: TargetQuery,
     options: TypedChannelOptions,
     router: Router,
-    onClose?: () => void,
   ): TypedChannel {
     if (query.labelSelector) {
       const selector = parseLabelSelector(query.labelSelector);
       if (!selector.ok) throw selector.error;
     }
-    const channel = new RoutedChannel(cache, query, options, router, onClose);
+    const channel = new RoutedChannel(cache, query, options, router);
     const defaultTimeoutMs = options.defaultTimeoutMs ?? router.defaultTimeoutMs;
     return {
       target: channel.getTarget(),
@@ -95,7 +102,7 @@ export class RoutedChannel implements grpc.ChannelInterface {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.onClose?.();
+    this.owned?.close();
   }
 
   getTarget(): string {

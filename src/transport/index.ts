@@ -24,3 +24,12 @@ export { PROTO_ROOT, loadMeshProtos, loadProtos } from './protos.js';
 export type { MeshProtos } from './protos.js';
 export { PROTO_LOAD_OPTIONS } from './proto-options.js';
 export { RETRY_AFTER_KEY, SERVER_STATUS_KEY, toServiceError, fromServiceError } from './status.js';
+export { AgentConnection, toMetadata } from './agent-connection.js';
+export type {
+  AttemptFailure,
+  AttemptOutcome,
+  InvokeAnswer,
+  InvokeRequest,
+  OpenStream,
+  SendProbe,
+} from './agent-connection.js';
