@@ -5,8 +5,7 @@ import { ControlPlaneClient } from '../control-plane/client.js';
 import { formatDuration } from '../core/duration.js';
 import { Code, MeshError } from '../core/errors.js';
 import {
-  checkControlPlane,
-  clientIdentity,
+  connectedIdentity,
   labelSelectorArgument,
   withClientOptions,
   type ClientFlags,
@@ -90,8 +89,7 @@ async function withControlPlane<T>(
   flags: ClientFlags,
   use: (client: ControlPlaneClient) => Promise<T>,
 ): Promise<T> {
-  const identity = await clientIdentity(flags);
-  await checkControlPlane(identity, flags.controlPlane);
+  const identity = await connectedIdentity(flags);
   const client = new ControlPlaneClient({ address: flags.controlPlane, identity });
   try {
     return await use(client);

@@ -7,8 +7,7 @@ import { formatDuration } from '../core/duration.js';
 import { Code, MeshError, codeName } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
 import {
-  checkControlPlane,
-  clientIdentity,
+  connectedIdentity,
   labelSelectorArgument,
   withClientOptions,
   type ClientFlags,
@@ -117,9 +116,8 @@ export function createCallCommand(): Command {
       )
       .addOption(logLevelOption('warn')),
   ).action(async (type: string, method: string, body: string, flags: CallFlags, command: Command) => {
-    const identity = await clientIdentity(flags);
+    const identity = await connectedIdentity(flags);
     const logger = createLogger({ level: flags.logLevel });
-    await checkControlPlane(identity, flags.controlPlane);
     const control = new ControlPlaneClient({ address: flags.controlPlane, identity });
     const cache = new EndpointCache({ client: control, logger });
     const mesh = new MeshClient({ identity, cache, logger });

@@ -57,6 +57,16 @@ export async function clientIdentity(flags: ClientFlags): Promise<MeshIdentity> 
 }
 
 /**
+ * Loads the identity the flags name and checks that the control plane answers ({@link checkControlPlane}): what
+ * every command that works through the mesh does first.
+ */
+export async function connectedIdentity(flags: ClientFlags): Promise<MeshIdentity> {
+  const identity = await clientIdentity(flags);
+  await checkControlPlane(identity, flags.controlPlane);
+  return identity;
+}
+
+/**
  * Checks that the control plane answers (one policy read, up to 5 s, on any of its replicas), so that a command
  * fails with one clear error instead of waiting for a control plane that is not there.
  */

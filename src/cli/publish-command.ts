@@ -6,7 +6,7 @@ import { createLogger } from '../observability/logger.js';
 import { entitledTypes } from '../core/policy.js';
 import { publishRefusal } from '../core/publish-policy.js';
 import { EventPublisher } from '../pubsub/publisher.js';
-import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
+import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
 import { durationArgument } from './run.js';
 
 interface PublishFlags extends ClientFlags {
@@ -44,9 +44,8 @@ export function createPublishCommand(): Command {
         );
       }
     }
-    const identity = await clientIdentity(flags);
+    const identity = await connectedIdentity(flags);
     const logger = createLogger({ level: 'warn' });
-    await checkControlPlane(identity, flags.controlPlane);
     const control = new ControlPlaneClient({ address: flags.controlPlane, identity });
     const cache = new EndpointCache({ client: control, logger });
     const publisher = new EventPublisher({

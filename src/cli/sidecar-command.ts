@@ -6,8 +6,9 @@ import { createLogger } from '../observability/logger.js';
 import { SIDECAR_METADATA } from '../sidecar/app-connection.js';
 import { localAddress, loopbackAddress } from '../sidecar/local-address.js';
 import { OUTBOUND_SOCKET, startSidecar } from '../sidecar/sidecar.js';
-import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
+import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
 import { collect, durationArgument, logLevelOption } from './run.js';
+import { listenForShutdown } from './shutdown-signal.js';
 
 interface SidecarFlags extends ClientFlags {
   type: string;
@@ -113,18 +114,8 @@ function outboundMisuse(flags: SidecarFlags): string | undefined {
 
 async function runSidecar(flags: SidecarFlags): Promise<void> {
   const logger = createLogger({ level: flags.logLevel });
-  const stopping = new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopRequested) logger.info({ signal }, 'already stopping');
-      stopRequested = true;
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-  let stopRequested = false;
-  const identity = await clientIdentity(flags);
-  await checkControlPlane(identity, flags.controlPlane);
+  const shutdown = listenForShutdown(logger);
+  const identity = await connectedIdentity(flags);
   const sidecar = await startSidecar({
     identity,
     controlPlane: flags.controlPlane,
@@ -159,7 +150,7 @@ async function runSidecar(flags: SidecarFlags): Promise<void> {
       ),
     ].join('\n'),
   );
-  const signal = await stopping;
+  const signal = await shutdown.received;
   logger.info({ signal }, 'stopping: draining the agent');
   try {
     await sidecar.stop(DRAIN_GRACE_MS);

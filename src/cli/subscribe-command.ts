@@ -3,7 +3,7 @@ import type { LevelWithSilent } from 'pino';
 import { startAgent } from '../agent/agent-runtime.js';
 import { createLogger } from '../observability/logger.js';
 import type { ReceivedEvent } from '../pubsub/event.js';
-import { checkControlPlane, clientIdentity, withClientOptions, type ClientFlags } from './client-options.js';
+import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
 import { logLevelOption, nonEmptyArgument } from './run.js';
 
 interface SubscribeFlags extends ClientFlags {
@@ -28,8 +28,7 @@ export function createSubscribeCommand(): Command {
       .option('--listen <host:port>', 'where to receive deliveries', '127.0.0.1:0')
       .addOption(logLevelOption('warn')),
   ).action(async (pattern: string, flags: SubscribeFlags) => {
-    const identity = await clientIdentity(flags);
-    await checkControlPlane(identity, flags.controlPlane);
+    const identity = await connectedIdentity(flags);
     const agent = await startAgent({
       identity,
       controlPlane: flags.controlPlane,

@@ -13,9 +13,10 @@ import { ensureCaDir, ensureIdentity } from '../identity/certs-dir.js';
 import { CONTROL_PLANE_NAME } from '../core/spiffe-id.js';
 import { AgentMetrics } from '../observability/agent-metrics.js';
 import { metricsRoute, startHttpServer, type RunningHttpServer } from '../observability/http-server.js';
-import { createLogger, type Logger } from '../observability/logger.js';
+import { createLogger } from '../observability/logger.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
 import { durationArgument, httpListenArgument, logLevelOption } from './run.js';
+import { listenForShutdown } from './shutdown-signal.js';
 
 interface UpOptions {
   certs: string;
@@ -233,49 +234,4 @@ function bannerLines({ options, trustDomain, controlPlane, running, metricsServe
 /** `text` as one word for a POSIX shell: as it is when that is safe, else in single quotes. */
 function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
-/** SIGINT (Ctrl-C) and SIGTERM, listened for in place of their default action, which ends the process at once. */
-interface ShutdownSignal {
-  /** Resolves with the name of the first signal. */
-  received: Promise<NodeJS.Signals>;
-  /** Whether it came already. */
-  readonly came: boolean;
-  /** Stops listening (after a signal came, repeats of it are ignored until the process exits). */
-  dispose(): void;
-}
-
-/**
- * Listens for SIGINT and SIGTERM until disposed. Signals after the first are ignored rather than fatal: one Ctrl-C
- * often arrives more than once (the terminal signals every process of the group, and `npm start`'s wrappers, npm
- * and tsx, relay it to their child as well), and the drain that follows is bounded anyway.
- */
-function listenForShutdown(logger: Logger): ShutdownSignal {
-  let came = false;
-  let wake: (signal: NodeJS.Signals) => void = () => undefined;
-  const received = new Promise<NodeJS.Signals>((resolve) => (wake = resolve));
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (came) logger.debug({ signal }, 'already stopping');
-    came = true;
-    wake(signal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    received,
-    get came() {
-      return came;
-    },
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      // Stopping because of a signal: a repeat of it that arrives between here and the exit must not kill the
-      // process with the signal's status (a listener does not keep the process alive).
-      if (came) {
-        const ignore = () => undefined;
-        process.on('SIGINT', ignore);
-        process.on('SIGTERM', ignore);
-      }
-    },
-  };
 }

@@ -1,27 +1,23 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { AgentRecord, AgentSpec, LoadReport } from '../core/agent-record.js';
+import type { MeshError } from '../core/errors.js';
+import type { PolicySet } from '../core/policy.js';
+import { identitySpiffeId, CONTROL_PLANE_NAME } from '../core/spiffe-id.js';
 import type { ControlPlaneClient as ControlPlaneStub } from '../generated/agentmesh/v1/ControlPlane.js';
 import type { WatchEvent__Output } from '../generated/agentmesh/v1/WatchEvent.js';
-import { createCertificateRequest } from '../identity/certificate-authority.js';
-import type { IdentityMaterial } from '../identity/certs-dir.js';
-import { generateRsaKeyPair } from '../identity/keys.js';
-import { identitySpiffeId, CONTROL_PLANE_NAME } from '../core/spiffe-id.js';
-import { TrustBundle } from '../identity/trust-bundle.js';
-import { Code, MeshError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
-import { OutageLog } from '../observability/outage-log.js';
-import {
-  CONTROL_PLANE_CHANNEL_OPTIONS,
-  createBootstrapChannelCredentials,
-  createChannelCredentials,
-} from '../transport/credentials.js';
+import { CONTROL_PLANE_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
-import type { AgentRecord, AgentSpec, LoadReport } from '../core/agent-record.js';
-import type { CallReport } from './call-graph.js';
 import { parseControlPlaneAddresses } from './addresses.js';
+import type { CallReport } from './call-graph.js';
 import { policiesFromWire, policiesToWire, recordFromWire } from './convert.js';
-import type { PolicySet } from '../core/policy.js';
+import { acrossReplicas, ReplicaSet, unreachable, type Replica } from './replica-set.js';
+import { watchFromWire, type WatchHandle, type WatchMessage } from './watch-message.js';
+
+export type { WatchHandle, WatchMessage } from './watch-message.js';
+export { joinMesh, renewIdentity, type JoinOptions } from './identity-requests.js';
 
 /** What a discovery asks for; `labelSelector` uses Kubernetes syntax. */
 export interface DiscoverRequest {
@@ -40,28 +36,6 @@ export interface SignedIdentity {
   spiffeId: string;
   trustBundlePem: string;
   expiresAt: number;
-}
-
-/** One message of a watch stream, in domain terms. */
-export type WatchMessage =
-  | {
-      kind: 'snapshot';
-      revision: number;
-      agents: AgentRecord[];
-      policies: PolicySet;
-      /** The control plane is still hearing from agents after a restart with an empty store: keep the others. */
-      partial: boolean;
-      /** Whether the policies were ever set in the store (a fresh in-memory control plane has none yet). */
-      policiesSet: boolean;
-    }
-  | { kind: 'agent'; revision: number; type: 'put' | 'delete'; record: AgentRecord; reason: string }
-  | { kind: 'load'; revision: number; agentId: string; load: LoadReport }
-  | { kind: 'policies'; revision: number; policies: PolicySet }
-  | { kind: 'progress'; revision: number };
-
-/** A running watch stream. */
-export interface WatchHandle {
-  cancel(): void;
 }
 
 /** Options for {@link ControlPlaneClient}. */
@@ -89,53 +63,6 @@ export interface ControlPlaneCallOptions {
   timeoutMs?: number;
 }
 
-function watchFromWire(event: WatchEvent__Output): WatchMessage {
-  const revision = Number(event.revision);
-  switch (event.kind) {
-    case 'snapshot':
-      return {
-        kind: 'snapshot',
-        revision,
-        agents: (event.snapshot?.agents ?? []).map(recordFromWire),
-        policies: event.snapshot?.policies
-          ? policiesFromWire(event.snapshot.policies)
-          : { defaultEffect: 'allow', rules: [] },
-        partial: event.snapshot?.partial ?? false,
-        policiesSet: Number(event.snapshot?.policies?.revision ?? 0) > 0,
-      };
-    case 'agent':
-      return {
-        kind: 'agent',
-        revision,
-        type: event.agent?.type === 'TYPE_DELETE' ? 'delete' : 'put',
-        record: recordFromWire(event.agent!.agent!),
-        reason: event.agent?.reason ?? '',
-      };
-    case 'load':
-      return {
-        kind: 'load',
-        revision,
-        agentId: event.load?.agentId ?? '',
-        load: { inFlight: event.load?.load?.inFlight ?? 0, queueDepth: event.load?.load?.queueDepth ?? 0 },
-      };
-    case 'policies':
-      return { kind: 'policies', revision, policies: policiesFromWire(event.policies!) };
-    default:
-      return { kind: 'progress', revision };
-  }
-}
-
-/** Whether a failed call says that the replica could not be reached (or did not answer in time): worth another. */
-function unreachable(error: MeshError): boolean {
-  return error.code === Code.UNAVAILABLE || error.code === Code.DEADLINE_EXCEEDED;
-}
-
-/** One replica of the control plane, and the channel to it (made when first used). */
-interface Replica {
-  address: string;
-  stub: ControlPlaneStub | undefined;
-}
-
 /**
  * A typed client of the control plane for agents and tools: every call over mTLS with the caller's identity,
  * checking that the server is the control plane; failures reject with a MeshError carrying the server's status.
@@ -144,12 +71,9 @@ interface Replica {
  * retries on its own beyond that, so a loop that backs off stays the only one.
  */
 export class ControlPlaneClient {
-  private readonly replicas: Replica[];
-  private current: number;
+  private readonly replicas: ReplicaSet<ControlPlaneStub>;
   private readonly timeoutMs: number;
   private readonly stopListening: () => void;
-  private readonly connect: (address: string) => ControlPlaneStub;
-  private readonly reachability: OutageLog;
   private closed = false;
 
   /** @throws MeshError INVALID_ARGUMENT for a malformed address or address list. */
@@ -160,39 +84,30 @@ export class ControlPlaneClient {
     const expected =
       options.expectedServer ??
       identitySpiffeId(options.identity.spiffeId.trustDomain, CONTROL_PLANE_NAME).uri;
-    this.connect = (address) =>
-      new protos.agentmesh.v1.ControlPlane(
-        address,
-        createChannelCredentials(options.identity, expected),
-        CONTROL_PLANE_CHANNEL_OPTIONS,
-      );
-    this.replicas = addresses.value.map((address) => ({ address, stub: undefined }));
-    this.current =
-      Math.floor((options.random ?? Math.random)() * this.replicas.length) % this.replicas.length;
-    // A renewed identity reaches only new connections: move to new ones, and let calls on the old ones finish.
-    this.stopListening = options.identity.onUpdate(() => {
-      for (const replica of this.replicas) {
-        const previous = replica.stub;
-        replica.stub = previous && this.connect(replica.address);
-        previous?.close();
-      }
-    });
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.reachability = new OutageLog({
+    this.replicas = new ReplicaSet({
+      addresses: addresses.value,
+      connect: (address) =>
+        new protos.agentmesh.v1.ControlPlane(
+          address,
+          createChannelCredentials(options.identity, expected),
+          CONTROL_PLANE_CHANNEL_OPTIONS,
+        ),
       logger: options.logger ?? silentLogger(),
-      subject: 'control plane',
-      meanwhile: 'serving and calling on the last known endpoints and policies, retrying with backoff',
+      random: options.random ?? Math.random,
     });
+    // A renewed identity reaches only new connections: move to new ones, and let calls on the old ones finish.
+    this.stopListening = options.identity.onUpdate(() => this.replicas.reconnect());
+    this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
   /** The replica the next call goes to. */
   get address(): string {
-    return this.replicas[this.current]!.address;
+    return this.replicas.current.address;
   }
 
   /** Whether the last call or watch failed to reach the control plane. */
   get unreachable(): boolean {
-    return this.reachability.unreachable;
+    return this.replicas.unreachable;
   }
 
   async register(
@@ -284,21 +199,21 @@ export class ControlPlaneClient {
     onMessage: (message: WatchMessage) => void,
     onEnd?: (error?: Error) => void,
   ): WatchHandle {
-    const replica = this.replicas[this.current]!;
-    const stream = this.stubOf(replica).Watch({ sinceRevision });
+    const replica = this.replicas.current;
+    const stream = this.replicas.stubOf(replica).Watch({ sinceRevision });
     let ended = false;
     let heard = false;
     const end = (error?: MeshError) => {
       if (ended) return;
       ended = true;
-      if (error && unreachable(error) && !heard) this.failedAt(replica, error);
+      if (error && unreachable(error) && !heard) this.replicas.failedAt(replica, error);
       onEnd?.(error);
     };
     stream.on('data', (event: WatchEvent__Output) => {
       if (ended) return;
       if (!heard) {
         heard = true;
-        this.reachability.succeeded(replica.address);
+        this.replicas.succeeded(replica);
       }
       onMessage(watchFromWire(event));
     });
@@ -312,26 +227,12 @@ export class ControlPlaneClient {
     };
   }
 
+  /** Closes the channels to every replica; a call after this fails with FAILED_PRECONDITION. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.stopListening();
-    this.reachability.close();
-    for (const replica of this.replicas) replica.stub?.close();
-  }
-
-  private stubOf(replica: Replica): ControlPlaneStub {
-    if (this.closed) {
-      throw new MeshError(Code.FAILED_PRECONDITION, 'this control-plane client is closed');
-    }
-    replica.stub ??= this.connect(replica.address);
-    return replica.stub;
-  }
-
-  /** `replica` could not be reached: logged (once per outage), and the next call goes to the next replica. */
-  private failedAt(replica: Replica, error: MeshError): void {
-    this.reachability.failed(replica.address, error);
-    if (this.replicas[this.current] === replica) this.current = (this.current + 1) % this.replicas.length;
+    this.replicas.close();
   }
 
   /** One unary call: on the current replica, then on each other one while the replica is unreachable. */
@@ -344,127 +245,23 @@ export class ControlPlaneClient {
     options: ControlPlaneCallOptions = {},
   ): Promise<T> {
     const deadline = Date.now() + (options.timeoutMs ?? this.timeoutMs);
-    return acrossReplicas(this.replicas.length, deadline, async (attemptDeadline) => {
-      const replica = this.replicas[this.current]!;
-      const stub = this.stubOf(replica);
+    return acrossReplicas(this.replicas.size, deadline, async (attemptDeadline) => {
+      const replica: Replica<ControlPlaneStub> = this.replicas.current;
+      const stub = this.replicas.stubOf(replica);
       try {
         const value = await new Promise<T>((resolve, reject) => {
           start(stub, (error, result) => (error ? reject(fromServiceError(error)) : resolve(result as T)), {
             deadline: attemptDeadline,
           });
         });
-        this.reachability.succeeded(replica.address);
+        this.replicas.succeeded(replica);
         return value;
       } catch (error) {
         const failure = error as MeshError;
-        if (unreachable(failure)) this.failedAt(replica, failure);
-        else this.reachability.succeeded(replica.address); // it answered, with a refusal
+        if (unreachable(failure)) this.replicas.failedAt(replica, failure);
+        else this.replicas.succeeded(replica); // it answered, with a refusal
         throw failure;
       }
     });
   }
-}
-
-/**
- * Makes one call on the replicas in turn (`attempt` picks which), moving on only while they cannot be reached; a
- * refusal is final. Each attempt gets its share of the time left (half for the first of two), so that a replica
- * that hangs does not take the time of the others.
- */
-async function acrossReplicas<T>(
-  replicas: number,
-  deadline: number,
-  attempt: (attemptDeadline: number) => Promise<T>,
-): Promise<T> {
-  let failure: MeshError | undefined;
-  for (let tried = 0; tried < replicas; tried += 1) {
-    const now = Date.now();
-    if (now >= deadline) break;
-    try {
-      return await attempt(now + (deadline - now) / (replicas - tried));
-    } catch (error) {
-      failure = MeshError.from(error);
-      if (!unreachable(failure)) throw failure;
-    }
-  }
-  throw failure ?? new MeshError(Code.DEADLINE_EXCEEDED, 'no time left for a call to the control plane');
-}
-
-/** Options for {@link joinMesh}. */
-export interface JoinOptions {
-  /** `host:port` of the control plane, or several replicas (`cp-a:7400,cp-b:7400`, or a list). */
-  address: string | readonly string[];
-  /** The mesh's trust bundle (its CA certificate), obtained out of band: it is public. */
-  trustBundlePem: string;
-  /** The one-time token from `agent-mesh token create --name <agent>`. */
-  token: string;
-  /** The agent's name; must be the one the token was made for. */
-  name: string;
-  ttlMs?: number;
-  timeoutMs?: number;
-}
-
-/**
- * Obtains a first identity with a join token: generates a key pair here, sends only a CSR to the control plane
- * (checking that the server is the control plane of the bundle's trust domain), and returns the signed certificate
- * with the key. The private key never leaves this process.
- */
-export async function joinMesh(options: JoinOptions): Promise<IdentityMaterial> {
-  const bundle = TrustBundle.fromPem(options.trustBundlePem);
-  const [trustDomain] = [...bundle.trustDomains];
-  const spiffeId = identitySpiffeId(trustDomain!, options.name);
-  const keys = await generateRsaKeyPair();
-  const csrPem = createCertificateRequest(spiffeId, keys.privateKeyPem, keys.publicKeyPem);
-  const addresses = parseControlPlaneAddresses(options.address);
-  if (!addresses.ok) throw addresses.error;
-  const { protos } = loadMeshProtos();
-  const credentials = createBootstrapChannelCredentials(
-    bundle,
-    identitySpiffeId(trustDomain!, CONTROL_PLANE_NAME).uri,
-  );
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  let next = 0;
-  const response = await acrossReplicas(addresses.value.length, deadline, async (attemptDeadline) => {
-    const stub = new protos.agentmesh.v1.ControlPlane(
-      addresses.value[next++]!,
-      credentials,
-      CONTROL_PLANE_CHANNEL_OPTIONS,
-    );
-    try {
-      return await new Promise<{ certificatePem: string; trustBundlePem: string[] }>((resolve, reject) =>
-        stub.SignCertificate(
-          { csrPem, joinToken: options.token, ttlMs: options.ttlMs ?? 0 },
-          { deadline: attemptDeadline },
-          (error, value) => (error || !value ? reject(fromServiceError(error)) : resolve(value)),
-        ),
-      );
-    } finally {
-      stub.close();
-    }
-  });
-  return {
-    certificatePem: response.certificatePem,
-    privateKeyPem: keys.privateKeyPem,
-    trustBundlePem: response.trustBundlePem.join(''),
-  };
-}
-
-/**
- * Renews `identity` through the control plane: a new key pair, a CSR authenticated by the current certificate,
- * and the new certificate and trust bundle put into force for new connections.
- */
-export async function renewIdentity(
-  client: ControlPlaneClient,
-  identity: MeshIdentity,
-  ttlMs = 0,
-): Promise<IdentityMaterial> {
-  const keys = await generateRsaKeyPair();
-  const csrPem = createCertificateRequest(identity.spiffeId, keys.privateKeyPem, keys.publicKeyPem);
-  const signed = await client.signCertificate(csrPem, ttlMs);
-  const material = {
-    certificatePem: signed.certificatePem,
-    privateKeyPem: keys.privateKeyPem,
-    trustBundlePem: signed.trustBundlePem,
-  };
-  identity.update(material);
-  return material;
 }

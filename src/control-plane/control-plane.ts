@@ -22,11 +22,8 @@ import { HealthChecker, type HealthCheckSettings } from './health-checker.js';
 import { DEFAULT_LEASES, Registrar, type LeaseSettings, type TypeEntitlements } from './registrar.js';
 import type { RequestLimitSettings } from './request-limits.js';
 import { OperationsView } from './operations-view.js';
-import {
-  SIGN_CERTIFICATE_METHOD,
-  createControlPlaneService,
-  type ControlPlaneServiceObserver,
-} from './service.js';
+import { SIGN_CERTIFICATE_METHOD, createControlPlaneService } from './service.js';
+import type { ControlPlaneServiceObserver } from './service-observer.js';
 import { ControlPlaneState } from './state.js';
 import type { Store } from './store.js';
 

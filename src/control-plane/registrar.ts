@@ -15,7 +15,8 @@ import {
   validatePolicySet,
   type PolicySet,
 } from '../core/policy.js';
-import { KEYS, storedAgent, type ControlPlaneState } from './state.js';
+import type { ControlPlaneState } from './state.js';
+import { KEYS, storedAgent } from './stored-agent.js';
 import type { Store } from './store.js';
 
 /** Lease bounds: what an agent may ask for, and what it gets when it asks for nothing. */

@@ -1,48 +1,12 @@
 import { Backoff } from '../core/backoff.js';
 import type { Logger } from '../observability/logger.js';
-import type { AgentRecord, AgentSpec, Health, LoadReport } from '../core/agent-record.js';
+import type { AgentRecord, LoadReport } from '../core/agent-record.js';
 import { ALLOW_ALL, type PolicySet } from '../core/policy.js';
 import { BoundedHistory, DEFAULT_HISTORY_BYTES } from './bounded-history.js';
 import { Registry } from './registry.js';
+import { RevisionWaiters } from './revision-waiters.js';
 import type { LeaseId, Store, StoreEvent, StoreWatch, StoredValue } from './store.js';
-
-/** Store keys of the control plane. */
-export const KEYS = {
-  root: 'agentmesh/',
-  agentPrefix: 'agentmesh/agents/',
-  agent: (id: string) => `agentmesh/agents/${id}`,
-  /** An agent's load, apart from its record: heartbeats rewrite this small key, never the record. */
-  loadPrefix: 'agentmesh/load/',
-  load: (id: string) => `agentmesh/load/${id}`,
-  policies: 'agentmesh/policies',
-  joinToken: (jti: string) => `agentmesh/join-tokens/${jti}`,
-} as const;
-
-/** An agent as it is written to the store. */
-export interface StoredAgent {
-  spec: AgentSpec;
-  spiffeId: string;
-  health: Health;
-  load: LoadReport;
-  registeredAt: number;
-  leaseTtlMs: number;
-  /** See {@link AgentRecord.certificateTypes}. */
-  certificateTypes?: readonly string[];
-}
-
-/** The stored form of a record, with some fields changed. */
-export function storedAgent(record: AgentRecord, changes: Partial<StoredAgent> = {}): StoredAgent {
-  return {
-    spec: record.spec,
-    spiffeId: record.spiffeId,
-    health: record.health,
-    load: record.load,
-    registeredAt: record.registeredAt,
-    leaseTtlMs: record.leaseTtlMs,
-    ...(record.certificateTypes ? { certificateTypes: record.certificateTypes } : {}),
-    ...changes,
-  };
-}
+import { agentRecord, describePut, KEYS, parseLoad, type StoredAgent } from './stored-agent.js';
 
 /** One change to the control plane's state, as watchers receive it. */
 export type StateChange =
@@ -59,17 +23,6 @@ export interface StateOptions {
   /** How many bytes of changes to keep, whatever their number (default 32 MiB). */
   historyBytes?: number;
   clock?: { now(): number };
-}
-
-/** A load report as stored under {@link KEYS.load}; anything else in the value is ignored. */
-function parseLoad(value: string): LoadReport | undefined {
-  try {
-    const parsed = JSON.parse(value) as Partial<LoadReport>;
-    const count = (n: unknown) => (Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : 0);
-    return { inFlight: count(parsed.inFlight), queueDepth: count(parsed.queueDepth) };
-  } catch {
-    return undefined;
-  }
 }
 
 /** What a kept change costs in memory, about: what it holds beyond the record that watchers already share. */
@@ -96,7 +49,7 @@ export class ControlPlaneState {
   private watch: StoreWatch | undefined;
   private resyncing = false;
   private closed = false;
-  private readonly revisionWaiters = new Set<{ revision: number; resolve: () => void }>();
+  private readonly revisionWaiters = new RevisionWaiters();
   private revisionSeen = 0;
   private firstKeptRevision = 0;
 
@@ -117,8 +70,7 @@ export class ControlPlaneState {
     this.closed = true;
     clearTimeout(this.partialTimer);
     await this.closeWatch();
-    for (const waiter of this.revisionWaiters) waiter.resolve();
-    this.revisionWaiters.clear();
+    this.revisionWaiters.releaseAll();
   }
 
   private async closeWatch(): Promise<void> {
@@ -253,7 +205,7 @@ export class ControlPlaneState {
       onEvents: (events: StoreEvent[]) => this.apply(events),
       onError: (error: Error) => this.resync(error),
     });
-    this.settleWaiters();
+    this.revisionWaiters.reached(this.revisionSeen);
   }
 
   /**
@@ -301,29 +253,7 @@ export class ControlPlaneState {
    */
   waitForRevision(revision: number, timeoutMs = 5_000): Promise<void> {
     if (this.revisionSeen >= revision) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.revisionWaiters.delete(waiter);
-        resolve();
-      }, timeoutMs);
-      const waiter = {
-        revision,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      this.revisionWaiters.add(waiter);
-    });
-  }
-
-  private settleWaiters(): void {
-    for (const waiter of this.revisionWaiters) {
-      if (waiter.revision <= this.revisionSeen) {
-        this.revisionWaiters.delete(waiter);
-        waiter.resolve();
-      }
-    }
+    return this.revisionWaiters.wait(revision, timeoutMs);
   }
 
   private toRecord(item: StoredValue): AgentRecord | undefined {
@@ -334,19 +264,7 @@ export class ControlPlaneState {
       const expiresAt =
         known?.lease === item.lease && known ? known.expiresAt : this.clock.now() + stored.leaseTtlMs;
       if (item.lease !== undefined) this.leases.set(id, { lease: item.lease, expiresAt });
-      return {
-        id,
-        // Records written before subscriptions existed have none.
-        spec: { ...stored.spec, subscriptions: stored.spec.subscriptions ?? [] },
-        spiffeId: stored.spiffeId,
-        health: stored.health,
-        load: stored.load,
-        registeredAt: stored.registeredAt,
-        leaseExpiresAt: expiresAt,
-        leaseTtlMs: stored.leaseTtlMs,
-        revision: item.revision,
-        ...(stored.certificateTypes ? { certificateTypes: stored.certificateTypes } : {}),
-      };
+      return agentRecord(id, stored, item.revision, expiresAt);
     } catch (error) {
       this.options.logger.error(
         { err: error, key: item.key },
@@ -365,7 +283,7 @@ export class ControlPlaneState {
       const bytes = this.remember(change, event);
       for (const listener of this.listeners) listener(change, bytes);
     }
-    this.settleWaiters();
+    this.revisionWaiters.reached(this.revisionSeen);
   }
 
   /**
@@ -439,14 +357,4 @@ export class ControlPlaneState {
       reason: describePut(previous, record),
     };
   }
-}
-
-function describePut(previous: AgentRecord | undefined, record: AgentRecord): string {
-  if (!previous) return 'registered';
-  if (previous.registeredAt !== record.registeredAt) return 're-registered';
-  if (previous.health !== record.health) {
-    if (record.health === 'draining') return 'draining';
-    return record.health === 'healthy' ? 'health checks passing' : 'health checks failing';
-  }
-  return 'load reported';
 }

@@ -12,6 +12,7 @@ import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js
 import type { Logger } from '../observability/logger.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { toServiceError } from '../transport/status.js';
+import { bindServer, createServerShutdown } from '../transport/server-lifecycle.js';
 import { pumpToCall } from '../transport/stream-pump.js';
 import { SIDECAR_METADATA } from './app-connection.js';
 import type { ForwardedCalls } from './forwarded-calls.js';
@@ -134,22 +135,13 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
   });
   const { address } = options;
   if (address.kind === 'unix') await removeStaleSocket(address.path);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(address.address, grpc.ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) {
-        reject(
-          new MeshError(Code.UNAVAILABLE, `cannot listen on ${address.address}: ${error.message}`, {
-            cause: error,
-          }),
-        );
-      } else resolve(bound);
-    });
-  });
+  const port = await bindServer(server, address.address, grpc.ServerCredentials.createInsecure());
+  const stopping = createServerShutdown(server);
   let socketInode: number | undefined;
   try {
     if (address.kind === 'unix') socketInode = await restrictSocket(address.path);
   } catch (error) {
-    server.forceShutdown();
+    stopping.force();
     throw error;
   }
   const removeSocket = async () => {
@@ -159,17 +151,7 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
   const host = address.address.slice(0, address.address.lastIndexOf(':'));
   return {
     address: address.kind === 'unix' ? address.address : `${host}:${port}`,
-    shutdown: (graceMs) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }).then(removeSocket),
+    shutdown: (graceMs) => stopping.shutdown(graceMs).then(removeSocket),
   };
 }
 

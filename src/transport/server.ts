@@ -5,6 +5,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { Code, MeshError, quote } from '../core/errors.js';
 import { createServerCredentials, type ServerCredentialsOptions } from './credentials.js';
 import type { MeshIdentity } from './mesh-identity.js';
+import { bindServer, createServerShutdown } from './server-lifecycle.js';
 
 /** A service to serve: its definition (from generated stubs) and its handlers. */
 export interface ServiceRegistration {
@@ -63,8 +64,6 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     );
   }
   const server = new grpc.Server(options.options);
-  /** The shutdowns under way, settled at once by a forced one. */
-  const settleShutdowns = new Set<() => void>();
   const health = new HealthImplementation({ '': 'SERVING' });
   for (const service of options.services) {
     server.addService(service.definition, service.implementation);
@@ -74,23 +73,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   if (options.reflection && options.reflection.length > 0) {
     new ReflectionService(Object.assign({}, ...options.reflection) as PackageDefinition).addToServer(server);
   }
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      address,
-      createServerCredentials(options.identity, options.credentials),
-      (error, boundPort) => {
-        if (error) {
-          reject(
-            new MeshError(Code.UNAVAILABLE, `cannot listen on ${address}: ${error.message}`, {
-              cause: error,
-            }),
-          );
-        } else {
-          resolve(boundPort);
-        }
-      },
-    );
-  });
+  const port = await bindServer(
+    server,
+    address,
+    createServerCredentials(options.identity, options.credentials),
+  );
+  const stopping = createServerShutdown(server);
   return {
     server,
     port,
@@ -98,22 +86,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     health,
     shutdown: (graceMs = 5_000) => {
       health.setStatus('', 'NOT_SERVING');
-      return new Promise<void>((resolve) => {
-        const timer = setTimeout(force, graceMs);
-        const done = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        settleShutdowns.add(done);
-        server.tryShutdown(done);
-      });
+      return stopping.shutdown(graceMs);
     },
-    forceShutdown: force,
+    forceShutdown: stopping.force,
   };
-
-  function force(): void {
-    server.forceShutdown();
-    for (const settle of settleShutdowns) settle();
-    settleShutdowns.clear();
-  }
 }
