@@ -6,6 +6,7 @@ import {
   contextFromMetadata,
   deadlineFromMetadata,
   newTraceparent,
+  runWithContext,
   type CallContext,
 } from '../core/call-context.js';
 import { Code, MeshError } from '../core/errors.js';
@@ -191,10 +192,12 @@ function edge(
       fail(error);
       return;
     }
+    // A failure is logged (when unexpected) in the call's context: the log line carries its trace and caller.
+    const failed = (error: unknown) => runWithContext(call.context, () => fail(error, call));
     try {
-      handle(call).catch((error: unknown) => fail(error, call));
+      handle(call).catch(failed);
     } catch (error) {
-      fail(error, call);
+      failed(error);
     }
   };
 }
