@@ -6,14 +6,7 @@ import type { CallScheduler } from './call-scheduler.js';
 import type { CallerPolicies } from './caller-policies.js';
 import { PriorityGrants } from './priority-grants.js';
 import { CallerRateLimiter } from './rate-limiter.js';
-import {
-  arrivalDeadline,
-  authorization,
-  callContext,
-  hopLimit,
-  routeCheck,
-  tracing,
-} from './server-interceptors.js';
+import { arrivalInterceptors, authorization, routeCheck } from './server-interceptors.js';
 
 /** What {@link agentPipeline} is built from: the agent's parts its interceptors consult. */
 export interface AgentPipelineOptions {
@@ -46,7 +39,7 @@ export function agentPipeline(options: AgentPipelineOptions): ServerInterceptor 
     targetType: options.type,
   });
   return composeServerInterceptors([
-    tracing({
+    ...arrivalInterceptors({
       type: options.type,
       // A method the agent does not serve by name is counted without it: callers cannot make up label values.
       record: (call, code, ms) =>
@@ -56,10 +49,8 @@ export function agentPipeline(options: AgentPipelineOptions): ServerInterceptor 
           code,
           ms,
         ),
+      hopLimit: options.hopLimit,
     }),
-    arrivalDeadline,
-    hopLimit(options.hopLimit),
-    callContext,
     authorization((caller, method, kind) => callers.checkCall(caller, method, kind)),
     routeCheck,
     limits.check,

@@ -15,14 +15,7 @@ import {
   type CallTarget,
   type PipelineOptions,
 } from '../transport/server-pipeline.js';
-import {
-  arrivalDeadline,
-  authorization,
-  callContext,
-  hopLimit,
-  routeCheck,
-  tracing,
-} from './server-interceptors.js';
+import { arrivalInterceptors, authorization, routeCheck } from './server-interceptors.js';
 
 export { TOKENS_TRAILER, readIncomingCall, type IncomingCall } from '../transport/server-pipeline.js';
 
@@ -117,13 +110,11 @@ interface GenericTarget<H> extends CallTarget {
 export function agentServicePipeline(options: AgentServiceOptions): ServerInterceptor {
   const { authorize, onCallEnd } = options;
   return composeServerInterceptors([
-    tracing({
+    ...arrivalInterceptors({
       type: options.type ?? 'agent',
       ...(onCallEnd ? { record: (call, code, ms) => onCallEnd(call.caller, call.method, code, ms) } : {}),
+      hopLimit: options.hopLimit,
     }),
-    arrivalDeadline,
-    hopLimit(options.hopLimit),
-    callContext,
     ...(authorize
       ? [authorization((caller, method, kind) => (kind === 'events' ? undefined : authorize(caller, method)))]
       : []),

@@ -96,3 +96,13 @@ export function authorization(
     return next(call);
   };
 }
+
+/**
+ * What every chain of an agent's calls starts with, in this order: the server span and measurement, the arrival
+ * checks (a deadline already passed, the hop limit), and the call context for everything after.
+ */
+export function arrivalInterceptors(
+  options: TracingOptions & { hopLimit?: number | undefined },
+): ServerInterceptor[] {
+  return [tracing(options), arrivalDeadline, hopLimit(options.hopLimit), callContext];
+}

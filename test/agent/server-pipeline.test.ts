@@ -190,6 +190,12 @@ describe('the one server pipeline of an agent', () => {
   type Outcome = { code: number; details: string };
   const outcome = (error: grpc.ServiceError | null | undefined): Outcome =>
     error ? { code: error.code, details: error.details } : { code: 0, details: '' };
+  /** Reads a stream of answers to its end, and resolves with its status. */
+  const ended = (stream: NodeJS.EventEmitter, resolve: (outcome: Outcome) => void) => {
+    stream.on('data', () => undefined);
+    stream.on('error', (e: grpc.ServiceError) => resolve(outcome(e)));
+    stream.on('end', () => resolve(outcome(null)));
+  };
   const deadline = () => ({ deadline: Date.now() + 10_000 });
   const request = { method: '', payload: Buffer.from('hi'), contentType: 'text/plain' };
 
@@ -202,9 +208,7 @@ describe('the one server pipeline of an agent', () => {
     tokens: () =>
       new Promise((resolve) => {
         const stream = generic.InvokeStream({ ...request, method: 'tokens' }, deadline());
-        stream.on('data', () => undefined);
-        stream.on('error', (e: grpc.ServiceError) => resolve(outcome(e)));
-        stream.on('end', () => resolve(outcome(null)));
+        ended(stream, resolve);
       }),
     Unary: () =>
       new Promise((resolve) =>
@@ -226,9 +230,7 @@ describe('the one server pipeline of an agent', () => {
           { text: 'a' },
           deadline(),
         );
-        stream.on('data', () => undefined);
-        stream.on('error', (e: grpc.ServiceError) => resolve(outcome(e)));
-        stream.on('end', () => resolve(outcome(null)));
+        ended(stream, resolve);
       }),
     ClientStream: () =>
       new Promise((resolve) => {
@@ -250,9 +252,7 @@ describe('the one server pipeline of an agent', () => {
           json.deserialize,
           deadline(),
         );
-        stream.on('data', () => undefined);
-        stream.on('error', (e: grpc.ServiceError) => resolve(outcome(e)));
-        stream.on('end', () => resolve(outcome(null)));
+        ended(stream, resolve);
         stream.write({ text: 'a' });
         stream.end();
       }),
