@@ -22,7 +22,7 @@ const WIRE = [
   'src/control-plane/service.ts',
   'src/control-plane/client.ts',
   'src/data-plane/mesh-resolver.ts',
-  'src/data-plane/mesh-client.ts',
+  'src/data-plane/routed-channel.ts',
   'src/pubsub/publisher.ts',
   'src/pubsub/subscriber.ts',
   'src/sidecar/app-connection.ts',

@@ -158,7 +158,8 @@ describe('mesh client failure handling', () => {
           .catch((e: unknown) => e),
       );
     }
-    const outliers = (ejecting as unknown as { outliers: { ejected(): ReadonlySet<string> } }).outliers;
+    const outliers = (ejecting as unknown as { loop: { outliers: { ejected(): ReadonlySet<string> } } }).loop
+      .outliers;
     expect([...outliers.ejected()].filter((id) => id.startsWith('small'))).toHaveLength(1);
     expect(failures.every((failure) => failure instanceof MeshError)).toBe(true);
   });
@@ -274,7 +275,7 @@ describe('mesh client failure handling', () => {
       .next()
       .catch((e: unknown) => e);
     expect((streamError as MeshError).code).toBe(Code.FAILED_PRECONDITION);
-    expect((closing as unknown as { members: Map<string, unknown> }).members.size).toBe(0);
+    expect((closing as unknown as { pool: { members: Map<string, unknown> } }).pool.members.size).toBe(0);
   });
 
   it('answers an unknown balancer with INVALID_ARGUMENT naming the strategies, and keeps working', async () => {
