@@ -10,7 +10,7 @@ import { MeshClient, type CallObserver } from '../data-plane/mesh-client.js';
 import { AgentMetrics, type AgentInstruments } from '../observability/agent-metrics.js';
 import { metricsRoute, startHttpServer } from '../observability/http-server.js';
 import { silentLogger } from '../observability/logger.js';
-import { flushTracing, startTracingFromEnv } from '../observability/tracing.js';
+import { startTracingFromEnv } from '../observability/tracing.js';
 import type { EventHandler } from '../pubsub/event.js';
 import { EventPublisher } from '../pubsub/publisher.js';
 import { SubscriptionSet } from '../pubsub/subscriber.js';
@@ -18,6 +18,7 @@ import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type ServiceRegistration } from '../transport/server.js';
 import { interceptService } from '../transport/server-pipeline.js';
 import { toSkill, toSubscription, type AgentOptions, type RunningAgent } from './agent-options.js';
+import { drainAgent } from './agent-drain.js';
 import { agentPipeline } from './agent-pipeline.js';
 import { createAgentService } from './agent-service.js';
 import { CallScheduler } from './call-scheduler.js';
@@ -240,34 +241,13 @@ async function launchAgent(
       };
     },
     drain(graceMs = options.drainGraceMs ?? 10_000) {
-      drained ??= (async () => {
-        const until = Date.now() + graceMs;
-        const remaining = () => Math.max(0, until - Date.now());
-        // Calls to the control plane get a share of the grace, never all of it: an unreachable control plane
-        // must not keep the agent from finishing its work and exiting in time.
-        await registration.drain(Math.min(2_000, remaining() / 4));
-        await calls.idle(remaining());
-        await events.settled(remaining());
-        await publisher.flush(remaining());
-        stopWatchingSelf();
-        renewer.stop();
-        await registration.deregister(Math.min(2_000, remaining() / 2));
-        // The server stops taking calls and has the rest of the grace for those still arriving or running; the
-        // long-lived streams left after them (event deliveries, health watches) are cut at once.
-        const stopped = server.shutdown(remaining());
-        await Promise.race([stopped, calls.idle(remaining()).then(() => events.settled(remaining()))]);
-        server.forceShutdown();
-        await stopped;
-        publisher.close();
-        events.close();
-        mesh.close();
-        cache.close();
-        controlPlane.close();
-        instruments.close();
-        await metricsServer?.close();
-        await flushTracing(Math.max(100, remaining()));
-        logger.info('agent drained and stopped');
-      })().finally(() => forgetSignalDrain(agent));
+      drained ??= drainAgent(
+        {
+          ...{ registration, calls, events, publisher, renewer, stopWatchingSelf, server },
+          ...{ mesh, cache, controlPlane, instruments, metricsServer, logger },
+        },
+        graceMs,
+      ).finally(() => forgetSignalDrain(agent));
       return drained;
     },
   };

@@ -257,6 +257,13 @@ describe('the one server pipeline of an agent', () => {
         stream.end();
       }),
   };
+  /** Opens an event-delivery stream as clerk-1 and closes it at once: the agent answers OK when it ends. */
+  const deliveries = (): Promise<Outcome> =>
+    new Promise((resolve) => {
+      const stream = generic.DeliverEvents();
+      ended(stream, resolve);
+      stream.end();
+    });
   const KINDS = ['work', 'tokens', ...TYPED] as const;
   /** The name policies, spans and metrics give each method. */
   const policyName = (name: string) => (TYPED.includes(name as never) ? `test.v1.Echo/${name}` : name);
@@ -342,6 +349,8 @@ describe('the one server pipeline of an agent', () => {
         expect(refused.code, name).toBe(Code.RESOURCE_EXHAUSTED);
         expect(refused.details).toMatch(/^rate limit "clerk-budget": .* may make 0.001 calls per second/);
       }
+      // Event deliveries take no call budget: each subscription bounds its own deliveries in flight.
+      expect(await deliveries()).toEqual({ code: 0, details: '' });
     } finally {
       await setPolicies({ defaultEffect: 'allow', rules: [] });
     }
@@ -367,5 +376,22 @@ describe('the one server pipeline of an agent', () => {
     expect(await hold).toEqual({ code: 0, details: '' });
     expect(await queued).toEqual({ code: 0, details: '' });
     expect(ran).toEqual(['Unary']);
+  });
+
+  it('traces event-delivery streams and refuses a revoked publisher the stream itself', async () => {
+    exporter.reset();
+    expect(await deliveries()).toEqual({ code: 0, details: '' });
+    await until(() => exporter.getFinishedSpans().some((s) => s.name === 'desk/DeliverEvents'), 'its span');
+    expect(await served('DeliverEvents', 'OK')).toBeGreaterThanOrEqual(1);
+    await admin.setPolicies({ defaultEffect: 'allow', rules: [], revokedIdentities: [ID('clerk-1')] });
+    await until(() => agent.cache.policies.revokedIdentities?.length === 1, 'the agent has the revocation');
+    try {
+      const refused = await deliveries();
+      expect(refused.code).toBe(Code.PERMISSION_DENIED);
+      expect(refused.details).toMatch(/is revoked by the mesh's policies/);
+    } finally {
+      await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
+      await until(() => !agent.cache.policies.revokedIdentities?.length, 'the revocation is lifted');
+    }
   });
 });
