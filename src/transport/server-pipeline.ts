@@ -286,7 +286,10 @@ export function interceptedHandler(
           if (!status || status.code === undefined || status.code === grpc.status.OK) resolve();
           else reject(new MeshError(status.code as number as Code, status.details ?? ''));
         };
-        wire.once('cancelled', () => reject(new MeshError(Code.CANCELLED, 'the caller went away')));
+        wire.once('cancelled', () => {
+          call.answered = true; // nobody to answer; the handler's own answer, if it comes, goes nowhere
+          reject(new MeshError(Code.CANCELLED, 'the caller went away'));
+        });
         let answer: grpc.sendUnaryData<unknown> | undefined;
         if (callback) {
           answer = (error, ...rest) => {
