@@ -22,14 +22,12 @@ const WIRE = [
   'src/generated/',
   'src/control-plane/service.ts',
   'src/control-plane/client.ts',
-  'src/agent/agent-service.ts',
   'src/data-plane/mesh-resolver.ts',
   'src/data-plane/routed-channel.ts',
   'src/pubsub/publisher.ts',
   'src/pubsub/subscriber.ts',
   'src/sidecar/app-connection.ts',
   'src/sidecar/outbound-server.ts',
-  'src/agent/agent-runtime.ts',
 ];
 
 const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
