@@ -57,6 +57,24 @@ export interface Route {
 /** How one delivery attempt ended, as the publisher counts it (the `eventDelivery` metric's label). */
 export type DeliveryOutcome = 'delivered' | 'retried' | 'dead_lettered' | 'refused';
 
+/**
+ * A new route with an empty queue: a queue group's (`agentId` undefined), or an ungrouped subscription's, of the
+ * agent `agentId` with the pattern `pattern`.
+ */
+export function newRoute(key: string, group: string, agentId: string | undefined, pattern: string): Route {
+  return {
+    key,
+    group,
+    ...(agentId !== undefined ? { agentId, pattern } : {}),
+    ready: [],
+    readyHead: 0,
+    busyKeys: new Map(),
+    members: new Map(),
+    turn: 0,
+    scheduled: false,
+  };
+}
+
 /** A new, not yet attempted delivery of `event` (encoded as `wire`) to `route`. */
 export function newPending(event: MeshEvent, wire: Uint8Array, route: Route): Pending {
   return {

@@ -2,7 +2,7 @@ import type { AgentRecord } from '../core/agent-record.js';
 import { DEFAULT_MAX_IN_FLIGHT, subscriptionKey, type Subscription } from '../core/subscription.js';
 import { matchesTopic } from '../core/topic.js';
 import type { EndpointCache } from '../data-plane/endpoint-cache.js';
-import type { Route, Slot } from './delivery-state.js';
+import { newRoute, type Route, type Slot } from './delivery-state.js';
 
 /**
  * Where the events of a topic go, read from the subscriptions in the registry: the routes of a topic (each
@@ -88,17 +88,7 @@ export class EventRouting {
   private routeFor(key: string, group: string, agentId: string | undefined, pattern: string): Route {
     let route = this.routes.get(key);
     if (!route) {
-      route = {
-        key,
-        group,
-        ...(agentId !== undefined ? { agentId, pattern } : {}),
-        ready: [],
-        readyHead: 0,
-        busyKeys: new Map(),
-        members: new Map(),
-        turn: 0,
-        scheduled: false,
-      };
+      route = newRoute(key, group, agentId, pattern);
       this.routes.set(key, route);
     }
     return route;

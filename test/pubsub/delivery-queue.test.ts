@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Code } from '../../src/core/errors.js';
 import { DeliveryQueue } from '../../src/pubsub/delivery-queue.js';
-import { newPending, type Pending, type Route, type Slot } from '../../src/pubsub/delivery-state.js';
+import {
+  newPending,
+  newRoute,
+  type Pending,
+  type Route,
+  type Slot,
+} from '../../src/pubsub/delivery-state.js';
 import { pickSlot } from '../../src/pubsub/event-routing.js';
 import type { MeshEvent } from '../../src/pubsub/event.js';
 
@@ -22,18 +28,7 @@ function event(id: string, key = ''): MeshEvent {
   };
 }
 
-function route(): Route {
-  return {
-    key: 'group|workers',
-    group: 'workers',
-    ready: [],
-    readyHead: 0,
-    busyKeys: new Map(),
-    members: new Map(),
-    turn: 0,
-    scheduled: false,
-  };
-}
+const route = (): Route => newRoute('group|workers', 'workers', undefined, 'tasks.*');
 
 function slot(agentId: string, limit: number, inFlight = 0): Slot {
   return {
