@@ -24,7 +24,7 @@ const WIRE = [
   'src/control-plane/client.ts',
   'src/data-plane/mesh-resolver.ts',
   'src/data-plane/routed-channel.ts',
-  'src/pubsub/publisher.ts',
+  'src/pubsub/delivery-link.ts',
   'src/pubsub/subscriber.ts',
   'src/sidecar/app-connection.ts',
   'src/sidecar/outbound-server.ts',

@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, type Dirent } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { OperationsView } from '../operations-view.js';
 import { Code, MeshError } from '../../core/errors.js';
@@ -42,12 +42,22 @@ export interface Dashboard {
   close(): void;
 }
 
-const ASSETS = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
-  '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
-  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
-} as const;
+/**
+ * The content type of each kind of file the page is made of, by extension. The folder's other files (the server's
+ * own TypeScript, the browser code's tsconfig and type declarations) are not served.
+ */
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/** The files without which the page does not work: the page, its entry module (the rest it imports), style, icon. */
+const REQUIRED_ASSETS = ['index.html', 'dashboard.js', 'dashboard.css', 'favicon.svg'];
+
+/** Where a file of the page is served. */
+const assetPath = (file: string) => (file === 'index.html' ? '/' : `/${file}`);
 
 // Everything the page loads comes from this server: no inline script or style, no other origin.
 const CONTENT_SECURITY_POLICY = [
@@ -79,20 +89,38 @@ function assetsDirectory(): string {
   return here;
 }
 
+/**
+ * The page's files, read once at start: `index.html` at `/` and every other file with a known content type at
+ * `/<name>` (the stylesheet, the icon and the ES modules of the script, which import each other by relative URL).
+ * Only the regular files directly in the folder are read, never a link or a subfolder, and requests are matched to
+ * these paths exactly: nothing outside the folder can be served.
+ */
 async function loadAssets(): Promise<Map<string, { body: Buffer; type: string }>> {
   const dir = assetsDirectory();
   const assets = new Map<string, { body: Buffer; type: string }>();
-  for (const [path, { file, type }] of Object.entries(ASSETS)) {
+  const missing = (file: string, error?: unknown) =>
+    new MeshError(
+      Code.NOT_FOUND,
+      `the dashboard's files are missing: cannot read ${join(dir, file)} (reinstall agent-mesh)`,
+      { cause: error },
+    );
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw missing('', error);
+  }
+  for (const entry of entries) {
+    const type = CONTENT_TYPES[extname(entry.name)];
+    if (!entry.isFile() || !type) continue;
     try {
-      assets.set(path, { body: await readFile(join(dir, file)), type });
+      assets.set(assetPath(entry.name), { body: await readFile(join(dir, entry.name)), type });
     } catch (error) {
-      throw new MeshError(
-        Code.NOT_FOUND,
-        `the dashboard's files are missing: cannot read ${join(dir, file)} (reinstall agent-mesh)`,
-        { cause: error },
-      );
+      throw missing(entry.name, error);
     }
   }
+  const absent = REQUIRED_ASSETS.find((file) => !assets.has(assetPath(file)));
+  if (absent) throw missing(absent);
   return assets;
 }
 
@@ -103,7 +131,7 @@ function limitParameter(request: IncomingMessage, fallback: number): number {
 }
 
 /**
- * The dashboard: the page (`/`, its script, style and icon), the JSON it reads (`/api/info`, `/api/agents`,
+ * The dashboard: the page (`/`, its script modules, style and icon), the JSON it reads (`/api/info`, `/api/agents`,
  * `/api/topology`, `/api/activity?limit=n`) and live updates as server-sent events (`/api/stream`: `info`,
  * `agents`, `topology` and `activity` events, each carrying the same JSON as its API route; registry changes are
  * pushed as they happen, the topology every `refreshMs`). Read-only.

@@ -1,0 +1,87 @@
+// @ts-check
+/* global document */
+// The activity panel: what happened in the mesh (joins, departures, health changes, call failures), with a
+// filter that keeps only the problems.
+import { byId, h } from './dom.js';
+import { formatClock } from './format.js';
+
+/** @typedef {import('./api-types.js').ActivityEntry} ActivityEntry */
+/** @typedef {import('./api-types.js').ActivityKind} ActivityKind */
+/** @typedef {'all' | 'problems'} ActivityFilter */
+
+/** @type {Record<ActivityKind, string>} */
+const KIND_LABELS = {
+  joined: 'joined',
+  left: 'left',
+  expired: 'expired',
+  health: 'health',
+  draining: 'draining',
+  'call-failures': 'calls',
+  certificate: 'certificate',
+  policies: 'policies',
+  'control-plane': 'control plane',
+};
+
+/**
+ * The activity panel: wires the filter buttons (`.filter button[data-filter]`) and returns what shows a new list
+ * of entries. The panel keeps the latest list, so that a change of filter shows it again at once.
+ * @returns {(entries: ActivityEntry[]) => void}
+ */
+export function activityPanel() {
+  /** @type {ActivityEntry[]} */
+  let shown = [];
+  /** @type {ActivityFilter} */
+  let filter = 'all';
+  const buttons = /** @type {NodeListOf<HTMLButtonElement>} */ (document.querySelectorAll('.filter button'));
+  for (const button of buttons) {
+    button.addEventListener('click', () => {
+      filter = button.dataset.filter === 'problems' ? 'problems' : 'all';
+      for (const other of buttons) other.setAttribute('aria-pressed', String(other === button));
+      renderActivity(shown, filter);
+    });
+  }
+  return (entries) => {
+    shown = entries;
+    renderActivity(shown, filter);
+  };
+}
+
+/**
+ * @param {ActivityEntry[]} activity
+ * @param {ActivityFilter} filter
+ */
+function renderActivity(activity, filter) {
+  const list = byId('activity');
+  const entries = activity.filter((entry) => filter === 'all' || entry.severity !== 'info');
+  if (entries.length === 0) {
+    list.replaceChildren(
+      h('li', {
+        class: 'empty',
+        text: filter === 'all' ? 'Nothing has happened yet.' : 'No problems recorded.',
+      }),
+    );
+    return;
+  }
+  list.replaceChildren(
+    ...entries.map((entry) =>
+      h('li', { class: entry.severity, dataset: { kind: entry.kind, agentId: entry.agentId } }, [
+        h('time', {
+          datetime: new Date(entry.at).toISOString(),
+          title: new Date(entry.at).toISOString(),
+          text: formatClock(entry.at),
+        }),
+        h('div', {}, [
+          h('span', { class: 'kind', text: KIND_LABELS[entry.kind] ?? entry.kind }),
+          h('span', { class: 'message', text: entry.message }),
+          entry.count > 1
+            ? h('span', {
+                class: 'count',
+                title: `${entry.count} times since ${formatClock(entry.firstAt)}`,
+                text: `×${entry.count}`,
+              })
+            : null,
+        ]),
+      ]),
+    ),
+  );
+}

@@ -1,0 +1,92 @@
+/**
+ * The state the publisher's parts share about deliveries: where events may go ({@link Slot}, {@link Route}) and
+ * each event on its way to one route ({@link Pending}). Plain records, so that routing, the delivery queue,
+ * redelivery and dead letters each change only their own fields and the facade wires them together.
+ */
+
+import type { Subscription } from '../core/subscription.js';
+import type { DeliveryLink } from './delivery-link.js';
+import type { MeshEvent } from './event.js';
+
+/** One subscription of one agent, as deliveries see it: where it lives and how much it takes at once. */
+export interface Slot {
+  agentId: string;
+  spiffeId: string;
+  subscription: Subscription;
+  /** Deliveries sent to it and not yet answered. */
+  inFlight: number;
+  /** Its `maxInFlight`: no more deliveries are sent while `inFlight` reaches it. */
+  limit: number;
+}
+
+/** An event on its way to one route (an ungrouped subscription, or a queue group). */
+export interface Pending {
+  event: MeshEvent;
+  /** The event's protobuf encoding, made once for all its deliveries. */
+  wire: Uint8Array;
+  route: Route;
+  attempt: number;
+  deliveryId: string;
+  slot: Slot | undefined;
+  link: DeliveryLink | undefined;
+  ackDeadline: number;
+  /** The instance that failed it last, avoided on the next attempt when the group has another. */
+  avoid: string | undefined;
+  lastFailure: string;
+}
+
+/** Where events go: one ungrouped subscription, or one queue group (one delivery per event). */
+export interface Route {
+  key: string;
+  group: string;
+  /** For an ungrouped subscription: its agent and pattern. */
+  agentId?: string;
+  pattern?: string;
+  /** Ready to send, in publish order. */
+  ready: Pending[];
+  readyHead: number;
+  /** Ordering keys with an event in flight (or waiting to be retried), and the events queued behind each. */
+  busyKeys: Map<string, Pending[]>;
+  /** Members by topic, recomputed after registry changes. */
+  members: Map<string, Slot[]>;
+  /** Where the next search for a member starts: members with equal room take turns. */
+  turn: number;
+  scheduled: boolean;
+}
+
+/** How one delivery attempt ended, as the publisher counts it (the `eventDelivery` metric's label). */
+export type DeliveryOutcome = 'delivered' | 'retried' | 'dead_lettered' | 'refused';
+
+/**
+ * A new route with an empty queue: a queue group's (`agentId` undefined), or an ungrouped subscription's, of the
+ * agent `agentId` with the pattern `pattern`.
+ */
+export function newRoute(key: string, group: string, agentId: string | undefined, pattern: string): Route {
+  return {
+    key,
+    group,
+    ...(agentId !== undefined ? { agentId, pattern } : {}),
+    ready: [],
+    readyHead: 0,
+    busyKeys: new Map(),
+    members: new Map(),
+    turn: 0,
+    scheduled: false,
+  };
+}
+
+/** A new, not yet attempted delivery of `event` (encoded as `wire`) to `route`. */
+export function newPending(event: MeshEvent, wire: Uint8Array, route: Route): Pending {
+  return {
+    event,
+    wire,
+    route,
+    attempt: 0,
+    deliveryId: '',
+    slot: undefined,
+    link: undefined,
+    ackDeadline: 0,
+    avoid: undefined,
+    lastFailure: '',
+  };
+}
