@@ -33,3 +33,17 @@ export type {
   OpenStream,
   SendProbe,
 } from './agent-connection.js';
+export {
+  interceptService,
+  interceptedHandler,
+  readCall,
+  streamMethod,
+  unaryMethod,
+} from './server-pipeline.js';
+export type {
+  CallTarget,
+  IncomingCall,
+  IncomingFacts,
+  MethodShape,
+  PipelineOptions,
+} from './server-pipeline.js';
