@@ -335,5 +335,5 @@ describe('mesh client failure handling', () => {
     for (let i = 0; i < 3; i += 1) {
       expect((await renewing.call({ type: 'renew' }, 'ping', 'x')).payload.toString()).toBe('renew-echo');
     }
-  }, 30_000);
+  });
 });
