@@ -105,7 +105,7 @@ describe('agents as separate processes', () => {
       cache,
       logger: silentLogger(),
     });
-    (ejecting as unknown as { outliers: OutlierDetector }).outliers = new OutlierDetector(
+    (ejecting as unknown as { loop: { outliers: OutlierDetector } }).loop.outliers = new OutlierDetector(
       { consecutiveFailures: 3, baseEjectionMs: 400 },
       clock,
     );
