@@ -62,7 +62,7 @@ describe('a refusal passed on from a nested call is not taken for the callee ref
       ],
     });
     await until(() => (backend.cache.policies.rateLimits ?? []).length === 1, 'limits', 10_000);
-  }, 30_000);
+  });
 
   afterAll(async () => {
     admin?.close();
@@ -83,5 +83,5 @@ describe('a refusal passed on from a nested call is not taken for the callee ref
     // call it never ran, and run again at the other front.
     expect(runs).toBe(1);
     expect(error.retryAfterMs).toBeUndefined();
-  }, 30_000);
+  });
 });

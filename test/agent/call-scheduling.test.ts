@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { Code, type MeshError } from '../../src/core/errors.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
@@ -181,23 +181,30 @@ describe('call scheduling at a busy agent', () => {
     const full = await llm('llm-2', 0);
     await until(() => caller.cache.get(full.name) !== undefined, 'llm-2 known', 10_000);
     const { held } = await occupy('llm-2');
-    // Pinned to the full instance: refused at once, with the hint.
-    const refused = (await caller.mesh
-      .call({ type: 'llm', labelSelector: 'instance=llm-2' }, 'complete', 'pinned')
-      .catch((error: unknown) => error)) as MeshError;
-    expect(refused.code).toBe(Code.RESOURCE_EXHAUSTED);
-    expect(refused.message).toMatch(/agent "llm-2" is busy/);
-    expect(refused.retryAfterMs).toBeGreaterThanOrEqual(50);
-    // Any llm: a call refused by llm-2 (not idempotent, but it never ran) goes to llm-1, and the next calls
-    // avoid llm-2 while its hint lasts.
-    const answers = [];
-    for (let i = 0; i < 10; i += 1) {
-      answers.push(
-        await caller.mesh.call({ type: 'llm' }, 'complete', `any-${i}`, { balancer: 'round-robin' }),
-      );
+    // The clocks stand still from the refusal on (Date only: timers and the sockets run on), so the hint lasts
+    // for all the calls below however slowly they run.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      // Pinned to the full instance: refused at once, with the hint.
+      const refused = (await caller.mesh
+        .call({ type: 'llm', labelSelector: 'instance=llm-2' }, 'complete', 'pinned')
+        .catch((error: unknown) => error)) as MeshError;
+      expect(refused.code).toBe(Code.RESOURCE_EXHAUSTED);
+      expect(refused.message).toMatch(/agent "llm-2" is busy/);
+      expect(refused.retryAfterMs).toBeGreaterThanOrEqual(50);
+      // Any llm: a call refused by llm-2 (not idempotent, but it never ran) goes to llm-1, and the next calls
+      // avoid llm-2 while its hint lasts.
+      const answers = [];
+      for (let i = 0; i < 10; i += 1) {
+        answers.push(
+          await caller.mesh.call({ type: 'llm' }, 'complete', `any-${i}`, { balancer: 'round-robin' }),
+        );
+      }
+      expect(answers.every((answer) => answer.agent.id === 'llm-1')).toBe(true);
+      expect(answers.filter((answer) => answer.attempts > 1).length).toBeLessThanOrEqual(1);
+    } finally {
+      vi.useRealTimers();
     }
-    expect(answers.every((answer) => answer.agent.id === 'llm-1')).toBe(true);
-    expect(answers.filter((answer) => answer.attempts > 1).length).toBeLessThanOrEqual(1);
     hold.open();
     await held;
   });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureCaDir, issueToDir } from '../../src/identity/certs-dir.js';
+import { ensureCaDir, ensureIdentity, issueToDir } from '../../src/identity/certs-dir.js';
 import { collector, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 import type { WatchMessage } from '../../src/control-plane/client.js';
 
 describe("the control plane's own identity", () => {
@@ -11,8 +12,10 @@ describe("the control plane's own identity", () => {
   beforeAll(async () => {
     temp = await makeTempDir();
     await ensureCaDir(temp.dir, 'agentmesh.local');
-    // Started with a certificate that expires in 6 seconds.
-    await issueToDir(temp.dir, 'control-plane', { ttlMs: 6_000 });
+    // The agents' identities first: on a loaded machine making keys takes seconds of the short life below.
+    for (const name of ['steady', 'late-comer']) await ensureIdentity(temp.dir, name, { types: ['worker'] });
+    // Started with a certificate that expires in 20 seconds.
+    await issueToDir(temp.dir, 'control-plane', { ttlMs: 20_000 });
     mesh = await startTestMesh({
       certsDir: temp.dir,
       healthChecks: {
@@ -38,7 +41,7 @@ describe("the control plane's own identity", () => {
     const messages = collector<WatchMessage>();
     const watch = client.watch(0, (message) => messages.push(message));
     try {
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExpiry - Date.now()) + 2_000));
+      await until(() => Date.now() > firstExpiry + 2_000, 'past the first certificate’s expiry', 60_000);
       expect(mesh.controlPlane.identity.expiresAt).toBeGreaterThan(firstExpiry);
       // New connections (a fresh client) and the health checks' connections both use the renewed certificate.
       const late = await mesh.client('late-comer', ['worker']);

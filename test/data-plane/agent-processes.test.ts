@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EndpointCache } from '../../src/data-plane/endpoint-cache.js';
 import { MeshClient, type MeshCallResult } from '../../src/data-plane/mesh-client.js';
+import { OutlierDetector } from '../../src/data-plane/outlier-detector.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { spawnScript, type RunningEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
@@ -83,7 +84,7 @@ describe('agents as separate processes', () => {
 
   it('drains on SIGTERM: the call in flight finishes, the process exits 0 and leaves the registry', async () => {
     const inFlight = client.call({ type: 'worker', labelSelector: 'instance=worker-2' }, 'sleep', '500');
-    await new Promise((resolve) => setTimeout(resolve, 150)); // the call has reached the handler
+    await agents.get('worker-2')!.waitFor(/sleeping/); // the call has reached the handler
     const exited = agents.get('worker-2')!.stop('SIGTERM');
     const during = await Promise.all(
       Array.from({ length: 20 }, () => client.call({ type: 'worker' }, 'whoami', '', { idempotent: true })),
@@ -97,26 +98,37 @@ describe('agents as separate processes', () => {
   it('ejects an instance that keeps failing and takes it back once it recovers', async () => {
     await Promise.all([startWorker('flaky-1', 'flaky'), startWorker('flaky-2', 'flaky')]);
     await until(() => cache.select({ type: 'flaky' }).length === 2);
-    await client.call({ type: 'flaky', labelSelector: 'instance=flaky-1' }, 'fail-for', '700');
-    const results: (MeshCallResult & { at: number })[] = [];
-    const started = Date.now();
-    while (Date.now() - started < 2_500) {
-      const result = await client.call({ type: 'flaky' }, 'whoami', '', {
-        idempotent: true,
-        balancer: 'round-robin',
-      });
-      results.push({ ...result, at: Date.now() - started });
-      await new Promise((resolve) => setTimeout(resolve, 5));
+    // A client whose ejections run on a clock the test moves: an ejection lasts until the test lets it pass.
+    const clock = { time: 0, now: () => clock.time };
+    const ejecting = new MeshClient({
+      identity: await mesh.identity('caller'),
+      cache,
+      logger: silentLogger(),
+    });
+    (ejecting as unknown as { loop: { outliers: OutlierDetector } }).loop.outliers = new OutlierDetector(
+      { consecutiveFailures: 3, baseEjectionMs: 400 },
+      clock,
+    );
+    const flaky1 = { type: 'flaky', labelSelector: 'instance=flaky-1' };
+    const call = () =>
+      ejecting.call({ type: 'flaky' }, 'whoami', '', { idempotent: true, balancer: 'round-robin' });
+    try {
+      await client.call(flaky1, 'fail', '');
+      const whileFailing: MeshCallResult[] = [];
+      for (let i = 0; i < 40; i += 1) whileFailing.push(await call());
+      // While flaky-1 failed, round-robin without ejection would have failed over from it on every other call.
+      const failedOver = whileFailing.filter((result) => result.attempts > 1);
+      expect(failedOver.length).toBeGreaterThan(0);
+      expect(failedOver.length).toBeLessThan(whileFailing.length / 4);
+      expect(whileFailing.every((result) => result.payload.toString() === 'flaky-2')).toBe(true);
+      // Back once healthy and its ejection (400 ms) has passed.
+      await client.call(flaky1, 'recover', '');
+      clock.time += 400;
+      const recovered: MeshCallResult[] = [];
+      for (let i = 0; i < 4; i += 1) recovered.push(await call());
+      expect(recovered.some((result) => result.payload.toString() === 'flaky-1')).toBe(true);
+    } finally {
+      ejecting.close();
     }
-    // While flaky-1 failed, round-robin without ejection would have failed over from it on every other call.
-    const whileFailing = results.filter((result) => result.at < 700);
-    const failedOver = whileFailing.filter((result) => result.attempts > 1);
-    expect(whileFailing.length).toBeGreaterThan(20);
-    expect(failedOver.length).toBeGreaterThan(0);
-    expect(failedOver.length).toBeLessThan(whileFailing.length / 4);
-    expect(whileFailing.every((result) => result.payload.toString() === 'flaky-2')).toBe(true);
-    // Back once healthy and its ejection (400 ms, doubled on a repeat) has passed.
-    const recovered = results.filter((result) => result.at > 2_000);
-    expect(recovered.some((result) => result.payload.toString() === 'flaky-1')).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import { EtcdStore } from '../../src/control-plane/stores/etcd-store.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { etcdBinary, startEtcd, type EtcdProcess } from '../helpers/etcd.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Static stability across a control-plane restart (on etcd, whose registry outlives the control plane): calls go
@@ -51,7 +52,7 @@ describe.skipIf(!etcdBinary)('a mesh client across a control-plane restart', () 
       await after.client('newcomer-1', ['echo'])
     ).register({ type: 'echo', name: 'newcomer-1', endpoint: newcomer.server.address }, 60_000);
     // The cache reconnects with backoff (at most a few seconds) and resumes its watch from its last revision.
-    while (!cache.get('newcomer-1')) await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => cache.get('newcomer-1') !== undefined, 'the newcomer known');
     expect(cache.select({ type: 'echo' }).map((record) => record.id)).toEqual(['newcomer-1', 'steady-1']);
     const served = new Set<string>();
     for (let i = 0; i < 10; i += 1) {
@@ -60,5 +61,5 @@ describe.skipIf(!etcdBinary)('a mesh client across a control-plane restart', () 
       );
     }
     expect([...served].sort()).toEqual(['newcomer-1', 'steady-1']);
-  }, 30_000);
+  });
 });

@@ -176,10 +176,7 @@ describe('mesh client failure handling', () => {
           { ping: async () => text(name) },
           {
             ticks: async function* () {
-              for (let i = 0; i < 6; i += 1) {
-                await new Promise((resolve) => setTimeout(resolve, 100));
-                yield text(`${name}:${i}`);
-              }
+              for (let i = 0; i < 6; i += 1) yield text(`${name}:${i}`);
             },
             held: async function* () {
               yield text(name);
@@ -189,14 +186,20 @@ describe('mesh client failure handling', () => {
         );
       }
       await until(() => cache.select({ type: 'gen' }).length === 2);
+      // Connected to both before a stream is timed: the idle timeout also bounds the wait for the first chunk.
+      const reached = new Set<string>();
+      await until(async () => {
+        reached.add((await client.call({ type: 'gen' }, 'ping', 'x', { balancer: 'round-robin' })).agent.id);
+        return reached.size === 2;
+      }, 'connections to both gen instances');
     });
 
     it('does not count the consumer’s own time between chunks toward the idle timeout', async () => {
       const chunks: string[] = [];
-      // The agent sends a chunk every 100 ms for 600 ms; the consumer spends 450 ms on each.
-      for await (const chunk of client.stream({ type: 'gen' }, 'ticks', '', { idleTimeoutMs: 400 })) {
+      // The agent sends its six chunks at once; the consumer spends longer than the idle timeout on each.
+      for await (const chunk of client.stream({ type: 'gen' }, 'ticks', '', { idleTimeoutMs: 1_000 })) {
         chunks.push(chunk.payload.toString());
-        await new Promise((resolve) => setTimeout(resolve, 450));
+        await new Promise((resolve) => setTimeout(resolve, 1_100)); // the consumer's own time, not a wait
       }
       expect(chunks).toHaveLength(6);
     });
@@ -204,7 +207,7 @@ describe('mesh client failure handling', () => {
     it('ends with DEADLINE_EXCEEDED when the agent stays silent for the idle timeout', async () => {
       const chunks: string[] = [];
       const error = await (async () => {
-        for await (const chunk of client.stream({ type: 'gen' }, 'held', '', { idleTimeoutMs: 200 })) {
+        for await (const chunk of client.stream({ type: 'gen' }, 'held', '', { idleTimeoutMs: 1_000 })) {
           chunks.push(chunk.payload.toString());
         }
       })().catch((e: unknown) => e);
@@ -332,5 +335,5 @@ describe('mesh client failure handling', () => {
     for (let i = 0; i < 3; i += 1) {
       expect((await renewing.call({ type: 'renew' }, 'ping', 'x')).payload.toString()).toBe('renew-echo');
     }
-  }, 30_000);
+  });
 });

@@ -24,7 +24,7 @@ export function runEntryPoint(
   // Flags alone decide: a developer's own AGENT_MESH_* settings must not leak into the test.
   const env = cleanEnv();
   return new Promise((resolve) => {
-    execFile(tsx, [script, ...args], { cwd, env, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(tsx, [script, ...args], { cwd, env, timeout: 120_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -97,7 +97,7 @@ export function spawnWatched(
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     output: () => output,
-    waitFor(pattern, timeoutMs = 30_000) {
+    waitFor(pattern, timeoutMs = 90_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const match = pattern.exec(output);

@@ -120,7 +120,7 @@ export function collector<T>(): {
         }
       }
     },
-    next(predicate, timeoutMs = 10_000) {
+    next(predicate, timeoutMs = 30_000) {
       const seen = items.find(predicate);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {

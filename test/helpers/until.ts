@@ -5,7 +5,7 @@
 export async function until(
   predicate: () => boolean | Promise<boolean>,
   what = 'a condition',
-  timeoutMs = 15_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await predicate())) {

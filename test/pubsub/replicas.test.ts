@@ -5,6 +5,7 @@ import type { ReceivedEvent } from '../../src/pubsub/event.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { etcdBinary, startEtcd, type EtcdProcess } from '../helpers/etcd.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Subscriptions live in the shared store: a publisher attached to one control-plane replica reaches subscribers
@@ -55,9 +56,10 @@ describe.skipIf(!etcdBinary)('publish/subscribe across control-plane replicas on
       type: 'billing',
     });
     agents.push(publisher);
-    while (['audit-1', 'worker-1', 'worker-2'].some((name) => !publisher.cache.get(name))) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await until(
+      () => ['audit-1', 'worker-1', 'worker-2'].every((name) => publisher.cache.get(name)),
+      'the subscribers known',
+    );
     for (let i = 0; i < 50; i += 1) {
       expect(publisher.publish('invoices.paid', { invoice: i })).toMatchObject({
         subscriptions: 1,

@@ -22,7 +22,7 @@ describe('agent-mesh sidecar', () => {
     mesh = await startTestMesh();
     await mesh.identity('shouter-cli', ['shouter']);
     app = await startPlainAgentApp(`unix:${socketDir}/app.sock`);
-  }, 30_000);
+  });
 
   afterAll(async () => {
     await app?.close();
@@ -102,13 +102,13 @@ describe('agent-mesh sidecar', () => {
     const result = await runEntryPoint('agent-mesh', [...flags(), '--socket-dir', open]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`the socket directory ${open} is open to group or others (mode 0755)`);
-  }, 30_000);
+  });
 
   it('exits 1 naming the app when the app does not answer', async () => {
     const result = await runEntryPoint('agent-mesh', [...flags(), '--app', '127.0.0.1:1']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('the app at 127.0.0.1:1 does not answer grpc.health.v1');
-  }, 30_000);
+  });
 
   it.each([
     [['--app', '10.0.0.1:50051'], /app address "10\.0\.0\.1:50051" is not on loopback/],
@@ -138,5 +138,5 @@ describe('agent-mesh sidecar', () => {
     const noType = await runEntryPoint('agent-mesh', ['sidecar', '--name', 'x', '--app', app.address]);
     expect(noType.code).toBe(2);
     expect(noType.stderr).toContain("required option '--type <type>' not specified");
-  }, 30_000);
+  });
 });

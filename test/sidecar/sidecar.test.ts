@@ -140,7 +140,7 @@ describe('sidecar', () => {
     );
     const { protos } = loadMeshProtos();
     outbound = new protos.agentmesh.v1.Agent(sidecar.outboundAddress, grpc.credentials.createInsecure());
-  }, 30_000);
+  });
 
   afterAll(async () => {
     outbound?.close();
