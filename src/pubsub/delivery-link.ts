@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AgentRecord } from '../core/agent-record.js';
 import type { AckBatch__Output } from '../generated/agentmesh/v1/AckBatch.js';
+import { connectionLost } from '../transport/agent-connection.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
@@ -30,6 +31,8 @@ export class DeliveryLink {
   private stream: grpc.ClientDuplexStream<EncodedDelivery[], AckBatch__Output> | undefined;
   private outbox: EncodedDelivery[] = [];
   private flushing = false;
+  /** Whether the channel was ever seen READY. */
+  private readonly seen = { connected: false };
 
   constructor(
     record: AgentRecord,
@@ -50,6 +53,14 @@ export class DeliveryLink {
     return (
       record !== undefined && record.spec.endpoint === this.endpoint && record.spiffeId === this.spiffeId
     );
+  }
+
+  /**
+   * Whether the link had a connection and lost it (see {@link connectionLost}): its member is passed over while
+   * another is reachable.
+   */
+  lost(): boolean {
+    return connectionLost(this.channel.getChannel() as grpc.Channel, this.seen);
   }
 
   /** Queues a delivery; the outbox is written at the end of this turn of the event loop. */
@@ -127,6 +138,11 @@ export class DeliveryLinks {
     const link = new DeliveryLink(record, this.identity, this.handlers);
     this.links.set(record.id, link);
     return link;
+  }
+
+  /** Whether the link to `agentId` lost its connection (false when there is no link yet). */
+  lost(agentId: string): boolean {
+    return this.links.get(agentId)?.lost() ?? false;
   }
 
   /** Closes the links whose agent left the registry or moved (a new endpoint or SPIFFE ID). */

@@ -10,6 +10,8 @@ export interface DeliveryQueueHooks {
   send(pending: Pending, slot: Slot): void;
   /** Gives up on `pending`: nobody on its route is left to take it. */
   deadLetter(pending: Pending, reason: string): void;
+  /** Whether the connection to an agent was lost (see `pickSlot`). */
+  unreachable?(agentId: string): boolean;
 }
 
 /**
@@ -23,10 +25,14 @@ export class DeliveryQueue {
   private held = 0;
   private readonly flushWaiters = new Set<() => void>();
 
+  private readonly unreachable: ((agentId: string) => boolean) | undefined;
+
   constructor(
     private readonly maxPending: number,
     private readonly hooks: DeliveryQueueHooks,
-  ) {}
+  ) {
+    this.unreachable = hooks.unreachable?.bind(hooks);
+  }
 
   /** Deliveries held: queued, in flight or waiting to be retried. */
   get pending(): number {
@@ -126,7 +132,7 @@ export class DeliveryQueue {
         );
         continue;
       }
-      const slot = pickSlot(members, pending.avoid, route.turn++);
+      const slot = pickSlot(members, pending.avoid, route.turn++, this.unreachable);
       if (!slot) break; // every member is at its limit: an ack will pump again
       route.readyHead += 1;
       this.hooks.send(pending, slot);

@@ -116,16 +116,32 @@ export class EventRouting {
 
 /**
  * The member with the most room (never `avoid` when another has room), or undefined when all are full. The search
- * starts at member `turn` (modulo their number), so that members with equal room take turns.
+ * starts at member `turn` (modulo their number), so that members with equal room take turns. A member whose
+ * connection was lost (`unreachable`: its process died, or its link is cut) is passed over while another member is
+ * reachable, even a full one: the event waits for room there rather than going to an agent that cannot take it and
+ * using up its attempts (a dead member stays registered until its lease runs out).
  */
-export function pickSlot(members: Slot[], avoid: string | undefined, turn: number): Slot | undefined {
+export function pickSlot(
+  members: Slot[],
+  avoid: string | undefined,
+  turn: number,
+  unreachable: (agentId: string) => boolean = () => false,
+): Slot | undefined {
   let best: Slot | undefined;
   let bestRoom = 0;
   let fallback: Slot | undefined;
+  let lost: Slot | undefined;
+  let reachable = false;
   for (let i = 0; i < members.length; i += 1) {
     const slot = members[(turn + i) % members.length]!;
+    const gone = members.length > 1 && unreachable(slot.agentId);
+    reachable ||= !gone;
     const room = slot.limit - slot.inFlight;
     if (room <= 0) continue;
+    if (gone) {
+      lost ??= slot;
+      continue;
+    }
     if (slot.agentId === avoid && members.length > 1) {
       fallback = slot;
       continue;
@@ -135,7 +151,7 @@ export function pickSlot(members: Slot[], avoid: string | undefined, turn: numbe
       bestRoom = room;
     }
   }
-  return best ?? fallback;
+  return best ?? fallback ?? (reachable ? undefined : lost);
 }
 
 function isRecord(record: AgentRecord | undefined): record is AgentRecord {

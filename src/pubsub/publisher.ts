@@ -93,6 +93,7 @@ export class EventPublisher {
       membersOf: (route, topic) => this.routing.membersOf(route, topic),
       send: (pending, slot) => this.send(pending, slot),
       deadLetter: (pending, reason) => this.deadLetters.deadLetter(pending, reason),
+      unreachable: (agentId) => this.links.lost(agentId),
     });
     this.deadLetters = new DeadLetters({
       identity: options.identity,

@@ -68,7 +68,7 @@ export class AgentConnection {
   private retired = false;
   private closed = false;
   /** Whether the channel was ever seen READY: one that was, and is not now, has lost its connection. */
-  private connected = false;
+  private readonly seen = { connected: false };
   /** How many times the channel became READY: a request can only leave on a ready connection. */
   private readyEpoch = 0;
 
@@ -94,14 +94,7 @@ export class AgentConnection {
    * can connect it.
    */
   lost(): boolean {
-    const state = this.channel.getConnectivityState(false);
-    if (state === grpc.connectivityState.READY) {
-      this.connected = true;
-      return false;
-    }
-    if (!this.connected && state !== grpc.connectivityState.TRANSIENT_FAILURE) return false;
-    if (state === grpc.connectivityState.IDLE) this.channel.getConnectivityState(true);
-    return true;
+    return connectionLost(this.channel, this.seen);
   }
 
   /** Takes the connection for one call; {@link AgentConnection.release} gives it back. */
@@ -240,6 +233,23 @@ export class AgentConnection {
       this.watch(now);
     });
   }
+}
+
+/**
+ * Whether `channel` had a connection and lost it: it was READY once (`seen.connected`, updated here) and is not
+ * now, or it is failing to connect. Such a channel is asked to reconnect (grpc-js leaves a dropped one idle until
+ * asked), so that it comes back when its peer does. One that never connected yet has not lost anything: only a
+ * call can connect it.
+ */
+export function connectionLost(channel: grpc.Channel, seen: { connected: boolean }): boolean {
+  const state = channel.getConnectivityState(false);
+  if (state === grpc.connectivityState.READY) {
+    seen.connected = true;
+    return false;
+  }
+  if (!seen.connected && state !== grpc.connectivityState.TRANSIENT_FAILURE) return false;
+  if (state === grpc.connectivityState.IDLE) channel.getConnectivityState(true);
+  return true;
 }
 
 /** Headers as grpc-js metadata. */

@@ -145,6 +145,16 @@ describe('picking a member', () => {
     expect(pickSlot([slot('a', 1, 1), slot('b', 2, 2)], undefined, 0)).toBeUndefined();
   });
 
+  it('passes over a member whose connection was lost while another is reachable, even a full one', () => {
+    const dead = (id: string) => id === 'a';
+    // The dead member has the most room, and is the only one with room: the event waits for the live one.
+    expect(pickSlot([slot('a', 4, 0), slot('b', 4, 1)], undefined, 0, dead)?.agentId).toBe('b');
+    expect(pickSlot([slot('a', 4, 0), slot('b', 4, 4)], 'b', 0, dead)).toBeUndefined();
+    // With no reachable member left, the lost ones are tried (they may be back).
+    expect(pickSlot([slot('a', 4, 0), slot('c', 4, 0)], undefined, 0, () => true)?.agentId).toBe('a');
+    expect(pickSlot([slot('a', 4, 0)], undefined, 0, dead)?.agentId).toBe('a');
+  });
+
   it('lets members with equal room take turns', () => {
     const members = [slot('a', 4), slot('b', 4)];
     expect([0, 1, 2, 3].map((turn) => pickSlot(members, undefined, turn)?.agentId)).toEqual([
