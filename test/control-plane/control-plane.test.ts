@@ -69,7 +69,7 @@ describe.each(stores)('control plane on the %s store', (kind, makeStore) => {
       leases: { minTtlMs: 1_000 },
       healthChecks: {
         intervalMs: 100,
-        timeoutMs: 1_000,
+        timeoutMs: 10_000, // a bound: probes here fail by answer or refusal, never by timeout
         failureThreshold: 2,
         successThreshold: 1,
         holdDownMs: 0,

@@ -20,7 +20,7 @@ describe("the control plane's own identity", () => {
       certsDir: temp.dir,
       healthChecks: {
         intervalMs: 200,
-        timeoutMs: 1_000,
+        timeoutMs: 10_000, // a bound: probes here fail by answer or refusal, never by timeout
         failureThreshold: 2,
         successThreshold: 1,
         holdDownMs: 0,
