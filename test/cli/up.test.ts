@@ -19,6 +19,8 @@ interface LocalMesh {
   /** The JSON log lines printed so far. */
   logs: Array<Record<string, unknown>>;
   exitCode: number | null | undefined;
+  /** The signal that ended it, when one did. */
+  exitSignal: NodeJS.Signals | null;
 }
 
 function startLocalMesh(args: string[]): LocalMesh {
@@ -32,7 +34,7 @@ function startLocalMesh(args: string[]): LocalMesh {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...env, AGENT_MESH_LOG_LEVEL: 'info' },
   });
-  const mesh: LocalMesh = { child, stdout: '', logs: [], exitCode: undefined };
+  const mesh: LocalMesh = { child, stdout: '', logs: [], exitCode: undefined, exitSignal: null };
   child.stdout!.on('data', (chunk: Buffer) => (mesh.stdout += chunk.toString()));
   let partial = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -46,7 +48,10 @@ function startLocalMesh(args: string[]): LocalMesh {
       }
     }
   });
-  child.once('exit', (code) => (mesh.exitCode = code));
+  child.once('exit', (code, signal) => {
+    mesh.exitSignal = signal;
+    mesh.exitCode = code;
+  });
   return mesh;
 }
 
@@ -202,7 +207,10 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
     // npm relays a terminal's Ctrl-C to its child, so the program may get it twice: the second changes nothing.
     signalGroup(pgid, 'SIGINT');
     await until(() => mesh.exitCode !== undefined, 'the local mesh exits', 30_000);
-    expect(mesh.exitCode).toBe(0);
+    expect(
+      mesh.exitCode,
+      `ended by ${mesh.exitSignal}; last log lines: ${JSON.stringify(mesh.logs.slice(-8))}`,
+    ).toBe(0);
     for (const agent of ['planner-1', 'auditor-1', 'summarizer-2', 'summarizer-1']) {
       expect(logged({ msg: 'agent drained and stopped', agent })).toBe(true);
     }
