@@ -242,7 +242,8 @@ export class MeshClient {
   channel(query: TargetQuery, options: TypedChannelOptions = {}): TypedChannel {
     return RoutedChannel.create(this.options.identity, this.options.cache, query, options, {
       defaultTimeoutMs: this.options.defaultTimeoutMs ?? 10_000,
-      begin: (method, service, deadline) => this.begin(query, method, {}, undefined, service, deadline),
+      begin: (method, service, deadline, balancer) =>
+        this.begin(query, method, { balancer }, undefined, service, deadline),
       plan: (call, callOptions) => this.plan(call, callOptions),
       run: (call, handler) => this.run(call, handler),
       loop: this.loop,

@@ -39,7 +39,7 @@ export interface TypedChannel {
 /** What a routed channel needs of its mesh client: its interceptors and its attempt loop. */
 export interface Router {
   defaultTimeoutMs: number;
-  begin(method: string, service: string, deadline: number): ClientCall;
+  begin(method: string, service: string, deadline: number, balancer: BalancerName): ClientCall;
   plan(call: ClientCall, options: TypedChannelOptions): AttemptPlan;
   run<T>(call: ClientCall, handler: ClientHandler<T>): Promise<ClientAnswer<T>>;
   loop: AttemptLoop;
@@ -214,8 +214,9 @@ class RoutedCall implements LowCall {
     let plan: AttemptPlan;
     try {
       const deadline = this.deadline instanceof Date ? this.deadline.getTime() : this.deadline;
-      call = this.router.begin(this.path.slice(1), service, deadline);
-      plan = this.router.plan(call, { ...this.options, balancer: this.options.balancer ?? 'round-robin' });
+      const balancer = this.options.balancer ?? 'round-robin';
+      call = this.router.begin(this.path.slice(1), service, deadline, balancer);
+      plan = this.router.plan(call, { ...this.options, balancer });
     } catch (error) {
       this.fail(error);
       return;
