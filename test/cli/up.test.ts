@@ -79,6 +79,7 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
   let certs: string;
   let mesh: LocalMesh;
   let controlPlane: string;
+  let groupGone = false;
   const logged = (match: Record<string, unknown>) =>
     mesh.logs.some((line) => Object.entries(match).every(([key, value]) => line[key] === value));
   const waitForLog = (match: Record<string, unknown>, timeoutMs = 30_000) =>
@@ -101,7 +102,8 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (mesh?.child.pid) signalGroup(mesh.child.pid, 'SIGKILL');
+    // Only while the group is known to be ours: once it is gone, its id may be reused by another process group.
+    if (mesh?.child.pid && !groupGone) signalGroup(mesh.child.pid, 'SIGKILL');
     await temp?.remove();
   });
 
@@ -216,5 +218,6 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
     }
     expect(logged({ msg: 'local mesh stopped' })).toBe(true);
     await until(() => !groupAlive(pgid), 'no process of the group is left');
+    groupGone = true;
   });
 });
