@@ -1,5 +1,7 @@
 /**
- * Benchmarks: `npm run bench` (add `-- --json` for one JSON object on the last line).
+ * Benchmarks: `npm run bench`. With `-- --json`, each scenario prints one JSON line as it completes
+ * (`{"scenario": ..., "figures": {...}}`), so that a run stopped early keeps what it measured, and the last line
+ * holds every result.
  *
  * Every figure is measured against a baseline in the same run on the same machine, never against a fixed number:
  * - mtls-unary: a 1 KB unary call to the same handler, over agent-mesh's mTLS (certificate providers plus the SPIFFE
@@ -15,6 +17,8 @@
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
  * - control plane, per store: 10,000 agents; registrations/s, discovery against a full scan, change propagation to
  *   100 watchers, memory per agent (see bench/control-plane.ts). The etcd scenario runs when `etcd` is on PATH.
+ * - registry: 100,000 agents (20,000 on etcd): a new agent's start against its start in an empty mesh, one change to
+ *   1,000 scoped watchers, a heartbeat's round trip with and without them, heap per agent (see bench/registry-scale.ts).
  * - cp-faults: 100 agents registering again after their control plane returns (against their cold start), the
  *   bytes 100 watchers receive per load-changing heartbeat (against a record change), and a heartbeat flood's cost
  *   to the control plane's memory and to another agent's calls (see bench/control-plane-faults.ts).
@@ -38,14 +42,15 @@ import { benchControlPlane } from './control-plane.js';
 import { benchControlPlaneFaults } from './control-plane-faults.js';
 import { benchMeshCall } from './mesh-call.js';
 import { benchPubSub } from './pubsub.js';
+import { benchRegistryScale } from './registry-scale.js';
 import { benchScheduling } from './scheduling.js';
 import { benchSidecar } from './sidecar.js';
 import { percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
 /**
- * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, ca, control-plane or
- * cp-faults.
+ * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, ca, control-plane, registry
+ * or cp-faults.
  */
 const only = process.argv.includes('--scenario')
   ? process.argv[process.argv.indexOf('--scenario') + 1]
@@ -189,16 +194,22 @@ async function benchCa(ca: CertificateAuthority): Promise<Figures> {
   return { issuedPerSecond: issuePerSecond, csrSignedPerSecond: signPerSecond };
 }
 
-function print(name: string, figures: Figures): void {
-  if (json) return;
-  console.log(`\n${name}`);
+const results: Record<string, Figures> = {};
+
+/** Prints a scenario's figures (kept in `results`) at once: a JSON line with `--json`, else a titled table. */
+function print(title: string, figures: Figures): void {
+  const scenario = Object.keys(results).find((name) => results[name] === figures) ?? title;
+  if (json) {
+    console.log(JSON.stringify({ scenario, title, figures }));
+    return;
+  }
+  console.log(`\n${title}`);
   for (const [key, value] of Object.entries(figures)) {
     console.log(`  ${key.padEnd(22)} ${Number.isInteger(value) ? value : value.toFixed(3)}`);
   }
 }
 
 const { ca } = await CertificateAuthority.create({ trustDomain: 'bench.local' });
-const results: Record<string, Figures> = {};
 if (wanted('mtls')) {
   results.mtlsUnary = await benchMtlsUnary(ca);
   print('mTLS unary call, 1 KB: agent-mesh credentials vs plain grpc-js mTLS (baseline)', results.mtlsUnary);
@@ -256,6 +267,28 @@ if (wanted('control-plane')) {
     }
   } else if (!json) {
     console.log('\n(etcd not on PATH: the etcd control-plane scenario is skipped; install etcd-server)');
+  }
+}
+if (wanted('registry')) {
+  results.registryMemory = await benchRegistryScale(async () => new MemoryStore(), 100_000);
+  print(
+    'registry, memory store, 100,000 agents (baselines: an empty mesh; no watchers)',
+    results.registryMemory,
+  );
+  if (findOnPath('etcd')) {
+    const etcd = await startEtcd();
+    try {
+      results.registryEtcd = await benchRegistryScale(
+        () => EtcdStore.connect({ endpoints: [etcd.endpoint], logger: silentLogger() }),
+        20_000,
+      );
+      print(
+        'registry, etcd store, 20,000 agents (baselines: an empty mesh; no watchers)',
+        results.registryEtcd,
+      );
+    } finally {
+      await etcd.stop();
+    }
   }
 }
 if (wanted('cp-faults')) {

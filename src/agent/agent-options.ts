@@ -1,7 +1,7 @@
 import type { Skill } from '../core/agent-record.js';
 import type { Subscription } from '../core/subscription.js';
 import type { ControlPlaneClient } from '../control-plane/client.js';
-import type { EndpointCache } from '../data-plane/endpoint-cache.js';
+import type { EndpointCache, TargetQuery } from '../data-plane/endpoint-cache.js';
 import type { MeshClient, MeshClientOptions } from '../data-plane/mesh-client.js';
 import type { AgentMetrics } from '../observability/agent-metrics.js';
 import type { RunningHttpServer } from '../observability/http-server.js';
@@ -51,6 +51,18 @@ export interface AgentOptions {
   drainGraceMs?: number;
   /** Drain and exit on SIGTERM and SIGINT (default false: the embedding program decides). */
   handleSignals?: boolean;
+  /**
+   * The agents this agent calls, followed from its start, e.g. `[{ type: 'summarizer' }]`. The agent's view of the
+   * registry holds only what it needs: any other query is followed from its first call, which then waits once for
+   * the control plane (and finds no agent while the control plane is unreachable).
+   */
+  calls?: TargetQuery[];
+  /**
+   * The topics (or patterns, e.g. `tasks.>`) this agent publishes to: its view of the registry then holds only
+   * their subscribers, and publishing to another topic fails with FAILED_PRECONDITION. Default: the subscribers of
+   * every topic; `[]` for an agent that never publishes.
+   */
+  publishes?: string[];
   /** Options for the agent's own outbound mesh client. */
   client?: Partial<Omit<MeshClientOptions, 'identity' | 'cache' | 'logger'>>;
   /**

@@ -6,7 +6,7 @@ import type { CallScheduler } from './call-scheduler.js';
 import type { CallerPolicies } from './caller-policies.js';
 import { PriorityGrants } from './priority-grants.js';
 import { CallerRateLimiter } from './rate-limiter.js';
-import { arrivalInterceptors, authorization, routeCheck } from './server-interceptors.js';
+import { arrivalInterceptors, authorization, knownCallers, routeCheck } from './server-interceptors.js';
 
 /** What {@link agentPipeline} is built from: the agent's parts its interceptors consult. */
 export interface AgentPipelineOptions {
@@ -51,6 +51,7 @@ export function agentPipeline(options: AgentPipelineOptions): ServerInterceptor 
         ),
       hopLimit: options.hopLimit,
     }),
+    knownCallers((caller) => callers.know(caller)),
     authorization((caller, method, kind) => callers.checkCall(caller, method, kind)),
     routeCheck,
     limits.check,

@@ -96,7 +96,12 @@ async function launchAgent(
     logger,
   });
   opened.push(() => controlPlane.close());
-  const cache = new EndpointCache({ client: controlPlane, logger });
+  // The agent's view of the registry: itself, what it calls, and the subscribers of what it publishes.
+  const cache = new EndpointCache({
+    client: controlPlane,
+    logger,
+    scope: { agentIds: [name], targets: options.calls ?? [], topics: options.publishes ?? ['>'] },
+  });
   opened.push(() => cache.close());
   await cache.start();
   const reports = new CallReports();
@@ -133,6 +138,7 @@ async function launchAgent(
     logger,
     metrics: instruments,
     mayPublish: (topic) => callers.publishRefusal(options.identity.self, topic),
+    ...(options.publishes ? { topics: options.publishes } : {}),
   });
   opened.push(() => publisher.close());
   // One chain for every call the agent serves, composed once: generic, streamed, typed, event deliveries.
@@ -191,7 +197,12 @@ async function launchAgent(
     reports,
     logger,
   });
-  await registration.register();
+  // A registration is read back before it counts as done: the agent's own view then lists it as it now is.
+  const register = async () => {
+    await registration.register();
+    await cache.reached(registration.revision);
+  };
+  await register();
   registration.start();
   opened.push(() => registration.stop());
   // A watch that comes back with a snapshot lacking this agent found a control plane that lost it (a restart
@@ -230,14 +241,14 @@ async function launchAgent(
       const previous = events.list().find((s) => subscriptionKey(s) === subscriptionKey(subscription));
       events.add(subscription, handler);
       try {
-        await registration.register();
+        await register();
       } catch (error) {
         if (!previous) events.remove(subscription);
         throw error;
       }
       return async () => {
         // After the agent left the mesh there is no registration to change.
-        if (events.remove(subscription) && !registration.deregistered) await registration.register();
+        if (events.remove(subscription) && !registration.deregistered) await register();
       };
     },
     drain(graceMs = options.drainGraceMs ?? 10_000) {

@@ -9,6 +9,8 @@ import type { AgentRecord } from '../core/agent-record.js';
 export interface PolicySource {
   readonly policies: PolicySet;
   get(name: string): AgentRecord | undefined;
+  /** Starts following agent `name` when not yet (see `EndpointCache.coverAgent`). */
+  coverAgent?(name: string): Promise<void> | undefined;
 }
 
 /**
@@ -37,6 +39,16 @@ export class CallerPolicies {
     const registered = this.registeredTypeOf(caller);
     if (registered !== undefined && !types.includes(registered)) types.push(registered);
     return types;
+  }
+
+  /**
+   * Undefined when the caller's record is at hand (or it is not one of the mesh's agents); otherwise a promise that
+   * resolves once the registry view follows it.
+   */
+  know(caller: SpiffeId): Promise<void> | undefined {
+    const callerName = identityNameOf(caller);
+    if (callerName === undefined || this.source.get(callerName)) return undefined;
+    return this.source.coverAgent?.(callerName);
   }
 
   /** The type `caller` registered as, when it is one of the mesh's agents. */

@@ -57,6 +57,8 @@ export class AgentRegistration {
   /** The last refusal logged (code and message), so that a refusal that repeats on every retry is logged once. */
   private lastRefusal: string | undefined;
 
+  private registeredRevision = 0;
+
   constructor(private readonly options: AgentRegistrationOptions) {
     this.random = options.random ?? Math.random;
     this.backoff = new Backoff(options.backoff, this.random);
@@ -84,6 +86,11 @@ export class AgentRegistration {
     return queued;
   }
 
+  /** The store revision of the last registration that succeeded (0 before the first). */
+  get revision(): number {
+    return this.registeredRevision;
+  }
+
   /** Whether the agent has deregistered (it registers no more). */
   get deregistered(): boolean {
     return this.left;
@@ -103,10 +110,11 @@ export class AgentRegistration {
     for (;;) {
       if (this.left) throw leftError();
       try {
-        const { leaseTtlMs } = await this.options.client.register(
+        const { leaseTtlMs, record } = await this.options.client.register(
           this.options.spec(),
           this.options.leaseTtlMs,
         );
+        this.registeredRevision = record.revision;
         this.grantedTtlMs = leaseTtlMs > 0 ? leaseTtlMs : this.options.leaseTtlMs;
         if (this.left) {
           // Deregistered while this was under way: it must not outlive the deregistration.

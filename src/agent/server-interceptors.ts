@@ -98,6 +98,20 @@ export function authorization(
 }
 
 /**
+ * Before the policies: waits, once per caller, until the agent's view of the registry holds the caller's record
+ * (`know` returns undefined when it does, or when there is nothing to wait for), so that the caller is known by
+ * the type it registered as from its first call on.
+ */
+export function knownCallers(
+  know: (caller: ServerCall['caller']) => Promise<void> | undefined,
+): ServerInterceptor {
+  return (next) => (call) => {
+    const waiting = know(call.caller);
+    return waiting ? waiting.then(() => next(call)) : next(call);
+  };
+}
+
+/**
  * What every chain of an agent's calls starts with, in this order: the server span and measurement, the arrival
  * checks (a deadline already passed, the hop limit), and the call context for everything after.
  */

@@ -14,9 +14,15 @@ import { parseControlPlaneAddresses } from './addresses.js';
 import type { CallReport } from './call-graph.js';
 import { policiesFromWire, policiesToWire, recordFromWire } from './convert.js';
 import { acrossReplicas, ReplicaSet, unreachable, type Replica } from './replica-set.js';
-import { watchFromWire, type WatchHandle, type WatchMessage } from './watch-message.js';
+import {
+  scopeToWire,
+  watchFromWire,
+  type WatchHandle,
+  type WatchMessage,
+  type WatchOptions,
+} from './watch-message.js';
 
-export type { WatchHandle, WatchMessage } from './watch-message.js';
+export type { WatchHandle, WatchMessage, WatchOptions } from './watch-message.js';
 export { joinMesh, renewIdentity, type JoinOptions } from './identity-requests.js';
 
 /** What a discovery asks for; `labelSelector` uses Kubernetes syntax. */
@@ -198,9 +204,16 @@ export class ControlPlaneClient {
     sinceRevision: number,
     onMessage: (message: WatchMessage) => void,
     onEnd?: (error?: Error) => void,
+    options: WatchOptions = {},
   ): WatchHandle {
     const replica = this.replicas.current;
-    const stream = this.replicas.stubOf(replica).Watch({ sinceRevision });
+    const stream = this.replicas.stubOf(replica).Watch({
+      sinceRevision,
+      chunkedSnapshots: true,
+      ...(options.scope ? { scope: scopeToWire(options.scope) } : {}),
+    });
+    // The pieces of a snapshot sent in several messages, until the last one.
+    let pieces: WatchEvent__Output[] = [];
     let ended = false;
     let heard = false;
     const end = (error?: MeshError) => {
@@ -214,6 +227,16 @@ export class ControlPlaneClient {
       if (!heard) {
         heard = true;
         this.replicas.succeeded(replica);
+      }
+      if (event.kind === 'snapshot' && event.snapshot?.more) {
+        pieces.push(event);
+        return;
+      }
+      if (event.kind === 'snapshot' && pieces.length > 0) {
+        const agents = [...pieces.flatMap((piece) => piece.snapshot!.agents), ...event.snapshot!.agents];
+        pieces = [];
+        onMessage(watchFromWire({ ...event, snapshot: { ...event.snapshot!, agents } }));
+        return;
       }
       onMessage(watchFromWire(event));
     });

@@ -1,5 +1,6 @@
-import { offersSkill, type AgentRecord, type Health, type LoadReport } from '../core/agent-record.js';
-import { matchesLabels, type LabelSelector } from '../core/label-selector.js';
+import type { AgentRecord, Health, LoadReport } from '../core/agent-record.js';
+import type { LabelSelector } from '../core/label-selector.js';
+import { matchesQuery } from '../core/watch-scope.js';
 
 /** A discovery query, already validated. */
 export interface DiscoveryQuery {
@@ -44,6 +45,8 @@ export class Registry {
   /** Keyed by `key=value`. */
   private readonly byLabel = new Map<string, Set<string>>();
   private readonly healthCounts = new Map<Health, number>();
+  /** The agents with at least one subscription. */
+  private readonly withSubscriptions = new Set<string>();
 
   /** Number of registered agents. */
   get size(): number {
@@ -72,7 +75,13 @@ export class Registry {
     for (const capability of record.spec.capabilities) addTo(this.byCapability, capability, record.id);
     for (const [key, value] of Object.entries(record.spec.labels))
       addTo(this.byLabel, `${key}=${value}`, record.id);
+    if (record.spec.subscriptions.length > 0) this.withSubscriptions.add(record.id);
     this.healthCounts.set(record.health, (this.healthCounts.get(record.health) ?? 0) + 1);
+  }
+
+  /** The agents that subscribe to any topic, in no particular order. */
+  *subscribers(): IterableIterator<AgentRecord> {
+    for (const id of this.withSubscriptions) yield this.agents.get(id)!;
   }
 
   /**
@@ -96,6 +105,7 @@ export class Registry {
     for (const capability of record.spec.capabilities) removeFrom(this.byCapability, capability, id);
     for (const [key, value] of Object.entries(record.spec.labels))
       removeFrom(this.byLabel, `${key}=${value}`, id);
+    this.withSubscriptions.delete(id);
     this.healthCounts.set(record.health, (this.healthCounts.get(record.health) ?? 1) - 1);
     return record;
   }
@@ -106,6 +116,7 @@ export class Registry {
     this.byType.clear();
     this.byCapability.clear();
     this.byLabel.clear();
+    this.withSubscriptions.clear();
     this.healthCounts.clear();
   }
 
@@ -116,11 +127,7 @@ export class Registry {
     for (const id of candidates) {
       const record = this.agents.get(id)!;
       if (!query.includeUnhealthy && record.health !== 'healthy') continue;
-      if (query.type && record.spec.type !== query.type) continue;
-      if (query.capabilities && !query.capabilities.every((c) => record.spec.capabilities.includes(c)))
-        continue;
-      if (query.selector && !matchesLabels(query.selector, record.spec.labels)) continue;
-      if ((query.skill || query.skillTag) && !offersSkill(record.spec, query.skill, query.skillTag)) continue;
+      if (!matchesQuery(record, query, query.selector)) continue;
       found.push(record);
     }
     return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -73,7 +73,18 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
 
   const observer = options.observer ?? {};
   const observe = (what: string, notify: () => void) => observeSafely(logger, what, notify);
-  const watches = new WatchStreams(options);
+  // Watch messages are encoded once by the fan-out and written as bytes; anything else is encoded here.
+  const base = protos.agentmesh.v1.ControlPlane.service;
+  const encodeWatch = base.Watch.responseSerialize as (event: WatchEvent) => Buffer;
+  const definition: grpc.ServiceDefinition = {
+    ...base,
+    Watch: {
+      ...base.Watch,
+      responseSerialize: (message: Buffer | WatchEvent) =>
+        Buffer.isBuffer(message) ? message : encodeWatch(message),
+    },
+  };
+  const watches = new WatchStreams(options, encodeWatch);
 
   const unary =
     <Req, Res>(
@@ -216,7 +227,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       signCertificate(request, () => caller(call)),
     ),
 
-    Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, WatchEvent>) => {
+    Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, Buffer>) => {
       let who: string;
       try {
         who = peerIdentity(call, options.identity).uri;
@@ -231,7 +242,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
 
   return {
     name: 'agentmesh.v1.ControlPlane',
-    definition: protos.agentmesh.v1.ControlPlane.service,
+    definition,
     implementation,
   };
 }

@@ -10,7 +10,15 @@ import { agentRecord, describePut, KEYS, parseLoad, type StoredAgent } from './s
 
 /** One change to the control plane's state, as watchers receive it. */
 export type StateChange =
-  | { kind: 'agent'; revision: number; type: 'put' | 'delete'; record: AgentRecord; reason: string }
+  | {
+      kind: 'agent';
+      revision: number;
+      type: 'put' | 'delete';
+      record: AgentRecord;
+      reason: string;
+      /** For a put, the record it replaced: a watcher of a scope the agent leaves still hears that it left. */
+      previous?: AgentRecord;
+    }
   | { kind: 'load'; revision: number; agentId: string; load: LoadReport }
   | { kind: 'policies'; revision: number; policies: PolicySet };
 
@@ -355,6 +363,7 @@ export class ControlPlaneState {
       type: 'put',
       record,
       reason: describePut(previous, record),
+      ...(previous ? { previous } : {}),
     };
   }
 }

@@ -1,6 +1,8 @@
 import type { AgentRecord, LoadReport } from '../core/agent-record.js';
 import type { PolicySet } from '../core/policy.js';
+import type { WatchScope } from '../core/watch-scope.js';
 import type { WatchEvent__Output } from '../generated/agentmesh/v1/WatchEvent.js';
+import type { WatchScope as WireScope, WatchScope__Output } from '../generated/agentmesh/v1/WatchScope.js';
 import { policiesFromWire, recordFromWire } from './convert.js';
 
 /** One message of a watch stream, in domain terms. */
@@ -23,6 +25,42 @@ export type WatchMessage =
 /** A running watch stream. */
 export interface WatchHandle {
   cancel(): void;
+}
+
+/** How a watch is opened. */
+export interface WatchOptions {
+  /** Only these agents (and the policies); without it, every agent. A watch resumes only with the same scope. */
+  scope?: WatchScope;
+}
+
+/** A scope on the wire. */
+export function scopeToWire(scope: WatchScope): WireScope {
+  return {
+    targets: scope.targets.map((query) => ({
+      type: query.type ?? '',
+      capabilities: [...(query.capabilities ?? [])],
+      labelSelector: query.labelSelector ?? '',
+      skill: query.skill ?? '',
+      skillTag: query.skillTag ?? '',
+    })),
+    agentIds: [...scope.agentIds],
+    topics: [...scope.topics],
+  };
+}
+
+/** A scope from the wire, its empty fields left out of each query. */
+export function scopeFromWire(scope: WatchScope__Output): WatchScope {
+  return {
+    targets: scope.targets.map((target) => ({
+      ...(target.type ? { type: target.type } : {}),
+      ...(target.capabilities.length ? { capabilities: target.capabilities } : {}),
+      ...(target.labelSelector ? { labelSelector: target.labelSelector } : {}),
+      ...(target.skill ? { skill: target.skill } : {}),
+      ...(target.skillTag ? { skillTag: target.skillTag } : {}),
+    })),
+    agentIds: scope.agentIds,
+    topics: scope.topics,
+  };
 }
 
 /** A watch message in domain terms. */

@@ -55,9 +55,27 @@ export type {
 } from './policy.js';
 
 // Topics and subscriptions
-export { MAX_TOPIC_SEGMENTS, matchesTopic, patternCovers, validatePattern, validateTopic } from './topic.js';
+export {
+  MAX_TOPIC_SEGMENTS,
+  matchesTopic,
+  patternCovers,
+  patternsOverlap,
+  validatePattern,
+  validateTopic,
+} from './topic.js';
 export { DEFAULT_MAX_IN_FLIGHT, validateSubscriptions } from './subscription.js';
 export type { Subscription } from './subscription.js';
+
+// What a watcher of the registry follows
+export {
+  compileScope,
+  describeQuery,
+  matchesQuery,
+  queryKey,
+  ScopeMatcher,
+  SCOPE_LIMITS,
+} from './watch-scope.js';
+export type { TargetQuery, WatchScope } from './watch-scope.js';
 
 // Call context, priorities, backoff
 export {

@@ -65,3 +65,20 @@ export function patternCovers(outer: string, inner: string): boolean {
   }
   return o.length === i.length;
 }
+
+/**
+ * Whether some topic matches both patterns (a topic is a pattern without wildcards): a subscription to `tasks.*`
+ * and a publisher's scope of `tasks.>` or `*.created` overlap; `tasks.*` and `jobs.>` do not.
+ */
+export function patternsOverlap(a: string, b: string): boolean {
+  const x = a.split('.');
+  const y = b.split('.');
+  for (let i = 0; ; i += 1) {
+    const done = i >= x.length;
+    const otherDone = i >= y.length;
+    if (done || otherDone) return done && otherDone;
+    // `>` takes one or more segments: whatever the other has left from here on (at least this one) fits.
+    if (x[i] === '>' || y[i] === '>') return true;
+    if (x[i] !== '*' && y[i] !== '*' && x[i] !== y[i]) return false;
+  }
+}

@@ -128,6 +128,9 @@ export class AttemptLoop {
     const observer = this.options.observer;
     const tried = new Set<string>();
     let lastError: MeshError | undefined;
+    // A query the registry view does not follow yet: once, wait (within the deadline) until it does.
+    const covering = this.pool.cover(plan.query, plan.deadline);
+    if (covering) await covering;
     this.budget.recordCall();
     for (let n = 0; n < maxAttempts; n += 1) {
       const picked = this.pool.pick(plan.query, plan.strategy, plan.key, tried, this.avoided());

@@ -1,32 +1,20 @@
 import { Backoff, type BackoffSettings } from '../core/backoff.js';
-import { offersSkill, type AgentRecord } from '../core/agent-record.js';
+import type { AgentRecord } from '../core/agent-record.js';
 import type { ControlPlaneClient, WatchHandle, WatchMessage } from '../control-plane/client.js';
-import { matchesLabels, parseLabelSelector, type LabelSelector } from '../core/label-selector.js';
+import { parseLabelSelector, type LabelSelector } from '../core/label-selector.js';
+import {
+  compileScope,
+  matchesQuery,
+  queryKey,
+  SCOPE_LIMITS,
+  type TargetQuery,
+  type WatchScope,
+} from '../core/watch-scope.js';
 import { ALLOW_ALL, isRevoked, type PolicySet } from '../core/policy.js';
 import { Code, MeshError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 
-/** Which agents a call may go to: a type, capabilities (all required), and a label selector. */
-export interface TargetQuery {
-  type?: string;
-  capabilities?: readonly string[];
-  labelSelector?: string;
-  /** Only agents offering the skill (tool) with this id, and a skill with this tag. */
-  skill?: string;
-  skillTag?: string;
-}
-
-/** A query in words, for errors: "type summarizer, labels zone=eu", or "any agent". */
-export function describeQuery(query: TargetQuery): string {
-  const parts = [
-    query.type ? `type ${query.type}` : '',
-    query.capabilities?.length ? `capabilities ${query.capabilities.join(', ')}` : '',
-    query.labelSelector ? `labels ${query.labelSelector}` : '',
-    query.skill ? `skill ${query.skill}` : '',
-    query.skillTag ? `skill tag ${query.skillTag}` : '',
-  ].filter(Boolean);
-  return parts.join(', ') || 'any agent';
-}
+export { describeQuery, type TargetQuery } from '../core/watch-scope.js';
 
 /** Options for {@link EndpointCache}. */
 export interface EndpointCacheOptions {
@@ -37,15 +25,40 @@ export interface EndpointCacheOptions {
   backoff?: Partial<BackoffSettings>;
   /** A watch that lasted this long resets the backoff when it ends (default 10 s). */
   stableMs?: number;
+  /**
+   * Follow only part of the registry: these entries to start with, widened on demand ({@link EndpointCache.cover},
+   * {@link EndpointCache.coverTopic}, {@link EndpointCache.coverAgent}). Without it the cache holds every agent,
+   * which costs every process memory and bandwidth in proportion to the whole mesh.
+   */
+  scope?: Partial<WatchScope>;
+  /**
+   * How long a widening of the scope waits for the control plane before the caller goes on with what the cache
+   * holds (default 5 s): while the control plane is unreachable, a new query finds no agents.
+   */
+  coverTimeoutMs?: number;
 }
 
 /** What a change to the cache was: listeners that care only about membership can skip load reports. */
 export type CacheChange = 'snapshot' | 'agent' | 'load' | 'policies';
 
+/** One watch stream the cache opened, and the version of the scope it was opened with. */
+interface Stream {
+  handle: WatchHandle | undefined;
+  version: number;
+  openedAt: number;
+  /** Set once the cache stops listening to it (replaced, or closed). */
+  dropped: boolean;
+}
+
 /**
  * The data plane's copy of the registry, fed by the control plane's watch stream: no control-plane round trip per
  * call. When the control plane is unreachable, the last known endpoints stay in use (static stability) while the
  * cache reconnects with backoff and resumes the watch from its last revision.
+ *
+ * With a scope, it holds only the agents the process needs: those matching the queries it calls, those it names
+ * (itself, its callers) and the subscribers of the topics it publishes to. A query, topic or agent not in the scope
+ * yet widens it on first use: the cache opens a watch with the wider scope and moves to it when its snapshot has
+ * arrived (the old one serves meanwhile). A scope that outgrows {@link SCOPE_LIMITS} watches everything instead.
  */
 export class EndpointCache {
   private readonly agents = new Map<string, AgentRecord>();
@@ -57,16 +70,42 @@ export class EndpointCache {
   private revision = 0;
   /** The agents of the last snapshot when it was partial (the cache then holds others too). */
   private partialSnapshot: ReadonlySet<string> | undefined;
-  private watch: WatchHandle | undefined;
+  /** The stream whose messages the cache applies. */
+  private live: Stream | undefined;
+  /** A stream with a wider scope, waiting for its snapshot to replace {@link live}. */
+  private widening: Stream | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private widenTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
   private closed = false;
   private ready: Promise<void>;
   private markReady!: () => void;
+  /** Undefined: the whole registry. Otherwise what the scope holds, each entry with the version that added it. */
+  private scope:
+    { targets: Map<string, TargetQuery>; agentIds: Set<string>; topics: Set<string> } | undefined;
+  private readonly added = new Map<string, number>();
+  private scopeVersion = 0;
+  /** The version of the scope whose snapshot the cache holds. */
+  private appliedVersion = -1;
+  private readonly waiters = new Set<{ version: number; done: () => void }>();
+  private readonly revisionWaiters = new Set<{ revision: number; done: () => void }>();
+  private warnedIds = false;
 
   constructor(private readonly options: EndpointCacheOptions) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.backoff = new Backoff(options.backoff, options.random);
+    if (options.scope) {
+      const checked = compileScope({
+        targets: options.scope.targets ?? [],
+        agentIds: options.scope.agentIds ?? [],
+        topics: options.scope.topics ?? [],
+      });
+      if (!checked.ok) throw checked.error;
+      this.scope = { targets: new Map(), agentIds: new Set(), topics: new Set() };
+      for (const query of options.scope.targets ?? []) this.addEntry('target', query);
+      for (const id of options.scope.agentIds ?? []) this.addEntry('agent', id);
+      for (const topic of options.scope.topics ?? []) this.addEntry('topic', topic);
+    }
   }
 
   /** Starts following the control plane; resolves once the first snapshot has arrived. */
@@ -78,7 +117,9 @@ export class EndpointCache {
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.watch?.cancel();
+    clearTimeout(this.widenTimer);
+    for (const stream of [this.live, this.widening]) this.drop(stream);
+    for (const waiter of [...this.waiters, ...this.revisionWaiters]) waiter.done();
   }
 
   /** The latest revision applied. */
@@ -89,6 +130,57 @@ export class EndpointCache {
   /** The authorization policies last received. */
   get policies(): PolicySet {
     return this.policySet;
+  }
+
+  /**
+   * Resolves once the cache has applied `revision` (a write's, so that a process reads its own writes back), or
+   * after `timeoutMs`, or when the cache closes.
+   */
+  reached(revision: number, timeoutMs = 5_000): Promise<void> {
+    if (this.revision >= revision || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        revision,
+        done: () => {
+          clearTimeout(timer);
+          this.revisionWaiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.done, timeoutMs);
+      timer.unref();
+      this.revisionWaiters.add(waiter);
+    });
+  }
+
+  /** What the cache follows: undefined for the whole registry. */
+  get watchScope(): WatchScope | undefined {
+    if (!this.scope) return undefined;
+    return {
+      targets: [...this.scope.targets.values()],
+      agentIds: [...this.scope.agentIds],
+      topics: [...this.scope.topics],
+    };
+  }
+
+  /**
+   * Makes sure the cache holds the agents `query` selects: undefined when it does already, else a promise that
+   * resolves once it does (or after the cover timeout, or when the cache closes).
+   * @throws MeshError INVALID_ARGUMENT for an invalid label selector.
+   */
+  cover(query: TargetQuery, timeoutMs?: number): Promise<void> | undefined {
+    if (query.labelSelector) this.selector(query.labelSelector);
+    return this.need('target', query, timeoutMs);
+  }
+
+  /** Makes sure the cache holds the subscribers of `topic` (a topic or a pattern); see {@link cover}. */
+  coverTopic(topic: string, timeoutMs?: number): Promise<void> | undefined {
+    return this.need('topic', topic, timeoutMs);
+  }
+
+  /** Makes sure the cache holds agent `id` when it is registered; see {@link cover}. */
+  coverAgent(id: string, timeoutMs?: number): Promise<void> | undefined {
+    return this.need('agent', id, timeoutMs);
   }
 
   /** Calls `listener` after every change, saying what kind it was (and, for one agent's change, whose). */
@@ -116,22 +208,21 @@ export class EndpointCache {
   }
 
   /**
-   * The healthy agents that match a query, ordered by id; never one whose identity the policies revoked.
+   * The healthy agents that match a query, ordered by id; never one whose identity the policies revoked. A scoped
+   * cache asked about a query it does not follow starts following it (see {@link cover}): the answer holds its
+   * agents once the control plane has sent them.
    * @throws MeshError INVALID_ARGUMENT for an invalid label selector.
    */
   select(query: TargetQuery): AgentRecord[] {
     const selector = query.labelSelector ? this.selector(query.labelSelector) : undefined;
+    if (this.scope) void this.need('target', query);
     const found: AgentRecord[] = [];
     // A revoked identity is never a target, even before the control plane has removed its registration.
     const revoked = (this.policies.revokedIdentities?.length ?? 0) > 0;
     for (const agent of this.agents.values()) {
       if (agent.health !== 'healthy') continue;
       if (revoked && isRevoked(this.policies, agent.spiffeId)) continue;
-      if (query.type && agent.spec.type !== query.type) continue;
-      if (query.capabilities && !query.capabilities.every((c) => agent.spec.capabilities.includes(c)))
-        continue;
-      if (selector && !matchesLabels(selector, agent.spec.labels)) continue;
-      if ((query.skill || query.skillTag) && !offersSkill(agent.spec, query.skill, query.skillTag)) continue;
+      if (!matchesQuery(agent, query, selector)) continue;
       found.push(agent);
     }
     return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -148,26 +239,173 @@ export class EndpointCache {
     return selector;
   }
 
+  /** The entry's key among {@link added}. */
+  private static keyOf(kind: 'target' | 'agent' | 'topic', entry: TargetQuery | string): string {
+    return `${kind}:${typeof entry === 'string' ? entry : queryKey(entry)}`;
+  }
+
+  /** Adds an entry to the scope (when it has room); returns the version of the scope that holds it. */
+  private addEntry(kind: 'target' | 'agent' | 'topic', entry: TargetQuery | string): number | undefined {
+    const scope = this.scope;
+    if (!scope) return undefined;
+    const key = EndpointCache.keyOf(kind, entry);
+    const known = this.added.get(key);
+    if (known !== undefined) return known;
+    if (kind === 'target') {
+      if (scope.targets.size >= SCOPE_LIMITS.targets) {
+        // More queries than a scope holds: follow everything from now on.
+        this.options.logger.info(
+          { queries: scope.targets.size },
+          'more target queries than a watch scope holds: following the whole registry',
+        );
+        this.scope = undefined;
+        return (this.scopeVersion += 1);
+      }
+      scope.targets.set(key, entry as TargetQuery);
+    } else if (kind === 'agent') {
+      if (scope.agentIds.size >= SCOPE_LIMITS.agentIds) {
+        if (!this.warnedIds) {
+          this.warnedIds = true;
+          this.options.logger.warn(
+            { agents: scope.agentIds.size },
+            'more named agents than a watch scope holds: further callers are known by their certificates only',
+          );
+        }
+        return undefined;
+      }
+      scope.agentIds.add(entry as string);
+    } else {
+      if (scope.topics.size >= SCOPE_LIMITS.topics) {
+        // More topics than a scope holds: the subscribers of every topic.
+        scope.topics.clear();
+        scope.topics.add('>');
+        this.scopeVersion += 1;
+        this.added.set(EndpointCache.keyOf('topic', '>'), this.scopeVersion);
+        return this.scopeVersion;
+      }
+      scope.topics.add(entry as string);
+    }
+    this.scopeVersion += 1;
+    this.added.set(key, this.scopeVersion);
+    return this.scopeVersion;
+  }
+
+  private need(
+    kind: 'target' | 'agent' | 'topic',
+    entry: TargetQuery | string,
+    timeoutMs?: number,
+  ): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    // Whole registry: nothing to add, but a cache that has just widened to it may not hold it yet.
+    const version = !this.scope
+      ? this.scopeVersion
+      : kind === 'topic' && this.scope.topics.has('>')
+        ? this.added.get(EndpointCache.keyOf('topic', '>'))
+        : this.addEntry(kind, entry);
+    if (version === undefined || version <= this.appliedVersion) return undefined;
+    this.scheduleWidening();
+    return new Promise((resolve) => {
+      const waiter = {
+        version,
+        done: () => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve();
+        },
+      };
+      // Never longer than the cover timeout, nor past the caller's own deadline.
+      const most = this.options.coverTimeoutMs ?? 5_000;
+      const timer = setTimeout(waiter.done, Math.max(0, Math.min(most, timeoutMs ?? most)));
+      timer.unref();
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Widens the watch soon: entries added in the same turn of the event loop share one new stream. */
+  private scheduleWidening(): void {
+    if (this.widenTimer) return;
+    this.widenTimer = setTimeout(() => {
+      this.widenTimer = undefined;
+      this.widen();
+    }, 0);
+    this.widenTimer.unref();
+  }
+
+  /**
+   * Opens a watch with the scope as it is now, unless one is opening already or the cache is between streams (it
+   * reconnects with the latest scope).
+   */
+  private widen(): void {
+    if (this.closed || !this.live) return;
+    if (this.widening?.version === this.scopeVersion) return;
+    if (this.live.version === this.scopeVersion) return;
+    this.drop(this.widening);
+    const stream = this.open(0);
+    this.widening = stream;
+    if (!stream.handle) this.widening = undefined;
+  }
+
   /**
    * Opens the watch: at most one is open or waiting to reconnect at any time. When it ends, the next one starts
-   * after a backoff (reset when the stream had been up for a stable period), from the last revision applied.
+   * after a backoff (reset when the stream had been up for a stable period), from the last revision applied when
+   * its scope is the one the cache holds, else from a snapshot.
    */
   private connect(): void {
-    if (this.closed || this.watch || this.retryTimer) return;
-    const openedAt = Date.now();
+    if (this.closed || this.live || this.retryTimer) return;
+    this.live = this.open(this.appliedVersion === this.scopeVersion ? this.revision : 0);
+    if (!this.live.handle) this.live = undefined;
+  }
+
+  /** A watch stream with the current scope, from `since`. */
+  private open(since: number): Stream {
+    const stream: Stream = {
+      handle: undefined,
+      version: this.scopeVersion,
+      openedAt: Date.now(),
+      dropped: false,
+    };
     const ended = () => {
-      this.watch = undefined;
+      if (stream.dropped) return;
+      stream.dropped = true;
+      if (stream === this.widening) {
+        // The wider stream failed before its snapshot: its callers go on with what the cache holds, and the
+        // widening is tried again later, the live stream serving meanwhile.
+        this.widening = undefined;
+        for (const waiter of this.waiters) if (waiter.version <= stream.version) waiter.done();
+        this.widenTimer = setTimeout(() => {
+          this.widenTimer = undefined;
+          this.widen();
+        }, this.backoff.next());
+        this.widenTimer.unref();
+        return;
+      }
+      this.live = undefined;
+      this.drop(this.widening);
+      this.widening = undefined;
       if (this.closed) return;
       // Keep serving from what we have; the client logs the outage (once, then summaries).
-      if (Date.now() - openedAt >= (this.options.stableMs ?? 10_000)) this.backoff.reset();
+      if (Date.now() - stream.openedAt >= (this.options.stableMs ?? 10_000)) this.backoff.reset();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;
         this.connect();
       }, this.backoff.next());
       this.retryTimer.unref();
     };
+    const onMessage = (message: WatchMessage) => {
+      if (stream.dropped) return;
+      if (stream === this.widening) {
+        if (message.kind !== 'snapshot') return;
+        this.drop(this.live);
+        this.live = stream;
+        this.widening = undefined;
+      }
+      if (message.kind === 'snapshot') this.appliedVersion = stream.version;
+      this.apply(message);
+      if (message.kind === 'snapshot') this.releaseWaiters();
+    };
+    const scope = this.watchScope;
     try {
-      this.watch = this.options.client.watch(this.revision, (message) => this.apply(message), ended);
+      stream.handle = this.options.client.watch(since, onMessage, ended, scope ? { scope } : {});
     } catch (error) {
       // The client was closed under the cache: there is nothing left to follow.
       this.options.logger.warn(
@@ -175,6 +413,17 @@ export class EndpointCache {
         'cannot watch the control plane any more; the cache stops following it',
       );
     }
+    return stream;
+  }
+
+  private drop(stream: Stream | undefined): void {
+    if (!stream || stream.dropped) return;
+    stream.dropped = true;
+    stream.handle?.cancel();
+  }
+
+  private releaseWaiters(): void {
+    for (const waiter of this.waiters) if (waiter.version <= this.appliedVersion) waiter.done();
   }
 
   private apply(message: WatchMessage): void {
@@ -199,6 +448,7 @@ export class EndpointCache {
         break;
     }
     this.revision = Math.max(this.revision, message.revision);
+    for (const waiter of this.revisionWaiters) if (waiter.revision <= this.revision) waiter.done();
     if (message.kind === 'progress') return;
     const agentId =
       message.kind === 'load' ? message.agentId : message.kind === 'agent' ? message.record.id : undefined;

@@ -111,6 +111,14 @@ export class EndpointPool {
   }
 
   /**
+   * Undefined when the cache follows the agents `query` selects; otherwise a promise that resolves once it does,
+   * or at `deadline` (ms since the epoch) at the latest.
+   */
+  cover(query: TargetQuery, deadline: number | undefined): Promise<void> | undefined {
+    return this.options.cache.cover(query, deadline === undefined ? undefined : deadline - Date.now());
+  }
+
+  /**
    * The target for a query and strategy, its balancer brought up to date with the registry.
    * @throws MeshError INVALID_ARGUMENT for an unknown strategy (and then records nothing).
    */

@@ -87,6 +87,8 @@ export class RoutedChannel implements grpc.ChannelInterface {
       if (!selector.ok) throw selector.error;
     }
     const channel = new RoutedChannel(cache, query, options, router);
+    // Follow the query's agents from now on, not only from the first call.
+    void cache.cover(query);
     const defaultTimeoutMs = options.defaultTimeoutMs ?? router.defaultTimeoutMs;
     return {
       target: channel.getTarget(),

@@ -35,8 +35,10 @@ import type { SignCertificateResponse as _agentmesh_v1_SignCertificateResponse, 
 import type { Skill as _agentmesh_v1_Skill, Skill__Output as _agentmesh_v1_Skill__Output } from './agentmesh/v1/Skill.js';
 import type { Snapshot as _agentmesh_v1_Snapshot, Snapshot__Output as _agentmesh_v1_Snapshot__Output } from './agentmesh/v1/Snapshot.js';
 import type { Subscription as _agentmesh_v1_Subscription, Subscription__Output as _agentmesh_v1_Subscription__Output } from './agentmesh/v1/Subscription.js';
+import type { TargetScope as _agentmesh_v1_TargetScope, TargetScope__Output as _agentmesh_v1_TargetScope__Output } from './agentmesh/v1/TargetScope.js';
 import type { WatchEvent as _agentmesh_v1_WatchEvent, WatchEvent__Output as _agentmesh_v1_WatchEvent__Output } from './agentmesh/v1/WatchEvent.js';
 import type { WatchRequest as _agentmesh_v1_WatchRequest, WatchRequest__Output as _agentmesh_v1_WatchRequest__Output } from './agentmesh/v1/WatchRequest.js';
+import type { WatchScope as _agentmesh_v1_WatchScope, WatchScope__Output as _agentmesh_v1_WatchScope__Output } from './agentmesh/v1/WatchScope.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -83,8 +85,10 @@ export interface ProtoGrpcType {
       Skill: MessageTypeDefinition<_agentmesh_v1_Skill, _agentmesh_v1_Skill__Output>
       Snapshot: MessageTypeDefinition<_agentmesh_v1_Snapshot, _agentmesh_v1_Snapshot__Output>
       Subscription: MessageTypeDefinition<_agentmesh_v1_Subscription, _agentmesh_v1_Subscription__Output>
+      TargetScope: MessageTypeDefinition<_agentmesh_v1_TargetScope, _agentmesh_v1_TargetScope__Output>
       WatchEvent: MessageTypeDefinition<_agentmesh_v1_WatchEvent, _agentmesh_v1_WatchEvent__Output>
       WatchRequest: MessageTypeDefinition<_agentmesh_v1_WatchRequest, _agentmesh_v1_WatchRequest__Output>
+      WatchScope: MessageTypeDefinition<_agentmesh_v1_WatchScope, _agentmesh_v1_WatchScope__Output>
     }
   }
 }

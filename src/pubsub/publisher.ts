@@ -14,6 +14,7 @@ import { newPending, type DeliveryOutcome, type Pending, type Route, type Slot }
 import { EventRouting } from './event-routing.js';
 import { eventToWire, validateEvent, type MeshEvent, type PublishReport } from './event.js';
 import { Redelivery } from './redelivery.js';
+import { matchesTopic } from '../core/topic.js';
 
 /** Options for {@link EventPublisher}. */
 export interface PublisherOptions {
@@ -40,6 +41,11 @@ export interface PublisherOptions {
    * reason. Subscribers check it too: this only fails early with a clear error.
    */
   mayPublish?: (topic: string) => string | undefined;
+  /**
+   * The topics (or patterns) this publisher declared it publishes to: its cache follows only their subscribers, so
+   * an event to another topic is refused rather than routed to none.
+   */
+  topics?: readonly string[];
   random?: () => number;
   /** Counts published events and finished deliveries (Prometheus). */
   metrics?: Pick<AgentInstruments, 'eventPublished' | 'eventDelivery'>;
@@ -155,6 +161,13 @@ export class EventPublisher {
     if (!valid.ok) throw valid.error;
     const denied = this.options.mayPublish?.(topic);
     if (denied) throw new MeshError(Code.PERMISSION_DENIED, denied);
+    const declared = this.options.topics;
+    if (declared && !declared.some((pattern) => matchesTopic(pattern, topic))) {
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        `${topic} is not among the topics this agent publishes to (${declared.join(', ') || 'none'}): add it to the agent's \`publishes\``,
+      );
+    }
     const parent = currentContext() ?? { chain: [] };
     const context = childContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit);
     // A recorded producer span is the parent of every subscriber's consumer span.

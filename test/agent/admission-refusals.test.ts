@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { Code, type MeshError } from '../../src/core/errors.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startTestMesh, type TestMesh, knows } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 describe('a refusal passed on from a nested call is not taken for the callee refusing a call it never ran', () => {
@@ -37,14 +37,10 @@ describe('a refusal passed on from a nested call is not taken for the callee ref
           },
         },
       });
-      await until(() => front.cache.get('backend-1') !== undefined, 'backend known', 10_000);
+      await until(() => knows(front, 'backend-1'), 'backend known', 10_000);
     }
     client = await start('client-1');
-    await until(
-      () => client.cache.get('front-1') !== undefined && client.cache.get('front-2') !== undefined,
-      'fronts',
-      10_000,
-    );
+    await until(() => knows(client, 'front-1', 'front-2'), 'fronts', 10_000);
     await admin.setPolicies({
       defaultEffect: 'allow',
       rules: [],

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { Code, type MeshError } from '../../src/core/errors.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startTestMesh, type TestMesh, knows } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /** A gate a handler waits at until the test opens it. */
@@ -74,7 +74,7 @@ describe('call scheduling at a busy agent', () => {
       type: 'caller',
     });
     agents.push(caller);
-    await until(() => caller.cache.get('llm-1') !== undefined, 'llm-1 known', 10_000);
+    await until(() => knows(caller, 'llm-1'), 'llm-1 known', 10_000);
   });
 
   afterAll(async () => {
@@ -179,7 +179,7 @@ describe('call scheduling at a busy agent', () => {
 
   it('refuses with a retry-after hint when the queue is full, and clients steer to an instance with room', async () => {
     const full = await llm('llm-2', 0);
-    await until(() => caller.cache.get(full.name) !== undefined, 'llm-2 known', 10_000);
+    await until(() => knows(caller, full.name), 'llm-2 known', 10_000);
     const { held } = await occupy('llm-2');
     // The clocks stand still from the refusal on (Date only: timers and the sockets run on), so the hint lasts
     // for all the calls below however slowly they run.

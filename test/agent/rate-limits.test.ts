@@ -6,7 +6,7 @@ import type { RateLimit } from '../../src/core/policy.js';
 import { Code, type MeshError } from '../../src/core/errors.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../../src/transport/credentials.js';
 import { loadMeshProtos } from '../../src/transport/protos.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startTestMesh, type TestMesh, knows } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 const ID = (name: string) => `spiffe://agentmesh.local/agent/${name}`;
@@ -63,7 +63,7 @@ describe('per-caller rate limits', () => {
     first = await start('caller-1');
     second = await start('caller-2');
     for (const caller of [first, second]) {
-      await until(() => caller.cache.get('llm-1') !== undefined, 'llm-1 known', 10_000);
+      await until(() => knows(caller, 'llm-1'), 'llm-1 known', 10_000);
     }
   });
 

@@ -3,7 +3,7 @@ import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js'
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { Code } from '../../src/core/errors.js';
 import { runEntryPoint } from '../helpers/run-cli.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startTestMesh, type TestMesh, knows } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 const SUMMARIZE_INPUT = {
@@ -60,7 +60,7 @@ describe('agent cards and tool routing', () => {
     caller = await start('caller-1', {});
     discovery = await mesh.client('caller-1');
     await until(
-      () => ['writer-1', 'writer-2', 'search-1'].every((name) => caller.cache.get(name)),
+      () => knows(caller, 'writer-1', 'writer-2', 'search-1'),
       'agents known to the caller',
       10_000,
     );

@@ -192,3 +192,13 @@ export async function startCaller(
     },
   };
 }
+
+/**
+ * Whether `agent`'s view of the registry holds each of `names`, starting to follow any it does not yet: an agent
+ * follows only what it needs (what it calls from its first call, and itself), so a test that looks an agent up by
+ * name asks for it.
+ */
+export function knows(agent: { cache: EndpointCache }, ...names: string[]): boolean {
+  for (const name of names) void agent.cache.coverAgent(name);
+  return names.every((name) => agent.cache.get(name) !== undefined);
+}

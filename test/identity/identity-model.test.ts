@@ -18,7 +18,7 @@ import { CONTROL_PLANE_CHANNEL_OPTIONS, MESH_CHANNEL_OPTIONS } from '../../src/t
 import { loadMeshProtos } from '../../src/transport/protos.js';
 import { runEntryPoint } from '../helpers/run-cli.js';
 import { requireSystemBinary } from '../helpers/system-binary.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { knows, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 const ID = (name: string) => `spiffe://agentmesh.local/agent/${name}`;
@@ -73,7 +73,7 @@ describe('the identity model', () => {
     await start('vault-1', 'vault');
     caller = await start('planner-1', 'planner');
     await until(
-      () => caller.cache.get('summarizer-1') !== undefined && caller.cache.get('vault-1') !== undefined,
+      () => knows(caller, 'summarizer-1', 'vault-1'),
       'the caller knows the summarizer and the vault',
       10_000,
     );
@@ -129,7 +129,13 @@ describe('the identity model', () => {
 
   it('cuts a revoked identity off: no requests, no renewal, no registration, no calls', async () => {
     const stolen = await start('scribe-1', 'scribe');
-    await until(() => caller.cache.get('scribe-1') !== undefined, 'the scribe is known', 10_000);
+    await until(() => knows(caller, 'scribe-1'), 'the scribe is known', 10_000);
+    // It knows where the vault is before it is revoked (afterwards the control plane tells it nothing more).
+    await until(
+      () => stolen.cache.select({ type: 'vault' }).length > 0,
+      'the scribe knows the vault',
+      10_000,
+    );
     const client = await mesh.client('scribe-1', ['scribe']);
     // A watch it opened before the revocation ends with it.
     let snapshots = 0;
@@ -209,7 +215,7 @@ describe('the identity model', () => {
     expect(refused.code).toBe(Code.PERMISSION_DENIED);
     // Unregistered, it is still an intern: its certificate says so.
     const intern = await start('intern-3', 'intern');
-    await until(() => intern.cache.policies.rules.length === 1 && intern.cache.get('vault-1') !== undefined);
+    await until(() => intern.cache.policies.rules.length === 1 && knows(intern, 'vault-1'));
     await until(() => agents.find((a) => a.name === 'vault-1')!.cache.policies.rules.length === 1);
     const denied = await failure(intern.mesh.call({ type: 'vault' }, 'whoami', ''));
     expect(denied.code).toBe(Code.PERMISSION_DENIED);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { Code, MeshError } from '../../src/core/errors.js';
 import { requireSystemBinary } from '../helpers/system-binary.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startTestMesh, type TestMesh, knows } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /** A sample line's value, e.g. `agentmesh_client_calls_total{...,code="OK"} 3`, or undefined when absent. */
@@ -49,7 +49,7 @@ describe('agent metrics', () => {
       subscriptions: [{ pattern: 'jobs.*', handler: () => undefined }],
     });
     caller = await start('caller-1', 'caller', {});
-    await until(() => caller.cache.get('worker-1') !== undefined, 'worker known', 10_000);
+    await until(() => knows(caller, 'worker-1'), 'worker known', 10_000);
     for (let i = 0; i < 5; i += 1) await caller.mesh.call({ type: 'worker' }, 'work', { i });
     await expect(caller.mesh.call({ type: 'worker' }, 'flaky', {})).rejects.toThrow(/not today/);
     await expect(caller.mesh.call({ type: 'worker' }, 'no-such-method', {})).rejects.toThrow(

@@ -6,7 +6,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { eventToWire } from '../../src/pubsub/event.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../../src/transport/credentials.js';
 import { loadMeshProtos } from '../../src/transport/protos.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startTestMesh, type TestMesh, knows } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -56,7 +56,7 @@ describe('logs of calls and events, and metrics of failures', () => {
       type: 'caller',
     });
     agents.push(worker, caller);
-    await until(() => caller.cache.get('worker-1') !== undefined, 'worker known', 10_000);
+    await until(() => knows(caller, 'worker-1'), 'worker known', 10_000);
     await expect(caller.mesh.call({ type: 'worker' }, 'boom', 'x')).rejects.toMatchObject({ code: 2 });
     // The caller learns the trace id of a call it starts: the same as the callee logs.
     const ok = await caller.mesh.call({ type: 'worker' }, 'fine', 'x');
@@ -89,7 +89,7 @@ describe('logs of calls and events, and metrics of failures', () => {
       type: 'source',
     });
     agents.push(sink, source);
-    await until(() => source.cache.get('sink-1') !== undefined, 'sink known', 10_000);
+    await until(() => knows(source, 'sink-1'), 'sink known', 10_000);
     source.publish('jobs.created', { n: 1 });
     await until(
       () => lines.some((l) => String(l.msg).startsWith('event handler failed')),
@@ -179,7 +179,7 @@ describe('logs of calls and events, and metrics of failures', () => {
       type: 'caller',
     });
     agents.push(worker, caller);
-    await until(() => caller.cache.get('worker-2') !== undefined, 'worker known', 10_000);
+    await until(() => knows(caller, 'worker-2'), 'worker known', 10_000);
     // A first call (no trace sent) gets one started by the callee.
     await caller.mesh.call({ type: 'scribe' }, 'work', 'x');
     const line = lines.find((entry) => entry.msg === 'working on it');

@@ -3,7 +3,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@o
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { registerTracing, stopTracing } from '../../src/observability/tracing.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startTestMesh, type TestMesh, knows } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -40,7 +40,7 @@ describe('tracing across agents', () => {
         },
       },
     });
-    await until(() => ['back-1', 'audit-1'].every((name) => front.cache.get(name)), 'agents known', 10_000);
+    await until(() => knows(front, 'back-1', 'audit-1'), 'agents known', 10_000);
   });
 
   afterAll(async () => {
@@ -56,7 +56,7 @@ describe('tracing across agents', () => {
       type: 'caller',
     });
     agents.push(caller);
-    await until(() => caller.cache.get('front-1') !== undefined, 'front known', 10_000);
+    await until(() => knows(caller, 'front-1'), 'front known', 10_000);
     exporter.reset();
     await caller.mesh.call({ type: 'front' }, 'handle', 'hello');
     await until(

@@ -4,7 +4,7 @@ import { EtcdStore } from '../../src/control-plane/stores/etcd-store.js';
 import type { ReceivedEvent } from '../../src/pubsub/event.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { etcdBinary, startEtcd, type EtcdProcess } from '../helpers/etcd.js';
-import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { startTestMesh, type TestMesh, knows } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -56,10 +56,7 @@ describe.skipIf(!etcdBinary)('publish/subscribe across control-plane replicas on
       type: 'billing',
     });
     agents.push(publisher);
-    await until(
-      () => ['audit-1', 'worker-1', 'worker-2'].every((name) => publisher.cache.get(name)),
-      'the subscribers known',
-    );
+    await until(() => knows(publisher, 'audit-1', 'worker-1', 'worker-2'), 'the subscribers known');
     for (let i = 0; i < 50; i += 1) {
       expect(publisher.publish('invoices.paid', { invoice: i })).toMatchObject({
         subscriptions: 1,

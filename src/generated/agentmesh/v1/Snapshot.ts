@@ -19,6 +19,12 @@ export interface Snapshot {
    * which the control plane sends to every watcher when the time is up.
    */
   'partial'?: (boolean);
+  /**
+   * More pieces of this snapshot follow (only to a watcher that asked for chunked_snapshots): the watcher keeps the
+   * agents of each piece and applies the whole when a piece with `more` false arrives. Every piece carries the same
+   * revision, policies and partial flag.
+   */
+  'more'?: (boolean);
 }
 
 export interface Snapshot__Output {
@@ -37,4 +43,10 @@ export interface Snapshot__Output {
    * which the control plane sends to every watcher when the time is up.
    */
   'partial': (boolean);
+  /**
+   * More pieces of this snapshot follow (only to a watcher that asked for chunked_snapshots): the watcher keeps the
+   * agents of each piece and applies the whole when a piece with `more` false arrives. Every piece carries the same
+   * revision, policies and partial flag.
+   */
+  'more': (boolean);
 }
