@@ -3,8 +3,8 @@
  * figure against its baseline in the same run.
  * - a new agent's start: `startAgent` resolves and its first call to an agent of the mesh succeeds (baseline: the
  *   same start while the registry is empty);
- * - one change reaching 1,000 scoped watchers (each follows one of 100 types and the changing agent's type): the
- *   time until the last of them has it, p50/p99 over rounds;
+ * - one change reaching 1,000 scoped watchers (each follows one of 1,000 types, of 100 agents each at 100,000, and
+ *   the changing agent's type): the time until the last of them has it, p50/p99 over rounds;
  * - a heartbeat's round trip that changes the agent's load while those 1,000 watchers hear of it (baseline: the same
  *   heartbeats before any watcher opened);
  * - the control plane's heap per registered agent;
@@ -29,7 +29,7 @@ import { percentile } from './baseline.js';
 
 type Figures = Record<string, number>;
 
-const TYPES = 100;
+const TYPES = 1_000;
 const WATCHERS = 1_000;
 const WATCHER_IDENTITIES = 20;
 const ROUNDS = 20;

@@ -43,6 +43,8 @@ export interface WatchStreamOptions {
 /** The most agents, and about the most bytes, one piece of a snapshot carries (to a watcher that takes pieces). */
 const PIECE_AGENTS = 512;
 const PIECE_BYTES = 1024 * 1024;
+/** The most often one agent's load reaches watchers. */
+const LOAD_INTERVAL_MS = 1_000;
 /** Deliveries written in one turn of the event loop before requests get theirs. */
 const DELIVERIES_PER_TURN = 64;
 
@@ -67,6 +69,12 @@ export class WatchStreams {
   private readonly deliveries: Array<{ watcher: Watcher; change: StateChange; bytes: () => Buffer }> = [];
   private next = 0;
   private delivering = false;
+  /** Agents whose load went out in this interval, and the newer loads held until it ends. */
+  private readonly loads = {
+    recent: new Set<string>(),
+    held: new Map<string, Extract<StateChange, { kind: 'load' }>>(),
+    timer: undefined as NodeJS.Timeout | undefined,
+  };
   private subscribed = false;
   private stamp = 0;
 
@@ -163,7 +171,10 @@ export class WatchStreams {
       if (change.kind === 'load') latestLoad.set(change.agentId, i);
     });
     changes.forEach((change, i) => {
-      if (change.kind === 'load' && latestLoad.get(change.agentId) !== i) return;
+      if (change.kind === 'load') {
+        if (latestLoad.get(change.agentId) !== i) return;
+        if (!this.loadMayGo(change)) return;
+      }
       let encoded: Buffer | undefined;
       const bytes = () => (encoded ??= this.encode(changeToWire(change)));
       if (change.kind === 'policies') {
@@ -188,6 +199,32 @@ export class WatchStreams {
       offer(this.byId.get(record.id));
     });
     this.deliver(all);
+  }
+
+  /**
+   * Whether an agent's new load goes out now: at most once per {@link LOAD_INTERVAL_MS} per agent, however often it
+   * heartbeats. A load that comes sooner is held, a newer one replacing it, and goes out when the interval ends.
+   */
+  private loadMayGo(change: Extract<StateChange, { kind: 'load' }>): boolean {
+    const held = this.loads.recent.has(change.agentId);
+    if (held) this.loads.held.set(change.agentId, change);
+    else this.loads.recent.add(change.agentId);
+    if (!this.loads.timer) {
+      this.loads.timer = setInterval(() => {
+        const held = [...this.loads.held.values()];
+        this.loads.held.clear();
+        this.loads.recent.clear();
+        if (held.length === 0) {
+          clearInterval(this.loads.timer);
+          this.loads.timer = undefined;
+          return;
+        }
+        this.pending.push(...held);
+        this.dispatch();
+      }, LOAD_INTERVAL_MS);
+      this.loads.timer.unref();
+    }
+    return !held;
   }
 
   /** Writes queued deliveries in order: a slice now and the rest in later turns, or all of them now. */
@@ -288,8 +325,8 @@ class PendingSnapshot {
 /**
  * One watch stream: a snapshot (or the missed changes when resuming from a kept revision), then every change that
  * concerns its scope, with progress messages while idle. A watcher that stops reading is cut off with
- * RESOURCE_EXHAUSTED once its queue holds too many messages or bytes, or when a new snapshot would have to wait
- * behind what it has not read; it resumes from its last revision. `onClosed` is called once when it ends.
+ * RESOURCE_EXHAUSTED once its queue holds too many messages or bytes; it resumes from its last revision. `onClosed`
+ * is called once when it ends.
  */
 class Watcher {
   /** Set by the fan-out while it offers one change, so that a watcher in two indexes gets it once. */
@@ -299,6 +336,8 @@ class Watcher {
   private readonly queue: Array<{ message: Buffer; bytes: number } | PendingSnapshot> = [];
   private queuedBytes = 0;
   private waitingForDrain = false;
+  /** A snapshot waits for the messages queued before it to be written. */
+  private snapshotDue = false;
   private lastSent = 0;
   private closed = false;
   private progress: NodeJS.Timeout | undefined;
@@ -360,14 +399,21 @@ class Watcher {
       this.call.emit('error', { code: Code.PERMISSION_DENIED, details: revokedRefusal(this.who).message });
       return;
     }
+    if (this.snapshotDue) return;
     this.enqueue(bytes());
   }
 
-  /** A snapshot goes out at once, or not at all: one that would wait behind unread messages cuts the watcher off. */
+  /**
+   * Starts the watcher again from a snapshot of now. One that would wait behind unread messages goes out once they
+   * are written, taken then; changes meanwhile are not queued (the snapshot will hold them).
+   */
   sendSnapshot(): void {
     if (this.closed) return;
-    if (this.waitingForDrain || this.queue.length > 0)
-      return this.cutOff('a new snapshot would wait behind unread messages');
+    if (this.waitingForDrain || this.queue.length > 0) {
+      this.snapshotDue = true;
+      return;
+    }
+    this.snapshotDue = false;
     const { state } = this.options;
     this.from = state.revision;
     const records = this.matcher ? this.scopedRecords(this.matcher) : [...state.registry.all()];
@@ -452,6 +498,7 @@ class Watcher {
         });
       }
     }
+    if (this.snapshotDue && !this.waitingForDrain && this.queue.length === 0) this.sendSnapshot();
   }
 
   private cutOff(why: string): void {
