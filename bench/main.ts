@@ -6,7 +6,7 @@
  * Every figure is measured against a baseline in the same run on the same machine, never against a fixed number:
  * - mtls-unary: a 1 KB unary call to the same handler, over agent-mesh's mTLS (certificate providers plus the SPIFFE
  *   peer check on every call) and over plain grpc-js `createSsl` mTLS (the baseline): closed-loop throughput and
- *   sequential latency p50/p99.
+ *   sequential latency p50/p99, in alternating rounds.
  * - mesh-call: a 1 KB call through the mesh client against direct grpc-js mTLS (see bench/mesh-call.ts).
  * - sidecar: a 1 KB call through the mesh client, `agent-mesh sidecar` and a plaintext app against direct grpc-js
  *   mTLS (see bench/sidecar.ts).
@@ -45,7 +45,7 @@ import { benchPubSub } from './pubsub.js';
 import { benchRegistryScale } from './registry-scale.js';
 import { benchScheduling } from './scheduling.js';
 import { benchSidecar } from './sidecar.js';
-import { percentile } from './baseline.js';
+import { closedLoop, percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
 /**
@@ -57,6 +57,8 @@ const only = process.argv.includes('--scenario')
   : undefined;
 const wanted = (scenario: string) => only === undefined || only === scenario;
 const THROUGHPUT_MS = 3_000;
+/** Rounds of each kind, alternated, over which the throughput time and latency calls are spread. */
+const ROUNDS = 6;
 const CONCURRENCY = 32;
 const LATENCY_CALLS = 3_000;
 const PAYLOAD = Buffer.alloc(1024, 7);
@@ -71,30 +73,38 @@ function invoke(client: AgentClient): Promise<void> {
   );
 }
 
-async function measureCalls(client: AgentClient): Promise<Figures> {
-  for (let i = 0; i < 500; i += 1) await invoke(client); // warm up connection and JIT
-  let calls = 0;
-  const end = performance.now() + THROUGHPUT_MS;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        await invoke(client);
-        calls += 1;
-      }
-    }),
-  );
-  const latencies: number[] = [];
-  for (let i = 0; i < LATENCY_CALLS; i += 1) {
-    const start = performance.now();
-    await invoke(client);
-    latencies.push(performance.now() - start);
+/**
+ * Throughput and latency of two clients of the same handler, measured in alternating rounds (direct, mesh, direct,
+ * ...) so that a machine that gets busier or quieter during the run affects both alike.
+ */
+async function measureAlternating(clients: { direct: AgentClient; mesh: AgentClient }): Promise<{
+  direct: Figures;
+  mesh: Figures;
+}> {
+  for (const client of [clients.direct, clients.mesh]) {
+    for (let i = 0; i < 500; i += 1) await invoke(client); // warm up connection and JIT
   }
-  latencies.sort((a, b) => a - b);
-  return {
-    callsPerSecond: Math.round((calls / THROUGHPUT_MS) * 1000),
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
+  const calls = { direct: 0, mesh: 0 };
+  const latencies: { direct: number[]; mesh: number[] } = { direct: [], mesh: [] };
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const kind of ['direct', 'mesh'] as const) {
+      calls[kind] += await closedLoop(() => invoke(clients[kind]), THROUGHPUT_MS / ROUNDS, CONCURRENCY);
+      for (let i = 0; i < LATENCY_CALLS / ROUNDS; i += 1) {
+        const start = performance.now();
+        await invoke(clients[kind]);
+        latencies[kind].push(performance.now() - start);
+      }
+    }
+  }
+  const figures = (kind: 'direct' | 'mesh'): Figures => {
+    const sorted = latencies[kind].sort((a, b) => a - b);
+    return {
+      callsPerSecond: Math.round((calls[kind] / THROUGHPUT_MS) * 1000),
+      p50Ms: percentile(sorted, 50),
+      p99Ms: percentile(sorted, 99),
+    };
   };
+  return { direct: figures('direct'), mesh: figures('mesh') };
 }
 
 async function benchMtlsUnary(ca: CertificateAuthority): Promise<Figures> {
@@ -154,8 +164,10 @@ async function benchMtlsUnary(ca: CertificateAuthority): Promise<Figures> {
   );
 
   try {
-    const baseline = await measureCalls(directClient);
-    const ours = await measureCalls(meshClient);
+    const { direct: baseline, mesh: ours } = await measureAlternating({
+      direct: directClient,
+      mesh: meshClient,
+    });
     return {
       directCallsPerSecond: baseline.callsPerSecond!,
       meshCallsPerSecond: ours.callsPerSecond!,

@@ -32,7 +32,7 @@ type Figures = Record<string, number>;
 const TYPES = 1_000;
 const WATCHERS = 1_000;
 const WATCHER_IDENTITIES = 20;
-const ROUNDS = 20;
+const ROUNDS = 100;
 const HEARTBEATS = 200;
 
 function heapUsed(): number {

@@ -46,7 +46,7 @@ const PIECE_BYTES = 1024 * 1024;
 /** The most often one agent's load reaches watchers. */
 const LOAD_INTERVAL_MS = 1_000;
 /** Deliveries written in one turn of the event loop before requests get theirs. */
-const DELIVERIES_PER_TURN = 64;
+const DELIVERIES_PER_TURN = 256;
 
 /**
  * The watch streams the control plane serves. Each change is handed to the watchers it concerns (found through
