@@ -349,6 +349,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       await leaveElection?.();
       probe.close();
       await server.shutdown(graceMs);
+      registrar.close();
       view.stop();
       await state.stop();
       await options.store.close();

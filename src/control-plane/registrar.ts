@@ -17,7 +17,7 @@ import {
 } from '../core/policy.js';
 import type { ControlPlaneState } from './state.js';
 import { KEYS, storedAgent } from './stored-agent.js';
-import type { Store } from './store.js';
+import type { LeaseId, Store } from './store.js';
 
 /** Lease bounds: what an agent may ask for, and what it gets when it asks for nothing. */
 export interface LeaseSettings {
@@ -25,6 +25,9 @@ export interface LeaseSettings {
   minTtlMs: number;
   maxTtlMs: number;
 }
+
+/** The most often one agent's load is written (the latest): loads steer balancing and need be no fresher. */
+const LOAD_INTERVAL_MS = 1_000;
 
 /** Default lease settings: 15 s by default, between 1 s and 5 min. */
 export const DEFAULT_LEASES: LeaseSettings = { defaultTtlMs: 15_000, minTtlMs: 1_000, maxTtlMs: 300_000 };
@@ -61,6 +64,12 @@ function sameLoad(a: LoadReport, b: LoadReport): boolean {
 export class Registrar {
   private readonly leases: LeaseSettings;
   private readonly clock: { now(): number };
+  /** Agents whose load was written in this interval, and the latest loads waiting for its end. */
+  private readonly loads = {
+    recent: new Set<string>(),
+    waiting: new Map<string, { load: LoadReport; lease: LeaseId }>(),
+    timer: undefined as NodeJS.Timeout | undefined,
+  };
 
   constructor(private readonly options: RegistrarOptions) {
     this.leases = { ...DEFAULT_LEASES, ...options.leases };
@@ -204,15 +213,65 @@ export class Registrar {
       );
       if (written) await this.options.state.waitForRevision(record.revision + 1);
     }
-    if (!sameLoad(load, record.load)) {
-      // A load report is a small key of its own on the agent's lease: the record (and its spec, which may be large)
-      // is never rewritten for it, so the store's history, every replica's and every watcher get a few bytes. A
-      // re-registration that moved the agent to a new lease meanwhile ended this one: its next heartbeat reports.
-      await this.options.store.put(KEYS.load(id), JSON.stringify(load), { lease }).catch((error: unknown) => {
-        if (!(error instanceof MeshError && error.code === Code.NOT_FOUND)) throw error;
-      });
+    if (sameLoad(load, record.load)) {
+      this.loads.waiting.delete(id); // back to what was written: nothing to write later either
+    } else if (this.loads.recent.has(id)) {
+      // Written less than an interval ago: the latest load waits for the interval's end (watchers of a busy agent
+      // get a load a second however often it heartbeats, and the heartbeat waits for no write).
+      this.loads.waiting.set(id, { load, lease });
+      this.pace();
+    } else {
+      this.loads.recent.add(id);
+      this.pace();
+      await this.writeLoad(id, load, lease);
     }
     return expiresAt;
+  }
+
+  /** Stops writing the loads that wait (the control plane is closing). */
+  close(): void {
+    clearInterval(this.loads.timer);
+    this.loads.timer = undefined;
+    this.loads.waiting.clear();
+  }
+
+  /**
+   * A load report is a small key of its own on the agent's lease: the record (and its spec, which may be large) is
+   * never rewritten for it, so the store's history, every replica's and every watcher get a few bytes. A
+   * re-registration that moved the agent to a new lease meanwhile ended this one: its next heartbeat reports.
+   */
+  private async writeLoad(id: string, load: LoadReport, lease: LeaseId): Promise<void> {
+    await this.options.store.put(KEYS.load(id), JSON.stringify(load), { lease }).catch((error: unknown) => {
+      if (!(error instanceof MeshError && error.code === Code.NOT_FOUND)) throw error;
+    });
+  }
+
+  /** Runs the load interval while any agent's load was written in it or waits. */
+  private pace(): void {
+    if (this.loads.timer) return;
+    this.loads.timer = setInterval(() => {
+      this.loads.recent.clear();
+      const waiting = [...this.loads.waiting];
+      this.loads.waiting.clear();
+      if (waiting.length === 0) {
+        clearInterval(this.loads.timer);
+        this.loads.timer = undefined;
+        return;
+      }
+      for (const [id, { load, lease }] of waiting) {
+        // Only for the registration it was reported for, and only when it still says something new.
+        const record = this.options.state.registry.get(id);
+        if (!record || this.options.state.leaseOf(id) !== lease || sameLoad(load, record.load)) continue;
+        this.loads.recent.add(id);
+        this.writeLoad(id, load, lease).catch((error: unknown) =>
+          this.options.logger.warn(
+            { err: error, agent: id },
+            'could not record an agent load; its next heartbeat will',
+          ),
+        );
+      }
+    }, LOAD_INTERVAL_MS);
+    this.loads.timer.unref();
   }
 
   /** Removes agent `id`. @throws MeshError NOT_FOUND, PERMISSION_DENIED. */

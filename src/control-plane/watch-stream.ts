@@ -43,8 +43,8 @@ export interface WatchStreamOptions {
 /** The most agents, and about the most bytes, one piece of a snapshot carries (to a watcher that takes pieces). */
 const PIECE_AGENTS = 512;
 const PIECE_BYTES = 1024 * 1024;
-/** The most often one agent's load reaches watchers. */
-const LOAD_INTERVAL_MS = 1_000;
+/** Deliveries waiting beyond which they are all written at once rather than a slice per turn. */
+const MAX_BACKLOG = 100_000;
 /** Deliveries written in one turn of the event loop before requests get theirs. */
 const DELIVERIES_PER_TURN = 256;
 
@@ -69,12 +69,6 @@ export class WatchStreams {
   private readonly deliveries: Array<{ watcher: Watcher; change: StateChange; bytes: () => Buffer }> = [];
   private next = 0;
   private delivering = false;
-  /** Agents whose load went out in this interval, and the newer loads held until it ends. */
-  private readonly loads = {
-    recent: new Set<string>(),
-    held: new Map<string, Extract<StateChange, { kind: 'load' }>>(),
-    timer: undefined as NodeJS.Timeout | undefined,
-  };
   private subscribed = false;
   private stamp = 0;
 
@@ -111,12 +105,20 @@ export class WatchStreams {
     }
     this.subscribe();
     this.open.set(who, open + 1);
-    const watcher = new Watcher(call, this.options, this.encode, matcher, who, () => {
-      this.unindex(watcher);
-      const left = (this.open.get(who) ?? 1) - 1;
-      if (left > 0) this.open.set(who, left);
-      else this.open.delete(who);
-    });
+    const watcher = new Watcher(
+      call,
+      this.options,
+      this.encode,
+      matcher,
+      who,
+      () => this.watermark(),
+      () => {
+        this.unindex(watcher);
+        const left = (this.open.get(who) ?? 1) - 1;
+        if (left > 0) this.open.set(who, left);
+        else this.open.delete(who);
+      },
+    );
     this.index(watcher);
     watcher.start();
   }
@@ -137,6 +139,16 @@ export class WatchStreams {
         for (const watcher of this.all) watcher.sendSnapshot();
       },
     );
+  }
+
+  /**
+   * The latest revision every watcher has been handed all changes up to: a progress message carries no more, so
+   * that a watcher resuming from it misses nothing still on its way.
+   */
+  private watermark(): number {
+    if (this.next < this.deliveries.length) return this.deliveries[this.next]!.change.revision - 1;
+    if (this.pending.length > 0) return this.pending[0]!.revision - 1;
+    return this.options.state.revision;
   }
 
   private index(watcher: Watcher): void {
@@ -171,10 +183,7 @@ export class WatchStreams {
       if (change.kind === 'load') latestLoad.set(change.agentId, i);
     });
     changes.forEach((change, i) => {
-      if (change.kind === 'load') {
-        if (latestLoad.get(change.agentId) !== i) return;
-        if (!this.loadMayGo(change)) return;
-      }
+      if (change.kind === 'load' && latestLoad.get(change.agentId) !== i) return;
       let encoded: Buffer | undefined;
       const bytes = () => (encoded ??= this.encode(changeToWire(change)));
       if (change.kind === 'policies') {
@@ -201,35 +210,10 @@ export class WatchStreams {
     this.deliver(all);
   }
 
-  /**
-   * Whether an agent's new load goes out now: at most once per {@link LOAD_INTERVAL_MS} per agent, however often it
-   * heartbeats. A load that comes sooner is held, a newer one replacing it, and goes out when the interval ends.
-   */
-  private loadMayGo(change: Extract<StateChange, { kind: 'load' }>): boolean {
-    const held = this.loads.recent.has(change.agentId);
-    if (held) this.loads.held.set(change.agentId, change);
-    else this.loads.recent.add(change.agentId);
-    if (!this.loads.timer) {
-      this.loads.timer = setInterval(() => {
-        const held = [...this.loads.held.values()];
-        this.loads.held.clear();
-        this.loads.recent.clear();
-        if (held.length === 0) {
-          clearInterval(this.loads.timer);
-          this.loads.timer = undefined;
-          return;
-        }
-        this.pending.push(...held);
-        this.dispatch();
-      }, LOAD_INTERVAL_MS);
-      this.loads.timer.unref();
-    }
-    return !held;
-  }
-
   /** Writes queued deliveries in order: a slice now and the rest in later turns, or all of them now. */
   private deliver(all: boolean): void {
     let written = 0;
+    all ||= this.deliveries.length - this.next > MAX_BACKLOG;
     while (this.next < this.deliveries.length && (all || written < DELIVERIES_PER_TURN)) {
       const { watcher, change, bytes } = this.deliveries[this.next]!;
       this.next += 1;
@@ -350,6 +334,8 @@ class Watcher {
     private readonly encode: (event: WatchEvent) => Buffer,
     readonly matcher: ScopeMatcher | undefined,
     private readonly who: string,
+    /** The revision a progress message may carry (see `WatchStreams.watermark`). */
+    private readonly watermark: () => number,
     private readonly onClosed: () => void,
   ) {
     this.limit = options.watchQueueLimit ?? 10_000;
@@ -370,18 +356,19 @@ class Watcher {
     const missed = since > 0 ? state.changesSince(since) : undefined;
     // More missed changes than a queue holds: a snapshot says the same in one message (and the queue cannot
     // overflow before the stream is set up).
-    if (missed && missed.length < this.limit) {
+    const replay = missed && missed.length < this.limit ? this.encodeMissed(missed) : undefined;
+    if (replay) {
       this.from = state.revision;
-      for (const change of missed)
-        if (this.concernsChange(change)) this.enqueue(this.encode(changeToWire(change)));
-      if (this.queue.length === 0) this.enqueue(this.encode({ revision: state.revision, progress: {} }));
+      for (const message of replay) this.enqueue(message);
+      if (this.queue.length === 0)
+        this.enqueue(this.encode({ revision: Math.max(since, this.watermark()), progress: {} }));
     } else {
       this.sendSnapshot();
     }
     const every = this.options.watchProgressMs ?? 10_000;
     this.progress = setInterval(() => {
       if (Date.now() - this.lastSent >= every && this.queue.length === 0) {
-        this.enqueue(this.encode({ revision: state.revision, progress: {} }));
+        this.enqueue(this.encode({ revision: Math.max(this.from, this.watermark()), progress: {} }));
       }
     }, every);
     this.progress.unref();
@@ -392,14 +379,14 @@ class Watcher {
 
   /** Queues a change the fan-out found this watcher concerned by (`bytes` encodes it, once for all watchers). */
   deliver(change: StateChange, bytes: () => Buffer): void {
-    if (this.closed || change.revision <= this.from) return;
-    // A watcher revoked while its stream is open hears nothing more.
+    if (this.closed) return;
+    // A watcher revoked while its stream is open hears nothing more (even one whose snapshot holds the change).
     if (change.kind === 'policies' && isRevoked(change.policies, this.who)) {
       this.close(Code.PERMISSION_DENIED);
       this.call.emit('error', { code: Code.PERMISSION_DENIED, details: revokedRefusal(this.who).message });
       return;
     }
-    if (this.snapshotDue) return;
+    if (this.snapshotDue || change.revision <= this.from) return;
     this.enqueue(bytes());
   }
 
@@ -410,6 +397,9 @@ class Watcher {
   sendSnapshot(): void {
     if (this.closed) return;
     if (this.waitingForDrain || this.queue.length > 0) {
+      // Far behind already: it resumes (or starts over) when it reads again, rather than hold its place.
+      if (this.queuedBytes > this.byteLimit / 4 || this.queue.length > this.limit / 4)
+        return this.cutOff('a new snapshot would wait behind too many unread messages');
       this.snapshotDue = true;
       return;
     }
@@ -457,6 +447,23 @@ class Watcher {
       for (const record of registry.subscribers()) if (matcher.matches(record)) found.set(record.id, record);
     }
     return [...found.values()];
+  }
+
+  /**
+   * The missed changes that concern this watcher, encoded; undefined when they would fill half its queue (in
+   * messages or bytes): a snapshot then says the same in less, and the stream is not cut off as it starts.
+   */
+  private encodeMissed(missed: StateChange[]): Buffer[] | undefined {
+    const messages: Buffer[] = [];
+    let bytes = 0;
+    for (const change of missed) {
+      if (!this.concernsChange(change)) continue;
+      const message = this.encode(changeToWire(change));
+      bytes += message.length;
+      messages.push(message);
+      if (bytes > this.byteLimit / 2 || messages.length > this.limit / 2) return undefined;
+    }
+    return messages;
   }
 
   private concernsChange(change: StateChange): boolean {

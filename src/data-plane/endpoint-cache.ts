@@ -7,6 +7,7 @@ import {
   matchesQuery,
   queryKey,
   SCOPE_LIMITS,
+  type ScopeMatcher,
   type TargetQuery,
   type WatchScope,
 } from '../core/watch-scope.js';
@@ -77,6 +78,12 @@ export class EndpointCache {
   private retryTimer: NodeJS.Timeout | undefined;
   private widenTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
+  /** How a wider stream that failed is tried again (apart from the live stream's reconnections). */
+  private readonly widenBackoff: Backoff;
+  /** The scope compiled, for the version it was compiled at. */
+  private matcher: { version: number; matcher: ScopeMatcher | undefined } | undefined;
+  /** The version at which the scope became the whole registry. */
+  private everything: number | undefined;
   private closed = false;
   private ready: Promise<void>;
   private markReady!: () => void;
@@ -94,6 +101,7 @@ export class EndpointCache {
   constructor(private readonly options: EndpointCacheOptions) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.backoff = new Backoff(options.backoff, options.random);
+    this.widenBackoff = new Backoff(options.backoff, options.random);
     if (options.scope) {
       const checked = compileScope({
         targets: options.scope.targets ?? [],
@@ -251,6 +259,13 @@ export class EndpointCache {
     const key = EndpointCache.keyOf(kind, entry);
     const known = this.added.get(key);
     if (known !== undefined) return known;
+    // An entry the control plane would refuse (a peer's overlong name, say) would get every wider watch refused.
+    const checked = compileScope({
+      targets: kind === 'target' ? [entry as TargetQuery] : [],
+      agentIds: kind === 'agent' ? [entry as string] : [],
+      topics: kind === 'topic' ? [entry as string] : [],
+    });
+    if (!checked.ok) return undefined;
     if (kind === 'target') {
       if (scope.targets.size >= SCOPE_LIMITS.targets) {
         // More queries than a scope holds: follow everything from now on.
@@ -259,7 +274,10 @@ export class EndpointCache {
           'more target queries than a watch scope holds: following the whole registry',
         );
         this.scope = undefined;
-        return (this.scopeVersion += 1);
+        this.scopeVersion += 1;
+        this.added.set(key, this.scopeVersion);
+        this.everything = this.scopeVersion;
+        return this.scopeVersion;
       }
       scope.targets.set(key, entry as TargetQuery);
     } else if (kind === 'agent') {
@@ -296,9 +314,9 @@ export class EndpointCache {
     timeoutMs?: number,
   ): Promise<void> | undefined {
     if (this.closed) return undefined;
-    // Whole registry: nothing to add, but a cache that has just widened to it may not hold it yet.
+    // Whole registry: nothing to add; what was followed before stays at hand, the rest comes with the whole.
     const version = !this.scope
-      ? this.scopeVersion
+      ? (this.added.get(EndpointCache.keyOf(kind, entry)) ?? this.everything ?? this.scopeVersion)
       : kind === 'topic' && this.scope.topics.has('>')
         ? this.added.get(EndpointCache.keyOf('topic', '>'))
         : this.addEntry(kind, entry);
@@ -336,10 +354,10 @@ export class EndpointCache {
    * reconnects with the latest scope).
    */
   private widen(): void {
-    if (this.closed || !this.live) return;
-    if (this.widening?.version === this.scopeVersion) return;
+    // One wider stream at a time: entries added while it opens go with the next one, once it has landed (dropping
+    // it for a wider one could starve the cache when entries keep coming).
+    if (this.closed || !this.live || this.widening) return;
     if (this.live.version === this.scopeVersion) return;
-    this.drop(this.widening);
     const stream = this.open(0);
     this.widening = stream;
     if (!stream.handle) this.widening = undefined;
@@ -372,10 +390,11 @@ export class EndpointCache {
         // widening is tried again later, the live stream serving meanwhile.
         this.widening = undefined;
         for (const waiter of this.waiters) if (waiter.version <= stream.version) waiter.done();
+        clearTimeout(this.widenTimer);
         this.widenTimer = setTimeout(() => {
           this.widenTimer = undefined;
           this.widen();
-        }, this.backoff.next());
+        }, this.widenBackoff.next());
         this.widenTimer.unref();
         return;
       }
@@ -398,6 +417,8 @@ export class EndpointCache {
         this.drop(this.live);
         this.live = stream;
         this.widening = undefined;
+        this.widenBackoff.reset();
+        if (stream.version < this.scopeVersion) this.scheduleWidening();
       }
       if (message.kind === 'snapshot') this.appliedVersion = stream.version;
       this.apply(message);
@@ -416,6 +437,17 @@ export class EndpointCache {
     return stream;
   }
 
+  /** Whether the scope (as it is now, perhaps wider than the stream's) holds `record`. */
+  private follows(record: AgentRecord): boolean {
+    if (!this.scope) return true;
+    if (this.matcher?.version !== this.scopeVersion) {
+      const compiled = compileScope(this.watchScope!);
+      // Every entry was checked as it was added.
+      this.matcher = { version: this.scopeVersion, matcher: compiled.ok ? compiled.value : undefined };
+    }
+    return this.matcher.matcher?.matches(record) ?? true;
+  }
+
   private drop(stream: Stream | undefined): void {
     if (!stream || stream.dropped) return;
     stream.dropped = true;
@@ -432,7 +464,8 @@ export class EndpointCache {
         this.applySnapshot(message);
         break;
       case 'agent':
-        if (message.type === 'delete') this.agents.delete(message.record.id);
+        // A record that left the scope (a new label, say) is the last the control plane sends of it: dropped.
+        if (message.type === 'delete' || !this.follows(message.record)) this.agents.delete(message.record.id);
         else this.agents.set(message.record.id, message.record);
         break;
       case 'load': {

@@ -156,6 +156,15 @@ describe('scoped watches', () => {
       await until(() => cache.get('planner-2') !== undefined, 'the new planner in the cache');
       await register(spec('other-heavy', { type: 'heavy', skills: [heavySkill('s', 1024)] }));
       expect(cache.get('other-heavy')).toBeUndefined();
+      // An agent that leaves the scope is dropped: the control plane sends nothing more of it.
+      await register(spec('gold-1', { type: 'tiered', labels: { tier: 'gold' } }));
+      await cache.cover({ labelSelector: 'tier=gold' });
+      expect(cache.get('gold-1')).toBeDefined();
+      await register(spec('gold-1', { type: 'tiered', labels: { tier: 'silver' } }));
+      await until(() => cache.get('gold-1') === undefined, 'the agent that left the scope dropped');
+      // An entry the control plane would refuse is not added (it would get every wider watch refused).
+      expect(cache.coverAgent('x'.repeat(300))).toBeUndefined();
+      expect(cache.watchScope?.agentIds).not.toContain('x'.repeat(300));
     } finally {
       cache.close();
     }
