@@ -63,3 +63,10 @@ export function directEcho(client: AgentClient, payload: Buffer): Promise<void> 
     ),
   );
 }
+
+/** The heap in use after two full garbage collections (with `--expose-gc`, as `npm run bench` runs). */
+export function heapUsed(): number {
+  globalThis.gc?.();
+  globalThis.gc?.();
+  return process.memoryUsage().heapUsed;
+}

@@ -16,7 +16,7 @@ import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
-import { percentile } from './baseline.js';
+import { heapUsed, percentile } from './baseline.js';
 
 type Figures = Record<string, number>;
 
@@ -25,12 +25,6 @@ const TYPES = 100;
 const WATCHERS = 100;
 const CHANGES = 200;
 const GRPC_IDENTITIES = 20;
-
-function heapUsed(): number {
-  globalThis.gc?.();
-  globalThis.gc?.();
-  return process.memoryUsage().heapUsed;
-}
 
 async function timed<T>(count: number, run: (i: number) => Promise<T> | T): Promise<number[]> {
   const samples: number[] = [];

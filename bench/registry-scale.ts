@@ -25,7 +25,7 @@ import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
-import { percentile } from './baseline.js';
+import { heapUsed, percentile } from './baseline.js';
 
 type Figures = Record<string, number>;
 
@@ -34,12 +34,6 @@ const WATCHERS = 1_000;
 const WATCHER_IDENTITIES = 20;
 const ROUNDS = 100;
 const HEARTBEATS = 200;
-
-function heapUsed(): number {
-  globalThis.gc?.();
-  globalThis.gc?.();
-  return process.memoryUsage().heapUsed;
-}
 
 function spec(i: number): AgentSpec {
   return {

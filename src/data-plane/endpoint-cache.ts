@@ -42,6 +42,29 @@ export interface EndpointCacheOptions {
 /** What a change to the cache was: listeners that care only about membership can skip load reports. */
 export type CacheChange = 'snapshot' | 'agent' | 'load' | 'policies';
 
+/** A caller waiting until the cache is at `at` (a scope version, or a revision). */
+interface Waiter {
+  at: number;
+  done: () => void;
+}
+
+/** Waits in `waiters` until released (`done`), or for `timeoutMs` at most. */
+function park(waiters: Set<Waiter>, at: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const waiter: Waiter = {
+      at,
+      done: () => {
+        clearTimeout(timer);
+        waiters.delete(waiter);
+        resolve();
+      },
+    };
+    const timer = setTimeout(waiter.done, timeoutMs);
+    timer.unref();
+    waiters.add(waiter);
+  });
+}
+
 /** One watch stream the cache opened, and the version of the scope it was opened with. */
 interface Stream {
   handle: WatchHandle | undefined;
@@ -94,8 +117,9 @@ export class EndpointCache {
   private scopeVersion = 0;
   /** The version of the scope whose snapshot the cache holds. */
   private appliedVersion = -1;
-  private readonly waiters = new Set<{ version: number; done: () => void }>();
-  private readonly revisionWaiters = new Set<{ revision: number; done: () => void }>();
+  /** Callers waiting for a version of the scope, and for a revision. */
+  private readonly waiters = new Set<Waiter>();
+  private readonly revisionWaiters = new Set<Waiter>();
   private warnedIds = false;
 
   constructor(private readonly options: EndpointCacheOptions) {
@@ -146,19 +170,7 @@ export class EndpointCache {
    */
   reached(revision: number, timeoutMs = 5_000): Promise<void> {
     if (this.revision >= revision || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const waiter = {
-        revision,
-        done: () => {
-          clearTimeout(timer);
-          this.revisionWaiters.delete(waiter);
-          resolve();
-        },
-      };
-      const timer = setTimeout(waiter.done, timeoutMs);
-      timer.unref();
-      this.revisionWaiters.add(waiter);
-    });
+    return park(this.revisionWaiters, revision, timeoutMs);
   }
 
   /** What the cache follows: undefined for the whole registry. */
@@ -322,21 +334,9 @@ export class EndpointCache {
         : this.addEntry(kind, entry);
     if (version === undefined || version <= this.appliedVersion) return undefined;
     this.scheduleWidening();
-    return new Promise((resolve) => {
-      const waiter = {
-        version,
-        done: () => {
-          clearTimeout(timer);
-          this.waiters.delete(waiter);
-          resolve();
-        },
-      };
-      // Never longer than the cover timeout, nor past the caller's own deadline.
-      const most = this.options.coverTimeoutMs ?? 5_000;
-      const timer = setTimeout(waiter.done, Math.max(0, Math.min(most, timeoutMs ?? most)));
-      timer.unref();
-      this.waiters.add(waiter);
-    });
+    // Never longer than the cover timeout, nor past the caller's own deadline.
+    const most = this.options.coverTimeoutMs ?? 5_000;
+    return park(this.waiters, version, Math.max(0, Math.min(most, timeoutMs ?? most)));
   }
 
   /** Widens the watch soon: entries added in the same turn of the event loop share one new stream. */
@@ -389,7 +389,7 @@ export class EndpointCache {
         // The wider stream failed before its snapshot: its callers go on with what the cache holds, and the
         // widening is tried again later, the live stream serving meanwhile.
         this.widening = undefined;
-        for (const waiter of this.waiters) if (waiter.version <= stream.version) waiter.done();
+        for (const waiter of this.waiters) if (waiter.at <= stream.version) waiter.done();
         clearTimeout(this.widenTimer);
         this.widenTimer = setTimeout(() => {
           this.widenTimer = undefined;
@@ -455,7 +455,7 @@ export class EndpointCache {
   }
 
   private releaseWaiters(): void {
-    for (const waiter of this.waiters) if (waiter.version <= this.appliedVersion) waiter.done();
+    for (const waiter of this.waiters) if (waiter.at <= this.appliedVersion) waiter.done();
   }
 
   private apply(message: WatchMessage): void {
@@ -481,7 +481,7 @@ export class EndpointCache {
         break;
     }
     this.revision = Math.max(this.revision, message.revision);
-    for (const waiter of this.revisionWaiters) if (waiter.revision <= this.revision) waiter.done();
+    for (const waiter of this.revisionWaiters) if (waiter.at <= this.revision) waiter.done();
     if (message.kind === 'progress') return;
     const agentId =
       message.kind === 'load' ? message.agentId : message.kind === 'agent' ? message.record.id : undefined;
