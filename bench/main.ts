@@ -7,7 +7,8 @@
  * - mtls-unary: a 1 KB unary call to the same handler, over agent-mesh's mTLS (certificate providers plus the SPIFFE
  *   peer check on every call) and over plain grpc-js `createSsl` mTLS (the baseline): closed-loop throughput and
  *   sequential latency p50/p99, in alternating rounds.
- * - mesh-call: a 1 KB call through the mesh client against direct grpc-js mTLS (see bench/mesh-call.ts).
+ * - mesh-call: a 1 KB call through the mesh against a plain grpc-js mTLS client and server with the same handler,
+ *   with CPU µs per call on both sides (see bench/mesh-call.ts).
  * - sidecar: a 1 KB call through the mesh client, `agent-mesh sidecar` and a plaintext app against direct grpc-js
  *   mTLS (see bench/sidecar.ts).
  * - scheduling: time to the first chunk of a streamed call through the mesh against direct grpc-js mTLS, and the
@@ -229,7 +230,7 @@ if (wanted('mtls')) {
 if (wanted('mesh-call')) {
   results.meshCall = await benchMeshCall();
   print(
-    '1 KB unary call through the mesh client vs direct grpc-js mTLS to the same handler (baseline)',
+    '1 KB unary call through the mesh vs a plain grpc-js mTLS client and server with the same handler (baseline)',
     results.meshCall,
   );
 }

@@ -38,25 +38,55 @@ export async function startBenchMesh(): Promise<BenchMesh> {
 export interface BenchProcess {
   /** The first match of the readiness pattern in the program's output; rejects if it exits first. */
   ready: Promise<RegExpExecArray>;
+  /** The process's CPU time so far (user and system, µs), which it reports on SIGUSR2 (see cpu-report.ts). */
+  cpu(): Promise<number>;
   stop(): Promise<void>;
 }
 
+const CPU_REPORT = new URL('./cpu-report.ts', import.meta.url).href;
+
 export function spawnBenchProcess(script: URL, args: string[], readyPattern: RegExp): BenchProcess {
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(script), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, '--import', CPU_REPORT, fileURLToPath(script), ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  const cpuReports: Array<(us: number) => void> = [];
   const ready = new Promise<RegExpExecArray>((resolve, reject) => {
     let out = '';
+    let partial = '';
+    let matched = false;
     child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = readyPattern.exec(out);
-      if (match) resolve(match);
+      const text = chunk.toString();
+      if (!matched) {
+        out += text;
+        const match = readyPattern.exec(out);
+        if (match) {
+          matched = true;
+          resolve(match);
+        }
+      }
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const cpu = /^cpu (\d+)$/.exec(line);
+        if (cpu) cpuReports.shift()?.(Number(cpu[1]));
+      }
     });
     child.once('exit', (code) => reject(new Error(`${fileURLToPath(script)} exited (${code})`)));
   });
+  ready.catch(() => undefined);
   return {
     ready,
+    cpu() {
+      return new Promise((resolve) => {
+        cpuReports.push(resolve);
+        child.kill('SIGUSR2');
+      });
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
