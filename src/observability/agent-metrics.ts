@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { registerProcessMetrics } from './process-metrics.js';
-import { Code, codeName } from '../core/errors.js';
+import { Code } from '../core/errors.js';
+import { CallTallies, type CallLabels, type CallSeries } from './call-tallies.js';
 
 /** Latency buckets in seconds: 0.5 ms to 10 s, for calls between agents on one network and LLM-backed ones. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -16,10 +17,11 @@ const MAX_METHODS = 100;
  */
 export class AgentMetrics {
   readonly registry: Registry;
-  private readonly clientCalls: Counter<'caller_type' | 'callee_type' | 'method' | 'code'>;
-  private readonly clientDuration: Histogram<'caller_type' | 'callee_type' | 'method'>;
-  private readonly serverCalls: Counter<'caller_type' | 'callee_type' | 'method' | 'code'>;
-  private readonly serverDuration: Histogram<'caller_type' | 'callee_type' | 'method'>;
+  /** Call attempts made and calls served, as plain numbers read when scraped (see {@link CallTallies}). */
+  private readonly calls = {
+    client: new CallTallies(DURATION_BUCKETS),
+    server: new CallTallies(DURATION_BUCKETS),
+  };
   private readonly retries: Counter<'caller_type' | 'callee_type'>;
   private readonly failovers: Counter<'caller_type' | 'callee_type'>;
   private readonly ejections: Counter<'caller_type' | 'callee_type'>;
@@ -39,26 +41,26 @@ export class AgentMetrics {
     this.registry = options.registry ?? new Registry();
     if (options.processMetrics ?? true) registerProcessMetrics(this.registry);
     const registers = [this.registry];
-    this.clientCalls = new Counter({
+    this.calls.client.counter({
       name: 'agentmesh_client_calls_total',
       help: 'Call attempts this process made to other agents, by caller and callee type, method and gRPC code.',
       labelNames: ['caller_type', 'callee_type', 'method', 'code'],
       registers,
     });
-    this.clientDuration = new Histogram({
+    this.calls.client.histogram({
       name: 'agentmesh_client_call_duration_seconds',
       help: 'Duration of call attempts to other agents (for streams: to the end of the stream).',
       labelNames: ['caller_type', 'callee_type', 'method'],
       buckets: DURATION_BUCKETS,
       registers,
     });
-    this.serverCalls = new Counter({
+    this.calls.server.counter({
       name: 'agentmesh_server_calls_total',
       help: 'Calls the agents of this process handled, by caller and callee type, method and gRPC code.',
       labelNames: ['caller_type', 'callee_type', 'method', 'code'],
       registers,
     });
-    this.serverDuration = new Histogram({
+    this.calls.server.histogram({
       name: 'agentmesh_server_call_duration_seconds',
       help: 'Time the agents of this process took to handle calls.',
       labelNames: ['caller_type', 'callee_type', 'method'],
@@ -148,10 +150,7 @@ export class AgentMetrics {
   /** @internal */
   bind(type: string) {
     return {
-      clientCalls: this.clientCalls,
-      clientDuration: this.clientDuration,
-      serverCalls: this.serverCalls,
-      serverDuration: this.serverDuration,
+      calls: this.calls,
       retries: this.retries,
       failovers: this.failovers,
       ejections: this.ejections,
@@ -175,24 +174,17 @@ interface Tally {
 
 type Bound = ReturnType<AgentMetrics['bind']>;
 
-interface CallSeries {
-  count: Counter.Internal;
-  duration: Histogram.Internal<string>;
-}
-
 /**
- * One agent's view of the process's metrics. Labelled series are looked up once per (type, method, code) and kept,
- * so a call costs two map lookups and two increments.
+ * One agent's view of the process's metrics. Call series are found by the other agent's type and the method (two
+ * map lookups) and counted as plain numbers: a call costs no label hashing.
  */
 export class AgentInstruments {
   private readonly bound: Bound;
-  private readonly client = new Map<string, CallSeries>();
-  private readonly server = new Map<string, CallSeries>();
-  private readonly clientMethods = new Set<string>();
+  private readonly client: CallSeriesIndex;
+  private readonly server: CallSeriesIndex;
   private readonly published: Tally;
   private readonly deliveries = new Map<string, Tally>();
   private readonly handled = new Map<string, Tally>();
-  private readonly serverMethods = new Set<string>();
 
   constructor(
     metrics: AgentMetrics,
@@ -201,52 +193,31 @@ export class AgentInstruments {
   ) {
     this.bound = metrics.bind(type);
     this.published = this.bound.tally('published');
+    this.client = new CallSeriesIndex(this.bound.calls.client, (callee, method) => ({
+      caller_type: type,
+      callee_type: callee,
+      method,
+    }));
+    this.server = new CallSeriesIndex(this.bound.calls.server, (caller, method) => ({
+      caller_type: caller,
+      callee_type: type,
+      method,
+    }));
   }
 
   /** One attempt of a call this agent made finished with `code` after `ms`. */
   clientAttempt(calleeType: string, method: string, code: number, ms: number): void {
-    const series = this.series(
-      this.client,
-      this.clientMethods,
-      calleeType,
-      method,
-      code,
-      (labels) => this.bound.clientCalls.labels(labels),
-      (labels) => this.bound.clientDuration.labels(labels),
-      'callee',
-    );
-    series.count.inc();
-    series.duration.observe(ms / 1000);
+    this.client.of(calleeType, method).record(code, ms);
   }
 
   /** A call this agent made failed UNAVAILABLE before any attempt: no instance to send it to (counted, not timed). */
   clientUnrouted(calleeType: string, method: string): void {
-    this.series(
-      this.client,
-      this.clientMethods,
-      calleeType,
-      method,
-      Code.UNAVAILABLE,
-      (labels) => this.bound.clientCalls.labels(labels),
-      (labels) => this.bound.clientDuration.labels(labels),
-      'callee',
-    ).count.inc();
+    this.client.of(calleeType, method).count(Code.UNAVAILABLE);
   }
 
   /** This agent handled a call from an agent of `callerType` ('unknown' when not registered). */
   serverCall(callerType: string, method: string, code: number, ms: number): void {
-    const series = this.series(
-      this.server,
-      this.serverMethods,
-      callerType,
-      method,
-      code,
-      (labels) => this.bound.serverCalls.labels(labels),
-      (labels) => this.bound.serverDuration.labels(labels),
-      'caller',
-    );
-    series.count.inc();
-    series.duration.observe(ms / 1000);
+    this.server.of(callerType, method).record(code, ms);
   }
 
   retry(calleeType: string): void {
@@ -286,33 +257,36 @@ export class AgentInstruments {
   close(): void {
     this.forget();
   }
+}
 
-  private series(
-    cache: Map<string, CallSeries>,
-    methods: Set<string>,
-    otherType: string,
-    method: string,
-    code: number,
-    count: (labels: Record<string, string>) => Counter.Internal,
-    duration: (labels: Record<string, string>) => Histogram.Internal<string>,
-    other: 'caller' | 'callee',
-  ): CallSeries {
-    if (!methods.has(method)) {
-      if (methods.size >= MAX_METHODS) method = 'other';
-      else methods.add(method);
-    }
-    const key = `${otherType}\0${method}\0${code}`;
-    let series = cache.get(key);
+/**
+ * An agent's call series of one family by the other agent's type and the method. Method label values are bounded:
+ * at most {@link MAX_METHODS} per agent and family, then `other`.
+ */
+class CallSeriesIndex {
+  private readonly byType = new Map<string, Map<string, CallSeries>>();
+  private readonly methods = new Set<string>();
+
+  constructor(
+    private readonly tallies: CallTallies,
+    private readonly labels: (otherType: string, method: string) => CallLabels,
+  ) {}
+
+  of(otherType: string, method: string): CallSeries {
+    let byMethod = this.byType.get(otherType);
+    if (!byMethod) this.byType.set(otherType, (byMethod = new Map()));
+    let series = byMethod.get(method);
     if (series) return series;
-    const types =
-      other === 'callee'
-        ? { caller_type: this.type, callee_type: otherType }
-        : { caller_type: otherType, callee_type: this.type };
-    series = {
-      count: count({ ...types, method, code: codeName(code) }),
-      duration: duration({ ...types, method }),
-    };
-    cache.set(key, series);
+    if (!this.methods.has(method)) {
+      if (this.methods.size >= MAX_METHODS) {
+        series = byMethod.get('other');
+        if (!series) byMethod.set('other', (series = this.tallies.series(this.labels(otherType, 'other'))));
+        return series;
+      }
+      this.methods.add(method);
+    }
+    series = this.tallies.series(this.labels(otherType, method));
+    byMethod.set(method, series);
     return series;
   }
 }
