@@ -216,7 +216,12 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       'events',
     ),
   };
-  return { name: SERVICE, definition: protos.agentmesh.v1.Agent.service, implementation };
+  return {
+    name: SERVICE,
+    definition: protos.agentmesh.v1.Agent.service,
+    implementation,
+    verifiesPeers: true,
+  };
 }
 
 /** What a generic handler is given of a request: the payload and its media type. */

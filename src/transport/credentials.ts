@@ -27,17 +27,46 @@ export function createServerCredentials(
   options: ServerCredentialsOptions = {},
 ): grpc.ServerCredentials {
   const anonymous = new Set(options.anonymousMethods ?? []);
+  return grpc.experimental.createServerCredentialsWithInterceptors(
+    serverTls(identity, anonymous.size === 0),
+    [createPeerCheck(identity, anonymous)],
+  );
+}
+
+/**
+ * The TLS of {@link createServerCredentials} without its per-call peer check, for a server whose every handler
+ * checks its caller itself (see {@link checkedHandler}): grpc-js then adds no interceptor layer to each call.
+ * @internal
+ */
+export function serverTls(identity: MeshIdentity, requireClientCertificate: boolean): grpc.ServerCredentials {
   // grpc-js reads the first provider as the identity one, whatever the parameter names say; ours serves both.
   // With anonymous methods, TLS must let certificate-less clients connect; the peer check then refuses them (and
   // any unverified certificate) on every other method.
-  const tls = grpc.experimental.createCertificateProviderServerCredentials(
+  return grpc.experimental.createCertificateProviderServerCredentials(
     identity,
     identity,
-    anonymous.size === 0,
+    requireClientCertificate,
   );
-  return grpc.experimental.createServerCredentialsWithInterceptors(tls, [
-    createPeerCheck(identity, anonymous),
-  ]);
+}
+
+/**
+ * A grpc-js handler that refuses, UNAUTHENTICATED, a call whose client certificate is not a valid X.509-SVID of a
+ * trusted trust domain, before `handler` runs: the check of {@link createServerCredentials}, made in the handler.
+ * @internal
+ */
+export function checkedHandler(
+  identity: MeshIdentity,
+  method: { responseStream: boolean },
+  handler: grpc.UntypedHandleCall,
+): grpc.UntypedHandleCall {
+  const serve = handler as (call: grpc.ServerUnaryCall<unknown, unknown>, callback?: unknown) => void;
+  return ((call: grpc.ServerUnaryCall<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => {
+    const peer = identity.verifyCallPeer(call);
+    if (peer.ok) return serve(call, callback);
+    const status = { code: grpc.status.UNAUTHENTICATED, details: peer.error.message };
+    if (method.responseStream || !callback) call.emit('error', status);
+    else callback(status);
+  }) as grpc.UntypedHandleCall;
 }
 
 /** Options for {@link createServerCredentials}. */

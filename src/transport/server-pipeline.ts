@@ -21,7 +21,7 @@ import {
 import type { Logger } from '../observability/logger.js';
 import { peerIdentity } from './credentials.js';
 import type { MeshIdentity, VerifiedPeer } from './mesh-identity.js';
-import type { ServiceRegistration } from './server.js';
+import { mapHandlers, type ServiceRegistration } from './server.js';
 import { toServiceError } from './status.js';
 import { callGone, pumpToCall } from './stream-pump.js';
 
@@ -315,19 +315,16 @@ export function interceptService(
   service: ServiceRegistration,
   options: PipelineOptions,
 ): ServiceRegistration {
-  const implementation: grpc.UntypedServiceImplementation = {};
-  for (const [name, handler] of Object.entries(service.implementation)) {
-    const definition = service.definition[name];
-    if (!definition) {
-      implementation[name] = handler;
-      continue;
-    }
-    implementation[name] = interceptedHandler(
-      options,
-      { service: service.name, method: `${service.name}/${name}`, known: true },
-      definition,
-      handler,
-    );
-  }
-  return { ...service, implementation };
+  const implementation = mapHandlers(
+    service.definition,
+    service.implementation,
+    (definition, handler, name) =>
+      interceptedHandler(
+        options,
+        { service: service.name, method: `${service.name}/${name}`, known: true },
+        definition,
+        handler,
+      ),
+  );
+  return { ...service, implementation, verifiesPeers: true };
 }

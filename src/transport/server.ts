@@ -3,7 +3,7 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { Code, MeshError, quote } from '../core/errors.js';
-import { createServerCredentials, type ServerCredentialsOptions } from './credentials.js';
+import { checkedHandler, serverTls, type ServerCredentialsOptions } from './credentials.js';
 import type { MeshIdentity } from './mesh-identity.js';
 import { bindServer, createServerShutdown } from './server-lifecycle.js';
 
@@ -13,6 +13,11 @@ export interface ServiceRegistration {
   name: string;
   definition: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
+  /**
+   * Whether every handler verifies its caller's certificate itself (those served through the server pipeline do,
+   * at its edge): the server then adds no check of its own. Default: the server checks every call first.
+   */
+  verifiesPeers?: boolean;
 }
 
 /** Options for {@link startServer}. */
@@ -64,20 +69,22 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     );
   }
   const server = new grpc.Server(options.options);
+  const anonymous = new Set(options.credentials?.anonymousMethods ?? []);
+  // Every call's peer is checked once, in its handler, rather than by a grpc-js interceptor as well.
+  const checked = checkedServer(server, options.identity, anonymous);
   const health = new HealthImplementation({ '': 'SERVING' });
   for (const service of options.services) {
-    server.addService(service.definition, service.implementation);
+    if (service.verifiesPeers) server.addService(service.definition, service.implementation);
+    else checked.addService(service.definition, service.implementation);
     health.setStatus(service.name, 'SERVING');
   }
-  health.addToServer(server);
+  health.addToServer(checked as grpc.Server);
   if (options.reflection && options.reflection.length > 0) {
-    new ReflectionService(Object.assign({}, ...options.reflection) as PackageDefinition).addToServer(server);
+    new ReflectionService(Object.assign({}, ...options.reflection) as PackageDefinition).addToServer(
+      checked as grpc.Server,
+    );
   }
-  const port = await bindServer(
-    server,
-    address,
-    createServerCredentials(options.identity, options.credentials),
-  );
+  const port = await bindServer(server, address, serverTls(options.identity, anonymous.size === 0));
   const stopping = createServerShutdown(server);
   return {
     server,
@@ -90,4 +97,49 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     },
     forceShutdown: stopping.force,
   };
+}
+
+/**
+ * What adds services to `server` with each handler checking its caller first ({@link checkedHandler}), but those
+ * of the methods in `anonymous` (their handlers authenticate callers some other way).
+ */
+function checkedServer(
+  server: grpc.Server,
+  identity: MeshIdentity,
+  anonymous: ReadonlySet<string>,
+): Pick<grpc.Server, 'addService'> {
+  return {
+    addService(definition, implementation) {
+      server.addService(
+        definition,
+        mapHandlers(definition, implementation, (method, handler) =>
+          anonymous.has(method.path) ? handler : checkedHandler(identity, method, handler),
+        ),
+      );
+    },
+  };
+}
+
+/**
+ * The handlers of a service's methods, each wrapped by `wrap`, keyed by the definition's method names. A handler
+ * is found by the method's name or by its `originalName` (the lower-camel-case name proto-loader also accepts),
+ * as grpc-js finds it: wrapping only the names an implementation happens to use would leave the others unwrapped.
+ */
+export function mapHandlers(
+  definition: grpc.ServiceDefinition,
+  implementation: grpc.UntypedServiceImplementation,
+  wrap: (
+    method: grpc.MethodDefinition<unknown, unknown>,
+    handler: grpc.UntypedHandleCall,
+    name: string,
+  ) => grpc.UntypedHandleCall,
+): grpc.UntypedServiceImplementation {
+  const wrapped: grpc.UntypedServiceImplementation = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const handler =
+      implementation[name] ??
+      (typeof method.originalName === 'string' ? implementation[method.originalName] : undefined);
+    if (handler) wrapped[name] = wrap(method, handler, name);
+  }
+  return wrapped;
 }

@@ -76,7 +76,8 @@ const method = (name: string, requestStream: boolean, responseStream: boolean) =
   requestDeserialize: json.deserialize,
   responseSerialize: json.serialize,
   responseDeserialize: json.deserialize,
-  originalName: name,
+  // As proto-loader names them: grpc-js accepts a handler under either name.
+  originalName: name[0]!.toLowerCase() + name.slice(1),
 });
 const ECHO: grpc.ServiceDefinition = {
   Unary: method('Unary', false, false),
@@ -135,7 +136,8 @@ describe('the one server pipeline of an agent', () => {
           name: 'test.v1.Echo',
           definition: ECHO,
           implementation: {
-            Unary: (call: grpc.ServerUnaryCall<Text, Text>, callback: grpc.sendUnaryData<Text>) => {
+            // Under its lower-camel-case name, which grpc-js serves too: the pipeline must wrap it all the same.
+            unary: (call: grpc.ServerUnaryCall<Text, Text>, callback: grpc.sendUnaryData<Text>) => {
               ran.push('Unary');
               callback(null, call.request);
             },

@@ -4,12 +4,19 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentClient } from '../../src/generated/agentmesh/v1/Agent.js';
 import type { IdentityMaterial } from '../../src/identity/certs-dir.js';
-import { createChannelCredentials, peerIdentity } from '../../src/transport/credentials.js';
+import { createRequire } from 'node:module';
+import {
+  MESH_CHANNEL_OPTIONS,
+  createChannelCredentials,
+  peerIdentity,
+} from '../../src/transport/credentials.js';
+import { loadProtos } from '../../src/transport/protos.js';
 import { MeshIdentity } from '../../src/transport/mesh-identity.js';
 import { tlsSocketOf } from '../../src/transport/peer-socket.js';
 import { agentClient, invoke, startWhoAmIServer } from '../helpers/agent-echo.js';
 import { createTestCa, forgeCertificate, type TestCa } from '../helpers/test-ca.js';
 
+const require = createRequire(import.meta.url);
 const SERVER_ID = 'spiffe://agentmesh.local/agent/server';
 const CLIENT_ID = 'spiffe://agentmesh.local/agent/client';
 
@@ -126,6 +133,26 @@ describe('mutual TLS between mesh identities', () => {
       /trust domain "evil.example" is not trusted/,
     );
     expect(server.handled()).toBe(handledBefore);
+  });
+
+  it('refuses the same client on the services the server adds itself (health), with the same check', async () => {
+    const foreign = await forgeCertificate(testCa, { uris: ['spiffe://evil.example/agent/client'] });
+    const health = loadProtos<{ grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }>(
+      [require('grpc-health-check').protoPath as string],
+      [],
+    ).protos.grpc.health.v1.Health;
+    const check = (credentials: grpc.ChannelCredentials) => {
+      const client = new health(server.running.address, credentials, MESH_CHANNEL_OPTIONS);
+      return new Promise<{ status: string }>((resolve, reject) =>
+        client.Check({ service: '' }, (error: grpc.ServiceError | null, reply: { status: string }) => {
+          client.close();
+          if (error) reject(error);
+          else resolve(reply);
+        }),
+      );
+    };
+    await expectCode(check(rawClientCredentials(foreign)), grpc.status.UNAUTHENTICATED, /evil.example/);
+    expect((await check(createChannelCredentials(clientIdentity, SERVER_ID))).status).toBe('SERVING');
   });
 
   it('refuses a CA certificate used as a client leaf', async () => {
