@@ -1,6 +1,6 @@
 import type { RateLimit } from '../core/policy.js';
 import type { PriorityClass } from '../core/priority.js';
-import type { ServerCall, ServerInterceptor } from '../core/server-call.js';
+import { runThen, type ServerCall, type ServerInterceptor } from '../core/server-call.js';
 import type { CallScheduler } from './call-scheduler.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
 
@@ -43,16 +43,15 @@ export function rateLimits(options: RateLimitOptions): {
       );
       return next(call);
     },
-    charge: (next) => async (call) => {
+    charge: (next) => (call) => {
       const budget = checked.get(call);
       if (!budget) return next(call);
       checked.delete(call);
       const chargeTokens = budget.take();
-      try {
-        await next(call);
-      } finally {
-        chargeTokens(call.tokens);
-      }
+      return runThen(
+        () => next(call),
+        () => chargeTokens(call.tokens),
+      );
     },
   };
 }
@@ -72,15 +71,11 @@ export interface AdmissionOptions {
  * each subscription bounds its own deliveries in flight.
  */
 export function admission(options: AdmissionOptions): ServerInterceptor {
-  return (next) => async (call) => {
+  return (next) => (call) => {
     if (call.kind === 'events') return next(call);
     call.priority = options.grant(call);
+    const holding = (end: () => void) => runThen(() => next(call), end);
     const taken = options.calls.tryTake() ?? options.calls.admit(call.priority, call.deadline, call.signal);
-    const end = typeof taken === 'function' ? taken : await taken; // no tick when a place is free
-    try {
-      await next(call);
-    } finally {
-      end();
-    }
+    return typeof taken === 'function' ? holding(taken) : taken.then(holding); // no tick when a place is free
   };
 }

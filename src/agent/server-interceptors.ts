@@ -1,8 +1,9 @@
 import { checkHopLimit, newTraceparent, runWithContext } from '../core/call-context.js';
-import { Code, type MeshError } from '../core/errors.js';
+import { Code } from '../core/errors.js';
 import {
   checkArrivalDeadline,
   failureOf,
+  runThen,
   type ServerCall,
   type ServerInterceptor,
 } from '../core/server-call.js';
@@ -23,7 +24,7 @@ export interface TracingOptions {
  * span names.
  */
 export function tracing(options: TracingOptions): ServerInterceptor {
-  return (next) => async (call) => {
+  return (next) => (call) => {
     const started = performance.now();
     const span = startSpan(SpanKind.SERVER, () => ({
       name: `${options.type}/${call.method}`,
@@ -35,17 +36,15 @@ export function tracing(options: TracingOptions): ServerInterceptor {
       call.context.traceparent = traceparent;
       span.setAttribute('agentmesh.caller', call.caller.uri);
     }
-    let failure: MeshError | undefined;
-    try {
-      await withSpan(span, () => next(call));
-    } catch (error) {
-      failure = failureOf(error);
-      throw error;
-    } finally {
-      if (!call.known && !call.routed) span.updateName(`${options.type}/unknown`);
-      endSpan(span, failure);
-      options.record?.(call, failure?.code ?? Code.OK, performance.now() - started);
-    }
+    return runThen(
+      () => withSpan(span, () => next(call)),
+      (failed, error) => {
+        const failure = failed ? failureOf(error) : undefined;
+        if (!call.known && !call.routed) span.updateName(`${options.type}/unknown`);
+        endSpan(span, failure);
+        options.record?.(call, failure?.code ?? Code.OK, performance.now() - started);
+      },
+    );
   };
 }
 

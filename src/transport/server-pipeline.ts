@@ -212,15 +212,18 @@ export function unaryMethod<Req, Res, T extends CallTarget>(
   targetOf: (request: Req) => T,
   answer: (request: Req, call: ServerCall, target: T) => Promise<Res & { tokens?: number }>,
 ): grpc.handleUnaryCall<Req, Res> {
-  const serve = edge(options, 'unary', async (call) => {
+  const serve = edge(options, 'unary', (call) => {
     const request = (call.wire as unknown as grpc.ServerUnaryCall<Req, Res>).request;
-    const { tokens, ...response } = await answer(request, call, call.target as T);
-    call.answered = true;
-    if (!(tokens !== undefined && tokens > 0)) return call.callback!(null, response);
-    call.tokens = tokens;
-    const trailer = new grpc.Metadata();
-    trailer.set(TOKENS_TRAILER, String(Math.round(tokens)));
-    call.callback!(null, response, trailer);
+    return answer(request, call, call.target as T).then((result) => {
+      call.answered = true;
+      const { tokens } = result;
+      // The response's own fields are serialized; `tokens` is not one of them, and goes out as a trailer.
+      if (!(tokens !== undefined && tokens > 0)) return call.callback!(null, result);
+      call.tokens = tokens;
+      const trailer = new grpc.Metadata();
+      trailer.set(TOKENS_TRAILER, String(Math.round(tokens)));
+      call.callback!(null, result, trailer);
+    });
   });
   return (wire, callback) => serve(wire, targetOf(wire.request), callback as grpc.sendUnaryData<unknown>);
 }
