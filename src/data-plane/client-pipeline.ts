@@ -76,7 +76,7 @@ export function callDeadline(
  * Traces each call in a client span named by the callee type and method (e.g. `summarizer/summarize`), a child of
  * the call context, with the instance and attempt of each try; the span ends when the call does.
  */
-export const tracing: ClientInterceptor = (next) => async (call) => {
+export const tracing: ClientInterceptor = (next) => (call) => {
   const { query, method } = call;
   const span = startSpan(SpanKind.CLIENT, () => ({
     name: `${query.type ?? (query.skill ? 'tool' : 'agent')}/${method}`,
@@ -88,18 +88,30 @@ export const tracing: ClientInterceptor = (next) => async (call) => {
     },
     parentTraceparent: call.parent?.traceparent,
   }));
-  call.traceparent = traceparentOf(span);
-  if (span.isRecording())
-    call.onAttempt = (record, attempt) => span.setAttributes(calleeAttributes(record, attempt));
-  let answer: ClientAnswer<unknown>;
+  let running: ReturnType<typeof next>;
   try {
-    answer = await next(call);
+    if (span.isRecording()) {
+      call.traceparent = traceparentOf(span);
+      call.onAttempt = (record, attempt) => span.setAttributes(calleeAttributes(record, attempt));
+    }
+    running = next(call);
   } catch (error) {
+    // The inner interceptors refuse synchronously (the hop limit): the call's promise rejects all the same.
     endSpan(span, error as MeshError);
-    throw error;
+    return Promise.reject(error as Error);
   }
-  void answer.ended.then((error) => endSpan(span, error));
-  return answer as never;
+  // Without a tracer provider the span records nothing: the call goes on as it is, with no promise of its own.
+  if (!span.isRecording()) return running;
+  return running.then(
+    (answer) => {
+      void answer.ended.then((error) => endSpan(span, error));
+      return answer;
+    },
+    (error: unknown) => {
+      endSpan(span, error as MeshError);
+      throw error;
+    },
+  );
 };
 
 /**
@@ -138,7 +150,9 @@ export function outboundHeaders(self: string, hopLimit: number | undefined): Cli
 
 /** The W3C trace id a call travels under, from its headers. */
 export function traceIdOf(headers: Record<string, string>): string {
-  return (headers[CONTEXT_KEYS.traceparent] ?? '').split('-')[1] ?? '';
+  const traceparent = headers[CONTEXT_KEYS.traceparent];
+  // 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>
+  return traceparent?.[2] === '-' && traceparent[35] === '-' ? traceparent.slice(3, 35) : '';
 }
 
 function calleeAttributes(record: AgentRecord, attempts: number): Attributes {

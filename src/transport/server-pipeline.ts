@@ -55,12 +55,13 @@ export interface IncomingFacts {
 export function readCall(call: IncomingCall, identity: MeshIdentity): IncomingFacts {
   const caller = peerIdentity(call, identity);
   const raw = call.getDeadline();
-  const sent = deadlineFromMetadata(call.metadata.get(CONTEXT_KEYS.deadline)[0]?.toString());
+  // The headers read once (each `Metadata.get` normalizes and validates its key).
+  const headers = call.metadata.getMap();
+  const header = (key: string) => headers[key]?.toString();
+  const sent = deadlineFromMetadata(header(CONTEXT_KEYS.deadline));
   const deadline = Math.min(raw instanceof Date ? raw.getTime() : raw, sent ?? Infinity);
-  const context: CallContext = {
-    ...contextFromMetadata((key) => call.metadata.get(key)[0]?.toString()),
-    ...(Number.isFinite(deadline) ? { deadline } : {}),
-  };
+  const context = contextFromMetadata(header);
+  if (Number.isFinite(deadline)) context.deadline = deadline;
   if (context.chain.at(-1) !== caller.uri) context.chain.push(caller.uri);
   return { caller, deadline, context };
 }
