@@ -27,6 +27,7 @@ const WIRE = [
   'src/pubsub/delivery-link.ts',
   'src/pubsub/subscriber.ts',
   'src/sidecar/app-connection.ts',
+  'src/sidecar/forwarding-service.ts',
   'src/sidecar/outbound-server.ts',
 ];
 

@@ -9,8 +9,8 @@
  *   sequential latency p50/p99, in alternating rounds.
  * - mesh-call: a 1 KB call through the mesh against a plain grpc-js mTLS client and server with the same handler,
  *   with CPU µs per call on both sides (see bench/mesh-call.ts).
- * - sidecar: a 1 KB call through the mesh client, `agent-mesh sidecar` and a plaintext app against direct grpc-js
- *   mTLS (see bench/sidecar.ts).
+ * - sidecar: a 1 KB call through the mesh client, `agent-mesh sidecar` and a plaintext app against a plain grpc-js
+ *   mTLS client and server with the same handler, with CPU µs per call on both sides (see bench/sidecar.ts).
  * - scheduling: time to the first chunk of a streamed call through the mesh against direct grpc-js mTLS, and the
  *   queue wait of interactive against batch calls at an agent under 2x overload (see bench/scheduling.ts).
  * - pubsub: acknowledged deliveries per second from one publisher to 100 subscribers, lost events, and
@@ -237,7 +237,7 @@ if (wanted('mesh-call')) {
 if (wanted('sidecar')) {
   results.sidecar = await benchSidecar();
   print(
-    '1 KB unary call through the sidecar (mesh client, sidecar, plaintext app) vs direct grpc-js mTLS',
+    '1 KB unary call through the sidecar (mesh client, sidecar, plaintext app) vs a plain grpc-js mTLS client and server',
     results.sidecar,
   );
 }

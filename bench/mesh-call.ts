@@ -11,7 +11,6 @@
  * The agent (test/fixtures/agents/worker-agent.ts) and the plain servers (bench/plain-server.ts) run in child
  * processes, as they would in a deployment.
  */
-import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { ControlPlaneClient } from '../src/control-plane/client.js';
 import { EndpointCache } from '../src/data-plane/endpoint-cache.js';
@@ -21,119 +20,11 @@ import { silentLogger } from '../src/observability/logger.js';
 import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../src/transport/protos.js';
-import { closedLoop, directAgentClient, directEcho, median, percentile } from './baseline.js';
-import { spawnBenchProcess, startBenchMesh, type BenchProcess } from './setup.js';
+import { alternating, directAgentClient, directEcho, fixedRate } from './baseline.js';
+import { spawnBenchProcess, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
 const PAYLOAD = Buffer.alloc(1024, 7);
-const THROUGHPUT_MS = 3_000;
-const CONCURRENCY = 32;
-const RATE_PER_SECOND = Number(process.env.AGENT_MESH_BENCH_RATE ?? 1_000);
-const ROUNDS = 20;
-const ROUND_CALLS = 1_000;
-
-/** One kind of call in the throughput rounds: how to make it, and the process that serves it. */
-interface Kind {
-  call: () => Promise<unknown>;
-  server: BenchProcess;
-}
-
-/** What a kind measured: calls per second, and CPU µs per call in the client, in the server and both. */
-interface Throughput {
-  callsPerSecond: number;
-  clientCpuUsPerCall: number;
-  serverCpuUsPerCall: number;
-  cpuUsPerCall: number;
-}
-
-/**
- * Closed-loop throughput of each kind, in alternating rounds (one of each kind per round) so that all see the same
- * machine, with the CPU time each round cost this process (the client) and the kind's server process.
- */
-async function alternating<K extends string>(kinds: Record<K, Kind>): Promise<Record<K, Throughput>> {
-  const rounds = 6;
-  const names = Object.keys(kinds) as K[];
-  const totals = Object.fromEntries(
-    names.map((name) => [name, { calls: 0, client: 0, server: 0 }]),
-  ) as Record<K, { calls: number; client: number; server: number }>;
-  for (let round = 0; round < rounds; round += 1) {
-    for (const name of names) {
-      const { call, server } = kinds[name];
-      const serverBefore = await server.cpu();
-      const clientBefore = process.cpuUsage();
-      totals[name].calls += await closedLoop(call, THROUGHPUT_MS / rounds, CONCURRENCY);
-      const client = process.cpuUsage(clientBefore);
-      totals[name].client += client.user + client.system;
-      totals[name].server += (await server.cpu()) - serverBefore;
-    }
-  }
-  return Object.fromEntries(
-    names.map((name) => {
-      const { calls, client, server } = totals[name];
-      return [
-        name,
-        {
-          callsPerSecond: Math.round((calls / THROUGHPUT_MS) * 1000),
-          clientCpuUsPerCall: client / calls,
-          serverCpuUsPerCall: server / calls,
-          cpuUsPerCall: (client + server) / calls,
-        },
-      ];
-    }),
-  ) as Record<K, Throughput>;
-}
-
-interface Tail {
-  p50: number;
-  p99: number;
-}
-
-/**
- * One round at a fixed rate (open loop): starts calls on a steady schedule, the two kinds on alternate ticks, and
- * measures each call's latency from its start.
- */
-async function fixedRateRound(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[Tail, Tail]> {
-  const latenciesA: number[] = [];
-  const latenciesB: number[] = [];
-  const pending: Promise<unknown>[] = [];
-  const start = performance.now();
-  for (let i = 0; i < 2 * ROUND_CALLS; i += 1) {
-    const due = start + (i * 1000) / (2 * RATE_PER_SECOND);
-    // Wait for the tick without timers (whose millisecond granularity would send calls in bursts).
-    while (performance.now() < due) await new Promise((resolve) => setImmediate(resolve));
-    // a b b a a b b a ...: neither kind is always the first of a pair (which waits longer in a shared pause).
-    const [call, latencies] = i % 4 === 0 || i % 4 === 3 ? [a, latenciesA] : [b, latenciesB];
-    const began = performance.now();
-    pending.push(call().then(() => latencies.push(performance.now() - began)));
-  }
-  await Promise.all(pending);
-  const summary = (latencies: number[]): Tail => {
-    latencies.sort((x, y) => x - y);
-    return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
-  };
-  return [summary(latenciesA), summary(latenciesB)];
-}
-
-/**
- * Latency at a fixed rate over several rounds. This machine's tail is set by pauses that both paths share (the
- * agent process's garbage collection, the virtual machine's scheduling): one such pause in a round moves both
- * p99s by milliseconds. Calls of the two kinds alternate, so a pause hits both alike; the figures are the medians
- * over the rounds of each p50 and p99 and of the round's paired p99 difference, and the spread of that difference.
- */
-async function fixedRate(a: () => Promise<unknown>, b: () => Promise<unknown>) {
-  const rounds: [Tail, Tail][] = [];
-  for (let round = 0; round < ROUNDS; round += 1) rounds.push(await fixedRateRound(a, b));
-  const added = rounds.map(([x, y]) => y.p99 - x.p99);
-  return {
-    aP50: median(rounds.map(([x]) => x.p50)),
-    bP50: median(rounds.map(([, y]) => y.p50)),
-    aP99: median(rounds.map(([x]) => x.p99)),
-    bP99: median(rounds.map(([, y]) => y.p99)),
-    p99Added: median(added),
-    p99AddedMin: Math.min(...added),
-    p99AddedMax: Math.max(...added),
-  };
-}
 
 export async function benchMeshCall(): Promise<Figures> {
   const bench = await startBenchMesh();
@@ -190,10 +81,10 @@ export async function benchMeshCall(): Promise<Figures> {
       for (const call of [plainCall, directCall, plaintextCall, meshCall]) await call();
     }
     const throughput = await alternating({
-      plain: { call: plainCall, server: plain },
-      mesh: { call: meshCall, server: agent },
-      direct: { call: directCall, server: agent },
-      plaintext: { call: plaintextCall, server: plaintext },
+      plain: { call: plainCall, servers: [plain] },
+      mesh: { call: meshCall, servers: [agent] },
+      direct: { call: directCall, servers: [agent] },
+      plaintext: { call: plaintextCall, servers: [plaintext] },
     });
     const latency = await fixedRate(plainCall, meshCall);
     return {

@@ -1,34 +1,40 @@
 /**
- * The sidecar path: a 1 KB unary call from a mesh client through `agent-mesh sidecar` (mTLS, policy check) to a
- * plaintext app on a Unix socket (in the sidecar's private socket directory), against a direct grpc-js mTLS call to
- * an agent serving the same echo (the baseline), and beside it the mesh client calling that agent without a
- * sidecar, in one run:
- * - throughput, closed loop, 32 calls in flight, in alternating rounds (direct, mesh, sidecar, direct, ...);
- * - sequential latency p50/p99, the three kinds of call interleaved one by one.
- * The agent, the sidecar and the app each run in a child process, as they would in a deployment.
+ * The sidecar path: a 1 KB unary call from a mesh client through `agent-mesh sidecar` (mTLS, the agent's server
+ * pipeline with its policy check) to a plaintext app on a Unix socket (in the sidecar's private socket directory),
+ * against the pair a user would otherwise pick: a plain grpc-js `createSsl` mTLS client and server with the same
+ * handler and certificates (bench/plain-server.ts, the baseline), in one run:
+ * - throughput, closed loop, 32 calls in flight, in alternating rounds (plain, sidecar, plain client to the
+ *   sidecar, mesh client to an agent, plaintext, ...) so that all see the same machine, with the CPU µs per call of
+ *   the client (this process) and of the serving side (the sidecar and the app, each reported); the plain client to
+ *   the sidecar isolates the sidecar's cost from the mesh client's, the mesh client to an agent (no sidecar) is
+ *   what the same client reaches without the extra hop, and plaintext is the ceiling;
+ * - latency p50/p99 at a fixed rate of 500 calls/s each, plain and sidecar calls on alternate ticks, in 20 rounds
+ *   of one second (medians over the rounds; see fixedRate in baseline.ts).
+ * The agent, the sidecar, the app and the plain servers each run in a child process, as they would in a deployment.
  */
 import * as grpc from '@grpc/grpc-js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { ControlPlaneClient } from '../src/control-plane/client.js';
 import { EndpointCache } from '../src/data-plane/endpoint-cache.js';
 import { MeshClient } from '../src/data-plane/mesh-client.js';
 import type { InvokeRequest__Output } from '../src/generated/agentmesh/v1/InvokeRequest.js';
 import { ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
+import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../src/transport/protos.js';
 import { HealthImplementation } from 'grpc-health-check';
-import { closedLoop, directAgentClient, directEcho, percentile } from './baseline.js';
+import { alternating, directAgentClient, directEcho, fixedRate } from './baseline.js';
 import { spawnBenchProcess, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
 const PAYLOAD = Buffer.alloc(1024, 7);
-const THROUGHPUT_MS = 3_000;
-const ROUNDS = 6;
-const CONCURRENCY = 32;
-const LATENCY_CALLS = 2_000;
+/**
+ * The fixed rate of each kind in the latency rounds (AGENT_MESH_BENCH_RATE to change it): half mesh-call's, since
+ * three processes (client, sidecar, app) share this machine's two cores on every sidecar call.
+ */
+const RATE_PER_SECOND = Number(process.env.AGENT_MESH_BENCH_RATE ?? 500);
 /** The flag with which this file runs as the plaintext echo app behind the sidecar (in its own process). */
 const SERVE_APP = '--serve-echo-app';
 
@@ -37,9 +43,20 @@ export async function benchSidecar(): Promise<Figures> {
   const { certsDir, controlPlane } = bench;
   await ensureIdentity(certsDir, 'echo-1', { types: ['echo'] });
   await ensureIdentity(certsDir, 'sidecar-echo-1', { types: ['sidecar-echo'] });
+  await ensureIdentity(certsDir, 'plain-server');
   const agent = spawnBenchProcess(
     new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url),
     [certsDir, controlPlane.address, 'echo-1', 'echo'],
+    /ready (\S+)/,
+  );
+  const plain = spawnBenchProcess(
+    new URL('./plain-server.ts', import.meta.url),
+    [certsDir, 'plain-server', 'mtls'],
+    /ready (\S+)/,
+  );
+  const plaintext = spawnBenchProcess(
+    new URL('./plain-server.ts', import.meta.url),
+    [certsDir, 'plain-server', 'plaintext'],
     /ready (\S+)/,
   );
   // The app and the sidecar share a private directory, as the sidecar's default setup has them.
@@ -50,7 +67,7 @@ export async function benchSidecar(): Promise<Figures> {
     [SERVE_APP, `unix:${socketDir}/app.sock`],
     /app listening on (\S+)/,
   );
-  const processes = [agent, app];
+  const processes = [agent, plain, plaintext, app];
   const callerMaterial = await ensureIdentity(certsDir, 'caller');
   const caller = new MeshIdentity(callerMaterial);
   const cache = new EndpointCache({
@@ -58,10 +75,11 @@ export async function benchSidecar(): Promise<Figures> {
     logger: silentLogger(),
   });
   const mesh = new MeshClient({ identity: caller, cache, logger: silentLogger() });
-  const agentAddress = (await agent.ready)[1]!;
-  const direct = directAgentClient(agentAddress, callerMaterial);
+  const clients: grpc.Client[] = [];
   try {
-    const appAddress = (await app.ready)[1]!;
+    const [plainAddress, plaintextAddress, appAddress] = (
+      await Promise.all([plain.ready, plaintext.ready, app.ready, agent.ready])
+    ).map((match) => match[1]!);
     const sidecar = spawnBenchProcess(
       new URL('../src/cli/main.ts', import.meta.url),
       [
@@ -75,7 +93,7 @@ export async function benchSidecar(): Promise<Figures> {
         '--type',
         'sidecar-echo',
         '--app',
-        appAddress,
+        appAddress!,
         '--socket-dir',
         socketDir,
         '--log-level',
@@ -86,49 +104,71 @@ export async function benchSidecar(): Promise<Figures> {
     processes.push(sidecar);
     await sidecar.ready;
     await cache.start();
-    const directCall = () => directEcho(direct, PAYLOAD);
-    const meshCall = () => mesh.call({ type: 'echo' }, 'echo', PAYLOAD);
+    const sidecarAddress = cache.select({ type: 'sidecar-echo' })[0]?.spec.endpoint;
+    if (!sidecarAddress) throw new Error('the sidecar is not registered');
+    // Baselines: a plain grpc-js mTLS client and server with the same certificates and handler, and plaintext (the
+    // ceiling); beside the sidecar path, the same plain client to the sidecar, and the mesh client to an agent.
+    const plainClient = directAgentClient(plainAddress!, callerMaterial);
+    const toSidecarClient = directAgentClient(sidecarAddress, callerMaterial);
+    const { protos } = loadMeshProtos();
+    const plaintextClient = new protos.agentmesh.v1.Agent(
+      plaintextAddress!,
+      grpc.credentials.createInsecure(),
+      MESH_CHANNEL_OPTIONS,
+    );
+    clients.push(plainClient, toSidecarClient, plaintextClient);
+    const plainCall = () => directEcho(plainClient, PAYLOAD);
     const sidecarCall = () => mesh.call({ type: 'sidecar-echo' }, 'echo', PAYLOAD);
+    const toSidecarCall = () => directEcho(toSidecarClient, PAYLOAD);
+    const meshCall = () => mesh.call({ type: 'echo' }, 'echo', PAYLOAD);
+    const plaintextCall = () => directEcho(plaintextClient, PAYLOAD);
     for (let i = 0; i < 1_000; i += 1) {
-      await directCall();
-      await meshCall();
-      await sidecarCall();
+      for (const call of [plainCall, sidecarCall, toSidecarCall, meshCall, plaintextCall]) await call();
     }
-    const kinds = [directCall, meshCall, sidecarCall];
-    const calls = [0, 0, 0];
-    for (let round = 0; round < ROUNDS; round += 1) {
-      for (const [i, call] of kinds.entries())
-        calls[i]! += await closedLoop(call, THROUGHPUT_MS / ROUNDS, CONCURRENCY);
-    }
-    const [directThroughput, meshThroughput, sidecarThroughput] = calls.map((n) =>
-      Math.round((n / THROUGHPUT_MS) * 1000),
-    ) as [number, number, number];
-    const latencies: number[][] = [[], [], []];
-    for (let i = 0; i < LATENCY_CALLS; i += 1) {
-      for (const [k, call] of kinds.entries()) {
-        const start = performance.now();
-        await call();
-        latencies[k]!.push(performance.now() - start);
-      }
-    }
-    const [directTail, meshTail, sidecarTail] = latencies.map((values) => {
-      values.sort((x, y) => x - y);
-      return { p50: percentile(values, 50), p99: percentile(values, 99) };
-    }) as [{ p50: number; p99: number }, { p50: number; p99: number }, { p50: number; p99: number }];
+    const throughput = await alternating({
+      plain: { call: plainCall, servers: [plain] },
+      sidecar: { call: sidecarCall, servers: [sidecar, app] },
+      toSidecar: { call: toSidecarCall, servers: [sidecar, app] },
+      mesh: { call: meshCall, servers: [agent] },
+      plaintext: { call: plaintextCall, servers: [plaintext] },
+    });
+    const latency = await fixedRate(plainCall, sidecarCall, {
+      ratePerSecond: RATE_PER_SECOND,
+      roundCalls: RATE_PER_SECOND,
+    });
+    const { plain: p, sidecar: s, toSidecar: t } = throughput;
     return {
-      directCallsPerSecond: directThroughput,
-      meshCallsPerSecond: meshThroughput,
-      sidecarCallsPerSecond: sidecarThroughput,
-      sidecarThroughputRatio: sidecarThroughput / directThroughput,
-      directP50Ms: directTail.p50,
-      meshP50Ms: meshTail.p50,
-      sidecarP50Ms: sidecarTail.p50,
-      directP99Ms: directTail.p99,
-      meshP99Ms: meshTail.p99,
-      sidecarP99Ms: sidecarTail.p99,
+      plainCallsPerSecond: p.callsPerSecond,
+      sidecarCallsPerSecond: s.callsPerSecond,
+      throughputRatio: s.callsPerSecond / p.callsPerSecond,
+      plainCpuUsPerCall: p.cpuUsPerCall,
+      sidecarCpuUsPerCall: s.cpuUsPerCall,
+      cpuRatio: s.cpuUsPerCall / p.cpuUsPerCall,
+      plainClientCpuUs: p.clientCpuUsPerCall,
+      sidecarClientCpuUs: s.clientCpuUsPerCall,
+      plainServerCpuUs: p.serverCpuUsPerCall,
+      // The serving side of the sidecar path: the sidecar and the app together, and each.
+      sidecarServerCpuUs: s.serverCpuUsPerCall,
+      sidecarProcessCpuUs: s.serversCpuUsPerCall[0]!,
+      sidecarAppCpuUs: s.serversCpuUsPerCall[1]!,
+      serverCpuRatio: s.serverCpuUsPerCall / p.serverCpuUsPerCall,
+      plainClientToSidecarCallsPerSecond: t.callsPerSecond,
+      plainClientToSidecarRatio: t.callsPerSecond / p.callsPerSecond,
+      plainClientToSidecarCpuUsPerCall: t.cpuUsPerCall,
+      plainClientToSidecarProcessCpuUs: t.serversCpuUsPerCall[0]!,
+      meshToAgentCallsPerSecond: throughput.mesh.callsPerSecond,
+      plaintextCallsPerSecond: throughput.plaintext.callsPerSecond,
+      plainP50Ms: latency.aP50,
+      sidecarP50Ms: latency.bP50,
+      p50Ratio: latency.bP50 / latency.aP50,
+      plainP99Ms: latency.aP99,
+      sidecarP99Ms: latency.bP99,
+      p99AddedMs: latency.p99Added,
+      p99AddedMinMs: latency.p99AddedMin,
+      p99AddedMaxMs: latency.p99AddedMax,
     };
   } finally {
-    direct.close();
+    for (const client of clients) client.close();
     mesh.close();
     cache.close();
     for (const running of processes.reverse()) await running.stop();

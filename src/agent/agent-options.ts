@@ -10,7 +10,7 @@ import type { EventHandler, PublishReport } from '../pubsub/event.js';
 import type { EventPublisher, PublishOptions, PublisherOptions } from '../pubsub/publisher.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import type { RunningServer, ServiceRegistration } from '../transport/server.js';
-import type { HandlerFallback, MethodHandler, StreamHandler } from './agent-service.js';
+import type { AgentServiceOptions, HandlerFallback, MethodHandler, StreamHandler } from './agent-service.js';
 
 /** What an agent is and does. */
 export interface AgentOptions {
@@ -41,6 +41,12 @@ export interface AgentOptions {
    * sidecar forwarding every method to its app). Without it such calls are UNIMPLEMENTED.
    */
   fallback?: { method?: HandlerFallback<MethodHandler>; stream?: HandlerFallback<StreamHandler> };
+  /**
+   * Builds the generic `agentmesh.v1.Agent` service in place of `createAgentService`, from the options the
+   * runtime would make it with (among them the agent's `pipeline`, through which every call must pass, and its
+   * `events`): e.g. a sidecar, which forwards `Invoke` and `InvokeStream` to its app as bytes, never decoded.
+   */
+  agentService?: (options: AgentServiceOptions) => ServiceRegistration;
   /** The user's own typed services, served beside the generic one; policies name their methods `<package.Service>/<Method>`. */
   services?: ServiceRegistration[];
   /** `host:port` to listen on (default `127.0.0.1:0`). */

@@ -150,7 +150,7 @@ async function launchAgent(
     logger,
     hopLimit: options.client?.hopLimit,
   });
-  const service = createAgentService({
+  const service = (options.agentService ?? createAgentService)({
     identity: options.identity,
     logger,
     methods: {

@@ -22,6 +22,19 @@ export { TOKENS_TRAILER, readIncomingCall, type IncomingCall } from '../transpor
 const METHOD_NAME = /^[A-Za-z0-9._/-]{1,128}$/;
 const SERVICE = 'agentmesh.v1.Agent';
 
+/**
+ * Checks that a generic call's method is a valid name, as every generic call's route check does first.
+ * @throws MeshError INVALID_ARGUMENT naming the rule.
+ */
+export function checkMethodName(method: string): void {
+  if (!METHOD_NAME.test(method)) {
+    throw new MeshError(
+      Code.INVALID_ARGUMENT,
+      `invalid method name "${method.slice(0, 40)}": use 1-128 letters, digits, ".", "_", "-" or "/"`,
+    );
+  }
+}
+
 /** What a handler of a generic method is told about its call. */
 export interface InvocationContext {
   /** The caller's verified SPIFFE ID and entitled types (from its certificate, never from the request). */
@@ -158,12 +171,7 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
     handlers: Map<string, H>,
     fallback: HandlerFallback<H> | undefined,
   ): H => {
-    if (!METHOD_NAME.test(method)) {
-      throw new MeshError(
-        Code.INVALID_ARGUMENT,
-        `invalid method name "${method.slice(0, 40)}": use 1-128 letters, digits, ".", "_", "-" or "/"`,
-      );
-    }
+    checkMethodName(method);
     const handler = handlers.get(method) ?? fallback?.(method);
     if (handler) return handler;
     // The method may be there as the other kind: say how to call it rather than that it does not exist.

@@ -1,17 +1,9 @@
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
-import type {
-  InvocationContext,
-  InvocationPayload,
-  MethodHandler,
-  StreamHandler,
-} from '../agent/agent-service.js';
+import type { InvocationContext } from '../agent/agent-service.js';
 import { CONTEXT_KEYS } from '../core/call-context.js';
 import { Code, MeshError } from '../core/errors.js';
-import type { AgentClient } from '../generated/agentmesh/v1/Agent.js';
-import type { InvokeChunk__Output } from '../generated/agentmesh/v1/InvokeChunk.js';
-import type { InvokeRequest } from '../generated/agentmesh/v1/InvokeRequest.js';
-import { loadMeshProtos, loadProtos } from '../transport/protos.js';
+import { loadProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
 import { ForwardedCalls } from './forwarded-calls.js';
 
@@ -59,14 +51,20 @@ interface HealthProtos {
   grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
 }
 
+/** The app's methods the sidecar forwards to, on its own `agentmesh.v1.Agent` server. */
+const INVOKE = '/agentmesh.v1.Agent/Invoke';
+const INVOKE_STREAM = '/agentmesh.v1.Agent/InvokeStream';
+/** The serializer and deserializer of a message passed on as it is: its protobuf bytes. */
+const asIs = (message: Buffer): Buffer => message;
+
 /**
- * The sidecar's plaintext gRPC connection to its app (a Unix socket or loopback): forwards generic calls to the
- * app's own `agentmesh.v1.Agent` server, with the verified caller, the call's token (recorded in `calls` while the
- * call is in flight) and the propagated context as metadata (and in the request's `context`), and asks the app's
+ * The sidecar's plaintext gRPC connection to its app (a Unix socket or loopback): forwards calls to the app's own
+ * `agentmesh.v1.Agent` server as protobuf bytes, never decoded, with the verified caller, the call's token (recorded
+ * in `calls` while the call is in flight) and the propagated context as metadata, and asks the app's
  * `grpc.health.v1` how it is.
  */
 export class AppConnection {
-  private readonly agent: AgentClient;
+  private readonly agent: grpc.Client;
   private readonly health: HealthClient;
 
   constructor(
@@ -75,64 +73,60 @@ export class AppConnection {
   ) {
     // One credentials object for both clients: they share one connection.
     const credentials = grpc.credentials.createInsecure();
-    const { protos } = loadMeshProtos();
-    this.agent = new protos.agentmesh.v1.Agent(address, credentials);
+    this.agent = new grpc.Client(address, credentials);
     const protoPath = (require('grpc-health-check') as { protoPath: string }).protoPath;
     const Health = loadProtos<HealthProtos>([protoPath], []).protos.grpc.health.v1.Health;
     this.health = new Health(address, credentials) as unknown as HealthClient;
   }
 
   /**
-   * The handler that forwards unary calls of `method` to the app and resolves with its answer.
+   * Forwards a unary call to the app: `request` is the `InvokeRequest` to send (see `forwardedRequest`); resolves
+   * with the app's `InvokeResponse` as it sent it.
    * @throws MeshError with the app's own status and message; UNAVAILABLE naming the app when it cannot be reached.
    */
-  unary(method: string): MethodHandler {
-    return (request, call) => {
-      const token = this.calls.open(call.context);
-      return new Promise<InvocationPayload>((resolve, reject) => {
-        this.agent.Invoke(
-          this.request(method, request, call),
-          this.metadata(call, token),
-          this.callOptions(call),
-          (error, response) => {
-            if (error || !response) reject(this.appError(error));
-            else resolve({ payload: response.payload, contentType: response.contentType });
-          },
-        );
-      }).finally(() => this.calls.close(token));
-    };
+  invoke(request: Buffer, call: InvocationContext): Promise<Buffer> {
+    const token = this.calls.open(call.context);
+    return new Promise<Buffer>((resolve, reject) => {
+      this.agent.makeUnaryRequest(
+        INVOKE,
+        asIs,
+        asIs,
+        request,
+        this.metadata(call, token),
+        this.callOptions(call),
+        (error, response) => {
+          this.calls.close(token);
+          if (error || !response) reject(this.appError(error));
+          else resolve(response);
+        },
+      );
+    });
   }
 
   /**
-   * The handler that forwards streamed calls of `method` to the app and yields the app's chunks as they arrive,
-   * one by one (nothing is buffered beyond what the transport holds; a slow reader pauses the app through flow
-   * control). Ending the iteration early cancels the app's stream.
-   * @throws MeshError as {@link AppConnection.unary}.
+   * Forwards a streamed call to the app and yields the app's `InvokeChunk`s as it sent them, one by one (nothing is
+   * buffered beyond what the transport holds; a slow reader pauses the app through flow control). Ending the
+   * iteration early cancels the app's stream.
+   * @throws MeshError as {@link AppConnection.invoke}.
    */
-  streamed(method: string): StreamHandler {
-    const forward = async function* (
-      this: AppConnection,
-      request: InvocationPayload,
-      call: InvocationContext,
-    ): AsyncGenerator<InvocationPayload> {
-      const token = this.calls.open(call.context);
-      const stream = this.agent.InvokeStream(
-        this.request(method, request, call),
-        this.metadata(call, token),
-        this.callOptions(call),
-      );
-      try {
-        for await (const chunk of stream as AsyncIterable<InvokeChunk__Output>) {
-          yield { payload: chunk.payload, contentType: chunk.contentType };
-        }
-      } catch (error) {
-        throw this.appError(error);
-      } finally {
-        stream.cancel(); // no-op after the end; stops the app when the caller went away
-        this.calls.close(token);
-      }
-    };
-    return forward.bind(this);
+  async *invokeStream(request: Buffer, call: InvocationContext): AsyncGenerator<Buffer> {
+    const token = this.calls.open(call.context);
+    const stream = this.agent.makeServerStreamRequest(
+      INVOKE_STREAM,
+      asIs,
+      asIs,
+      request,
+      this.metadata(call, token),
+      this.callOptions(call),
+    );
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk;
+    } catch (error) {
+      throw this.appError(error);
+    } finally {
+      stream.cancel(); // no-op after the end; stops the app when the caller went away
+      this.calls.close(token);
+    }
   }
 
   /** Asks the app's `grpc.health.v1` about the whole server (service ""), within `timeoutMs`. */
@@ -149,22 +143,6 @@ export class AppConnection {
   close(): void {
     this.agent.close();
     this.health.close();
-  }
-
-  private request(method: string, request: InvocationPayload, call: InvocationContext): InvokeRequest {
-    const { context } = call;
-    return {
-      method,
-      payload: request.payload,
-      contentType: request.contentType,
-      context: {
-        traceparent: context.traceparent ?? '',
-        tracestate: context.tracestate ?? '',
-        conversationId: context.conversationId ?? '',
-        tenant: context.tenant ?? '',
-        callerChain: context.chain,
-      },
-    };
   }
 
   private metadata(call: InvocationContext, token: string): grpc.Metadata {

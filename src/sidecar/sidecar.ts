@@ -10,6 +10,7 @@ import { identityNameOf } from '../core/spiffe-id.js';
 import { AppConnection, SIDECAR_METADATA, type AppHealth } from './app-connection.js';
 import { AppHealthMonitor } from './app-health.js';
 import { ForwardedCalls } from './forwarded-calls.js';
+import { forwardingAgentService } from './forwarding-service.js';
 import { localAddress, loopbackAddress, socketPath, type LocalAddress } from './local-address.js';
 import { startOutboundServer, type RunningOutboundServer } from './outbound-server.js';
 import { defaultSocketDir, preparePrivateDir, removeStaleSocket } from './private-socket.js';
@@ -86,7 +87,8 @@ const AGENT_SERVICE = 'agentmesh.v1.Agent';
  * Runs a sidecar for an app that speaks plain gRPC on a local socket or loopback (in any language): an agent of the
  * mesh on the app's behalf, built on {@link startAgent}. Inbound, it serves `agentmesh.v1.Agent` over mTLS, checks
  * the control plane's policies, and forwards every `Invoke` and `InvokeStream` to the app's own
- * `agentmesh.v1.Agent` server (chunk by chunk for streams), telling it the verified caller (`x-agentmesh-caller`),
+ * `agentmesh.v1.Agent` server (chunk by chunk for streams) as bytes, reading only the method and replacing the
+ * request's `context` (see {@link forwardingAgentService}), telling it the verified caller (`x-agentmesh-caller`),
  * a token for the call (`x-agentmesh-call-token`) and the propagated context and deadline. Outbound, it serves a
  * plaintext port whose calls go out through the agent's mesh client as the agent (see {@link startOutboundServer}):
  * by default a Unix socket in a directory only this user can enter, so that no other local process can act as the
@@ -119,7 +121,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       labels: options.labels ?? {},
       description: options.description ?? `sidecar for the app at ${appAddress}`,
       listen: options.listen ?? '127.0.0.1:0',
-      fallback: { method: (method) => app.unary(method), stream: (method) => app.streamed(method) },
+      agentService: (serviceOptions) => forwardingAgentService(serviceOptions, app),
       logger,
       ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
       ...(options.drainGraceMs !== undefined ? { drainGraceMs: options.drainGraceMs } : {}),

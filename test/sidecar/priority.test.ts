@@ -20,7 +20,7 @@ describe('the sidecar tells its app the call priority', () => {
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))),
     );
     const app = new AppConnection(`127.0.0.1:${port}`);
-    await app.unary('m')({ payload: Buffer.from('x'), contentType: 'text/plain' }, {
+    await app.invoke(Buffer.alloc(0), {
       caller: { uri: 'spiffe://agentmesh.local/agent/c' },
       deadline: Infinity,
       context: { chain: ['spiffe://agentmesh.local/agent/c'], priority: 'interactive' },
