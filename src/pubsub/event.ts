@@ -130,10 +130,18 @@ export function validateEvent(
   }
   const topic = validateEventTopic(event.topic);
   if (!topic.ok) return topic;
-  if (event.payload.length > maxPayloadBytes) {
+  return validatePayloadSize(event.payload.length, maxPayloadBytes);
+}
+
+/** The payload part of {@link validateEvent}: RESOURCE_EXHAUSTED for a payload over `maxPayloadBytes`. */
+export function validatePayloadSize(
+  bytes: number,
+  maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
+): Result<void> {
+  if (bytes > maxPayloadBytes) {
     return fail(
       Code.RESOURCE_EXHAUSTED,
-      `event payload of ${event.payload.length} bytes is over the limit of ${maxPayloadBytes} bytes; send a reference (e.g. a URL) to large data instead`,
+      `event payload of ${bytes} bytes is over the limit of ${maxPayloadBytes} bytes; send a reference (e.g. a URL) to large data instead`,
     );
   }
   return ok(undefined);

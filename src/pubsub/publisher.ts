@@ -122,10 +122,11 @@ export class EventPublisher {
       random: options.random,
     });
     this.links = new DeliveryLinks(options.identity, {
-      onAcks: (batch) => {
-        for (const ack of batch.acks) this.redelivery.onAck(ack);
+      onAcks: (acks) => {
+        for (const ack of acks) this.redelivery.onAck(ack);
       },
       onBroken: (link, reason) => this.redelivery.linkBroken(link, reason),
+      wanted: (link, deliveryId) => this.redelivery.wanted(link, deliveryId),
     });
     // A load report changes no subscription or address.
     this.stopListening = options.cache.onChange((change) => {
