@@ -2,6 +2,10 @@
  * Publish/subscribe: one publisher, 100 subscriber agents (in two child processes), 1 KB events.
  * - throughput: acknowledged deliveries per second, the publisher keeping up to 50,000 deliveries pending; every
  *   subscriber's count of distinct events handled is checked afterwards (lost = events a subscriber never handled);
+ * - the same load through a broker, right after, as the baseline (bench/pubsub-nats.ts): NATS JetStream with a durable
+ *   consumer per subscriber and explicit acks (file and memory storage), and core NATS as the ceiling. Needs
+ *   `nats-server` on PATH (Debian: `apt-get install nats-server`); without it the NATS figures are left out with a
+ *   printed reason. `against*` figures are agent-mesh's rate over each baseline's;
  * - latency at 1,000 events/s to one subscriber: publish to handler (one way, measured in the subscriber's
  *   process with sub-millisecond wall-clock time), against the baseline of a direct grpc-js mTLS 1 KB unary call
  *   to an agent in the same subscriber process (round trip), started on alternate ticks; in 20 rounds of one

@@ -164,7 +164,7 @@ export function decodeAckBatch(bytes: Buffer): AckAnswer[] {
       const field = reader.uint32();
       switch (field) {
         case tag(1):
-          ack.deliveryId = reader.string();
+          ack.deliveryId = readString(reader);
           break;
         case tag(2, VARINT):
           ack.outcome = OUTCOME_NAMES[reader.int32()] ?? 'ACK_OUTCOME_UNSPECIFIED';
@@ -173,12 +173,13 @@ export function decodeAckBatch(bytes: Buffer): AckAnswer[] {
           ack.retryAfterMs = int64(reader);
           break;
         case tag(4):
-          ack.reason = reader.string();
+          ack.reason = readString(reader);
           break;
         default:
           reader.skipType(field & 7);
       }
     }
+    if (reader.pos !== end) throw new RangeError('an Ack overruns its length');
     acks.push(ack);
   }
   return acks;
@@ -206,13 +207,13 @@ export function decodeEvent(bytes: Buffer): Event__Output {
     const field = reader.uint32();
     switch (field) {
       case tag(1):
-        event.id = reader.string();
+        event.id = readString(reader);
         break;
       case tag(2):
-        event.topic = reader.string();
+        event.topic = readString(reader);
         break;
       case tag(3):
-        event.publisher = reader.string();
+        event.publisher = readString(reader);
         break;
       case tag(4, VARINT):
         event.publishedAtUnixMs = int64(reader);
@@ -221,10 +222,10 @@ export function decodeEvent(bytes: Buffer): Event__Output {
         event.payload = reader.bytes() as Buffer;
         break;
       case tag(6):
-        event.contentType = reader.string();
+        event.contentType = readString(reader);
         break;
       case tag(7):
-        event.key = reader.string();
+        event.key = readString(reader);
         break;
       case tag(8):
         event.context = readContext(reader, reader.uint32(), event.context);
@@ -274,7 +275,7 @@ function readDelivery(reader: protobuf.Reader, length: number): WireDelivery {
     const field = reader.uint32();
     switch (field) {
       case tag(1):
-        delivery.deliveryId = reader.string();
+        delivery.deliveryId = readString(reader);
         break;
       case tag(2, VARINT):
         delivery.attempt = reader.uint32();
@@ -284,10 +285,10 @@ function readDelivery(reader: protobuf.Reader, length: number): WireDelivery {
         delivery.event = reader.bytes() as Buffer;
         break;
       case tag(4):
-        delivery.pattern = reader.string();
+        delivery.pattern = readString(reader);
         break;
       case tag(5):
-        delivery.group = reader.string();
+        delivery.group = readString(reader);
         break;
       default:
         reader.skipType(field & 7);
@@ -314,19 +315,19 @@ function readContext(
     const field = reader.uint32();
     switch (field) {
       case tag(1):
-        context.traceparent = reader.string();
+        context.traceparent = readString(reader);
         break;
       case tag(2):
-        context.tracestate = reader.string();
+        context.tracestate = readString(reader);
         break;
       case tag(3):
-        context.conversationId = reader.string();
+        context.conversationId = readString(reader);
         break;
       case tag(4):
-        context.tenant = reader.string();
+        context.tenant = readString(reader);
         break;
       case tag(5):
-        context.callerChain.push(reader.string());
+        context.callerChain.push(readString(reader));
         break;
       default:
         reader.skipType(field & 7);
@@ -356,25 +357,25 @@ function readDeadLetter(
     const field = reader.uint32();
     switch (field) {
       case tag(1):
-        dead.originalEventId = reader.string();
+        dead.originalEventId = readString(reader);
         break;
       case tag(2):
-        dead.originalTopic = reader.string();
+        dead.originalTopic = readString(reader);
         break;
       case tag(3):
-        dead.reason = reader.string();
+        dead.reason = readString(reader);
         break;
       case tag(4, VARINT):
         dead.attempts = reader.uint32();
         break;
       case tag(5):
-        dead.subscriber = reader.string();
+        dead.subscriber = readString(reader);
         break;
       case tag(6):
-        dead.pattern = reader.string();
+        dead.pattern = readString(reader);
         break;
       case tag(7):
-        dead.group = reader.string();
+        dead.group = readString(reader);
         break;
       case tag(8, VARINT):
         dead.deadLetteredAtUnixMs = int64(reader);
@@ -385,6 +386,19 @@ function readDeadLetter(
   }
   if (reader.pos !== end) throw new RangeError('a DeadLetter overruns its length');
   return dead;
+}
+
+/**
+ * A string field, checked against the end of the message: protobufjs's own reader cuts a string that runs past
+ * the end short without a word, and a truncated event must not pass as a shorter one.
+ */
+function readString(reader: protobuf.Reader): string {
+  const length = reader.uint32();
+  const start = reader.pos;
+  const end = start + length;
+  if (end > reader.len) throw new RangeError(`a string of ${length} bytes runs past the end of its message`);
+  reader.pos = end;
+  return (reader.buf as Buffer).toString('utf8', start, end);
 }
 
 /** An int64 varint as a number (protobufjs gives a Long when long.js is installed, which it is here). */

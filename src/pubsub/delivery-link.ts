@@ -27,8 +27,10 @@ const SWEEP_AT = 4 * MAX_BATCH;
 
 /** What a {@link DeliveryLink} reports to the publisher. */
 export interface DeliveryLinkHandlers {
-  /** Acks that came back on the stream. */
+  /** Acks that came back on the stream, in one message. */
   onAcks(acks: AckAnswer[]): void;
+  /** A message carrying `deliveries` deliveries was written. */
+  onWritten(deliveries: number): void;
   /** The stream broke or the link closed: every delivery sent over `link` and not yet answered is lost. */
   onBroken(link: DeliveryLink, reason: string): void;
   /**
@@ -62,7 +64,6 @@ export class DeliveryLink {
   private writing: grpc.ClientDuplexStream<EncodedDelivery[], AckAnswer[]> | undefined;
   /** Whether the channel was ever seen READY. */
   private readonly seen = { connected: false };
-  private readonly counts = { messages: 0, deliveries: 0 };
 
   constructor(
     record: AgentRecord,
@@ -76,11 +77,6 @@ export class DeliveryLink {
       createChannelCredentials(identity, record.spiffeId),
       MESH_CHANNEL_OPTIONS,
     );
-  }
-
-  /** Messages written and the deliveries they carried, since the link was made (how well it batches). */
-  get written(): { messages: number; deliveries: number } {
-    return { ...this.counts };
   }
 
   /** Whether this link still leads to `record` (the same endpoint and SPIFFE ID). */
@@ -147,8 +143,7 @@ export class DeliveryLink {
     if (batch.length === 0) return;
     const stream = this.stream ?? this.open();
     this.writing = stream;
-    this.counts.messages += 1;
-    this.counts.deliveries += batch.length;
+    this.handlers.onWritten(batch.length);
     stream.write(batch, () => {
       if (this.writing !== stream) return; // the stream broke meanwhile; a new one has its own writes
       this.writing = undefined;

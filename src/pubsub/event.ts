@@ -30,6 +30,7 @@ export interface MeshEvent {
   publisher: string;
   /** When the publisher accepted it, ms since the epoch. */
   publishedAt: number;
+  /** Read-only for handlers: every delivery of the event in a subscribing process shares these bytes. */
   payload: Buffer;
   contentType: string;
   /** Ordering key: events with the same key reach each subscription in publish order. Empty: unordered. */
