@@ -2,6 +2,10 @@
  * Publish/subscribe: one publisher, 100 subscriber agents (in two child processes), 1 KB events.
  * - throughput: acknowledged deliveries per second, the publisher keeping up to 50,000 deliveries pending; every
  *   subscriber's count of distinct events handled is checked afterwards (lost = events a subscriber never handled);
+ * - the same load through a broker, right after, as the baseline (bench/pubsub-nats.ts): NATS JetStream with a durable
+ *   consumer per subscriber and explicit acks (file and memory storage), and core NATS as the ceiling. Needs
+ *   `nats-server` on PATH (Debian: `apt-get install nats-server`); without it the NATS figures are left out with a
+ *   printed reason. `against*` figures are agent-mesh's rate over each baseline's;
  * - latency at 1,000 events/s to one subscriber: publish to handler (one way, measured in the subscriber's
  *   process with sub-millisecond wall-clock time), against the baseline of a direct grpc-js mTLS 1 KB unary call
  *   to an agent in the same subscriber process (round trip), started on alternate ticks; in 20 rounds of one
@@ -15,6 +19,7 @@ import { ensureIdentity } from '../src/identity/certs-dir.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import type { AgentClient } from '../src/generated/agentmesh/v1/Agent.js';
 import { directAgentClient, directEcho, median, percentile } from './baseline.js';
+import { benchNats } from './pubsub-nats.js';
 import { spawnBenchProcess, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
@@ -25,6 +30,7 @@ const WINDOW = 50_000;
 const RATE_PER_SECOND = 1_000;
 const LATENCY_ROUNDS = 20;
 const LATENCY_SINK = `sink-${SUBSCRIBERS}`;
+const WARMUP = 200;
 
 export async function benchPubSub(): Promise<Figures> {
   const bench = await startBenchMesh();
@@ -63,7 +69,7 @@ export async function benchPubSub(): Promise<Figures> {
     const payload = Buffer.alloc(1024, 7);
 
     // Warm up connections and code paths.
-    for (let i = 0; i < 200; i += 1) publisher.publish('bench.warmup', payload);
+    for (let i = 0; i < WARMUP; i += 1) publisher.publish('bench.warmup', payload);
     await publisher.publisher.flush(60_000);
 
     const before = publisher.publisher.stats.delivered;
@@ -84,8 +90,18 @@ export async function benchPubSub(): Promise<Figures> {
         'stats',
         '',
       );
-      lost += Math.max(0, 200 + EVENTS - (JSON.parse(stats.toString()) as { handled: number }).handled);
+      lost += Math.max(0, WARMUP + EVENTS - (JSON.parse(stats.toString()) as { handled: number }).handled);
     }
+
+    // The same load through a broker, right after: NATS JetStream (durable consumers, explicit acks) and core NATS.
+    const nats = await benchNats({
+      subscribers: SUBSCRIBERS,
+      processes: PROCESSES,
+      warmupEvents: WARMUP,
+      events: EVENTS,
+      window: WINDOW / SUBSCRIBERS,
+      payload,
+    });
 
     // Latency at a fixed rate: an event to the latency sink and a direct call to it on alternate ticks.
     const sink = publisher.cache.get(LATENCY_SINK)!;
@@ -100,8 +116,19 @@ export async function benchPubSub(): Promise<Figures> {
     const perRound = (path: 'event' | 'direct', p: number) =>
       median(rounds.map((r) => percentile(r[path], p)));
     const eventP99s = rounds.map((r) => percentile(r.event, 99));
+    const deliveriesPerSecond = Math.round(delivered / seconds);
+    const against = (baseline: number | undefined) =>
+      baseline ? Math.round((deliveriesPerSecond / baseline) * 100) / 100 : Number.NaN;
     return {
-      deliveriesPerSecond: Math.round(delivered / seconds),
+      deliveriesPerSecond,
+      ...nats,
+      ...(nats.natsJetStreamFileDeliveriesPerSecond
+        ? {
+            againstJetStreamFile: against(nats.natsJetStreamFileDeliveriesPerSecond),
+            againstJetStreamMemory: against(nats.natsJetStreamMemoryDeliveriesPerSecond),
+            againstNatsCore: against(nats.natsCoreDeliveriesPerSecond),
+          }
+        : {}),
       subscribers: SUBSCRIBERS,
       lostEvents: lost,
       deadLettered: publisher.publisher.stats.deadLettered,

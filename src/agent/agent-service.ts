@@ -4,6 +4,7 @@ import type { CallContext } from '../core/call-context.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';
 import type { Logger } from '../observability/logger.js';
+import { DELIVER_EVENTS_SERVER_CODEC } from '../pubsub/delivery-codec.js';
 import type { SubscriptionSet } from '../pubsub/subscriber.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
@@ -224,12 +225,13 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
       'events',
     ),
   };
-  return {
-    name: SERVICE,
-    definition: protos.agentmesh.v1.Agent.service,
-    implementation,
-    verifiesPeers: true,
+  const { service } = protos.agentmesh.v1.Agent;
+  // Deliveries are read and acks written by the pub/sub codec: each event stays bytes until decoded once.
+  const definition = {
+    ...service,
+    DeliverEvents: { ...service.DeliverEvents, ...DELIVER_EVENTS_SERVER_CODEC },
   };
+  return { name: SERVICE, definition, implementation, verifiesPeers: true };
 }
 
 /** What a generic handler is given of a request: the payload and its media type. */

@@ -1,36 +1,67 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AgentRecord } from '../core/agent-record.js';
-import type { AckBatch__Output } from '../generated/agentmesh/v1/AckBatch.js';
 import { connectionLost } from '../transport/agent-connection.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../transport/credentials.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';
-import { serializeDeliveryBatch, type EncodedDelivery } from './delivery-codec.js';
+import {
+  decodeAckBatch,
+  encodedDeliverySize,
+  serializeDeliveryBatch,
+  type AckAnswer,
+  type EncodedDelivery,
+} from './delivery-codec.js';
 
 /** The most deliveries written in one `EventDeliveryBatch`. */
-const MAX_BATCH = 512;
+export const MAX_BATCH = 512;
+
+/**
+ * The most bytes of deliveries written in one `EventDeliveryBatch`, well within gRPC's default 4 MiB message limit
+ * of the receiving agent. A single delivery larger than this (a payload near the 1 MiB default limit, with its
+ * fields) goes alone.
+ */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+/** The outbox size from which a link sweeps out deliveries no longer wanted. */
+const SWEEP_AT = 4 * MAX_BATCH;
 
 /** What a {@link DeliveryLink} reports to the publisher. */
 export interface DeliveryLinkHandlers {
-  /** Acks that came back on the stream. */
-  onAcks(batch: AckBatch__Output): void;
+  /** Acks that came back on the stream, in one message. */
+  onAcks(acks: AckAnswer[]): void;
+  /** A message carrying `deliveries` deliveries was written. */
+  onWritten(deliveries: number): void;
   /** The stream broke or the link closed: every delivery sent over `link` and not yet answered is lost. */
   onBroken(link: DeliveryLink, reason: string): void;
+  /**
+   * Whether a delivery queued on `link` is still to be written: false once it moved on before its turn came (its
+   * ack deadline passed and it is retried).
+   */
+  wanted(link: DeliveryLink, deliveryId: string): boolean;
 }
 
 /**
- * The delivery stream to one subscribing agent (`Agent.DeliverEvents`, over mTLS to the agent's SPIFFE ID):
- * deliveries are written in batches (those sent in the same turn of the event loop travel together) and acks
- * come back on the same stream. A broken stream is reported (the publisher knows what it sent over this link);
- * the next send opens a new one. The publisher's only grpc-js code.
+ * The delivery stream to one subscribing agent (`Agent.DeliverEvents`, over mTLS to the agent's SPIFFE ID), and
+ * the batching on it: one write at a time; deliveries queued meanwhile go together when that write drains, or at
+ * the end of the turn of the event loop when nothing is being written (no timer, so an idle link adds no delay).
+ * A batch holds at most {@link MAX_BATCH} deliveries and {@link MAX_BATCH_BYTES}. A subscriber that stops reading
+ * stops the writes; what waits here is bounded by the publisher's in-flight limits, and a delivery that moved on
+ * meanwhile (retried elsewhere after its ack deadline) is dropped rather than written. Acks come back on the same
+ * stream, read without converting them to objects of the generic deserializer. A broken stream is reported (the
+ * publisher knows what it sent over this link); the next send opens a new one. The publisher's only grpc-js code.
  */
 export class DeliveryLink {
   readonly endpoint: string;
   readonly spiffeId: string;
   private readonly channel: grpc.Client;
-  private stream: grpc.ClientDuplexStream<EncodedDelivery[], AckBatch__Output> | undefined;
+  private stream: grpc.ClientDuplexStream<EncodedDelivery[], AckAnswer[]> | undefined;
   private outbox: EncodedDelivery[] = [];
-  private flushing = false;
+  private outboxHead = 0;
+  /** The outbox length at which deliveries no longer wanted are swept out of it while a write is stuck. */
+  private sweepAt = SWEEP_AT;
+  private scheduled = false;
+  /** The stream with a write in flight, if any: nothing more is written to it until that one drains. */
+  private writing: grpc.ClientDuplexStream<EncodedDelivery[], AckAnswer[]> | undefined;
   /** Whether the channel was ever seen READY. */
   private readonly seen = { connected: false };
 
@@ -63,12 +94,16 @@ export class DeliveryLink {
     return connectionLost(this.channel.getChannel() as grpc.Channel, this.seen);
   }
 
-  /** Queues a delivery; the outbox is written at the end of this turn of the event loop. */
+  /** Queues a delivery: written with the others at the end of this turn, or when the write before drains. */
   send(delivery: EncodedDelivery): void {
     this.outbox.push(delivery);
-    if (!this.flushing) {
-      this.flushing = true;
-      setImmediate(() => this.flush());
+    if (this.outbox.length >= this.sweepAt) this.sweep();
+    if (!this.scheduled && !this.writing) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
     }
   }
 
@@ -81,25 +116,59 @@ export class DeliveryLink {
     this.channel.close();
   }
 
+  /** Writes the next batch of the outbox, unless a write is still in flight. */
   private flush(): void {
-    this.flushing = false;
-    const stream = this.stream ?? this.open();
-    while (this.outbox.length > 0) {
-      const batch = this.outbox.splice(0, MAX_BATCH);
-      stream.write(batch);
+    if (this.writing) return;
+    const batch: EncodedDelivery[] = [];
+    let bytes = 0;
+    while (this.outboxHead < this.outbox.length && batch.length < MAX_BATCH) {
+      const delivery = this.outbox[this.outboxHead]!;
+      if (!this.handlers.wanted(this, delivery.deliveryId)) {
+        this.outboxHead += 1;
+        continue;
+      }
+      const size = encodedDeliverySize(delivery);
+      if (batch.length > 0 && bytes + size > MAX_BATCH_BYTES) break;
+      batch.push(delivery);
+      bytes += size;
+      this.outboxHead += 1;
     }
+    if (this.outboxHead === this.outbox.length) {
+      this.outbox = [];
+      this.outboxHead = 0;
+    } else if (this.outboxHead > 1024 && this.outboxHead * 2 > this.outbox.length) {
+      this.outbox = this.outbox.slice(this.outboxHead);
+      this.outboxHead = 0;
+    }
+    if (batch.length === 0) return;
+    const stream = this.stream ?? this.open();
+    this.writing = stream;
+    this.handlers.onWritten(batch.length);
+    stream.write(batch, () => {
+      if (this.writing !== stream) return; // the stream broke meanwhile; a new one has its own writes
+      this.writing = undefined;
+      this.flush(); // drained: what was queued meanwhile goes now
+    });
   }
 
-  private open(): grpc.ClientDuplexStream<EncodedDelivery[], AckBatch__Output> {
+  /**
+   * Drops the deliveries no longer wanted from the outbox (a write stuck on a subscriber that stopped reading,
+   * while their retries went elsewhere), so that it holds at most about twice what is still in flight here.
+   */
+  private sweep(): void {
+    this.outbox = this.outbox
+      .slice(this.outboxHead)
+      .filter((delivery) => this.handlers.wanted(this, delivery.deliveryId));
+    this.outboxHead = 0;
+    this.sweepAt = Math.max(SWEEP_AT, 2 * this.outbox.length);
+  }
+
+  private open(): grpc.ClientDuplexStream<EncodedDelivery[], AckAnswer[]> {
     // Requests are written with the publisher's own serializer: each event is encoded once, not per delivery.
     const method = loadMeshProtos().protos.agentmesh.v1.Agent.service.DeliverEvents;
-    const stream = this.channel.makeBidiStreamRequest(
-      method.path,
-      serializeDeliveryBatch,
-      method.responseDeserialize,
-    );
+    const stream = this.channel.makeBidiStreamRequest(method.path, serializeDeliveryBatch, decodeAckBatch);
     this.stream = stream;
-    stream.on('data', (batch: AckBatch__Output) => this.handlers.onAcks(batch));
+    stream.on('data', (acks: AckAnswer[]) => this.handlers.onAcks(acks));
     const ended = (reason: string) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
@@ -114,6 +183,8 @@ export class DeliveryLink {
 
   private broken(reason: string): void {
     this.outbox = [];
+    this.outboxHead = 0;
+    this.writing = undefined;
     this.handlers.onBroken(this, reason);
   }
 }

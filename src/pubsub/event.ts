@@ -30,6 +30,7 @@ export interface MeshEvent {
   publisher: string;
   /** When the publisher accepted it, ms since the epoch. */
   publishedAt: number;
+  /** Read-only for handlers: every delivery of the event in a subscribing process shares these bytes. */
   payload: Buffer;
   contentType: string;
   /** Ordering key: events with the same key reach each subscription in publish order. Empty: unordered. */
@@ -130,10 +131,18 @@ export function validateEvent(
   }
   const topic = validateEventTopic(event.topic);
   if (!topic.ok) return topic;
-  if (event.payload.length > maxPayloadBytes) {
+  return validatePayloadSize(event.payload.length, maxPayloadBytes);
+}
+
+/** The payload part of {@link validateEvent}: RESOURCE_EXHAUSTED for a payload over `maxPayloadBytes`. */
+export function validatePayloadSize(
+  bytes: number,
+  maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES,
+): Result<void> {
+  if (bytes > maxPayloadBytes) {
     return fail(
       Code.RESOURCE_EXHAUSTED,
-      `event payload of ${event.payload.length} bytes is over the limit of ${maxPayloadBytes} bytes; send a reference (e.g. a URL) to large data instead`,
+      `event payload of ${bytes} bytes is over the limit of ${maxPayloadBytes} bytes; send a reference (e.g. a URL) to large data instead`,
     );
   }
   return ok(undefined);

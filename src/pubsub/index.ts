@@ -26,3 +26,6 @@ export { EventPublisher } from './publisher.js';
 export type { PublishOptions, PublisherOptions, PublisherStats } from './publisher.js';
 export { SubscriptionSet } from './subscriber.js';
 export type { SubscriptionSetOptions } from './subscriber.js';
+export { CheckedEvents } from './event-cache.js';
+export type { CheckedEvent, CheckedEventsOptions } from './event-cache.js';
+export type { AckAnswer, WireDelivery } from './delivery-codec.js';

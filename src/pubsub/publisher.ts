@@ -68,6 +68,10 @@ export interface PublisherStats {
   deadLettered: number;
   refused: number;
   pending: number;
+  /** `DeliverEvents` messages written, each carrying a batch of deliveries (fewer than deliveries when batching). */
+  deliveryMessages: number;
+  /** Ack messages received, each carrying a batch of acks. */
+  ackMessages: number;
 }
 
 /**
@@ -89,7 +93,15 @@ export class EventPublisher {
   private readonly deadLetters: DeadLetters;
   private readonly links: DeliveryLinks;
   private readonly stopListening: () => void;
-  private readonly counters = { published: 0, delivered: 0, retried: 0, deadLettered: 0, refused: 0 };
+  private readonly counters = {
+    published: 0,
+    delivered: 0,
+    retried: 0,
+    deadLettered: 0,
+    refused: 0,
+    deliveryMessages: 0,
+    ackMessages: 0,
+  };
   private closed = false;
 
   constructor(private readonly options: PublisherOptions) {
@@ -122,10 +134,13 @@ export class EventPublisher {
       random: options.random,
     });
     this.links = new DeliveryLinks(options.identity, {
-      onAcks: (batch) => {
-        for (const ack of batch.acks) this.redelivery.onAck(ack);
+      onAcks: (acks) => {
+        this.counters.ackMessages += 1;
+        for (const ack of acks) this.redelivery.onAck(ack);
       },
+      onWritten: () => (this.counters.deliveryMessages += 1),
       onBroken: (link, reason) => this.redelivery.linkBroken(link, reason),
+      wanted: (link, deliveryId) => this.redelivery.wanted(link, deliveryId),
     });
     // A load report changes no subscription or address.
     this.stopListening = options.cache.onChange((change) => {

@@ -1,4 +1,4 @@
-import type { Ack__Output } from '../generated/agentmesh/v1/Ack.js';
+import type { AckAnswer } from './delivery-codec.js';
 import type { Logger } from '../observability/logger.js';
 import type { DeliveryLink } from './delivery-link.js';
 import type { DeliveryQueue } from './delivery-queue.js';
@@ -62,7 +62,7 @@ export class Redelivery {
   }
 
   /** A subscriber's answer to one delivery; one that comes after its delivery moved on is ignored. */
-  onAck(ack: Ack__Output): void {
+  onAck(ack: AckAnswer): void {
     const pending = this.waitingForAck.get(ack.deliveryId);
     if (!pending) return; // answered after a timeout already moved it on
     this.release(pending);
@@ -88,13 +88,13 @@ export class Redelivery {
         this.options.queue.done(pending);
         break;
       default:
-        this.fail(
-          pending,
-          ack.reason || 'the subscriber asked for a retry',
-          true,
-          Number(ack.retryAfterMs) || 0,
-        );
+        this.fail(pending, ack.reason || 'the subscriber asked for a retry', true, ack.retryAfterMs);
     }
+  }
+
+  /** Whether the delivery `deliveryId` still waits for its ack from `link` (see `DeliveryLinkHandlers.wanted`). */
+  wanted(link: DeliveryLink, deliveryId: string): boolean {
+    return this.waitingForAck.get(deliveryId)?.link === link;
   }
 
   /** A link broke: everything sent over it and not yet answered is lost with it, and retried. */

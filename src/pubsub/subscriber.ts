@@ -1,10 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { runWithContext } from '../core/call-context.js';
 import { Code, MeshError, quote, truncateInput } from '../core/errors.js';
-import type { Ack } from '../generated/agentmesh/v1/Ack.js';
-import type { AckBatch } from '../generated/agentmesh/v1/AckBatch.js';
-import type { EventDelivery__Output } from '../generated/agentmesh/v1/EventDelivery.js';
-import type { EventDeliveryBatch__Output } from '../generated/agentmesh/v1/EventDeliveryBatch.js';
 import type { SpiffeId } from '../core/spiffe-id.js';
 import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
@@ -12,10 +8,11 @@ import { ThrottledLog } from '../observability/throttled-log.js';
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observability/tracing.js';
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
+import { encodedAckSize, type AckAnswer, type WireDelivery } from './delivery-codec.js';
+import { CheckedEvents, copyEvent, type CheckedEvent } from './event-cache.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
-  eventFromWire,
-  validateEvent,
+  validatePayloadSize,
   type EventHandler,
   type EventOutcome,
   type MeshEvent,
@@ -42,7 +39,24 @@ export interface SubscriptionSetOptions {
   metrics?: Pick<AgentInstruments, 'eventHandled'>;
   /** After a refusal is logged, further refusals wait this long and are logged as one count (default 10 s). */
   refusalLogPeriodMs?: number;
+  /**
+   * Where received events are decoded and checked once for all their deliveries: by default one cache for the
+   * whole process, shared by every subscription set in it.
+   */
+  checkedEvents?: CheckedEvents;
 }
+
+/** The process's received events, decoded once however many subscriptions of however many agents receive them. */
+const PROCESS_EVENTS = new CheckedEvents();
+/**
+ * Subscriptions in this process, over every subscription set: with one, no event arrives twice and keeping
+ * events decoded would only cost.
+ */
+let subscriptionsInProcess = 0;
+
+/** The most acks written in one `AckBatch`, and the most bytes (well within gRPC's 4 MiB message limit). */
+const MAX_ACKS = 4_096;
+const MAX_ACK_BYTES = 1024 * 1024;
 
 interface Entry {
   subscription: Subscription;
@@ -57,7 +71,7 @@ interface Job {
   entry: Entry;
   event: ReceivedEvent;
   deliveryId: string;
-  answer: (ack: Ack) => void;
+  answer: (ack: AckAnswer) => void;
 }
 
 const MAX_REASON = 500;
@@ -74,6 +88,7 @@ export class SubscriptionSet {
   private readonly entries = new Map<string, Entry>();
   private readonly refusals: ThrottledLog;
   private running = 0;
+  private closed = false;
   private idle: (() => void) | undefined;
 
   constructor(private readonly options: SubscriptionSetOptions) {
@@ -94,11 +109,14 @@ export class SubscriptionSet {
       return;
     }
     this.entries.set(key, { subscription, handler, running: 0, waiting: [] });
+    if (!this.closed) subscriptionsInProcess += 1;
   }
 
   /** Removes a subscription; says whether there was one. */
   remove(subscription: Pick<Subscription, 'pattern' | 'group'>): boolean {
-    return this.entries.delete(subscriptionKey(subscription));
+    const removed = this.entries.delete(subscriptionKey(subscription));
+    if (removed && !this.closed) subscriptionsInProcess -= 1;
+    return removed;
   }
 
   /** The subscriptions, as the agent registers them. */
@@ -121,10 +139,17 @@ export class SubscriptionSet {
   /** Logs the refusals still counted (the agent is stopping). Streams being served are the server's to end. */
   close(): void {
     this.refusals.close();
+    if (!this.closed) subscriptionsInProcess -= this.entries.size;
+    this.closed = true;
   }
 
-  /** Serves one `DeliverEvents` stream from a publisher. */
-  serve(call: grpc.ServerDuplexStream<EventDeliveryBatch__Output, AckBatch>): void {
+  /**
+   * Serves one `DeliverEvents` stream from a publisher. Its messages come decoded by `decodeDeliveryBatch` (the
+   * agent's service reads `DeliverEvents` with the codec of delivery-codec.ts), so each event is still bytes. Acks
+   * go back in batches: one write at a time, and those that finish meanwhile go together when it drains, or at the
+   * end of the turn when nothing is being written.
+   */
+  serve(call: grpc.ServerDuplexStream<WireDelivery[], AckAnswer[]>): void {
     let publisher: VerifiedPeer;
     try {
       publisher = peerIdentity(call, this.options.identity);
@@ -132,22 +157,45 @@ export class SubscriptionSet {
       call.emit('error', { code: Code.UNAUTHENTICATED, details: (error as Error).message });
       return;
     }
-    let acks: Ack[] = [];
+    let acks: AckAnswer[] = [];
     let open = true;
-    const answer = (ack: Ack) => {
+    let writing = false;
+    let scheduled = false;
+    const flush = () => {
+      scheduled = false;
+      if (!open || writing || acks.length === 0) return;
+      let batch = acks;
+      if (acks.length > 1) {
+        let count = 0;
+        let bytes = 0;
+        while (count < acks.length && count < MAX_ACKS) {
+          bytes += encodedAckSize(acks[count]!);
+          if (bytes > MAX_ACK_BYTES && count > 0) break;
+          count += 1;
+        }
+        if (count < acks.length) batch = acks.slice(0, count);
+        acks = count < acks.length ? acks.slice(count) : [];
+      } else {
+        acks = [];
+      }
+      writing = true;
+      call.write(batch, () => {
+        writing = false;
+        flush(); // the write drained: what finished meanwhile goes now
+      });
+    };
+    const answer = (ack: AckAnswer) => {
       if (!open) return;
       acks.push(ack);
-      // Acks that finish in the same turn of the event loop travel together.
-      if (acks.length === 1) setImmediate(flush);
+      if (!writing && !scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     };
-    const flush = () => {
-      if (!open || acks.length === 0) return;
-      const batch = acks;
-      acks = [];
-      call.write({ acks: batch });
-    };
-    call.on('data', (batch: EventDeliveryBatch__Output) => {
-      for (const delivery of batch.deliveries) this.receive(publisher, delivery, answer);
+    call.on('data', (batch: WireDelivery[]) => {
+      // Policies are asked once per topic of a batch; they cannot change within one message.
+      const refusals = new Map<string, string | undefined>();
+      for (const delivery of batch) this.receive(publisher, delivery, answer, refusals);
     });
     const close = () => {
       if (!open) return;
@@ -161,77 +209,109 @@ export class SubscriptionSet {
 
   private receive(
     publisher: VerifiedPeer,
-    delivery: EventDelivery__Output,
-    answer: (ack: Ack) => void,
+    delivery: WireDelivery,
+    answer: (ack: AckAnswer) => void,
+    refusals: Map<string, string | undefined>,
   ): void {
-    const accepted = this.check(publisher, delivery);
+    const accepted = this.check(publisher, delivery, refusals);
     if (typeof accepted === 'string') return this.refuse(publisher, delivery, accepted, answer);
-    const { entry, event } = accepted;
+    const { entry, checked } = accepted;
+    const event = copyEvent(checked);
     // The chain always ends with the verified publisher, as a call's ends with its verified caller: a publisher
     // cannot make the subscriber's logs name someone else.
     if (event.context.chain.at(-1) !== publisher.uri) event.context.chain.push(publisher.uri);
     const { pattern, group } = entry.subscription;
-    const job: Job = {
-      entry,
-      event: { ...event, attempt: delivery.attempt, pattern, group },
-      deliveryId: delivery.deliveryId,
-      answer,
-    };
-    if (entry.running < (entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT)) void this.run(job);
+    const received = event as ReceivedEvent;
+    received.attempt = delivery.attempt;
+    received.pattern = pattern;
+    received.group = group;
+    const job: Job = { entry, event: received, deliveryId: delivery.deliveryId, answer };
+    if (entry.running < (entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT)) this.run(job);
     else entry.waiting.push(job);
   }
 
   /** The subscription and event of a delivery that passes every check, or the reason it is refused. */
   private check(
     publisher: VerifiedPeer,
-    delivery: EventDelivery__Output,
-  ): { entry: Entry; event: MeshEvent } | string {
+    delivery: WireDelivery,
+    refusals: Map<string, string | undefined>,
+  ): { entry: Entry; checked: MeshEvent } | string {
     if (!delivery.event) return 'a delivery without an event';
     const entry = this.entries.get(subscriptionKey(delivery));
     if (!entry) {
       const group = delivery.group ? ` in group ${quote(delivery.group)}` : '';
       return `this agent has no subscription to ${quote(delivery.pattern)}${group}`;
     }
-    const event = eventFromWire(delivery.event);
+    // Decoded and checked once per process for all deliveries of the same bytes (see CheckedEvents).
+    const checked: CheckedEvent = (this.options.checkedEvents ?? PROCESS_EVENTS).check(
+      delivery.event,
+      subscriptionsInProcess > 1,
+    );
+    const event = checked.event;
+    if (!event) return checked.invalid!;
     if (event.publisher !== publisher.uri) {
       return `the event names publisher ${quote(event.publisher)} but was sent by ${quote(publisher.uri)}`;
     }
     // What the publisher checks before it accepts an event, checked again: a peer with a mesh certificate can
     // call DeliverEvents without the publisher's library.
-    const valid = validateEvent(event, this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES);
-    if (!valid.ok) return valid.error.message;
+    if (checked.invalid) return checked.invalid;
+    const size = validatePayloadSize(
+      event.payload.length,
+      this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    );
+    if (!size.ok) return size.error.message;
     const { pattern } = entry.subscription;
-    if (!matchesTopic(pattern, event.topic)) {
-      return `topic ${quote(event.topic)} does not match the subscription "${pattern}"`;
+    let matches = checked.matches.get(pattern);
+    if (matches === undefined) {
+      matches = matchesTopic(pattern, event.topic);
+      checked.matches.set(pattern, matches);
     }
-    const denied = this.options.mayPublish?.(publisher, event.topic);
-    return denied ? denied : { entry, event };
+    if (!matches) return `topic ${quote(event.topic)} does not match the subscription "${pattern}"`;
+    const mayPublish = this.options.mayPublish;
+    if (!mayPublish) return { entry, checked: event };
+    let denied = refusals.get(event.topic);
+    if (denied === undefined && !refusals.has(event.topic)) {
+      denied = mayPublish(publisher, event.topic);
+      refusals.set(event.topic, denied);
+    }
+    return denied ? denied : { entry, checked: event };
   }
 
   private refuse(
     publisher: SpiffeId,
-    delivery: EventDelivery__Output,
+    delivery: WireDelivery,
     reason: string,
-    answer: (ack: Ack) => void,
+    answer: (ack: AckAnswer) => void,
   ): void {
     const bounded = truncateInput(reason, MAX_REASON);
+    const eventId = delivery.event
+      ? (this.options.checkedEvents ?? PROCESS_EVENTS).check(delivery.event, subscriptionsInProcess > 1).event
+          ?.id
+      : undefined;
     this.refusals.warn({
       publisher: publisher.uri,
       deliveryId: truncateInput(delivery.deliveryId),
-      ...(delivery.event ? { eventId: truncateInput(delivery.event.id) } : {}),
+      ...(eventId !== undefined ? { eventId: truncateInput(eventId) } : {}),
       reason: bounded,
     });
     this.options.metrics?.eventHandled('refused');
     // The delivery id goes back as it came: the sender matches its acks by it.
-    answer({ deliveryId: delivery.deliveryId, outcome: 'ACK_OUTCOME_REFUSED', reason: bounded });
+    answer({
+      deliveryId: delivery.deliveryId,
+      outcome: 'ACK_OUTCOME_REFUSED',
+      retryAfterMs: 0,
+      reason: bounded,
+    });
   }
 
-  /** Handles one delivery, answers it, and starts the next one waiting for its subscription. */
-  private async run(job: Job): Promise<void> {
-    const { entry } = job;
+  /**
+   * Handles one delivery and answers it, then starts the next one waiting for its subscription. A handler that
+   * returns without a promise is answered at once, without a promise of ours either.
+   */
+  private run(job: Job): void {
+    const { entry, event } = job;
     entry.running += 1;
     this.running += 1;
-    const { event } = job;
     const span = startSpan(SpanKind.CONSUMER, () => ({
       name: `process ${event.topic}`,
       attributes: {
@@ -245,7 +325,25 @@ export class SubscriptionSet {
     // The handler's own calls and events continue the trace from the consumer span when it records.
     const traceparent = traceparentOf(span);
     if (traceparent) event.context = { ...event.context, traceparent };
-    const outcome = await withSpan(span, () => this.handle(entry, event));
+    let result: EventOutcome | void | PromiseLike<EventOutcome | void>;
+    try {
+      result = withSpan(span, () => runWithContext(event.context, () => entry.handler(event)));
+    } catch (error) {
+      this.finish(job, span, this.failed(event, error));
+      return;
+    }
+    if (isPromiseLike(result)) {
+      result.then(
+        (outcome) => this.finish(job, span, outcome ?? ACK),
+        (error: unknown) => this.finish(job, span, this.failed(event, error)),
+      );
+    } else {
+      this.finish(job, span, result ?? ACK);
+    }
+  }
+
+  private finish(job: Job, span: ReturnType<typeof startSpan>, outcome: EventOutcome): void {
+    const { entry } = job;
     endSpan(
       span,
       outcome.outcome === 'ack'
@@ -255,12 +353,13 @@ export class SubscriptionSet {
     entry.running -= 1;
     this.running -= 1;
     const next = entry.waiting.shift();
-    if (next) void this.run(next);
-    if (this.running === 0) this.idle?.();
+    // In a microtask: a run of handlers that finish at once must not nest one call deeper each.
+    if (next) queueMicrotask(() => this.run(next));
+    if (this.running === 0 && !next) this.idle?.();
     this.options.metrics?.eventHandled(outcome.outcome);
     job.answer(
       outcome.outcome === 'ack'
-        ? { deliveryId: job.deliveryId, outcome: 'ACK_OUTCOME_ACK' }
+        ? { deliveryId: job.deliveryId, outcome: 'ACK_OUTCOME_ACK', retryAfterMs: 0, reason: '' }
         : outcome.outcome === 'retry'
           ? {
               deliveryId: job.deliveryId,
@@ -271,25 +370,28 @@ export class SubscriptionSet {
           : {
               deliveryId: job.deliveryId,
               outcome: 'ACK_OUTCOME_DROP',
+              retryAfterMs: 0,
               reason: outcome.reason.slice(0, MAX_REASON),
             },
     );
   }
 
-  /** Runs the handler in the event's context; a throw asks for a redelivery with the error as the reason. */
-  private handle(entry: Entry, event: ReceivedEvent): Promise<EventOutcome> {
-    // All of it in the event's context, the failure's log line too: it carries the trace id and the publisher.
-    return runWithContext(event.context, async (): Promise<EventOutcome> => {
-      try {
-        return (await entry.handler(event)) ?? { outcome: 'ack' };
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        this.options.logger.warn(
-          { eventId: event.id, topic: event.topic, attempt: event.attempt, err: error },
-          'event handler failed; the publisher will redeliver',
-        );
-        return { outcome: 'retry', reason: reason || 'the handler failed' };
-      }
-    });
+  /** A handler threw or rejected: logged in the event's context, and a redelivery asked for with the reason. */
+  private failed(event: ReceivedEvent, error: unknown): EventOutcome {
+    const reason = error instanceof Error ? error.message : String(error);
+    // The failure's log line in the event's context: it carries the trace id and the publisher.
+    runWithContext(event.context, () =>
+      this.options.logger.warn(
+        { eventId: event.id, topic: event.topic, attempt: event.attempt, err: error },
+        'event handler failed; the publisher will redeliver',
+      ),
+    );
+    return { outcome: 'retry', reason: reason || 'the handler failed' };
   }
+}
+
+const ACK: EventOutcome = { outcome: 'ack' };
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | undefined)?.then === 'function';
 }

@@ -6,6 +6,7 @@ import type { AckBatch__Output } from '../../src/generated/agentmesh/v1/AckBatch
 import type { EventDelivery } from '../../src/generated/agentmesh/v1/EventDelivery.js';
 import type { EventDeliveryBatch } from '../../src/generated/agentmesh/v1/EventDeliveryBatch.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { encodeEvent, serializeDeliveryBatch } from '../../src/pubsub/delivery-codec.js';
 import { eventToWire, type MeshEvent, type ReceivedEvent } from '../../src/pubsub/event.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../../src/transport/credentials.js';
 import type { MeshIdentity } from '../../src/transport/mesh-identity.js';
@@ -205,6 +206,60 @@ describe('a subscriber checks every delivery it receives', () => {
       eventId: 'event-empty-segment',
     });
     for (const line of logged.slice(1)) expect(line.repeated).toBeGreaterThan(0);
+  });
+
+  it('refuses an event whose bytes do not decode on its own, and delivers the rest of its message', async () => {
+    const { agent, handled } = await subscriber('worker-4');
+    const client = new grpc.Client(
+      agent.address,
+      createChannelCredentials(sender, agent.identity.spiffeId.uri),
+      MESH_CHANNEL_OPTIONS,
+    );
+    clients.push(client);
+    const method = loadMeshProtos().protos.agentmesh.v1.Agent.service.DeliverEvents;
+    // Written by hand, as a peer with its own encoder could: the generic serializer cannot write a broken event.
+    const stream = client.makeBidiStreamRequest<Buffer, AckBatch__Output>(
+      method.path,
+      (bytes: Buffer) => bytes,
+      method.responseDeserialize,
+    );
+    const acks = collector<Ack__Output>();
+    stream.on('data', (batch: AckBatch__Output) => {
+      for (const ack of batch.acks) acks.push(ack);
+    });
+    const failed = new Promise<never>((_, reject) =>
+      stream.on('error', (error: grpc.ServiceError) =>
+        reject(new Error(`the stream failed: ${error.details}`)),
+      ),
+    );
+    failed.catch(() => undefined);
+    const good = (id: string) => ({
+      deliveryId: id,
+      attempt: 1,
+      pattern: 'tasks.>',
+      group: '',
+      event: encodeEvent(delivery(id, {}).event!),
+    });
+    // An Event whose first field (the id) claims 100 bytes where 3 follow.
+    const truncated = Buffer.from([0x0a, 100, 0x61, 0x62, 0x63]);
+    stream.write(
+      serializeDeliveryBatch([
+        good('before'),
+        { deliveryId: 'broken', attempt: 1, pattern: 'tasks.>', group: '', event: truncated },
+        good('after'),
+      ]),
+    );
+    const answers = await Promise.race([
+      Promise.all(['before', 'broken', 'after'].map((id) => acks.next((ack) => ack.deliveryId === id))),
+      failed,
+    ]);
+    const byId = new Map(answers.map((ack) => [ack.deliveryId, ack]));
+    expect(byId.get('broken')).toMatchObject({ outcome: 'ACK_OUTCOME_REFUSED' });
+    expect(byId.get('broken')!.reason).toMatch(/^the event does not decode/);
+    expect(byId.get('before')?.outcome).toBe('ACK_OUTCOME_ACK');
+    expect(byId.get('after')?.outcome).toBe('ACK_OUTCOME_ACK');
+    expect(handled.map((event) => event.id).sort()).toEqual(['event-after', 'event-before']);
+    stream.cancel();
   });
 
   it('quotes only the start of a huge pattern, group or publisher it refuses', async () => {

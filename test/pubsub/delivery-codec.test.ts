@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { encodeEvent, serializeDeliveryBatch } from '../../src/pubsub/delivery-codec.js';
+import {
+  decodeAckBatch,
+  decodeDeliveryBatch,
+  decodeEvent,
+  encodeAckBatch,
+  encodeEvent,
+  serializeDeliveryBatch,
+  type AckAnswer,
+} from '../../src/pubsub/delivery-codec.js';
 import { eventToWire, type MeshEvent } from '../../src/pubsub/event.js';
 import { loadMeshProtos } from '../../src/transport/protos.js';
 
@@ -49,6 +57,38 @@ describe('delivery codec', () => {
     expect(decoded.deliveries[1]).toMatchObject({ deliveryId: 'a2', attempt: 3, group: 'workers' });
     expect(decoded.deliveries[1]!.event!.payload.toString()).toBe('{"task":"ünïcode ✓"}');
     expect(decoded.deliveries[1]!.event!.deadLetter!.deadLetteredAtUnixMs).toBe(1_790_000_000_999);
+  });
+
+  it('reads what the generic serializer writes: each delivery with its event still bytes, decoded alike', () => {
+    const wire = eventToWire(event);
+    const generic = DeliverEvents.requestSerialize({
+      deliveries: [
+        { deliveryId: 'a1', attempt: 2, pattern: 'tasks.*', group: 'workers', event: wire },
+        { deliveryId: 'a2', attempt: 1, pattern: 'tasks.>', group: '' },
+      ],
+    });
+    const [first, second] = decodeDeliveryBatch(generic);
+    expect(first).toMatchObject({ deliveryId: 'a1', attempt: 2, pattern: 'tasks.*', group: 'workers' });
+    expect(second).toMatchObject({ deliveryId: 'a2', attempt: 1, event: undefined });
+    const expected = DeliverEvents.requestDeserialize(generic).deliveries[0]!.event;
+    expect(decodeEvent(first!.event!)).toEqual(expected);
+  });
+
+  it('writes and reads acks as the generic AckBatch (de)serializer does', () => {
+    const acks: AckAnswer[] = [
+      { deliveryId: 'a1', outcome: 'ACK_OUTCOME_ACK', retryAfterMs: 0, reason: '' },
+      { deliveryId: 'a2', outcome: 'ACK_OUTCOME_RETRY', retryAfterMs: 1_500, reason: 'later, ✓' },
+      { deliveryId: 'a3', outcome: 'ACK_OUTCOME_REFUSED', retryAfterMs: 0, reason: 'no' },
+      { deliveryId: 'a4', outcome: 'ACK_OUTCOME_DROP', retryAfterMs: 0, reason: 'never' },
+    ];
+    expect(DeliverEvents.responseDeserialize(encodeAckBatch(acks)).acks).toEqual(acks);
+    expect(decodeAckBatch(DeliverEvents.responseSerialize({ acks }))).toEqual(acks);
+  });
+
+  it('refuses to read a string that runs past the end of its message', () => {
+    // An Event whose id claims 100 bytes where 3 follow: protobufjs alone would read "abc".
+    expect(() => decodeEvent(Buffer.from([0x0a, 100, 0x61, 0x62, 0x63]))).toThrow(RangeError);
+    expect(() => decodeAckBatch(Buffer.from([0x0a, 4, 0x0a, 9, 0x61, 0x62]))).toThrow(RangeError);
   });
 
   it('writes an empty batch as no bytes', () => {
