@@ -21,7 +21,7 @@ import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../src/transport/protos.js';
 import { alternating, directAgentClient, directEcho, fixedRate } from './baseline.js';
-import { spawnBenchProcess, startBenchMesh } from './setup.js';
+import { spawnEchoServers, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
 const PAYLOAD = Buffer.alloc(1024, 7);
@@ -31,23 +31,7 @@ export async function benchMeshCall(): Promise<Figures> {
   const { certsDir, controlPlane } = bench;
   // The agent and the plain servers run in processes of their own, as in a deployment: this process holds only
   // the clients (and the idle control plane).
-  await ensureIdentity(certsDir, 'echo-1', { types: ['echo'] });
-  await ensureIdentity(certsDir, 'plain-server');
-  const agent = spawnBenchProcess(
-    new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url),
-    [certsDir, controlPlane.address, 'echo-1', 'echo'],
-    /ready (\S+)/,
-  );
-  const plain = spawnBenchProcess(
-    new URL('./plain-server.ts', import.meta.url),
-    [certsDir, 'plain-server', 'mtls'],
-    /ready (\S+)/,
-  );
-  const plaintext = spawnBenchProcess(
-    new URL('./plain-server.ts', import.meta.url),
-    [certsDir, 'plain-server', 'plaintext'],
-    /ready (\S+)/,
-  );
+  const { agent, plain, plaintext } = await spawnEchoServers(certsDir, controlPlane.address);
   const [agentAddress, plainAddress, plaintextAddress] = (
     await Promise.all([agent.ready, plain.ready, plaintext.ready])
   ).map((match) => match[1]!);

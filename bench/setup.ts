@@ -93,3 +93,31 @@ export function spawnBenchProcess(script: URL, args: string[], readyPattern: Reg
     },
   };
 }
+
+/**
+ * The servers a call benchmark compares, each in a process of its own: the mesh agent `echo-1` (type `echo`,
+ * test/fixtures/agents/worker-agent.ts) and a plain grpc-js server of the same handler over mTLS (the baseline) and
+ * over plaintext (the ceiling), see plain-server.ts.
+ */
+export async function spawnEchoServers(
+  certsDir: string,
+  controlPlaneAddress: string,
+): Promise<{ agent: BenchProcess; plain: BenchProcess; plaintext: BenchProcess }> {
+  await ensureIdentity(certsDir, 'echo-1', { types: ['echo'] });
+  await ensureIdentity(certsDir, 'plain-server');
+  const plainServer = (mode: 'mtls' | 'plaintext') =>
+    spawnBenchProcess(
+      new URL('./plain-server.ts', import.meta.url),
+      [certsDir, 'plain-server', mode],
+      /ready (\S+)/,
+    );
+  return {
+    agent: spawnBenchProcess(
+      new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url),
+      [certsDir, controlPlaneAddress, 'echo-1', 'echo'],
+      /ready (\S+)/,
+    ),
+    plain: plainServer('mtls'),
+    plaintext: plainServer('plaintext'),
+  };
+}

@@ -26,7 +26,7 @@ import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../src/transport/protos.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { alternating, directAgentClient, directEcho, fixedRate } from './baseline.js';
-import { spawnBenchProcess, startBenchMesh } from './setup.js';
+import { spawnBenchProcess, spawnEchoServers, startBenchMesh } from './setup.js';
 
 type Figures = Record<string, number>;
 const PAYLOAD = Buffer.alloc(1024, 7);
@@ -41,24 +41,8 @@ const SERVE_APP = '--serve-echo-app';
 export async function benchSidecar(): Promise<Figures> {
   const bench = await startBenchMesh();
   const { certsDir, controlPlane } = bench;
-  await ensureIdentity(certsDir, 'echo-1', { types: ['echo'] });
   await ensureIdentity(certsDir, 'sidecar-echo-1', { types: ['sidecar-echo'] });
-  await ensureIdentity(certsDir, 'plain-server');
-  const agent = spawnBenchProcess(
-    new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url),
-    [certsDir, controlPlane.address, 'echo-1', 'echo'],
-    /ready (\S+)/,
-  );
-  const plain = spawnBenchProcess(
-    new URL('./plain-server.ts', import.meta.url),
-    [certsDir, 'plain-server', 'mtls'],
-    /ready (\S+)/,
-  );
-  const plaintext = spawnBenchProcess(
-    new URL('./plain-server.ts', import.meta.url),
-    [certsDir, 'plain-server', 'plaintext'],
-    /ready (\S+)/,
-  );
+  const { agent, plain, plaintext } = await spawnEchoServers(certsDir, controlPlane.address);
   // The app and the sidecar share a private directory, as the sidecar's default setup has them.
   const socketDir = join(certsDir, 'sockets');
   await mkdir(socketDir, { mode: 0o700 });

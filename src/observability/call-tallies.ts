@@ -105,14 +105,11 @@ type HistogramSample = { labels: Record<string, string | number>; value: number;
 
 /** A histogram whose samples are those of its tallies: nothing is observed through prom-client. */
 class TalliedHistogram extends Histogram<string> {
-  private readonly bounds: readonly number[];
-
   constructor(
     private readonly configuration: HistogramConfiguration<string> & { buckets: number[] },
     private readonly tallies: readonly DurationTally[],
   ) {
     super(configuration);
-    this.bounds = configuration.buckets;
   }
 
   override get(): ReturnType<Histogram<string>['get']> {
@@ -125,15 +122,15 @@ class TalliedHistogram extends Histogram<string> {
   }
 
   private read() {
-    const { name, help } = this.configuration;
+    const { name, help, buckets: bounds } = this.configuration;
     const values: HistogramSample[] = [];
     for (const tally of this.tallies) {
       if (tally.count === 0) continue; // counted calls that were never timed (see CallSeries.count)
       let cumulative = 0;
-      for (let i = 0; i < this.bounds.length; i += 1) {
+      for (let i = 0; i < bounds.length; i += 1) {
         cumulative += tally.buckets[i]!;
         values.push({
-          labels: { ...tally.labels, le: this.bounds[i]! },
+          labels: { ...tally.labels, le: bounds[i]! },
           value: cumulative,
           metricName: `${name}_bucket`,
         });
