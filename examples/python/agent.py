@@ -10,7 +10,13 @@ passing back the token of the call being handled continues its trace, conversati
 Any other `x-agentmesh-*` header (a caller, a chain) would be ignored by the sidecar: the mesh owns them.
 
 Methods: `shout` (the text in capitals), `whoami` (the caller and chain, as JSON), `ask` (calls another agent back
-through the sidecar: payload {"type", "method", "text"} or {"type", "method", "json"}), and the stream `shout-words` (one word per chunk).
+through the sidecar: payload {"type", "method", "text"} or {"type", "method", "json"}), `publish` (publishes an event
+through the sidecar's agentmesh.v1.Events.Publish: payload {"topic", "json", "key"?}), and the stream `shout-words`
+(one word per chunk).
+
+Events: with `agent-mesh sidecar --subscribe <pattern>`, the sidecar calls this app's agentmesh.v1.EventHandler
+HandleEvent once per delivery; it prints `python agent handled <topic> <id> <payload>` and acknowledges it, except an
+event whose JSON payload has "retry": true, which it asks to have again once (RETRY on its first attempt).
 
     /usr/bin/python3 examples/python/agent.py --socket-dir /tmp/agent-mesh-$(id -u)/py-shouter-1
 """
@@ -32,14 +38,17 @@ import mesh_stubs
 stubs = mesh_stubs.load()
 agent_pb2, agent_grpc = stubs.agent, stubs.agent_grpc
 health_pb2, health_grpc = stubs.health, stubs.health_grpc
+events_pb2, events_grpc = stubs.events, stubs.events_grpc
+types_pb2 = stubs.types
 
 # The token of the call being handled, which an outbound call passes back to continue it.
 CALL_TOKEN = "x-agentmesh-call-token"
 
 
 class Shouter(agent_grpc.AgentServicer):
-    def __init__(self, outbound, word_delay):
+    def __init__(self, outbound, events, word_delay):
         self.outbound = outbound
+        self.events = events
         self.word_delay = word_delay
 
     def Invoke(self, request, context):
@@ -56,9 +65,11 @@ class Shouter(agent_grpc.AgentServicer):
             return agent_pb2.InvokeResponse(payload=json.dumps(answer).encode(), content_type="application/json")
         if request.method == "ask":
             return self.ask(request, context, metadata)
+        if request.method == "publish":
+            return self.publish(request, context, metadata)
         context.abort(
             grpc.StatusCode.UNIMPLEMENTED,
-            f'unknown method "{request.method}"; this agent serves shout, whoami, ask and the stream shout-words',
+            f'unknown method "{request.method}"; this agent serves shout, whoami, ask, publish and the stream shout-words',
         )
 
     def InvokeStream(self, request, context):
@@ -101,6 +112,51 @@ class Shouter(agent_grpc.AgentServicer):
             context.abort(error.code(), f"{target}.{method} through the sidecar: {error.details()}")
         reply = {"asked": f"{target}.{method}", "answer": answer.payload.decode("utf-8", "replace")}
         return agent_pb2.InvokeResponse(payload=json.dumps(reply).encode(), content_type="application/json")
+
+
+    def publish(self, request, context, metadata):
+        """Publishes an event through the sidecar as this agent, continuing the call being handled."""
+        if self.events is None:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no --outbound: this agent cannot publish")
+        try:
+            order = json.loads(request.payload)
+            topic, body, key = order["topic"], json.dumps(order["json"]).encode(), order.get("key", "")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, 'publish takes JSON: {"topic": ..., "json": ..., "key": ...}')
+        outbound_metadata = [(CALL_TOKEN, metadata[CALL_TOKEN])] if CALL_TOKEN in metadata else []
+        try:
+            report = self.events.Publish(
+                events_pb2.PublishRequest(topic=topic, payload=body, content_type="application/json", key=key),
+                metadata=outbound_metadata,
+                timeout=10.0,
+            )
+        except grpc.RpcError as error:
+            context.abort(error.code(), f"publish to {topic} through the sidecar: {error.details()}")
+        reply = {
+            "eventId": report.event_id,
+            "accepted": report.accepted,
+            "subscriptions": report.subscriptions,
+            "groups": report.groups,
+        }
+        return agent_pb2.InvokeResponse(payload=json.dumps(reply).encode(), content_type="application/json")
+
+
+class Inbox(events_grpc.EventHandlerServicer):
+    """The events of the sidecar's --subscribe patterns, one call per delivery; the answer acknowledges it."""
+
+    def HandleEvent(self, request, context):
+        event = request.event
+        try:
+            wants_retry = json.loads(event.payload).get("retry") is True
+        except (ValueError, AttributeError):
+            wants_retry = False
+        if wants_retry and request.attempt == 1:
+            return events_pb2.HandleEventResponse(
+                outcome=types_pb2.ACK_OUTCOME_RETRY, retry_after_ms=50, reason="asked to retry once"
+            )
+        payload = event.payload.decode("utf-8", "replace")
+        print(f"python agent handled {event.topic} {event.id} {payload}", flush=True)
+        return events_pb2.HandleEventResponse(outcome=types_pb2.ACK_OUTCOME_ACK)
 
 
 class Health(health_grpc.HealthServicer):
@@ -153,12 +209,14 @@ def main():
     if not args.listen:
         parser.error("give --socket-dir (or --listen)")
 
-    outbound = None
+    outbound = events = None
     if args.outbound:
-        outbound = agent_grpc.AgentStub(grpc.insecure_channel(args.outbound))
+        channel = grpc.insecure_channel(args.outbound)
+        outbound, events = agent_grpc.AgentStub(channel), events_grpc.EventsStub(channel)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     health = Health()
-    agent_grpc.add_AgentServicer_to_server(Shouter(outbound, args.word_delay), server)
+    agent_grpc.add_AgentServicer_to_server(Shouter(outbound, events, args.word_delay), server)
+    events_grpc.add_EventHandlerServicer_to_server(Inbox(), server)
     health_grpc.add_HealthServicer_to_server(health, server)
     port = server.add_insecure_port(args.listen)
     if port == 0:

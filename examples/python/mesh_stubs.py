@@ -20,6 +20,7 @@ PROTO_FILES = [
     "agentmesh/v1/types.proto",
     "agentmesh/v1/agent.proto",
     "agentmesh/v1/control_plane.proto",
+    "agentmesh/v1/events.proto",
     "health/v1/health.proto",
 ]
 
@@ -64,7 +65,7 @@ def generate():
 
 
 def load():
-    """Generates (when needed) and imports the stubs: a namespace with types, agent, control_plane and health."""
+    """Generates (when needed) and imports the stubs: a namespace with types, agent, control_plane, events and health."""
     out = generate()
     if out not in sys.path:
         sys.path.insert(0, out)
@@ -75,6 +76,8 @@ def load():
         agent_grpc = importlib.import_module("agentmesh.v1.agent_pb2_grpc")
         control_plane = importlib.import_module("agentmesh.v1.control_plane_pb2")
         control_plane_grpc = importlib.import_module("agentmesh.v1.control_plane_pb2_grpc")
+        events = importlib.import_module("agentmesh.v1.events_pb2")
+        events_grpc = importlib.import_module("agentmesh.v1.events_pb2_grpc")
         health = importlib.import_module("health.v1.health_pb2")
         health_grpc = importlib.import_module("health.v1.health_pb2_grpc")
 

@@ -1,11 +1,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { validLabelKey, validLabelValue } from '../core/label-selector.js';
+import { validateSubscriptions } from '../core/subscription.js';
+import { validatePattern } from '../core/topic.js';
 import type { MeshError } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
 import { SIDECAR_METADATA } from '../sidecar/app-connection.js';
 import { localAddress, loopbackAddress } from '../sidecar/local-address.js';
-import { OUTBOUND_SOCKET, startSidecar } from '../sidecar/sidecar.js';
+import { OUTBOUND_SOCKET, startSidecar, type SidecarSubscription } from '../sidecar/sidecar.js';
 import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
 import { collect, durationArgument, logLevelOption } from './run.js';
 import { listenForShutdown } from './shutdown-signal.js';
@@ -19,6 +21,8 @@ interface SidecarFlags extends ClientFlags {
   allowTcpOutbound?: boolean;
   capability: string[];
   label: string[];
+  subscribe: SidecarSubscription[];
+  publish: string[];
   healthInterval: number;
   logLevel: LevelWithSilent;
 }
@@ -74,6 +78,19 @@ export function createSidecarCommand(): Command {
       )
       .option('--capability <capability>', 'a capability to register (repeatable)', capabilityArgument, [])
       .option('--label <key=value>', 'a label to register (repeatable)', labelArgument, [])
+      .option(
+        '--subscribe <pattern[:group]>',
+        "subscribe to a topic pattern for the app, in a queue group after ':' (repeatable), e.g. orders.>:mailers; " +
+          "each event goes to the app's agentmesh.v1.EventHandler.HandleEvent",
+        subscribeArgument,
+        [],
+      )
+      .option(
+        '--publish <pattern>',
+        'a topic (or pattern) the app publishes to through agentmesh.v1.Events.Publish (repeatable; default: any)',
+        publishArgument,
+        [],
+      )
       .addOption(
         new Option('--health-interval <duration>', "time between checks of the app's grpc.health.v1")
           .argParser(durationArgument)
@@ -124,6 +141,8 @@ async function runSidecar(flags: SidecarFlags): Promise<void> {
     labels: Object.fromEntries(flags.label.map((label) => label.split(/=(.*)/s, 2) as [string, string])),
     app: flags.app,
     listen: flags.listen,
+    subscriptions: flags.subscribe,
+    ...(flags.publish.length > 0 ? { publishes: flags.publish } : {}),
     ...(flags.socketDir !== undefined ? { socketDir: flags.socketDir } : {}),
     ...(flags.outboundListen !== undefined
       ? { outboundListen: flags.outboundListen, allowTcpOutbound: flags.allowTcpOutbound === true }
@@ -185,6 +204,25 @@ function labelArgument(value: string, previous: string[]): string[] {
   if (labelValue === undefined || !validLabelKey(key) || !validLabelValue(labelValue)) {
     throw new InvalidArgumentError('use key=value with Kubernetes label syntax, e.g. zone=eu-1');
   }
+  return collect(value, previous);
+}
+
+function subscribeArgument(value: string, previous: SidecarSubscription[]): SidecarSubscription[] {
+  const separator = value.indexOf(':');
+  const pattern = separator < 0 ? value : value.slice(0, separator);
+  const group = separator < 0 ? undefined : value.slice(separator + 1);
+  // The control plane's own check of a registration's subscriptions, so that a bad flag fails before it starts.
+  const listed = [...previous, { pattern, ...(group !== undefined ? { group } : {}) }];
+  const valid = validateSubscriptions(
+    listed.map((entry) => ({ pattern: entry.pattern, group: entry.group ?? '', maxInFlight: 64 })),
+  );
+  if (!valid.ok) throw new InvalidArgumentError(`${valid.error.message} (e.g. orders.>:mailers)`);
+  return listed;
+}
+
+function publishArgument(value: string, previous: string[]): string[] {
+  const valid = validatePattern(value);
+  if (!valid.ok) throw new InvalidArgumentError(valid.error.message);
   return collect(value, previous);
 }
 

@@ -1,9 +1,12 @@
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import type { InvocationContext } from '../agent/agent-service.js';
-import { CONTEXT_KEYS } from '../core/call-context.js';
+import { CONTEXT_KEYS, type CallContext } from '../core/call-context.js';
 import { Code, MeshError } from '../core/errors.js';
-import { loadProtos } from '../transport/protos.js';
+import type { EventHandlerClient } from '../generated/agentmesh/v1/EventHandler.js';
+import type { HandleEventResponse__Output } from '../generated/agentmesh/v1/HandleEventResponse.js';
+import { dropEvent, eventToWire, retryLater, type EventOutcome, type ReceivedEvent } from '../pubsub/event.js';
+import { loadEventProtos, loadProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
 import { ForwardedCalls } from './forwarded-calls.js';
 
@@ -66,6 +69,7 @@ const asIs = (message: Buffer): Buffer => message;
 export class AppConnection {
   private readonly agent: grpc.Client;
   private readonly health: HealthClient;
+  private readonly events: EventHandlerClient;
 
   constructor(
     readonly address: string,
@@ -77,6 +81,7 @@ export class AppConnection {
     const protoPath = (require('grpc-health-check') as { protoPath: string }).protoPath;
     const Health = loadProtos<HealthProtos>([protoPath], []).protos.grpc.health.v1.Health;
     this.health = new Health(address, credentials) as unknown as HealthClient;
+    this.events = new (loadEventProtos().protos.agentmesh.v1.EventHandler)(address, credentials);
   }
 
   /**
@@ -129,6 +134,30 @@ export class AppConnection {
     }
   }
 
+  /**
+   * Hands one delivery of a subscription to the app's `agentmesh.v1.EventHandler.HandleEvent`, with the publisher as
+   * the caller and a token that lets the app's outbound calls and publishes continue the event's context; resolves
+   * with the app's outcome (acknowledged, retry later, drop) within `timeoutMs`.
+   * @throws MeshError with the app's status and message (the delivery is then retried); UNAVAILABLE naming the app
+   *   when it cannot be reached, UNIMPLEMENTED saying what to serve when the app has no EventHandler.
+   */
+  handleEvent(event: ReceivedEvent, timeoutMs: number): Promise<EventOutcome> {
+    const token = this.calls.open(event.context);
+    const request = { event: eventToWire(event), attempt: event.attempt, pattern: event.pattern, group: event.group };
+    return new Promise<EventOutcome>((resolve, reject) => {
+      this.events.HandleEvent(
+        request,
+        this.metadataFor(event.publisher, event.context, token),
+        { deadline: Date.now() + timeoutMs },
+        (error, response) => {
+          this.calls.close(token);
+          if (error || !response) reject(this.eventError(error));
+          else resolve(outcomeOf(response));
+        },
+      );
+    });
+  }
+
   /** Asks the app's `grpc.health.v1` about the whole server (service ""), within `timeoutMs`. */
   checkHealth(timeoutMs: number): Promise<AppHealth> {
     return new Promise((resolve) => {
@@ -143,12 +172,16 @@ export class AppConnection {
   close(): void {
     this.agent.close();
     this.health.close();
+    this.events.close();
   }
 
   private metadata(call: InvocationContext, token: string): grpc.Metadata {
+    return this.metadataFor(call.caller.uri, call.context, token);
+  }
+
+  private metadataFor(caller: string, context: CallContext, token: string): grpc.Metadata {
     const metadata = new grpc.Metadata();
-    const { context } = call;
-    metadata.set(SIDECAR_METADATA.caller, call.caller.uri);
+    metadata.set(SIDECAR_METADATA.caller, caller);
     metadata.set(SIDECAR_METADATA.callToken, token);
     // The same keys the mesh uses between agents, for the app to read and log. Its outbound calls continue this
     // call through the token, never through these: the outbound port ignores them, so an app cannot claim a chain.
@@ -165,6 +198,17 @@ export class AppConnection {
     return Number.isFinite(call.deadline) ? { deadline: call.deadline } : {};
   }
 
+  private eventError(error: unknown): MeshError {
+    const failure = this.appError(error);
+    if (failure.code !== Code.UNIMPLEMENTED) return failure;
+    return new MeshError(
+      Code.UNIMPLEMENTED,
+      `the app behind this agent's sidecar (${this.address}) does not serve agentmesh.v1.EventHandler: implement ` +
+        'HandleEvent (proto/agentmesh/v1/events.proto) to receive the events of the sidecar\'s --subscribe patterns',
+      { cause: error },
+    );
+  }
+
   private appError(error: unknown): MeshError {
     const failure = fromServiceError(error);
     if (failure.code !== Code.UNAVAILABLE) return failure;
@@ -173,5 +217,21 @@ export class AppConnection {
       `the app behind this agent's sidecar (${this.address}) is unavailable: ${failure.message}`,
       { cause: error },
     );
+  }
+}
+
+/** The outcome an app's `HandleEventResponse` asks for: ACK (or none) acknowledges, RETRY and DROP as named. */
+function outcomeOf(response: HandleEventResponse__Output): EventOutcome {
+  const reason = response.reason.slice(0, 512);
+  switch (response.outcome) {
+    case 'ACK_OUTCOME_RETRY': {
+      const after = Number(response.retryAfterMs);
+      return retryLater(after > 0 ? after : undefined, reason || 'the app asked to retry it later');
+    }
+    case 'ACK_OUTCOME_DROP':
+    case 'ACK_OUTCOME_REFUSED':
+      return dropEvent(reason || 'the app dropped it');
+    default:
+      return { outcome: 'ack' };
   }
 }

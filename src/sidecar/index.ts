@@ -5,6 +5,6 @@
  */
 
 export { OUTBOUND_SOCKET, startSidecar } from './sidecar.js';
-export type { RunningSidecar, SidecarOptions } from './sidecar.js';
+export type { RunningSidecar, SidecarOptions, SidecarSubscription } from './sidecar.js';
 export { SIDECAR_METADATA } from './app-connection.js';
 export { defaultSocketDir } from './private-socket.js';

@@ -10,7 +10,11 @@ import type { InvokeChunk } from '../generated/agentmesh/v1/InvokeChunk.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';
 import type { Logger } from '../observability/logger.js';
-import { loadMeshProtos } from '../transport/protos.js';
+import type { PublishRequest__Output } from '../generated/agentmesh/v1/PublishRequest.js';
+import type { PublishResponse } from '../generated/agentmesh/v1/PublishResponse.js';
+import type { PublishOptions } from '../pubsub/publisher.js';
+import type { PublishReport } from '../pubsub/event.js';
+import { loadEventProtos, loadMeshProtos } from '../transport/protos.js';
 import { toServiceError } from '../transport/status.js';
 import { bindServer, createServerShutdown } from '../transport/server-lifecycle.js';
 import { pumpToCall } from '../transport/stream-pump.js';
@@ -39,6 +43,8 @@ export interface OutboundServerOptions {
   mesh: MeshClient;
   /** The inbound calls the sidecar is forwarding to the app, whose tokens the app's outbound calls may bring back. */
   calls: ForwardedCalls;
+  /** Publishes an event as the agent (its `publish`); `agentmesh.v1.Events.Publish` calls it. */
+  publish(topic: string, payload: Buffer, options: PublishOptions): PublishReport;
   logger: Logger;
 }
 
@@ -62,7 +68,8 @@ export interface RunningOutboundServer {
  * `x-agentmesh-call-token` of an inbound call in flight, that call's context as the sidecar read it (trace,
  * conversation, tenant, priority, chain, deadline); without one, a new chain that starts at this agent. Caller,
  * chain, deadline or trace headers the app sends are ignored (a first one is logged); only a priority class may be
- * asked for. Anything that can open this port acts as the agent.
+ * asked for. `agentmesh.v1.Events.Publish` publishes an event as the agent, continuing the call or event of its
+ * token the same way. Anything that can open this port acts as the agent.
  * @throws MeshError UNAVAILABLE when the address cannot be bound, FAILED_PRECONDITION when another process listens
  * on the socket.
  */
@@ -70,18 +77,19 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
   const { protos } = loadMeshProtos();
   const { mesh, logger, calls } = options;
   let warned = false;
-  const read = (
-    call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  ) => {
-    const outbound = readOutboundCall(call, calls);
-    if (outbound.ignored.length > 0 && !warned) {
+  const warnIgnored = (ignored: string[]) => {
+    if (ignored.length > 0 && !warned) {
       warned = true; // once: an app that copies the headers on every call would flood the log
       logger.warn(
-        { ignored: outbound.ignored },
+        { ignored },
         `the app sent mesh-owned metadata on an outbound call; it is ignored (the callee learns the caller from ` +
           `this agent's certificate): to continue the call being handled, send its ${SIDECAR_METADATA.callToken}`,
       );
     }
+  };
+  const read = (call: AppCall) => {
+    const outbound = readOutboundCall(call, calls);
+    warnIgnored(outbound.ignored);
     return outbound;
   };
   const server = new grpc.Server();
@@ -133,6 +141,32 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
       });
     },
   });
+  server.addService(loadEventProtos().protos.agentmesh.v1.Events.service, {
+    Publish: (
+      call: grpc.ServerUnaryCall<PublishRequest__Output, PublishResponse>,
+      callback: grpc.sendUnaryData<PublishResponse>,
+    ) => {
+      let answer: PublishResponse;
+      try {
+        const { parent, ignored } = readContinuation(call, calls);
+        warnIgnored(ignored);
+        const { topic, payload, contentType, key, eventId } = call.request;
+        // The publisher takes the event's context (trace, conversation, chain) from the call it continues.
+        const report = runWithContext(parent, () =>
+          options.publish(topic, payload, {
+            contentType: contentType || 'application/octet-stream',
+            ...(key ? { key } : {}),
+            ...(eventId ? { eventId } : {}),
+          }),
+        );
+        answer = { ...report };
+      } catch (error) {
+        callback(toServiceError(error, logger));
+        return;
+      }
+      callback(null, answer);
+    },
+  });
   const { address } = options;
   if (address.kind === 'unix') await removeStaleSocket(address.path);
   const port = await bindServer(server, address.address, grpc.ServerCredentials.createInsecure());
@@ -155,14 +189,21 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
   };
 }
 
-/** What an app's outbound call asks for, as the outbound port reads it. */
-interface OutboundCall {
-  target: TargetQuery;
-  /** The context the call continues: the inbound call of its token, else a new chain (empty). */
+/** A call the app makes on the outbound port. */
+type AppCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+/** What an app's call continues, as the outbound port reads it. */
+interface Continuation {
+  /** The context the call continues: the inbound call (or event) of its token, else a new chain (empty). */
   parent: CallContext;
-  options: Pick<MeshCallOptions, 'idempotent' | 'priority' | 'timeoutMs'>;
   /** Mesh-owned keys the app sent, which are ignored. */
   ignored: string[];
+}
+
+/** What an app's outbound call asks for, as the outbound port reads it. */
+interface OutboundCall extends Continuation {
+  target: TargetQuery;
+  options: Pick<MeshCallOptions, 'idempotent' | 'priority' | 'timeoutMs'>;
 }
 
 /**
@@ -171,10 +212,7 @@ interface OutboundCall {
  * @throws MeshError INVALID_ARGUMENT for a missing or malformed target type, selector or priority,
  * FAILED_PRECONDITION for a token that names no call in flight.
  */
-function readOutboundCall(
-  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
-  calls: ForwardedCalls,
-): OutboundCall {
+function readOutboundCall(call: AppCall, calls: ForwardedCalls): OutboundCall {
   const header = (key: string) => call.metadata.get(key)[0]?.toString();
   const type = header(SIDECAR_METADATA.targetType);
   if (!type) {
@@ -217,14 +255,23 @@ function readOutboundCall(
   const raw = call.getDeadline();
   const deadline = raw instanceof Date ? raw.getTime() : raw;
   if (Number.isFinite(deadline)) options.timeoutMs = Math.max(1, deadline - Date.now());
-  const token = header(SIDECAR_METADATA.callToken);
+  return { target, options, ...readContinuation(call, calls) };
+}
+
+/**
+ * Reads which inbound call (or event being handled) an app's call continues, by the token it brings back, and the
+ * mesh-owned keys it sent that are ignored.
+ * @throws MeshError FAILED_PRECONDITION for a token that names no call in flight.
+ */
+function readContinuation(call: AppCall, calls: ForwardedCalls): Continuation {
+  const token = call.metadata.get(SIDECAR_METADATA.callToken)[0]?.toString();
   let parent: CallContext = { chain: [] };
   if (token) {
     const inbound = calls.get(token);
     if (!inbound) {
       throw new MeshError(
         Code.FAILED_PRECONDITION,
-        `"${SIDECAR_METADATA.callToken}" names no call this sidecar is forwarding to the app (that call has ended, ` +
+        `"${SIDECAR_METADATA.callToken}" names no call or event this sidecar is forwarding to the app (it has ended, ` +
           'or the token was not one the sidecar gave): send the token of the call being handled while handling it, ' +
           'or none to start a new chain',
       );
@@ -234,5 +281,5 @@ function readOutboundCall(
   const ignored = Object.keys(call.metadata.getMap()).filter(
     (key) => key.startsWith('x-agentmesh-') && !APP_KEYS.has(key),
   );
-  return { target, parent, options, ignored: ignored.slice(0, 8).map((key) => key.slice(0, 64)) };
+  return { parent, ignored: ignored.slice(0, 8).map((key) => key.slice(0, 64)) };
 }

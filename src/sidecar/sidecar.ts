@@ -56,9 +56,27 @@ export interface SidecarOptions {
   leaseTtlMs?: number;
   /** How long a drain waits for calls in flight (default 10 s). */
   drainGraceMs?: number;
+  /**
+   * Subscriptions the sidecar registers for the app: each delivery goes to the app's
+   * `agentmesh.v1.EventHandler.HandleEvent`, whose answer acknowledges it.
+   */
+  subscriptions?: SidecarSubscription[];
+  /** The topics (or patterns) the app publishes to through `Events.Publish` (default: every topic). */
+  publishes?: string[];
+  /** How long the app may take to handle one event (default 30 s, the publishers' default ack timeout). */
+  eventTimeoutMs?: number;
   /** Options for the mesh client that carries the app's outbound calls. */
   client?: Partial<Omit<MeshClientOptions, 'identity' | 'cache' | 'logger'>>;
   logger?: Logger;
+}
+
+/** One subscription of the sidecar, handled by its app. */
+export interface SidecarSubscription {
+  pattern: string;
+  /** Subscriptions sharing a group split the events, one delivery per group. */
+  group?: string;
+  /** Deliveries handed to the app at once (default 64). */
+  maxInFlight?: number;
 }
 
 /** A running sidecar. */
@@ -90,10 +108,12 @@ const AGENT_SERVICE = 'agentmesh.v1.Agent';
  * `agentmesh.v1.Agent` server (chunk by chunk for streams) as bytes, reading only the method and replacing the
  * request's `context` (see {@link forwardingAgentService}), telling it the verified caller (`x-agentmesh-caller`),
  * a token for the call (`x-agentmesh-call-token`) and the propagated context and deadline. Outbound, it serves a
- * plaintext port whose calls go out through the agent's mesh client as the agent (see {@link startOutboundServer}):
+ * plaintext port whose calls go out through the agent's mesh client as the agent, and whose `Events.Publish`
+ * publishes as the agent (see {@link startOutboundServer}):
  * by default a Unix socket in a directory only this user can enter, so that no other local process can act as the
  * agent. It registers, heartbeats and renews the certificate like any agent, and mirrors the app's
- * `grpc.health.v1` status on its mTLS server, where the control plane's active health checks see it.
+ * `grpc.health.v1` status on its mTLS server, where the control plane's active health checks see it. Events of its
+ * `subscriptions` go to the app's `agentmesh.v1.EventHandler.HandleEvent`, once checked like any delivery.
  * @throws MeshError INVALID_ARGUMENT for an address that is not loopback or an absolute socket path where it must
  * be, or `outboundListen` without `allowTcpOutbound` (or with `socketDir`); FAILED_PRECONDITION for a socket
  * directory others can reach or a socket another process listens on; UNAVAILABLE when the app does not answer its
@@ -105,6 +125,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const outboundChoice = chooseOutbound(options);
   const logger = options.logger ?? silentLogger();
   const calls = new ForwardedCalls();
+  const eventTimeoutMs = options.eventTimeoutMs ?? 30_000;
   const app = new AppConnection(appAddress, calls);
   let agent: RunningAgent | undefined;
   try {
@@ -122,6 +143,11 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       description: options.description ?? `sidecar for the app at ${appAddress}`,
       listen: options.listen ?? '127.0.0.1:0',
       agentService: (serviceOptions) => forwardingAgentService(serviceOptions, app),
+      subscriptions: (options.subscriptions ?? []).map((subscription) => ({
+        ...subscription,
+        handler: (event) => app.handleEvent(event, eventTimeoutMs),
+      })),
+      ...(options.publishes ? { publishes: options.publishes } : {}),
       logger,
       ...(options.leaseTtlMs !== undefined ? { leaseTtlMs: options.leaseTtlMs } : {}),
       ...(options.drainGraceMs !== undefined ? { drainGraceMs: options.drainGraceMs } : {}),
@@ -133,6 +159,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
       address: outboundTarget,
       mesh: running.mesh,
       calls,
+      publish: (topic, payload, publishOptions) => running.publish(topic, payload, publishOptions),
       logger: outboundLogger,
     });
     if (outboundTarget.kind === 'tcp') {

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { ProtoGrpcType as AgentProtos } from '../generated/agent.js';
 import type { ProtoGrpcType as ControlPlaneProtos } from '../generated/control_plane.js';
+import type { ProtoGrpcType as EventProtos } from '../generated/events.js';
 import { PROTO_LOAD_OPTIONS } from './proto-options.js';
 
 /** The mesh's own services and messages, typed from the generated stubs. */
@@ -44,4 +45,15 @@ let meshProtos: { packageDefinition: protoLoader.PackageDefinition; protos: Mesh
 export function loadMeshProtos(): { packageDefinition: protoLoader.PackageDefinition; protos: MeshProtos } {
   meshProtos ??= loadProtos<MeshProtos>(MESH_PROTO_FILES, [PROTO_ROOT]);
   return meshProtos;
+}
+
+let eventProtos: { packageDefinition: protoLoader.PackageDefinition; protos: EventProtos } | undefined;
+
+/**
+ * The sidecar's event services (`agentmesh.v1.Events` and the app's `agentmesh.v1.EventHandler`), loaded once per
+ * process. Apart from {@link loadMeshProtos}: an agent does not serve them, so its reflection does not list them.
+ */
+export function loadEventProtos(): { packageDefinition: protoLoader.PackageDefinition; protos: EventProtos } {
+  eventProtos ??= loadProtos<EventProtos>(['agentmesh/v1/events.proto'], [PROTO_ROOT]);
+  return eventProtos;
 }

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
+import type { ReceivedEvent } from '../../src/pubsub/event.js';
 import { Code } from '../../src/core/errors.js';
 import { ensureCaDir, issueToDir } from '../../src/identity/certs-dir.js';
 import { requirePythonModules, spawnPython } from '../helpers/python.js';
@@ -19,7 +20,9 @@ describe.skipIf(!python)('Python agents', () => {
   let tsAgent: RunningAgent;
   const processes: RunningEntryPoint[] = [];
   let sidecar: RunningEntryPoint;
+  let app: RunningEntryPoint;
   let socketDir: string;
+  const received: ReceivedEvent[] = [];
 
   beforeAll(async () => {
     temp = await makeTempDir('agent-mesh-python-');
@@ -34,6 +37,7 @@ describe.skipIf(!python)('Python agents', () => {
       identity: await mesh.identity('ts-echo-1', ['echoer']),
       controlPlane: mesh.controlPlane.address,
       type: 'echoer',
+      subscriptions: [{ pattern: 'orders.>', handler: (event) => void received.push(event) }],
       methods: {
         echo: async (request, call) => ({
           payload: Buffer.from(
@@ -50,7 +54,7 @@ describe.skipIf(!python)('Python agents', () => {
     });
     // The app makes the private directory and listens in it; the sidecar puts its outbound socket beside.
     socketDir = join(temp.dir, 'sockets');
-    const app = spawnPython(python!, 'examples/python/agent.py', ['--socket-dir', socketDir]);
+    app = spawnPython(python!, 'examples/python/agent.py', ['--socket-dir', socketDir]);
     processes.push(app);
     const [, appAddress] = await app.waitFor(/python agent listening on (unix:\S+)/);
     expect(appAddress).toBe(`unix:${socketDir}/app.sock`);
@@ -70,6 +74,10 @@ describe.skipIf(!python)('Python agents', () => {
       appAddress!,
       '--socket-dir',
       socketDir,
+      '--subscribe',
+      'py.inbox.>',
+      '--publish',
+      'orders.>',
       '--log-level',
       'warn',
     ]);
@@ -158,6 +166,44 @@ describe.skipIf(!python)('Python agents', () => {
     const answer = JSON.parse(reply.answer) as { text: string; contentType: string };
     expect(answer.contentType).toBe('application/json');
     expect(JSON.parse(answer.text)).toEqual({ title: 'hi', text: 'Agents talk.' });
+  });
+
+  it('publishes through the sidecar as the Python agent; a TypeScript subscriber handles the event', async () => {
+    const result = await tsAgent.mesh.call({ type: 'shouter' }, 'publish', {
+      topic: 'orders.created',
+      json: { order: 7 },
+      key: 'c-42',
+    });
+    const report = JSON.parse(result.payload.toString()) as { eventId: string; subscriptions: number };
+    expect(report).toMatchObject({ accepted: true, subscriptions: 1, groups: 0 });
+    await until(() => received.some((event) => event.id === report.eventId), 'the TypeScript subscriber has it');
+    const event = received.find((entry) => entry.id === report.eventId)!;
+    // The publisher is the sidecar's verified identity, and the event continues the call that asked for it.
+    expect(event).toMatchObject({ topic: 'orders.created', publisher: ID('py-shouter-1'), key: 'c-42' });
+    expect(JSON.parse(event.payload.toString())).toEqual({ order: 7 });
+    expect(event.context.chain).toEqual([ID('ts-echo-1'), ID('py-shouter-1')]);
+  });
+
+  it('refuses a publish outside the topics the sidecar declared, in the mesh\'s words', async () => {
+    await expect(
+      tsAgent.mesh.call({ type: 'shouter' }, 'publish', { topic: 'invoices.created', json: {} }),
+    ).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION, message: expect.stringMatching(/publishes to/) });
+  });
+
+  it("delivers a TypeScript agent's events to the Python agent, whose answers acknowledge them", async () => {
+    await until(
+      () => tsAgent.cache.select({ type: 'shouter' })[0]?.spec.subscriptions.length === 1,
+      "the publisher sees the sidecar's subscription",
+    );
+    const plain = tsAgent.publish('py.inbox.hello', { text: 'hi' });
+    const retried = tsAgent.publish('py.inbox.again', { retry: true });
+    expect(plain.subscriptions).toBe(1);
+    await app.waitFor(new RegExp(`python agent handled py\\.inbox\\.hello ${plain.eventId} \\{"text":"hi"\\}`));
+    // The app asked for this one again on its first attempt (RETRY), and handled the redelivery.
+    await app.waitFor(new RegExp(`python agent handled py\\.inbox\\.again ${retried.eventId}`));
+    await until(() => tsAgent.publisher.stats.delivered >= 2, 'both deliveries are acknowledged');
+    expect(tsAgent.publisher.stats.retried).toBeGreaterThanOrEqual(1);
+    expect(tsAgent.publisher.stats.deadLettered).toBe(0);
   });
 
   it('calls the Python agent that joined directly over mTLS, which sees the verified caller', async () => {
