@@ -28,7 +28,7 @@ interface Held {
  * handler, an absent subscriber consumes no attempt: its deliveries wait here, per route, and go again when the
  * registry changes ({@link AbsentSubscribers.releaseAll}) or when a probe comes due (a backoff per route, so that a
  * link that reconnects is noticed). A delivery held for longer than the retention, counted from when its
- * subscriber was first found absent, is dead-lettered the next time it comes back here.
+ * subscriber was first found absent (and not heard from since), is dead-lettered the next time it comes back here.
  */
 export class AbsentSubscribers {
   private readonly held = new Map<Route, Held>();
@@ -49,7 +49,10 @@ export class AbsentSubscribers {
   /** Holds `pending` until its subscriber is reachable again, or dead-letters it past the retention. */
   hold(pending: Pending, reason: string, now = Date.now()): void {
     pending.lastFailure = reason;
-    pending.absentSince ||= now;
+    // Counted from when the subscriber was first found absent: the events queued behind an ordering key get no
+    // retention of their own each, one after the other.
+    pending.route.absentSince ||= now;
+    pending.absentSince ||= pending.route.absentSince;
     if (now - pending.absentSince >= this.options.retentionMs) {
       this.options.deadLetter(
         pending,
@@ -77,6 +80,7 @@ export class AbsentSubscribers {
   /** A route's subscriber answered: its next absence starts probing from the first backoff again. */
   seen(route: Route): void {
     route.probes = 0;
+    route.absentSince = 0;
   }
 
   /** After a registry change (a subscriber may be back): every held delivery goes again now. */

@@ -163,7 +163,11 @@ export class DeliveryQueue {
       const slot = pickSlot(members, pending.avoid, route.turn++, this.unreachable);
       if (!slot) break; // every member is at its limit: an ack will pump again
       // Deliveries are already held for this route's absent subscriber: the rest wait with them for its return.
-      if (this.hooks.holds?.(route) && this.unreachable?.(slot.agentId)) break;
+      if (this.hooks.holds?.(route) && this.unreachable?.(slot.agentId)) {
+        route.readyHead += 1;
+        this.hooks.absent(pending, pending.lastFailure || 'the subscriber is unreachable');
+        continue;
+      }
       route.readyHead += 1;
       this.hooks.send(pending, slot);
     }

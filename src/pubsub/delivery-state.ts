@@ -58,6 +58,8 @@ export interface Route {
   scheduled: boolean;
   /** Probes of an absent subscriber since it last answered: the exponent of the probe backoff. */
   probes: number;
+  /** When its subscriber was found absent since it last answered (0: it answered since), for the retention. */
+  absentSince: number;
 }
 
 /** How one delivery attempt ended, as the publisher counts it (the `eventDelivery` metric's label). */
@@ -79,6 +81,7 @@ export function newRoute(key: string, group: string, agentId: string | undefined
     turn: 0,
     scheduled: false,
     probes: 0,
+    absentSince: 0,
   };
 }
 

@@ -332,7 +332,7 @@ export class EventPublisher {
   private send(pending: Pending, slot: Slot): void {
     const record = this.options.cache.get(slot.agentId);
     if (!record) {
-      this.redelivery.lost(pending, 'the subscriber left the mesh');
+      this.redelivery.lost(pending, 'the subscriber left the mesh', false);
       return;
     }
     this.redelivery.send(pending, slot, this.links.linkFor(record));

@@ -125,11 +125,11 @@ export class Redelivery {
 
   /**
    * A delivery that did not reach a handler because its subscriber is absent (the link broke or could not connect,
-   * or the subscriber left): the attempt does not count, and the delivery waits for the subscriber (or goes to
+   * or the subscriber left): the attempt (`attempted`: one was sent) does not count, and the delivery waits for the subscriber (or goes to
    * another member of its group) rather than burning its attempts in the first seconds of the backoff.
    */
-  lost(pending: Pending, reason: string): void {
-    if (pending.attempt > pending.lost) pending.lost += 1;
+  lost(pending: Pending, reason: string, attempted = true): void {
+    if (attempted) pending.lost += 1;
     pending.avoid = pending.slot?.agentId;
     pending.slot = undefined;
     this.options.absent(pending, reason);
