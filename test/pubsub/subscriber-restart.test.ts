@@ -71,7 +71,7 @@ describe('a subscriber killed and restarted while events are pending', () => {
     await first.stop('SIGKILL');
     // The publisher notices the loss (or, as it did before, gives up on the events): only then is it restarted.
     await until(
-      () => publisher.publisher.stats.deadLettered > 0 || (publisher.publisher.stats.held ?? 0) >= KEYS,
+      () => publisher.publisher.stats.deadLettered > 0 || publisher.publisher.stats.held >= KEYS,
       'the stalled deliveries held for the absent subscriber',
       60_000,
     );
