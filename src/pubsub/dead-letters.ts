@@ -70,8 +70,20 @@ export class DeadLetters {
       deadLetter: info,
     };
     const routes = this.options.routesFor(letter.topic);
-    if (routes.length === 0) this.keep(letter);
-    else this.options.publish(letter, routes);
+    if (routes.length === 0) {
+      this.keep(letter);
+      return;
+    }
+    try {
+      this.options.publish(letter, routes);
+    } catch (error) {
+      // The pending bound is full: kept here rather than thrown into the timer or stream that gave up on it.
+      this.options.logger.warn(
+        { eventId: letter.id, err: error },
+        'dead letter kept: it could not be queued',
+      );
+      this.keep(letter);
+    }
   }
 
   private keep(letter: MeshEvent): void {

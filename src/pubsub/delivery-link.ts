@@ -64,6 +64,8 @@ export class DeliveryLink {
   private writing: grpc.ClientDuplexStream<EncodedDelivery[], AckAnswer[]> | undefined;
   /** Whether the channel was ever seen READY. */
   private readonly seen = { connected: false };
+  /** Closed links never open a stream again: grpc-js throws on a call over a closed channel. */
+  private closed = false;
 
   constructor(
     record: AgentRecord,
@@ -94,8 +96,17 @@ export class DeliveryLink {
     return connectionLost(this.channel.getChannel() as grpc.Channel, this.seen);
   }
 
-  /** Queues a delivery: written with the others at the end of this turn, or when the write before drains. */
-  send(delivery: EncodedDelivery): void {
+  /** Whether {@link DeliveryLink.close} was called: the link takes no more deliveries. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Queues a delivery: written with the others at the end of this turn, or when the write before drains. Returns
+   * false, queueing nothing, when the link is closed (the caller sends it again over the agent's current link).
+   */
+  send(delivery: EncodedDelivery): boolean {
+    if (this.closed) return false;
     this.outbox.push(delivery);
     if (this.outbox.length >= this.sweepAt) this.sweep();
     if (!this.scheduled && !this.writing) {
@@ -105,10 +116,13 @@ export class DeliveryLink {
         this.flush();
       });
     }
+    return true;
   }
 
   /** Cancels the stream, reports what it carried as lost, and closes the channel. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     const stream = this.stream;
     this.stream = undefined;
     stream?.cancel();
@@ -118,7 +132,7 @@ export class DeliveryLink {
 
   /** Writes the next batch of the outbox, unless a write is still in flight. */
   private flush(): void {
-    if (this.writing) return;
+    if (this.writing || this.closed) return;
     const batch: EncodedDelivery[] = [];
     let bytes = 0;
     while (this.outboxHead < this.outbox.length && batch.length < MAX_BATCH) {
@@ -142,6 +156,7 @@ export class DeliveryLink {
     }
     if (batch.length === 0) return;
     const stream = this.stream ?? this.open();
+    if (!stream) return;
     this.writing = stream;
     this.handlers.onWritten(batch.length);
     stream.write(batch, () => {
@@ -163,10 +178,20 @@ export class DeliveryLink {
     this.sweepAt = Math.max(SWEEP_AT, 2 * this.outbox.length);
   }
 
-  private open(): grpc.ClientDuplexStream<EncodedDelivery[], AckAnswer[]> {
+  /** A new stream, or undefined (what was queued reported lost) when grpc-js refuses to start one. */
+  private open(): grpc.ClientDuplexStream<EncodedDelivery[], AckAnswer[]> | undefined {
     // Requests are written with the publisher's own serializer: each event is encoded once, not per delivery.
     const method = loadMeshProtos().protos.agentmesh.v1.Agent.service.DeliverEvents;
-    const stream = this.channel.makeBidiStreamRequest(method.path, serializeDeliveryBatch, decodeAckBatch);
+    let stream: grpc.ClientDuplexStream<EncodedDelivery[], AckAnswer[]>;
+    try {
+      stream = this.channel.makeBidiStreamRequest(method.path, serializeDeliveryBatch, decodeAckBatch);
+    } catch (error) {
+      // Never thrown into a timer: the deliveries are lost with the link and retried by the publisher.
+      this.broken(
+        `no delivery stream could be opened: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return undefined;
+    }
     this.stream = stream;
     stream.on('data', (acks: AckAnswer[]) => this.handlers.onAcks(acks));
     const ended = (reason: string) => {
@@ -204,7 +229,7 @@ export class DeliveryLinks {
   /** The link to `record`'s agent, opened (or replaced) when it does not lead there yet. */
   linkFor(record: AgentRecord): DeliveryLink {
     const existing = this.links.get(record.id);
-    if (existing && existing.leadsTo(record)) return existing;
+    if (existing && !existing.isClosed && existing.leadsTo(record)) return existing;
     existing?.close();
     const link = new DeliveryLink(record, this.identity, this.handlers);
     this.links.set(record.id, link);

@@ -8,10 +8,22 @@ export interface DeliveryQueueHooks {
   membersOf(route: Route, topic: string): Slot[];
   /** Sends `pending` to `slot` now. */
   send(pending: Pending, slot: Slot): void;
-  /** Gives up on `pending`: nobody on its route is left to take it. */
-  deadLetter(pending: Pending, reason: string): void;
+  /** No member is left on `pending`'s route (its subscriber left the registry): hold it for the subscriber's return. */
+  absent(pending: Pending, reason: string): void;
   /** Whether the connection to an agent was lost (see `pickSlot`). */
   unreachable?(agentId: string): boolean;
+  /** Whether deliveries of `route` are held for an absent subscriber (see `AbsentSubscribers.holds`). */
+  holds?(route: Route): boolean;
+  /** An unexpected error while pumping a route (logged; it never escapes into the microtask). */
+  error?(error: unknown): void;
+}
+
+/** The bounds of a {@link DeliveryQueue}. */
+export interface DeliveryQueueLimits {
+  /** Deliveries held at once. */
+  maxPending: number;
+  /** Payload bytes held at once, over all deliveries (an event on three routes counts three times). */
+  maxPendingBytes: number;
 }
 
 /**
@@ -23,12 +35,13 @@ export interface DeliveryQueueHooks {
  */
 export class DeliveryQueue {
   private held = 0;
+  private heldBytes = 0;
   private readonly flushWaiters = new Set<() => void>();
 
   private readonly unreachable: ((agentId: string) => boolean) | undefined;
 
   constructor(
-    private readonly maxPending: number,
+    private readonly limits: DeliveryQueueLimits,
     private readonly hooks: DeliveryQueueHooks,
   ) {
     this.unreachable = hooks.unreachable?.bind(hooks);
@@ -39,22 +52,35 @@ export class DeliveryQueue {
     return this.held;
   }
 
+  /** Payload bytes held, over all deliveries. */
+  get pendingBytes(): number {
+    return this.heldBytes;
+  }
+
   /**
-   * Checks that `count` more deliveries fit.
-   * @throws MeshError RESOURCE_EXHAUSTED when the queue would hold more than `maxPending`.
+   * Checks that `count` more deliveries of `bytes` payload bytes each fit.
+   * @throws MeshError RESOURCE_EXHAUSTED when the queue would hold more than `maxPending` deliveries or
+   *   `maxPendingBytes` bytes.
    */
-  admit(count: number): void {
-    if (this.held + count > this.maxPending) {
-      throw new MeshError(
-        Code.RESOURCE_EXHAUSTED,
-        `${this.held} deliveries are pending, the most this publisher holds; publish again when subscribers catch up`,
-      );
-    }
+  admit(count: number, bytes = 0): void {
+    const { maxPending, maxPendingBytes } = this.limits;
+    const overCount = this.held + count > maxPending;
+    if (!overCount && (count === 0 || this.heldBytes + count * bytes <= maxPendingBytes)) return;
+    const what = overCount
+      ? `${this.held} deliveries are pending and the limit is maxPending=${maxPending}`
+      : `${this.heldBytes} payload bytes are pending and the limit is maxPendingBytes=${maxPendingBytes}`;
+    throw new MeshError(
+      Code.RESOURCE_EXHAUSTED,
+      `event not accepted: ${what} (${count} more deliveries asked for). A subscriber is slow or unreachable: ` +
+        'publish again once deliveries are acknowledged (await publisher.flush()), or raise the publisher option ' +
+        `${overCount ? 'maxPending' : 'maxPendingBytes'}`,
+    );
   }
 
   /** Queues a new event for its route; an ordering key already in flight makes it wait behind that event. */
   enqueue(pending: Pending): void {
     this.held += 1;
+    this.heldBytes += pending.event.payload.length;
     const route = pending.route;
     const key = pending.event.key;
     if (key) {
@@ -81,13 +107,18 @@ export class DeliveryQueue {
     route.scheduled = true;
     queueMicrotask(() => {
       route.scheduled = false;
-      this.pump(route);
+      try {
+        this.pump(route);
+      } catch (error) {
+        this.hooks.error?.(error);
+      }
     });
   }
 
   /** The event is finished for its route: release the next event with its ordering key. */
   done(pending: Pending): void {
     this.held -= 1;
+    this.heldBytes -= pending.event.payload.length;
     const key = pending.event.key;
     if (key) {
       const queued = pending.route.busyKeys.get(key);
@@ -126,14 +157,17 @@ export class DeliveryQueue {
       const members = this.hooks.membersOf(route, pending.event.topic);
       if (members.length === 0) {
         route.readyHead += 1;
-        this.hooks.deadLetter(
-          pending,
-          pending.lastFailure || 'the subscription left the mesh before delivery',
-        );
+        this.hooks.absent(pending, 'the subscription is not in the registry (its agent left the mesh)');
         continue;
       }
       const slot = pickSlot(members, pending.avoid, route.turn++, this.unreachable);
       if (!slot) break; // every member is at its limit: an ack will pump again
+      // Deliveries are already held for this route's absent subscriber: the rest wait with them for its return.
+      if (this.hooks.holds?.(route) && this.unreachable?.(slot.agentId)) {
+        route.readyHead += 1;
+        this.hooks.absent(pending, pending.lastFailure || 'the subscriber is unreachable');
+        continue;
+      }
       route.readyHead += 1;
       this.hooks.send(pending, slot);
     }

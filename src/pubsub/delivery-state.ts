@@ -33,6 +33,10 @@ export interface Pending {
   /** The instance that failed it last, avoided on the next attempt when the group has another. */
   avoid: string | undefined;
   lastFailure: string;
+  /** Attempts lost with their link (the subscriber absent): they count toward no `maxAttempts`. */
+  lost: number;
+  /** When its subscriber was first found absent (0: never), for `absentRetentionMs`. */
+  absentSince: number;
 }
 
 /** Where events go: one ungrouped subscription, or one queue group (one delivery per event). */
@@ -52,6 +56,10 @@ export interface Route {
   /** Where the next search for a member starts: members with equal room take turns. */
   turn: number;
   scheduled: boolean;
+  /** Probes of an absent subscriber since it last answered: the exponent of the probe backoff. */
+  probes: number;
+  /** When its subscriber was found absent since it last answered (0: it answered since), for the retention. */
+  absentSince: number;
 }
 
 /** How one delivery attempt ended, as the publisher counts it (the `eventDelivery` metric's label). */
@@ -72,6 +80,8 @@ export function newRoute(key: string, group: string, agentId: string | undefined
     members: new Map(),
     turn: 0,
     scheduled: false,
+    probes: 0,
+    absentSince: 0,
   };
 }
 
@@ -88,5 +98,7 @@ export function newPending(event: MeshEvent, wire: Uint8Array, route: Route): Pe
     ackDeadline: 0,
     avoid: undefined,
     lastFailure: '',
+    lost: 0,
+    absentSince: 0,
   };
 }

@@ -22,7 +22,8 @@ export type {
   PublishReport,
   ReceivedEvent,
 } from './event.js';
-export { EventPublisher } from './publisher.js';
+export { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES, EventPublisher } from './publisher.js';
+export { DEFAULT_ABSENT_RETENTION_MS } from './absent-subscribers.js';
 export type { PublishOptions, PublisherOptions, PublisherStats } from './publisher.js';
 export { SubscriptionSet } from './subscriber.js';
 export type { SubscriptionSetOptions } from './subscriber.js';

@@ -6,6 +6,7 @@ import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { SpanKind, endSpan, startSpan, traceparentOf } from '../observability/tracing.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
+import { AbsentSubscribers, DEFAULT_ABSENT_RETENTION_MS } from './absent-subscribers.js';
 import { DeadLetters } from './dead-letters.js';
 import { encodeEvent } from './delivery-codec.js';
 import { DeliveryLinks } from './delivery-link.js';
@@ -33,8 +34,22 @@ export interface PublisherOptions {
    * 4 MiB). Subscribers refuse larger payloads by their own limit, the same by default.
    */
   maxPayloadBytes?: number;
-  /** Deliveries held at once (queued or unacknowledged); publishing beyond it fails (default 1,000,000). */
+  /**
+   * Deliveries held at once (queued, unacknowledged, or waiting for an absent subscriber); a publish beyond it
+   * fails with RESOURCE_EXHAUSTED (default `DEFAULT_MAX_PENDING`, 10,000). Each costs about 4.5 KB of memory
+   * besides its payload.
+   */
   maxPending?: number;
+  /**
+   * Payload bytes held at once, over all pending deliveries (an event routed to three subscriptions counts three
+   * times); a publish beyond it fails with RESOURCE_EXHAUSTED (default `DEFAULT_MAX_PENDING_BYTES`, 64 MiB).
+   */
+  maxPendingBytes?: number;
+  /**
+   * How long deliveries wait for a subscriber that is absent (its link broke or cannot connect, or it left the
+   * registry, e.g. while it restarts) before they are dead-lettered; waiting consumes no attempt (default 60 s).
+   */
+  absentRetentionMs?: number;
   hopLimit?: number;
   /**
    * Whether this publisher may publish to `topic` under the control plane's policies; a refusal names the
@@ -68,11 +83,19 @@ export interface PublisherStats {
   deadLettered: number;
   refused: number;
   pending: number;
+  /** Of the pending deliveries, those held for a subscriber that is absent now (see `absentRetentionMs`). */
+  held: number;
   /** `DeliverEvents` messages written, each carrying a batch of deliveries (fewer than deliveries when batching). */
   deliveryMessages: number;
   /** Ack messages received, each carrying a batch of acks. */
   ackMessages: number;
 }
+
+/** The default of `PublisherOptions.maxPending`. */
+export const DEFAULT_MAX_PENDING = 10_000;
+
+/** The default of `PublisherOptions.maxPendingBytes`: 64 MiB. */
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 /**
  * Publishes events and delivers them to subscribers at least once, directly (no broker in between): routes come
@@ -91,6 +114,7 @@ export class EventPublisher {
   private readonly queue: DeliveryQueue;
   private readonly redelivery: Redelivery;
   private readonly deadLetters: DeadLetters;
+  private readonly absent: AbsentSubscribers;
   private readonly links: DeliveryLinks;
   private readonly stopListening: () => void;
   private readonly counters = {
@@ -107,11 +131,25 @@ export class EventPublisher {
   constructor(private readonly options: PublisherOptions) {
     const count = (outcome: DeliveryOutcome) => this.count(outcome);
     this.routing = new EventRouting(options.cache);
-    this.queue = new DeliveryQueue(options.maxPending ?? 1_000_000, {
+    const limits = {
+      maxPending: options.maxPending ?? DEFAULT_MAX_PENDING,
+      maxPendingBytes: options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
+    };
+    this.queue = new DeliveryQueue(limits, {
       membersOf: (route, topic) => this.routing.membersOf(route, topic),
       send: (pending, slot) => this.send(pending, slot),
-      deadLetter: (pending, reason) => this.deadLetters.deadLetter(pending, reason),
+      absent: (pending, reason) => this.onAbsent(pending, reason),
       unreachable: (agentId) => this.links.lost(agentId),
+      holds: (route) => this.absent.holds(route),
+      error: (error) => this.unexpected(error),
+    });
+    this.absent = new AbsentSubscribers({
+      retentionMs: options.absentRetentionMs ?? DEFAULT_ABSENT_RETENTION_MS,
+      backoffMs: options.backoffMs ?? 100,
+      maxBackoffMs: options.maxBackoffMs ?? 10_000,
+      random: options.random ?? Math.random,
+      requeue: (pending) => this.queue.requeue(pending),
+      deadLetter: (pending, reason) => this.deadLetters.deadLetter(pending, reason),
     });
     this.deadLetters = new DeadLetters({
       identity: options.identity,
@@ -127,6 +165,8 @@ export class EventPublisher {
       logger: options.logger,
       deadLetter: (pending, reason) => this.deadLetters.deadLetter(pending, reason),
       count,
+      absent: (pending, reason) => this.onAbsent(pending, reason),
+      seen: (pending) => this.absent.seen(pending.route),
       maxAttempts: options.maxAttempts,
       ackTimeoutMs: options.ackTimeoutMs,
       backoffMs: options.backoffMs,
@@ -134,23 +174,24 @@ export class EventPublisher {
       random: options.random,
     });
     this.links = new DeliveryLinks(options.identity, {
-      onAcks: (acks) => {
-        this.counters.ackMessages += 1;
-        for (const ack of acks) this.redelivery.onAck(ack);
-      },
+      onAcks: (acks) =>
+        this.guard(() => {
+          this.counters.ackMessages += 1;
+          for (const ack of acks) this.redelivery.onAck(ack);
+        }),
       onWritten: () => (this.counters.deliveryMessages += 1),
-      onBroken: (link, reason) => this.redelivery.linkBroken(link, reason),
+      onBroken: (link, reason) => this.guard(() => this.redelivery.linkBroken(link, reason)),
       wanted: (link, deliveryId) => this.redelivery.wanted(link, deliveryId),
     });
     // A load report changes no subscription or address.
     this.stopListening = options.cache.onChange((change) => {
-      if (change !== 'load') this.refresh();
+      if (change !== 'load') this.guard(() => this.refresh());
     });
   }
 
   /** Counters since the publisher started, and the deliveries it holds now. */
   get stats(): PublisherStats {
-    return { ...this.counters, pending: this.queue.pending };
+    return { ...this.counters, pending: this.queue.pending, held: this.absent.size };
   }
 
   /** Dead letters that no subscription of their dead-letter topic received (the latest 1,000), oldest first. */
@@ -261,12 +302,13 @@ export class EventPublisher {
     this.closed = true;
     this.stopListening();
     this.redelivery.close();
+    this.absent.close();
     this.links.close();
   }
 
   /** Queues one delivery of `event` per route. */
   private route(event: MeshEvent, routes: Route[]): PublishReport {
-    this.queue.admit(routes.length);
+    this.queue.admit(routes.length, event.payload.length);
     const wire = encodeEvent(eventToWire(event));
     let subscriptions = 0;
     let groups = 0;
@@ -290,10 +332,48 @@ export class EventPublisher {
   private send(pending: Pending, slot: Slot): void {
     const record = this.options.cache.get(slot.agentId);
     if (!record) {
-      this.redelivery.fail(pending, 'the subscriber left the mesh', false);
+      this.redelivery.lost(pending, 'the subscriber left the mesh', false);
       return;
     }
     this.redelivery.send(pending, slot, this.links.linkFor(record));
+  }
+
+  /**
+   * A delivery found its subscriber absent: in a queue group with another reachable member it goes there now;
+   * otherwise it is held for the subscriber's return (see {@link AbsentSubscribers}).
+   */
+  private onAbsent(pending: Pending, reason: string): void {
+    if (this.closed) return;
+    const route = pending.route;
+    if (route.group) {
+      const members = this.routing.membersOf(route, pending.event.topic);
+      const elsewhere = members.some(
+        (slot) =>
+          slot.agentId !== pending.avoid &&
+          this.options.cache.get(slot.agentId) !== undefined &&
+          !this.links.lost(slot.agentId),
+      );
+      if (elsewhere) {
+        pending.lastFailure = reason;
+        this.count('retried'); // a redelivery, though not an attempt that counts toward maxAttempts
+        this.queue.requeue(pending);
+        return;
+      }
+    }
+    this.absent.hold(pending, reason);
+  }
+
+  /** Runs work that a timer, a stream or a registry change started: an error is logged, never thrown there. */
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.unexpected(error);
+    }
+  }
+
+  private unexpected(error: unknown): void {
+    this.options.logger.error({ err: error }, 'unexpected error in event delivery');
   }
 
   private count(outcome: DeliveryOutcome): void {
@@ -306,6 +386,8 @@ export class EventPublisher {
   private refresh(): void {
     for (const route of this.routing.invalidate()) this.queue.schedule(route);
     this.links.prune((id) => this.options.cache.get(id));
+    // A subscriber may be back (a restart registers it again under its name, at a new address).
+    this.absent.releaseAll();
   }
 }
 

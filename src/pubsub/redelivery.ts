@@ -12,6 +12,13 @@ export interface RedeliveryOptions {
   deadLetter(pending: Pending, reason: string): void;
   /** Counts how a delivery ended (the publisher's stats and metrics). */
   count(outcome: DeliveryOutcome): void;
+  /**
+   * A delivery was lost with its link, or found no subscriber to go to: hold it for the subscriber's return (or
+   * send it to another reachable member of its queue group), without consuming an attempt.
+   */
+  absent(pending: Pending, reason: string): void;
+  /** The subscriber of a route answered (see `AbsentSubscribers.seen`). */
+  seen?(pending: Pending): void;
   /** Delivery attempts per route before an event is dead-lettered (default 5). */
   maxAttempts?: number;
   /** How long a delivery may go unacknowledged before it is retried (default 30 s). */
@@ -52,13 +59,18 @@ export class Redelivery {
     pending.ackDeadline = Date.now() + this.ackTimeoutMs;
     slot.inFlight += 1;
     this.waitingForAck.set(pending.deliveryId, pending);
-    link.send({
+    const queued = link.send({
       deliveryId: pending.deliveryId,
       attempt: pending.attempt,
       event: pending.wire,
       pattern: slot.subscription.pattern,
       group: slot.subscription.group,
     });
+    if (!queued) {
+      // A link closed under us (its agent moved): the delivery never left, so it goes again at no attempt's cost.
+      this.release(pending);
+      this.lost(pending, 'the delivery link was closed');
+    }
   }
 
   /** A subscriber's answer to one delivery; one that comes after its delivery moved on is ignored. */
@@ -66,6 +78,7 @@ export class Redelivery {
     const pending = this.waitingForAck.get(ack.deliveryId);
     if (!pending) return; // answered after a timeout already moved it on
     this.release(pending);
+    this.options.seen?.(pending);
     switch (ack.outcome) {
       case 'ACK_OUTCOME_ACK':
         this.options.count('delivered');
@@ -97,14 +110,29 @@ export class Redelivery {
     return this.waitingForAck.get(deliveryId)?.link === link;
   }
 
-  /** A link broke: everything sent over it and not yet answered is lost with it, and retried. */
+  /**
+   * A link broke: everything sent over it and not yet answered is lost with it, and held for its subscriber (see
+   * {@link Redelivery.lost}).
+   */
   linkBroken(link: DeliveryLink, reason: string): void {
     // Breaks are rare: a scan will do.
     for (const pending of [...this.waitingForAck.values()]) {
       if (pending.link !== link) continue;
       this.release(pending);
-      this.fail(pending, reason, false);
+      this.lost(pending, reason);
     }
+  }
+
+  /**
+   * A delivery that did not reach a handler because its subscriber is absent (the link broke or could not connect,
+   * or the subscriber left): the attempt (`attempted`: one was sent) does not count, and the delivery waits for the subscriber (or goes to
+   * another member of its group) rather than burning its attempts in the first seconds of the backoff.
+   */
+  lost(pending: Pending, reason: string, attempted = true): void {
+    if (attempted) pending.lost += 1;
+    pending.avoid = pending.slot?.agentId;
+    pending.slot = undefined;
+    this.options.absent(pending, reason);
   }
 
   /**
@@ -116,7 +144,7 @@ export class Redelivery {
     pending.avoid = pending.slot?.agentId;
     pending.slot = undefined;
     const maxAttempts = this.options.maxAttempts ?? 5;
-    if (pending.attempt >= maxAttempts) {
+    if (pending.attempt - pending.lost >= maxAttempts) {
       this.options.deadLetter(pending, `${reason} (after ${pending.attempt} attempts)`);
       return;
     }
@@ -137,6 +165,7 @@ export class Redelivery {
       if (this.closed) return;
       this.options.queue.requeue(pending);
     }, delay);
+    if (this.closed) clearTimeout(timer);
     this.retryTimers.add(timer);
   }
 

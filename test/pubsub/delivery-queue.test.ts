@@ -44,18 +44,21 @@ function slot(agentId: string, limit: number, inFlight = 0): Slot {
 function queueWith(members: Slot[], maxPending = 100) {
   const sent: string[] = [];
   const deadLettered: string[] = [];
-  const queue = new DeliveryQueue(maxPending, {
-    membersOf: () => members,
-    send: (pending, to) => {
-      to.inFlight += 1;
-      pending.slot = to;
-      sent.push(pending.event.id);
+  const queue = new DeliveryQueue(
+    { maxPending, maxPendingBytes: 1024 * 1024 },
+    {
+      membersOf: () => members,
+      send: (pending, to) => {
+        to.inFlight += 1;
+        pending.slot = to;
+        sent.push(pending.event.id);
+      },
+      absent: (pending, reason) => {
+        deadLettered.push(`${pending.event.id}: ${reason}`);
+        queue.done(pending);
+      },
     },
-    deadLetter: (pending, reason) => {
-      deadLettered.push(`${pending.event.id}: ${reason}`);
-      queue.done(pending);
-    },
-  });
+  );
   /** The subscriber acknowledged `pending`: its room is free and its route may go on. */
   const ack = (pending: Pending) => {
     pending.slot!.inFlight -= 1;
@@ -108,16 +111,15 @@ describe('the delivery queue', () => {
     expect(sent).toEqual(['e1', 'e1']);
   });
 
-  it('dead-letters an event whose route has no member left, with the last failure as the reason', async () => {
+  it('hands the events of a route with no member left to the absent-subscriber hold, in order', async () => {
     const { queue, deadLettered } = queueWith([]);
     const pending = newPending(event('e1'), new Uint8Array(), route());
-    pending.lastFailure = 'handler failed';
     queue.enqueue(pending);
     queue.enqueue(newPending(event('e2'), new Uint8Array(), pending.route));
     await settled();
     expect(deadLettered).toEqual([
-      'e1: handler failed',
-      'e2: the subscription left the mesh before delivery',
+      'e1: the subscription is not in the registry (its agent left the mesh)',
+      'e2: the subscription is not in the registry (its agent left the mesh)',
     ]);
     expect(queue.pending).toBe(0);
   });
@@ -128,7 +130,12 @@ describe('the delivery queue', () => {
     const pendings = ['e1', 'e2'].map((id) => newPending(event(id), new Uint8Array(), target));
     queue.admit(2);
     for (const pending of pendings) queue.enqueue(pending);
-    expect(() => queue.admit(1)).toThrow(expect.objectContaining({ code: Code.RESOURCE_EXHAUSTED }));
+    expect(() => queue.admit(1)).toThrow(
+      expect.objectContaining({
+        code: Code.RESOURCE_EXHAUSTED,
+        message: expect.stringMatching(/maxPending=2/),
+      }),
+    );
     await settled();
     const flushed = queue.flush(10_000);
     for (const pending of pendings) ack(pending);
