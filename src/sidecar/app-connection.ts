@@ -5,7 +5,13 @@ import { CONTEXT_KEYS, type CallContext } from '../core/call-context.js';
 import { Code, MeshError } from '../core/errors.js';
 import type { EventHandlerClient } from '../generated/agentmesh/v1/EventHandler.js';
 import type { HandleEventResponse__Output } from '../generated/agentmesh/v1/HandleEventResponse.js';
-import { dropEvent, eventToWire, retryLater, type EventOutcome, type ReceivedEvent } from '../pubsub/event.js';
+import {
+  dropEvent,
+  eventToWire,
+  retryLater,
+  type EventOutcome,
+  type ReceivedEvent,
+} from '../pubsub/event.js';
 import { loadEventProtos, loadProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
 import { ForwardedCalls } from './forwarded-calls.js';
@@ -143,7 +149,12 @@ export class AppConnection {
    */
   handleEvent(event: ReceivedEvent, timeoutMs: number): Promise<EventOutcome> {
     const token = this.calls.open(event.context);
-    const request = { event: eventToWire(event), attempt: event.attempt, pattern: event.pattern, group: event.group };
+    const request = {
+      event: eventToWire(event),
+      attempt: event.attempt,
+      pattern: event.pattern,
+      group: event.group,
+    };
     return new Promise<EventOutcome>((resolve, reject) => {
       this.events.HandleEvent(
         request,
@@ -204,7 +215,7 @@ export class AppConnection {
     return new MeshError(
       Code.UNIMPLEMENTED,
       `the app behind this agent's sidecar (${this.address}) does not serve agentmesh.v1.EventHandler: implement ` +
-        'HandleEvent (proto/agentmesh/v1/events.proto) to receive the events of the sidecar\'s --subscribe patterns',
+        "HandleEvent (proto/agentmesh/v1/events.proto) to receive the events of the sidecar's --subscribe patterns",
       { cause: error },
     );
   }

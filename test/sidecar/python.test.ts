@@ -176,7 +176,10 @@ describe.skipIf(!python)('Python agents', () => {
     });
     const report = JSON.parse(result.payload.toString()) as { eventId: string; subscriptions: number };
     expect(report).toMatchObject({ accepted: true, subscriptions: 1, groups: 0 });
-    await until(() => received.some((event) => event.id === report.eventId), 'the TypeScript subscriber has it');
+    await until(
+      () => received.some((event) => event.id === report.eventId),
+      'the TypeScript subscriber has it',
+    );
     const event = received.find((entry) => entry.id === report.eventId)!;
     // The publisher is the sidecar's verified identity, and the event continues the call that asked for it.
     expect(event).toMatchObject({ topic: 'orders.created', publisher: ID('py-shouter-1'), key: 'c-42' });
@@ -184,10 +187,13 @@ describe.skipIf(!python)('Python agents', () => {
     expect(event.context.chain).toEqual([ID('ts-echo-1'), ID('py-shouter-1')]);
   });
 
-  it('refuses a publish outside the topics the sidecar declared, in the mesh\'s words', async () => {
+  it("refuses a publish outside the topics the sidecar declared, in the mesh's words", async () => {
     await expect(
       tsAgent.mesh.call({ type: 'shouter' }, 'publish', { topic: 'invoices.created', json: {} }),
-    ).rejects.toMatchObject({ code: Code.FAILED_PRECONDITION, message: expect.stringMatching(/publishes to/) });
+    ).rejects.toMatchObject({
+      code: Code.FAILED_PRECONDITION,
+      message: expect.stringMatching(/publishes to/),
+    });
   });
 
   it("delivers a TypeScript agent's events to the Python agent, whose answers acknowledge them", async () => {
@@ -198,7 +204,9 @@ describe.skipIf(!python)('Python agents', () => {
     const plain = tsAgent.publish('py.inbox.hello', { text: 'hi' });
     const retried = tsAgent.publish('py.inbox.again', { retry: true });
     expect(plain.subscriptions).toBe(1);
-    await app.waitFor(new RegExp(`python agent handled py\\.inbox\\.hello ${plain.eventId} \\{"text":"hi"\\}`));
+    await app.waitFor(
+      new RegExp(`python agent handled py\\.inbox\\.hello ${plain.eventId} \\{"text":"hi"\\}`),
+    );
     // The app asked for this one again on its first attempt (RETRY), and handled the redelivery.
     await app.waitFor(new RegExp(`python agent handled py\\.inbox\\.again ${retried.eventId}`));
     await until(() => tsAgent.publisher.stats.delivered >= 2, 'both deliveries are acknowledged');
