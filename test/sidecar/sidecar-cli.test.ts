@@ -121,7 +121,10 @@ describe('agent-mesh sidecar', () => {
     [['--type', 'Bad Type'], /an agent type is/],
     [['--label', 'novalue'], /key=value/],
     [['--health-interval', 'soon'], /--health-interval/],
-    [['--subscribe', 'orders..created'], /invalid topic pattern "orders\.\.created".*e\.g\. orders\.>:mailers/],
+    [
+      ['--subscribe', 'orders..created'],
+      /invalid topic pattern "orders\.\.created".*e\.g\. orders\.>:mailers/,
+    ],
     [['--subscribe', 'orders.>:Mailers'], /invalid queue group "Mailers"/],
     [['--subscribe', 'orders.>', '--subscribe', 'orders.>'], /listed twice/],
     [['--publish', 'orders.>.x'], /invalid topic pattern/],

@@ -444,6 +444,45 @@ describe('sidecar', () => {
     }
   });
 
+  it('retries an event the app cannot take for lack of an EventHandler, then dead-letters it saying so', async () => {
+    const dir = join(temp.dir, 'sockets-6');
+    await mkdir(dir, { mode: 0o700 });
+    // This app serves agentmesh.v1.Agent and health only: a subscription's deliveries find no HandleEvent.
+    const subscriber = await startSidecar({
+      identity: await mesh.identity('shouter-6'),
+      controlPlane: mesh.controlPlane.address,
+      type: 'shouter',
+      app: app.address,
+      socketDir: dir,
+      subscriptions: [{ pattern: 'alerts.>' }],
+      logger: log.logger,
+    });
+    try {
+      await until(
+        () => caller.cache.get('shouter-6')?.spec.subscriptions.length === 1,
+        "the caller sees the sidecar's subscription",
+      );
+      const report = caller.publish('alerts.fire', { level: 'high' });
+      expect(report.subscriptions).toBe(1);
+      await until(
+        () =>
+          caller.publisher.unclaimedDeadLetters.some(
+            (letter) => letter.deadLetter?.originalEventId === report.eventId,
+          ),
+        'the event is dead-lettered after its attempts',
+      );
+      const letter = caller.publisher.unclaimedDeadLetters.find(
+        (entry) => entry.deadLetter?.originalEventId === report.eventId,
+      )!;
+      expect(letter.deadLetter!.reason).toMatch(
+        /does not serve agentmesh\.v1\.EventHandler: implement HandleEvent/,
+      );
+      expect(letter.deadLetter!.attempts).toBe(5);
+    } finally {
+      await subscriber.stop(0);
+    }
+  });
+
   it('refuses a socket directory open to others or owned by another user, before registering', async () => {
     const identity = await mesh.identity('shouter-6');
     const options = { identity, controlPlane: mesh.controlPlane.address, type: 'shouter', app: app.address };
