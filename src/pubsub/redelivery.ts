@@ -160,12 +160,12 @@ export class Redelivery {
       },
       'event delivery will be retried',
     );
+    if (this.closed) return; // a closed publisher schedules no retry
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
       if (this.closed) return;
       this.options.queue.requeue(pending);
     }, delay);
-    if (this.closed) clearTimeout(timer);
     this.retryTimers.add(timer);
   }
 

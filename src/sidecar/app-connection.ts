@@ -231,9 +231,12 @@ export class AppConnection {
   }
 }
 
-/** The outcome an app's `HandleEventResponse` asks for: ACK (or none) acknowledges, RETRY and DROP as named. */
+/**
+ * The outcome an app's `HandleEventResponse` asks for: ACK (or none) acknowledges, RETRY and DROP as named. The
+ * subscriber bounds the reason when it acks, as for any handler's.
+ */
 function outcomeOf(response: HandleEventResponse__Output): EventOutcome {
-  const reason = response.reason.slice(0, 512);
+  const { reason } = response;
   switch (response.outcome) {
     case 'ACK_OUTCOME_RETRY': {
       const after = Number(response.retryAfterMs);
