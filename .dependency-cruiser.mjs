@@ -8,6 +8,7 @@ const LAYERS = [
   'identity',
   'observability',
   'transport',
+  'nats',
   'control-plane',
   'data-plane',
   'pubsub',

@@ -69,14 +69,14 @@ export async function benchPubSub(): Promise<Figures> {
     const payload = Buffer.alloc(1024, 7);
 
     // Warm up connections and code paths.
-    for (let i = 0; i < WARMUP; i += 1) publisher.publish('bench.warmup', payload);
+    for (let i = 0; i < WARMUP; i += 1) publisher.publisher.publish('bench.warmup', payload);
     await publisher.publisher.flush(60_000);
 
     const before = publisher.publisher.stats.delivered;
     const started = performance.now();
     for (let i = 0; i < EVENTS; i += 1) {
       while (publisher.publisher.stats.pending > WINDOW) await new Promise((r) => setImmediate(r));
-      publisher.publish('bench.event', payload);
+      publisher.publisher.publish('bench.event', payload);
     }
     const flushed = await publisher.publisher.flush(120_000);
     const seconds = (performance.now() - started) / 1000;
@@ -166,7 +166,7 @@ async function latencyRound(
     if (i % 2 === 0) {
       const stamped = Buffer.alloc(1024, 7);
       stamped.writeDoubleLE(performance.timeOrigin + performance.now(), 0);
-      publisher.publish('latency.event', stamped);
+      publisher.publisher.publish('latency.event', stamped);
     } else {
       const t = performance.now();
       calls.push(directCall().then(() => direct.push(performance.now() - t)));

@@ -125,7 +125,7 @@ async function runTask(agent: RunningAgent, n: number, log: Logger): Promise<voi
   }
   try {
     // The key keeps this planner's events in order at every subscriber.
-    agent.publish(topic, event, { key: agent.name });
+    await agent.publish(topic, event, { key: agent.name });
   } catch (error) {
     log.warn({ err: error, topic }, 'could not publish');
   }

@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import { flushTracing } from '../observability/tracing.js';
 import type { EventPublisher } from '../pubsub/publisher.js';
 import type { SubscriptionSet } from '../pubsub/subscriber.js';
+import type { JetStreamEvents } from '../pubsub/jetstream/jetstream-events.js';
 import type { RunningServer } from '../transport/server.js';
 import type { CallScheduler } from './call-scheduler.js';
 import type { CertificateRenewer } from './certificate-renewer.js';
@@ -18,6 +19,8 @@ export interface DrainableAgent {
   calls: CallScheduler;
   events: SubscriptionSet;
   publisher: EventPublisher;
+  /** Durable events (JetStream), when the mesh has an event store. */
+  durable: JetStreamEvents | undefined;
   renewer: CertificateRenewer;
   /** Stops reacting to the agent's own absence from the control plane's snapshots. */
   stopWatchingSelf: () => void;
@@ -43,6 +46,8 @@ export async function drainAgent(agent: DrainableAgent, graceMs: number): Promis
   // must not keep the agent from finishing its work and exiting in time.
   await registration.drain(Math.min(2_000, remaining() / 4));
   await calls.idle(remaining());
+  // Durable subscriptions stop taking events first; what they hold is handled (or redelivered to another).
+  await agent.durable?.drain(remaining());
   await events.settled(remaining());
   await publisher.flush(remaining());
   agent.stopWatchingSelf();
@@ -55,6 +60,7 @@ export async function drainAgent(agent: DrainableAgent, graceMs: number): Promis
   server.forceShutdown();
   await stopped;
   publisher.close();
+  await agent.durable?.close();
   events.close();
   agent.mesh.close();
   agent.cache.close();

@@ -8,6 +8,7 @@ import type { RunningHttpServer } from '../observability/http-server.js';
 import type { Logger } from '../observability/logger.js';
 import type { EventHandler, PublishReport } from '../pubsub/event.js';
 import type { EventPublisher, PublishOptions, PublisherOptions } from '../pubsub/publisher.js';
+import type { JetStreamEvents } from '../pubsub/jetstream/jetstream-events.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import type { RunningServer, ServiceRegistration } from '../transport/server.js';
 import type { AgentServiceOptions, HandlerFallback, MethodHandler, StreamHandler } from './agent-service.js';
@@ -120,6 +121,12 @@ export interface SubscriptionOptions {
   group?: string;
   /** Deliveries handled at once (default 64). */
   maxInFlight?: number;
+  /**
+   * Durable events (JetStream) only: where the subscription begins when its consumer is created, at a stream
+   * sequence or at a time (ms since the epoch); a consumer that began elsewhere is replaced, so that it replays
+   * from there. Default: with the events published from now on, and after a restart where it left off.
+   */
+  from?: { sequence?: number; time?: number };
 }
 
 /** A running agent. */
@@ -141,9 +148,18 @@ export interface RunningAgent {
   publisher: EventPublisher;
   /**
    * Publishes an event to every subscription matching `topic` (one member of each queue group), at least once.
-   * @throws MeshError INVALID_ARGUMENT (topic), RESOURCE_EXHAUSTED (payload size), PERMISSION_DENIED (policies).
+   * Resolves once the event is accepted: brokerless, at once (this process holds it until it is delivered); with
+   * the mesh's event store (JetStream), once the stream stored it, with its `sequence`.
+   * @throws MeshError INVALID_ARGUMENT (topic), RESOURCE_EXHAUSTED (payload size, or too many pending
+   *   deliveries), PERMISSION_DENIED (policies), UNAVAILABLE (the event store did not confirm it).
    */
-  publish(topic: string, payload: Buffer | string | unknown, options?: PublishOptions): PublishReport;
+  publish(
+    topic: string,
+    payload: Buffer | string | unknown,
+    options?: PublishOptions,
+  ): Promise<PublishReport & { sequence?: number; duplicate?: boolean }>;
+  /** The agent's durable events, when the mesh keeps events on JetStream (undefined: brokerless). */
+  durableEvents: JetStreamEvents | undefined;
   /**
    * Adds a subscription and registers it with the control plane; resolves with a function that removes it.
    * @throws MeshError INVALID_ARGUMENT (pattern, group), PERMISSION_DENIED when the policies forbid it.

@@ -14,10 +14,18 @@ import { startTracingFromEnv } from '../observability/tracing.js';
 import type { EventHandler } from '../pubsub/event.js';
 import { EventPublisher } from '../pubsub/publisher.js';
 import { SubscriptionSet } from '../pubsub/subscriber.js';
+import { JetStreamEvents } from '../pubsub/jetstream/jetstream-events.js';
+import { isRevoked } from '../core/policy.js';
 import { loadMeshProtos } from '../transport/protos.js';
 import { startServer, type ServiceRegistration } from '../transport/server.js';
 import { interceptService } from '../transport/server-pipeline.js';
-import { toSkill, toSubscription, type AgentOptions, type RunningAgent } from './agent-options.js';
+import {
+  toSkill,
+  toSubscription,
+  type AgentOptions,
+  type RunningAgent,
+  type SubscriptionOptions,
+} from './agent-options.js';
 import { drainAgent } from './agent-drain.js';
 import { agentPipeline } from './agent-pipeline.js';
 import { createAgentService } from './agent-service.js';
@@ -205,6 +213,49 @@ async function launchAgent(
   await register();
   registration.start();
   opened.push(() => registration.stop());
+  // Durable events, when the control plane says the mesh keeps them on JetStream; brokerless otherwise.
+  const startsOf = (subscriptions: readonly SubscriptionOptions[]) =>
+    subscriptions.flatMap((s) =>
+      s.from
+        ? [
+            {
+              pattern: s.pattern,
+              group: s.group ?? '',
+              ...(s.from.sequence !== undefined ? { fromSequence: s.from.sequence } : {}),
+              ...(s.from.time !== undefined ? { fromTime: s.from.time } : {}),
+            },
+          ]
+        : [],
+    );
+  const durable = await JetStreamEvents.start({
+    identity: options.identity,
+    logger,
+    grant: (request) => controlPlane.getEventStore(request),
+    subscriptions: events,
+    cache,
+    revoked: (uri) => isRevoked(cache.policies, uri),
+    starts: startsOf(options.subscriptions ?? []),
+    ...(maxPayloadBytes !== undefined ? { maxPayloadBytes } : {}),
+    ...(options.client?.hopLimit !== undefined ? { hopLimit: options.client.hopLimit } : {}),
+    mayPublish: (topic) => callers.publishRefusal(options.identity.self, topic),
+    ...(options.publishes ? { topics: options.publishes } : {}),
+    ...(options.publisher?.backoffMs !== undefined ? { backoffMs: options.publisher.backoffMs } : {}),
+    ...(options.publisher?.maxBackoffMs !== undefined
+      ? { maxBackoffMs: options.publisher.maxBackoffMs }
+      : {}),
+    metrics: instruments,
+  });
+  if (durable) {
+    opened.push(() => durable.close());
+    // New policies may change what NATS lets this agent do: new credentials, reconnecting when they differ.
+    const stopFollowingPolicies = cache.onChange((change) => {
+      if (change !== 'policies') return;
+      durable
+        .refresh()
+        .catch((error: unknown) => logger.warn({ err: error }, 'event store credentials not renewed'));
+    });
+    opened.push(stopFollowingPolicies);
+  }
   // A watch that comes back with a snapshot lacking this agent found a control plane that lost it (a restart
   // with an empty store): register again now rather than at the next heartbeat.
   const stopWatchingSelf = cache.onChange((change) => {
@@ -230,7 +281,11 @@ async function launchAgent(
     metrics,
     metricsServer,
     publisher,
-    publish: (topic, payload, publishOptions) => publisher.publish(topic, payload, publishOptions),
+    durableEvents: durable,
+    publish: async (topic, payload, publishOptions) =>
+      durable
+        ? durable.publish(topic, payload, publishOptions)
+        : publisher.publish(topic, payload, publishOptions),
     async subscribe(pattern, handler, subscribeOptions = {}) {
       const [subscription] = toSubscription({ ...subscribeOptions, pattern, handler });
       const checkedAll = validateSubscriptions([
@@ -242,19 +297,23 @@ async function launchAgent(
       events.add(subscription, handler);
       try {
         await register();
+        await durable?.refresh(startsOf([{ ...subscribeOptions, pattern, handler }]));
       } catch (error) {
         if (!previous) events.remove(subscription);
         throw error;
       }
       return async () => {
         // After the agent left the mesh there is no registration to change.
-        if (events.remove(subscription) && !registration.deregistered) await register();
+        if (events.remove(subscription) && !registration.deregistered) {
+          await register();
+          await durable?.refresh();
+        }
       };
     },
     drain(graceMs = options.drainGraceMs ?? 10_000) {
       drained ??= drainAgent(
         {
-          ...{ registration, calls, events, publisher, renewer, stopWatchingSelf, server },
+          ...{ registration, calls, events, publisher, durable, renewer, stopWatchingSelf, server },
           ...{ mesh, cache, controlPlane, instruments, metricsServer, logger },
         },
         graceMs,

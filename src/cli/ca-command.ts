@@ -15,6 +15,10 @@ import {
 import { parseSpiffeId } from '../core/spiffe-id.js';
 import { formatName, readCertificate, splitPemCertificates } from '../identity/x509.js';
 import { collect, durationArgument } from './run.js';
+import { initNatsAuthority } from '../nats/nats-accounts.js';
+
+/** Default lifetime of the NATS servers' certificate: they do not renew it themselves. */
+const NATS_CERT_TTL_MS = 90 * 24 * 3_600_000;
 
 /** The `--dir` option every CA subcommand shares: the certificate directory, `certs` by default. */
 function dirOption(): Option {
@@ -149,6 +153,67 @@ export function createCaCommand(name = 'ca'): Command {
         console.log(
           `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${name}.crt`)}, ${name}.key (valid until ${issued.notAfter.toISOString()}${types})`,
         );
+      },
+    );
+
+  ca.command('nats')
+    .description(
+      'make NATS servers part of the mesh, for durable events: issue their certificate (<name>.crt, .key) and write ' +
+        'nats/server.conf (trust in the mesh, TLS from the mesh CA) and the NATS authority the control plane signs ' +
+        "agents' credentials with",
+    )
+    .addOption(dirOption())
+    .option('--name <name>', "the servers' identity: agents check it", 'nats')
+    .option(
+      '--ip <address>',
+      'an IP address the servers are reached at (repeatable; default 127.0.0.1)',
+      collect,
+      [],
+    )
+    .option('--dns <name>', 'a DNS name the servers are reached at (repeatable)', collect, [])
+    .option(
+      '--ttl <duration>',
+      `lifetime of the servers' certificate (default ${formatDuration(NATS_CERT_TTL_MS)}; run again with --force before it ends, then reload NATS)`,
+      durationArgument,
+    )
+    .option(
+      '--force',
+      'replace the certificate and the NATS authority (reconfigure every NATS server after)',
+      false,
+    )
+    .action(
+      async (options: {
+        dir: string;
+        name: string;
+        ip: string[];
+        dns: string[];
+        ttl?: number;
+        force: boolean;
+      }) => {
+        const issued = await issueToDir(options.dir, options.name, {
+          ttlMs: options.ttl ?? NATS_CERT_TTL_MS,
+          ipAddresses: options.ip.length > 0 ? options.ip : ['127.0.0.1'],
+          dnsNames: options.dns,
+          force: options.force,
+        });
+        const written = await initNatsAuthority(
+          options.dir,
+          {
+            certFile: resolve(options.dir, `${options.name}.crt`),
+            keyFile: resolve(options.dir, `${options.name}.key`),
+            caFile: resolve(options.dir, 'ca.crt'),
+          },
+          { force: options.force },
+        );
+        console.log(
+          `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${options.name}.crt`)} (valid until ${issued.notAfter.toISOString()})`,
+        );
+        console.log(
+          `wrote ${written.serverConfig}: include it from each NATS server's configuration (the path is relative to that file)`,
+        );
+        console.log(`wrote ${written.exampleConfig}: one server on 127.0.0.1:4222; run it with`);
+        console.log(`  nats-server -c ${written.exampleConfig}`);
+        console.log(`then start the control plane with --events nats://127.0.0.1:4222`);
       },
     );
 

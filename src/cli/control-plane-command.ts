@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { startControlPlane } from '../control-plane/control-plane.js';
 import { createStore } from '../control-plane/stores/create-store.js';
@@ -18,6 +18,8 @@ interface ControlPlaneFlags {
   leaseTtl?: number;
   healthInterval?: number;
   healthTimeout?: number;
+  events?: string[];
+  eventReplicas?: number;
   logLevel: LevelWithSilent;
 }
 
@@ -82,6 +84,20 @@ export function createControlPlaneCommand(): Command {
       'a health check not answered by then fails (default 2s)',
       durationArgument,
     )
+    .addOption(
+      new Option(
+        '--events <urls>',
+        'keep events durable on NATS JetStream at these comma-separated URLs (nats://host:port); agents are told. ' +
+          'NATS must trust the mesh: `agent-mesh ca nats` writes its configuration. Default: brokerless events',
+      )
+        .env('AGENT_MESH_EVENTS')
+        .argParser(natsUrlsArgument),
+    )
+    .option(
+      '--event-replicas <n>',
+      'replicas of the event stream (default: the number of --events URLs, at most 3)',
+      replicasArgument,
+    )
     .addOption(logLevelOption('info'))
     .action(async (flags: ControlPlaneFlags) => {
       const logger = createLogger({ level: flags.logLevel });
@@ -107,12 +123,20 @@ export function createControlPlaneCommand(): Command {
           ...(flags.healthInterval ? { intervalMs: flags.healthInterval } : {}),
           ...(flags.healthTimeout ? { timeoutMs: flags.healthTimeout } : {}),
         },
+        ...(flags.events
+          ? {
+              events: {
+                servers: flags.events,
+                ...(flags.eventReplicas ? { replicas: flags.eventReplicas } : {}),
+              },
+            }
+          : {}),
       }).catch(async (error: unknown) => {
         await store.close();
         throw error;
       });
       console.log(
-        `control plane serving on ${controlPlane.address} (${flags.store} store); Ctrl-C stops it, SIGHUP reloads the CA`,
+        `control plane serving on ${controlPlane.address} (${flags.store} store, ${flags.events ? `events on NATS JetStream at ${flags.events.join(',')}` : 'brokerless events'}); Ctrl-C stops it, SIGHUP reloads the CA`,
       );
       if (controlPlane.httpUrl) {
         console.log(`dashboard at ${controlPlane.httpUrl}/, metrics at ${controlPlane.httpUrl}/metrics`);
@@ -132,4 +156,28 @@ export function createControlPlaneCommand(): Command {
       process.off('SIGHUP', reload);
       await controlPlane.close();
     });
+}
+
+/** `--events`: comma-separated NATS URLs, each `nats://` or `tls://` with a host and port. */
+function natsUrlsArgument(value: string): string[] {
+  const urls = value
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+  if (urls.length === 0) throw new InvalidArgumentError('give at least one URL, e.g. nats://127.0.0.1:4222');
+  for (const url of urls) {
+    if (!/^(nats|tls):\/\/[^\s/:]+:\d{1,5}$/.test(url)) {
+      throw new InvalidArgumentError(
+        `${url} is not a NATS URL: use nats://host:port, e.g. nats://127.0.0.1:4222`,
+      );
+    }
+  }
+  return urls;
+}
+
+function replicasArgument(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 5)
+    throw new InvalidArgumentError('must be 1 to 5 (NATS allows 5)');
+  return n;
 }

@@ -3,9 +3,11 @@ import { ControlPlaneClient } from '../control-plane/client.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { Code, MeshError } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
-import { entitledTypes } from '../core/policy.js';
+import { entitledTypes, isRevoked } from '../core/policy.js';
 import { publishRefusal } from '../core/publish-policy.js';
 import { EventPublisher } from '../pubsub/publisher.js';
+import { JetStreamEvents } from '../pubsub/jetstream/jetstream-events.js';
+import { SubscriptionSet } from '../pubsub/subscriber.js';
 import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
 import { durationArgument } from './run.js';
 
@@ -16,7 +18,10 @@ interface PublishFlags extends ClientFlags {
   wait: number;
 }
 
-/** `agent-mesh publish <topic> <payload>`: publish one event and wait until every subscription has it. */
+/**
+ * `agent-mesh publish <topic> <payload>`: publish one event and wait until every subscription has it; with the
+ * mesh's event store (JetStream), until the stream stored it.
+ */
 export function createPublishCommand(): Command {
   return withClientOptions(
     new Command('publish')
@@ -48,23 +53,35 @@ export function createPublishCommand(): Command {
     const logger = createLogger({ level: 'warn' });
     const control = new ControlPlaneClient({ address: flags.controlPlane, identity });
     const cache = new EndpointCache({ client: control, logger });
-    const publisher = new EventPublisher({
-      identity,
-      cache,
-      logger,
-      mayPublish: (name) =>
-        publishRefusal(
-          cache.policies,
-          { uri: identity.spiffeId.uri, types: entitledTypes(cache.policies, identity.self) },
-          name,
-        ),
-    });
+    const mayPublish = (name: string) =>
+      publishRefusal(
+        cache.policies,
+        { uri: identity.spiffeId.uri, types: entitledTypes(cache.policies, identity.self) },
+        name,
+      );
+    const publisher = new EventPublisher({ identity, cache, logger, mayPublish });
+    let durable: JetStreamEvents | undefined;
     try {
       await cache.start();
-      const report = publisher.publish(topic, payload, {
+      const options = {
         ...(flags.key ? { key: flags.key } : {}),
         ...(flags.contentType ? { contentType: flags.contentType } : {}),
+      };
+      // With the mesh's event store, the event is accepted once the stream stored it: that is the answer.
+      durable = await JetStreamEvents.start({
+        identity,
+        logger,
+        grant: (request) => control.getEventStore(request),
+        subscriptions: new SubscriptionSet({ identity, logger }),
+        cache,
+        revoked: (uri) => isRevoked(cache.policies, uri),
+        mayPublish,
       });
+      if (durable) {
+        console.log(JSON.stringify(await durable.publish(topic, payload, options)));
+        return;
+      }
+      const report = publisher.publish(topic, payload, options);
       if (report.subscriptions + report.groups === 0) {
         console.log(JSON.stringify(report));
         process.stderr.write(`no subscription matches "${topic}": nobody received the event\n`);
@@ -80,6 +97,7 @@ export function createPublishCommand(): Command {
         );
       }
     } finally {
+      await durable?.close();
       publisher.close();
       cache.close();
       control.close();

@@ -4,7 +4,7 @@ import { startAgent } from '../agent/agent-runtime.js';
 import { createLogger } from '../observability/logger.js';
 import type { ReceivedEvent } from '../pubsub/event.js';
 import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
-import { logLevelOption, nonEmptyArgument } from './run.js';
+import { durationArgument, logLevelOption, nonEmptyArgument } from './run.js';
 
 interface SubscribeFlags extends ClientFlags {
   group?: string;
@@ -12,6 +12,7 @@ interface SubscribeFlags extends ClientFlags {
   type: string;
   listen: string;
   logLevel: LevelWithSilent;
+  from?: { sequence?: number; time?: number };
 }
 
 /** `agent-mesh subscribe <pattern>`: print events as they arrive, one JSON object per line. */
@@ -26,6 +27,11 @@ export function createSubscribeCommand(): Command {
       .option('--max-in-flight <n>', 'events handled at once', positiveInteger, 64)
       .option('--type <type>', 'the agent type to register as', nonEmptyArgument, 'cli')
       .option('--listen <host:port>', 'where to receive deliveries', '127.0.0.1:0')
+      .option(
+        '--from <start>',
+        'with the event store (JetStream): replay from a stream sequence (e.g. 1), a time (2026-12-01T09:00:00Z) or a duration ago (e.g. 1h)',
+        startArgument,
+      )
       .addOption(logLevelOption('warn')),
   ).action(async (pattern: string, flags: SubscribeFlags) => {
     const identity = await connectedIdentity(flags);
@@ -42,14 +48,37 @@ export function createSubscribeCommand(): Command {
           pattern,
           ...(flags.group ? { group: flags.group } : {}),
           maxInFlight: flags.maxInFlight,
+          ...(flags.from ? { from: flags.from } : {}),
           handler: (event) => void console.log(JSON.stringify(printable(event))),
         },
       ],
     });
+    if (flags.from && !agent.durableEvents) {
+      process.stderr.write(
+        '--from has no effect: this mesh keeps no events (brokerless; see --events on the control plane)\n',
+      );
+    }
     process.stderr.write(
       `subscribed to "${pattern}"${flags.group ? ` in group "${flags.group}"` : ''} as ${agent.identity.spiffeId.uri}; Ctrl-C to stop\n`,
     );
   });
+}
+
+/** `--from`: a stream sequence, an ISO 8601 time, or a duration before now. */
+function startArgument(value: string): { sequence?: number; time?: number } {
+  if (/^\d+$/.test(value)) {
+    const sequence = Number(value);
+    if (sequence < 1 || !Number.isSafeInteger(sequence))
+      throw new InvalidArgumentError('a sequence starts at 1');
+    return { sequence };
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const time = Date.parse(value);
+    if (Number.isNaN(time))
+      throw new InvalidArgumentError(`not a time: ${value} (e.g. 2026-12-01T09:00:00Z)`);
+    return { time };
+  }
+  return { time: Date.now() - durationArgument(value) };
 }
 
 function positiveInteger(value: string): number {

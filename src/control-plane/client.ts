@@ -1,6 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { AgentRecord, AgentSpec, LoadReport } from '../core/agent-record.js';
-import type { MeshError } from '../core/errors.js';
+import { Code, type MeshError } from '../core/errors.js';
+import type { ConsumerStart, EventStoreGrant } from '../nats/grant.js';
+import type { GetEventStoreResponse__Output } from '../generated/agentmesh/v1/GetEventStoreResponse.js';
 import type { PolicySet } from '../core/policy.js';
 import { identitySpiffeId, CONTROL_PLANE_NAME } from '../core/spiffe-id.js';
 import type { ControlPlaneClient as ControlPlaneStub } from '../generated/agentmesh/v1/ControlPlane.js';
@@ -191,6 +193,54 @@ export class ControlPlaneClient {
       spiffeId: response.spiffeId,
       trustBundlePem: response.trustBundlePem.join(''),
       expiresAt: Number(response.expiresAtUnixMs),
+    };
+  }
+
+  /**
+   * Where the mesh's events are kept: `undefined` without an event store (brokerless: also the answer of a
+   * control plane that predates the call), else the caller's grant for the NATS user key `userPublicKey`.
+   */
+  async getEventStore(request: {
+    userPublicKey: string;
+    starts?: readonly ConsumerStart[];
+  }): Promise<EventStoreGrant | undefined> {
+    let response: GetEventStoreResponse__Output;
+    try {
+      response = await this.unary<GetEventStoreResponse__Output>((stub, done, call) =>
+        stub.GetEventStore(
+          {
+            userPublicKey: request.userPublicKey,
+            starts: (request.starts ?? []).map((start) => ({
+              pattern: start.pattern,
+              group: start.group,
+              fromSequence: start.fromSequence ?? 0,
+              fromUnixMs: start.fromTime ?? 0,
+            })),
+          },
+          call,
+          done as never,
+        ),
+      );
+    } catch (error) {
+      if ((error as MeshError).code === Code.UNIMPLEMENTED) return undefined;
+      throw error;
+    }
+    if (response.mode !== 'EVENT_STORE_MODE_JETSTREAM') return undefined;
+    return {
+      servers: response.servers,
+      serverIdentity: response.serverIdentity,
+      userJwt: response.userJwt,
+      expiresAt: Number(response.expiresAtUnixMs),
+      inboxPrefix: response.inboxPrefix,
+      stream: response.stream,
+      subjectPrefix: response.subjectPrefix,
+      consumers: response.consumers.map((c) => ({
+        pattern: c.pattern,
+        group: c.group,
+        consumer: c.consumer,
+      })),
+      maxDeliveries: response.maxDeliveries,
+      ackWaitMs: Number(response.ackWaitMs),
     };
   }
 

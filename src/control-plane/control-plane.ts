@@ -1,3 +1,5 @@
+import { EventStore, type EventStoreOptions } from './event-store.js';
+import { readNatsAuthority } from '../nats/nats-accounts.js';
 import { X509Certificate } from 'node:crypto';
 import { Code, MeshError } from '../core/errors.js';
 import type { CertificateAuthority } from '../identity/certificate-authority.js';
@@ -70,6 +72,12 @@ export interface ControlPlaneOptions {
   typeEntitlements?: TypeEntitlements;
   /** Dashboard settings: how often live views get fresh call rates (default 2 s). */
   dashboard?: { refreshMs?: number };
+  /**
+   * Durable events on NATS JetStream: the servers (`nats://host:port`) and the stream's settings. The control
+   * plane signs agents' NATS credentials with the authority in `<certsDir>/nats/` (`agent-mesh ca nats`) and
+   * tells every agent, so agents need no configuration of their own. Without it, events are brokerless.
+   */
+  events?: Omit<EventStoreOptions, 'authority' | 'identity' | 'logger' | 'clock'>;
 }
 
 /** A running control plane. */
@@ -84,6 +92,8 @@ export interface RunningControlPlane {
   metrics: MetricsRegistry;
   /** The operator's view: agents by type, who calls whom, recent activity. */
   operations: OperationsView;
+  /** The event store, when events are durable (`events`). */
+  eventStore?: EventStore;
   /** Re-reads the CA and trust bundle from the certificate directory (after `agent-mesh ca rotate`). */
   reloadCa(): Promise<void>;
   /** Stops serving (in-flight calls get `graceMs`), stops health checks, and closes the store. */
@@ -223,7 +233,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     onUnentitled: (_caller, type) =>
       meter.unentitledRegistration(type, options.typeEntitlements ?? 'enforce'),
   });
+  const eventStore = options.events
+    ? new EventStore({
+        ...options.events,
+        authority: await readNatsAuthority(options.certsDir),
+        identity,
+        logger,
+      })
+    : undefined;
   const service = createControlPlaneService({
+    ...(eventStore ? { eventStore } : {}),
     identity,
     state,
     registrar,
@@ -249,6 +268,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   } catch (error) {
     clearTimeout(ownRenewal);
     view.stop();
+    await eventStore?.close();
     await state.stop();
     throw error;
   }
@@ -281,6 +301,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       dashboard?.close();
       await server.shutdown(0);
       view.stop();
+      await eventStore?.close();
       await state.stop();
       throw error;
     }
@@ -327,6 +348,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     ...(http ? { httpUrl: http.url } : {}),
     metrics: meter.registry,
     operations: view,
+    ...(eventStore ? { eventStore } : {}),
     async reloadCa() {
       const next = await loadAuthority(options.certsDir);
       const current = next.bundle.verify(identity.current.certificatePem);
@@ -351,6 +373,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       await server.shutdown(graceMs);
       registrar.close();
       view.stop();
+      await eventStore?.close();
       await state.stop();
       await options.store.close();
     },

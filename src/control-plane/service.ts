@@ -24,7 +24,9 @@ import {
 } from './certificate-signing.js';
 import { policiesFromWire, policiesToWire, recordToWire, specFromWire } from './convert.js';
 import { parseLabelSelector } from '../core/label-selector.js';
-import { isRevoked, revokedRefusal } from '../core/policy.js';
+import { entitledTypes, isRevoked, revokedRefusal } from '../core/policy.js';
+import { validateStarts, type EventStore } from './event-store.js';
+import type { GetEventStoreRequest__Output } from '../generated/agentmesh/v1/GetEventStoreRequest.js';
 import { RequestLimiter, type RequestLimitSettings } from './request-limits.js';
 import { observeSafely, type ControlPlaneServiceObserver } from './service-observer.js';
 import { WatchStreams, type WatchStreamOptions } from './watch-stream.js';
@@ -43,6 +45,8 @@ export interface ControlPlaneServiceOptions
   identity: MeshIdentity;
   /** SPIFFE IDs allowed to change policies, besides the control plane's own. */
   admins?: readonly string[];
+  /** The event store (NATS JetStream) when events are durable; brokerless without it. */
+  eventStore?: EventStore;
   /** Told about handled requests (metrics, dashboard). */
   observer?: ControlPlaneServiceObserver;
   /** Per-identity rate limits of Register, Heartbeat and renewals (default {@link DEFAULT_REQUEST_LIMITS}). */
@@ -226,6 +230,39 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
     SignCertificate: unary<SignCertificateRequest__Output, unknown>('SignCertificate', (request, call) =>
       signCertificate(request, () => caller(call)),
     ),
+
+    GetEventStore: unary<GetEventStoreRequest__Output, unknown>('GetEventStore', async (request, call) => {
+      const store = options.eventStore;
+      if (!store) return { mode: 'EVENT_STORE_MODE_BROKERLESS' };
+      const who = caller(call);
+      if (!request.userPublicKey) {
+        return {
+          mode: 'EVENT_STORE_MODE_JETSTREAM',
+          servers: store.servers,
+          serverIdentity: store.serverIdentity,
+        };
+      }
+      limit('register', who.id);
+      const starts = validateStarts(
+        request.starts.map((start) => ({
+          pattern: start.pattern,
+          group: start.group,
+          ...(Number(start.fromSequence) > 0 ? { fromSequence: Number(start.fromSequence) } : {}),
+          ...(Number(start.fromUnixMs) > 0 ? { fromTime: Number(start.fromUnixMs) } : {}),
+        })),
+      );
+      // The consumers are those of the caller's own registration, whose subscriptions were checked when it
+      // registered (and are checked against today's policies again by the store).
+      const record = who.name !== undefined ? state.registry.get(who.name) : undefined;
+      const subscriptions = record?.spiffeId === who.id ? record.spec.subscriptions : [];
+      const policies = state.policies;
+      const types = entitledTypes(policies, { uri: who.id, agentTypes: who.agentTypes });
+      const grant = await store.grant({ uri: who.id, types }, policies, subscriptions, {
+        userPublicKey: request.userPublicKey,
+        starts,
+      });
+      return { mode: 'EVENT_STORE_MODE_JETSTREAM', ...grant, expiresAtUnixMs: grant.expiresAt };
+    }),
 
     Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, Buffer>) => {
       let who: string;

@@ -211,6 +211,31 @@ export function authorize(policies: PolicySet, request: AccessRequest): AccessDe
   return { allowed: policies.defaultEffect === 'allow' };
 }
 
+/**
+ * The topic patterns that decide what `caller` may publish (or subscribe to), as allow and deny lists with
+ * {@link authorize}'s meaning: a topic is allowed when some `allow` pattern matches it and no `deny` pattern does.
+ * With a default of allow, `allow` is `['>']`. For enforcement outside the mesh, e.g. a message broker's
+ * per-user permissions, which use the same wildcards.
+ */
+export function topicPermissions(
+  policies: PolicySet,
+  caller: { uri: string; types: readonly string[] },
+  action: 'publish' | 'subscribe',
+): { allow: string[]; deny: string[] } {
+  const allow = new Set<string>(policies.defaultEffect === 'allow' ? ['>'] : []);
+  const deny = new Set<string>();
+  for (const rule of policies.rules) {
+    if (rule.actions.length > 0 && !rule.actions.includes(action)) continue;
+    if (!callerMatches(rule.callers, caller.uri)) continue;
+    if (rule.callerTypes.length > 0 && !rule.callerTypes.some((type) => caller.types.includes(type)))
+      continue;
+    for (const pattern of rule.topics.length > 0 ? rule.topics : ['>']) {
+      (rule.effect === 'deny' ? deny : allow).add(pattern);
+    }
+  }
+  return { allow: allow.has('>') ? ['>'] : [...allow], deny: [...deny] };
+}
+
 /** Checks a policy set: unique rule ids, known actions and effects, valid topic patterns. */
 export function validatePolicySet(policies: PolicySet): Result<PolicySet> {
   const bad = (why: string) => fail(Code.INVALID_ARGUMENT, `invalid policies: ${why}`);

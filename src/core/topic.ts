@@ -2,6 +2,9 @@ import { Code, fail, ok, truncateInput, type Result } from './errors.js';
 
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** The first segment of dead-letter topics: an event that failed on `tasks.created` goes to `dead-letter.tasks.created`. */
+export const DEAD_LETTER_PREFIX = 'dead-letter';
+
 /** The most segments a topic or pattern has (a dead-letter topic may have one more: see `validateEventTopic`). */
 export const MAX_TOPIC_SEGMENTS = 16;
 

@@ -16,9 +16,12 @@ import type { DeregisterResponse as _agentmesh_v1_DeregisterResponse, Deregister
 import type { DiscoverRequest as _agentmesh_v1_DiscoverRequest, DiscoverRequest__Output as _agentmesh_v1_DiscoverRequest__Output } from './agentmesh/v1/DiscoverRequest.js';
 import type { DiscoverResponse as _agentmesh_v1_DiscoverResponse, DiscoverResponse__Output as _agentmesh_v1_DiscoverResponse__Output } from './agentmesh/v1/DiscoverResponse.js';
 import type { Event as _agentmesh_v1_Event, Event__Output as _agentmesh_v1_Event__Output } from './agentmesh/v1/Event.js';
+import type { EventConsumer as _agentmesh_v1_EventConsumer, EventConsumer__Output as _agentmesh_v1_EventConsumer__Output } from './agentmesh/v1/EventConsumer.js';
 import type { EventDelivery as _agentmesh_v1_EventDelivery, EventDelivery__Output as _agentmesh_v1_EventDelivery__Output } from './agentmesh/v1/EventDelivery.js';
 import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliveryBatch__Output as _agentmesh_v1_EventDeliveryBatch__Output } from './agentmesh/v1/EventDeliveryBatch.js';
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from './agentmesh/v1/GetAgentRequest.js';
+import type { GetEventStoreRequest as _agentmesh_v1_GetEventStoreRequest, GetEventStoreRequest__Output as _agentmesh_v1_GetEventStoreRequest__Output } from './agentmesh/v1/GetEventStoreRequest.js';
+import type { GetEventStoreResponse as _agentmesh_v1_GetEventStoreResponse, GetEventStoreResponse__Output as _agentmesh_v1_GetEventStoreResponse__Output } from './agentmesh/v1/GetEventStoreResponse.js';
 import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from './agentmesh/v1/GetPoliciesRequest.js';
 import type { Grant as _agentmesh_v1_Grant, Grant__Output as _agentmesh_v1_Grant__Output } from './agentmesh/v1/Grant.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from './agentmesh/v1/HeartbeatRequest.js';
@@ -35,6 +38,7 @@ import type { SignCertificateResponse as _agentmesh_v1_SignCertificateResponse, 
 import type { Skill as _agentmesh_v1_Skill, Skill__Output as _agentmesh_v1_Skill__Output } from './agentmesh/v1/Skill.js';
 import type { Snapshot as _agentmesh_v1_Snapshot, Snapshot__Output as _agentmesh_v1_Snapshot__Output } from './agentmesh/v1/Snapshot.js';
 import type { Subscription as _agentmesh_v1_Subscription, Subscription__Output as _agentmesh_v1_Subscription__Output } from './agentmesh/v1/Subscription.js';
+import type { SubscriptionStart as _agentmesh_v1_SubscriptionStart, SubscriptionStart__Output as _agentmesh_v1_SubscriptionStart__Output } from './agentmesh/v1/SubscriptionStart.js';
 import type { TargetScope as _agentmesh_v1_TargetScope, TargetScope__Output as _agentmesh_v1_TargetScope__Output } from './agentmesh/v1/TargetScope.js';
 import type { WatchEvent as _agentmesh_v1_WatchEvent, WatchEvent__Output as _agentmesh_v1_WatchEvent__Output } from './agentmesh/v1/WatchEvent.js';
 import type { WatchRequest as _agentmesh_v1_WatchRequest, WatchRequest__Output as _agentmesh_v1_WatchRequest__Output } from './agentmesh/v1/WatchRequest.js';
@@ -63,9 +67,13 @@ export interface ProtoGrpcType {
       DiscoverRequest: MessageTypeDefinition<_agentmesh_v1_DiscoverRequest, _agentmesh_v1_DiscoverRequest__Output>
       DiscoverResponse: MessageTypeDefinition<_agentmesh_v1_DiscoverResponse, _agentmesh_v1_DiscoverResponse__Output>
       Event: MessageTypeDefinition<_agentmesh_v1_Event, _agentmesh_v1_Event__Output>
+      EventConsumer: MessageTypeDefinition<_agentmesh_v1_EventConsumer, _agentmesh_v1_EventConsumer__Output>
       EventDelivery: MessageTypeDefinition<_agentmesh_v1_EventDelivery, _agentmesh_v1_EventDelivery__Output>
       EventDeliveryBatch: MessageTypeDefinition<_agentmesh_v1_EventDeliveryBatch, _agentmesh_v1_EventDeliveryBatch__Output>
+      EventStoreMode: EnumTypeDefinition
       GetAgentRequest: MessageTypeDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_GetAgentRequest__Output>
+      GetEventStoreRequest: MessageTypeDefinition<_agentmesh_v1_GetEventStoreRequest, _agentmesh_v1_GetEventStoreRequest__Output>
+      GetEventStoreResponse: MessageTypeDefinition<_agentmesh_v1_GetEventStoreResponse, _agentmesh_v1_GetEventStoreResponse__Output>
       GetPoliciesRequest: MessageTypeDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_GetPoliciesRequest__Output>
       Grant: MessageTypeDefinition<_agentmesh_v1_Grant, _agentmesh_v1_Grant__Output>
       HealthStatus: EnumTypeDefinition
@@ -85,6 +93,7 @@ export interface ProtoGrpcType {
       Skill: MessageTypeDefinition<_agentmesh_v1_Skill, _agentmesh_v1_Skill__Output>
       Snapshot: MessageTypeDefinition<_agentmesh_v1_Snapshot, _agentmesh_v1_Snapshot__Output>
       Subscription: MessageTypeDefinition<_agentmesh_v1_Subscription, _agentmesh_v1_Subscription__Output>
+      SubscriptionStart: MessageTypeDefinition<_agentmesh_v1_SubscriptionStart, _agentmesh_v1_SubscriptionStart__Output>
       TargetScope: MessageTypeDefinition<_agentmesh_v1_TargetScope, _agentmesh_v1_TargetScope__Output>
       WatchEvent: MessageTypeDefinition<_agentmesh_v1_WatchEvent, _agentmesh_v1_WatchEvent__Output>
       WatchRequest: MessageTypeDefinition<_agentmesh_v1_WatchRequest, _agentmesh_v1_WatchRequest__Output>

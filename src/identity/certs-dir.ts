@@ -71,7 +71,7 @@ async function readText(path: string, what: string, hint: string): Promise<strin
  * Writes files so that either all of them appear whole or none do: each goes to a temporary name first (private
  * keys created with mode 0600 from the start, never readable by others even briefly) and is renamed at the end.
  */
-async function writeFilesAtomically(
+export async function writeFilesAtomically(
   files: Array<{ path: string; contents: string; mode: number }>,
 ): Promise<void> {
   const suffix = `.tmp-${randomBytes(6).toString('hex')}`;

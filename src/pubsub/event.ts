@@ -5,7 +5,7 @@
 import type { CallContext } from '../core/call-context.js';
 import { Code, fail, ok, quote, type Result } from '../core/errors.js';
 import type { Event, Event__Output } from '../generated/agentmesh/v1/Event.js';
-import { MAX_TOPIC_SEGMENTS, validateTopic } from '../core/topic.js';
+import { DEAD_LETTER_PREFIX, MAX_TOPIC_SEGMENTS, validateTopic } from '../core/topic.js';
 
 /** Why and where an event failed, on events of a dead-letter topic. */
 export interface DeadLetterInfo {
@@ -79,8 +79,7 @@ export interface PublishReport {
   groups: number;
 }
 
-/** The first segment of dead-letter topics: an event that failed on `tasks.created` goes to `dead-letter.tasks.created`. */
-export const DEAD_LETTER_PREFIX = 'dead-letter';
+export { DEAD_LETTER_PREFIX } from '../core/topic.js';
 
 /** The dead-letter topic of events that failed on `topic`: `dead-letter.<topic>`. */
 export function deadLetterTopic(topic: string): string {

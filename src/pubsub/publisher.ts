@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { childContext, currentContext } from '../core/call-context.js';
 import { Code, MeshError } from '../core/errors.js';
 import type { EndpointCache } from '../data-plane/endpoint-cache.js';
 import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
-import { SpanKind, endSpan, startSpan, traceparentOf } from '../observability/tracing.js';
+import { endSpan } from '../observability/tracing.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { AbsentSubscribers, DEFAULT_ABSENT_RETENTION_MS } from './absent-subscribers.js';
 import { DeadLetters } from './dead-letters.js';
@@ -13,9 +11,9 @@ import { DeliveryLinks } from './delivery-link.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { newPending, type DeliveryOutcome, type Pending, type Route, type Slot } from './delivery-state.js';
 import { EventRouting } from './event-routing.js';
-import { eventToWire, validateEvent, type MeshEvent, type PublishReport } from './event.js';
+import { eventToWire, type MeshEvent, type PublishReport } from './event.js';
+import { prepareEvent } from './prepared-event.js';
 import { Redelivery } from './redelivery.js';
-import { matchesTopic } from '../core/topic.js';
 
 /** Options for {@link EventPublisher}. */
 export interface PublisherOptions {
@@ -207,47 +205,7 @@ export class EventPublisher {
    */
   publish(topic: string, payload: Buffer | string | unknown, options: PublishOptions = {}): PublishReport {
     if (this.closed) throw new MeshError(Code.UNAVAILABLE, 'the publisher is closed');
-    const body = encodePayload(payload, options.contentType);
-    const id = options.eventId || randomUUID();
-    // The checks every subscriber makes again on arrival: failing here says so before anything is sent.
-    const valid = validateEvent(
-      { id, topic, payload: body.payload, key: options.key ?? '', contentType: body.contentType },
-      this.options.maxPayloadBytes,
-    );
-    if (!valid.ok) throw valid.error;
-    const denied = this.options.mayPublish?.(topic);
-    if (denied) throw new MeshError(Code.PERMISSION_DENIED, denied);
-    const declared = this.options.topics;
-    if (declared && !declared.some((pattern) => matchesTopic(pattern, topic))) {
-      throw new MeshError(
-        Code.FAILED_PRECONDITION,
-        `${topic} is not among the topics this agent publishes to (${declared.join(', ') || 'none'}): add it to the agent's \`publishes\``,
-      );
-    }
-    const parent = currentContext() ?? { chain: [] };
-    const context = childContext(this.options.identity.spiffeId.uri, parent, this.options.hopLimit);
-    // A recorded producer span is the parent of every subscriber's consumer span.
-    const span = startSpan(SpanKind.PRODUCER, () => ({
-      name: `publish ${topic}`,
-      attributes: {
-        'messaging.system': 'agentmesh',
-        'messaging.destination.name': topic,
-        'messaging.operation.type': 'publish',
-      },
-      parentTraceparent: parent.traceparent,
-    }));
-    context.traceparent = traceparentOf(span) ?? context.traceparent;
-    const event: MeshEvent = {
-      id,
-      topic,
-      publisher: this.options.identity.spiffeId.uri,
-      publishedAt: Date.now(),
-      payload: body.payload,
-      contentType: body.contentType,
-      key: options.key ?? '',
-      context,
-    };
-    span.setAttribute('messaging.message.id', event.id);
+    const { event, span } = prepareEvent(this.options, topic, payload, options);
     let failure: MeshError | undefined;
     try {
       return this.route(event, this.routing.routesFor(topic));
@@ -389,17 +347,4 @@ export class EventPublisher {
     // A subscriber may be back (a restart registers it again under its name, at a new address).
     this.absent.releaseAll();
   }
-}
-
-function encodePayload(
-  payload: unknown,
-  contentType: string | undefined,
-): { payload: Buffer; contentType: string } {
-  if (Buffer.isBuffer(payload)) return { payload, contentType: contentType ?? 'application/octet-stream' };
-  if (typeof payload === 'string')
-    return { payload: Buffer.from(payload), contentType: contentType ?? 'text/plain' };
-  return {
-    payload: Buffer.from(JSON.stringify(payload ?? null)),
-    contentType: contentType ?? 'application/json',
-  };
 }

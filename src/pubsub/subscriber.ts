@@ -72,6 +72,8 @@ interface Job {
   event: ReceivedEvent;
   deliveryId: string;
   answer: (ack: AckAnswer) => void;
+  /** For an event from the event store rather than a delivery stream: gets the outcome itself. */
+  settle?: (outcome: EventOutcome) => void;
 }
 
 const MAX_REASON = 500;
@@ -122,6 +124,24 @@ export class SubscriptionSet {
   /** The subscriptions, as the agent registers them. */
   list(): Subscription[] {
     return [...this.entries.values()].map((entry) => entry.subscription);
+  }
+
+  /**
+   * Hands `event`, read from the event store by the subscription's consumer and checked there, to the handler of
+   * `subscription`, as a delivery would be: in the event's context and a consumer span, counted, within the
+   * subscription's max in flight. `settle` gets the handler's outcome. False when there is no such subscription.
+   */
+  dispatch(
+    subscription: Pick<Subscription, 'pattern' | 'group'>,
+    event: ReceivedEvent,
+    settle: (outcome: EventOutcome) => void,
+  ): boolean {
+    const entry = this.entries.get(subscriptionKey(subscription));
+    if (!entry || this.closed) return false;
+    const job: Job = { entry, event, deliveryId: '', answer: () => undefined, settle };
+    if (entry.running < (entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT)) this.run(job);
+    else entry.waiting.push(job);
+    return true;
   }
 
   /** Resolves when no handler is running (for a drain), or after `timeoutMs`. */
@@ -357,6 +377,7 @@ export class SubscriptionSet {
     if (next) queueMicrotask(() => this.run(next));
     if (this.running === 0 && !next) this.idle?.();
     this.options.metrics?.eventHandled(outcome.outcome);
+    if (job.settle) return job.settle(outcome);
     job.answer(
       outcome.outcome === 'ack'
         ? { deliveryId: job.deliveryId, outcome: 'ACK_OUTCOME_ACK', retryAfterMs: 0, reason: '' }
@@ -383,7 +404,7 @@ export class SubscriptionSet {
     runWithContext(event.context, () =>
       this.options.logger.warn(
         { eventId: event.id, topic: event.topic, attempt: event.attempt, err: error },
-        'event handler failed; the publisher will redeliver',
+        'event handler failed; it will be redelivered',
       ),
     );
     return { outcome: 'retry', reason: reason || 'the handler failed' };

@@ -44,7 +44,11 @@ export interface OutboundServerOptions {
   /** The inbound calls the sidecar is forwarding to the app, whose tokens the app's outbound calls may bring back. */
   calls: ForwardedCalls;
   /** Publishes an event as the agent (its `publish`); `agentmesh.v1.Events.Publish` calls it. */
-  publish(topic: string, payload: Buffer, options: PublishOptions): PublishReport;
+  publish(
+    topic: string,
+    payload: Buffer,
+    options: PublishOptions,
+  ): Promise<PublishReport & { sequence?: number; duplicate?: boolean }>;
   logger: Logger;
 }
 
@@ -146,25 +150,28 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
       call: grpc.ServerUnaryCall<PublishRequest__Output, PublishResponse>,
       callback: grpc.sendUnaryData<PublishResponse>,
     ) => {
-      let answer: PublishResponse;
+      let published: Promise<PublishReport & { sequence?: number; duplicate?: boolean }>;
       try {
         const { parent, ignored } = readContinuation(call, calls);
         warnIgnored(ignored);
         const { topic, payload, contentType, key, eventId } = call.request;
         // The publisher takes the event's context (trace, conversation, chain) from the call it continues.
-        const report = runWithContext(parent, () =>
+        published = runWithContext(parent, () =>
           options.publish(topic, payload, {
             contentType: contentType || 'application/octet-stream',
             ...(key ? { key } : {}),
             ...(eventId ? { eventId } : {}),
           }),
         );
-        answer = { ...report };
       } catch (error) {
         callback(toServiceError(error, logger));
         return;
       }
-      callback(null, answer);
+      published.then(
+        (report) =>
+          callback(null, { ...report, sequence: report.sequence ?? 0, duplicate: report.duplicate ?? false }),
+        (error: unknown) => callback(toServiceError(error, logger)),
+      );
     },
   });
   const { address } = options;

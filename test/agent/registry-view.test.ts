@@ -65,11 +65,14 @@ describe("an agent's view of the registry", () => {
     await start('other-1', { subscriptions: [{ pattern: 'jobs.>', handler: () => undefined }] });
     const publisher = await start('announcer-1', { publishes: ['tasks.>'] });
     expect(held(publisher)).toEqual(['announcer-1', 'listener-1']);
-    expect(publisher.publish('tasks.created', { n: 1 })).toMatchObject({ accepted: true, subscriptions: 1 });
+    expect(await publisher.publish('tasks.created', { n: 1 })).toMatchObject({
+      accepted: true,
+      subscriptions: 1,
+    });
     await until(() => received.length === 1, 'the event delivered');
     let refused: unknown;
     try {
-      publisher.publish('jobs.created', {});
+      await publisher.publish('jobs.created', {});
     } catch (error) {
       refused = error;
     }

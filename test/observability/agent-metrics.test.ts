@@ -55,7 +55,7 @@ describe('agent metrics', () => {
     await expect(caller.mesh.call({ type: 'worker' }, 'no-such-method', {})).rejects.toThrow(
       /unknown method/,
     );
-    for (let i = 0; i < 3; i += 1) caller.publish('jobs.created', { i });
+    for (let i = 0; i < 3; i += 1) await caller.publish('jobs.created', { i });
     await caller.publisher.flush(10_000);
   });
 

@@ -90,7 +90,7 @@ describe('logs of calls and events, and metrics of failures', () => {
     });
     agents.push(sink, source);
     await until(() => knows(source, 'sink-1'), 'sink known', 10_000);
-    source.publish('jobs.created', { n: 1 });
+    await source.publish('jobs.created', { n: 1 });
     await until(
       () => lines.some((l) => String(l.msg).startsWith('event handler failed')),
       'handler failed',

@@ -35,7 +35,7 @@ describe('tracing across agents', () => {
       methods: {
         handle: async (request) => {
           const answer = await front.mesh.call({ type: 'back' }, 'work', request.payload);
-          front.publish('work.done', { ok: true });
+          await front.publish('work.done', { ok: true });
           return answer;
         },
       },

@@ -56,7 +56,7 @@ describe('batched delivery links', () => {
     const publisher = await agent('batch-source-1');
     await known(publisher, subscriber);
     const before = publisher.publisher.stats;
-    for (let i = 0; i < 300; i += 1) publisher.publish('batch.created', { i });
+    for (let i = 0; i < 300; i += 1) await publisher.publish('batch.created', { i });
     expect(await publisher.publisher.flush()).toBe(true);
     const after = publisher.publisher.stats;
     expect(after.delivered - before.delivered).toBe(300);
@@ -78,7 +78,7 @@ describe('batched delivery links', () => {
     await known(publisher, subscriber);
     const before = publisher.publisher.stats;
     // Eight events of 900 KB: 7 MB in all, over the subscriber's 4 MiB message limit if they went as one message.
-    for (let i = 0; i < 8; i += 1) publisher.publish('large.created', Buffer.alloc(900 * 1024, i));
+    for (let i = 0; i < 8; i += 1) await publisher.publish('large.created', Buffer.alloc(900 * 1024, i));
     expect(await publisher.publisher.flush()).toBe(true);
     const after = publisher.publisher.stats;
     expect(after.delivered - before.delivered).toBe(8);
@@ -103,7 +103,7 @@ describe('batched delivery links', () => {
     const publisher = await agent('batch-source-3');
     await known(publisher, one);
     await known(publisher, two);
-    publisher.publish('shared.created', 'same bytes for all three');
+    await publisher.publish('shared.created', 'same bytes for all three');
     expect(await publisher.publisher.flush()).toBe(true);
     expect(seen).toHaveLength(3);
     expect(new Set(seen.map((event) => event.pattern))).toEqual(new Set(['shared.*', 'shared.>']));

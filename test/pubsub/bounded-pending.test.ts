@@ -60,10 +60,11 @@ describe('the pending bound', () => {
 
   it('refuses a publish beyond it with RESOURCE_EXHAUSTED, and delivers every accepted event once unblocked', async () => {
     const publisher = agents[1]!;
-    const ids = Array.from({ length: LIMIT }, (_, i) => publisher.publish('orders.created', { i }).eventId);
+    const ids: string[] = [];
+    for (let i = 0; i < LIMIT; i += 1) ids.push((await publisher.publish('orders.created', { i })).eventId);
     let refusal: unknown;
     try {
-      publisher.publish('orders.created', { i: LIMIT });
+      await publisher.publish('orders.created', { i: LIMIT });
     } catch (error) {
       refusal = error;
     }

@@ -6,9 +6,9 @@ import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
 /** The MeshError `work` throws, or undefined when it throws nothing. */
-function thrown(work: () => unknown): MeshError | undefined {
+async function thrown(work: () => unknown): Promise<MeshError | undefined> {
   try {
-    work();
+    await work();
     return undefined;
   } catch (error) {
     return error as MeshError;
@@ -74,9 +74,12 @@ describe('publish/subscribe between agents', () => {
     const c = await agent('wild-3', [{ pattern: 'orders.created', handler: exact.handler }]);
     for (const subscriber of [a, b, c]) await known(subscriber);
 
-    expect(publisher.publish('orders.created', { n: 1 })).toMatchObject({ accepted: true, subscriptions: 3 });
-    expect(publisher.publish('orders.eu.created', { n: 2 })).toMatchObject({ subscriptions: 1 });
-    expect(publisher.publish('orders', { n: 3 })).toMatchObject({ accepted: true, subscriptions: 0 });
+    expect(await publisher.publish('orders.created', { n: 1 })).toMatchObject({
+      accepted: true,
+      subscriptions: 3,
+    });
+    expect(await publisher.publish('orders.eu.created', { n: 2 })).toMatchObject({ subscriptions: 1 });
+    expect(await publisher.publish('orders', { n: 3 })).toMatchObject({ accepted: true, subscriptions: 0 });
     expect(await publisher.publisher.flush()).toBe(true);
 
     expect(star.received.map((e) => e.topic)).toEqual(['orders.created']);
@@ -106,7 +109,7 @@ describe('publish/subscribe between agents', () => {
     for (const subscriber of subscribers) await known(subscriber);
     const ids: string[] = [];
     for (let i = 0; i < 300; i += 1) {
-      const report = publisher.publish('jobs.new', `job ${i}`);
+      const report = await publisher.publish('jobs.new', `job ${i}`);
       expect(report).toMatchObject({ subscriptions: 2, groups: 1 });
       ids.push(report.eventId);
     }
@@ -128,7 +131,7 @@ describe('publish/subscribe between agents', () => {
     for (const subscriber of crew) await known(subscriber);
     // Each event is acknowledged before the next is published: every member has the same room every time.
     for (let i = 0; i < 30; i += 1) {
-      publisher.publish('turns.next', `turn ${i}`);
+      await publisher.publish('turns.next', `turn ${i}`);
       expect(await publisher.publisher.flush()).toBe(true);
     }
     expect(members.map((r) => r.received.length)).toEqual([10, 10, 10]);
@@ -146,7 +149,8 @@ describe('publish/subscribe between agents', () => {
       },
     ]);
     await known(flaky);
-    const ids = Array.from({ length: 20 }, (_, i) => publisher.publish('flaky.work', `w${i}`).eventId);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i += 1) ids.push((await publisher.publish('flaky.work', `w${i}`)).eventId);
     expect(await publisher.publisher.flush()).toBe(true);
     for (const id of ids) expect(attempts.get(id)).toEqual([1, 2, 3]);
   });
@@ -170,8 +174,8 @@ describe('publish/subscribe between agents', () => {
     ]);
     for (const subscriber of [broken, inspector, dropper]) await known(subscriber);
 
-    const { eventId } = publisher.publish('fragile.thing', 'x', { key: 'k1' });
-    const dropped = publisher.publish('brittle.drop', 'y').eventId;
+    const { eventId } = await publisher.publish('fragile.thing', 'x', { key: 'k1' });
+    const dropped = (await publisher.publish('brittle.drop', 'y')).eventId;
     await until(() => letters.received.length === 2, 'two dead letters', 10_000);
     const letter = letters.received.find((e) => e.deadLetter?.originalEventId === eventId)!;
     expect(letter.topic).toBe('dead-letter.fragile.thing');
@@ -215,7 +219,7 @@ describe('publish/subscribe between agents', () => {
     const sent = new Map<string, number[]>();
     for (let n = 0; n < 200; n += 1) {
       const key = `account-${n % 4}`;
-      publisher.publish(n % 2 ? 'ledger.debit' : 'ledger.credit', String(n), { key });
+      await publisher.publish(n % 2 ? 'ledger.debit' : 'ledger.credit', String(n), { key });
       sent.set(key, [...(sent.get(key) ?? []), n]);
     }
     expect(await publisher.publisher.flush()).toBe(true);
@@ -224,12 +228,12 @@ describe('publish/subscribe between agents', () => {
   });
 
   it('answers bad input clearly: invalid topic or pattern, oversized payload', async () => {
-    const invalid = thrown(() => publisher.publish('tasks..created', 'x'));
+    const invalid = await thrown(() => publisher.publish('tasks..created', 'x'));
     expect(invalid?.code).toBe(Code.INVALID_ARGUMENT);
     expect(invalid?.message).toMatch(/invalid topic "tasks..created"/);
-    const wildcard = thrown(() => publisher.publish('tasks.*', 'x'));
+    const wildcard = await thrown(() => publisher.publish('tasks.*', 'x'));
     expect(wildcard?.code).toBe(Code.INVALID_ARGUMENT);
-    const oversized = thrown(() => publisher.publish('tasks.big', Buffer.alloc(1024 * 1024 + 1)));
+    const oversized = await thrown(() => publisher.publish('tasks.big', Buffer.alloc(1024 * 1024 + 1)));
     expect(oversized?.code).toBe(Code.RESOURCE_EXHAUSTED);
     expect(oversized?.message).toMatch(/over the limit of 1048576 bytes/);
     const pattern = (await publisher
@@ -237,7 +241,7 @@ describe('publish/subscribe between agents', () => {
       .catch((e: unknown) => e)) as MeshError;
     expect(pattern.code).toBe(Code.INVALID_ARGUMENT);
     expect(pattern.message).toMatch(/invalid topic pattern/);
-    expect(publisher.publish('nobody.listens', 'x')).toMatchObject({
+    expect(await publisher.publish('nobody.listens', 'x')).toMatchObject({
       accepted: true,
       subscriptions: 0,
       groups: 0,
@@ -276,7 +280,7 @@ describe('publish/subscribe between agents', () => {
     });
     await until(() => agents.every((a) => a.cache.policies.rules.length === 2), 'the policies', 10_000);
     try {
-      const denied = thrown(() => publisher.publish('secret.plans', 'x'));
+      const denied = await thrown(() => publisher.publish('secret.plans', 'x'));
       expect(denied?.code).toBe(Code.PERMISSION_DENIED);
       expect(denied?.message).toMatch(/may not publish to "secret.plans" \(rule no-secret-publishing\)/);
 

@@ -58,7 +58,7 @@ describe.skipIf(!etcdBinary)('publish/subscribe across control-plane replicas on
     agents.push(publisher);
     await until(() => knows(publisher, 'audit-1', 'worker-1', 'worker-2'), 'the subscribers known');
     for (let i = 0; i < 50; i += 1) {
-      expect(publisher.publish('invoices.paid', { invoice: i })).toMatchObject({
+      expect(await publisher.publish('invoices.paid', { invoice: i })).toMatchObject({
         subscriptions: 1,
         groups: 1,
       });

@@ -55,7 +55,7 @@ describe('a queue group whose member dies mid-delivery', () => {
       );
     const ids: string[] = [];
     for (let i = 0; i < 400; i += 1) {
-      ids.push(publisher.publish('tasks.created', { task: i }).eventId);
+      ids.push((await publisher.publish('tasks.created', { task: i })).eventId);
       if (i === 150) {
         await until(() => /receiving/.test(workers.get('member-1')!.output()), 'member-1 at work', 20_000);
         await workers.get('member-1')!.stop('SIGKILL');

@@ -64,7 +64,7 @@ describe('a subscriber killed and restarted while events are pending', () => {
     for (let i = 0; i < EVENTS; i += 1) {
       const key = `k${i % KEYS}`;
       const eventId = `${key}-${Math.floor(i / KEYS)}`;
-      ids.push(publisher.publish('orders.created', { i }, { key, eventId }).eventId);
+      ids.push((await publisher.publish('orders.created', { i }, { key, eventId })).eventId);
     }
     const first = workers[0]!;
     await until(() => received(first).length === EVENTS / 5 + KEYS, 'the first subscriber stalled', 60_000);

@@ -201,8 +201,8 @@ describe.skipIf(!python)('Python agents', () => {
       () => tsAgent.cache.select({ type: 'shouter' })[0]?.spec.subscriptions.length === 1,
       "the publisher sees the sidecar's subscription",
     );
-    const plain = tsAgent.publish('py.inbox.hello', { text: 'hi' });
-    const retried = tsAgent.publish('py.inbox.again', { retry: true });
+    const plain = await tsAgent.publish('py.inbox.hello', { text: 'hi' });
+    const retried = await tsAgent.publish('py.inbox.again', { retry: true });
     expect(plain.subscriptions).toBe(1);
     await app.waitFor(
       new RegExp(`python agent handled py\\.inbox\\.hello ${plain.eventId} \\{"text":"hi"\\}`),

@@ -462,7 +462,7 @@ describe('sidecar', () => {
         () => caller.cache.get('shouter-6')?.spec.subscriptions.length === 1,
         "the caller sees the sidecar's subscription",
       );
-      const report = caller.publish('alerts.fire', { level: 'high' });
+      const report = await caller.publish('alerts.fire', { level: 'high' });
       expect(report.subscriptions).toBe(1);
       await until(
         () =>

@@ -8,6 +8,8 @@ import type { DeregisterResponse as _agentmesh_v1_DeregisterResponse, Deregister
 import type { DiscoverRequest as _agentmesh_v1_DiscoverRequest, DiscoverRequest__Output as _agentmesh_v1_DiscoverRequest__Output } from '../../agentmesh/v1/DiscoverRequest.js';
 import type { DiscoverResponse as _agentmesh_v1_DiscoverResponse, DiscoverResponse__Output as _agentmesh_v1_DiscoverResponse__Output } from '../../agentmesh/v1/DiscoverResponse.js';
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from '../../agentmesh/v1/GetAgentRequest.js';
+import type { GetEventStoreRequest as _agentmesh_v1_GetEventStoreRequest, GetEventStoreRequest__Output as _agentmesh_v1_GetEventStoreRequest__Output } from '../../agentmesh/v1/GetEventStoreRequest.js';
+import type { GetEventStoreResponse as _agentmesh_v1_GetEventStoreResponse, GetEventStoreResponse__Output as _agentmesh_v1_GetEventStoreResponse__Output } from '../../agentmesh/v1/GetEventStoreResponse.js';
 import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from '../../agentmesh/v1/GetPoliciesRequest.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from '../../agentmesh/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _agentmesh_v1_HeartbeatResponse, HeartbeatResponse__Output as _agentmesh_v1_HeartbeatResponse__Output } from '../../agentmesh/v1/HeartbeatResponse.js';
@@ -66,6 +68,33 @@ export interface ControlPlaneClient extends grpc.Client {
   getAgent(argument: _agentmesh_v1_GetAgentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_AgentRecord__Output>): grpc.ClientUnaryCall;
   getAgent(argument: _agentmesh_v1_GetAgentRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_AgentRecord__Output>): grpc.ClientUnaryCall;
   getAgent(argument: _agentmesh_v1_GetAgentRequest, callback: grpc.requestCallback<_agentmesh_v1_AgentRecord__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Says where the mesh's events are kept. Without an event store (the default), events travel from publisher to
+   * subscriber directly and the answer says only that. With NATS JetStream, it issues the caller's credentials:
+   * a NATS user JWT for the public key the caller sends (its seed never leaves the caller), letting it publish
+   * under its own identity to the topics its policies allow and read the durable consumers of its registered
+   * subscriptions, which this call creates first (a subscription's `starts` entry, if any, sets where a new one
+   * begins; a consumer that began elsewhere is replaced).
+   * Errors: INVALID_ARGUMENT for a malformed key or start; UNAVAILABLE when the event store cannot be reached.
+   */
+  GetEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
+  GetEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
+  GetEventStore(argument: _agentmesh_v1_GetEventStoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
+  GetEventStore(argument: _agentmesh_v1_GetEventStoreRequest, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Says where the mesh's events are kept. Without an event store (the default), events travel from publisher to
+   * subscriber directly and the answer says only that. With NATS JetStream, it issues the caller's credentials:
+   * a NATS user JWT for the public key the caller sends (its seed never leaves the caller), letting it publish
+   * under its own identity to the topics its policies allow and read the durable consumers of its registered
+   * subscriptions, which this call creates first (a subscription's `starts` entry, if any, sets where a new one
+   * begins; a consumer that began elsewhere is replaced).
+   * Errors: INVALID_ARGUMENT for a malformed key or start; UNAVAILABLE when the event store cannot be reached.
+   */
+  getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
+  getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
+  getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
+  getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Returns the authorization policies in force.
@@ -199,6 +228,17 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   GetAgent: grpc.handleUnaryCall<_agentmesh_v1_GetAgentRequest__Output, _agentmesh_v1_AgentRecord>;
   
   /**
+   * Says where the mesh's events are kept. Without an event store (the default), events travel from publisher to
+   * subscriber directly and the answer says only that. With NATS JetStream, it issues the caller's credentials:
+   * a NATS user JWT for the public key the caller sends (its seed never leaves the caller), letting it publish
+   * under its own identity to the topics its policies allow and read the durable consumers of its registered
+   * subscriptions, which this call creates first (a subscription's `starts` entry, if any, sets where a new one
+   * begins; a consumer that began elsewhere is replaced).
+   * Errors: INVALID_ARGUMENT for a malformed key or start; UNAVAILABLE when the event store cannot be reached.
+   */
+  GetEventStore: grpc.handleUnaryCall<_agentmesh_v1_GetEventStoreRequest__Output, _agentmesh_v1_GetEventStoreResponse>;
+  
+  /**
    * Returns the authorization policies in force.
    */
   GetPolicies: grpc.handleUnaryCall<_agentmesh_v1_GetPoliciesRequest__Output, _agentmesh_v1_PolicySet>;
@@ -247,6 +287,7 @@ export interface ControlPlaneDefinition extends grpc.ServiceDefinition {
   Deregister: MethodDefinition<_agentmesh_v1_DeregisterRequest, _agentmesh_v1_DeregisterResponse, _agentmesh_v1_DeregisterRequest__Output, _agentmesh_v1_DeregisterResponse__Output>
   Discover: MethodDefinition<_agentmesh_v1_DiscoverRequest, _agentmesh_v1_DiscoverResponse, _agentmesh_v1_DiscoverRequest__Output, _agentmesh_v1_DiscoverResponse__Output>
   GetAgent: MethodDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_AgentRecord, _agentmesh_v1_GetAgentRequest__Output, _agentmesh_v1_AgentRecord__Output>
+  GetEventStore: MethodDefinition<_agentmesh_v1_GetEventStoreRequest, _agentmesh_v1_GetEventStoreResponse, _agentmesh_v1_GetEventStoreRequest__Output, _agentmesh_v1_GetEventStoreResponse__Output>
   GetPolicies: MethodDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_PolicySet, _agentmesh_v1_GetPoliciesRequest__Output, _agentmesh_v1_PolicySet__Output>
   Heartbeat: MethodDefinition<_agentmesh_v1_HeartbeatRequest, _agentmesh_v1_HeartbeatResponse, _agentmesh_v1_HeartbeatRequest__Output, _agentmesh_v1_HeartbeatResponse__Output>
   Register: MethodDefinition<_agentmesh_v1_RegisterRequest, _agentmesh_v1_RegisterResponse, _agentmesh_v1_RegisterRequest__Output, _agentmesh_v1_RegisterResponse__Output>

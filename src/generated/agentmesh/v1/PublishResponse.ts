@@ -1,5 +1,6 @@
 // Original file: proto/agentmesh/v1/events.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface PublishResponse {
   /**
@@ -18,6 +19,13 @@ export interface PublishResponse {
    * Queue groups it was routed to (one member of each gets it).
    */
   'groups'?: (number);
+  /**
+   * With the mesh's event store (NATS JetStream) only: the answer comes once the stream stored the event, and
+   * this is its sequence there (0 brokerless). `duplicate` says the stream already had an event with this id (a
+   * retried publish within its duplicate window): it is stored once.
+   */
+  'sequence'?: (number | string | Long);
+  'duplicate'?: (boolean);
 }
 
 export interface PublishResponse__Output {
@@ -37,4 +45,11 @@ export interface PublishResponse__Output {
    * Queue groups it was routed to (one member of each gets it).
    */
   'groups': (number);
+  /**
+   * With the mesh's event store (NATS JetStream) only: the answer comes once the stream stored the event, and
+   * this is its sequence there (0 brokerless). `duplicate` says the stream already had an event with this id (a
+   * retried publish within its duplicate window): it is stored once.
+   */
+  'sequence': (number);
+  'duplicate': (boolean);
 }

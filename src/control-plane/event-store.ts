@@ -1,0 +1,328 @@
+/**
+ * The control plane's side of durable events on NATS JetStream: it owns the stream, creates the durable consumer of
+ * every subscription its policies allow, and issues each identity its NATS credentials. Events themselves go
+ * between agents and NATS, never through the control plane.
+ */
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstreamManager,
+  type ConsumerConfig,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { createUser } from '@nats-io/jwt';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Backoff } from '../core/backoff.js';
+import { Code, MeshError, quote } from '../core/errors.js';
+import { authorize, type PolicySet } from '../core/policy.js';
+import type { Subscription } from '../core/subscription.js';
+import { validatePattern } from '../core/topic.js';
+import type { Logger } from '../observability/logger.js';
+import { connectToEventStore } from '../nats/nats-connection.js';
+import { signNatsUser, type NatsAuthority } from '../nats/nats-accounts.js';
+import { eventPermissions } from '../nats/permissions.js';
+import {
+  EVENT_STREAM,
+  EVENT_SUBJECT_PREFIX,
+  consumerName,
+  inboxPrefix,
+  subscriptionFilter,
+} from '../nats/subjects.js';
+import type { MeshIdentity } from '../transport/mesh-identity.js';
+import type { ConsumerStart, EventStoreGrant } from '../nats/grant.js';
+
+export type { ConsumerStart, EventStoreGrant } from '../nats/grant.js';
+
+/** Options of {@link EventStore}. */
+export interface EventStoreOptions {
+  /** NATS URLs of the cluster, e.g. `nats://127.0.0.1:4222`. */
+  servers: readonly string[];
+  authority: NatsAuthority;
+  /** The control plane's identity: it connects with it, and it names the trust domain. */
+  identity: MeshIdentity;
+  /** The SPIFFE ID of the NATS servers' certificates (default `spiffe://<trust domain>/agent/nats`). */
+  serverIdentity?: string;
+  /** Replicas of the stream (default: the number of servers given, at most 3). */
+  replicas?: number;
+  /** How long events are kept (default 7 days). */
+  maxAgeMs?: number;
+  /** How long a publish's event id is remembered to drop a retried publish (default 2 minutes). */
+  duplicateWindowMs?: number;
+  /** Deliveries of an event to a subscription before it is dead-lettered (default 5). */
+  maxDeliveries?: number;
+  /** How long a delivery may go unacknowledged before it is delivered again (default 30 s). */
+  ackWaitMs?: number;
+  /** Lifetime of the NATS credentials issued (default 1 hour). */
+  credentialTtlMs?: number;
+  logger: Logger;
+  clock?: { now(): number };
+}
+
+const NANOS_PER_MS = 1_000_000;
+
+export class EventStore {
+  readonly servers: string[];
+  readonly serverIdentity: string;
+  readonly maxDeliveries: number;
+  readonly ackWaitMs: number;
+  private readonly ready: Promise<{ nc: NatsConnection; jsm: JetStreamManager }>;
+  private closed = false;
+  private nc: NatsConnection | undefined;
+
+  constructor(private readonly options: EventStoreOptions) {
+    if (options.servers.length === 0) throw new MeshError(Code.INVALID_ARGUMENT, 'no NATS server given');
+    this.servers = [...options.servers];
+    this.serverIdentity =
+      options.serverIdentity ?? `spiffe://${options.identity.spiffeId.trustDomain}/agent/nats`;
+    this.maxDeliveries = options.maxDeliveries ?? 5;
+    this.ackWaitMs = options.ackWaitMs ?? 30_000;
+    this.ready = this.open();
+    // Until it is ready, each request waits for it; a failure is logged here and reported to each request.
+    this.ready.catch((error: unknown) => {
+      if (!this.closed) options.logger.error({ err: error }, 'event store unavailable');
+    });
+  }
+
+  /** Connects (waiting for a first server as long as it takes) and makes sure the stream exists. */
+  private async open(): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+    const admin = createUser();
+    const adminJwt = await signNatsUser(this.options.authority, {
+      name: this.options.identity.spiffeId.uri,
+      publicKey: admin.getPublicKey(),
+      permissions: { pub: { allow: ['>'], deny: [] }, sub: { allow: ['>'], deny: [] } },
+      expiresAt: 0,
+    });
+    // Until a first server answers, tried again and again (a control plane may start before its NATS cluster).
+    const backoff = new Backoff({ initialMs: 250, maxMs: 5_000 });
+    let nc: NatsConnection | undefined;
+    while (!nc) {
+      if (this.closed) throw new MeshError(Code.UNAVAILABLE, 'the control plane is stopping');
+      try {
+        nc = await connectToEventStore({
+          identity: this.options.identity,
+          servers: this.servers,
+          serverIdentity: this.serverIdentity,
+          credentials: () => ({ jwt: adminJwt, seed: admin.getSeed() }),
+          name: 'agent-mesh control plane',
+        });
+      } catch (error) {
+        this.options.logger.warn(
+          { err: error, servers: this.servers },
+          'event store not reachable; retrying',
+        );
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
+      }
+    }
+    this.nc = nc;
+    if (this.closed) await nc.close();
+    const jsm = await jetstreamManager(nc);
+    await this.ensureStream(jsm);
+    this.options.logger.info(
+      { servers: this.servers, stream: EVENT_STREAM },
+      'event store ready (NATS JetStream)',
+    );
+    return { nc, jsm };
+  }
+
+  /** Creates the stream unless it exists; a cluster still electing its leader is retried. */
+  private async ensureStream(jsm: JetStreamManager): Promise<void> {
+    const replicas = this.options.replicas ?? Math.min(this.servers.length, 3);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await jsm.streams.info(EVENT_STREAM);
+        return;
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) {
+          if (this.closed) throw error;
+          if (attempt % 20 === 0)
+            this.options.logger.warn({ err: error }, 'event stream not ready; retrying');
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          continue;
+        }
+      }
+      try {
+        await jsm.streams.add({
+          name: EVENT_STREAM,
+          subjects: [`${EVENT_SUBJECT_PREFIX}.>`],
+          retention: RetentionPolicy.Limits,
+          storage: StorageType.File,
+          discard: DiscardPolicy.Old,
+          num_replicas: replicas,
+          max_age: (this.options.maxAgeMs ?? 7 * 86_400_000) * NANOS_PER_MS,
+          duplicate_window: (this.options.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
+        });
+        return;
+      } catch (error) {
+        if (this.closed) throw error;
+        if (attempt % 20 === 0)
+          this.options.logger.warn({ err: error }, 'event stream not created; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  /**
+   * Issues `caller` its credentials for `userPublicKey`, first creating the consumers of those of its
+   * `subscriptions` the policies allow it (others get no consumer, so nothing to read).
+   */
+  async grant(
+    caller: { uri: string; types: readonly string[] },
+    policies: PolicySet,
+    subscriptions: readonly Subscription[],
+    request: { userPublicKey: string; starts: readonly ConsumerStart[] },
+  ): Promise<EventStoreGrant> {
+    const { jsm } = await this.available();
+    const allowed = subscriptions.filter(
+      (subscription) =>
+        authorize(policies, {
+          caller: caller.uri,
+          callerTypes: caller.types,
+          action: 'subscribe',
+          pattern: subscription.pattern,
+        }).allowed,
+    );
+    const consumers = [];
+    for (const subscription of allowed) {
+      const consumer = consumerName(caller.uri, subscription);
+      const start = request.starts.find(
+        (s) => s.pattern === subscription.pattern && s.group === subscription.group,
+      );
+      await this.ensureConsumer(jsm, consumer, subscription, start);
+      consumers.push({ pattern: subscription.pattern, group: subscription.group, consumer });
+    }
+    const now = this.options.clock?.now() ?? Date.now();
+    const expiresAt = now + (this.options.credentialTtlMs ?? 3_600_000);
+    const userJwt = await signNatsUser(this.options.authority, {
+      name: caller.uri,
+      publicKey: request.userPublicKey,
+      permissions: eventPermissions(
+        policies,
+        caller,
+        consumers.map((c) => c.consumer),
+      ),
+      expiresAt,
+    });
+    return {
+      servers: this.servers,
+      serverIdentity: this.serverIdentity,
+      userJwt,
+      expiresAt,
+      inboxPrefix: inboxPrefix(caller.uri),
+      stream: EVENT_STREAM,
+      subjectPrefix: EVENT_SUBJECT_PREFIX,
+      consumers,
+      maxDeliveries: this.maxDeliveries,
+      ackWaitMs: this.ackWaitMs,
+    };
+  }
+
+  /** The stream's manager, for the operator's commands (topics, consumer lag, dead letters). */
+  async manager(): Promise<JetStreamManager> {
+    return (await this.available()).jsm;
+  }
+
+  private async available(): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new MeshError(
+              Code.UNAVAILABLE,
+              `the event store (NATS at ${this.servers.join(', ')}) is not reachable yet: try again`,
+            ),
+          ),
+        10_000,
+      );
+    });
+    try {
+      return await Promise.race([this.ready, timeout]);
+    } catch (error) {
+      if (error instanceof MeshError) throw error;
+      throw new MeshError(Code.UNAVAILABLE, `the event store is unavailable: ${(error as Error).message}`, {
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Creates a subscription's durable consumer, or leaves the existing one (which keeps its place in the stream),
+   * unless `start` asks for a beginning other than the existing consumer's: that one is replaced.
+   */
+  private async ensureConsumer(
+    jsm: JetStreamManager,
+    name: string,
+    subscription: Subscription,
+    start: ConsumerStart | undefined,
+  ): Promise<void> {
+    const config: Partial<ConsumerConfig> = {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: this.ackWaitMs * NANOS_PER_MS,
+      // One delivery more than the attempts: the subscriber dead-letters an event it sees past the last attempt,
+      // so an event whose handler never answered (a subscriber that crashed on it) is not stuck for ever.
+      max_deliver: this.maxDeliveries + 1,
+      filter_subject: subscriptionFilter(subscription.pattern),
+      max_ack_pending: 1_000,
+      ...deliverFrom(start),
+    };
+    let existing;
+    try {
+      existing = await jsm.consumers.info(EVENT_STREAM, name);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound))
+        throw error;
+    }
+    if (existing) {
+      const wanted = deliverFrom(start);
+      const same =
+        !start ||
+        (existing.config.deliver_policy === wanted.deliver_policy &&
+          (existing.config.opt_start_seq ?? 0) === (wanted.opt_start_seq ?? 0) &&
+          (existing.config.opt_start_time ?? '') === (wanted.opt_start_time ?? ''));
+      if (same) return;
+      await jsm.consumers.delete(EVENT_STREAM, name);
+      this.options.logger.info(
+        { consumer: name, pattern: subscription.pattern },
+        'consumer restarted from a new start',
+      );
+    }
+    await jsm.consumers.add(EVENT_STREAM, config);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.nc?.close().catch(() => undefined);
+  }
+}
+
+function deliverFrom(start: ConsumerStart | undefined): Partial<ConsumerConfig> {
+  if (start?.fromSequence)
+    return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start.fromSequence };
+  if (start?.fromTime !== undefined) {
+    return {
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: new Date(start.fromTime).toISOString(),
+    };
+  }
+  return { deliver_policy: DeliverPolicy.New };
+}
+
+/** Checks the starts of a GetEventStore request: INVALID_ARGUMENT says which one is wrong. */
+export function validateStarts(starts: readonly ConsumerStart[]): ConsumerStart[] {
+  for (const start of starts) {
+    const pattern = validatePattern(start.pattern);
+    if (!pattern.ok) throw pattern.error;
+    if (start.fromTime !== undefined && !(start.fromTime >= 0 && Number.isFinite(start.fromTime))) {
+      throw new MeshError(Code.INVALID_ARGUMENT, `invalid start time for ${quote(start.pattern)}`);
+    }
+  }
+  return [...starts];
+}

@@ -1,0 +1,298 @@
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { Backoff } from '../../core/backoff.js';
+import type { Subscription } from '../../core/subscription.js';
+import { matchesTopic } from '../../core/topic.js';
+import type { Logger } from '../../observability/logger.js';
+import { ThrottledLog } from '../../observability/throttled-log.js';
+import type { MeshIdentity } from '../../transport/mesh-identity.js';
+import { CheckedEvents, copyEvent } from '../event-cache.js';
+import {
+  DEAD_LETTER_PREFIX,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  deadLetterTopic,
+  validatePayloadSize,
+  type EventOutcome,
+  type MeshEvent,
+  type ReceivedEvent,
+} from '../event.js';
+import type { SubscriptionSet } from '../subscriber.js';
+import { parseEventSubject, publisherToken } from '../../nats/subjects.js';
+
+/** Options of a {@link ConsumerRunner}. */
+export interface ConsumerRunnerOptions {
+  js: JetStreamClient;
+  stream: string;
+  consumer: string;
+  subscription: Subscription;
+  identity: MeshIdentity;
+  logger: Logger;
+  subscriptions: SubscriptionSet;
+  maxDeliveries: number;
+  ackWaitMs: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  revoked: (spiffeId: string) => boolean;
+  maxPayloadBytes?: number;
+  /** Stores a dead letter (resolves once stored). */
+  deadLetter: (letter: MeshEvent) => Promise<unknown>;
+}
+
+/** An event this process holds: being handled, waiting behind its key, or waiting for a local retry. */
+interface Held {
+  msg: JsMsg;
+  event: ReceivedEvent;
+  /** The attempt being made: the stream's delivery count, plus the retries made here for a keyed event. */
+  attempt: number;
+  timer?: NodeJS.Timeout;
+}
+
+/** Events refused unread are checked without keeping them: each consumer reads an event once. */
+const UNKEPT = new CheckedEvents({ maxEvents: 1 });
+
+/**
+ * Reads one subscription's durable consumer and hands each event to its handler. Each event is checked as a
+ * brokerless delivery is: it decodes and is valid, its publisher is the one NATS enforced (the subject's token;
+ * another publisher named inside is a forgery), it is not from a revoked identity, and its topic matches.
+ *
+ * Outcomes: an ack acknowledges the message; a retry of an event without a key is a NAK with the delay, so
+ * JetStream redelivers it later; a drop, or a failure on the last attempt, stores the event on
+ * `dead-letter.<topic>` with the reason and terminates the message. Events with a key go one at a time per key in
+ * stream order, and their retries happen here (the message's ack deadline extended meanwhile), so a later event
+ * of the key never overtakes a redelivered one. Every held message's deadline is extended while it waits, and a
+ * message redelivered while held (an extension that came too late) is not handled twice.
+ */
+export class ConsumerRunner {
+  private readonly held = new Map<number, Held>();
+  /** Events by ordering key: the first is being handled (or retried), the rest wait in stream order. */
+  private readonly keys = new Map<string, Held[]>();
+  private readonly refusals: ThrottledLog;
+  private messages: ConsumerMessages | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private draining = false;
+  private idle: (() => void) | undefined;
+
+  constructor(private readonly options: ConsumerRunnerOptions) {
+    this.refusals = new ThrottledLog({ logger: options.logger, message: 'event refused' });
+  }
+
+  get consumer(): string {
+    return this.options.consumer;
+  }
+
+  /** Reads the consumer until stopped, resuming after errors with a backoff. */
+  start(): void {
+    this.heartbeat = setInterval(
+      () => {
+        for (const held of this.held.values()) held.msg.working();
+      },
+      Math.max(500, this.options.ackWaitMs / 3),
+    );
+    this.heartbeat.unref();
+    void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 250, maxMs: 5_000 });
+    const { subscription } = this.options;
+    const maxMessages = subscription.maxInFlight || 64;
+    while (!this.stopped && !this.draining) {
+      try {
+        const consumer = await this.options.js.consumers.get(this.options.stream, this.options.consumer);
+        if (this.stopped || this.draining) return;
+        this.messages = await consumer.consume({ max_messages: maxMessages });
+        backoff.reset();
+        for await (const msg of this.messages) this.receive(msg);
+      } catch (error) {
+        if (this.stopped || this.draining) return;
+        this.options.logger.warn(
+          { err: error, consumer: this.options.consumer, pattern: subscription.pattern },
+          'reading the event store failed; retrying',
+        );
+      }
+      if (!this.stopped && !this.draining)
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()));
+    }
+  }
+
+  private receive(msg: JsMsg): void {
+    if (this.held.has(msg.seq)) return; // redelivered while held here: the one held answers for both
+    const event = this.check(msg);
+    if (typeof event === 'string') {
+      this.refusals.warn({ consumer: this.options.consumer, sequence: msg.seq, reason: event });
+      msg.term(event.slice(0, 200));
+      return;
+    }
+    const held: Held = { msg, event, attempt: msg.info.deliveryCount };
+    this.held.set(msg.seq, held);
+    if (held.attempt > this.options.maxDeliveries) {
+      // The last delivery got no answer (its handler never finished: a crash): this extra one dead-letters it.
+      void this.deadLetter(
+        held,
+        `no answer after ${this.options.maxDeliveries} deliveries`,
+        this.options.maxDeliveries,
+      );
+      return;
+    }
+    if (event.key) {
+      const queue = this.keys.get(event.key);
+      if (queue) {
+        queue.push(held);
+        return;
+      }
+      this.keys.set(event.key, [held]);
+    }
+    this.run(held);
+  }
+
+  /** The event of a message, checked, or why it is refused. */
+  private check(msg: JsMsg): ReceivedEvent | string {
+    const subject = parseEventSubject(msg.subject);
+    if (!subject) return `a message on ${msg.subject}, not an event subject`;
+    const checked = UNKEPT.check(
+      Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength),
+      false,
+    );
+    if (!checked.event) return checked.invalid ?? 'the event does not decode';
+    if (checked.invalid) return checked.invalid;
+    const event = copyEvent(checked.event);
+    let token: string;
+    try {
+      token = publisherToken(event.publisher);
+    } catch {
+      return `the event names an invalid publisher`;
+    }
+    if (token !== subject.token || event.topic !== subject.topic) {
+      return `the event names publisher ${event.publisher} and topic ${event.topic} but was stored by ${subject.token} on ${subject.topic}`;
+    }
+    if (this.options.revoked(event.publisher)) return `${event.publisher} is revoked by the mesh's policies`;
+    const size = validatePayloadSize(
+      event.payload.length,
+      this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    );
+    if (!size.ok) return size.error.message;
+    const { pattern, group } = this.options.subscription;
+    if (!matchesTopic(pattern, event.topic))
+      return `topic ${event.topic} does not match the subscription "${pattern}"`;
+    if (event.context.chain.at(-1) !== event.publisher) event.context.chain.push(event.publisher);
+    const received = event as ReceivedEvent;
+    received.pattern = pattern;
+    received.group = group;
+    received.attempt = msg.info.deliveryCount;
+    return received;
+  }
+
+  private run(held: Held): void {
+    held.event.attempt = held.attempt;
+    const accepted = this.options.subscriptions.dispatch(this.options.subscription, held.event, (outcome) =>
+      this.settle(held, outcome),
+    );
+    // The subscription is gone from this agent: someone else's turn (or this agent's, once it is back).
+    if (!accepted) this.release(held, () => held.msg.nak(this.options.backoffMs));
+  }
+
+  private settle(held: Held, outcome: EventOutcome): void {
+    if (outcome.outcome === 'ack') return this.release(held, () => held.msg.ack());
+    if (outcome.outcome === 'drop') return void this.deadLetter(held, outcome.reason, held.attempt);
+    const reason = outcome.reason ?? 'the handler asked for a retry';
+    if (held.attempt >= this.options.maxDeliveries) return void this.deadLetter(held, reason, held.attempt);
+    const delay = outcome.afterMs ?? this.backoff(held.attempt);
+    if (!held.event.key) return this.release(held, () => held.msg.nak(delay));
+    // A keyed event is retried here, holding its key: a later event of the key must not overtake it.
+    held.msg.working();
+    held.timer = setTimeout(() => {
+      held.timer = undefined;
+      if (this.stopped) return;
+      held.attempt += 1;
+      this.run(held);
+    }, delay);
+  }
+
+  /** Stores the dead letter, then terminates the message; when the store fails, it is redelivered later. */
+  private async deadLetter(held: Held, reason: string, attempts: number): Promise<void> {
+    const { event } = held;
+    const { subscription } = this.options;
+    this.options.logger.warn(
+      { eventId: event.id, topic: event.topic, reason, attempts, consumer: this.options.consumer },
+      'event dead-lettered',
+    );
+    if (event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`)) {
+      // A dead letter that fails is not dead-lettered again (no loop): it stays in the stream, terminated.
+      return this.release(held, () => held.msg.term(reason.slice(0, 200)));
+    }
+    const me = this.options.identity.spiffeId.uri;
+    const { attempt: _attempt, pattern: _pattern, group: _group, ...original } = event;
+    const letter: MeshEvent = {
+      ...original,
+      // Stable per event and subscription, so a dead letter stored twice (a retry after a crash) is one event.
+      id: `${event.id}~${this.options.consumer}`.slice(0, 256),
+      topic: deadLetterTopic(event.topic),
+      publisher: me,
+      deadLetter: {
+        originalEventId: event.id,
+        originalTopic: event.topic,
+        reason,
+        attempts,
+        subscriber: me,
+        pattern: subscription.pattern,
+        group: subscription.group,
+        deadLetteredAt: Date.now(),
+      },
+    };
+    try {
+      await this.options.deadLetter(letter);
+      this.release(held, () => held.msg.term(reason.slice(0, 200)));
+    } catch (error) {
+      this.options.logger.warn({ err: error, eventId: event.id }, 'dead letter not stored; redelivering');
+      this.release(held, () => held.msg.nak(this.backoff(attempts)));
+    }
+  }
+
+  /** Answers a held message and lets the next event of its key go. */
+  private release(held: Held, answer: () => void): void {
+    clearTimeout(held.timer);
+    this.held.delete(held.msg.seq);
+    if (!this.stopped) answer();
+    const key = held.event.key;
+    if (key) {
+      const queue = this.keys.get(key);
+      if (queue && queue[0] === held) {
+        queue.shift();
+        const next = queue[0];
+        if (next) this.run(next);
+        else this.keys.delete(key);
+      }
+    }
+    if (this.held.size === 0) this.idle?.();
+  }
+
+  private backoff(attempt: number): number {
+    const step = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** Math.max(0, attempt - 1));
+    return Math.round(step / 2 + (Math.random() * step) / 2);
+  }
+
+  /** Stops reading; resolves when every held event was answered (or after `timeoutMs`). */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    await this.messages?.close().catch(() => undefined);
+    if (this.held.size === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Stops at once: what is held is redelivered by JetStream after its ack deadline. */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    for (const held of this.held.values()) clearTimeout(held.timer);
+    this.held.clear();
+    this.keys.clear();
+    this.refusals.close();
+    void this.messages?.close().catch(() => undefined);
+  }
+}
