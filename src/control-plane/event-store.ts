@@ -11,8 +11,10 @@ import {
   JetStreamApiError,
   RetentionPolicy,
   StorageType,
+  jetstream,
   jetstreamManager,
   type ConsumerConfig,
+  type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { createUser } from '@nats-io/jwt';
@@ -30,9 +32,14 @@ import {
   EVENT_STREAM,
   EVENT_SUBJECT_PREFIX,
   consumerName,
+  eventSubject,
   inboxPrefix,
+  parseEventSubject,
   subscriptionFilter,
 } from '../nats/subjects.js';
+import { DEAD_LETTER_PREFIX } from '../core/topic.js';
+import type { AgentRecord } from '../core/agent-record.js';
+import { randomUUID } from 'node:crypto';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import type { ConsumerStart, EventStoreGrant } from '../nats/grant.js';
 
@@ -64,13 +71,38 @@ export interface EventStoreOptions {
 }
 
 const NANOS_PER_MS = 1_000_000;
+/** The name prefix of the control plane's own short-lived consumers (reading dead letters). */
+const SCAN_PREFIX = 'scan-';
+
+/** What `DescribeEvents` answers (see control_plane.proto). */
+export interface EventStoreDescription {
+  stream: string;
+  messages: number;
+  bytes: number;
+  firstSequence: number;
+  lastSequence: number;
+  replicas: number;
+  leader: string;
+  topics: Array<{ topic: string; messages: number }>;
+  consumers: Array<{
+    consumer: string;
+    pattern: string;
+    group: string;
+    subscribers: string[];
+    pending: number;
+    ackPending: number;
+    redelivered: number;
+    deliveredSequence: number;
+    ackFloorSequence: number;
+  }>;
+}
 
 export class EventStore {
   readonly servers: string[];
   readonly serverIdentity: string;
   readonly maxDeliveries: number;
   readonly ackWaitMs: number;
-  private readonly ready: Promise<{ nc: NatsConnection; jsm: JetStreamManager }>;
+  private readonly ready: Promise<{ nc: NatsConnection; jsm: JetStreamManager; js: JetStreamClient }>;
   private closed = false;
   private nc: NatsConnection | undefined;
 
@@ -89,7 +121,7 @@ export class EventStore {
   }
 
   /** Connects (waiting for a first server as long as it takes) and makes sure the stream exists. */
-  private async open(): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+  private async open(): Promise<{ nc: NatsConnection; jsm: JetStreamManager; js: JetStreamClient }> {
     const admin = createUser();
     const adminJwt = await signNatsUser(this.options.authority, {
       name: this.options.identity.spiffeId.uri,
@@ -126,7 +158,7 @@ export class EventStore {
       { servers: this.servers, stream: EVENT_STREAM },
       'event store ready (NATS JetStream)',
     );
-    return { nc, jsm };
+    return { nc, jsm, js: jetstream(nc) };
   }
 
   /** Creates the stream unless it exists; a cluster still electing its leader is retried. */
@@ -226,7 +258,124 @@ export class EventStore {
     return (await this.available()).jsm;
   }
 
-  private async available(): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+  /**
+   * The stream, its topics and its consumers, each consumer with the registered subscribers it serves (`registry`:
+   * the agents, whose subscriptions name their consumers).
+   */
+  async describe(registry: Iterable<AgentRecord>): Promise<EventStoreDescription> {
+    const { jsm } = await this.available();
+    const info = await jsm.streams.info(EVENT_STREAM, { subjects_filter: '>' });
+    const topics = new Map<string, number>();
+    for (const [subject, count] of Object.entries(info.state.subjects ?? {})) {
+      const parsed = parseEventSubject(subject);
+      if (parsed) topics.set(parsed.topic, (topics.get(parsed.topic) ?? 0) + count);
+    }
+    const owners = new Map<string, { group: string; subscribers: string[] }>();
+    for (const record of registry) {
+      for (const subscription of record.spec.subscriptions) {
+        const name = consumerName(record.spiffeId, subscription);
+        const owner = owners.get(name) ?? { group: subscription.group, subscribers: [] };
+        owner.subscribers.push(record.spiffeId);
+        owners.set(name, owner);
+      }
+    }
+    const consumers: EventStoreDescription['consumers'] = [];
+    for await (const consumer of jsm.consumers.list(EVENT_STREAM)) {
+      const name = consumer.config.durable_name ?? consumer.name;
+      if (name.startsWith(SCAN_PREFIX)) continue;
+      const filter = consumer.config.filter_subject ?? '';
+      consumers.push({
+        consumer: name,
+        pattern: filter.startsWith(`${EVENT_SUBJECT_PREFIX}.*.`)
+          ? filter.slice(EVENT_SUBJECT_PREFIX.length + 3)
+          : filter,
+        group: owners.get(name)?.group ?? (name.startsWith('g-') ? '?' : ''),
+        subscribers: owners.get(name)?.subscribers ?? [],
+        pending: consumer.num_pending,
+        ackPending: consumer.num_ack_pending,
+        redelivered: consumer.num_redelivered,
+        deliveredSequence: consumer.delivered.stream_seq,
+        ackFloorSequence: consumer.ack_floor.stream_seq,
+      });
+    }
+    return {
+      stream: EVENT_STREAM,
+      messages: info.state.messages,
+      bytes: info.state.bytes,
+      firstSequence: info.state.first_seq,
+      lastSequence: info.state.last_seq,
+      replicas: info.config.num_replicas,
+      leader: info.cluster?.leader ?? '',
+      topics: [...topics]
+        .map(([topic, messages]) => ({ topic, messages }))
+        .sort((a, b) => a.topic.localeCompare(b.topic)),
+      consumers,
+    };
+  }
+
+  /**
+   * The newest `limit` dead letters (of `topic`'s events, or of every topic), oldest first, read with a consumer
+   * of its own that acknowledges nothing and is removed after (or, should the control plane stop, by NATS).
+   */
+  async deadLetters(topic: string, limit: number): Promise<Array<{ sequence: number; bytes: Uint8Array }>> {
+    const { jsm, js } = await this.available();
+    const filter = `${EVENT_SUBJECT_PREFIX}.*.${DEAD_LETTER_PREFIX}.${topic || '>'}`;
+    const name = `${SCAN_PREFIX}${randomUUID()}`;
+    await jsm.consumers.add(EVENT_STREAM, {
+      durable_name: name,
+      ack_policy: AckPolicy.None,
+      filter_subject: filter,
+      deliver_policy: DeliverPolicy.All,
+      inactive_threshold: 60_000 * NANOS_PER_MS,
+    });
+    const kept: Array<{ sequence: number; bytes: Uint8Array }> = [];
+    try {
+      const consumer = await js.consumers.get(EVENT_STREAM, name);
+      for (;;) {
+        const info = await consumer.info(true);
+        if (info.num_pending === 0) break;
+        const batch = await consumer.fetch({ max_messages: 500, expires: 5_000 });
+        let got = 0;
+        for await (const msg of batch) {
+          got += 1;
+          kept.push({ sequence: msg.seq, bytes: msg.data });
+          if (kept.length > limit) kept.shift();
+        }
+        if (got === 0) break;
+      }
+    } finally {
+      await jsm.consumers.delete(EVENT_STREAM, name).catch(() => undefined);
+    }
+    return kept;
+  }
+
+  /** The stored bytes and subject of the event at `sequence`; NOT_FOUND when there is none. */
+  async storedEvent(sequence: number): Promise<{ subject: string; bytes: Uint8Array }> {
+    const { jsm } = await this.available();
+    try {
+      const stored = await jsm.streams.getMessage(EVENT_STREAM, { seq: sequence });
+      if (!stored) throw new MeshError(Code.NOT_FOUND, `no event at sequence ${sequence} of the stream`);
+      return { subject: stored.subject, bytes: stored.data };
+    } catch (error) {
+      if (error instanceof MeshError) throw error;
+      throw new MeshError(
+        Code.NOT_FOUND,
+        `no event at sequence ${sequence} of the stream: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /**
+   * Stores `bytes` (an encoded event naming `publisher`) under that publisher's subject for `topic`: the control
+   * plane's replay of a dead letter for an administrator. `messageId` keeps a retried replay from storing twice.
+   */
+  async storeAs(publisher: string, topic: string, bytes: Uint8Array, messageId: string): Promise<number> {
+    const { js } = await this.available();
+    const ack = await js.publish(eventSubject(publisher, topic), bytes, { msgID: messageId });
+    return ack.seq;
+  }
+
+  private async available(): Promise<{ nc: NatsConnection; jsm: JetStreamManager; js: JetStreamClient }> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(

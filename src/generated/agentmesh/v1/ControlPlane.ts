@@ -5,6 +5,8 @@ import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AgentRecord as _agentmesh_v1_AgentRecord, AgentRecord__Output as _agentmesh_v1_AgentRecord__Output } from '../../agentmesh/v1/AgentRecord.js';
 import type { DeregisterRequest as _agentmesh_v1_DeregisterRequest, DeregisterRequest__Output as _agentmesh_v1_DeregisterRequest__Output } from '../../agentmesh/v1/DeregisterRequest.js';
 import type { DeregisterResponse as _agentmesh_v1_DeregisterResponse, DeregisterResponse__Output as _agentmesh_v1_DeregisterResponse__Output } from '../../agentmesh/v1/DeregisterResponse.js';
+import type { DescribeEventsRequest as _agentmesh_v1_DescribeEventsRequest, DescribeEventsRequest__Output as _agentmesh_v1_DescribeEventsRequest__Output } from '../../agentmesh/v1/DescribeEventsRequest.js';
+import type { DescribeEventsResponse as _agentmesh_v1_DescribeEventsResponse, DescribeEventsResponse__Output as _agentmesh_v1_DescribeEventsResponse__Output } from '../../agentmesh/v1/DescribeEventsResponse.js';
 import type { DiscoverRequest as _agentmesh_v1_DiscoverRequest, DiscoverRequest__Output as _agentmesh_v1_DiscoverRequest__Output } from '../../agentmesh/v1/DiscoverRequest.js';
 import type { DiscoverResponse as _agentmesh_v1_DiscoverResponse, DiscoverResponse__Output as _agentmesh_v1_DiscoverResponse__Output } from '../../agentmesh/v1/DiscoverResponse.js';
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from '../../agentmesh/v1/GetAgentRequest.js';
@@ -13,9 +15,13 @@ import type { GetEventStoreResponse as _agentmesh_v1_GetEventStoreResponse, GetE
 import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from '../../agentmesh/v1/GetPoliciesRequest.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from '../../agentmesh/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _agentmesh_v1_HeartbeatResponse, HeartbeatResponse__Output as _agentmesh_v1_HeartbeatResponse__Output } from '../../agentmesh/v1/HeartbeatResponse.js';
+import type { ListDeadLettersRequest as _agentmesh_v1_ListDeadLettersRequest, ListDeadLettersRequest__Output as _agentmesh_v1_ListDeadLettersRequest__Output } from '../../agentmesh/v1/ListDeadLettersRequest.js';
+import type { ListDeadLettersResponse as _agentmesh_v1_ListDeadLettersResponse, ListDeadLettersResponse__Output as _agentmesh_v1_ListDeadLettersResponse__Output } from '../../agentmesh/v1/ListDeadLettersResponse.js';
 import type { PolicySet as _agentmesh_v1_PolicySet, PolicySet__Output as _agentmesh_v1_PolicySet__Output } from '../../agentmesh/v1/PolicySet.js';
 import type { RegisterRequest as _agentmesh_v1_RegisterRequest, RegisterRequest__Output as _agentmesh_v1_RegisterRequest__Output } from '../../agentmesh/v1/RegisterRequest.js';
 import type { RegisterResponse as _agentmesh_v1_RegisterResponse, RegisterResponse__Output as _agentmesh_v1_RegisterResponse__Output } from '../../agentmesh/v1/RegisterResponse.js';
+import type { ReplayDeadLetterRequest as _agentmesh_v1_ReplayDeadLetterRequest, ReplayDeadLetterRequest__Output as _agentmesh_v1_ReplayDeadLetterRequest__Output } from '../../agentmesh/v1/ReplayDeadLetterRequest.js';
+import type { ReplayDeadLetterResponse as _agentmesh_v1_ReplayDeadLetterResponse, ReplayDeadLetterResponse__Output as _agentmesh_v1_ReplayDeadLetterResponse__Output } from '../../agentmesh/v1/ReplayDeadLetterResponse.js';
 import type { SignCertificateRequest as _agentmesh_v1_SignCertificateRequest, SignCertificateRequest__Output as _agentmesh_v1_SignCertificateRequest__Output } from '../../agentmesh/v1/SignCertificateRequest.js';
 import type { SignCertificateResponse as _agentmesh_v1_SignCertificateResponse, SignCertificateResponse__Output as _agentmesh_v1_SignCertificateResponse__Output } from '../../agentmesh/v1/SignCertificateResponse.js';
 import type { WatchEvent as _agentmesh_v1_WatchEvent, WatchEvent__Output as _agentmesh_v1_WatchEvent__Output } from '../../agentmesh/v1/WatchEvent.js';
@@ -36,6 +42,25 @@ export interface ControlPlaneClient extends grpc.Client {
   deregister(argument: _agentmesh_v1_DeregisterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_DeregisterResponse__Output>): grpc.ClientUnaryCall;
   deregister(argument: _agentmesh_v1_DeregisterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_DeregisterResponse__Output>): grpc.ClientUnaryCall;
   deregister(argument: _agentmesh_v1_DeregisterRequest, callback: grpc.requestCallback<_agentmesh_v1_DeregisterResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The event store's state for operators: the stream, its topics, and each subscription's consumer with its
+   * lag. Only the control plane's own identity and its administrators may call it (PERMISSION_DENIED otherwise).
+   * Errors: FAILED_PRECONDITION when the mesh has no event store (brokerless); UNAVAILABLE when NATS is unreachable.
+   */
+  DescribeEvents(argument: _agentmesh_v1_DescribeEventsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_DescribeEventsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeEvents(argument: _agentmesh_v1_DescribeEventsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_DescribeEventsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeEvents(argument: _agentmesh_v1_DescribeEventsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_DescribeEventsResponse__Output>): grpc.ClientUnaryCall;
+  DescribeEvents(argument: _agentmesh_v1_DescribeEventsRequest, callback: grpc.requestCallback<_agentmesh_v1_DescribeEventsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The event store's state for operators: the stream, its topics, and each subscription's consumer with its
+   * lag. Only the control plane's own identity and its administrators may call it (PERMISSION_DENIED otherwise).
+   * Errors: FAILED_PRECONDITION when the mesh has no event store (brokerless); UNAVAILABLE when NATS is unreachable.
+   */
+  describeEvents(argument: _agentmesh_v1_DescribeEventsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_DescribeEventsResponse__Output>): grpc.ClientUnaryCall;
+  describeEvents(argument: _agentmesh_v1_DescribeEventsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_DescribeEventsResponse__Output>): grpc.ClientUnaryCall;
+  describeEvents(argument: _agentmesh_v1_DescribeEventsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_DescribeEventsResponse__Output>): grpc.ClientUnaryCall;
+  describeEvents(argument: _agentmesh_v1_DescribeEventsRequest, callback: grpc.requestCallback<_agentmesh_v1_DescribeEventsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Finds registered agents that match every given filter.
@@ -135,6 +160,27 @@ export interface ControlPlaneClient extends grpc.Client {
   heartbeat(argument: _agentmesh_v1_HeartbeatRequest, callback: grpc.requestCallback<_agentmesh_v1_HeartbeatResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Lists the dead letters kept in the event store, newest last, and replays one: its original event is published
+   * again to its topic, by the caller (every subscription of the topic receives it: handlers recognize a
+   * redelivery by the event id, which is the original's). Administrators only, as DescribeEvents.
+   * Errors: FAILED_PRECONDITION without an event store; NOT_FOUND for a sequence that is not a dead letter.
+   */
+  ListDeadLetters(argument: _agentmesh_v1_ListDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ListDeadLetters(argument: _agentmesh_v1_ListDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ListDeadLetters(argument: _agentmesh_v1_ListDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ListDeadLetters(argument: _agentmesh_v1_ListDeadLettersRequest, callback: grpc.requestCallback<_agentmesh_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Lists the dead letters kept in the event store, newest last, and replays one: its original event is published
+   * again to its topic, by the caller (every subscription of the topic receives it: handlers recognize a
+   * redelivery by the event id, which is the original's). Administrators only, as DescribeEvents.
+   * Errors: FAILED_PRECONDITION without an event store; NOT_FOUND for a sequence that is not a dead letter.
+   */
+  listDeadLetters(argument: _agentmesh_v1_ListDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  listDeadLetters(argument: _agentmesh_v1_ListDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  listDeadLetters(argument: _agentmesh_v1_ListDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  listDeadLetters(argument: _agentmesh_v1_ListDeadLettersRequest, callback: grpc.requestCallback<_agentmesh_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Adds the caller's agent to the registry (or replaces its previous registration) and starts its lease.
    * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name
    * or when the policies do not allow one of `spec.subscriptions`.
@@ -152,6 +198,15 @@ export interface ControlPlaneClient extends grpc.Client {
   register(argument: _agentmesh_v1_RegisterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
   register(argument: _agentmesh_v1_RegisterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
   register(argument: _agentmesh_v1_RegisterRequest, callback: grpc.requestCallback<_agentmesh_v1_RegisterResponse__Output>): grpc.ClientUnaryCall;
+  
+  ReplayDeadLetter(argument: _agentmesh_v1_ReplayDeadLetterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ReplayDeadLetterResponse__Output>): grpc.ClientUnaryCall;
+  ReplayDeadLetter(argument: _agentmesh_v1_ReplayDeadLetterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_ReplayDeadLetterResponse__Output>): grpc.ClientUnaryCall;
+  ReplayDeadLetter(argument: _agentmesh_v1_ReplayDeadLetterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ReplayDeadLetterResponse__Output>): grpc.ClientUnaryCall;
+  ReplayDeadLetter(argument: _agentmesh_v1_ReplayDeadLetterRequest, callback: grpc.requestCallback<_agentmesh_v1_ReplayDeadLetterResponse__Output>): grpc.ClientUnaryCall;
+  replayDeadLetter(argument: _agentmesh_v1_ReplayDeadLetterRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ReplayDeadLetterResponse__Output>): grpc.ClientUnaryCall;
+  replayDeadLetter(argument: _agentmesh_v1_ReplayDeadLetterRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_ReplayDeadLetterResponse__Output>): grpc.ClientUnaryCall;
+  replayDeadLetter(argument: _agentmesh_v1_ReplayDeadLetterRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ReplayDeadLetterResponse__Output>): grpc.ClientUnaryCall;
+  replayDeadLetter(argument: _agentmesh_v1_ReplayDeadLetterRequest, callback: grpc.requestCallback<_agentmesh_v1_ReplayDeadLetterResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * Replaces the authorization policies; every watcher receives them. Only the control plane's own identity and
@@ -217,6 +272,13 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   Deregister: grpc.handleUnaryCall<_agentmesh_v1_DeregisterRequest__Output, _agentmesh_v1_DeregisterResponse>;
   
   /**
+   * The event store's state for operators: the stream, its topics, and each subscription's consumer with its
+   * lag. Only the control plane's own identity and its administrators may call it (PERMISSION_DENIED otherwise).
+   * Errors: FAILED_PRECONDITION when the mesh has no event store (brokerless); UNAVAILABLE when NATS is unreachable.
+   */
+  DescribeEvents: grpc.handleUnaryCall<_agentmesh_v1_DescribeEventsRequest__Output, _agentmesh_v1_DescribeEventsResponse>;
+  
+  /**
    * Finds registered agents that match every given filter.
    * Errors: INVALID_ARGUMENT for a malformed label selector.
    */
@@ -253,11 +315,21 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   Heartbeat: grpc.handleUnaryCall<_agentmesh_v1_HeartbeatRequest__Output, _agentmesh_v1_HeartbeatResponse>;
   
   /**
+   * Lists the dead letters kept in the event store, newest last, and replays one: its original event is published
+   * again to its topic, by the caller (every subscription of the topic receives it: handlers recognize a
+   * redelivery by the event id, which is the original's). Administrators only, as DescribeEvents.
+   * Errors: FAILED_PRECONDITION without an event store; NOT_FOUND for a sequence that is not a dead letter.
+   */
+  ListDeadLetters: grpc.handleUnaryCall<_agentmesh_v1_ListDeadLettersRequest__Output, _agentmesh_v1_ListDeadLettersResponse>;
+  
+  /**
    * Adds the caller's agent to the registry (or replaces its previous registration) and starts its lease.
    * Errors: INVALID_ARGUMENT for a malformed spec, PERMISSION_DENIED when `spec.name` is not the caller's own name
    * or when the policies do not allow one of `spec.subscriptions`.
    */
   Register: grpc.handleUnaryCall<_agentmesh_v1_RegisterRequest__Output, _agentmesh_v1_RegisterResponse>;
+  
+  ReplayDeadLetter: grpc.handleUnaryCall<_agentmesh_v1_ReplayDeadLetterRequest__Output, _agentmesh_v1_ReplayDeadLetterResponse>;
   
   /**
    * Replaces the authorization policies; every watcher receives them. Only the control plane's own identity and
@@ -285,12 +357,15 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
 
 export interface ControlPlaneDefinition extends grpc.ServiceDefinition {
   Deregister: MethodDefinition<_agentmesh_v1_DeregisterRequest, _agentmesh_v1_DeregisterResponse, _agentmesh_v1_DeregisterRequest__Output, _agentmesh_v1_DeregisterResponse__Output>
+  DescribeEvents: MethodDefinition<_agentmesh_v1_DescribeEventsRequest, _agentmesh_v1_DescribeEventsResponse, _agentmesh_v1_DescribeEventsRequest__Output, _agentmesh_v1_DescribeEventsResponse__Output>
   Discover: MethodDefinition<_agentmesh_v1_DiscoverRequest, _agentmesh_v1_DiscoverResponse, _agentmesh_v1_DiscoverRequest__Output, _agentmesh_v1_DiscoverResponse__Output>
   GetAgent: MethodDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_AgentRecord, _agentmesh_v1_GetAgentRequest__Output, _agentmesh_v1_AgentRecord__Output>
   GetEventStore: MethodDefinition<_agentmesh_v1_GetEventStoreRequest, _agentmesh_v1_GetEventStoreResponse, _agentmesh_v1_GetEventStoreRequest__Output, _agentmesh_v1_GetEventStoreResponse__Output>
   GetPolicies: MethodDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_PolicySet, _agentmesh_v1_GetPoliciesRequest__Output, _agentmesh_v1_PolicySet__Output>
   Heartbeat: MethodDefinition<_agentmesh_v1_HeartbeatRequest, _agentmesh_v1_HeartbeatResponse, _agentmesh_v1_HeartbeatRequest__Output, _agentmesh_v1_HeartbeatResponse__Output>
+  ListDeadLetters: MethodDefinition<_agentmesh_v1_ListDeadLettersRequest, _agentmesh_v1_ListDeadLettersResponse, _agentmesh_v1_ListDeadLettersRequest__Output, _agentmesh_v1_ListDeadLettersResponse__Output>
   Register: MethodDefinition<_agentmesh_v1_RegisterRequest, _agentmesh_v1_RegisterResponse, _agentmesh_v1_RegisterRequest__Output, _agentmesh_v1_RegisterResponse__Output>
+  ReplayDeadLetter: MethodDefinition<_agentmesh_v1_ReplayDeadLetterRequest, _agentmesh_v1_ReplayDeadLetterResponse, _agentmesh_v1_ReplayDeadLetterRequest__Output, _agentmesh_v1_ReplayDeadLetterResponse__Output>
   SetPolicies: MethodDefinition<_agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet, _agentmesh_v1_PolicySet__Output, _agentmesh_v1_PolicySet__Output>
   SignCertificate: MethodDefinition<_agentmesh_v1_SignCertificateRequest, _agentmesh_v1_SignCertificateResponse, _agentmesh_v1_SignCertificateRequest__Output, _agentmesh_v1_SignCertificateResponse__Output>
   Watch: MethodDefinition<_agentmesh_v1_WatchRequest, _agentmesh_v1_WatchEvent, _agentmesh_v1_WatchRequest__Output, _agentmesh_v1_WatchEvent__Output>

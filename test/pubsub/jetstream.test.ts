@@ -1,0 +1,231 @@
+import { createUser } from '@nats-io/jwt';
+import { jetstream } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
+import type { SubscriptionOptions } from '../../src/agent/agent-options.js';
+import { Code, type MeshError } from '../../src/core/errors.js';
+import { encodeEvent } from '../../src/pubsub/delivery-codec.js';
+import { eventToWire, type ReceivedEvent } from '../../src/pubsub/event.js';
+import { connectToEventStore } from '../../src/nats/nats-connection.js';
+import { EVENT_STREAM, eventSubject } from '../../src/nats/subjects.js';
+import { natsBinary, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
+import { makeCertsDir } from '../helpers/processes.js';
+import { conventionalType } from '../helpers/test-ca.js';
+import { collector, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * Durable events, in process, on a real three-node NATS cluster configured as `agent-mesh ca nats` configures one
+ * (operator JWTs, TLS from the mesh CA): what a publish promises, what handlers' outcomes do, per-key order, and what
+ * NATS itself refuses an agent that talks to it directly.
+ */
+describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
+  let certs: { dir: string; remove(): Promise<void> };
+  let nats: NatsCluster;
+  let mesh: TestMesh;
+  const agents: RunningAgent[] = [];
+
+  const agent = async (name: string, subscriptions: SubscriptionOptions[] = []) => {
+    const started = await startAgent({
+      identity: await mesh.identity(name),
+      controlPlane: mesh.controlPlane.address,
+      type: conventionalType(name),
+      subscriptions,
+      publisher: { backoffMs: 20, maxBackoffMs: 200 },
+    });
+    agents.push(started);
+    return started;
+  };
+
+  beforeAll(async () => {
+    certs = await makeCertsDir();
+    nats = await startNatsCluster({ size: 3, certsDir: certs.dir });
+    mesh = await startTestMesh({ certsDir: certs.dir, events: { servers: nats.urls } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(agents.map((a) => a.drain(0)));
+    await mesh?.close();
+    await nats?.stop();
+    await certs?.remove();
+  });
+
+  it('accepts a publish once a replicated stream stored it, and stores a retried publish once', async () => {
+    const seen = collector<ReceivedEvent>();
+    await agent('ledger-1', [{ pattern: 'payments.*', handler: (event) => void seen.push(event) }]);
+    const source = await agent('till-1');
+    expect(source.durableEvents).toBeDefined();
+
+    const first = await source.publish('payments.made', { amount: 3 }, { eventId: 'payment-1' });
+    const again = await source.publish('payments.made', { amount: 3 }, { eventId: 'payment-1' });
+    expect(first).toMatchObject({ eventId: 'payment-1', accepted: true, subscriptions: 1, duplicate: false });
+    expect(again).toMatchObject({ eventId: 'payment-1', sequence: first.sequence, duplicate: true });
+
+    const event = await seen.next((e) => e.id === 'payment-1');
+    expect(event).toMatchObject({
+      topic: 'payments.made',
+      publisher: source.identity.spiffeId.uri,
+      attempt: 1,
+      context: { chain: [source.identity.spiffeId.uri] },
+    });
+    expect(JSON.parse(event.payload.toString())).toEqual({ amount: 3 });
+    const stream = await (await mesh.controlPlane.eventStore!.manager()).streams.info(EVENT_STREAM);
+    expect(stream.config.num_replicas).toBe(3);
+    expect(stream.cluster?.replicas?.length).toBe(2);
+  });
+
+  it('redelivers on retry, dead-letters a drop and an event out of attempts, with the reason', async () => {
+    const letters = collector<ReceivedEvent>();
+    const attempts = new Map<string, number>();
+    await agent('auditor-1', [
+      { pattern: 'dead-letter.jobs.>', handler: (event) => void letters.push(event) },
+    ]);
+    await agent('runner-1', [
+      {
+        pattern: 'jobs.*',
+        handler: (event) => {
+          attempts.set(event.id, event.attempt);
+          if (event.topic === 'jobs.flaky' && event.attempt < 3) return { outcome: 'retry', afterMs: 10 };
+          if (event.topic === 'jobs.poison') return { outcome: 'drop', reason: 'cannot parse the job' };
+          if (event.topic === 'jobs.broken') throw new Error('the job crashed its handler');
+          return undefined;
+        },
+      },
+    ]);
+    const source = await agent('scheduler-1');
+    const flaky = await source.publish('jobs.flaky', 'f');
+    const poison = await source.publish('jobs.poison', 'p');
+    const broken = await source.publish('jobs.broken', 'b');
+
+    const dropped = await letters.next((e) => e.deadLetter?.originalEventId === poison.eventId);
+    expect(dropped).toMatchObject({
+      topic: 'dead-letter.jobs.poison',
+      deadLetter: {
+        reason: 'cannot parse the job',
+        attempts: 1,
+        pattern: 'jobs.*',
+        originalTopic: 'jobs.poison',
+      },
+    });
+    const exhausted = await letters.next((e) => e.deadLetter?.originalEventId === broken.eventId);
+    expect(exhausted.deadLetter).toMatchObject({ reason: 'the job crashed its handler', attempts: 5 });
+    expect(attempts.get(broken.eventId)).toBe(5);
+    await until(() => attempts.get(flaky.eventId) === 3, 'the flaky job handled on its third attempt');
+    expect(letters.items.some((e) => e.deadLetter?.originalEventId === flaky.eventId)).toBe(false);
+  });
+
+  it("keeps each key's events in publish order through a redelivery, without holding up other keys", async () => {
+    const handled: string[] = [];
+    const tried = new Set<string>();
+    await agent('bookkeeper-1', [
+      {
+        pattern: 'entries.*',
+        handler: (event) => {
+          const text = event.payload.toString();
+          // The first event of key a fails once: the key's later events must wait for its redelivery.
+          if (text === 'a0' && !tried.has(text)) {
+            tried.add(text);
+            return { outcome: 'retry', afterMs: 50 };
+          }
+          handled.push(text);
+          return undefined;
+        },
+      },
+    ]);
+    const source = await agent('cashier-1');
+    for (let i = 0; i < 5; i += 1) {
+      await source.publish('entries.posted', `a${i}`, { key: 'a' });
+      await source.publish('entries.posted', `b${i}`, { key: 'b' });
+    }
+    await until(() => handled.length === 10, 'every entry handled');
+    expect(handled.filter((t) => t.startsWith('a'))).toEqual(['a0', 'a1', 'a2', 'a3', 'a4']);
+    expect(handled.filter((t) => t.startsWith('b'))).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+    // Key b went on while key a waited for its redelivery.
+    expect(handled.indexOf('b1')).toBeLessThan(handled.indexOf('a0'));
+  });
+
+  it('refuses, on NATS itself, a forged publisher, a refused topic and reading what is not yours', async () => {
+    const admin = await mesh.client('control-plane');
+    const watched = collector<ReceivedEvent>();
+    const vault = await agent('vault-1', [{ pattern: 'vault.>', handler: (e) => void watched.push(e) }]);
+    const rogue = await agent('rogue-1');
+    await admin.setPolicies({
+      defaultEffect: 'allow',
+      rules: [
+        {
+          id: 'no-rogue-vault',
+          effect: 'deny',
+          actions: ['publish'],
+          callers: [rogue.identity.spiffeId.uri],
+          callerTypes: [],
+          targetTypes: [],
+          methods: [],
+          topics: ['vault.open'],
+        },
+      ],
+    });
+    await until(() => rogue.cache.policies.rules.length === 1, 'the policies reach the rogue');
+    const refused = (await rogue.publish('vault.open', 'x').catch((e: unknown) => e)) as MeshError;
+    expect(refused.code).toBe(Code.PERMISSION_DENIED);
+
+    // The rogue skips the mesh's library and talks to NATS with its own, valid credentials.
+    const key = createUser();
+    const client = await mesh.client('rogue-1');
+    const grant = (await client.getEventStore({ userPublicKey: key.getPublicKey() }))!;
+    const nc = await connectToEventStore({
+      identity: rogue.identity,
+      servers: grant.servers,
+      serverIdentity: grant.serverIdentity,
+      credentials: () => ({ jwt: grant.userJwt, seed: key.getSeed() }),
+      inboxPrefix: grant.inboxPrefix,
+      name: 'rogue',
+    });
+    try {
+      const js = jetstream(nc, { timeout: 5_000 });
+      const bytes = (publisher: string, topic: string) =>
+        encodeEvent(
+          eventToWire({
+            id: `forged-${topic}`,
+            topic,
+            publisher,
+            publishedAt: Date.now(),
+            payload: Buffer.from('forged'),
+            contentType: 'text/plain',
+            key: '',
+            context: { chain: [] },
+          }),
+        );
+      const vaultUri = vault.identity.spiffeId.uri;
+      const rogueUri = rogue.identity.spiffeId.uri;
+      // Under the vault's own subject: NATS refuses (the rogue may publish only under its own).
+      await expect(
+        js.publish(eventSubject(vaultUri, 'vault.open'), bytes(vaultUri, 'vault.open')),
+      ).rejects.toThrow(/permission/i);
+      // Under its own subject, to a topic the policies refuse it: NATS refuses too.
+      await expect(
+        js.publish(eventSubject(rogueUri, 'vault.open'), bytes(rogueUri, 'vault.open')),
+      ).rejects.toThrow(/permission/i);
+      // Reading the stream's subjects directly, or another identity's consumer: refused.
+      const sniff = nc.subscribe('am.ev.>');
+      const closed = sniff.closed.then(
+        (error) => String(error ?? 'closed without an error'),
+        (error: unknown) => String(error),
+      );
+      expect(await closed).toMatch(/permission/i);
+      const vaultConsumer = vault.durableEvents!.grant.consumers[0]!.consumer;
+      await expect(
+        js.consumers.get(EVENT_STREAM, vaultConsumer).then((c) => c.next({ expires: 1_000 })),
+      ).rejects.toThrow(/permission/i);
+      // Its own subject and an allowed topic, but naming the vault as publisher inside: stored, never handled.
+      await js.publish(eventSubject(rogueUri, 'vault.audit'), bytes(vaultUri, 'vault.audit'));
+    } finally {
+      await nc.close();
+      await admin.setPolicies({ defaultEffect: 'allow', rules: [] });
+    }
+    await until(() => vault.cache.policies.rules.length === 0, 'the policies reset');
+    const honest = await agent('clerk-1');
+    const report = await honest.publish('vault.audit', 'honest');
+    await watched.next((e) => e.id === report.eventId);
+    expect(watched.items.map((e) => e.payload.toString())).toEqual(['honest']);
+  });
+});
