@@ -4,7 +4,7 @@ import type { CallContext } from '../core/call-context.js';
 import type { InvokeRequest__Output } from '../generated/agentmesh/v1/InvokeRequest.js';
 import type { InvokeResponse } from '../generated/agentmesh/v1/InvokeResponse.js';
 import type { Logger } from '../observability/logger.js';
-import { DELIVER_EVENTS_SERVER_CODEC } from '../pubsub/delivery-codec.js';
+import { DELIVER_EVENTS_SERVER_CODEC } from '../transport/delivery-codec.js';
 import type { SubscriptionSet } from '../pubsub/subscriber.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { loadMeshProtos } from '../transport/protos.js';

@@ -1,16 +1,16 @@
 import { agentCard, toA2aAgentCard } from '../core/agent-card.js';
 import { Command } from 'commander';
 import type { AgentRecord } from '../core/agent-record.js';
-import { ControlPlaneClient } from '../control-plane/client.js';
 import { formatDuration } from '../core/duration.js';
 import { Code, MeshError } from '../core/errors.js';
 import {
-  connectedIdentity,
   labelSelectorArgument,
   withClientOptions,
+  withControlPlane,
   type ClientFlags,
 } from './client-options.js';
 import { collect, nonEmptyArgument } from './run.js';
+import { formatTable } from './table.js';
 
 interface ListFlags extends ClientFlags {
   type?: string;
@@ -84,20 +84,6 @@ export function agentDocument(record: AgentRecord): AgentDocument {
   };
 }
 
-/** Runs `use` with a control-plane client for the flags' identity, after checking that the control plane answers. */
-async function withControlPlane<T>(
-  flags: ClientFlags,
-  use: (client: ControlPlaneClient) => Promise<T>,
-): Promise<T> {
-  const identity = await connectedIdentity(flags);
-  const client = new ControlPlaneClient({ address: flags.controlPlane, identity });
-  try {
-    return await use(client);
-  } finally {
-    client.close();
-  }
-}
-
 /** Time left, short enough for a table: `in 14s`, `in 4m05s`, `in 2h10m`, or `expired`. */
 function timeLeft(until: number, now: number): string {
   const seconds = Math.ceil((until - now) / 1_000);
@@ -106,16 +92,6 @@ function timeLeft(until: number, now: number): string {
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `in ${minutes}m${String(seconds % 60).padStart(2, '0')}s`;
   return `in ${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
-function formatTable(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows
-    .map((row) =>
-      row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '),
-    )
-    .join('\n');
 }
 
 function agentTable(records: AgentRecord[], now: number): string {

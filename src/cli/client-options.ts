@@ -96,3 +96,17 @@ export function labelSelectorArgument(value: string): string {
   if (!parsed.ok) throw new InvalidArgumentError(parsed.error.message);
   return value;
 }
+
+/** Runs `use` with a control-plane client for the flags' identity, after checking that the control plane answers. */
+export async function withControlPlane<T>(
+  flags: ClientFlags,
+  use: (client: ControlPlaneClient) => Promise<T>,
+): Promise<T> {
+  const identity = await connectedIdentity(flags);
+  const client = new ControlPlaneClient({ address: flags.controlPlane, identity });
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}

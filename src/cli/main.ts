@@ -2,6 +2,7 @@
 /** The `agent-mesh` command. */
 import { Command } from 'commander';
 import { createAgentsCommand } from './agents-command.js';
+import { createEventsCommand } from './events-command.js';
 import { createCaCommand } from './ca-command.js';
 import { createCallCommand } from './call-command.js';
 import { createControlPlaneCommand } from './control-plane-command.js';
@@ -22,6 +23,7 @@ export function createProgram(): Command {
     .addCommand(createControlPlaneCommand())
     .addCommand(createPublishCommand())
     .addCommand(createSubscribeCommand())
+    .addCommand(createEventsCommand())
     .addCommand(createAgentsCommand())
     .addCommand(createCallCommand())
     .addCommand(createUpCommand())

@@ -3,6 +3,10 @@ import type { AgentRecord, AgentSpec, LoadReport } from '../core/agent-record.js
 import { Code, type MeshError } from '../core/errors.js';
 import type { ConsumerStart, EventStoreGrant } from '../nats/grant.js';
 import type { GetEventStoreResponse__Output } from '../generated/agentmesh/v1/GetEventStoreResponse.js';
+import type { DescribeEventsResponse__Output } from '../generated/agentmesh/v1/DescribeEventsResponse.js';
+import type { ListDeadLettersResponse__Output } from '../generated/agentmesh/v1/ListDeadLettersResponse.js';
+import type { Event__Output } from '../generated/agentmesh/v1/Event.js';
+import type { EventStoreDescription } from './event-store.js';
 import type { PolicySet } from '../core/policy.js';
 import { identitySpiffeId, CONTROL_PLANE_NAME } from '../core/spiffe-id.js';
 import type { ControlPlaneClient as ControlPlaneStub } from '../generated/agentmesh/v1/ControlPlane.js';
@@ -242,6 +246,52 @@ export class ControlPlaneClient {
       maxDeliveries: response.maxDeliveries,
       ackWaitMs: Number(response.ackWaitMs),
     };
+  }
+
+  /** The event store's stream, topics and consumers (administrators only; see `DescribeEvents`). */
+  async describeEvents(): Promise<EventStoreDescription> {
+    const r = await this.unary<DescribeEventsResponse__Output>((stub, done, call) =>
+      stub.DescribeEvents({}, call, done as never),
+    );
+    return {
+      stream: r.stream,
+      messages: Number(r.messages),
+      bytes: Number(r.bytes),
+      firstSequence: Number(r.firstSequence),
+      lastSequence: Number(r.lastSequence),
+      replicas: r.replicas,
+      leader: r.leader,
+      topics: r.topics.map((t) => ({ topic: t.topic, messages: Number(t.messages) })),
+      consumers: r.consumers.map((c) => ({
+        consumer: c.consumer,
+        pattern: c.pattern,
+        group: c.group,
+        subscribers: c.subscribers,
+        pending: Number(c.pending),
+        ackPending: Number(c.ackPending),
+        redelivered: Number(c.redelivered),
+        deliveredSequence: Number(c.deliveredSequence),
+        ackFloorSequence: Number(c.ackFloorSequence),
+      })),
+    };
+  }
+
+  /** The newest dead letters in the event store, oldest first, as wire events (administrators only). */
+  async listDeadLetters(
+    request: { topic?: string; limit?: number } = {},
+  ): Promise<Array<{ sequence: number; event: Event__Output }>> {
+    const r = await this.unary<ListDeadLettersResponse__Output>((stub, done, call) =>
+      stub.ListDeadLetters({ topic: request.topic ?? '', limit: request.limit ?? 0 }, call, done as never),
+    );
+    return r.deadLetters.flatMap((d) => (d.event ? [{ sequence: Number(d.sequence), event: d.event }] : []));
+  }
+
+  /** Publishes a dead letter's original event again (administrators only). */
+  async replayDeadLetter(sequence: number): Promise<{ eventId: string; sequence: number; topic: string }> {
+    const r = await this.unary<{ eventId: string; sequence: number; topic: string }>((stub, done, call) =>
+      stub.ReplayDeadLetter({ sequence }, call, done as never),
+    );
+    return { eventId: r.eventId, sequence: Number(r.sequence), topic: r.topic };
   }
 
   /**

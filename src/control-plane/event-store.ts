@@ -334,7 +334,8 @@ export class EventStore {
       for (;;) {
         const info = await consumer.info(true);
         if (info.num_pending === 0) break;
-        const batch = await consumer.fetch({ max_messages: 500, expires: 5_000 });
+        // As many as are there (up to 500): a fetch for more would wait out its expiry for them.
+        const batch = await consumer.fetch({ max_messages: Math.min(500, info.num_pending), expires: 5_000 });
         let got = 0;
         for await (const msg of batch) {
           got += 1;

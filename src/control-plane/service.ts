@@ -27,6 +27,11 @@ import { parseLabelSelector } from '../core/label-selector.js';
 import { entitledTypes, isRevoked, revokedRefusal } from '../core/policy.js';
 import { validateStarts, type EventStore } from './event-store.js';
 import type { GetEventStoreRequest__Output } from '../generated/agentmesh/v1/GetEventStoreRequest.js';
+import type { ListDeadLettersRequest__Output } from '../generated/agentmesh/v1/ListDeadLettersRequest.js';
+import type { ReplayDeadLetterRequest__Output } from '../generated/agentmesh/v1/ReplayDeadLetterRequest.js';
+import { DEAD_LETTER_PREFIX, validateTopic } from '../core/topic.js';
+import { parseEventSubject } from '../nats/subjects.js';
+import { decodeEvent, encodeEvent } from '../transport/delivery-codec.js';
 import { RequestLimiter, type RequestLimitSettings } from './request-limits.js';
 import { observeSafely, type ControlPlaneServiceObserver } from './service-observer.js';
 import { WatchStreams, type WatchStreamOptions } from './watch-stream.js';
@@ -133,6 +138,24 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
     const id = peerIdentity(call, options.identity);
     const ours = id.trustDomain === options.identity.spiffeId.trustDomain;
     return { id: id.uri, name: ours ? identityNameOf(id) : undefined, agentTypes: id.agentTypes };
+  };
+
+  /** The event store, for an administrator's call; PERMISSION_DENIED for anyone else. */
+  const administeredStore = (call: grpc.ServerUnaryCall<unknown, unknown>): EventStore => {
+    const who = caller(call);
+    if (!admins.has(who.id)) {
+      throw new MeshError(
+        Code.PERMISSION_DENIED,
+        `${quote(who.id)} may not read or replay the event store: only the control plane and its administrators may`,
+      );
+    }
+    if (!options.eventStore) {
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        'this mesh keeps no events (brokerless): start the control plane with --events to keep them on NATS JetStream',
+      );
+    }
+    return options.eventStore;
   };
 
   const signCertificate = createCertificateSigner({
@@ -263,6 +286,66 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
       });
       return { mode: 'EVENT_STORE_MODE_JETSTREAM', ...grant, expiresAtUnixMs: grant.expiresAt };
     }),
+
+    DescribeEvents: unary<unknown, unknown>('DescribeEvents', async (_request, call) => {
+      const store = administeredStore(call);
+      const description = await store.describe(state.registry.all());
+      return description;
+    }),
+
+    ListDeadLetters: unary<ListDeadLettersRequest__Output, unknown>(
+      'ListDeadLetters',
+      async (request, call) => {
+        const store = administeredStore(call);
+        if (request.topic) {
+          const topic = validateTopic(request.topic);
+          if (!topic.ok) throw topic.error;
+        }
+        const limit = Math.min(request.limit || 100, 1_000);
+        const letters = await store.deadLetters(request.topic, limit);
+        return {
+          deadLetters: letters.map((letter) => ({
+            sequence: letter.sequence,
+            event: decodeEvent(Buffer.from(letter.bytes)),
+          })),
+        };
+      },
+    ),
+
+    ReplayDeadLetter: unary<ReplayDeadLetterRequest__Output, unknown>(
+      'ReplayDeadLetter',
+      async (request, call) => {
+        const store = administeredStore(call);
+        const who = caller(call);
+        const sequence = Number(request.sequence);
+        const stored = await store.storedEvent(sequence);
+        const letter = decodeEvent(Buffer.from(stored.bytes));
+        const info = letter.deadLetter;
+        if (!parseEventSubject(stored.subject)?.topic.startsWith(`${DEAD_LETTER_PREFIX}.`) || !info) {
+          throw new MeshError(Code.NOT_FOUND, `the event at sequence ${sequence} is not a dead letter`);
+        }
+        // The original event again, published by the administrator who replays it: its id stays the original's, so
+        // handlers recognize it; the stream's message id is the replay's own, so the duplicate window keeps it.
+        const replayed = {
+          ...letter,
+          id: info.originalEventId,
+          topic: info.originalTopic,
+          publisher: who.id,
+          deadLetter: null,
+        };
+        const newSequence = await store.storeAs(
+          who.id,
+          replayed.topic,
+          encodeEvent(replayed),
+          `${info.originalEventId}~replay-${sequence}`,
+        );
+        logger.info(
+          { by: who.id, sequence, eventId: replayed.id, topic: replayed.topic },
+          'dead letter replayed',
+        );
+        return { eventId: replayed.id, sequence: newSequence, topic: replayed.topic };
+      },
+    ),
 
     Watch: (call: grpc.ServerWritableStream<WatchRequest__Output, Buffer>) => {
       let who: string;

@@ -10,7 +10,7 @@ import {
   serializeDeliveryBatch,
   type AckAnswer,
   type EncodedDelivery,
-} from './delivery-codec.js';
+} from '../transport/delivery-codec.js';
 
 /** The most deliveries written in one `EventDeliveryBatch`. */
 export const MAX_BATCH = 512;

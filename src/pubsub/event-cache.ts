@@ -1,4 +1,4 @@
-import { decodeEvent } from './delivery-codec.js';
+import { decodeEvent } from '../transport/delivery-codec.js';
 import { eventFromWire, validateEvent, type MeshEvent } from './event.js';
 
 /** An event as received, decoded once and checked once: what every delivery of the same bytes shares. */

@@ -29,4 +29,4 @@ export { SubscriptionSet } from './subscriber.js';
 export type { SubscriptionSetOptions } from './subscriber.js';
 export { CheckedEvents } from './event-cache.js';
 export type { CheckedEvent, CheckedEventsOptions } from './event-cache.js';
-export type { AckAnswer, WireDelivery } from './delivery-codec.js';
+export type { AckAnswer, WireDelivery } from '../transport/delivery-codec.js';

@@ -6,7 +6,7 @@ import { endSpan } from '../observability/tracing.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { AbsentSubscribers, DEFAULT_ABSENT_RETENTION_MS } from './absent-subscribers.js';
 import { DeadLetters } from './dead-letters.js';
-import { encodeEvent } from './delivery-codec.js';
+import { encodeEvent } from '../transport/delivery-codec.js';
 import { DeliveryLinks } from './delivery-link.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { newPending, type DeliveryOutcome, type Pending, type Route, type Slot } from './delivery-state.js';

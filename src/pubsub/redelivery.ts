@@ -1,4 +1,4 @@
-import type { AckAnswer } from './delivery-codec.js';
+import type { AckAnswer } from '../transport/delivery-codec.js';
 import type { Logger } from '../observability/logger.js';
 import type { DeliveryLink } from './delivery-link.js';
 import type { DeliveryQueue } from './delivery-queue.js';

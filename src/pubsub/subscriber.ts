@@ -8,7 +8,7 @@ import { ThrottledLog } from '../observability/throttled-log.js';
 import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observability/tracing.js';
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
-import { encodedAckSize, type AckAnswer, type WireDelivery } from './delivery-codec.js';
+import { encodedAckSize, type AckAnswer, type WireDelivery } from '../transport/delivery-codec.js';
 import { CheckedEvents, copyEvent, type CheckedEvent } from './event-cache.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,

@@ -6,7 +6,7 @@ import type { AckBatch__Output } from '../../src/generated/agentmesh/v1/AckBatch
 import type { EventDelivery } from '../../src/generated/agentmesh/v1/EventDelivery.js';
 import type { EventDeliveryBatch } from '../../src/generated/agentmesh/v1/EventDeliveryBatch.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { encodeEvent, serializeDeliveryBatch } from '../../src/pubsub/delivery-codec.js';
+import { encodeEvent, serializeDeliveryBatch } from '../../src/transport/delivery-codec.js';
 import { eventToWire, type MeshEvent, type ReceivedEvent } from '../../src/pubsub/event.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../../src/transport/credentials.js';
 import type { MeshIdentity } from '../../src/transport/mesh-identity.js';

@@ -7,7 +7,7 @@ import {
   encodeEvent,
   serializeDeliveryBatch,
   type AckAnswer,
-} from '../../src/pubsub/delivery-codec.js';
+} from '../../src/transport/delivery-codec.js';
 import { eventToWire, type MeshEvent } from '../../src/pubsub/event.js';
 import { loadMeshProtos } from '../../src/transport/protos.js';
 

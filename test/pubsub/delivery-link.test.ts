@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { DeliveryLinks, type DeliveryLink } from '../../src/pubsub/delivery-link.js';
-import { encodeEvent } from '../../src/pubsub/delivery-codec.js';
+import { encodeEvent } from '../../src/transport/delivery-codec.js';
 import { eventToWire } from '../../src/pubsub/event.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';

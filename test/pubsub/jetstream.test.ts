@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import type { SubscriptionOptions } from '../../src/agent/agent-options.js';
 import { Code, type MeshError } from '../../src/core/errors.js';
-import { encodeEvent } from '../../src/pubsub/delivery-codec.js';
+import { encodeEvent } from '../../src/transport/delivery-codec.js';
 import { eventToWire, type ReceivedEvent } from '../../src/pubsub/event.js';
 import { connectToEventStore } from '../../src/nats/nats-connection.js';
 import { EVENT_STREAM, eventSubject } from '../../src/nats/subjects.js';
@@ -13,6 +13,7 @@ import { makeCertsDir } from '../helpers/processes.js';
 import { conventionalType } from '../helpers/test-ca.js';
 import { collector, startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
+import { runEntryPoint } from '../helpers/run-cli.js';
 
 /**
  * Durable events, in process, on a real three-node NATS cluster configured as `agent-mesh ca nats` configures one
@@ -112,6 +113,92 @@ describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
     expect(attempts.get(broken.eventId)).toBe(5);
     await until(() => attempts.get(flaky.eventId) === 3, 'the flaky job handled on its third attempt');
     expect(letters.items.some((e) => e.deadLetter?.originalEventId === flaky.eventId)).toBe(false);
+  });
+
+  it('shows topics, lag and dead letters, and replays one, from the CLI', async () => {
+    const flags = (name: string) => [
+      '--certs',
+      certs.dir,
+      '--name',
+      name,
+      '--control-plane',
+      mesh.controlPlane.address,
+    ];
+    const replays = collector<ReceivedEvent>();
+    await agent('repairer-1', [
+      {
+        pattern: 'repairs.*',
+        handler: (event) => {
+          // The original delivery fails for good; the replay is handled.
+          if (event.publisher !== mesh.controlPlane.identity.spiffeId.uri)
+            return { outcome: 'drop', reason: 'parts missing' };
+          replays.push(event);
+          return undefined;
+        },
+      },
+    ]);
+    const desk = await agent('desk-1');
+    const broken = await desk.publish('repairs.requested', { unit: 7 });
+    const admin = await mesh.client('control-plane');
+    await until(
+      async () => (await admin.listDeadLetters({ topic: 'repairs.requested' })).length === 1,
+      'the dead letter stored',
+    );
+
+    const listed = await runEntryPoint('agent-mesh', ['events', 'list', '--json', ...flags('control-plane')]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const described = JSON.parse(listed.stdout) as {
+      topics: { topic: string }[];
+      consumers: { pattern: string; subscribers: string[] }[];
+    };
+    expect(described.topics.map((t) => t.topic)).toEqual(
+      expect.arrayContaining(['repairs.requested', 'dead-letter.repairs.requested']),
+    );
+    expect(described.consumers).toContainEqual(
+      expect.objectContaining({
+        pattern: 'repairs.*',
+        subscribers: ['spiffe://agentmesh.local/agent/repairer-1'],
+      }),
+    );
+    const table = await runEntryPoint('agent-mesh', [
+      'events',
+      'dead-letters',
+      '--topic',
+      'repairs.requested',
+      ...flags('control-plane'),
+    ]);
+    expect(table.stdout).toMatch(/SEQ\s+TOPIC\s+EVENT ID/);
+    expect(table.stdout).toContain('parts missing');
+    const letters = await runEntryPoint('agent-mesh', [
+      'events',
+      'dead-letters',
+      '--json',
+      ...flags('control-plane'),
+    ]);
+    const letter = (
+      JSON.parse(letters.stdout) as { sequence: number; deadLetter: { originalEventId: string } }[]
+    ).find((l) => l.deadLetter.originalEventId === broken.eventId)!;
+    const replayed = await runEntryPoint('agent-mesh', [
+      'events',
+      'replay',
+      String(letter.sequence),
+      ...flags('control-plane'),
+    ]);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(JSON.parse(replayed.stdout)).toMatchObject({
+      eventId: broken.eventId,
+      topic: 'repairs.requested',
+    });
+    const again = await replays.next((e) => e.id === broken.eventId);
+    expect(JSON.parse(again.payload.toString())).toEqual({ unit: 7 });
+
+    // Only administrators may read or replay the store; a bad sequence is a usage error.
+    await mesh.identity('nosy-1');
+    const nosy = await runEntryPoint('agent-mesh', ['events', 'list', ...flags('nosy-1')]);
+    expect(nosy.code).toBe(1);
+    expect(nosy.stderr).toMatch(/may not read or replay the event store/);
+    const bad = await runEntryPoint('agent-mesh', ['events', 'replay', 'first', ...flags('control-plane')]);
+    expect(bad.code).toBe(2);
   });
 
   it("keeps each key's events in publish order through a redelivery, without holding up other keys", async () => {

@@ -15,7 +15,7 @@ import type { AgentInstruments } from '../../observability/agent-metrics.js';
 import type { Logger } from '../../observability/logger.js';
 import { endSpan } from '../../observability/tracing.js';
 import type { MeshIdentity } from '../../transport/mesh-identity.js';
-import { encodeEvent } from '../delivery-codec.js';
+import { encodeEvent } from '../../transport/delivery-codec.js';
 import { eventToWire, type MeshEvent, type PublishReport } from '../event.js';
 import { EventRouting } from '../event-routing.js';
 import { prepareEvent, type PublishChecks } from '../prepared-event.js';

@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import type { AckOutcome__Output } from '../generated/agentmesh/v1/AckOutcome.js';
 import type { Event } from '../generated/agentmesh/v1/Event.js';
 import type { Event__Output } from '../generated/agentmesh/v1/Event.js';
-import { PROTO_ROOT } from '../transport/protos.js';
+import { PROTO_ROOT } from './protos.js';
 
 /**
  * `Agent.DeliverEvents` on the wire, both ways, without the generic (de)serializers: the messages are those of
