@@ -5,7 +5,7 @@ import { createStore } from '../control-plane/stores/create-store.js';
 import { Code, MeshError } from '../core/errors.js';
 import { parseSpiffeId } from '../core/spiffe-id.js';
 import { createLogger } from '../observability/logger.js';
-import { collect, durationArgument, httpListenArgument, logLevelOption } from './run.js';
+import { collect, durationArgument, httpListenArgument, logLevelOption, natsUrlsArgument } from './run.js';
 
 interface ControlPlaneFlags {
   listen: string;
@@ -156,23 +156,6 @@ export function createControlPlaneCommand(): Command {
       process.off('SIGHUP', reload);
       await controlPlane.close();
     });
-}
-
-/** `--events`: comma-separated NATS URLs, each `nats://` or `tls://` with a host and port. */
-function natsUrlsArgument(value: string): string[] {
-  const urls = value
-    .split(',')
-    .map((url) => url.trim())
-    .filter((url) => url !== '');
-  if (urls.length === 0) throw new InvalidArgumentError('give at least one URL, e.g. nats://127.0.0.1:4222');
-  for (const url of urls) {
-    if (!/^(nats|tls):\/\/[^\s/:]+:\d{1,5}$/.test(url)) {
-      throw new InvalidArgumentError(
-        `${url} is not a NATS URL: use nats://host:port, e.g. nats://127.0.0.1:4222`,
-      );
-    }
-  }
-  return urls;
 }
 
 function replicasArgument(value: string): number {

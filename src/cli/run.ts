@@ -78,3 +78,20 @@ export async function runCli(program: Command, argv: string[] = process.argv): P
 function allCommands(command: Command): Command[] {
   return [command, ...command.commands.flatMap((child) => allCommands(child))];
 }
+
+/** `--events`: comma-separated NATS URLs, each `nats://` or `tls://` with a host and port. */
+export function natsUrlsArgument(value: string): string[] {
+  const urls = value
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+  if (urls.length === 0) throw new InvalidArgumentError('give at least one URL, e.g. nats://127.0.0.1:4222');
+  for (const url of urls) {
+    if (!/^(nats|tls):\/\/[^\s/:]+:\d{1,5}$/.test(url)) {
+      throw new InvalidArgumentError(
+        `${url} is not a NATS URL: use nats://host:port, e.g. nats://127.0.0.1:4222`,
+      );
+    }
+  }
+  return urls;
+}

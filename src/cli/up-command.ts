@@ -15,7 +15,7 @@ import { AgentMetrics } from '../observability/agent-metrics.js';
 import { metricsRoute, startHttpServer, type RunningHttpServer } from '../observability/http-server.js';
 import { createLogger } from '../observability/logger.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
-import { durationArgument, httpListenArgument, logLevelOption } from './run.js';
+import { durationArgument, httpListenArgument, logLevelOption, natsUrlsArgument } from './run.js';
 import { listenForShutdown } from './shutdown-signal.js';
 
 interface UpOptions {
@@ -25,6 +25,7 @@ interface UpOptions {
   metricsListen: string;
   trustDomain: string;
   interval: number;
+  events?: string[];
   logLevel: LevelWithSilent;
 }
 
@@ -114,6 +115,14 @@ export function createUpCommand(): Command {
     )
     .option('--trust-domain <domain>', 'trust domain of a newly created CA', 'agentmesh.local')
     .option('--interval <duration>', "time between the planner's tasks", durationArgument, 1_000)
+    .addOption(
+      new Option(
+        '--events <urls>',
+        'keep events durable on NATS JetStream at these URLs (after `agent-mesh ca nats`); default: brokerless',
+      )
+        .env('AGENT_MESH_EVENTS')
+        .argParser(natsUrlsArgument),
+    )
     .addOption(logLevelOption('info'))
     .action((options: UpOptions) => runLocalMesh(options));
 }
@@ -136,6 +145,7 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
       store: new MemoryStore(),
       logger,
       httpListen: options.httpListen,
+      ...(options.events ? { events: { servers: options.events } } : {}),
     });
     // The example agents share one registry, served on one port: the metrics of this process.
     const metrics = new AgentMetrics();
@@ -221,6 +231,10 @@ function bannerLines({ options, trustDomain, controlPlane, running, metricsServe
     row('dashboard', `${controlPlane.httpUrl}/`),
     row('metrics', `${controlPlane.httpUrl}/metrics (control plane), ${metricsServer.url}/metrics (agents)`),
     row('certificates', resolve(options.certs)),
+    row(
+      'events',
+      options.events ? `durable, on NATS JetStream at ${options.events.join(', ')}` : 'brokerless',
+    ),
     ...running.map(({ example, agent }, i) =>
       row(
         i === 0 ? 'agents' : '',

@@ -444,7 +444,18 @@ export class EventStore {
         'consumer restarted from a new start',
       );
     }
-    await jsm.consumers.add(EVENT_STREAM, config);
+    // Just after a NATS node died, the cluster may take seconds to place a new consumer: retried (adding the same
+    // consumer twice is harmless), within the caller's patience.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await jsm.consumers.add(EVENT_STREAM, config);
+        return;
+      } catch (error) {
+        const timedOut =
+          /timeout/i.test((error as Error).message) || (error as Error).name === 'TimeoutError';
+        if (!timedOut || attempt >= 3) throw error;
+      }
+    }
   }
 
   async close(): Promise<void> {

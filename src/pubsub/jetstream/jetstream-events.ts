@@ -92,14 +92,23 @@ export class JetStreamEvents {
     const first = await options.grant({ userPublicKey: user.getPublicKey(), starts: options.starts ?? [] });
     if (!first) return undefined;
     const started: { events?: JetStreamEvents } = {};
-    const nc = await connectToEventStore({
-      identity: options.identity,
-      servers: first.servers,
-      serverIdentity: first.serverIdentity,
-      credentials: () => ({ jwt: (started.events?.current ?? first).userJwt, seed: user.getSeed() }),
-      inboxPrefix: first.inboxPrefix,
-      name: options.identity.spiffeId.uri,
-    });
+    let nc: NatsConnection;
+    try {
+      nc = await connectToEventStore({
+        identity: options.identity,
+        servers: first.servers,
+        serverIdentity: first.serverIdentity,
+        credentials: () => ({ jwt: (started.events?.current ?? first).userJwt, seed: user.getSeed() }),
+        inboxPrefix: first.inboxPrefix,
+        name: options.identity.spiffeId.uri,
+      });
+    } catch (error) {
+      throw new MeshError(
+        Code.UNAVAILABLE,
+        `cannot reach the mesh's event store (NATS at ${first.servers.join(', ')}): ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
     const js = jetstream(nc, { timeout: options.publishTimeoutMs ?? 10_000 });
     const events = new JetStreamEvents(options, first, nc, js, user);
     started.events = events;
