@@ -137,6 +137,8 @@ class Shouter(agent_grpc.AgentServicer):
             "accepted": report.accepted,
             "subscriptions": report.subscriptions,
             "groups": report.groups,
+            # With the mesh's event store (JetStream): where the stream stored it (0 brokerless).
+            "sequence": report.sequence,
         }
         return agent_pb2.InvokeResponse(payload=json.dumps(reply).encode(), content_type="application/json")
 

@@ -247,14 +247,23 @@ async function launchAgent(
   });
   if (durable) {
     opened.push(() => durable.close());
-    // New policies may change what NATS lets this agent do: new credentials, reconnecting when they differ.
+    // New policies may change what NATS lets this agent do: new credentials, reconnecting when they differ. After
+    // a random delay of up to 5 s, so that a fleet does not ask the control plane all at once.
+    let refreshing: NodeJS.Timeout | undefined;
     const stopFollowingPolicies = cache.onChange((change) => {
-      if (change !== 'policies') return;
-      durable
-        .refresh()
-        .catch((error: unknown) => logger.warn({ err: error }, 'event store credentials not renewed'));
+      if (change !== 'policies' || refreshing) return;
+      refreshing = setTimeout(() => {
+        refreshing = undefined;
+        durable
+          .refresh()
+          .catch((error: unknown) => logger.warn({ err: error }, 'event store credentials not renewed'));
+      }, Math.random() * 5_000);
+      refreshing.unref();
     });
-    opened.push(stopFollowingPolicies);
+    opened.push(() => {
+      stopFollowingPolicies();
+      clearTimeout(refreshing);
+    });
   }
   // A watch that comes back with a snapshot lacking this agent found a control plane that lost it (a restart
   // with an empty store): register again now rather than at the next heartbeat.

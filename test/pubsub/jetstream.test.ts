@@ -75,6 +75,18 @@ describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
     expect(stream.cluster?.replicas?.length).toBe(2);
   });
 
+  it('gives a subscription added to a running agent its own consumer, and stops reading one removed', async () => {
+    const seen = collector<ReceivedEvent>();
+    const late = await agent('latecomer-1');
+    const unsubscribe = await late.subscribe('late.*', (event) => void seen.push(event));
+    expect(late.durableEvents!.grant.consumers.map((c) => c.pattern)).toEqual(['late.*']);
+    const source = await agent('herald-1');
+    const first = await source.publish('late.news', 'one');
+    await seen.next((e) => e.id === first.eventId);
+    await unsubscribe();
+    expect(late.durableEvents!.grant.consumers).toEqual([]);
+  });
+
   it('redelivers on retry, dead-letters a drop and an event out of attempts, with the reason', async () => {
     const letters = collector<ReceivedEvent>();
     const attempts = new Map<string, number>();

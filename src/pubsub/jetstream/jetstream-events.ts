@@ -197,9 +197,31 @@ export class JetStreamEvents {
     const changed =
       JSON.stringify(next.consumers) !== JSON.stringify(before.consumers) ||
       permissionsPart(next.userJwt) !== permissionsPart(before.userJwt);
-    if (changed) await this.nc.reconnect();
+    if (changed) await this.reconnect();
     this.sync();
     this.scheduleRenewal();
+  }
+
+  /**
+   * Reconnects, so that NATS applies the new credentials' permissions, and resolves once the new connection is up
+   * (or after 10 s): a consumer read before then would ask the old connection, whose permissions lack it.
+   */
+  private async reconnect(): Promise<void> {
+    const statuses = this.nc.status()[Symbol.asyncIterator]();
+    let timer: NodeJS.Timeout | undefined;
+    const reconnected = (async () => {
+      for (;;) {
+        const next = await statuses.next();
+        if (next.done || next.value.type === 'reconnect') return;
+      }
+    })();
+    try {
+      await this.nc.reconnect();
+      await Promise.race([reconnected, new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+    } finally {
+      clearTimeout(timer);
+      await statuses.return?.();
+    }
   }
 
   /** Starts a runner for each consumer of the grant that has a subscription here, and stops the others. */
