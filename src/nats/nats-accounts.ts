@@ -96,6 +96,8 @@ export function natsServerConfig(authority: NatsAuthorityPublic, tls: NatsServer
     '# Include it from the server configuration (`include "server.conf"`, relative to that file).',
     `operator: ${q(authority.operatorJwt)}`,
     `system_account: ${authority.systemAccount.publicKey}`,
+    '# An event may carry a 1 MiB payload (the mesh\'s default limit) plus its envelope: over NATS\'s 1 MB default.',
+    'max_payload: 2MB',
     'resolver: MEMORY',
     'resolver_preload: {',
     `  ${authority.systemAccount.publicKey}: ${q(authority.systemAccount.jwt)}`,

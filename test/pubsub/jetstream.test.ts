@@ -62,6 +62,9 @@ describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
     expect(first).toMatchObject({ eventId: 'payment-1', accepted: true, subscriptions: 1, duplicate: false });
     expect(again).toMatchObject({ eventId: 'payment-1', sequence: first.sequence, duplicate: true });
 
+    // The largest payload the mesh takes by default (1 MiB) fits in a NATS message too.
+    const large = await source.publish('payments.batch', Buffer.alloc(1024 * 1024, 1));
+    expect((await seen.next((e) => e.id === large.eventId)).payload.length).toBe(1024 * 1024);
     const event = await seen.next((e) => e.id === 'payment-1');
     expect(event).toMatchObject({
       topic: 'payments.made',

@@ -174,6 +174,13 @@ export class JetStreamEvents {
           { cause: error },
         );
       }
+      if (/max_payload/i.test(message)) {
+        throw new MeshError(
+          Code.RESOURCE_EXHAUSTED,
+          `event ${event.id} is larger than the event store's NATS servers take (${message}): raise max_payload in their configuration, or send a reference to large data`,
+          { cause: error },
+        );
+      }
       throw new MeshError(
         Code.UNAVAILABLE,
         `the event store did not confirm event ${event.id} on ${event.topic}: ${message}; it may be stored: publish again with the same event id`,
