@@ -81,10 +81,16 @@ describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
   it('gives a subscription added to a running agent its own consumer, and stops reading one removed', async () => {
     const seen = collector<ReceivedEvent>();
     const late = await agent('latecomer-1');
+    const source = await agent('herald-1');
+    expect((await source.publish('late.news', 'before')).subscriptions).toBe(0);
     const unsubscribe = await late.subscribe('late.*', (event) => void seen.push(event));
     expect(late.durableEvents!.grant.consumers.map((c) => c.pattern)).toEqual(['late.*']);
-    const source = await agent('herald-1');
+    await until(
+      () => source.cache.get('latecomer-1')?.spec.subscriptions.length === 1,
+      'the publisher sees it',
+    );
     const first = await source.publish('late.news', 'one');
+    expect(first.subscriptions).toBe(1);
     await seen.next((e) => e.id === first.eventId);
     await unsubscribe();
     expect(late.durableEvents!.grant.consumers).toEqual([]);

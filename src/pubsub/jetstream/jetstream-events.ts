@@ -69,6 +69,7 @@ export class JetStreamEvents {
   private readonly routing: EventRouting;
   private readonly runners = new Map<string, ConsumerRunner>();
   private renewal: NodeJS.Timeout | undefined;
+  private readonly stopFollowingRegistry: () => void;
   private closed = false;
   private starts: ConsumerStart[];
 
@@ -80,6 +81,10 @@ export class JetStreamEvents {
     private readonly user: ReturnType<typeof createUser>,
   ) {
     this.routing = new EventRouting(options.cache);
+    // The counts in publish reports follow the registry (a load report changes no subscription).
+    this.stopFollowingRegistry = options.cache.onChange((change) => {
+      if (change !== 'load') this.routing.invalidate();
+    });
     this.starts = [...(options.starts ?? [])];
   }
 
@@ -295,6 +300,7 @@ export class JetStreamEvents {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.renewal);
+    this.stopFollowingRegistry();
     for (const runner of this.runners.values()) runner.stop();
     this.runners.clear();
     await this.nc.close().catch(() => undefined);
