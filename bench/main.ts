@@ -15,6 +15,9 @@
  *   queue wait of interactive against batch calls at an agent under 2x overload (see bench/scheduling.ts).
  * - pubsub: acknowledged deliveries per second from one publisher to 100 subscribers, lost events, and
  *   publish-to-handler latency at 1,000 events/s against a direct call (see bench/pubsub.ts).
+ * - pubsub-durable: the same load on NATS JetStream through the mesh against a plain JetStream client on the same
+ *   server (TLS and operator-mode auth for both), with the brokerless figures beside them: deliveries/s, latency
+ *   p50/p99 and CPU per delivery (see bench/pubsub-durable.ts). Needs `nats-server`.
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
  * - control plane, per store: 10,000 agents; registrations/s, discovery against a full scan, change propagation to
  *   100 watchers, memory per agent (see bench/control-plane.ts). The etcd scenario runs when `etcd` is on PATH.
@@ -43,6 +46,7 @@ import { benchControlPlane } from './control-plane.js';
 import { benchControlPlaneFaults } from './control-plane-faults.js';
 import { benchMeshCall } from './mesh-call.js';
 import { benchPubSub } from './pubsub.js';
+import { benchPubSubDurable } from './pubsub-durable.js';
 import { benchRegistryScale } from './registry-scale.js';
 import { benchScheduling } from './scheduling.js';
 import { benchSidecar } from './sidecar.js';
@@ -50,8 +54,8 @@ import { closedLoop, percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
 /**
- * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, ca, control-plane, registry
- * or cp-faults.
+ * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, pubsub-durable, ca,
+ * control-plane, registry or cp-faults.
  */
 const only = process.argv.includes('--scenario')
   ? process.argv[process.argv.indexOf('--scenario') + 1]
@@ -253,6 +257,13 @@ if (wanted('pubsub')) {
   print(
     'pub/sub, 1 KB events, 1 publisher, 100 subscribers (latency baseline: a direct mTLS call, round trip)',
     results.pubsub,
+  );
+}
+if (wanted('pubsub-durable')) {
+  results.pubsubDurable = await benchPubSubDurable();
+  print(
+    'durable pub/sub on NATS JetStream, 1 KB, 1 publisher, 100 subscribers: mesh vs a plain JetStream client (baseline), and brokerless',
+    results.pubsubDurable,
   );
 }
 if (wanted('ca')) {

@@ -32,7 +32,14 @@ const LATENCY_ROUNDS = 20;
 const LATENCY_SINK = `sink-${SUBSCRIBERS}`;
 const WARMUP = 200;
 
-export async function benchPubSub(): Promise<Figures> {
+/** What to leave out of {@link benchPubSub} when another scenario reports its brokerless figures beside its own. */
+export interface PubSubBenchOptions {
+  /** Whether to run the NATS baselines (bench/pubsub-nats.ts) as well (default true). */
+  brokers?: boolean;
+}
+
+export async function benchPubSub(options: PubSubBenchOptions = {}): Promise<Figures> {
+  const { brokers = true } = options;
   const bench = await startBenchMesh();
   const { certsDir, controlPlane } = bench;
   const names = Array.from({ length: SUBSCRIBERS }, (_, i) => `sink-${i}`);
@@ -94,14 +101,16 @@ export async function benchPubSub(): Promise<Figures> {
     }
 
     // The same load through a broker, right after: NATS JetStream (durable consumers, explicit acks) and core NATS.
-    const nats = await benchNats({
-      subscribers: SUBSCRIBERS,
-      processes: PROCESSES,
-      warmupEvents: WARMUP,
-      events: EVENTS,
-      window: WINDOW / SUBSCRIBERS,
-      payload,
-    });
+    const nats = brokers
+      ? await benchNats({
+          subscribers: SUBSCRIBERS,
+          processes: PROCESSES,
+          warmupEvents: WARMUP,
+          events: EVENTS,
+          window: WINDOW / SUBSCRIBERS,
+          payload,
+        })
+      : {};
 
     // Latency at a fixed rate: an event to the latency sink and a direct call to it on alternate ticks.
     const sink = publisher.cache.get(LATENCY_SINK)!;
