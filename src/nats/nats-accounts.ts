@@ -96,7 +96,7 @@ export function natsServerConfig(authority: NatsAuthorityPublic, tls: NatsServer
     '# Include it from the server configuration (`include "server.conf"`, relative to that file).',
     `operator: ${q(authority.operatorJwt)}`,
     `system_account: ${authority.systemAccount.publicKey}`,
-    '# An event may carry a 1 MiB payload (the mesh\'s default limit) plus its envelope: over NATS\'s 1 MB default.',
+    "# An event may carry a 1 MiB payload (the mesh's default limit) plus its envelope: over NATS's 1 MB default.",
     'max_payload: 2MB',
     'resolver: MEMORY',
     'resolver_preload: {',

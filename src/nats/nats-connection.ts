@@ -62,6 +62,8 @@ export async function connectToEventStore(options: EventStoreConnectOptions): Pr
     reconnectJitter: 500,
     reconnectJitterTLS: 1000,
     timeout: 10_000,
+    // No stack captured for every request (a PubAck, a pull): the mesh's errors say where they come from.
+    noAsyncTraces: true,
   });
   void nc.closed().then((error) => options.onClosed?.(error ?? undefined));
   return nc;

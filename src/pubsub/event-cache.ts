@@ -1,5 +1,5 @@
 import { decodeEvent } from '../transport/delivery-codec.js';
-import { eventFromWire, validateEvent, type MeshEvent } from './event.js';
+import { eventFromWire, validateEvent, type MeshEvent, type ReceivedEvent } from './event.js';
 
 /** An event as received, decoded once and checked once: what every delivery of the same bytes shares. */
 export interface CheckedEvent {
@@ -129,6 +129,31 @@ export function copyEvent(event: MeshEvent): MeshEvent {
     ...event,
     payload: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
     context: { ...event.context, chain: [...event.context.chain] },
+  };
+}
+
+/**
+ * A handler's own copy of a checked event (as {@link copyEvent}) with the delivery's attempt and subscription, made
+ * as one object literal: adding properties to a spread copy costs V8 a shape change each (several µs an event).
+ */
+export function receivedEvent(
+  event: MeshEvent,
+  delivery: { attempt: number; pattern: string; group: string },
+): ReceivedEvent {
+  const { payload, context } = event;
+  return {
+    id: event.id,
+    topic: event.topic,
+    publisher: event.publisher,
+    publishedAt: event.publishedAt,
+    payload: Buffer.from(payload.buffer, payload.byteOffset, payload.length),
+    contentType: event.contentType,
+    key: event.key,
+    context: { ...context, chain: [...context.chain] },
+    ...(event.deadLetter ? { deadLetter: event.deadLetter } : {}),
+    attempt: delivery.attempt,
+    pattern: delivery.pattern,
+    group: delivery.group,
   };
 }
 

@@ -9,7 +9,7 @@ import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observ
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { encodedAckSize, type AckAnswer, type WireDelivery } from '../transport/delivery-codec.js';
-import { CheckedEvents, copyEvent, type CheckedEvent } from './event-cache.js';
+import { CheckedEvents, receivedEvent, type CheckedEvent } from './event-cache.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   validatePayloadSize,
@@ -236,15 +236,11 @@ export class SubscriptionSet {
     const accepted = this.check(publisher, delivery, refusals);
     if (typeof accepted === 'string') return this.refuse(publisher, delivery, accepted, answer);
     const { entry, checked } = accepted;
-    const event = copyEvent(checked);
+    const { pattern, group } = entry.subscription;
+    const received = receivedEvent(checked, { attempt: delivery.attempt, pattern, group });
     // The chain always ends with the verified publisher, as a call's ends with its verified caller: a publisher
     // cannot make the subscriber's logs name someone else.
-    if (event.context.chain.at(-1) !== publisher.uri) event.context.chain.push(publisher.uri);
-    const { pattern, group } = entry.subscription;
-    const received = event as ReceivedEvent;
-    received.attempt = delivery.attempt;
-    received.pattern = pattern;
-    received.group = group;
+    if (received.context.chain.at(-1) !== publisher.uri) received.context.chain.push(publisher.uri);
     const job: Job = { entry, event: received, deliveryId: delivery.deliveryId, answer };
     if (entry.running < (entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT)) this.run(job);
     else entry.waiting.push(job);

@@ -5,7 +5,7 @@ import { matchesTopic } from '../../core/topic.js';
 import type { Logger } from '../../observability/logger.js';
 import { ThrottledLog } from '../../observability/throttled-log.js';
 import type { MeshIdentity } from '../../transport/mesh-identity.js';
-import { CheckedEvents, copyEvent } from '../event-cache.js';
+import { CheckedEvents, receivedEvent } from '../event-cache.js';
 import {
   DEAD_LETTER_PREFIX,
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -44,6 +44,24 @@ interface Held {
   /** The attempt being made: the stream's delivery count, plus the retries made here for a keyed event. */
   attempt: number;
   timer?: NodeJS.Timeout;
+}
+
+/** Publishers' subject tokens, by SPIFFE ID: the same few publishers send most events (bounded, then cleared). */
+const TOKENS = new Map<string, string | undefined>();
+
+/** The subject token of a publisher named in an event, or undefined for an invalid SPIFFE ID. */
+function tokenOf(publisher: string): string | undefined {
+  let token = TOKENS.get(publisher);
+  if (token === undefined && !TOKENS.has(publisher)) {
+    try {
+      token = publisherToken(publisher);
+    } catch {
+      token = undefined;
+    }
+    if (TOKENS.size >= 4_096) TOKENS.clear();
+    TOKENS.set(publisher, token);
+  }
+  return token;
 }
 
 /** Events refused unread are checked without keeping them: each consumer reads an event once. */
@@ -100,9 +118,23 @@ export class ConsumerRunner {
       try {
         const consumer = await this.options.js.consumers.get(this.options.stream, this.options.consumer);
         if (this.stopped || this.draining) return;
-        this.messages = await consumer.consume({ max_messages: maxMessages });
+        // A callback rather than an async iterator: no promise per message.
+        this.messages = await consumer.consume({
+          max_messages: maxMessages,
+          callback: (msg) => {
+            try {
+              this.receive(msg);
+            } catch (error) {
+              this.options.logger.error(
+                { err: error, sequence: msg.seq },
+                'unexpected error reading an event',
+              );
+            }
+          },
+        });
         backoff.reset();
-        for await (const msg of this.messages) this.receive(msg);
+        const ended = await this.messages.closed();
+        if (ended instanceof Error) throw ended;
       } catch (error) {
         if (this.stopped || this.draining) return;
         this.options.logger.warn(
@@ -155,14 +187,9 @@ export class ConsumerRunner {
     );
     if (!checked.event) return checked.invalid ?? 'the event does not decode';
     if (checked.invalid) return checked.invalid;
-    const event = copyEvent(checked.event);
-    let token: string;
-    try {
-      token = publisherToken(event.publisher);
-    } catch {
-      return `the event names an invalid publisher`;
-    }
-    if (token !== subject.token || event.topic !== subject.topic) {
+    const { pattern, group } = this.options.subscription;
+    const event = receivedEvent(checked.event, { attempt: msg.info.deliveryCount, pattern, group });
+    if (tokenOf(event.publisher) !== subject.token || event.topic !== subject.topic) {
       return `the event names publisher ${event.publisher} and topic ${event.topic} but was stored by ${subject.token} on ${subject.topic}`;
     }
     if (this.options.revoked(event.publisher)) return `${event.publisher} is revoked by the mesh's policies`;
@@ -171,15 +198,11 @@ export class ConsumerRunner {
       this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     );
     if (!size.ok) return size.error.message;
-    const { pattern, group } = this.options.subscription;
-    if (!matchesTopic(pattern, event.topic))
+    if (!matchesTopic(pattern, event.topic)) {
       return `topic ${event.topic} does not match the subscription "${pattern}"`;
+    }
     if (event.context.chain.at(-1) !== event.publisher) event.context.chain.push(event.publisher);
-    const received = event as ReceivedEvent;
-    received.pattern = pattern;
-    received.group = group;
-    received.attempt = msg.info.deliveryCount;
-    return received;
+    return event;
   }
 
   private run(held: Held): void {
