@@ -210,20 +210,23 @@ export class ControlPlaneClient {
   }): Promise<EventStoreGrant | undefined> {
     let response: GetEventStoreResponse__Output;
     try {
-      response = await this.unary<GetEventStoreResponse__Output>((stub, done, call) =>
-        stub.GetEventStore(
-          {
-            userPublicKey: request.userPublicKey,
-            starts: (request.starts ?? []).map((start) => ({
-              pattern: start.pattern,
-              group: start.group,
-              fromSequence: start.fromSequence ?? 0,
-              fromUnixMs: start.fromTime ?? 0,
-            })),
-          },
-          call,
-          done as never,
-        ),
+      response = await this.unary<GetEventStoreResponse__Output>(
+        (stub, done, call) =>
+          stub.GetEventStore(
+            {
+              userPublicKey: request.userPublicKey,
+              starts: (request.starts ?? []).map((start) => ({
+                pattern: start.pattern,
+                group: start.group,
+                fromSequence: start.fromSequence ?? 0,
+                fromUnixMs: start.fromTime ?? 0,
+              })),
+            },
+            call,
+            done as never,
+          ),
+        // Creating the consumers of many subscriptions on a cluster takes longer than a registry call.
+        { timeoutMs: 30_000 },
       );
     } catch (error) {
       if ((error as MeshError).code === Code.UNIMPLEMENTED) return undefined;

@@ -30,14 +30,16 @@ import { signNatsUser, type NatsAuthority } from '../nats/nats-accounts.js';
 import { eventPermissions } from '../nats/permissions.js';
 import {
   EVENT_STREAM,
+  DEAD_LETTER_SUBJECT_PREFIX,
+  EVENT_STREAM_SUBJECTS,
   EVENT_SUBJECT_PREFIX,
   consumerName,
+  patternOfFilter,
   eventSubject,
   inboxPrefix,
   parseEventSubject,
   subscriptionFilter,
 } from '../nats/subjects.js';
-import { DEAD_LETTER_PREFIX } from '../core/topic.js';
 import type { AgentRecord } from '../core/agent-record.js';
 import { randomUUID } from 'node:crypto';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
@@ -180,7 +182,7 @@ export class EventStore {
       try {
         await jsm.streams.add({
           name: EVENT_STREAM,
-          subjects: [`${EVENT_SUBJECT_PREFIX}.>`],
+          subjects: EVENT_STREAM_SUBJECTS,
           retention: RetentionPolicy.Limits,
           storage: StorageType.File,
           discard: DiscardPolicy.Old,
@@ -208,6 +210,24 @@ export class EventStore {
     subscriptions: readonly Subscription[],
     request: { userPublicKey: string; starts: readonly ConsumerStart[] },
   ): Promise<EventStoreGrant> {
+    try {
+      return await this.grantNow(caller, policies, subscriptions, request);
+    } catch (error) {
+      if (error instanceof MeshError) throw error;
+      throw new MeshError(
+        Code.UNAVAILABLE,
+        `the event store (NATS at ${this.servers.join(', ')}) did not answer: ${(error as Error).message}; try again`,
+        { cause: error },
+      );
+    }
+  }
+
+  private async grantNow(
+    caller: { uri: string; types: readonly string[] },
+    policies: PolicySet,
+    subscriptions: readonly Subscription[],
+    request: { userPublicKey: string; starts: readonly ConsumerStart[] },
+  ): Promise<EventStoreGrant> {
     const { jsm } = await this.available();
     const allowed = subscriptions.filter(
       (subscription) =>
@@ -218,25 +238,23 @@ export class EventStore {
           pattern: subscription.pattern,
         }).allowed,
     );
-    const consumers = [];
-    for (const subscription of allowed) {
-      const consumer = consumerName(caller.uri, subscription);
-      const start = request.starts.find(
-        (s) => s.pattern === subscription.pattern && s.group === subscription.group,
-      );
-      await this.ensureConsumer(jsm, consumer, subscription, start);
-      consumers.push({ pattern: subscription.pattern, group: subscription.group, consumer });
-    }
+    // All at once: each is a round of the cluster's consensus, and an agent may have 64.
+    const consumers = await Promise.all(
+      allowed.map(async (subscription) => {
+        const consumer = consumerName(caller.uri, subscription);
+        const start = request.starts.find(
+          (s) => s.pattern === subscription.pattern && s.group === subscription.group,
+        );
+        await this.ensureConsumer(jsm, consumer, subscription, start);
+        return { pattern: subscription.pattern, group: subscription.group, consumer };
+      }),
+    );
     const now = this.options.clock?.now() ?? Date.now();
     const expiresAt = now + (this.options.credentialTtlMs ?? 3_600_000);
     const userJwt = await signNatsUser(this.options.authority, {
       name: caller.uri,
       publicKey: request.userPublicKey,
-      permissions: eventPermissions(
-        policies,
-        caller,
-        consumers.map((c) => c.consumer),
-      ),
+      permissions: eventPermissions(policies, caller, consumers),
       expiresAt,
     });
     return {
@@ -286,9 +304,7 @@ export class EventStore {
       const filter = consumer.config.filter_subject ?? '';
       consumers.push({
         consumer: name,
-        pattern: filter.startsWith(`${EVENT_SUBJECT_PREFIX}.*.`)
-          ? filter.slice(EVENT_SUBJECT_PREFIX.length + 3)
-          : filter,
+        pattern: patternOfFilter(filter) ?? filter,
         group: owners.get(name)?.group ?? (name.startsWith('g-') ? '?' : ''),
         subscribers: owners.get(name)?.subscribers ?? [],
         pending: consumer.num_pending,
@@ -319,7 +335,7 @@ export class EventStore {
    */
   async deadLetters(topic: string, limit: number): Promise<Array<{ sequence: number; bytes: Uint8Array }>> {
     const { jsm, js } = await this.available();
-    const filter = `${EVENT_SUBJECT_PREFIX}.*.${DEAD_LETTER_PREFIX}.${topic || '>'}`;
+    const filter = `${DEAD_LETTER_SUBJECT_PREFIX}.*.${topic || '>'}`;
     const name = `${SCAN_PREFIX}${randomUUID()}`;
     await jsm.consumers.add(EVENT_STREAM, {
       durable_name: name,
@@ -387,7 +403,8 @@ export class EventStore {
               `the event store (NATS at ${this.servers.join(', ')}) is not reachable yet: try again`,
             ),
           ),
-        10_000,
+        // Within a client's usual 10 s deadline: it hears UNAVAILABLE from here rather than its own timeout.
+        5_000,
       );
     });
     try {

@@ -30,13 +30,22 @@ import type { GetEventStoreRequest__Output } from '../generated/agentmesh/v1/Get
 import type { ListDeadLettersRequest__Output } from '../generated/agentmesh/v1/ListDeadLettersRequest.js';
 import type { ReplayDeadLetterRequest__Output } from '../generated/agentmesh/v1/ReplayDeadLetterRequest.js';
 import { DEAD_LETTER_PREFIX, validateTopic } from '../core/topic.js';
-import { parseEventSubject } from '../nats/subjects.js';
+import { parseEventSubject, publisherToken } from '../nats/subjects.js';
 import { decodeEvent, encodeEvent } from '../transport/delivery-codec.js';
 import { RequestLimiter, type RequestLimitSettings } from './request-limits.js';
 import { observeSafely, type ControlPlaneServiceObserver } from './service-observer.js';
 import { WatchStreams, type WatchStreamOptions } from './watch-stream.js';
 
 export type { ControlPlaneServiceObserver } from './service-observer.js';
+
+/** A SPIFFE ID's subject token, or undefined for an invalid one. */
+function tokenOf(spiffeId: string): string | undefined {
+  try {
+    return publisherToken(spiffeId);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The path of the one method an agent without a certificate may call (with a join token). */
 export const SIGN_CERTIFICATE_METHOD = '/agentmesh.v1.ControlPlane/SignCertificate';
@@ -321,8 +330,21 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         const stored = await store.storedEvent(sequence);
         const letter = decodeEvent(Buffer.from(stored.bytes));
         const info = letter.deadLetter;
-        if (!parseEventSubject(stored.subject)?.topic.startsWith(`${DEAD_LETTER_PREFIX}.`) || !info) {
+        const subject = parseEventSubject(stored.subject);
+        if (!subject?.deadLetter || !info) {
           throw new MeshError(Code.NOT_FOUND, `the event at sequence ${sequence} is not a dead letter`);
+        }
+        // Replayed only as the subscriber that gave up on it reported it: stored under its own identity (which NATS
+        // enforces), naming itself, on the dead-letter topic of the event's own topic.
+        if (
+          letter.publisher !== info.subscriber ||
+          subject.token !== tokenOf(info.subscriber) ||
+          subject.topic !== `${DEAD_LETTER_PREFIX}.${info.originalTopic}`
+        ) {
+          throw new MeshError(
+            Code.FAILED_PRECONDITION,
+            `the dead letter at sequence ${sequence} was not stored by the subscriber it names (${quote(info.subscriber)}): not replayed`,
+          );
         }
         // The original event again, published by the administrator who replays it: its id stays the original's, so
         // handlers recognize it; the stream's message id is the replay's own, so the duplicate window keeps it.

@@ -98,6 +98,8 @@ export function natsServerConfig(authority: NatsAuthorityPublic, tls: NatsServer
     `system_account: ${authority.systemAccount.publicKey}`,
     "# An event may carry a 1 MiB payload (the mesh's default limit) plus its envelope: over NATS's 1 MB default.",
     'max_payload: 2MB',
+    '# A user JWT lists the consumers of each subscription (up to 64): over the 4 KB default of a CONNECT line.',
+    'max_control_line: 64KB',
     'resolver: MEMORY',
     'resolver_preload: {',
     `  ${authority.systemAccount.publicKey}: ${q(authority.systemAccount.jwt)}`,

@@ -58,6 +58,9 @@ export async function connectToEventStore(options: EventStoreConnectOptions): Pr
     },
     ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
     maxReconnectAttempts: -1,
+    // Expired credentials (a control plane away longer than their lifetime) are refused until renewed ones come:
+    // keep trying with whatever `credentials` gives then, rather than giving up after two refusals.
+    ignoreAuthErrorAbort: true,
     reconnectTimeWait: 500,
     reconnectJitter: 500,
     reconnectJitterTLS: 1000,

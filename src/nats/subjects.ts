@@ -6,12 +6,24 @@
 import { createHash } from 'node:crypto';
 import type { Subscription } from '../core/subscription.js';
 import { parseSpiffeId } from '../core/spiffe-id.js';
+import { DEAD_LETTER_PREFIX } from '../core/topic.js';
 
 /** The stream holding every event of the mesh. */
 export const EVENT_STREAM = 'AGENTMESH_EVENTS';
 
 /** The first two tokens of every event subject: `am.ev.<publisher>.<topic>`. */
 export const EVENT_SUBJECT_PREFIX = 'am.ev';
+
+/**
+ * The first two tokens of dead letters' subjects: the dead letter of an event of `tasks.created` reported by
+ * subscriber S is stored under `am.dl.<S>.tasks.created`, apart from events, so that NATS can let an identity report
+ * dead letters only of the topics its subscriptions receive (NATS permissions cannot carve `dead-letter.>` out of
+ * an allowed `>`). Dead letters reach the subscriptions whose pattern starts with `dead-letter.`.
+ */
+export const DEAD_LETTER_SUBJECT_PREFIX = 'am.dl';
+
+/** The subjects of the event stream. */
+export const EVENT_STREAM_SUBJECTS = [`${EVENT_SUBJECT_PREFIX}.>`, `${DEAD_LETTER_SUBJECT_PREFIX}.>`];
 
 /**
  * The subject token standing for a publisher: its SPIFFE ID's path without the leading `/`, with `/` written as
@@ -24,29 +36,67 @@ export function publisherToken(spiffeId: string): string {
   return parsed.value.path.slice(1).replaceAll('/', '!').replaceAll('.', '~');
 }
 
-/** The subject an event of `topic` published by `publisher` is stored under. */
-export function eventSubject(publisher: string, topic: string): string {
-  return `${EVENT_SUBJECT_PREFIX}.${publisherToken(publisher)}.${topic}`;
+/** `dead-letter.<rest>` → `<rest>`; undefined for another topic or pattern. */
+function deadLetterRest(topic: string): string | undefined {
+  return topic.startsWith(`${DEAD_LETTER_PREFIX}.`) ? topic.slice(DEAD_LETTER_PREFIX.length + 1) : undefined;
 }
 
-/** The subjects a publisher may publish to for `pattern` (a topic or a topic pattern). */
+/** The subject an event of `topic` (or a dead letter, on `dead-letter.<topic>`) by `publisher` is stored under. */
+export function eventSubject(publisher: string, topic: string): string {
+  const rest = deadLetterRest(topic);
+  return rest === undefined
+    ? `${EVENT_SUBJECT_PREFIX}.${publisherToken(publisher)}.${topic}`
+    : `${DEAD_LETTER_SUBJECT_PREFIX}.${publisherToken(publisher)}.${rest}`;
+}
+
+/** The subjects a publisher may publish events to for `pattern` (a topic or a topic pattern). */
 export function publishSubject(publisher: string, pattern: string): string {
   return `${EVENT_SUBJECT_PREFIX}.${publisherToken(publisher)}.${pattern}`;
 }
 
-/** The filter of a consumer for a subscription to `pattern`: every publisher's events on matching topics. */
-export function subscriptionFilter(pattern: string): string {
-  return `${EVENT_SUBJECT_PREFIX}.*.${pattern}`;
+/** The subjects a subscriber may report dead letters to, of the events of `pattern`. */
+export function deadLetterPublishSubject(subscriber: string, pattern: string): string {
+  return `${DEAD_LETTER_SUBJECT_PREFIX}.${publisherToken(subscriber)}.${pattern}`;
 }
 
-/** Splits a stored event's subject into its publisher token and topic; undefined for a subject of another form. */
-export function parseEventSubject(subject: string): { token: string; topic: string } | undefined {
-  const prefix = `${EVENT_SUBJECT_PREFIX}.`;
-  if (!subject.startsWith(prefix)) return undefined;
-  const rest = subject.slice(prefix.length);
+/**
+ * The filter of a consumer for a subscription to `pattern`: every publisher's events on matching topics, or, for
+ * a pattern of dead-letter topics, every subscriber's dead letters of matching topics.
+ */
+export function subscriptionFilter(pattern: string): string {
+  const rest = deadLetterRest(pattern);
+  return rest === undefined
+    ? `${EVENT_SUBJECT_PREFIX}.*.${pattern}`
+    : `${DEAD_LETTER_SUBJECT_PREFIX}.*.${rest}`;
+}
+
+/** The subscription pattern of a consumer's filter ({@link subscriptionFilter} undone); undefined for another. */
+export function patternOfFilter(filter: string): string | undefined {
+  if (filter.startsWith(`${EVENT_SUBJECT_PREFIX}.*.`)) return filter.slice(EVENT_SUBJECT_PREFIX.length + 3);
+  if (filter.startsWith(`${DEAD_LETTER_SUBJECT_PREFIX}.*.`)) {
+    return `${DEAD_LETTER_PREFIX}.${filter.slice(DEAD_LETTER_SUBJECT_PREFIX.length + 3)}`;
+  }
+  return undefined;
+}
+
+/**
+ * Splits a stored event's subject into its publisher token and topic (a dead letter's topic is
+ * `dead-letter.<topic>`); undefined for a subject of another form.
+ */
+export function parseEventSubject(
+  subject: string,
+): { token: string; topic: string; deadLetter: boolean } | undefined {
+  const deadLetter = subject.startsWith(`${DEAD_LETTER_SUBJECT_PREFIX}.`);
+  if (!deadLetter && !subject.startsWith(`${EVENT_SUBJECT_PREFIX}.`)) return undefined;
+  const rest = subject.slice(EVENT_SUBJECT_PREFIX.length + 1);
   const dot = rest.indexOf('.');
   if (dot <= 0 || dot === rest.length - 1) return undefined;
-  return { token: rest.slice(0, dot), topic: rest.slice(dot + 1) };
+  const topic = rest.slice(dot + 1);
+  return {
+    token: rest.slice(0, dot),
+    topic: deadLetter ? `${DEAD_LETTER_PREFIX}.${topic}` : topic,
+    deadLetter,
+  };
 }
 
 /**

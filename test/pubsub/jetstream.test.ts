@@ -96,6 +96,18 @@ describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
     expect(late.durableEvents!.grant.consumers).toEqual([]);
   });
 
+  it('serves an agent with many subscriptions (its credentials name every consumer)', async () => {
+    const seen = collector<ReceivedEvent>();
+    const patterns = Array.from({ length: 24 }, (_, i) => `many.topic${i}.*`);
+    await agent(
+      'collector-1',
+      patterns.map((pattern) => ({ pattern, handler: (event: ReceivedEvent) => void seen.push(event) })),
+    );
+    const source = await agent('sprayer-1');
+    const last = await source.publish('many.topic23.done', 'last');
+    await seen.next((e) => e.id === last.eventId);
+  });
+
   it('redelivers on retry, dead-letters a drop and an event out of attempts, with the reason', async () => {
     const letters = collector<ReceivedEvent>();
     const attempts = new Map<string, number>();
@@ -312,6 +324,13 @@ describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
       // Under its own subject, to a topic the policies refuse it: NATS refuses too.
       await expect(
         js.publish(eventSubject(rogueUri, 'vault.open'), bytes(rogueUri, 'vault.open')),
+      ).rejects.toThrow(/permission/i);
+      // Dead letters only of topics its own subscriptions receive (it has none).
+      await expect(
+        js.publish(
+          eventSubject(rogueUri, 'dead-letter.vault.audit'),
+          bytes(rogueUri, 'dead-letter.vault.audit'),
+        ),
       ).rejects.toThrow(/permission/i);
       // Reading the stream's subjects directly, or another identity's consumer: refused.
       const sniff = nc.subscribe('am.ev.>');

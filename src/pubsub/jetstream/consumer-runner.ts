@@ -2,6 +2,7 @@ import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstrea
 import { Backoff } from '../../core/backoff.js';
 import type { Subscription } from '../../core/subscription.js';
 import { matchesTopic } from '../../core/topic.js';
+import { Code, MeshError } from '../../core/errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { ThrottledLog } from '../../observability/throttled-log.js';
 import type { MeshIdentity } from '../../transport/mesh-identity.js';
@@ -46,6 +47,9 @@ interface Held {
   timer?: NodeJS.Timeout;
 }
 
+/** Ordering keys whose last acknowledged sequence a runner remembers. */
+const MAX_KEYS_REMEMBERED = 10_000;
+
 /** Publishers' subject tokens, by SPIFFE ID: the same few publishers send most events (bounded, then cleared). */
 const TOKENS = new Map<string, string | undefined>();
 
@@ -84,6 +88,8 @@ export class ConsumerRunner {
   /** Events by ordering key: the first is being handled (or retried), the rest wait in stream order. */
   private readonly keys = new Map<string, Held[]>();
   private readonly refusals: ThrottledLog;
+  /** The last acknowledged stream sequence of each ordering key seen lately. */
+  private readonly lastAcked = new Map<string, number>();
   private messages: ConsumerMessages | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -155,6 +161,12 @@ export class ConsumerRunner {
       msg.term(event.slice(0, 200));
       return;
     }
+    // A key's events are handled one at a time in stream order: one older than the last acknowledged of its key
+    // was handled already (its ack was lost or late). A queue group's members see only part of a key: not there.
+    if (event.key && !this.options.subscription.group && msg.seq <= (this.lastAcked.get(event.key) ?? 0)) {
+      msg.ack();
+      return;
+    }
     const held: Held = { msg, event, attempt: msg.info.deliveryCount };
     this.held.set(msg.seq, held);
     if (held.attempt > this.options.maxDeliveries) {
@@ -193,6 +205,18 @@ export class ConsumerRunner {
       return `the event names publisher ${event.publisher} and topic ${event.topic} but was stored by ${subject.token} on ${subject.topic}`;
     }
     if (this.options.revoked(event.publisher)) return `${event.publisher} is revoked by the mesh's policies`;
+    // A dead letter is reported by the subscriber that gave up on the event, under its own identity, and only on
+    // the dead-letter topic of the event's topic; nothing else carries dead-letter details.
+    const deadLetterTopicOf = event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`);
+    if (event.deadLetter || deadLetterTopicOf || subject.deadLetter) {
+      const info = event.deadLetter;
+      if (!info || !deadLetterTopicOf || !subject.deadLetter || info.subscriber !== event.publisher) {
+        return `a dead letter must come from the subscriber it names, on dead-letter.<its topic>`;
+      }
+      if (deadLetterTopic(info.originalTopic) !== event.topic) {
+        return `the dead letter of an event of ${info.originalTopic} on ${event.topic}`;
+      }
+    }
     const size = validatePayloadSize(
       event.payload.length,
       this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
@@ -215,7 +239,10 @@ export class ConsumerRunner {
   }
 
   private settle(held: Held, outcome: EventOutcome): void {
-    if (outcome.outcome === 'ack') return this.release(held, () => held.msg.ack());
+    if (outcome.outcome === 'ack') {
+      if (held.event.key) this.ackedKey(held.event.key, held.msg.seq);
+      return this.release(held, () => held.msg.ack());
+    }
     if (outcome.outcome === 'drop') return void this.deadLetter(held, outcome.reason, held.attempt);
     const reason = outcome.reason ?? 'the handler asked for a retry';
     if (held.attempt >= this.options.maxDeliveries) return void this.deadLetter(held, reason, held.attempt);
@@ -266,6 +293,14 @@ export class ConsumerRunner {
       await this.options.deadLetter(letter);
       this.release(held, () => held.msg.term(reason.slice(0, 200)));
     } catch (error) {
+      if (error instanceof MeshError && error.code === Code.RESOURCE_EXHAUSTED) {
+        // It will never fit: no point in a redelivery that fails the same way.
+        this.options.logger.error(
+          { err: error, eventId: event.id },
+          'dead letter too large to store; dropped',
+        );
+        return this.release(held, () => held.msg.term(reason.slice(0, 200)));
+      }
       this.options.logger.warn({ err: error, eventId: event.id }, 'dead letter not stored; redelivering');
       this.release(held, () => held.msg.nak(this.backoff(attempts)));
     }
@@ -287,6 +322,15 @@ export class ConsumerRunner {
       }
     }
     if (this.held.size === 0) this.idle?.();
+  }
+
+  /** Notes the last acknowledged sequence of a key (a bounded map: the oldest keys go first). */
+  private ackedKey(key: string, sequence: number): void {
+    this.lastAcked.delete(key);
+    this.lastAcked.set(key, sequence);
+    if (this.lastAcked.size > MAX_KEYS_REMEMBERED) {
+      this.lastAcked.delete(this.lastAcked.keys().next().value!);
+    }
   }
 
   private backoff(attempt: number): number {

@@ -3,7 +3,6 @@
  * PubAck), and each subscription reads its durable consumer, so neither a publisher's nor a subscriber's crash
  * loses an accepted event. Handlers, outcomes and dead letters mean what they mean brokerless.
  */
-import { randomUUID } from 'node:crypto';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { createUser } from '@nats-io/jwt';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -25,6 +24,9 @@ import { ConsumerRunner } from './consumer-runner.js';
 import type { ConsumerStart, EventStoreGrant } from '../../nats/grant.js';
 import { connectToEventStore } from '../../nats/nats-connection.js';
 import { eventSubject } from '../../nats/subjects.js';
+
+/** How long one attempt of a publish waits for its PubAck before it is sent again (same message id). */
+const PUBLISH_ATTEMPT_MS = 2_000;
 
 /** A publish on JetStream also says where the stream stored the event. */
 export interface DurablePublishReport extends PublishReport {
@@ -62,8 +64,8 @@ export interface JetStreamEventsOptions extends PublishChecks {
 /**
  * The JetStream mode of an agent's events: one NATS connection made with the identity's certificate and the
  * credentials the control plane issued, a publisher, and a {@link ConsumerRunner} per subscription. Credentials
- * are renewed before they expire and whenever the subscriptions or policies change; a change of permissions
- * reconnects, so that NATS enforces the new ones.
+ * are renewed before they expire and whenever the subscriptions or policies change, each time on a new
+ * connection, so that NATS enforces the new permissions and expiry.
  */
 export class JetStreamEvents {
   private readonly routing: EventRouting;
@@ -161,42 +163,50 @@ export class JetStreamEvents {
 
   /** Stores an event under its publisher's subject, its id as the message id (JetStream's deduplication). */
   async store(event: MeshEvent): Promise<{ sequence: number; duplicate: boolean }> {
-    try {
-      const ack = await this.js.publish(
-        eventSubject(event.publisher, event.topic),
-        encodeEvent(eventToWire(event)),
-        {
+    const subject = eventSubject(event.publisher, event.topic);
+    const bytes = encodeEvent(eventToWire(event));
+    const deadline = Date.now() + (this.options.publishTimeoutMs ?? 10_000);
+    for (;;) {
+      const left = deadline - Date.now();
+      try {
+        // Short attempts, each under the same message id (stored once however many reach the stream): a PubAck
+        // lost to a reconnect (renewed credentials, a NATS node gone) costs one attempt, not the whole timeout.
+        const ack = await this.js.publish(subject, bytes, {
           msgID: event.id,
-        },
-      );
-      return { sequence: ack.seq, duplicate: ack.duplicate };
-    } catch (error) {
-      const message = (error as Error).message;
-      if (/permission/i.test(message)) {
-        throw new MeshError(
-          Code.PERMISSION_DENIED,
-          `the event store refused the publish to ${event.topic}: ${message} (the policies do not allow it)`,
-          { cause: error },
-        );
+          timeout: Math.max(100, Math.min(PUBLISH_ATTEMPT_MS, left)),
+        });
+        return { sequence: ack.seq, duplicate: ack.duplicate };
+      } catch (error) {
+        const message = (error as Error).message;
+        if (/permission/i.test(message)) {
+          throw new MeshError(
+            Code.PERMISSION_DENIED,
+            `the event store refused the publish to ${event.topic}: ${message} (the policies do not allow it)`,
+            { cause: error },
+          );
+        }
+        if (/max_payload/i.test(message)) {
+          throw new MeshError(
+            Code.RESOURCE_EXHAUSTED,
+            `event ${event.id} is larger than the event store's NATS servers take (${message}): raise max_payload in their configuration, or send a reference to large data`,
+            { cause: error },
+          );
+        }
+        if (this.closed || Date.now() + 50 >= deadline) {
+          throw new MeshError(
+            Code.UNAVAILABLE,
+            `the event store did not confirm event ${event.id} on ${event.topic}: ${message}; it may be stored: publish again with the same event id`,
+            { cause: error },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      if (/max_payload/i.test(message)) {
-        throw new MeshError(
-          Code.RESOURCE_EXHAUSTED,
-          `event ${event.id} is larger than the event store's NATS servers take (${message}): raise max_payload in their configuration, or send a reference to large data`,
-          { cause: error },
-        );
-      }
-      throw new MeshError(
-        Code.UNAVAILABLE,
-        `the event store did not confirm event ${event.id} on ${event.topic}: ${message}; it may be stored: publish again with the same event id`,
-        { cause: error },
-      );
     }
   }
 
   /**
-   * Asks for a new grant (the subscriptions, the policies or a start changed), reconnects when the permissions
-   * changed, and starts or stops consumer runners to match the subscriptions.
+   * Asks for a new grant (the subscriptions, the policies or a start changed, or the credentials are due),
+   * reconnects with it, and starts or stops consumer runners to match the subscriptions.
    */
   async refresh(starts: readonly ConsumerStart[] = []): Promise<void> {
     if (this.closed) return;
@@ -206,10 +216,9 @@ export class JetStreamEvents {
       throw new MeshError(Code.FAILED_PRECONDITION, 'the control plane no longer has an event store');
     const before = this.current;
     this.current = next;
-    const changed =
-      JSON.stringify(next.consumers) !== JSON.stringify(before.consumers) ||
-      permissionsPart(next.userJwt) !== permissionsPart(before.userJwt);
-    if (changed) await this.reconnect();
+    // NATS holds a connection to the credentials it was opened with (their permissions, and their expiry, when it
+    // cuts the connection): new credentials take effect on a new connection.
+    if (next.userJwt !== before.userJwt) await this.reconnect();
     this.sync();
     this.scheduleRenewal();
   }
@@ -312,16 +321,4 @@ function sameSubscription(
   b: Pick<Subscription, 'pattern' | 'group'>,
 ) {
   return a.pattern === b.pattern && a.group === b.group;
-}
-
-/** The permissions claim of a user JWT (what a reconnect would change), without its signature or dates. */
-function permissionsPart(jwt: string): string {
-  try {
-    const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as {
-      nats?: { pub?: unknown; sub?: unknown };
-    };
-    return JSON.stringify([claims.nats?.pub, claims.nats?.sub]);
-  } catch {
-    return randomUUID(); // unreadable: treat as changed
-  }
 }
