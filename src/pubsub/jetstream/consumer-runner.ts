@@ -167,7 +167,7 @@ export class ConsumerRunner {
       msg.ack();
       return;
     }
-    const held: Held = { msg, event, attempt: msg.info.deliveryCount };
+    const held: Held = { msg, event, attempt: event.attempt };
     this.held.set(msg.seq, held);
     if (held.attempt > this.options.maxDeliveries) {
       // The last delivery got no answer (its handler never finished: a crash): this extra one dead-letters it.
