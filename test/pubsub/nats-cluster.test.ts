@@ -135,7 +135,9 @@ describe.skipIf(!natsBinary)('a NATS JetStream cluster configured as the mesh co
   it('holds an identity to the permissions the mesh derives from its policies', async () => {
     const alpha = await connectAs(
       await ca.identity('alpha-1'),
-      eventPermissions(ALLOW_ALL, { uri: alphaUri, types: [] }, [{ consumer: alphaConsumer, pattern: 'tasks.>' }]),
+      eventPermissions(ALLOW_ALL, { uri: alphaUri, types: [] }, [
+        { consumer: alphaConsumer, pattern: 'tasks.>' },
+      ]),
       { inboxPrefix: inboxPrefix(alphaUri) },
     );
     const js = jetstream(alpha);
