@@ -20,6 +20,7 @@ interface ControlPlaneFlags {
   healthTimeout?: number;
   events?: string[];
   eventReplicas?: number;
+  eventCredentialTtl?: number;
   logLevel: LevelWithSilent;
 }
 
@@ -94,6 +95,11 @@ export function createControlPlaneCommand(): Command {
         .argParser(natsUrlsArgument),
     )
     .option(
+      '--event-credential-ttl <duration>',
+      "lifetime of the agents' NATS credentials, renewed at two thirds of it (default 1h; at least 5s)",
+      credentialTtlArgument,
+    )
+    .option(
       '--event-replicas <n>',
       'replicas of the event stream (default: the number of --events URLs, at most 3)',
       replicasArgument,
@@ -128,6 +134,7 @@ export function createControlPlaneCommand(): Command {
               events: {
                 servers: flags.events,
                 ...(flags.eventReplicas ? { replicas: flags.eventReplicas } : {}),
+                ...(flags.eventCredentialTtl ? { credentialTtlMs: flags.eventCredentialTtl } : {}),
               },
             }
           : {}),
@@ -156,6 +163,12 @@ export function createControlPlaneCommand(): Command {
       process.off('SIGHUP', reload);
       await controlPlane.close();
     });
+}
+
+function credentialTtlArgument(value: string): number {
+  const ms = durationArgument(value);
+  if (ms < 5_000) throw new InvalidArgumentError('must be at least 5s: agents renew at two thirds of it');
+  return ms;
 }
 
 function replicasArgument(value: string): number {

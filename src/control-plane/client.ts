@@ -8,6 +8,7 @@ import type { ListDeadLettersResponse__Output } from '../generated/agentmesh/v1/
 import type { Event__Output } from '../generated/agentmesh/v1/Event.js';
 import type { EventStoreDescription } from './event-store.js';
 import type { PolicySet } from '../core/policy.js';
+import type { Subscription } from '../core/subscription.js';
 import { identitySpiffeId, CONTROL_PLANE_NAME } from '../core/spiffe-id.js';
 import type { ControlPlaneClient as ControlPlaneStub } from '../generated/agentmesh/v1/ControlPlane.js';
 import type { WatchEvent__Output } from '../generated/agentmesh/v1/WatchEvent.js';
@@ -207,6 +208,8 @@ export class ControlPlaneClient {
   async getEventStore(request: {
     userPublicKey: string;
     starts?: readonly ConsumerStart[];
+    /** The caller's subscriptions, as it registers them: each its policies allow gets its consumer. */
+    subscriptions?: readonly Subscription[];
   }): Promise<EventStoreGrant | undefined> {
     let response: GetEventStoreResponse__Output;
     try {
@@ -220,6 +223,11 @@ export class ControlPlaneClient {
                 group: start.group,
                 fromSequence: start.fromSequence ?? 0,
                 fromUnixMs: start.fromTime ?? 0,
+              })),
+              subscriptions: (request.subscriptions ?? []).map((s) => ({
+                pattern: s.pattern,
+                group: s.group,
+                maxInFlight: s.maxInFlight,
               })),
             },
             call,

@@ -30,6 +30,7 @@ import type { GetEventStoreRequest__Output } from '../generated/agentmesh/v1/Get
 import type { ListDeadLettersRequest__Output } from '../generated/agentmesh/v1/ListDeadLettersRequest.js';
 import type { ReplayDeadLetterRequest__Output } from '../generated/agentmesh/v1/ReplayDeadLetterRequest.js';
 import { DEAD_LETTER_PREFIX, validateTopic } from '../core/topic.js';
+import { validateSubscriptions } from '../core/subscription.js';
 import { parseEventSubject, publisherToken } from '../nats/subjects.js';
 import { decodeEvent, encodeEvent } from '../transport/delivery-codec.js';
 import { RequestLimiter, type RequestLimitSettings } from './request-limits.js';
@@ -283,13 +284,19 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
           ...(Number(start.fromUnixMs) > 0 ? { fromTime: Number(start.fromUnixMs) } : {}),
         })),
       );
-      // The consumers are those of the caller's own registration, whose subscriptions were checked when it
-      // registered (and are checked against today's policies again by the store).
-      const record = who.name !== undefined ? state.registry.get(who.name) : undefined;
-      const subscriptions = record?.spiffeId === who.id ? record.spec.subscriptions : [];
+      // The caller's subscriptions, checked as a registration's are; the store authorizes each under today's
+      // policies before it creates its consumer.
+      const subscriptions = validateSubscriptions(
+        request.subscriptions.map((s) => ({
+          pattern: s.pattern,
+          group: s.group,
+          maxInFlight: s.maxInFlight,
+        })),
+      );
+      if (!subscriptions.ok) throw subscriptions.error;
       const policies = state.policies;
       const types = entitledTypes(policies, { uri: who.id, agentTypes: who.agentTypes });
-      const grant = await store.grant({ uri: who.id, types }, policies, subscriptions, {
+      const grant = await store.grant({ uri: who.id, types }, policies, subscriptions.value, {
         userPublicKey: request.userPublicKey,
         starts,
       });

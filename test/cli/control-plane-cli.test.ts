@@ -49,6 +49,25 @@ describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
     expect(listen.stderr).toMatch(/invalid listen address "nowhere"/);
   });
 
+  it('refuses malformed event-store flags as usage errors, and says how to make the NATS authority', async () => {
+    for (const [flags, message] of [
+      [['--events', 'http://127.0.0.1:4222'], /is not a NATS URL: use nats:\/\/host:port/],
+      [['--events', 'nats://127.0.0.1:4222', '--event-credential-ttl', '1s'], /must be at least 5s/],
+      [['--events', 'nats://127.0.0.1:4222', '--event-replicas', '9'], /must be 1 to 5/],
+    ] as const) {
+      const result = await runEntryPoint('agent-mesh', ['control-plane', '--certs', temp.dir, ...flags]);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(message);
+    }
+    await ensureIdentity(temp.dir, 'control-plane');
+    const missing = await runEntryPoint('agent-mesh', [
+      ...['control-plane', '--certs', temp.dir, '--listen', '127.0.0.1:0'],
+      ...['--events', 'nats://127.0.0.1:4222'],
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no NATS authority in .*: create it with `agent-mesh ca nats --dir/);
+  });
+
   it('serves until SIGINT, and lets an agent join with a token from `token create`', async () => {
     await ensureIdentity(temp.dir, 'control-plane');
     const controlPlane = spawnEntryPoint([

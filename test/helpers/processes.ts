@@ -27,6 +27,8 @@ export interface ControlPlaneProcessOptions {
   /** etcd client URLs for the etcd store; the in-memory store without them. */
   etcdEndpoints?: readonly string[];
   logLevel?: string;
+  /** More flags, e.g. `['--events', 'nats://...']`. */
+  flags?: readonly string[];
 }
 
 /** Starts `agent-mesh control-plane` and resolves once it serves. */
@@ -40,6 +42,7 @@ export async function startControlPlaneProcess(
     'control-plane',
     ...['--listen', options.listen, '--certs', options.certsDir, '--log-level', options.logLevel ?? 'info'],
     ...store,
+    ...(options.flags ?? []),
   ]);
   await process.waitFor(/control plane serving on/, 60_000);
   return process;

@@ -5,7 +5,8 @@ import { ensureIdentity } from '../../src/identity/certs-dir.js';
 import type { ReceivedEvent } from '../../src/pubsub/event.js';
 import { EVENT_STREAM } from '../../src/nats/subjects.js';
 import { natsBinary, startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { makeCertsDir } from '../helpers/processes.js';
+import { makeCertsDir, startControlPlaneProcess } from '../helpers/processes.js';
+import { freePort } from '../helpers/ports.js';
 import { spawnScript, type RunningEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
@@ -127,6 +128,61 @@ describe.skipIf(!natsBinary)('durable events when processes and NATS nodes die',
     console.log(
       `subscriber restarted: ${ids.length} events, 0 lost, ${again} handled again after the restart`,
     );
+  });
+
+  it('comes back after a control plane outage longer than the NATS credentials last, losing nothing', async () => {
+    // A control plane of its own, in its own process, whose agents' credentials last 5 s (renewed at about 3 s).
+    const port = await freePort();
+    const listen = `127.0.0.1:${port}`;
+    const flags = ['--events', nats.urls.join(','), '--event-credential-ttl', '5s'];
+    let controlPlane = await startControlPlaneProcess({ certsDir: certs.dir, listen, flags });
+    try {
+      const join = async (name: string, options: Partial<Parameters<typeof startAgent>[0]> = {}) => {
+        const started = await startAgent({
+          identity: await mesh.identity(name),
+          controlPlane: listen,
+          type: name.replace(/-\d+$/, ''),
+          ...options,
+        });
+        agents.push(started);
+        return started;
+      };
+      const handled = new Set<string>();
+      await join('ledger-1', {
+        subscriptions: [{ pattern: 'payouts.*', handler: (event) => void handled.add(event.id) }],
+      });
+      const publisher = await join('payroll-1');
+      const accepted: string[] = [];
+      let failed = 0;
+      let stopping = false;
+      const loop = (async () => {
+        for (let i = 0; !stopping; i += 1) {
+          try {
+            accepted.push(
+              (await publisher.publish('payouts.sent', { i }, { eventId: `payout-${i}` })).eventId,
+            );
+          } catch {
+            failed += 1;
+            i -= 1; // the same event again, under the same id
+          }
+        }
+      })();
+      await until(() => accepted.length >= 50, 'publishes going on', 30_000);
+      await controlPlane.stop('SIGKILL');
+      // The credentials expire while the control plane is away: NATS cuts the agents off.
+      await until(() => failed > 0, 'NATS refusing the expired credentials', 60_000);
+      const beforeRestart = accepted.length;
+      controlPlane = await startControlPlaneProcess({ certsDir: certs.dir, listen, flags });
+      await until(() => accepted.length >= beforeRestart + 50, 'publishes going on again', 90_000);
+      stopping = true;
+      await loop;
+      await until(() => accepted.every((id) => handled.has(id)), 'every accepted event handled', 60_000);
+      console.log(
+        `control plane away past the credentials: ${accepted.length} accepted, 0 lost, ${failed} publishes retried`,
+      );
+    } finally {
+      await controlPlane.stop('SIGKILL');
+    }
   });
 
   it('loses no acknowledged event when one of three NATS nodes is killed during a publish loop', async () => {

@@ -44,6 +44,7 @@ export interface JetStreamEventsOptions extends PublishChecks {
   grant: (request: {
     userPublicKey: string;
     starts: readonly ConsumerStart[];
+    subscriptions: readonly Subscription[];
   }) => Promise<EventStoreGrant | undefined>;
   /** The agent's subscriptions and their handlers. */
   subscriptions: SubscriptionSet;
@@ -96,7 +97,11 @@ export class JetStreamEvents {
    */
   static async start(options: JetStreamEventsOptions): Promise<JetStreamEvents | undefined> {
     const user = createUser();
-    const first = await options.grant({ userPublicKey: user.getPublicKey(), starts: options.starts ?? [] });
+    const first = await options.grant({
+      userPublicKey: user.getPublicKey(),
+      starts: options.starts ?? [],
+      subscriptions: options.subscriptions.list(),
+    });
     if (!first) return undefined;
     const started: { events?: JetStreamEvents } = {};
     let nc: NatsConnection;
@@ -211,7 +216,11 @@ export class JetStreamEvents {
   async refresh(starts: readonly ConsumerStart[] = []): Promise<void> {
     if (this.closed) return;
     this.starts = [...this.starts.filter((s) => !starts.some((n) => sameSubscription(s, n))), ...starts];
-    const next = await this.options.grant({ userPublicKey: this.user.getPublicKey(), starts });
+    const next = await this.options.grant({
+      userPublicKey: this.user.getPublicKey(),
+      starts,
+      subscriptions: this.options.subscriptions.list(),
+    });
     if (!next)
       throw new MeshError(Code.FAILED_PRECONDITION, 'the control plane no longer has an event store');
     const before = this.current;

@@ -98,10 +98,13 @@ export interface ControlPlaneClient extends grpc.Client {
    * Says where the mesh's events are kept. Without an event store (the default), events travel from publisher to
    * subscriber directly and the answer says only that. With NATS JetStream, it issues the caller's credentials:
    * a NATS user JWT for the public key the caller sends (its seed never leaves the caller), letting it publish
-   * under its own identity to the topics its policies allow and read the durable consumers of its registered
-   * subscriptions, which this call creates first (a subscription's `starts` entry, if any, sets where a new one
-   * begins; a consumer that began elsewhere is replaced).
-   * Errors: INVALID_ARGUMENT for a malformed key or start; UNAVAILABLE when the event store cannot be reached.
+   * under its own identity to the topics its policies allow and read the durable consumers of the subscriptions
+   * it sends that its policies allow, which this call creates first (a subscription's `starts` entry, if any, sets
+   * where a new one begins; a consumer that began elsewhere is replaced). The subscriptions are the caller's own,
+   * as it registers them; they are checked here, not read from the registry, so that a grant never waits for a
+   * registration (e.g. after a control plane restart).
+   * Errors: INVALID_ARGUMENT for a malformed key, subscription or start; UNAVAILABLE when the event store cannot be
+   * reached.
    */
   GetEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
   GetEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
@@ -111,10 +114,13 @@ export interface ControlPlaneClient extends grpc.Client {
    * Says where the mesh's events are kept. Without an event store (the default), events travel from publisher to
    * subscriber directly and the answer says only that. With NATS JetStream, it issues the caller's credentials:
    * a NATS user JWT for the public key the caller sends (its seed never leaves the caller), letting it publish
-   * under its own identity to the topics its policies allow and read the durable consumers of its registered
-   * subscriptions, which this call creates first (a subscription's `starts` entry, if any, sets where a new one
-   * begins; a consumer that began elsewhere is replaced).
-   * Errors: INVALID_ARGUMENT for a malformed key or start; UNAVAILABLE when the event store cannot be reached.
+   * under its own identity to the topics its policies allow and read the durable consumers of the subscriptions
+   * it sends that its policies allow, which this call creates first (a subscription's `starts` entry, if any, sets
+   * where a new one begins; a consumer that began elsewhere is replaced). The subscriptions are the caller's own,
+   * as it registers them; they are checked here, not read from the registry, so that a grant never waits for a
+   * registration (e.g. after a control plane restart).
+   * Errors: INVALID_ARGUMENT for a malformed key, subscription or start; UNAVAILABLE when the event store cannot be
+   * reached.
    */
   getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
   getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
@@ -293,10 +299,13 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
    * Says where the mesh's events are kept. Without an event store (the default), events travel from publisher to
    * subscriber directly and the answer says only that. With NATS JetStream, it issues the caller's credentials:
    * a NATS user JWT for the public key the caller sends (its seed never leaves the caller), letting it publish
-   * under its own identity to the topics its policies allow and read the durable consumers of its registered
-   * subscriptions, which this call creates first (a subscription's `starts` entry, if any, sets where a new one
-   * begins; a consumer that began elsewhere is replaced).
-   * Errors: INVALID_ARGUMENT for a malformed key or start; UNAVAILABLE when the event store cannot be reached.
+   * under its own identity to the topics its policies allow and read the durable consumers of the subscriptions
+   * it sends that its policies allow, which this call creates first (a subscription's `starts` entry, if any, sets
+   * where a new one begins; a consumer that began elsewhere is replaced). The subscriptions are the caller's own,
+   * as it registers them; they are checked here, not read from the registry, so that a grant never waits for a
+   * registration (e.g. after a control plane restart).
+   * Errors: INVALID_ARGUMENT for a malformed key, subscription or start; UNAVAILABLE when the event store cannot be
+   * reached.
    */
   GetEventStore: grpc.handleUnaryCall<_agentmesh_v1_GetEventStoreRequest__Output, _agentmesh_v1_GetEventStoreResponse>;
   
