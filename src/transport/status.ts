@@ -80,10 +80,24 @@ export function fromServiceError(error: unknown): MeshError {
   const status = error as Partial<grpc.ServiceError>;
   if (typeof status.code === 'number' && typeof status.details === 'string') {
     const hint = Number(status.metadata?.get(RETRY_AFTER_KEY)[0]);
-    return new MeshError(status.code as MeshError['code'], status.details, {
+    // A status grpc-js made up itself (a deadline, no connection) says it in the mesh's words, without grpc-js's
+    // timing breakdown and resolver notes; a server's message is passed on as it is.
+    const details = statusFromServer(status) ? status.details : withoutGrpcNotes(status.details);
+    return new MeshError(status.code as MeshError['code'], details, {
       cause: error,
       ...(Number.isFinite(hint) && hint >= 0 ? { retryAfterMs: hint } : {}),
     });
   }
   return MeshError.from(error);
+}
+
+/**
+ * grpc-js's own status details without its internals: `Deadline exceeded after 1.002s,name resolution: 0.001s,...`
+ * keeps `Deadline exceeded after 1.002s`; `..., Resolution note: ...` loses the note.
+ */
+export function withoutGrpcNotes(details: string): string {
+  return details
+    .replace(/^(Deadline exceeded after [\d.]+s)[,;].*$/s, '$1')
+    .replace(/[\s,.;]*Resolution note:.*$/s, '')
+    .trim();
 }

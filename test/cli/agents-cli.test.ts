@@ -361,5 +361,6 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
     expect(noId.stderr).toMatch(/^error: missing required argument 'id'/);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/cannot use the control plane at 127\.0\.0\.1:1/);
+    expect(unreachable.stderr).not.toMatch(/Resolution note|LB pick|name resolution/);
   }, 60_000);
 });
