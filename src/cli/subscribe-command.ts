@@ -89,8 +89,11 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-/** An event as a JSON line: text payloads as text, anything else as base64. */
+/** An event as a JSON line: JSON payloads as JSON, text as text, anything else as base64. */
 function printable(event: ReceivedEvent): Record<string, unknown> {
+  const json = /^application\/(json|.*\+json)/.test(event.contentType)
+    ? parsedJson(event.payload)
+    : undefined;
   const text = /^(text\/|application\/(json|.*\+json))/.test(event.contentType);
   return {
     id: event.id,
@@ -100,7 +103,20 @@ function printable(event: ReceivedEvent): Record<string, unknown> {
     contentType: event.contentType,
     ...(event.key ? { key: event.key } : {}),
     attempt: event.attempt,
-    ...(text ? { payload: event.payload.toString() } : { payloadBase64: event.payload.toString('base64') }),
+    ...(json
+      ? { payload: json.value }
+      : text
+        ? { payload: event.payload.toString() }
+        : { payloadBase64: event.payload.toString('base64') }),
     ...(event.deadLetter ? { deadLetter: event.deadLetter } : {}),
   };
+}
+
+/** The JSON value of a payload, or undefined when it is not JSON (it is printed as text then). */
+function parsedJson(payload: Buffer): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(payload.toString()) as unknown };
+  } catch {
+    return undefined;
+  }
 }

@@ -54,7 +54,7 @@ describe('`agent-mesh publish` and `agent-mesh subscribe`', () => {
         contentType: 'application/json',
         key: 'customer-1',
         attempt: 1,
-        payload: '{"order":7}',
+        payload: { order: 7 },
       });
     } finally {
       expect(await subscriber.stop('SIGINT')).toBe(0);
