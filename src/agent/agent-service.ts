@@ -185,7 +185,10 @@ export function createAgentService(options: AgentServiceOptions): ServiceRegistr
           : `${quote(method)} is a streamed method: call it with InvokeStream (agent-mesh call --stream)`,
       );
     }
-    const known = [...handlers.keys()].sort().join(', ') || '(none)';
+    // Both kinds, each named as such: a caller who picked the wrong one learns how to call the other.
+    const unary = [...methods.keys()].sort();
+    const streamedNames = [...streams.keys()].sort().map((name) => `${name} (streamed: --stream)`);
+    const known = [...unary, ...streamedNames].join(', ') || '(none)';
     throw new MeshError(Code.UNIMPLEMENTED, `unknown method ${quote(method)}; this agent serves: ${known}`);
   };
 

@@ -298,7 +298,8 @@ describe('`agent-mesh agents` and `agent-mesh call`', () => {
     expect(unknownType.stderr).toMatch(/^agent-mesh: UNAVAILABLE: no healthy agent for type nosuch/);
     expect(unknownMethod.code).toBe(1);
     expect(unknownMethod.stderr).toBe(
-      'agent-mesh: UNIMPLEMENTED: unknown method "nope"; this agent serves: echo, hang, whoami\n',
+      'agent-mesh: UNIMPLEMENTED: unknown method "nope"; this agent serves: echo, hang, whoami, ' +
+        'records (streamed: --stream), words (streamed: --stream)\n',
     );
     expect(draining.code).toBe(1);
     expect(draining.stderr).toMatch(/^agent-mesh: UNAVAILABLE: no healthy agent for type batch/);
