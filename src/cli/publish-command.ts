@@ -9,7 +9,7 @@ import { EventPublisher } from '../pubsub/publisher.js';
 import { JetStreamEvents } from '../pubsub/jetstream/jetstream-events.js';
 import { SubscriptionSet } from '../pubsub/subscriber.js';
 import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
-import { durationArgument } from './run.js';
+import { durationOption } from './run.js';
 
 interface PublishFlags extends ClientFlags {
   key?: string;
@@ -36,7 +36,7 @@ export function createPublishCommand(): Command {
         '--content-type <type>',
         'media type of the payload (default application/json, or text/plain with --raw)',
       )
-      .option('--wait <duration>', 'how long to wait for acknowledgements', durationArgument, 10_000),
+      .addOption(durationOption('--wait <duration>', 'how long to wait for acknowledgements', 10_000)),
   ).action(async (topic: string, text: string, flags: PublishFlags) => {
     let payload: unknown = text;
     if (!flags.raw) {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { MeshError } from '../core/errors.js';
-import { parseDuration } from '../core/duration.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
 import { parseListenAddress } from '../observability/http-server.js';
 import { LOG_LEVELS } from '../observability/logger.js';
 
@@ -43,6 +43,13 @@ export function durationArgument(value: string): number {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/** A duration flag whose default `--help` shows as a duration (`10s`), as the flag takes it, not in milliseconds. */
+export function durationOption(flags: string, description: string, defaultMs: number): Option {
+  return new Option(flags, description)
+    .argParser(durationArgument)
+    .default(defaultMs, formatDuration(defaultMs));
 }
 
 /** Collects a repeatable flag (`--dns a --dns b`) into a list. */

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { loadCaDir } from '../identity/certs-dir.js';
-import { durationArgument } from './run.js';
+import { durationOption } from './run.js';
 
 /** `agent-mesh token create`: one-time join tokens, signed with the CA key. */
 export function createTokenCommand(): Command {
@@ -17,7 +17,7 @@ export function createTokenCommand(): Command {
       (value: string, previous: string[]) => [...previous, value],
       [],
     )
-    .option('--ttl <duration>', 'how long the token stays usable', durationArgument, 3_600_000)
+    .addOption(durationOption('--ttl <duration>', 'how long the token stays usable', 3_600_000))
     .addOption(
       new Option('--certs <dir>', 'certificate directory holding the CA')
         .default('certs')

@@ -15,7 +15,7 @@ import { AgentMetrics } from '../observability/agent-metrics.js';
 import { metricsRoute, startHttpServer, type RunningHttpServer } from '../observability/http-server.js';
 import { createLogger } from '../observability/logger.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
-import { durationArgument, httpListenArgument, logLevelOption, natsUrlsArgument } from './run.js';
+import { durationOption, httpListenArgument, logLevelOption, natsUrlsArgument } from './run.js';
 import { listenForShutdown } from './shutdown-signal.js';
 
 interface UpOptions {
@@ -114,7 +114,7 @@ export function createUpCommand(): Command {
         .argParser(httpListenArgument),
     )
     .option('--trust-domain <domain>', 'trust domain of a newly created CA', 'agentmesh.local')
-    .option('--interval <duration>', "time between the planner's tasks", durationArgument, 1_000)
+    .addOption(durationOption('--interval <duration>', "time between the planner's tasks", 1_000))
     .addOption(
       new Option(
         '--events <urls>',

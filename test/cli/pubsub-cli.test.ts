@@ -61,6 +61,15 @@ describe('`agent-mesh publish` and `agent-mesh subscribe`', () => {
     }
   });
 
+  it('shows duration defaults as durations, as the flags take them', async () => {
+    const help = await runEntryPoint('agent-mesh', ['publish', '--help']);
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
+      /how long to wait for acknowledgements \(default: 10s\)/,
+    );
+    const token = await runEntryPoint('agent-mesh', ['token', 'create', '--help']);
+    expect(token.stdout).toMatch(/how long the token stays usable \(default: 1h\)/);
+  });
+
   it('says so when nobody subscribes', async () => {
     const result = await runEntryPoint('agent-mesh', ['publish', 'nobody.home', '{}', ...flags('cli')]);
     expect(result.code).toBe(0);
