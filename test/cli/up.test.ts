@@ -23,12 +23,15 @@ interface LocalMesh {
   exitSignal: NodeJS.Signals | null;
 }
 
-function startLocalMesh(args: string[]): LocalMesh {
+function startLocalMesh(args: string[], options: { viaNpm?: boolean } = {}): LocalMesh {
   // Flags alone decide: a developer's own AGENT_MESH_* settings must not leak into the test.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith('AGENT_MESH_')),
   );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', ...args], {
+  const [command, commandArgs] = options.viaNpm
+    ? ['npm', ['start', '--silent', '--', ...args]]
+    : [process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', ...args]];
+  const child = spawn(command, commandArgs, {
     cwd: root,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -220,4 +223,34 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
     await until(() => !groupAlive(pgid), 'no process of the group is left');
     groupGone = true;
   });
+});
+
+describe('`npm start`, as the README says to run it', () => {
+  it('exits 0 when a Ctrl-C reaches npm and the mesh together, as a terminal sends it', async () => {
+    const temp = await makeTempDir();
+    // npm runs the script with `sh -c`; the script execs node, so no shell is left between npm and the mesh to
+    // die of the Ctrl-C (which made npm kill itself with SIGINT and exit 130).
+    const mesh = startLocalMesh(
+      [
+        ...['--certs', `${temp.dir}/certs`, '--listen', '127.0.0.1:0', '--interval', '50ms'],
+        ...['--http-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0'],
+      ],
+      { viaNpm: true },
+    );
+    const pgid = mesh.child.pid!;
+    try {
+      await until(
+        () => /local mesh running/.test(mesh.stdout) || mesh.exitCode !== undefined,
+        'the banner',
+        90_000,
+      );
+      signalGroup(pgid, 'SIGINT');
+      await until(() => mesh.exitCode !== undefined, 'npm start exits', 30_000);
+      expect(mesh.exitCode, `ended by ${mesh.exitSignal}`).toBe(0);
+      await until(() => !groupAlive(pgid), 'no process of the group is left');
+    } finally {
+      if (groupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
+      await temp.remove();
+    }
+  }, 150_000);
 });
