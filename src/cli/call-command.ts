@@ -12,7 +12,7 @@ import {
   withClientOptions,
   type ClientFlags,
 } from './client-options.js';
-import { durationArgument, logLevelOption, nonEmptyArgument } from './run.js';
+import { durationArgument, logLevelOption, nonEmptyArgument, payloadText } from './run.js';
 
 interface CallFlags extends ClientFlags {
   selector?: string;
@@ -25,7 +25,8 @@ interface CallFlags extends ClientFlags {
 const JSON_CONTENT = /^application\/(json|[^;]*\+json)(;|$)/i;
 
 /** Checks that the request body is JSON, as a usage error (exit 2) when it is not. */
-function jsonArgument(value: string): string {
+function jsonArgument(argument: string): string {
+  const value = payloadText(argument);
   try {
     JSON.parse(value);
   } catch (error) {
@@ -90,7 +91,11 @@ export function createCallCommand(): Command {
       )
       .argument('<type>', 'the agent type to call, e.g. summarizer', nonEmptyArgument)
       .argument('<method>', 'the method to invoke, e.g. summarize', nonEmptyArgument)
-      .argument('<json>', 'the request body: a JSON document, sent as application/json', jsonArgument)
+      .argument(
+        '<json>',
+        'the request body: a JSON document, sent as application/json (- reads it from stdin, @file from a file)',
+        jsonArgument,
+      )
       .option(
         '--selector <selector>',
         "only agents whose labels match, e.g. 'zone=eu-1,model in (large,xl),!beta'",

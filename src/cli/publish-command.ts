@@ -9,7 +9,7 @@ import { EventPublisher } from '../pubsub/publisher.js';
 import { JetStreamEvents } from '../pubsub/jetstream/jetstream-events.js';
 import { SubscriptionSet } from '../pubsub/subscriber.js';
 import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
-import { durationOption } from './run.js';
+import { durationOption, payloadText } from './run.js';
 
 interface PublishFlags extends ClientFlags {
   key?: string;
@@ -29,7 +29,11 @@ export function createPublishCommand(): Command {
         'publish one event and wait until every subscription acknowledged it (or dead-lettered it)',
       )
       .argument('<topic>', 'dot-separated topic, e.g. tasks.created')
-      .argument('<payload>', 'the event body: JSON (or any text with --raw)')
+      .argument(
+        '<payload>',
+        'the event body: JSON (or any text with --raw); - reads it from stdin, @file from a file',
+        payloadText,
+      )
       .option('--key <key>', 'ordering key: events with the same key reach each subscriber in order')
       .option('--raw', 'send the payload as text instead of JSON', false)
       .option(

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
@@ -42,6 +43,23 @@ export function durationArgument(value: string): number {
     return parseDuration(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/**
+ * The text of a payload argument: as given; `-` reads standard input, `@<file>` a file (for payloads over the
+ * shell's argument limit, or kept in files). A file that cannot be read is a usage error naming it.
+ */
+export function payloadText(value: string): string {
+  if (value !== '-' && !value.startsWith('@')) return value;
+  const source = value === '-' ? 0 : value.slice(1);
+  try {
+    return readFileSync(source, 'utf8');
+  } catch (error) {
+    const what = value === '-' ? 'standard input' : value.slice(1);
+    throw new InvalidArgumentError(
+      `cannot read ${what}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }
 

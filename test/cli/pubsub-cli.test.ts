@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
@@ -75,6 +77,30 @@ describe('`agent-mesh publish` and `agent-mesh subscribe`', () => {
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ accepted: true, subscriptions: 0, groups: 0 });
     expect(result.stderr).toMatch(/no subscription matches "nobody.home": nobody received the event/);
+  });
+
+  it('takes the payload from a file (@file) or standard input (-), past the shell argument limit', async () => {
+    const file = join(mesh.certsDir, 'big-event.json');
+    // 200 KB: over the ~128 KiB a single argument may have on Linux.
+    await writeFile(file, JSON.stringify({ text: 'x'.repeat(200_000) }));
+    const fromFile = await runEntryPoint('agent-mesh', [
+      'publish',
+      'nobody.home',
+      `@${file}`,
+      ...flags('cli'),
+    ]);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    expect(JSON.parse(fromFile.stdout)).toMatchObject({ accepted: true });
+    const fromStdin = await runEntryPoint(
+      'agent-mesh',
+      ['publish', 'nobody.home', '-', ...flags('cli')],
+      undefined,
+      '{"from": "stdin"}',
+    );
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    const missing = await runEntryPoint('agent-mesh', ['publish', 'a.b', '@/no/such/file', ...flags('cli')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read \/no\/such\/file: ENOENT/);
   });
 
   it('fails cleanly on bad input', async () => {

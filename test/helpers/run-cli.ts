@@ -19,15 +19,23 @@ export function runEntryPoint(
   entry: 'agent-mesh' | 'ca-script',
   args: string[],
   cwd = root,
+  input?: string,
 ): Promise<CliResult> {
   const script = entry === 'agent-mesh' ? `${root}src/cli/main.ts` : `${root}scripts/ca.ts`;
   // Flags alone decide: a developer's own AGENT_MESH_* settings must not leak into the test.
   const env = cleanEnv();
   return new Promise((resolve) => {
-    execFile(tsx, [script, ...args], { cwd, env, timeout: 120_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    const child = execFile(
+      tsx,
+      [script, ...args],
+      { cwd, env, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    // What the command reads on its standard input (`-` payloads); nothing (end of input) when not given.
+    child.stdin?.end(input ?? '');
   });
 }
 
