@@ -448,8 +448,9 @@ describe('sidecar', () => {
     const dir = join(temp.dir, 'sockets-6');
     await mkdir(dir, { mode: 0o700 });
     // This app serves agentmesh.v1.Agent and health only: a subscription's deliveries find no HandleEvent.
+    // A name of its own: the socket-directory test after it checks that its name never registered.
     const subscriber = await startSidecar({
-      identity: await mesh.identity('shouter-6'),
+      identity: await mesh.identity('listener-6', ['shouter']),
       controlPlane: mesh.controlPlane.address,
       type: 'shouter',
       app: app.address,
@@ -459,7 +460,7 @@ describe('sidecar', () => {
     });
     try {
       await until(
-        () => caller.cache.get('shouter-6')?.spec.subscriptions.length === 1,
+        () => caller.cache.get('listener-6')?.spec.subscriptions.length === 1,
         "the caller sees the sidecar's subscription",
       );
       const report = await caller.publish('alerts.fire', { level: 'high' });
