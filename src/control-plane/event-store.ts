@@ -165,39 +165,36 @@ export class EventStore {
 
   /** Creates the stream unless it exists; a cluster still electing its leader is retried. */
   private async ensureStream(jsm: JetStreamManager): Promise<void> {
-    const replicas = this.options.replicas ?? Math.min(this.servers.length, 3);
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await jsm.streams.info(EVENT_STREAM);
-        return;
-      } catch (error) {
-        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) {
-          if (this.closed) throw error;
-          if (attempt % 20 === 0)
-            this.options.logger.warn({ err: error }, 'event stream not ready; retrying');
-          await new Promise((resolve) => setTimeout(resolve, 500));
-          continue;
-        }
-      }
-      try {
-        await jsm.streams.add({
-          name: EVENT_STREAM,
-          subjects: EVENT_STREAM_SUBJECTS,
-          retention: RetentionPolicy.Limits,
-          storage: StorageType.File,
-          discard: DiscardPolicy.Old,
-          num_replicas: replicas,
-          max_age: (this.options.maxAgeMs ?? 7 * 86_400_000) * NANOS_PER_MS,
-          duplicate_window: (this.options.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
-        });
+        await this.createStreamUnlessThere(jsm);
         return;
       } catch (error) {
         if (this.closed) throw error;
-        if (attempt % 20 === 0)
-          this.options.logger.warn({ err: error }, 'event stream not created; retrying');
+        if (attempt % 20 === 0) this.options.logger.warn({ err: error }, 'event stream not ready; retrying');
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
+  }
+
+  private async createStreamUnlessThere(jsm: JetStreamManager): Promise<void> {
+    try {
+      await jsm.streams.info(EVENT_STREAM);
+      return;
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound))
+        throw error;
+    }
+    await jsm.streams.add({
+      name: EVENT_STREAM,
+      subjects: EVENT_STREAM_SUBJECTS,
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      num_replicas: this.options.replicas ?? Math.min(this.servers.length, 3),
+      max_age: (this.options.maxAgeMs ?? 7 * 86_400_000) * NANOS_PER_MS,
+      duplicate_window: (this.options.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
+    });
   }
 
   /**

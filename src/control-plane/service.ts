@@ -31,22 +31,13 @@ import type { ListDeadLettersRequest__Output } from '../generated/agentmesh/v1/L
 import type { ReplayDeadLetterRequest__Output } from '../generated/agentmesh/v1/ReplayDeadLetterRequest.js';
 import { DEAD_LETTER_PREFIX, validateTopic } from '../core/topic.js';
 import { validateSubscriptions } from '../core/subscription.js';
-import { parseEventSubject, publisherToken } from '../nats/subjects.js';
+import { parseEventSubject, publisherTokenOf } from '../nats/subjects.js';
 import { decodeEvent, encodeEvent } from '../transport/delivery-codec.js';
 import { RequestLimiter, type RequestLimitSettings } from './request-limits.js';
 import { observeSafely, type ControlPlaneServiceObserver } from './service-observer.js';
 import { WatchStreams, type WatchStreamOptions } from './watch-stream.js';
 
 export type { ControlPlaneServiceObserver } from './service-observer.js';
-
-/** A SPIFFE ID's subject token, or undefined for an invalid one. */
-function tokenOf(spiffeId: string): string | undefined {
-  try {
-    return publisherToken(spiffeId);
-  } catch {
-    return undefined;
-  }
-}
 
 /** The path of the one method an agent without a certificate may call (with a join token). */
 export const SIGN_CERTIFICATE_METHOD = '/agentmesh.v1.ControlPlane/SignCertificate';
@@ -345,7 +336,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         // enforces), naming itself, on the dead-letter topic of the event's own topic.
         if (
           letter.publisher !== info.subscriber ||
-          subject.token !== tokenOf(info.subscriber) ||
+          subject.token !== publisherTokenOf(info.subscriber) ||
           subject.topic !== `${DEAD_LETTER_PREFIX}.${info.originalTopic}`
         ) {
           throw new MeshError(

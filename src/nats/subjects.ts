@@ -33,7 +33,17 @@ export const EVENT_STREAM_SUBJECTS = [`${EVENT_SUBJECT_PREFIX}.>`, `${DEAD_LETTE
 export function publisherToken(spiffeId: string): string {
   const parsed = parseSpiffeId(spiffeId);
   if (!parsed.ok) throw parsed.error;
-  return parsed.value.path.slice(1).replaceAll('/', '!').replaceAll('.', '~');
+  return tokenOfPath(parsed.value.path);
+}
+
+/** {@link publisherToken}, or undefined for a string that is not a valid SPIFFE ID (e.g. one an event names). */
+export function publisherTokenOf(spiffeId: string): string | undefined {
+  const parsed = parseSpiffeId(spiffeId);
+  return parsed.ok ? tokenOfPath(parsed.value.path) : undefined;
+}
+
+function tokenOfPath(path: string): string {
+  return path.slice(1).replaceAll('/', '!').replaceAll('.', '~');
 }
 
 /** `dead-letter.<rest>` → `<rest>`; undefined for another topic or pattern. */

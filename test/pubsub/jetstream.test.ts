@@ -237,17 +237,22 @@ describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
   it("keeps each key's events in publish order through a redelivery, without holding up other keys", async () => {
     const handled: string[] = [];
     const tried = new Set<string>();
+    let bDone: () => void = () => undefined;
+    const allOfB = new Promise<void>((resolve) => (bDone = resolve));
     await agent('bookkeeper-1', [
       {
         pattern: 'entries.*',
-        handler: (event) => {
+        handler: async (event) => {
           const text = event.payload.toString();
-          // The first event of key a fails once: the key's later events must wait for its redelivery.
+          // The first event of key a holds its key until every event of key b is handled (they would never be,
+          // were key b held up behind it), then fails once: key a's later events must wait for its redelivery.
           if (text === 'a0' && !tried.has(text)) {
             tried.add(text);
-            return { outcome: 'retry', afterMs: 50 };
+            await allOfB;
+            return { outcome: 'retry', afterMs: 10 };
           }
           handled.push(text);
+          if (text === 'b4') bDone();
           return undefined;
         },
       },

@@ -17,7 +17,7 @@ import {
   type ReceivedEvent,
 } from '../event.js';
 import type { SubscriptionSet } from '../subscriber.js';
-import { parseEventSubject, publisherToken } from '../../nats/subjects.js';
+import { parseEventSubject, publisherTokenOf } from '../../nats/subjects.js';
 
 /** Options of a {@link ConsumerRunner}. */
 export interface ConsumerRunnerOptions {
@@ -57,11 +57,7 @@ const TOKENS = new Map<string, string | undefined>();
 function tokenOf(publisher: string): string | undefined {
   let token = TOKENS.get(publisher);
   if (token === undefined && !TOKENS.has(publisher)) {
-    try {
-      token = publisherToken(publisher);
-    } catch {
-      token = undefined;
-    }
+    token = publisherTokenOf(publisher);
     if (TOKENS.size >= 4_096) TOKENS.clear();
     TOKENS.set(publisher, token);
   }

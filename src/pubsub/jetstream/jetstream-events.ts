@@ -74,7 +74,6 @@ export class JetStreamEvents {
   private renewal: NodeJS.Timeout | undefined;
   private readonly stopFollowingRegistry: () => void;
   private closed = false;
-  private starts: ConsumerStart[];
 
   private constructor(
     private readonly options: JetStreamEventsOptions,
@@ -88,7 +87,6 @@ export class JetStreamEvents {
     this.stopFollowingRegistry = options.cache.onChange((change) => {
       if (change !== 'load') this.routing.invalidate();
     });
-    this.starts = [...(options.starts ?? [])];
   }
 
   /**
@@ -215,7 +213,6 @@ export class JetStreamEvents {
    */
   async refresh(starts: readonly ConsumerStart[] = []): Promise<void> {
     if (this.closed) return;
-    this.starts = [...this.starts.filter((s) => !starts.some((n) => sameSubscription(s, n))), ...starts];
     const next = await this.options.grant({
       userPublicKey: this.user.getPublicKey(),
       starts,
@@ -323,11 +320,4 @@ export class JetStreamEvents {
     this.runners.clear();
     await this.nc.close().catch(() => undefined);
   }
-}
-
-function sameSubscription(
-  a: Pick<Subscription, 'pattern' | 'group'>,
-  b: Pick<Subscription, 'pattern' | 'group'>,
-) {
-  return a.pattern === b.pattern && a.group === b.group;
 }
