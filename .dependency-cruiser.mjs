@@ -14,6 +14,7 @@ const LAYERS = [
   'pubsub',
   'agent',
   'sidecar',
+  'edge',
   'testing',
   'cli',
 ];

@@ -1,6 +1,7 @@
 /**
- * Example: an auditor, the shape of an agent that reacts to events. It serves no methods; it subscribes to
- * `tasks.>` (every topic under `tasks.`) and logs each task event it receives, whoever published it.
+ * Example: an auditor, the shape of an agent that reacts to events. It subscribes to `tasks.>` (every topic under
+ * `tasks.`) and logs each task event it receives, whoever published it; its skill `audit-trail` answers with the
+ * latest entries (`{"limit": 5}`), for agents and for MCP or A2A clients at the mesh's edge.
  *
  * - Delivery is at least once: returning from the handler acknowledges an event, throwing asks for it again later.
  *   A redelivered event has the same `id`, so the auditor counts each event once.
@@ -17,16 +18,37 @@
  * AGENT_MESH_NAME, AGENT_MESH_CERTS and AGENT_MESH_CONTROL_PLANE pick another identity, certificate directory or
  * control plane (see standalone.ts).
  */
-import { identityNameOf, parseSpiffeId, startAgent, type ReceivedEvent, type RunningAgent } from 'agent-mesh';
+import {
+  Code,
+  MeshError,
+  identityNameOf,
+  parseSpiffeId,
+  startAgent,
+  type ReceivedEvent,
+  type RunningAgent,
+} from 'agent-mesh';
 import { exampleLogger, isMainModule, runStandalone, type ExampleAgentOptions } from './standalone.js';
 
 /** Event ids remembered to recognize redeliveries; older ones are forgotten. */
 const REMEMBERED_EVENTS = 10_000;
+/** Entries of the audit trail that `audit-trail` can answer with. */
+const TRAIL_ENTRIES = 100;
+
+/** One entry of the audit trail. */
+export interface AuditEntry {
+  topic: string;
+  /** The publisher's agent name (or SPIFFE ID). */
+  from: string;
+  task?: string;
+  /** When it was published, as an ISO 8601 time. */
+  publishedAt: string;
+}
 
 /** Starts an auditor (type `auditor`) subscribed to `tasks.>`. */
 export function startAuditor(options: ExampleAgentOptions): Promise<RunningAgent> {
   const log = exampleLogger(options);
   const seen = new Set<string>();
+  const trail: AuditEntry[] = [];
   let audited = 0;
   return startAgent({
     identity: options.identity,
@@ -36,6 +58,32 @@ export function startAuditor(options: ExampleAgentOptions): Promise<RunningAgent
     metricsListen: options.metricsListen,
     type: 'auditor',
     description: 'keeps an audit trail of task events (tasks.>)',
+    skills: [
+      {
+        id: 'audit-trail',
+        name: 'Audit trail',
+        description: 'the latest task events the auditor received (tasks.>), newest first',
+        tags: ['audit', 'events'],
+        inputSchema: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: TRAIL_ENTRIES, default: 10 } },
+        },
+        outputSchema: {
+          type: 'object',
+          properties: { audited: { type: 'integer' }, entries: { type: 'array', items: { type: 'object' } } },
+          required: ['audited', 'entries'],
+        },
+        examples: ['{"limit": 5}'],
+        handler: async (request) => {
+          const limit = limitOf(request.payload);
+          const entries = trail.slice(-limit).reverse();
+          return {
+            payload: Buffer.from(JSON.stringify({ audited, entries })),
+            contentType: 'application/json',
+          };
+        },
+      },
+    ],
     subscriptions: [
       {
         pattern: 'tasks.>',
@@ -44,14 +92,37 @@ export function startAuditor(options: ExampleAgentOptions): Promise<RunningAgent
           seen.add(event.id);
           if (seen.size > REMEMBERED_EVENTS) seen.delete(seen.values().next().value!);
           audited += 1;
-          log.info(
-            { topic: event.topic, from: publisherName(event), task: taskOf(event), audited },
-            'audited',
-          );
+          const task = taskOf(event);
+          trail.push({
+            topic: event.topic,
+            from: publisherName(event),
+            ...(task ? { task } : {}),
+            publishedAt: new Date(event.publishedAt).toISOString(),
+          });
+          if (trail.length > TRAIL_ENTRIES) trail.shift();
+          log.info({ topic: event.topic, from: publisherName(event), task, audited }, 'audited');
         },
       },
     ],
   });
+}
+
+/**
+ * The `limit` of an `audit-trail` request (default 10, at most 100).
+ * @throws MeshError INVALID_ARGUMENT for a request that is not such a JSON object.
+ */
+function limitOf(payload: Buffer): number {
+  let request: { limit?: unknown } | null;
+  try {
+    request = payload.length === 0 ? {} : (JSON.parse(payload.toString()) as { limit?: unknown } | null);
+  } catch {
+    throw new MeshError(Code.INVALID_ARGUMENT, 'the request is not JSON: send {"limit": 10}, or {}');
+  }
+  const limit = request?.limit ?? 10;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > TRAIL_ENTRIES) {
+    throw new MeshError(Code.INVALID_ARGUMENT, `"limit" must be an integer from 1 to ${TRAIL_ENTRIES}`);
+  }
+  return limit;
 }
 
 /** The publisher's agent name, or its whole SPIFFE ID when it is not an agent. */

@@ -38,7 +38,32 @@ export interface Summary {
 
 const SUMMARY_WORDS = 12;
 
-/** Starts a summarizer: type `summarizer`, capability `summarize`, methods `summarize` and `summarize-stream`. */
+/** JSON Schema of a {@link SummarizeRequest}, on the skill's card. */
+const SUMMARIZE_INPUT = {
+  type: 'object',
+  properties: {
+    title: { type: 'string', description: 'the title (default: untitled)' },
+    text: { type: 'string', description: 'the text to summarize' },
+  },
+  required: ['text'],
+};
+
+/** JSON Schema of a {@link Summary}. */
+const SUMMARY_OUTPUT = {
+  type: 'object',
+  properties: {
+    title: { type: 'string' },
+    summary: { type: 'string' },
+    keywords: { type: 'array', items: { type: 'string' } },
+    words: { type: 'integer' },
+  },
+  required: ['title', 'summary', 'keywords', 'words'],
+};
+
+/**
+ * Starts a summarizer: type `summarizer`, capability `summarize`, the skill (and method) `summarize`, and the
+ * streamed method `summarize-stream`.
+ */
 export function startSummarizer(options: ExampleAgentOptions): Promise<RunningAgent> {
   const log = exampleLogger(options);
   return startAgent({
@@ -51,15 +76,27 @@ export function startSummarizer(options: ExampleAgentOptions): Promise<RunningAg
     capabilities: ['summarize'],
     labels: { model: 'toy-extractive' },
     description: 'summarizes JSON documents {title, text}: first sentence and keywords',
-    methods: {
-      // A handler gets the payload and the caller's verified SPIFFE ID; what it returns is the answer, and a
-      // MeshError it throws reaches the caller as that status.
-      summarize: async (request, call) => {
-        const summary = summarize(readDocument(request));
-        log.debug({ caller: call.caller.uri, title: summary.title }, 'summarized');
-        return { payload: Buffer.from(JSON.stringify(summary)), contentType: 'application/json' };
+    // A skill is a method described on the agent's card: `callTool('summarize', ...)` finds it, and so do MCP
+    // clients (`agent-mesh mcp`) and A2A clients at the mesh's edge, with its schemas.
+    skills: [
+      {
+        id: 'summarize',
+        name: 'Summarize a document',
+        description:
+          'the first sentence of a document (at most 12 words) and its three most frequent long words',
+        tags: ['text', 'summary'],
+        inputSchema: SUMMARIZE_INPUT,
+        outputSchema: SUMMARY_OUTPUT,
+        examples: ['{"title": "Mesh", "text": "Agents call each other over mTLS. Everything is verified."}'],
+        // A handler gets the payload and the caller's verified SPIFFE ID; what it returns is the answer, and a
+        // MeshError it throws reaches the caller as that status.
+        handler: async (request, call) => {
+          const summary = summarize(readDocument(request));
+          log.debug({ caller: call.caller.uri, title: summary.title }, 'summarized');
+          return { payload: Buffer.from(JSON.stringify(summary)), contentType: 'application/json' };
+        },
       },
-    },
+    ],
     streams: {
       // A streamed method yields chunks as it makes them; the caller receives each one at once.
       'summarize-stream': async function* (request) {

@@ -11,13 +11,15 @@ import { createSubscribeCommand } from './subscribe-command.js';
 import { runCli } from './run.js';
 import { createSidecarCommand } from './sidecar-command.js';
 import { createTokenCommand } from './token-command.js';
+import { createMcpCommand } from './mcp-command.js';
+import { CLI_VERSION } from './version.js';
 import { createUpCommand } from './up-command.js';
 
 /** Builds the `agent-mesh` program with all its subcommands. */
 export function createProgram(): Command {
   return new Command('agent-mesh')
     .description('a service mesh for AI agents: discovery, balancing, failover and pub/sub over mutual TLS')
-    .version('0.1.0')
+    .version(CLI_VERSION)
     .addCommand(createCaCommand())
     .addCommand(createTokenCommand())
     .addCommand(createControlPlaneCommand())
@@ -26,6 +28,7 @@ export function createProgram(): Command {
     .addCommand(createEventsCommand())
     .addCommand(createAgentsCommand())
     .addCommand(createCallCommand())
+    .addCommand(createMcpCommand())
     .addCommand(createUpCommand())
     .addCommand(createSidecarCommand());
 }

@@ -48,13 +48,13 @@ const EXAMPLE_AGENTS: readonly ExampleAgent[] = [
   ...['summarizer-1', 'summarizer-2'].map((name): ExampleAgent => ({
     name,
     type: 'summarizer',
-    role: () => 'summarizer: methods summarize and summarize-stream',
+    role: () => 'summarizer: skill summarize, streamed method summarize-stream',
     start: startSummarizer,
   })),
   {
     name: 'auditor-1',
     type: 'auditor',
-    role: () => "auditor: logs the events of 'tasks.>'",
+    role: () => "auditor: logs the events of 'tasks.>'; skill audit-trail",
     start: startAuditor,
   },
   {
