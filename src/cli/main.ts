@@ -11,6 +11,7 @@ import { createSubscribeCommand } from './subscribe-command.js';
 import { runCli } from './run.js';
 import { createSidecarCommand } from './sidecar-command.js';
 import { createTokenCommand } from './token-command.js';
+import { createGatewayCommand } from './gateway-command.js';
 import { createMcpCommand } from './mcp-command.js';
 import { CLI_VERSION } from './version.js';
 import { createUpCommand } from './up-command.js';
@@ -29,6 +30,7 @@ export function createProgram(): Command {
     .addCommand(createAgentsCommand())
     .addCommand(createCallCommand())
     .addCommand(createMcpCommand())
+    .addCommand(createGatewayCommand())
     .addCommand(createUpCommand())
     .addCommand(createSidecarCommand());
 }

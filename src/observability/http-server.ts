@@ -47,7 +47,8 @@ export function parseListenAddress(listen: string): Result<{ host: string; port:
 const LOOPBACK_HOSTS = new Set(['localhost', '::1']);
 const LOOPBACK_IPV4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
-function loopbackName(name: string): boolean {
+/** Whether `name` (a host name or address) is loopback: a server bound to it is reachable from this machine only. */
+export function loopbackName(name: string): boolean {
   // *.localhost names resolve to loopback in browsers without asking DNS.
   return LOOPBACK_HOSTS.has(name) || LOOPBACK_IPV4.test(name) || name.endsWith('.localhost');
 }
@@ -57,7 +58,7 @@ function loopbackName(name: string): boolean {
  * name: a web page the operator visits could otherwise point its own hostname at 127.0.0.1 (DNS rebinding) and
  * read the answers.
  */
-function hostAllowed(bound: string, hostHeader: string | undefined): boolean {
+export function hostAllowed(bound: string, hostHeader: string | undefined): boolean {
   if (!loopbackName(bound)) return true;
   if (!hostHeader) return false;
   const name = hostHeader
@@ -145,7 +146,8 @@ export function metricsRoute(registry: Registry): HttpRoute {
 }
 
 /** The path of a request target, or undefined when it is not a valid URL path (e.g. `//[`). */
-function pathOf(target: string | undefined): string | undefined {
+/** The path of a request target, or undefined when it is malformed. */
+export function pathOf(target: string | undefined): string | undefined {
   try {
     return new URL(target ?? '/', 'http://localhost').pathname;
   } catch {

@@ -1,11 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { Code, MeshError } from '../../src/core/errors.js';
+import { startGateway, type RunningGateway } from '../../src/edge/gateway.js';
+import { GatewayTokens } from '../../src/edge/gateway-tokens.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
@@ -16,12 +21,61 @@ const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 const SUMMARIZE_INPUT = { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] };
 const SUMMARY = { type: 'object', properties: { summary: { type: 'string' } }, required: ['summary'] };
 
+/** How the MCP client reaches the mesh's tools: a transport to the mesh, and what to stop afterwards. */
+type Connect = (mesh: TestMesh) => Promise<{ transport: Transport; close(): Promise<void> }>;
+
+/** `agent-mesh mcp` as a language-model client runs it: a process of its own on stdio. */
+const stdio: Connect = async (mesh) => ({
+  transport: new StdioClientTransport({
+    command: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'mcp',
+      '--certs',
+      mesh.certsDir,
+      '--name',
+      'assistant',
+      '--control-plane',
+      mesh.controlPlane.address,
+    ],
+    cwd: root,
+    env: getDefaultEnvironment(),
+    stderr: 'inherit',
+  }),
+  close: async () => undefined,
+});
+
+/** The gateway's Streamable HTTP transport at /mcp, with a bearer token acting as the same identity. */
+const streamableHttp: Connect = async (mesh) => {
+  const gateway: RunningGateway = await startGateway({
+    identity: await mesh.identity('gateway', []),
+    controlPlane: mesh.controlPlane.address,
+    certsDir: mesh.certsDir,
+    listen: '127.0.0.1:0',
+    logger: silentLogger(),
+    version: 'test',
+  });
+  const { token } = await new GatewayTokens(mesh.certsDir).create('assistant');
+  return {
+    transport: new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+    }),
+    close: () => gateway.close(),
+  };
+};
+
 /**
- * `agent-mesh mcp` as a language-model client runs it: a real process on stdio, driven by the MCP SDK's own
- * client, in front of a real mesh (control plane and agents over mTLS, certificates from the test's CA).
+ * The mesh's skills as MCP tools, driven by the MCP SDK's own client in front of a real mesh (control plane and
+ * agents over mTLS, certificates from the test's CA), on both transports.
  */
-describe('agent-mesh mcp: the mesh skills as MCP tools on stdio', () => {
+describe.each([
+  ['agent-mesh mcp on stdio', stdio],
+  ['the gateway on Streamable HTTP', streamableHttp],
+])('MCP tools: %s', (_name, connect: Connect) => {
   let mesh: TestMesh;
+  let stopTransport: () => Promise<void> = async () => undefined;
   let admin: ControlPlaneClient;
   let client: Client;
   const agents: RunningAgent[] = [];
@@ -99,24 +153,8 @@ describe('agent-mesh mcp: the mesh skills as MCP tools on stdio', () => {
       ],
     });
     await mesh.identity('assistant', ['cli']);
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        'mcp',
-        '--certs',
-        mesh.certsDir,
-        '--name',
-        'assistant',
-        '--control-plane',
-        mesh.controlPlane.address,
-      ],
-      cwd: root,
-      env: getDefaultEnvironment(),
-      stderr: 'inherit',
-    });
+    const { transport, close } = await connect(mesh);
+    stopTransport = close;
     client = new Client({ name: 'agent-mesh-test', version: '1.0.0' });
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       listChanged += 1;
@@ -126,6 +164,7 @@ describe('agent-mesh mcp: the mesh skills as MCP tools on stdio', () => {
 
   afterAll(async () => {
     await client?.close();
+    await stopTransport();
     await Promise.all(agents.map((agent) => agent.drain(0)));
     admin?.close();
     await mesh?.close();
