@@ -18,7 +18,7 @@ export interface ClientFlags {
  * Adds `--certs`, `--name` and `--control-plane` (each also from an AGENT_MESH_* environment variable); an empty
  * value, on the command line or in the environment, is a usage error.
  */
-export function withClientOptions(command: Command): Command {
+export function withClientOptions(command: Command, defaults: { name?: string } = {}): Command {
   return command
     .addOption(
       new Option('--certs <dir>', 'certificate directory with the trust bundle and this identity')
@@ -28,7 +28,7 @@ export function withClientOptions(command: Command): Command {
     )
     .addOption(
       new Option('--name <identity>', 'the identity to act as (<name>.crt and <name>.key in --certs)')
-        .default('cli')
+        .default(defaults.name ?? 'cli')
         .env('AGENT_MESH_NAME')
         .argParser(nonEmptyArgument),
     )

@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { Code, MeshError } from '../core/errors.js';
-import { formatDuration } from '../core/duration.js';
 import { startGateway } from '../edge/gateway.js';
 import { GatewayTokens } from '../edge/gateway-tokens.js';
 import { loadIdentity } from '../identity/certs-dir.js';
@@ -51,9 +50,9 @@ export function createGatewayCommand(): Command {
       )
       .addOption(durationOption('--timeout <duration>', 'deadline of each call into the mesh', 30_000))
       .addOption(logLevelOption('info')),
+    // The gateway's own identity, not the CLI's: `up` issues it.
+    { name: 'gateway' },
   );
-  // The gateway's own identity, not the CLI's: `up` issues it.
-  gateway.options.find((option) => option.long === '--name')!.default('gateway');
   gateway.action(async (flags: GatewayFlags) => {
     const logger = createLogger({ level: flags.logLevel });
     const identity = await connectedIdentity(flags);
@@ -78,7 +77,8 @@ export function createGatewayCommand(): Command {
       shutdown.dispose();
     }
   });
-  gateway.addCommand(createTokenCommand());
+  // `gateway token create --certs x`: the flags after `token` are the token command's own.
+  gateway.enablePositionalOptions().addCommand(createTokenCommand());
   return gateway;
 }
 
@@ -136,9 +136,7 @@ function createTokenCommand(): Command {
         new Date(stored.createdAt).toISOString(),
         stored.expiresAt === 0
           ? 'never'
-          : stored.expiresAt <= now
-            ? 'expired'
-            : `in ${formatDuration(stored.expiresAt - now)}`,
+          : `${new Date(stored.expiresAt).toISOString()}${stored.expiresAt <= now ? ' (expired)' : ''}`,
         stored.note,
       ]);
       if (rows.length === 0) console.log('no tokens: agent-mesh gateway token create <identity>');

@@ -18,21 +18,25 @@ import { createUpCommand } from './up-command.js';
 
 /** Builds the `agent-mesh` program with all its subcommands. */
 export function createProgram(): Command {
-  return new Command('agent-mesh')
-    .description('a service mesh for AI agents: discovery, balancing, failover and pub/sub over mutual TLS')
-    .version(CLI_VERSION)
-    .addCommand(createCaCommand())
-    .addCommand(createTokenCommand())
-    .addCommand(createControlPlaneCommand())
-    .addCommand(createPublishCommand())
-    .addCommand(createSubscribeCommand())
-    .addCommand(createEventsCommand())
-    .addCommand(createAgentsCommand())
-    .addCommand(createCallCommand())
-    .addCommand(createMcpCommand())
-    .addCommand(createGatewayCommand())
-    .addCommand(createUpCommand())
-    .addCommand(createSidecarCommand());
+  return (
+    new Command('agent-mesh')
+      .description('a service mesh for AI agents: discovery, balancing, failover and pub/sub over mutual TLS')
+      .version(CLI_VERSION)
+      // Each command reads its own flags, wherever they are: `gateway token create --certs` is the token command's.
+      .enablePositionalOptions()
+      .addCommand(createCaCommand())
+      .addCommand(createTokenCommand())
+      .addCommand(createControlPlaneCommand())
+      .addCommand(createPublishCommand())
+      .addCommand(createSubscribeCommand())
+      .addCommand(createEventsCommand())
+      .addCommand(createAgentsCommand())
+      .addCommand(createCallCommand())
+      .addCommand(createMcpCommand())
+      .addCommand(createGatewayCommand())
+      .addCommand(createUpCommand())
+      .addCommand(createSidecarCommand())
+  );
 }
 
 await runCli(createProgram());
