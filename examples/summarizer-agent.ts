@@ -96,6 +96,15 @@ export function startSummarizer(options: ExampleAgentOptions): Promise<RunningAg
           return { payload: Buffer.from(JSON.stringify(summary)), contentType: 'application/json' };
         },
       },
+      {
+        // No handler: it describes the stream of the same name below, so callers know to stream it.
+        id: 'summarize-stream',
+        name: 'Summarize a document, word by word',
+        description: 'the summary of `summarize`, streamed one word at a time as a model streams tokens',
+        tags: ['text', 'summary', 'stream'],
+        inputSchema: SUMMARIZE_INPUT,
+        outputContentTypes: ['text/plain'],
+      },
     ],
     streams: {
       // A streamed method yields chunks as it makes them; the caller receives each one at once.

@@ -176,8 +176,11 @@ export interface RunningAgent {
   drain(graceMs?: number): Promise<void>;
 }
 
-/** A skill as the agent registers it (schemas as JSON text, absent fields empty). */
-export function toSkill(options: SkillOptions): Skill {
+/**
+ * A skill as the agent registers it (schemas as JSON text, absent fields empty); `streaming` when it describes a
+ * streamed method (one of the agent's `streams`).
+ */
+export function toSkill(options: SkillOptions, streaming = false): Skill {
   const schema = (value: object | string | undefined) =>
     value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
   return {
@@ -190,6 +193,7 @@ export function toSkill(options: SkillOptions): Skill {
     inputContentTypes: options.inputContentTypes ?? [],
     outputContentTypes: options.outputContentTypes ?? [],
     examples: options.examples ?? [],
+    ...(streaming ? { streaming: true } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
-import { validateSkills } from '../core/agent-record.js';
+import { validateSkills, type Skill } from '../core/agent-record.js';
 import { Code, MeshError, codeName } from '../core/errors.js';
 import { identityNameOf } from '../core/spiffe-id.js';
 import { subscriptionKey, validateSubscriptions, type Subscription } from '../core/subscription.js';
@@ -24,6 +24,7 @@ import {
   toSubscription,
   type AgentOptions,
   type RunningAgent,
+  type SkillOptions,
   type SubscriptionOptions,
 } from './agent-options.js';
 import { drainAgent } from './agent-drain.js';
@@ -37,6 +38,15 @@ import { drainOnSignals, forgetSignalDrain } from './signal-drains.js';
 
 export type { AgentOptions, RunningAgent, SkillOptions, SubscriptionOptions } from './agent-options.js';
 
+/** The skills an agent registers; one without a handler of its own that names one of its streams is streamed. */
+function registeredSkills(options: AgentOptions): Skill[] {
+  const streamed = (skill: SkillOptions) =>
+    !skill.handler &&
+    !Object.hasOwn(options.methods ?? {}, skill.id) &&
+    Object.hasOwn(options.streams ?? {}, skill.id);
+  return (options.skills ?? []).map((skill) => toSkill(skill, streamed(skill)));
+}
+
 /**
  * Runs an agent: serves its methods over mTLS (with `grpc.health.v1` and reflection), enforces the control plane's
  * policies on every call, generic or typed, before the handler runs, refuses calls above `maxConcurrency`,
@@ -48,7 +58,7 @@ export async function startAgent(options: AgentOptions): Promise<RunningAgent> {
   if (!name || name === 'control-plane') {
     throw new MeshError(Code.INVALID_ARGUMENT, `"${options.identity.spiffeId.uri}" is not an agent identity`);
   }
-  const skills = validateSkills((options.skills ?? []).map(toSkill));
+  const skills = validateSkills(registeredSkills(options));
   if (!skills.ok) throw skills.error;
   const described = options.skills?.find(
     (skill) =>
@@ -195,7 +205,7 @@ async function launchAgent(
     maxConcurrency: options.maxConcurrency ?? 0,
     description: options.description ?? '',
     subscriptions: events.list(),
-    skills: (options.skills ?? []).map(toSkill),
+    skills: registeredSkills(options),
   };
   const registration = new AgentRegistration({
     client: controlPlane,

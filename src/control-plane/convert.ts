@@ -58,6 +58,7 @@ export function specFromWire(spec: AgentSpec__Output | null): AgentSpec {
       inputContentTypes: skill.inputContentTypes,
       outputContentTypes: skill.outputContentTypes,
       examples: skill.examples,
+      ...(skill.streaming ? { streaming: true } : {}),
     })),
   };
 }

@@ -36,6 +36,8 @@ export interface Skill {
   inputContentTypes: string[];
   outputContentTypes: string[];
   examples: string[];
+  /** A streamed method (`InvokeStream`): its answer is a sequence of chunks. Absent: false. */
+  streaming?: boolean;
 }
 
 /** Load an agent reports with its heartbeats. */

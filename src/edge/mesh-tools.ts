@@ -3,7 +3,7 @@ import { runWithContext } from '../core/call-context.js';
 import { Code, MeshError, codeName, quote } from '../core/errors.js';
 import { authorize, entitledTypes } from '../core/policy.js';
 import type { EndpointCache } from '../data-plane/endpoint-cache.js';
-import type { MeshClient, MeshCallResult } from '../data-plane/mesh-client.js';
+import type { MeshClient } from '../data-plane/mesh-client.js';
 import type { MeshIdentity } from '../transport/mesh-identity.js';
 
 /** A JSON Schema of an object: what MCP requires a tool's input schema (and an output schema) to be. */
@@ -32,6 +32,8 @@ export interface MeshTool {
   wrapsInput: boolean;
   /** The agent types offering the skill that the identity may call it on, sorted. */
   types: string[];
+  /** A streamed skill: a call gathers its chunks into one answer. */
+  streaming: boolean;
 }
 
 /** The content of a tool's answer, in MCP's shapes. */
@@ -107,7 +109,8 @@ export class MeshTools {
 
   /**
    * Calls the tool `name` with `args` (its arguments object) as the identity, through the mesh's balancing and
-   * failover, with the caller's trace. A failed call is a result with `isError` and the mesh's status and message.
+   * failover, with the caller's trace; a streamed skill's chunks are gathered into one answer. A failed call is a
+   * result with `isError` and the mesh's status and message.
    * @throws MeshError NOT_FOUND for a tool that is not listed (unknown, gone, or not allowed to the identity).
    */
   async call(name: string, args: Record<string, unknown> | undefined, options: ToolCallOptions = {}) {
@@ -119,27 +122,65 @@ export class MeshTools {
       );
     }
     const input = tool.wrapsInput ? args?.input : (args ?? {});
-    const traceparent =
-      options.traceparent && TRACEPARENT.test(options.traceparent) ? options.traceparent : undefined;
-    const call = () =>
-      this.options.mesh.callTool(tool.skillId, Buffer.from(JSON.stringify(input ?? null)), {
-        contentType: 'application/json',
-        timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? 30_000,
-        // Only the types the identity may call: another type's agents would refuse it.
-        ...(tool.types.length === 1 ? { target: { type: tool.types[0]! } } : {}),
-        ...(options.conversationId
-          ? { conversationId: options.conversationId, key: options.conversationId }
-          : {}),
-      });
+    const parts: Buffer[] = [];
+    let contentType = '';
+    let meta: Record<string, unknown> = {};
     try {
-      const answer = await (traceparent ? runWithContext({ chain: [], traceparent }, call) : call());
-      return toolResult(tool, answer);
+      for await (const chunk of this.chunks(tool, input, options)) {
+        parts.push(chunk.payload);
+        contentType ||= chunk.contentType;
+        meta = chunk.meta;
+      }
     } catch (error) {
       const failure = MeshError.from(error);
       return {
         isError: true,
         content: [{ type: 'text', text: `${codeName(failure.code)}: ${failure.message}` }],
       } satisfies ToolResult;
+    }
+    if (tool.streaming) meta = { ...meta, 'agentmesh/chunks': parts.length };
+    return toolResult(tool, { payload: Buffer.concat(parts), contentType, meta });
+  }
+
+  /**
+   * The answer of a tool's skill to `input` (a JSON value) as it comes: one chunk for a unary skill, each chunk
+   * of a streamed one. Called as the identity, with the caller's trace and conversation; `type` narrows the agents
+   * to one type (by default, the types the identity may call the skill on).
+   * @throws MeshError as the mesh's calls do.
+   */
+  async *chunks(tool: MeshTool, input: unknown, options: ToolCallOptions & { type?: string } = {}) {
+    const { mesh } = this.options;
+    const payload = Buffer.from(JSON.stringify(input ?? null));
+    const traceparent =
+      options.traceparent && TRACEPARENT.test(options.traceparent) ? options.traceparent : undefined;
+    const within = <T>(work: () => T): T =>
+      traceparent ? runWithContext({ chain: [], traceparent }, work) : work();
+    const callOptions = {
+      contentType: 'application/json',
+      timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? 30_000,
+      ...(options.conversationId
+        ? { conversationId: options.conversationId, key: options.conversationId }
+        : {}),
+    };
+    // Only the types the identity may call: another type's agents would refuse it.
+    const type = options.type ?? (tool.types.length === 1 ? tool.types[0] : undefined);
+    const target = type ? { type } : {};
+    if (!tool.streaming) {
+      const answer = await within(() => mesh.callTool(tool.skillId, payload, { ...callOptions, target }));
+      const meta = { 'agentmesh/agent': answer.agent.id, 'agentmesh/traceId': answer.traceId };
+      yield { payload: answer.payload, contentType: answer.contentType, meta };
+      return;
+    }
+    // A generator's steps run in the context of whoever asks for them: each one in the caller's trace.
+    const stream = mesh.stream({ ...target, skill: tool.skillId }, tool.skillId, payload, callOptions);
+    try {
+      for (;;) {
+        const step = await within(() => stream.next());
+        if (step.done) return;
+        yield { ...step.value, meta: {} as Record<string, unknown> };
+      }
+    } finally {
+      await stream.return(undefined);
     }
   }
 
@@ -204,6 +245,7 @@ function toTool(skill: Skill, types: string[]): MeshTool {
     ...(isObjectSchema(output) ? { outputSchema: output } : {}),
     wrapsInput,
     types,
+    streaming: skill.streaming === true,
   };
 }
 
@@ -220,10 +262,19 @@ function isObjectSchema(schema: unknown): schema is ObjectSchema {
   return typeof schema === 'object' && schema !== null && (schema as { type?: unknown }).type === 'object';
 }
 
-/** An agent's answer as a tool result: JSON as text (and as structured content for an object schema), text as text, media as media. */
-function toolResult(tool: MeshTool, answer: MeshCallResult): ToolResult {
-  const meta = { 'agentmesh/agent': answer.agent.id, 'agentmesh/traceId': answer.traceId };
-  const { payload, contentType } = answer;
+/** What a call of a tool answered: the bytes, their media type, and what to tell the client about it. */
+interface Answer {
+  payload: Buffer;
+  contentType: string;
+  meta: Record<string, unknown>;
+}
+
+/**
+ * An agent's answer as a tool result: JSON as text (and as structured content for an object schema), text as
+ * text, media as media.
+ */
+function toolResult(tool: MeshTool, answer: Answer): ToolResult {
+  const { payload, contentType, meta } = answer;
   const type = contentType || 'application/json';
   if (JSON_CONTENT.test(type)) {
     const text = payload.toString();
@@ -240,7 +291,7 @@ function toolResult(tool: MeshTool, answer: MeshCallResult): ToolResult {
         content: [
           {
             type: 'text',
-            text: `INTERNAL: agent ${answer.agent.id} answered ${tool.skillId} with no JSON object, which its output schema promises: ${text.slice(0, 200)}`,
+            text: `INTERNAL: the answer of ${tool.skillId} is no JSON object, which its output schema promises: ${text.slice(0, 200)}`,
           },
         ],
         _meta: meta,
@@ -265,7 +316,7 @@ function toolResult(tool: MeshTool, answer: MeshCallResult): ToolResult {
     content: [
       {
         type: 'resource',
-        resource: { uri: `agentmesh:${answer.agent.id}/${tool.skillId}`, mimeType, blob: data },
+        resource: { uri: `agentmesh:skill/${tool.skillId}`, mimeType, blob: data },
       },
     ],
     _meta: meta,

@@ -143,6 +143,16 @@ describe.each([
         },
       ],
     });
+    await start('speller-1', {
+      streams: {
+        spell: async function* (request) {
+          for (const letter of JSON.parse(request.payload.toString()) as string) {
+            yield { payload: Buffer.from(`${letter} `), contentType: 'text/plain' };
+          }
+        },
+      },
+      skills: [{ id: 'spell', description: 'spells a word', inputSchema: { type: 'string' } }],
+    });
     await start('vault-1', {
       skills: [
         {
@@ -172,7 +182,7 @@ describe.each([
 
   it('lists the skills the identity may call, with their schemas, and not the ones its policies refuse', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((tool) => tool.name).sort()).toEqual(['summarize', 'text.shout']);
+    expect(tools.map((tool) => tool.name).sort()).toEqual(['spell', 'summarize', 'text.shout']);
     const summarize = tools.find((tool) => tool.name === 'summarize')!;
     expect(summarize).toMatchObject({
       title: 'Summarize',
@@ -205,6 +215,11 @@ describe.each([
 
     const shouted = await client.callTool({ name: 'text.shout', arguments: { input: 'quiet' } });
     expect(shouted.content).toEqual([{ type: 'text', text: 'QUIET' }]);
+
+    // A streamed skill's chunks make one answer.
+    const spelled = await client.callTool({ name: 'spell', arguments: { input: 'mesh' } });
+    expect(spelled.content).toEqual([{ type: 'text', text: 'm e s h ' }]);
+    expect(spelled._meta).toMatchObject({ 'agentmesh/chunks': 4 });
   });
 
   it("answers a failed call as a tool error with the mesh's status and message", async () => {
@@ -246,6 +261,6 @@ describe.each([
     await translator.drain(0);
     await until(async () => !(await toolNames()).includes('translate'), 'the tool is gone', 20_000);
     await until(() => listChanged > seen, 'tools/list_changed after the agent left', 20_000);
-    expect(await toolNames()).toEqual(['summarize', 'text.shout']);
+    expect(await toolNames()).toEqual(['spell', 'summarize', 'text.shout']);
   });
 });

@@ -36,6 +36,10 @@ export interface Skill {
    * Example requests, for people and LLMs (at most 8, each at most 1024 characters).
    */
   'examples'?: (string)[];
+  /**
+   * The skill is a streamed method (`InvokeStream`): it answers with a sequence of chunks, not one payload.
+   */
+  'streaming'?: (boolean);
 }
 
 /**
@@ -73,4 +77,8 @@ export interface Skill__Output {
    * Example requests, for people and LLMs (at most 8, each at most 1024 characters).
    */
   'examples': (string)[];
+  /**
+   * The skill is a streamed method (`InvokeStream`): it answers with a sequence of chunks, not one payload.
+   */
+  'streaming': (boolean);
 }
