@@ -34,6 +34,8 @@ export interface MeshTool {
   types: string[];
   /** A streamed skill: a call gathers its chunks into one answer. */
   streaming: boolean;
+  /** The skill as the first agent offering it describes it (tags, examples, media types). */
+  skill: Skill;
 }
 
 /** The content of a tool's answer, in MCP's shapes. */
@@ -158,8 +160,13 @@ export class MeshTools {
     const callOptions = {
       contentType: 'application/json',
       timeoutMs: options.timeoutMs ?? this.options.timeoutMs ?? 30_000,
+      // A conversation stays on one instance: consistent hashing on its id.
       ...(options.conversationId
-        ? { conversationId: options.conversationId, key: options.conversationId }
+        ? {
+            conversationId: options.conversationId,
+            key: options.conversationId,
+            balancer: 'consistent-hash' as const,
+          }
         : {}),
     };
     // Only the types the identity may call: another type's agents would refuse it.
@@ -246,6 +253,7 @@ function toTool(skill: Skill, types: string[]): MeshTool {
     wrapsInput,
     types,
     streaming: skill.streaming === true,
+    skill,
   };
 }
 
