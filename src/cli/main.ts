@@ -11,6 +11,7 @@ import { createSubscribeCommand } from './subscribe-command.js';
 import { runCli } from './run.js';
 import { createSidecarCommand } from './sidecar-command.js';
 import { createTokenCommand } from './token-command.js';
+import { createAdapterCommand } from './adapter-command.js';
 import { createGatewayCommand } from './gateway-command.js';
 import { createMcpCommand } from './mcp-command.js';
 import { CLI_VERSION } from './version.js';
@@ -34,6 +35,7 @@ export function createProgram(): Command {
       .addCommand(createCallCommand())
       .addCommand(createMcpCommand())
       .addCommand(createGatewayCommand())
+      .addCommand(createAdapterCommand())
       .addCommand(createUpCommand())
       .addCommand(createSidecarCommand())
   );
