@@ -21,8 +21,8 @@ import type { MeshTool } from './mesh-tools.js';
 
 /** Options of {@link createA2aRoutes}. */
 export interface A2aRoutesOptions {
-  /** The gateway's base URL, for the cards' interface URLs. */
-  url: string;
+  /** The gateway's base URL, for the cards' interface URLs (known once it listens). */
+  url: () => string;
   cache: EndpointCache;
   logger: Logger;
   version: string;
@@ -72,7 +72,7 @@ class GatewayUser implements User {
  * and its consistent-hash key, so a conversation stays on one instance.
  */
 export function createA2aRoutes(options: A2aRoutesOptions): A2aRoutes {
-  const { cache, logger, url } = options;
+  const { cache, logger } = options;
   const routes = new Map<string, RequestHandler>();
   const app = express();
   app.disable('x-powered-by');
@@ -82,6 +82,7 @@ export function createA2aRoutes(options: A2aRoutesOptions): A2aRoutes {
     caller.tools.list().filter((tool) => tool.types.includes(type));
 
   const cardOf = (type: string, caller: GatewayCaller): AgentCard | undefined => {
+    const url = options.url();
     const tools = toolsOf(type, caller);
     if (tools.length === 0) return undefined;
     const record = [...cache.all()].find((agent) => agent.spec.type === type && agent.health === 'healthy');
@@ -124,6 +125,7 @@ export function createA2aRoutes(options: A2aRoutesOptions): A2aRoutes {
   };
 
   const routeOf = (type: string): RequestHandler => {
+    const url = options.url();
     let route = routes.get(type);
     if (!route) {
       if (routes.size >= MAX_TYPES) routes.delete(routes.keys().next().value!);
@@ -188,6 +190,7 @@ export function createA2aRoutes(options: A2aRoutesOptions): A2aRoutes {
   return {
     async serve(request, response, path, caller) {
       if (request.method === 'GET' || request.method === 'HEAD') {
+        const url = options.url();
         if (path === '/a2a' || path === '/a2a/') {
           const types = [...new Set(caller.tools.list().flatMap((tool) => tool.types))].sort();
           sendJson(response, 200, {

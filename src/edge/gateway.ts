@@ -12,7 +12,7 @@ import { loadIdentity } from '../identity/certs-dir.js';
 import { hostAllowed, loopbackName, parseListenAddress, pathOf } from '../observability/http-server.js';
 import type { Logger } from '../observability/logger.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
-import { createA2aRoutes, type A2aRoutes } from './a2a-gateway.js';
+import { createA2aRoutes } from './a2a-gateway.js';
 import { GatewayTokens } from './gateway-tokens.js';
 import { createMcpServer } from './mcp-server.js';
 import { MeshTools } from './mesh-tools.js';
@@ -98,7 +98,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     { transport: StreamableHTTPServerTransport; server: McpServer; caller: string }
   >();
   const maxSessions = options.maxSessions ?? 1_000;
-  let a2a: A2aRoutes;
+  let url = '';
+  const a2a = createA2aRoutes({ url: () => url, cache, logger, version: options.version });
 
   const callerOf = (name: string, via: string): Promise<GatewayCaller> => {
     const key = `${name}\n${via}`;
@@ -246,8 +247,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const bound = (http.address() as AddressInfo).port;
   const address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
-  const url = `http://${address}`;
-  a2a = createA2aRoutes({ url, cache, logger, version: options.version });
+  url = `http://${address}`;
 
   const closeCaller = (caller: GatewayCaller) => {
     caller.tools.close();

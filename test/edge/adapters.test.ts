@@ -15,7 +15,8 @@ import { agentCardHandler, jsonRpcHandler, UserBuilder } from '@a2a-js/sdk/serve
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
-import { Code, MeshError } from '../../src/core/errors.js';
+import type { MeshError } from '../../src/core/errors.js';
+import { Code } from '../../src/core/errors.js';
 import { runEntryPoint, spawnEntryPoint, type RunningEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
