@@ -15,6 +15,8 @@ import { AgentMetrics } from '../observability/agent-metrics.js';
 import { metricsRoute, startHttpServer, type RunningHttpServer } from '../observability/http-server.js';
 import { createLogger } from '../observability/logger.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
+import { startGateway, type RunningGateway } from '../edge/gateway.js';
+import { CLI_VERSION } from './version.js';
 import { durationOption, httpListenArgument, logLevelOption, natsUrlsArgument } from './run.js';
 import { listenForShutdown } from './shutdown-signal.js';
 
@@ -23,6 +25,7 @@ interface UpOptions {
   listen: string;
   httpListen: string;
   metricsListen: string;
+  gatewayListen: string;
   trustDomain: string;
   interval: number;
   events?: string[];
@@ -72,6 +75,9 @@ const DEFAULT_CERTS = 'certs';
 const DEFAULT_LISTEN = '127.0.0.1:7400';
 const DEFAULT_HTTP_LISTEN = '127.0.0.1:7401';
 const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
+const DEFAULT_GATEWAY_LISTEN = '127.0.0.1:7410';
+/** The identity the gateway follows the registry with; its clients act as their tokens' identities. */
+const GATEWAY_NAME = 'gateway';
 /**
  * How long stopping may take in all: the agents' drains (their calls and events in flight), one after the other,
  * then the control plane. Usually it takes a fraction of a second.
@@ -113,6 +119,15 @@ export function createUpCommand(): Command {
         .env('AGENT_MESH_METRICS_LISTEN')
         .argParser(httpListenArgument),
     )
+    .addOption(
+      new Option(
+        '--gateway-listen <host:port>',
+        'the gateway for MCP and A2A clients (/mcp, /a2a), with bearer tokens',
+      )
+        .default(DEFAULT_GATEWAY_LISTEN)
+        .env('AGENT_MESH_GATEWAY_LISTEN')
+        .argParser(httpListenArgument),
+    )
     .option('--trust-domain <domain>', 'trust domain of a newly created CA', 'agentmesh.local')
     .addOption(durationOption('--interval <duration>', "time between the planner's tasks", 1_000))
     .addOption(
@@ -135,6 +150,9 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
     const ca = await ensureCaDir(options.certs, options.trustDomain);
     await ensureIdentity(options.certs, CONTROL_PLANE_NAME);
     await ensureIdentity(options.certs, CLI_NAME, { types: [CLI_NAME] }); // `agent-mesh subscribe` registers as type cli
+    const gatewayIdentity = new MeshIdentity(
+      await ensureIdentity(options.certs, GATEWAY_NAME, { types: [] }),
+    );
     const identities = new Map<string, MeshIdentity>();
     for (const { name, type } of EXAMPLE_AGENTS) {
       identities.set(name, new MeshIdentity(await ensureIdentity(options.certs, name, { types: [type] })));
@@ -150,6 +168,7 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
     // The example agents share one registry, served on one port: the metrics of this process.
     const metrics = new AgentMetrics();
     let metricsServer: RunningHttpServer | undefined;
+    let gateway: RunningGateway | undefined;
     const running: Array<{ example: ExampleAgent; agent: RunningAgent }> = [];
     try {
       metricsServer = await startHttpServer({
@@ -167,10 +186,25 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
         running.push({ example, agent });
       }
       if (!shutdown.came) {
+        gateway = await startGateway({
+          identity: gatewayIdentity,
+          controlPlane: controlPlane.address,
+          certsDir: options.certs,
+          listen: options.gatewayListen,
+          logger,
+          version: CLI_VERSION,
+        });
+      }
+      if (!shutdown.came) {
         console.log(
-          bannerLines({ options, trustDomain: ca.trustDomain, controlPlane, running, metricsServer }).join(
-            '\n',
-          ),
+          bannerLines({
+            options,
+            trustDomain: ca.trustDomain,
+            controlPlane,
+            running,
+            metricsServer,
+            gateway: gateway!,
+          }).join('\n'),
         );
       }
       logger.info(
@@ -185,6 +219,7 @@ async function runLocalMesh(options: UpOptions): Promise<void> {
           logger.warn({ err: error, agent: agent.name }, 'drain failed');
         });
       }
+      await gateway?.close();
       await metricsServer?.close();
       await controlPlane.close(Math.min(1_000, remaining()));
     }
@@ -201,13 +236,21 @@ interface MeshSummary {
   controlPlane: RunningControlPlane;
   running: Array<{ example: ExampleAgent; agent: RunningAgent }>;
   metricsServer: RunningHttpServer;
+  gateway: RunningGateway;
 }
 
 /**
  * The lines printed once the mesh runs: what runs where, and commands to try against it. Every line of the banner
  * comes from here, so a new part of the mesh adds its line in this one place.
  */
-function bannerLines({ options, trustDomain, controlPlane, running, metricsServer }: MeshSummary): string[] {
+function bannerLines({
+  options,
+  trustDomain,
+  controlPlane,
+  running,
+  metricsServer,
+  gateway,
+}: MeshSummary): string[] {
   const row = (label: string, text: string) => `  ${label.padEnd(15)}${text}`;
   const nameWidth = Math.max(...running.map(({ agent }) => agent.name.length));
   const addressWidth = Math.max(...running.map(({ agent }) => agent.address.length));
@@ -231,6 +274,10 @@ function bannerLines({ options, trustDomain, controlPlane, running, metricsServe
     row('dashboard', `${controlPlane.httpUrl}/`),
     row('metrics', `${controlPlane.httpUrl}/metrics (control plane), ${metricsServer.url}/metrics (agents)`),
     row('certificates', resolve(options.certs)),
+    row(
+      'edge',
+      `MCP ${gateway.url}/mcp, A2A ${gateway.url}/a2a (a token: npx agent-mesh gateway token create cli)`,
+    ),
     row(
       'events',
       options.events ? `durable, on NATS JetStream at ${options.events.join(', ')}` : 'brokerless',

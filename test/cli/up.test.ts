@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEntryPoint, spawnEntryPoint, spawnScript } from '../helpers/run-cli.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
@@ -93,7 +95,14 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
     certs = `${temp.dir}/certs`;
     mesh = startLocalMesh([
       ...['--certs', certs, '--listen', '127.0.0.1:0', '--interval', '50ms'],
-      ...['--http-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0'],
+      ...[
+        '--http-listen',
+        '127.0.0.1:0',
+        '--metrics-listen',
+        '127.0.0.1:0',
+        '--gateway-listen',
+        '127.0.0.1:0',
+      ],
     ]);
     // The first start creates the CA and seven identities.
     await until(
@@ -117,6 +126,37 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
       expect(mesh.stdout).toMatch(new RegExp(`${agent} +127\\.0\\.0\\.1:\\d+`));
     }
     expect(mesh.stdout).toContain("npx agent-mesh subscribe 'tasks.>'");
+  });
+
+  it("offers the example agents' skills to MCP clients at its gateway, with a token for the cli identity", async () => {
+    const gateway = /MCP (http:\/\/127\.0\.0\.1:\d+)\/mcp, A2A /.exec(mesh.stdout)?.[1];
+    expect(gateway).toBeTruthy();
+    const created = await runEntryPoint('agent-mesh', [
+      'gateway',
+      'token',
+      'create',
+      'cli',
+      '--certs',
+      certs,
+    ]);
+    expect(created.code).toBe(0);
+    const client = new Client({ name: 'up-test', version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gateway}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${created.stdout.trim()}` } },
+      }),
+    );
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((tool) => tool.name).sort()).toEqual(['audit-trail', 'summarize', 'summarize-stream']);
+      const answer = await client.callTool({
+        name: 'summarize',
+        arguments: { title: 'hi', text: 'Agents talk. Meshes listen.' },
+      });
+      expect(answer.structuredContent).toMatchObject({ title: 'hi', summary: 'Agents talk.' });
+    } finally {
+      await client.close();
+    }
   });
 
   it('runs the examples: tasks balanced over both summarizers, streamed and refused ones, all audited', async () => {
@@ -233,7 +273,14 @@ describe('`npm start`, as the README says to run it', () => {
     const mesh = startLocalMesh(
       [
         ...['--certs', `${temp.dir}/certs`, '--listen', '127.0.0.1:0', '--interval', '50ms'],
-        ...['--http-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0'],
+        ...[
+          '--http-listen',
+          '127.0.0.1:0',
+          '--metrics-listen',
+          '127.0.0.1:0',
+          '--gateway-listen',
+          '127.0.0.1:0',
+        ],
       ],
       { viaNpm: true },
     );
