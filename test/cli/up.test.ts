@@ -104,7 +104,7 @@ describe('`agent-mesh up` (what `npm start` runs)', () => {
         '127.0.0.1:0',
       ],
     ]);
-    // The first start creates the CA and seven identities.
+    // The first start creates the CA and every identity it runs.
     await until(
       () => /local mesh running/.test(mesh.stdout) || mesh.exitCode !== undefined,
       'the banner',
