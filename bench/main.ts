@@ -18,6 +18,8 @@
  * - pubsub-durable: the same load on NATS JetStream through the mesh against a plain JetStream client on the same
  *   server (TLS and operator-mode auth for both), with the brokerless figures beside them: deliveries/s, latency
  *   p50/p99 and CPU per delivery (see bench/pubsub-durable.ts). Needs `nats-server`.
+ * - gateway: an MCP `tools/call` through `agent-mesh gateway` (Streamable HTTP, a bearer token) against the same
+ *   skill called with `callTool`: latency p50/p99 and the p99 it adds, throughput (see bench/gateway.ts).
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).
  * - control plane, per store: 10,000 agents; registrations/s, discovery against a full scan, change propagation to
  *   100 watchers, memory per agent (see bench/control-plane.ts). The etcd scenario runs when `etcd` is on PATH.
@@ -47,6 +49,7 @@ import { benchControlPlaneFaults } from './control-plane-faults.js';
 import { benchMeshCall } from './mesh-call.js';
 import { benchPubSub } from './pubsub.js';
 import { benchPubSubDurable } from './pubsub-durable.js';
+import { benchGateway } from './gateway.js';
 import { benchRegistryScale } from './registry-scale.js';
 import { benchScheduling } from './scheduling.js';
 import { benchSidecar } from './sidecar.js';
@@ -54,7 +57,7 @@ import { closedLoop, percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
 /**
- * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, pubsub-durable, ca,
+ * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, pubsub-durable, gateway, ca,
  * control-plane, registry or cp-faults.
  */
 const only = process.argv.includes('--scenario')
@@ -264,6 +267,13 @@ if (wanted('pubsub-durable')) {
   print(
     'durable pub/sub on NATS JetStream, 1 KB, 1 publisher, 100 subscribers: mesh vs a plain JetStream client (baseline), and brokerless',
     results.pubsubDurable,
+  );
+}
+if (wanted('gateway')) {
+  results.gateway = await benchGateway();
+  print(
+    'the gateway: MCP tools/call over Streamable HTTP vs callTool from a mesh client (baseline)',
+    results.gateway,
   );
 }
 if (wanted('ca')) {
