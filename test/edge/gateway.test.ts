@@ -2,12 +2,16 @@ import { readFile, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { Code, MeshError } from '../../src/core/errors.js';
 import { startGateway, type RunningGateway } from '../../src/edge/gateway.js';
 import { GATEWAY_TOKENS_FILE, GatewayTokens } from '../../src/edge/gateway-tokens.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { runEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
+import { until } from '../helpers/until.js';
 
 const INITIALIZE = {
   jsonrpc: '2.0',
@@ -173,6 +177,92 @@ describe('the gateway: authentication at the edge', () => {
     } finally {
       await open.close();
     }
+  });
+});
+
+/** The policies of the identity a token maps to are those of its client: here, a rate limit for one of two clients. */
+describe('the gateway: each outside client under its own identity', () => {
+  let mesh: TestMesh;
+  let gateway: RunningGateway;
+  let agent: RunningAgent;
+  const clients: Client[] = [];
+
+  const connect = async (identity: string) => {
+    const { token } = await new GatewayTokens(mesh.certsDir).create(identity);
+    const client = new Client({ name: identity, version: '1' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    clients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    mesh = await startTestMesh();
+    const admin = await mesh.client('control-plane');
+    // One call per 1,000 s for partner-a: its second call is refused, whatever the machine's speed.
+    await admin.setPolicies({
+      defaultEffect: 'allow',
+      rules: [],
+      rateLimits: [
+        {
+          id: 'partner-a-sparingly',
+          callers: ['spiffe://agentmesh.local/agent/partner-a'],
+          callerTypes: [],
+          targetTypes: [],
+          methods: [],
+          requestsPerSecond: 0.001,
+          burst: 1,
+          tokensPerMinute: 0,
+        },
+      ],
+    });
+    agent = await startAgent({
+      identity: await mesh.identity('oracle-1'),
+      controlPlane: mesh.controlPlane.address,
+      type: 'oracle',
+      skills: [
+        {
+          id: 'answer',
+          handler: async () => ({ payload: Buffer.from('{"answer": 42}'), contentType: 'application/json' }),
+        },
+      ],
+    });
+    await until(
+      () => (agent.cache.policies.rateLimits ?? []).length === 1,
+      'the agent has the rate limit',
+      10_000,
+    );
+    for (const name of ['partner-a', 'partner-b']) await mesh.identity(name, ['cli']);
+    gateway = await startGateway({
+      identity: await mesh.identity('gateway', []),
+      controlPlane: mesh.controlPlane.address,
+      certsDir: mesh.certsDir,
+      listen: '127.0.0.1:0',
+      logger: silentLogger(),
+      version: 'test',
+    });
+  });
+
+  afterAll(async () => {
+    for (const client of clients) await client.close();
+    await gateway?.close();
+    await agent?.drain(0);
+    await mesh?.close();
+  });
+
+  it("applies a client's rate limit to that client only", async () => {
+    const a = await connect('partner-a');
+    const b = await connect('partner-b');
+    await until(async () => (await a.listTools()).tools.length === 1, 'the tool is listed', 10_000);
+    expect((await a.callTool({ name: 'answer', arguments: {} })).isError).toBeFalsy();
+    const refused = await a.callTool({ name: 'answer', arguments: {} });
+    expect(refused.isError).toBe(true);
+    expect(refused.content).toEqual([{ type: 'text', text: expect.stringMatching(/^RESOURCE_EXHAUSTED: /) }]);
+    for (let i = 0; i < 3; i += 1)
+      expect((await b.callTool({ name: 'answer', arguments: {} })).isError).toBeFalsy();
   });
 });
 
