@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { Code, MeshError } from '../../src/core/errors.js';
-import { startGateway, type RunningGateway } from '../../src/edge/gateway.js';
+import type { RunningGateway } from '../../src/edge/gateway.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { GatewayTokens } from '../../src/edge/gateway-tokens.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 
 const ID = (name: string) => `spiffe://agentmesh.local/agent/${name}`;
@@ -157,14 +157,7 @@ describe('the gateway: mesh agents as A2A agents', () => {
       });
     }
     await mesh.identity('partner', ['cli']);
-    gateway = await startGateway({
-      identity: await mesh.identity('gateway', []),
-      controlPlane: mesh.controlPlane.address,
-      certsDir: mesh.certsDir,
-      listen: '127.0.0.1:0',
-      logger: silentLogger(),
-      version: 'test',
-    });
+    gateway = await startTestGateway(mesh);
     token = (await new GatewayTokens(mesh.certsDir).create('partner')).token;
     client = await clientFor('writer', token);
   });

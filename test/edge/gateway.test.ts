@@ -6,9 +6,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import { Code, MeshError } from '../../src/core/errors.js';
-import { startGateway, type RunningGateway } from '../../src/edge/gateway.js';
+import type { RunningGateway } from '../../src/edge/gateway.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { GATEWAY_TOKENS_FILE, GatewayTokens } from '../../src/edge/gateway-tokens.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { runEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
@@ -42,14 +42,7 @@ describe('the gateway: authentication at the edge', () => {
     await mesh.identity('partner', ['cli']);
     await mesh.identity('other', ['cli']);
     tokens = new GatewayTokens(mesh.certsDir);
-    gateway = await startGateway({
-      identity: await mesh.identity('gateway', []),
-      controlPlane: mesh.controlPlane.address,
-      certsDir: mesh.certsDir,
-      listen: '127.0.0.1:0',
-      logger: silentLogger(),
-      version: 'test',
-    });
+    gateway = await startTestGateway(mesh);
   });
 
   afterAll(async () => {
@@ -142,15 +135,7 @@ describe('the gateway: authentication at the edge', () => {
   });
 
   it('allows anonymous access only when configured, and only on loopback', async () => {
-    const error = await startGateway({
-      identity: await mesh.identity('gateway', []),
-      controlPlane: mesh.controlPlane.address,
-      certsDir: mesh.certsDir,
-      listen: '0.0.0.0:0',
-      anonymous: 'partner',
-      logger: silentLogger(),
-      version: 'test',
-    }).then(
+    const error = await startTestGateway(mesh, { listen: '0.0.0.0:0', anonymous: 'partner' }).then(
       () => undefined,
       (caught: unknown) => caught as MeshError,
     );
@@ -158,15 +143,7 @@ describe('the gateway: authentication at the edge', () => {
     expect(error!.code).toBe(Code.INVALID_ARGUMENT);
     expect(error!.message).toMatch(/only on a loopback address/);
 
-    const open = await startGateway({
-      identity: await mesh.identity('gateway', []),
-      controlPlane: mesh.controlPlane.address,
-      certsDir: mesh.certsDir,
-      listen: '127.0.0.1:0',
-      anonymous: 'partner',
-      logger: silentLogger(),
-      version: 'test',
-    });
+    const open = await startTestGateway(mesh, { anonymous: 'partner' });
     try {
       const response = await fetch(`${open.url}/mcp`, {
         method: 'POST',
@@ -236,14 +213,7 @@ describe('the gateway: each outside client under its own identity', () => {
       10_000,
     );
     for (const name of ['partner-a', 'partner-b']) await mesh.identity(name, ['cli']);
-    gateway = await startGateway({
-      identity: await mesh.identity('gateway', []),
-      controlPlane: mesh.controlPlane.address,
-      certsDir: mesh.certsDir,
-      listen: '127.0.0.1:0',
-      logger: silentLogger(),
-      version: 'test',
-    });
+    gateway = await startTestGateway(mesh);
   });
 
   afterAll(async () => {

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js';
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { Code, MeshError } from '../../src/core/errors.js';
-import { startGateway, type RunningGateway } from '../../src/edge/gateway.js';
+import type { RunningGateway } from '../../src/edge/gateway.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { GatewayTokens } from '../../src/edge/gateway-tokens.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { until } from '../helpers/until.js';
 
@@ -49,14 +49,7 @@ const stdio: Connect = async (mesh) => ({
 
 /** The gateway's Streamable HTTP transport at /mcp, with a bearer token acting as the same identity. */
 const streamableHttp: Connect = async (mesh) => {
-  const gateway: RunningGateway = await startGateway({
-    identity: await mesh.identity('gateway', []),
-    controlPlane: mesh.controlPlane.address,
-    certsDir: mesh.certsDir,
-    listen: '127.0.0.1:0',
-    logger: silentLogger(),
-    version: 'test',
-  });
+  const gateway: RunningGateway = await startTestGateway(mesh);
   const { token } = await new GatewayTokens(mesh.certsDir).create('assistant');
   return {
     transport: new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), {
