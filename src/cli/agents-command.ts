@@ -11,16 +11,15 @@ import {
 } from './client-options.js';
 import { collect, nonEmptyArgument } from './run.js';
 import { formatTable } from './table.js';
+import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 
-interface ListFlags extends ClientFlags {
+interface ListFlags extends ClientFlags, OutputFlags {
   type?: string;
   capability: string[];
   selector?: string;
-  json: boolean;
 }
 
-interface ShowFlags extends ClientFlags {
-  json: boolean;
+interface ShowFlags extends ClientFlags, OutputFlags {
   card: boolean;
   a2a: boolean;
 }
@@ -147,15 +146,6 @@ function agentDetails(record: AgentRecord, now: number): string {
     .join('\n');
 }
 
-/** How `agents show` presents an agent: its record or its card, as text or JSON, or its card in A2A's shape. */
-type ShowFormat = 'text' | 'json' | 'card' | 'card-json' | 'a2a';
-
-function showFormat(flags: ShowFlags): ShowFormat {
-  if (flags.a2a) return 'a2a';
-  if (flags.card) return flags.json ? 'card-json' : 'card';
-  return flags.json ? 'json' : 'text';
-}
-
 /** The card as text: who the agent is, then each skill with its tags, media types and schemas. */
 function cardDetails(record: AgentRecord): string {
   const card = agentCard(record);
@@ -179,19 +169,14 @@ function cardDetails(record: AgentRecord): string {
   return lines.join('\n');
 }
 
-function renderAgent(record: AgentRecord, format: ShowFormat): string {
-  switch (format) {
-    case 'json':
-      return JSON.stringify(agentDocument(record), null, 2);
-    case 'card':
-      return cardDetails(record);
-    case 'card-json':
-      return JSON.stringify(agentCard(record), null, 2);
-    case 'a2a':
-      return JSON.stringify(toA2aAgentCard(record), null, 2);
-    case 'text':
-      return agentDetails(record, Date.now());
+/** What `agents show` prints: the record, the card, or the card in A2A's shape (always JSON: it is for tools). */
+async function printAgent(record: AgentRecord, flags: ShowFlags): Promise<void> {
+  if (flags.a2a) {
+    process.stdout.write(`${JSON.stringify(toA2aAgentCard(record), null, 2)}\n`);
+    return;
   }
+  if (flags.card) await printResult(flags, agentCard(record), () => cardDetails(record));
+  else await printResult(flags, agentDocument(record), () => agentDetails(record, Date.now()));
 }
 
 /** `agent-mesh agents list|show`: what the control plane knows about the registered agents. */
@@ -202,9 +187,9 @@ export function createAgentsCommand(): Command {
 
   agents.addCommand(
     withClientOptions(
-      new Command('list')
+      withOutputOptions(new Command('list'))
         .description(
-          'list registered agents, unhealthy and draining ones included, as a table (or JSON with --json)',
+          'list registered agents, unhealthy and draining ones included, as a table (or -o json|yaml)',
         )
         .option('--type <type>', 'only agents of this type', nonEmptyArgument)
         .option(
@@ -217,8 +202,7 @@ export function createAgentsCommand(): Command {
           '--selector <selector>',
           "only agents whose labels match, e.g. 'zone=eu-1,model in (large,xl),!beta'",
           labelSelectorArgument,
-        )
-        .option('--json', 'print one JSON array of agent records instead of a table', false),
+        ),
     ).action(async (flags: ListFlags) => {
       const { agents: found } = await withControlPlane(flags, (client) =>
         client.discover({
@@ -228,27 +212,22 @@ export function createAgentsCommand(): Command {
           includeUnhealthy: true,
         }),
       );
-      if (flags.json) {
-        console.log(JSON.stringify(found.map(agentDocument), null, 2));
-        return;
-      }
-      if (found.length === 0) {
+      await printResult(flags, found.map(agentDocument), () => {
+        if (found.length > 0) return agentTable(found, Date.now());
         const filtered = flags.type || flags.capability.length > 0 || flags.selector;
         process.stderr.write(filtered ? 'no registered agent matches\n' : 'no agent is registered\n');
-        return;
-      }
-      console.log(agentTable(found, Date.now()));
+        return undefined;
+      });
     }),
   );
 
   agents.addCommand(
     withClientOptions(
-      new Command('show')
+      withOutputOptions(new Command('show'))
         .description(
           "show one agent's full record: spec, capabilities, labels, subscriptions, health, load, identity, lease",
         )
         .argument('<id>', 'the agent id (its registered name), as `agents list` shows it', nonEmptyArgument)
-        .option('--json', 'print the record (or with --card, the card) as one JSON object', false)
         .option('--card', "print the agent's card: its description and skills (tools)", false)
         .option('--a2a', 'print the card in the A2A AgentCard JSON shape, for A2A tooling', false),
     ).action(async (id: string, flags: ShowFlags) => {
@@ -264,7 +243,7 @@ export function createAgentsCommand(): Command {
           throw error;
         }),
       );
-      console.log(renderAgent(record, showFormat(flags)));
+      await printAgent(record, flags);
     }),
   );
 

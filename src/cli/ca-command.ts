@@ -14,15 +14,39 @@ import {
 } from '../identity/certs-dir.js';
 import { parseSpiffeId } from '../core/spiffe-id.js';
 import { formatName, readCertificate, splitPemCertificates } from '../identity/x509.js';
-import { collect, durationArgument } from './run.js';
+import { collect, durationArgument, nonEmptyArgument } from './run.js';
+import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 import { initNatsAuthority } from '../nats/nats-accounts.js';
 
 /** Default lifetime of the NATS servers' certificate: they do not renew it themselves. */
 const NATS_CERT_TTL_MS = 90 * 24 * 3_600_000;
 
-/** The `--dir` option every CA subcommand shares: the certificate directory, `certs` by default. */
-function dirOption(): Option {
-  return new Option('--dir <dir>', 'certificate directory').default('certs').env('AGENT_MESH_CERTS');
+/**
+ * `--certs <dir>`, the certificate directory (`certs` by default), as on every other command; `--dir`, the name
+ * these commands had first, stays as a hidden alias.
+ */
+function certsOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--certs <dir>', 'certificate directory')
+        .default('certs')
+        .env('AGENT_MESH_CERTS')
+        .argParser(nonEmptyArgument),
+    )
+    .addOption(new Option('--dir <dir>', 'the same as --certs').argParser(nonEmptyArgument).hideHelp());
+}
+
+/** Applies the `--dir` alias before an action runs; both flags with different directories are a usage error. */
+function applyDirAlias(_hooked: Command, action: Command): void {
+  const { dir, certs } = action.opts<{ dir?: string; certs?: string }>();
+  if (dir === undefined) return;
+  if (action.getOptionValueSource('certs') === 'cli' && certs !== dir) {
+    action.error(`error: --dir ${dir} and --certs ${certs} name different directories: give only --certs`, {
+      exitCode: 2,
+      code: 'agent-mesh.conflictingOptions',
+    });
+  }
+  action.setOptionValueWithSource('certs', dir, 'cli');
 }
 
 async function readCertificateFile(file: string): Promise<string> {
@@ -72,7 +96,7 @@ function summarize(pem: string): CertificateSummary {
   };
 }
 
-function printSummary(summary: CertificateSummary): void {
+function summaryText(summary: CertificateSummary): string {
   const rows: Array<[string, string]> = [
     ['SPIFFE ID', summary.spiffeId ?? '(none: not an X.509-SVID)'],
     ['Serial', summary.serialNumber],
@@ -86,7 +110,7 @@ function printSummary(summary: CertificateSummary): void {
   ];
   if (summary.dnsNames.length > 0) rows.push(['DNS names', summary.dnsNames.join(', ')]);
   if (summary.ipAddresses.length > 0) rows.push(['IP addresses', summary.ipAddresses.join(', ')]);
-  for (const [label, value] of rows) console.log(`${`${label}:`.padEnd(14)}${value}`);
+  return rows.map(([label, value]) => `${`${label}:`.padEnd(14)}${value}`).join('\n');
 }
 
 /**
@@ -94,13 +118,12 @@ function printSummary(summary: CertificateSummary): void {
  * `npm run ca -- ...` script.
  */
 export function createCaCommand(name = 'ca'): Command {
-  const ca = new Command(name).description(
-    'run the built-in certificate authority: create a root, issue and check identities',
-  );
+  const ca = new Command(name)
+    .description('run the built-in certificate authority: create a root, issue and check identities')
+    .hook('preAction', applyDirAlias);
 
-  ca.command('init')
+  certsOptions(ca.command('init'))
     .description('create a root CA (ca.crt, and ca.key with mode 0600) in the certificate directory')
-    .addOption(dirOption())
     .option('--trust-domain <domain>', 'SPIFFE trust domain of the mesh', 'agentmesh.local')
     .option(
       '--ttl <duration>',
@@ -108,21 +131,20 @@ export function createCaCommand(name = 'ca'): Command {
       durationArgument,
     )
     .option('--force', 'replace an existing CA (every identity it issued stops being trusted)', false)
-    .action(async (options: { dir: string; trustDomain: string; ttl?: number; force: boolean }) => {
-      const authority = await initCaDir(options.dir, {
+    .action(async (options: { certs: string; trustDomain: string; ttl?: number; force: boolean }) => {
+      const authority = await initCaDir(options.certs, {
         trustDomain: options.trustDomain,
         ttlMs: options.ttl ?? DEFAULT_CA_TTL_MS,
         force: options.force,
       });
       console.log(
-        `created CA for trust domain ${authority.trustDomain} in ${resolve(options.dir)} (valid until ${authority.notAfter.toISOString()})`,
+        `created CA for trust domain ${authority.trustDomain} in ${resolve(options.certs)} (valid until ${authority.notAfter.toISOString()})`,
       );
     });
 
-  ca.command('issue')
+  certsOptions(ca.command('issue'))
     .description('issue an identity <name>.crt and <name>.key (0600) for an agent, or for "control-plane"')
     .argument('<name>', 'agent name (one SPIFFE path segment), or control-plane')
-    .addOption(dirOption())
     .option(
       '--ttl <duration>',
       `certificate lifetime, e.g. 24h (default ${formatDuration(DEFAULT_LEAF_TTL_MS)})`,
@@ -140,9 +162,9 @@ export function createCaCommand(name = 'ca'): Command {
     .action(
       async (
         name: string,
-        options: { dir: string; ttl?: number; dns: string[]; ip: string[]; type: string[]; force: boolean },
+        options: { certs: string; ttl?: number; dns: string[]; ip: string[]; type: string[]; force: boolean },
       ) => {
-        const issued = await issueToDir(options.dir, name, {
+        const issued = await issueToDir(options.certs, name, {
           ttlMs: options.ttl ?? DEFAULT_LEAF_TTL_MS,
           dnsNames: options.dns,
           ipAddresses: options.ip,
@@ -151,18 +173,17 @@ export function createCaCommand(name = 'ca'): Command {
         });
         const types = options.type.length > 0 ? `, entitled to type ${options.type.join(', ')}` : '';
         console.log(
-          `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${name}.crt`)}, ${name}.key (valid until ${issued.notAfter.toISOString()}${types})`,
+          `issued ${issued.spiffeId.uri} -> ${resolve(options.certs, `${name}.crt`)}, ${name}.key (valid until ${issued.notAfter.toISOString()}${types})`,
         );
       },
     );
 
-  ca.command('nats')
+  certsOptions(ca.command('nats'))
     .description(
       'make NATS servers part of the mesh, for durable events: issue their certificate (<name>.crt, .key) and write ' +
         'nats/server.conf (trust in the mesh, TLS from the mesh CA) and the NATS authority the control plane signs ' +
         "agents' credentials with",
     )
-    .addOption(dirOption())
     .option('--name <name>', "the servers' identity: agents check it", 'nats')
     .option(
       '--ip <address>',
@@ -183,30 +204,30 @@ export function createCaCommand(name = 'ca'): Command {
     )
     .action(
       async (options: {
-        dir: string;
+        certs: string;
         name: string;
         ip: string[];
         dns: string[];
         ttl?: number;
         force: boolean;
       }) => {
-        const issued = await issueToDir(options.dir, options.name, {
+        const issued = await issueToDir(options.certs, options.name, {
           ttlMs: options.ttl ?? NATS_CERT_TTL_MS,
           ipAddresses: options.ip.length > 0 ? options.ip : ['127.0.0.1'],
           dnsNames: options.dns,
           force: options.force,
         });
         const written = await initNatsAuthority(
-          options.dir,
+          options.certs,
           {
-            certFile: resolve(options.dir, `${options.name}.crt`),
-            keyFile: resolve(options.dir, `${options.name}.key`),
-            caFile: resolve(options.dir, 'ca.crt'),
+            certFile: resolve(options.certs, `${options.name}.crt`),
+            keyFile: resolve(options.certs, `${options.name}.key`),
+            caFile: resolve(options.certs, 'ca.crt'),
           },
           { force: options.force },
         );
         console.log(
-          `issued ${issued.spiffeId.uri} -> ${resolve(options.dir, `${options.name}.crt`)} (valid until ${issued.notAfter.toISOString()})`,
+          `issued ${issued.spiffeId.uri} -> ${resolve(options.certs, `${options.name}.crt`)} (valid until ${issued.notAfter.toISOString()})`,
         );
         console.log(
           `wrote ${written.serverConfig}: include it from each NATS server's configuration (the path is relative to that file)`,
@@ -217,23 +238,20 @@ export function createCaCommand(name = 'ca'): Command {
       },
     );
 
-  ca.command('inspect')
+  withOutputOptions(ca.command('inspect'))
     .description('show a certificate: SPIFFE ID, serial, validity, issuer, SHA-256 fingerprint')
     .argument('<file>', 'PEM certificate file')
-    .option('--json', 'print JSON instead of a table', false)
-    .action(async (file: string, options: { json: boolean }) => {
+    .action(async (file: string, options: OutputFlags) => {
       const summary = summarize(await readCertificateFile(file));
-      if (options.json) console.log(JSON.stringify(summary, null, 2));
-      else printSummary(summary);
+      await printResult(options, summary, () => summaryText(summary));
     });
 
-  ca.command('verify')
+  certsOptions(ca.command('verify'))
     .description("check a certificate against the directory's CA and say why it fails")
     .argument('<file>', 'PEM certificate file')
-    .addOption(dirOption())
-    .action(async (file: string, options: { dir: string }) => {
+    .action(async (file: string, options: { certs: string }) => {
       const certificate = await readCertificateFile(file);
-      const bundle = await loadTrustBundle(options.dir);
+      const bundle = await loadTrustBundle(options.certs);
       const result = bundle.verify(certificate);
       if (!result.ok) throw new MeshError(result.error.code, `${file}: ${result.error.message}`);
       console.log(
@@ -246,35 +264,29 @@ export function createCaCommand(name = 'ca'): Command {
     .description(
       'rotate the root without downtime: prepare, wait for every agent to renew, activate, wait again, finish',
     );
-  rotate
-    .command('prepare')
+  certsOptions(rotate.command('prepare'))
     .description(
       'create the next root and add it to the trust bundle (bundle.crt); the current root keeps signing',
     )
-    .addOption(dirOption())
     .option('--ttl <duration>', 'lifetime of the new root', durationArgument)
-    .action(async (options: { dir: string; ttl?: number }) => {
-      const next = await prepareRootRotation(options.dir, options.ttl ? { ttlMs: options.ttl } : {});
+    .action(async (options: { certs: string; ttl?: number }) => {
+      const next = await prepareRootRotation(options.certs, options.ttl ? { ttlMs: options.ttl } : {});
       console.log(
         `prepared the next root (valid until ${next.notAfter.toISOString()}); reload the control plane (SIGHUP), wait until every agent has renewed, then run \`agent-mesh ca rotate activate\``,
       );
     });
-  rotate
-    .command('activate')
+  certsOptions(rotate.command('activate'))
     .description('make the prepared root the signing root; the bundle still trusts the old one')
-    .addOption(dirOption())
-    .action(async (options: { dir: string }) => {
-      await activateRootRotation(options.dir);
+    .action(async (options: { certs: string }) => {
+      await activateRootRotation(options.certs);
       console.log(
         'the new root signs from now on; reload the control plane, wait until every agent has renewed, then run `agent-mesh ca rotate finish`',
       );
     });
-  rotate
-    .command('finish')
+  certsOptions(rotate.command('finish'))
     .description('stop trusting the old root (removes bundle.crt)')
-    .addOption(dirOption())
-    .action(async (options: { dir: string }) => {
-      await finishRootRotation(options.dir);
+    .action(async (options: { certs: string }) => {
+      await finishRootRotation(options.certs);
       console.log('rotation finished: only the current root is trusted; reload the control plane');
     });
 

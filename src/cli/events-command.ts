@@ -1,12 +1,12 @@
 import { Command, InvalidArgumentError } from 'commander';
+import type { EventStoreDescription } from '../control-plane/event-store.js';
 import { eventFromWire } from '../pubsub/event.js';
 import { formatTable } from './table.js';
+import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 import { nonEmptyArgument } from './run.js';
 import { withClientOptions, withControlPlane, type ClientFlags } from './client-options.js';
 
-interface JsonFlags extends ClientFlags {
-  json: boolean;
-}
+type JsonFlags = ClientFlags & OutputFlags;
 
 /**
  * `agent-mesh events`: the event store's topics and subscriptions with their lag, its dead letters, and their
@@ -19,57 +19,25 @@ export function createEventsCommand(): Command {
 
   events.addCommand(
     withClientOptions(
-      new Command('list')
-        .description('list the stream, its topics, and each subscription with its lag (or JSON with --json)')
-        .option('--json', 'print one JSON object instead of tables', false),
+      withOutputOptions(new Command('list')).description(
+        'list the stream, its topics, and each subscription with its lag (or -o json|yaml)',
+      ),
     ).action(async (flags: JsonFlags) => {
       const described = await withControlPlane(flags, (client) => client.describeEvents());
-      if (flags.json) {
-        console.log(JSON.stringify(described, null, 2));
-        return;
-      }
-      console.log(
-        `stream ${described.stream}: ${described.messages} events (${described.bytes} bytes), sequences ` +
-          `${described.firstSequence}-${described.lastSequence}, ${described.replicas} replica(s)` +
-          (described.leader ? `, leader ${described.leader}` : ''),
-      );
-      console.log('');
-      console.log(
-        described.topics.length > 0
-          ? formatTable([['TOPIC', 'EVENTS'], ...described.topics.map((t) => [t.topic, String(t.messages)])])
-          : 'no topic has events',
-      );
-      console.log('');
-      console.log(
-        described.consumers.length > 0
-          ? formatTable([
-              ['PATTERN', 'GROUP', 'LAG', 'UNACKED', 'REDELIVERED', 'DELIVERED', 'SUBSCRIBERS'],
-              ...described.consumers.map((c) => [
-                c.pattern,
-                c.group || '-',
-                String(c.pending),
-                String(c.ackPending),
-                String(c.redelivered),
-                String(c.deliveredSequence),
-                c.subscribers.join(', ') || '(none registered)',
-              ]),
-            ])
-          : 'no subscription has a consumer',
-      );
+      await printResult(flags, described, () => eventsTables(described));
     }),
   );
 
   events.addCommand(
     withClientOptions(
-      new Command('dead-letters')
-        .description('list the newest dead letters, with why and where each failed (or JSON with --json)')
+      withOutputOptions(new Command('dead-letters'))
+        .description('list the newest dead letters, with why and where each failed (or -o json|yaml)')
         .option(
           '--topic <topic>',
           'only those of events of this topic (e.g. tasks.created)',
           nonEmptyArgument,
         )
-        .option('--limit <n>', 'at most this many, the newest', limitArgument, 100)
-        .option('--json', 'print one JSON array instead of a table', false),
+        .option('--limit <n>', 'at most this many, the newest', limitArgument, 100),
     ).action(async (flags: JsonFlags & { topic?: string; limit: number }) => {
       const letters = await withControlPlane(flags, (client) =>
         client.listDeadLetters({ ...(flags.topic ? { topic: flags.topic } : {}), limit: flags.limit }),
@@ -85,16 +53,12 @@ export function createEventsCommand(): Command {
           deadLetter: letter.deadLetter,
         };
       });
-      if (flags.json) {
-        console.log(JSON.stringify(documents, null, 2));
-        return;
-      }
-      if (documents.length === 0) {
-        process.stderr.write(`no dead letter${flags.topic ? ` of ${flags.topic}` : ''}\n`);
-        return;
-      }
-      console.log(
-        formatTable([
+      await printResult(flags, documents, () => {
+        if (documents.length === 0) {
+          process.stderr.write(`no dead letter${flags.topic ? ` of ${flags.topic}` : ''}\n`);
+          return undefined;
+        }
+        return formatTable([
           ['SEQ', 'TOPIC', 'EVENT ID', 'ATTEMPTS', 'SUBSCRIBER', 'AT', 'REASON'],
           ...documents.map((d) => [
             String(d.sequence),
@@ -105,8 +69,8 @@ export function createEventsCommand(): Command {
             d.deadLetter ? new Date(d.deadLetter.deadLetteredAt).toISOString() : '',
             d.deadLetter?.reason ?? '',
           ]),
-        ]),
-      );
+        ]);
+      });
     }),
   );
 
@@ -124,6 +88,34 @@ export function createEventsCommand(): Command {
     }),
   );
   return events;
+}
+
+/** `events list` for people: the stream on one line, then its topics and its subscriptions as tables. */
+function eventsTables(described: EventStoreDescription): string {
+  return [
+    `stream ${described.stream}: ${described.messages} events (${described.bytes} bytes), sequences ` +
+      `${described.firstSequence}-${described.lastSequence}, ${described.replicas} replica(s)` +
+      (described.leader ? `, leader ${described.leader}` : ''),
+    '',
+    described.topics.length > 0
+      ? formatTable([['TOPIC', 'EVENTS'], ...described.topics.map((t) => [t.topic, String(t.messages)])])
+      : 'no topic has events',
+    '',
+    described.consumers.length > 0
+      ? formatTable([
+          ['PATTERN', 'GROUP', 'LAG', 'UNACKED', 'REDELIVERED', 'DELIVERED', 'SUBSCRIBERS'],
+          ...described.consumers.map((c) => [
+            c.pattern,
+            c.group || '-',
+            String(c.pending),
+            String(c.ackPending),
+            String(c.redelivered),
+            String(c.deliveredSequence),
+            c.subscribers.join(', ') || '(none registered)',
+          ]),
+        ])
+      : 'no subscription has a consumer',
+  ].join('\n');
 }
 
 function limitArgument(value: string): number {

@@ -15,6 +15,7 @@ import {
 } from './run.js';
 import { listenForShutdown } from './shutdown-signal.js';
 import { formatTable } from './table.js';
+import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 import { CLI_VERSION } from './version.js';
 
 interface GatewayFlags extends ClientFlags {
@@ -124,13 +125,20 @@ function createTokenCommand(): Command {
         `token ${stored.id} acts as ${identity}, valid ${until}; revoke: agent-mesh gateway token revoke ${stored.id}`,
       );
     });
-  token
-    .command('list')
+  withOutputOptions(token.command('list'))
     .description('list the tokens (ids, identities, expiry; never the secrets)')
     .addOption(certs())
-    .action(async (flags: { certs: string }) => {
+    .action(async (flags: OutputFlags & { certs: string }) => {
       const now = Date.now();
-      const rows = (await new GatewayTokens(flags.certs).list()).map((stored) => [
+      const stored = await new GatewayTokens(flags.certs).list();
+      const documents = stored.map(({ id, identity, createdAt, expiresAt, note }) => ({
+        id,
+        identity,
+        createdAt: new Date(createdAt).toISOString(),
+        expiresAt: expiresAt === 0 ? null : new Date(expiresAt).toISOString(),
+        note,
+      }));
+      const rows = stored.map((stored) => [
         stored.id,
         stored.identity,
         new Date(stored.createdAt).toISOString(),
@@ -139,8 +147,11 @@ function createTokenCommand(): Command {
           : `${new Date(stored.expiresAt).toISOString()}${stored.expiresAt <= now ? ' (expired)' : ''}`,
         stored.note,
       ]);
-      if (rows.length === 0) console.log('no tokens: agent-mesh gateway token create <identity>');
-      else console.log(formatTable([['ID', 'IDENTITY', 'CREATED', 'EXPIRES', 'NOTE'], ...rows]));
+      await printResult(flags, documents, () =>
+        rows.length === 0
+          ? 'no tokens: agent-mesh gateway token create <identity>'
+          : formatTable([['ID', 'IDENTITY', 'CREATED', 'EXPIRES', 'NOTE'], ...rows]),
+      );
     });
   token
     .command('revoke')

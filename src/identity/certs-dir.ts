@@ -127,12 +127,12 @@ export async function loadCaDir(dir: string, options: { clock?: Clock } = {}): P
   const certificatePem = await readText(
     join(dir, CA_CERT_FILE),
     'CA certificate',
-    `create one with \`agent-mesh ca init --dir ${dir}\``,
+    `create one with \`agent-mesh ca init --certs ${dir}\``,
   );
   const privateKeyPem = await readText(
     join(dir, CA_KEY_FILE),
     'CA private key',
-    `restore it, or replace the whole CA with \`agent-mesh ca init --dir ${dir} --force\``,
+    `restore it, or replace the whole CA with \`agent-mesh ca init --certs ${dir} --force\``,
   );
   return new CertificateAuthority(certificatePem, privateKeyPem, options);
 }
@@ -175,7 +175,7 @@ async function readBundlePem(dir: string): Promise<string> {
   return readText(
     join(dir, CA_CERT_FILE),
     'trust bundle',
-    `create a CA with \`agent-mesh ca init --dir ${dir}\``,
+    `create a CA with \`agent-mesh ca init --certs ${dir}\``,
   );
 }
 
@@ -263,7 +263,7 @@ export async function finishRootRotation(dir: string): Promise<void> {
 export async function loadIdentity(dir: string, name: string): Promise<IdentityMaterial> {
   unwrap(validateIdentityName(name, { allowControlPlane: true }));
   const type = name === CONTROL_PLANE_NAME ? '' : ' --type <agent type>';
-  const hint = `issue it with \`agent-mesh ca issue ${name}${type} --dir ${dir}\``;
+  const hint = `issue it with \`agent-mesh ca issue ${name}${type} --certs ${dir}\``;
   // One after the other, so that the error names the first missing file, always the same one.
   const certificatePem = await readText(join(dir, `${name}.crt`), `certificate of ${quote(name)}`, hint);
   const privateKeyPem = await readText(join(dir, `${name}.key`), `private key of ${quote(name)}`, hint);

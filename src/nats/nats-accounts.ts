@@ -185,7 +185,7 @@ export async function readNatsAuthority(certsDir: string): Promise<NatsAuthority
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new MeshError(
           Code.NOT_FOUND,
-          `no NATS authority in ${dir}: create it with \`agent-mesh ca nats --dir ${certsDir}\``,
+          `no NATS authority in ${dir}: create it with \`agent-mesh ca nats --certs ${certsDir}\``,
           { cause: error },
         );
       }

@@ -48,7 +48,7 @@ describe('certificate directory', () => {
   it('names the command that issues a missing identity', async () => {
     await ensureCaDir(temp.dir, 'dev.local');
     await expect(loadIdentity(temp.dir, 'ghost')).rejects.toThrow(
-      /certificate of "ghost" not found .*agent-mesh ca issue ghost --type <agent type> --dir/,
+      /certificate of "ghost" not found .*agent-mesh ca issue ghost --type <agent type> --certs/,
     );
   });
 
