@@ -1,3 +1,4 @@
+import { MESH_VERSION } from '../core/version.js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { validateSkills, type Skill } from '../core/agent-record.js';
@@ -206,6 +207,7 @@ async function launchAgent(
     description: options.description ?? '',
     subscriptions: events.list(),
     skills: registeredSkills(options),
+    meshVersion: MESH_VERSION,
   };
   const registration = new AgentRegistration({
     client: controlPlane,

@@ -1,10 +1,9 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseControlPlaneAddresses } from '../control-plane/addresses.js';
-import { ControlPlaneClient } from '../control-plane/client.js';
+import type { ControlPlaneClient, ControlPlaneClientOptions } from '../control-plane/client.js';
 import { parseLabelSelector } from '../core/label-selector.js';
 import { Code, MeshError } from '../core/errors.js';
-import { loadIdentity } from '../identity/certs-dir.js';
-import { MeshIdentity } from '../transport/mesh-identity.js';
+import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { nonEmptyArgument } from './run.js';
 
 /** Flags of commands that act as a mesh client: who they are and which control plane they talk to. */
@@ -53,7 +52,18 @@ export function controlPlaneArgument(value: string): string {
 
 /** Loads the identity the flags name; a missing one is reported with how to issue it. */
 export async function clientIdentity(flags: ClientFlags): Promise<MeshIdentity> {
+  // Loaded when a command runs, not when the program is built: `--help` and `version` need neither.
+  const [{ loadIdentity }, { MeshIdentity }] = await Promise.all([
+    import('../identity/certs-dir.js'),
+    import('../transport/mesh-identity.js'),
+  ]);
   return new MeshIdentity(await loadIdentity(flags.certs, flags.name));
+}
+
+/** A control-plane client; its module (gRPC, the protos) is loaded on first use. */
+export async function controlPlaneClient(options: ControlPlaneClientOptions): Promise<ControlPlaneClient> {
+  const { ControlPlaneClient } = await import('../control-plane/client.js');
+  return new ControlPlaneClient(options);
 }
 
 /**
@@ -74,7 +84,7 @@ export async function checkControlPlane(identity: MeshIdentity, address: string)
   let client: ControlPlaneClient | undefined;
   try {
     // Inside the try: grpc-js refuses some targets (an empty one) when the channel is made, not when it is used.
-    client = new ControlPlaneClient({ address, identity, timeoutMs: 5_000 });
+    client = await controlPlaneClient({ address, identity, timeoutMs: 5_000 });
     await client.getPolicies();
   } catch (error) {
     throw new MeshError(
@@ -103,7 +113,7 @@ export async function withControlPlane<T>(
   use: (client: ControlPlaneClient) => Promise<T>,
 ): Promise<T> {
   const identity = await connectedIdentity(flags);
-  const client = new ControlPlaneClient({ address: flags.controlPlane, identity });
+  const client = await controlPlaneClient({ address: flags.controlPlane, identity });
   try {
     return await use(client);
   } finally {

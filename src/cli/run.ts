@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { MeshError } from '../core/errors.js';
+import { Code, MeshError } from '../core/errors.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { parseListenAddress } from '../observability/http-server.js';
 import { LOG_LEVELS } from '../observability/logger.js';
@@ -76,6 +76,16 @@ export function collect(value: string, previous: string[]): string[] {
 }
 
 /**
+ * A usage error found once a command runs (a file named by an argument cannot be read, a flag needed in this
+ * situation is missing): reported in one line with exit code 2, as commander's own usage errors are.
+ */
+export class UsageError extends MeshError {
+  constructor(message: string) {
+    super(Code.INVALID_ARGUMENT, message);
+  }
+}
+
+/**
  * Runs a command line. Usage errors (unknown flags, missing arguments, bad values) and MeshErrors end the process
  * with one clear line on stderr and exit code 1 (2 for usage errors); anything else is a bug and shows its stack.
  */
@@ -93,7 +103,7 @@ export async function runCli(program: Command, argv: string[] = process.argv): P
     }
     if (error instanceof MeshError) {
       process.stderr.write(`${program.name()}: ${error.message}\n`);
-      process.exitCode = 1;
+      process.exitCode = error instanceof UsageError ? 2 : 1;
       return;
     }
     throw error;

@@ -1,2 +1,4 @@
-/** The version of agent-mesh (package.json's), as the CLI reports it and its MCP server names itself. */
-export const CLI_VERSION = '0.1.0';
+import { MESH_VERSION } from '../core/version.js';
+
+/** The version of agent-mesh, as the CLI reports it and its MCP server names itself. */
+export const CLI_VERSION = MESH_VERSION;

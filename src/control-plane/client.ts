@@ -1,3 +1,4 @@
+import type { ControlPlaneInfo__Output } from '../generated/agentmesh/v1/ControlPlaneInfo.js';
 import type * as grpc from '@grpc/grpc-js';
 import type { AgentRecord, AgentSpec, LoadReport } from '../core/agent-record.js';
 import { Code, type MeshError } from '../core/errors.js';
@@ -74,6 +75,18 @@ export interface ControlPlaneClientOptions {
 export interface ControlPlaneCallOptions {
   /** The call's deadline in ms from now (default: the client's `timeoutMs`). */
   timeoutMs?: number;
+}
+
+/** A control-plane replica's description of itself ({@link ControlPlaneClient.getInfo}). */
+export interface ControlPlaneInfo {
+  version: string;
+  /** The replica's clock (Unix ms) when it answered. */
+  now: number;
+  trustDomain: string;
+  store: { kind: string; durable: boolean; ok: boolean; error?: string };
+  agents: number;
+  /** When the replica's own serving certificate expires (Unix ms). */
+  certificateExpiresAt: number;
 }
 
 /**
@@ -169,6 +182,29 @@ export class ControlPlaneClient {
       (stub, done, call) => stub.Discover(request, call, done as never),
     );
     return { agents: response.agents.map(recordFromWire), revision: Number(response.revision) };
+  }
+
+  /**
+   * What the replica that answers says about itself: its version, clock, store and registry size. A control
+   * plane that predates the call answers UNIMPLEMENTED.
+   */
+  async getInfo(): Promise<ControlPlaneInfo> {
+    const info = await this.unary<ControlPlaneInfo__Output>((stub, done, call) =>
+      stub.GetInfo({}, call, done as never),
+    );
+    return {
+      version: info.version,
+      now: Number(info.nowUnixMs),
+      trustDomain: info.trustDomain,
+      store: {
+        kind: info.storeKind,
+        durable: info.storeDurable,
+        ok: info.storeOk,
+        ...(info.storeError ? { error: info.storeError } : {}),
+      },
+      agents: info.agents,
+      certificateExpiresAt: Number(info.certificateExpiresAtUnixMs),
+    };
   }
 
   async getPolicies(): Promise<PolicySet> {

@@ -254,6 +254,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     ...(options.requestLimits ? { requestLimits: options.requestLimits } : {}),
     ...(options.watchesPerIdentity ? { watchesPerIdentity: options.watchesPerIdentity } : {}),
     observer,
+    store: {
+      kind: options.store.kind,
+      durable: options.store.durable,
+      probe: async () => void (await options.store.get('agentmesh/info-probe')),
+    },
   });
 
   let server: RunningServer;

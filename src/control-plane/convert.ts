@@ -60,6 +60,7 @@ export function specFromWire(spec: AgentSpec__Output | null): AgentSpec {
       examples: skill.examples,
       ...(skill.streaming ? { streaming: true } : {}),
     })),
+    ...(spec?.meshVersion ? { meshVersion: spec.meshVersion } : {}),
   };
 }
 

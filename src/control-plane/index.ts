@@ -10,6 +10,7 @@ export { startControlPlane } from './control-plane.js';
 export type { ControlPlaneOptions, RunningControlPlane } from './control-plane.js';
 export { ControlPlaneClient, joinMesh, renewIdentity } from './client.js';
 export type {
+  ControlPlaneInfo,
   ControlPlaneCallOptions,
   ControlPlaneClientOptions,
   DiscoverRequest,

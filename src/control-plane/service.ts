@@ -1,3 +1,4 @@
+import { MESH_VERSION } from '../core/version.js';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Code, MeshError, quote } from '../core/errors.js';
@@ -58,6 +59,37 @@ export interface ControlPlaneServiceOptions
   /** Per-identity rate limits of Register, Heartbeat and renewals (default {@link DEFAULT_REQUEST_LIMITS}). */
   requestLimits?: Partial<RequestLimitSettings>;
   clock?: { now(): number };
+  /** The registry's store, as `GetInfo` describes it: its kind, whether it is durable, and a read that proves it answers. */
+  store?: StoreProbe;
+}
+
+/** What `GetInfo` says about the store, and how it checks that the store answers. */
+export interface StoreProbe {
+  kind: string;
+  durable: boolean;
+  /** Resolves when the store answered a read; rejects with why it did not. */
+  probe(): Promise<void>;
+}
+
+/** How long `GetInfo` waits for the store's read before it says the store does not answer. */
+const STORE_PROBE_TIMEOUT_MS = 2_000;
+
+async function probeStore(store: StoreProbe): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${STORE_PROBE_TIMEOUT_MS / 1_000}s`)),
+      STORE_PROBE_TIMEOUT_MS,
+    );
+  });
+  try {
+    await Promise.race([store.probe(), timeout]);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
@@ -220,6 +252,21 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         skillTag: request.skillTag,
       });
       return { agents: agents.map(recordToWire), revision: state.revision };
+    }),
+
+    GetInfo: unary<unknown, unknown>('GetInfo', async () => {
+      const storeError = options.store ? await probeStore(options.store) : undefined;
+      return {
+        version: MESH_VERSION,
+        nowUnixMs: clock.now(),
+        trustDomain: options.identity.spiffeId.trustDomain,
+        storeKind: options.store?.kind ?? '',
+        storeDurable: options.store?.durable ?? false,
+        storeOk: options.store !== undefined && storeError === undefined,
+        storeError: storeError ?? (options.store ? '' : 'not described by this control plane'),
+        agents: state.registry.size,
+        certificateExpiresAtUnixMs: options.identity.expiresAt,
+      };
     }),
 
     GetPolicies: unary<unknown, unknown>('GetPolicies', async () =>

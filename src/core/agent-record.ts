@@ -21,6 +21,8 @@ export interface AgentSpec {
   subscriptions: Subscription[];
   /** The tools the agent offers (its agent card's skills). */
   skills: Skill[];
+  /** The agent-mesh version the agent runs, set by the runtime; informational. Absent: unknown. */
+  meshVersion?: string;
 }
 
 /** One skill (tool) of an agent: its id is also the method `callTool` invokes. */
@@ -74,6 +76,8 @@ const MAX_CAPABILITIES = 64;
 const MAX_LABELS = 64;
 const MAX_DESCRIPTION = 1024;
 const MAX_WEIGHT = 10_000;
+/** A version as `meshVersion` carries it: semver-like text, bounded. */
+const MESH_VERSION_TEXT = /^[A-Za-z0-9.+-]{1,64}$/;
 // Skill ids are also method names (`callTool` invokes the method of the skill's id): the same characters.
 const SKILL_ID = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]{1,64}\/[A-Za-z0-9!#$&^_.+*-]{1,64}$/;
@@ -183,6 +187,9 @@ export function validateSpec(spec: AgentSpec): Result<AgentSpec> {
   if (!subscriptions.ok) return bad(subscriptions.error.message);
   const skills = validateSkills(spec.skills);
   if (!skills.ok) return bad(skills.error.message);
+  if (spec.meshVersion !== undefined && !MESH_VERSION_TEXT.test(spec.meshVersion)) {
+    return bad('mesh version must be 1-64 letters, digits, ".", "+" or "-" (e.g. 0.1.0)');
+  }
   const normalized = {
     ...spec,
     subscriptions: subscriptions.value,

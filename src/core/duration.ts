@@ -45,3 +45,18 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/**
+ * A duration for people, to its two largest units and rounded down: `3649d`, `23h58m`, `4m05s`, `12s`, `0s`. For
+ * what is left of a certificate or a lease, where {@link formatDuration}'s exactness would print milliseconds.
+ */
+export function formatApproximateDuration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1_000));
+  const two = (n: number) => String(n).padStart(2, '0');
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes}m${two(seconds % 60)}s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h${two(minutes % 60)}m`;
+  return `${Math.floor(hours / 24)}d`;
+}

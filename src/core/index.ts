@@ -9,6 +9,7 @@
 export { Code, MeshError, codeName, ok, err, fail, unwrap, quote } from './errors.js';
 export type { Result } from './errors.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { MESH_VERSION } from './version.js';
 
 // SPIFFE IDs
 export {

@@ -11,6 +11,7 @@ import type { CallContext as _agentmesh_v1_CallContext, CallContext__Output as _
 import type { CallReport as _agentmesh_v1_CallReport, CallReport__Output as _agentmesh_v1_CallReport__Output } from './agentmesh/v1/CallReport.js';
 import type { ConsumerStats as _agentmesh_v1_ConsumerStats, ConsumerStats__Output as _agentmesh_v1_ConsumerStats__Output } from './agentmesh/v1/ConsumerStats.js';
 import type { ControlPlaneClient as _agentmesh_v1_ControlPlaneClient, ControlPlaneDefinition as _agentmesh_v1_ControlPlaneDefinition } from './agentmesh/v1/ControlPlane.js';
+import type { ControlPlaneInfo as _agentmesh_v1_ControlPlaneInfo, ControlPlaneInfo__Output as _agentmesh_v1_ControlPlaneInfo__Output } from './agentmesh/v1/ControlPlaneInfo.js';
 import type { DeadLetter as _agentmesh_v1_DeadLetter, DeadLetter__Output as _agentmesh_v1_DeadLetter__Output } from './agentmesh/v1/DeadLetter.js';
 import type { DeregisterRequest as _agentmesh_v1_DeregisterRequest, DeregisterRequest__Output as _agentmesh_v1_DeregisterRequest__Output } from './agentmesh/v1/DeregisterRequest.js';
 import type { DeregisterResponse as _agentmesh_v1_DeregisterResponse, DeregisterResponse__Output as _agentmesh_v1_DeregisterResponse__Output } from './agentmesh/v1/DeregisterResponse.js';
@@ -25,6 +26,7 @@ import type { EventDeliveryBatch as _agentmesh_v1_EventDeliveryBatch, EventDeliv
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from './agentmesh/v1/GetAgentRequest.js';
 import type { GetEventStoreRequest as _agentmesh_v1_GetEventStoreRequest, GetEventStoreRequest__Output as _agentmesh_v1_GetEventStoreRequest__Output } from './agentmesh/v1/GetEventStoreRequest.js';
 import type { GetEventStoreResponse as _agentmesh_v1_GetEventStoreResponse, GetEventStoreResponse__Output as _agentmesh_v1_GetEventStoreResponse__Output } from './agentmesh/v1/GetEventStoreResponse.js';
+import type { GetInfoRequest as _agentmesh_v1_GetInfoRequest, GetInfoRequest__Output as _agentmesh_v1_GetInfoRequest__Output } from './agentmesh/v1/GetInfoRequest.js';
 import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from './agentmesh/v1/GetPoliciesRequest.js';
 import type { Grant as _agentmesh_v1_Grant, Grant__Output as _agentmesh_v1_Grant__Output } from './agentmesh/v1/Grant.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from './agentmesh/v1/HeartbeatRequest.js';
@@ -71,6 +73,7 @@ export interface ProtoGrpcType {
       CallReport: MessageTypeDefinition<_agentmesh_v1_CallReport, _agentmesh_v1_CallReport__Output>
       ConsumerStats: MessageTypeDefinition<_agentmesh_v1_ConsumerStats, _agentmesh_v1_ConsumerStats__Output>
       ControlPlane: SubtypeConstructor<typeof grpc.Client, _agentmesh_v1_ControlPlaneClient> & { service: _agentmesh_v1_ControlPlaneDefinition }
+      ControlPlaneInfo: MessageTypeDefinition<_agentmesh_v1_ControlPlaneInfo, _agentmesh_v1_ControlPlaneInfo__Output>
       DeadLetter: MessageTypeDefinition<_agentmesh_v1_DeadLetter, _agentmesh_v1_DeadLetter__Output>
       DeregisterRequest: MessageTypeDefinition<_agentmesh_v1_DeregisterRequest, _agentmesh_v1_DeregisterRequest__Output>
       DeregisterResponse: MessageTypeDefinition<_agentmesh_v1_DeregisterResponse, _agentmesh_v1_DeregisterResponse__Output>
@@ -86,6 +89,7 @@ export interface ProtoGrpcType {
       GetAgentRequest: MessageTypeDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_GetAgentRequest__Output>
       GetEventStoreRequest: MessageTypeDefinition<_agentmesh_v1_GetEventStoreRequest, _agentmesh_v1_GetEventStoreRequest__Output>
       GetEventStoreResponse: MessageTypeDefinition<_agentmesh_v1_GetEventStoreResponse, _agentmesh_v1_GetEventStoreResponse__Output>
+      GetInfoRequest: MessageTypeDefinition<_agentmesh_v1_GetInfoRequest, _agentmesh_v1_GetInfoRequest__Output>
       GetPoliciesRequest: MessageTypeDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_GetPoliciesRequest__Output>
       Grant: MessageTypeDefinition<_agentmesh_v1_Grant, _agentmesh_v1_Grant__Output>
       HealthStatus: EnumTypeDefinition

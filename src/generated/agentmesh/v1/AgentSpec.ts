@@ -52,6 +52,11 @@ export interface AgentSpec {
    * by id or tag, and `callTool` routes to a healthy agent that has the skill.
    */
   'skills'?: (_agentmesh_v1_Skill)[];
+  /**
+   * The agent-mesh version the agent runs (e.g. "0.1.0"), set by the runtime; informational, for
+   * `agent-mesh version`. At most 64 characters.
+   */
+  'meshVersion'?: (string);
 }
 
 /**
@@ -103,4 +108,9 @@ export interface AgentSpec__Output {
    * by id or tag, and `callTool` routes to a healthy agent that has the skill.
    */
   'skills': (_agentmesh_v1_Skill__Output)[];
+  /**
+   * The agent-mesh version the agent runs (e.g. "0.1.0"), set by the runtime; informational, for
+   * `agent-mesh version`. At most 64 characters.
+   */
+  'meshVersion': (string);
 }

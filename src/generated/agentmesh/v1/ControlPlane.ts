@@ -3,6 +3,7 @@
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { AgentRecord as _agentmesh_v1_AgentRecord, AgentRecord__Output as _agentmesh_v1_AgentRecord__Output } from '../../agentmesh/v1/AgentRecord.js';
+import type { ControlPlaneInfo as _agentmesh_v1_ControlPlaneInfo, ControlPlaneInfo__Output as _agentmesh_v1_ControlPlaneInfo__Output } from '../../agentmesh/v1/ControlPlaneInfo.js';
 import type { DeregisterRequest as _agentmesh_v1_DeregisterRequest, DeregisterRequest__Output as _agentmesh_v1_DeregisterRequest__Output } from '../../agentmesh/v1/DeregisterRequest.js';
 import type { DeregisterResponse as _agentmesh_v1_DeregisterResponse, DeregisterResponse__Output as _agentmesh_v1_DeregisterResponse__Output } from '../../agentmesh/v1/DeregisterResponse.js';
 import type { DescribeEventsRequest as _agentmesh_v1_DescribeEventsRequest, DescribeEventsRequest__Output as _agentmesh_v1_DescribeEventsRequest__Output } from '../../agentmesh/v1/DescribeEventsRequest.js';
@@ -12,6 +13,7 @@ import type { DiscoverResponse as _agentmesh_v1_DiscoverResponse, DiscoverRespon
 import type { GetAgentRequest as _agentmesh_v1_GetAgentRequest, GetAgentRequest__Output as _agentmesh_v1_GetAgentRequest__Output } from '../../agentmesh/v1/GetAgentRequest.js';
 import type { GetEventStoreRequest as _agentmesh_v1_GetEventStoreRequest, GetEventStoreRequest__Output as _agentmesh_v1_GetEventStoreRequest__Output } from '../../agentmesh/v1/GetEventStoreRequest.js';
 import type { GetEventStoreResponse as _agentmesh_v1_GetEventStoreResponse, GetEventStoreResponse__Output as _agentmesh_v1_GetEventStoreResponse__Output } from '../../agentmesh/v1/GetEventStoreResponse.js';
+import type { GetInfoRequest as _agentmesh_v1_GetInfoRequest, GetInfoRequest__Output as _agentmesh_v1_GetInfoRequest__Output } from '../../agentmesh/v1/GetInfoRequest.js';
 import type { GetPoliciesRequest as _agentmesh_v1_GetPoliciesRequest, GetPoliciesRequest__Output as _agentmesh_v1_GetPoliciesRequest__Output } from '../../agentmesh/v1/GetPoliciesRequest.js';
 import type { HeartbeatRequest as _agentmesh_v1_HeartbeatRequest, HeartbeatRequest__Output as _agentmesh_v1_HeartbeatRequest__Output } from '../../agentmesh/v1/HeartbeatRequest.js';
 import type { HeartbeatResponse as _agentmesh_v1_HeartbeatResponse, HeartbeatResponse__Output as _agentmesh_v1_HeartbeatResponse__Output } from '../../agentmesh/v1/HeartbeatResponse.js';
@@ -126,6 +128,23 @@ export interface ControlPlaneClient extends grpc.Client {
   getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
   getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
   getEventStore(argument: _agentmesh_v1_GetEventStoreRequest, callback: grpc.requestCallback<_agentmesh_v1_GetEventStoreResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Describes the replica that answers: its version, its clock, its store and whether the store answers now.
+   * Any identity of the mesh may call it (`agent-mesh version`, `agent-mesh check`).
+   */
+  GetInfo(argument: _agentmesh_v1_GetInfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ControlPlaneInfo__Output>): grpc.ClientUnaryCall;
+  GetInfo(argument: _agentmesh_v1_GetInfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_ControlPlaneInfo__Output>): grpc.ClientUnaryCall;
+  GetInfo(argument: _agentmesh_v1_GetInfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ControlPlaneInfo__Output>): grpc.ClientUnaryCall;
+  GetInfo(argument: _agentmesh_v1_GetInfoRequest, callback: grpc.requestCallback<_agentmesh_v1_ControlPlaneInfo__Output>): grpc.ClientUnaryCall;
+  /**
+   * Describes the replica that answers: its version, its clock, its store and whether the store answers now.
+   * Any identity of the mesh may call it (`agent-mesh version`, `agent-mesh check`).
+   */
+  getInfo(argument: _agentmesh_v1_GetInfoRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ControlPlaneInfo__Output>): grpc.ClientUnaryCall;
+  getInfo(argument: _agentmesh_v1_GetInfoRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_agentmesh_v1_ControlPlaneInfo__Output>): grpc.ClientUnaryCall;
+  getInfo(argument: _agentmesh_v1_GetInfoRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_agentmesh_v1_ControlPlaneInfo__Output>): grpc.ClientUnaryCall;
+  getInfo(argument: _agentmesh_v1_GetInfoRequest, callback: grpc.requestCallback<_agentmesh_v1_ControlPlaneInfo__Output>): grpc.ClientUnaryCall;
   
   /**
    * Returns the authorization policies in force.
@@ -310,6 +329,12 @@ export interface ControlPlaneHandlers extends grpc.UntypedServiceImplementation 
   GetEventStore: grpc.handleUnaryCall<_agentmesh_v1_GetEventStoreRequest__Output, _agentmesh_v1_GetEventStoreResponse>;
   
   /**
+   * Describes the replica that answers: its version, its clock, its store and whether the store answers now.
+   * Any identity of the mesh may call it (`agent-mesh version`, `agent-mesh check`).
+   */
+  GetInfo: grpc.handleUnaryCall<_agentmesh_v1_GetInfoRequest__Output, _agentmesh_v1_ControlPlaneInfo>;
+  
+  /**
    * Returns the authorization policies in force.
    */
   GetPolicies: grpc.handleUnaryCall<_agentmesh_v1_GetPoliciesRequest__Output, _agentmesh_v1_PolicySet>;
@@ -370,6 +395,7 @@ export interface ControlPlaneDefinition extends grpc.ServiceDefinition {
   Discover: MethodDefinition<_agentmesh_v1_DiscoverRequest, _agentmesh_v1_DiscoverResponse, _agentmesh_v1_DiscoverRequest__Output, _agentmesh_v1_DiscoverResponse__Output>
   GetAgent: MethodDefinition<_agentmesh_v1_GetAgentRequest, _agentmesh_v1_AgentRecord, _agentmesh_v1_GetAgentRequest__Output, _agentmesh_v1_AgentRecord__Output>
   GetEventStore: MethodDefinition<_agentmesh_v1_GetEventStoreRequest, _agentmesh_v1_GetEventStoreResponse, _agentmesh_v1_GetEventStoreRequest__Output, _agentmesh_v1_GetEventStoreResponse__Output>
+  GetInfo: MethodDefinition<_agentmesh_v1_GetInfoRequest, _agentmesh_v1_ControlPlaneInfo, _agentmesh_v1_GetInfoRequest__Output, _agentmesh_v1_ControlPlaneInfo__Output>
   GetPolicies: MethodDefinition<_agentmesh_v1_GetPoliciesRequest, _agentmesh_v1_PolicySet, _agentmesh_v1_GetPoliciesRequest__Output, _agentmesh_v1_PolicySet__Output>
   Heartbeat: MethodDefinition<_agentmesh_v1_HeartbeatRequest, _agentmesh_v1_HeartbeatResponse, _agentmesh_v1_HeartbeatRequest__Output, _agentmesh_v1_HeartbeatResponse__Output>
   ListDeadLetters: MethodDefinition<_agentmesh_v1_ListDeadLettersRequest, _agentmesh_v1_ListDeadLettersResponse, _agentmesh_v1_ListDeadLettersRequest__Output, _agentmesh_v1_ListDeadLettersResponse__Output>
