@@ -29,6 +29,7 @@
  *   bytes 100 watchers receive per load-changing heartbeat (against a record change), and a heartbeat flood's cost
  *   to the control plane's memory and to another agent's calls (see bench/control-plane-faults.ts).
  */
+import { benchCli } from './cli.js';
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { CertificateAuthority, createCertificateRequest } from '../src/identity/certificate-authority.js';
@@ -57,7 +58,7 @@ import { closedLoop, percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
 /**
- * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, pubsub-durable, gateway, ca,
+ * `--scenario <name>` runs one scenario: mtls, mesh-call, sidecar, scheduling, pubsub, pubsub-durable, gateway, cli, ca,
  * control-plane, registry or cp-faults.
  */
 const only = process.argv.includes('--scenario')
@@ -274,6 +275,13 @@ if (wanted('gateway')) {
   print(
     'the gateway: MCP tools/call over Streamable HTTP vs callTool from a mesh client (baseline)',
     results.gateway,
+  );
+}
+if (wanted('cli')) {
+  results.cli = await benchCli();
+  print(
+    "the CLI's start-up: agent-mesh version and agents list vs node -e 0 (baseline), milliseconds",
+    results.cli,
   );
 }
 if (wanted('ca')) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/core/duration.js';
+import { formatApproximateDuration, formatDuration, parseDuration } from '../../src/core/duration.js';
 
 describe('durations', () => {
   it.each([
@@ -25,5 +25,17 @@ describe('durations', () => {
     expect(formatDuration(86_400_000)).toBe('1d');
     expect(formatDuration(5_400_000)).toBe('90m');
     expect(formatDuration(1_500)).toBe('1500ms');
+  });
+
+  it.each([
+    [0, '0s'],
+    [-5, '0s'],
+    [12_999, '12s'],
+    [245_000, '4m05s'],
+    [86_280_000, '23h58m'],
+    [47 * 3_600_000, '47h00m'],
+    [315_359_926_646, '3649d'],
+  ])('shows %i ms for people as %s', (ms, text) => {
+    expect(formatApproximateDuration(ms)).toBe(text);
   });
 });
