@@ -348,7 +348,7 @@ rules:
         expect(help.stdout).toMatch(new RegExp(`^  ${name}\\s`, 'm'));
       }
       const one = await runEntryPoint('agent-mesh', ['help', 'policies']);
-      expect(one.stdout).toMatch(/^  validate /m);
+      expect(one.stdout).toMatch(/^ {2}validate /m);
     });
   });
 });
