@@ -2,10 +2,16 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { startControlPlane } from '../control-plane/control-plane.js';
 import { createStore } from '../control-plane/stores/create-store.js';
-import { Code, MeshError } from '../core/errors.js';
 import { parseSpiffeId } from '../core/spiffe-id.js';
 import { createLogger } from '../observability/logger.js';
-import { collect, durationArgument, httpListenArgument, logLevelOption, natsUrlsArgument } from './run.js';
+import {
+  collect,
+  durationArgument,
+  httpListenArgument,
+  listenArgument,
+  logLevelOption,
+  natsUrlsArgument,
+} from './run.js';
 
 interface ControlPlaneFlags {
   listen: string;
@@ -33,7 +39,8 @@ export function createControlPlaneCommand(): Command {
     .addOption(
       new Option('--listen <host:port>', 'address to serve on')
         .default('127.0.0.1:7400')
-        .env('AGENT_MESH_LISTEN'),
+        .env('AGENT_MESH_LISTEN')
+        .argParser(listenArgument),
     )
     .addOption(
       new Option(
@@ -59,7 +66,12 @@ export function createControlPlaneCommand(): Command {
         .default('http://127.0.0.1:2379')
         .env('AGENT_MESH_ETCD_ENDPOINTS'),
     )
-    .option('--admin <spiffe-id>', 'an identity allowed to change policies (repeatable)', collect, [])
+    .option(
+      '--admin <spiffe-id>',
+      'an identity allowed to change policies (repeatable)',
+      (value: string, previous: string[]) => collect(spiffeIdArgument(value), previous),
+      [],
+    )
     .addOption(
       new Option(
         '--type-entitlements <mode>',
@@ -107,10 +119,6 @@ export function createControlPlaneCommand(): Command {
     .addOption(logLevelOption('info'))
     .action(async (flags: ControlPlaneFlags) => {
       const logger = createLogger({ level: flags.logLevel });
-      for (const admin of flags.admin) {
-        const parsed = parseSpiffeId(admin);
-        if (!parsed.ok) throw new MeshError(Code.INVALID_ARGUMENT, `--admin: ${parsed.error.message}`);
-      }
       const store = await createStore({
         kind: flags.store,
         etcdEndpoints: flags.etcdEndpoints.split(','),
@@ -176,4 +184,10 @@ function replicasArgument(value: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 5)
     throw new InvalidArgumentError('must be 1 to 5 (NATS allows 5)');
   return n;
+}
+
+function spiffeIdArgument(value: string): string {
+  const parsed = parseSpiffeId(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error.message);
+  return value;
 }

@@ -1,18 +1,20 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ControlPlaneClient } from '../control-plane/client.js';
 import { EndpointCache } from '../data-plane/endpoint-cache.js';
 import { Code, MeshError } from '../core/errors.js';
 import { createLogger } from '../observability/logger.js';
 import { entitledTypes, isRevoked } from '../core/policy.js';
 import { publishRefusal } from '../core/publish-policy.js';
+import { validateTopic } from '../core/topic.js';
 import { EventPublisher } from '../pubsub/publisher.js';
 import { JetStreamEvents } from '../pubsub/jetstream/jetstream-events.js';
 import { SubscriptionSet } from '../pubsub/subscriber.js';
 import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
-import { durationOption, payloadText } from './run.js';
+import { durationOption, payloadText, UsageError } from './run.js';
 
 interface PublishFlags extends ClientFlags {
   key?: string;
+  text: boolean;
   raw: boolean;
   contentType?: string;
   wait: number;
@@ -28,29 +30,28 @@ export function createPublishCommand(): Command {
       .description(
         'publish one event and wait until every subscription acknowledged it (or dead-lettered it)',
       )
-      .argument('<topic>', 'dot-separated topic, e.g. tasks.created')
+      .argument('<topic>', 'dot-separated topic, e.g. tasks.created', topicArgument)
       .argument(
         '<payload>',
-        'the event body: JSON (or any text with --raw); - reads it from stdin, @file from a file',
+        'the event body: JSON (or any text with --text); - reads it from stdin, @file from a file',
         payloadText,
       )
       .option('--key <key>', 'ordering key: events with the same key reach each subscriber in order')
-      .option('--raw', 'send the payload as text instead of JSON', false)
+      .option('--text', 'send the payload as text (text/plain) instead of JSON', false)
+      // `--raw` was this flag's first name; on `call`, --raw means "print the answer as received".
+      .addOption(new Option('--raw', 'the same as --text').hideHelp().default(false))
       .option(
         '--content-type <type>',
-        'media type of the payload (default application/json, or text/plain with --raw)',
+        'media type of the payload (default application/json, or text/plain with --text)',
       )
       .addOption(durationOption('--wait <duration>', 'how long to wait for acknowledgements', 10_000)),
   ).action(async (topic: string, text: string, flags: PublishFlags) => {
     let payload: unknown = text;
-    if (!flags.raw) {
+    if (!flags.text && !flags.raw) {
       try {
         payload = JSON.parse(text);
       } catch {
-        throw new MeshError(
-          Code.INVALID_ARGUMENT,
-          `the payload is not JSON: ${text.slice(0, 60)} (use --raw to send text)`,
-        );
+        throw new UsageError(`the payload is not JSON: ${text.slice(0, 60)} (use --text to send text)`);
       }
     }
     const identity = await connectedIdentity(flags);
@@ -107,4 +108,10 @@ export function createPublishCommand(): Command {
       control.close();
     }
   });
+}
+
+function topicArgument(value: string): string {
+  const valid = validateTopic(value);
+  if (!valid.ok) throw new InvalidArgumentError(valid.error.message);
+  return value;
 }

@@ -37,6 +37,16 @@ export function nonEmptyArgument(value: string): string {
   return value;
 }
 
+/** Parses a gRPC `--listen <host:port>` flag, so that a typo is a usage error before anything starts. */
+export function listenArgument(value: string): string {
+  const separator = value.lastIndexOf(':');
+  const port = value.slice(separator + 1);
+  if (separator <= 0 || !/^\d{1,5}$/.test(port) || Number(port) > 65_535) {
+    throw new InvalidArgumentError('use host:port, e.g. 127.0.0.1:7400 (port 0: a free port)');
+  }
+  return value;
+}
+
 /** Parses a `--ttl`-style duration flag, turning a bad value into commander's one-line usage error. */
 export function durationArgument(value: string): number {
   try {

@@ -9,7 +9,7 @@ import { SIDECAR_METADATA } from '../sidecar/app-connection.js';
 import { localAddress, loopbackAddress } from '../sidecar/local-address.js';
 import { OUTBOUND_SOCKET, startSidecar, type SidecarSubscription } from '../sidecar/sidecar.js';
 import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
-import { collect, durationArgument, logLevelOption } from './run.js';
+import { collect, durationArgument, listenArgument, logLevelOption } from './run.js';
 import { listenForShutdown } from './shutdown-signal.js';
 
 interface SidecarFlags extends ClientFlags {
@@ -246,12 +246,4 @@ function loopbackArgument(value: string, what: string): string {
   } catch (error) {
     throw new InvalidArgumentError((error as MeshError).message);
   }
-}
-
-function listenArgument(value: string): string {
-  const separator = value.lastIndexOf(':');
-  if (separator <= 0 || !/^\d{1,5}$/.test(value.slice(separator + 1))) {
-    throw new InvalidArgumentError('use host:port, e.g. 127.0.0.1:0 (port 0: a free port)');
-  }
-  return value;
 }

@@ -1,3 +1,4 @@
+import { validatePattern } from '../core/topic.js';
 import { Command, InvalidArgumentError } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { startAgent } from '../agent/agent-runtime.js';
@@ -22,7 +23,11 @@ export function createSubscribeCommand(): Command {
       .description(
         'subscribe to a topic pattern and print each event as one JSON line (runs as an agent until Ctrl-C)',
       )
-      .argument('<pattern>', 'topic pattern: * matches one segment, a final > the rest (e.g. tasks.>)')
+      .argument(
+        '<pattern>',
+        'topic pattern: * matches one segment, a final > the rest (e.g. tasks.>)',
+        patternArgument,
+      )
       .option('--group <group>', 'queue group: subscribers sharing it split the events', nonEmptyArgument)
       .option('--max-in-flight <n>', 'events handled at once', positiveInteger, 64)
       .option('--type <type>', 'the agent type to register as', nonEmptyArgument, 'cli')
@@ -119,4 +124,10 @@ function parsedJson(payload: Buffer): { value: unknown } | undefined {
   } catch {
     return undefined;
   }
+}
+
+function patternArgument(value: string): string {
+  const valid = validatePattern(value);
+  if (!valid.ok) throw new InvalidArgumentError(valid.error.message);
+  return value;
 }

@@ -17,7 +17,13 @@ import { createLogger } from '../observability/logger.js';
 import { MeshIdentity } from '../transport/mesh-identity.js';
 import { startGateway, type RunningGateway } from '../edge/gateway.js';
 import { CLI_VERSION } from './version.js';
-import { durationOption, httpListenArgument, logLevelOption, natsUrlsArgument } from './run.js';
+import {
+  durationOption,
+  httpListenArgument,
+  listenArgument,
+  logLevelOption,
+  natsUrlsArgument,
+} from './run.js';
 import { listenForShutdown } from './shutdown-signal.js';
 
 interface UpOptions {
@@ -102,7 +108,8 @@ export function createUpCommand(): Command {
     .addOption(
       new Option('--listen <host:port>', 'control plane address (port 0: a free port)')
         .default(DEFAULT_LISTEN)
-        .env('AGENT_MESH_LISTEN'),
+        .env('AGENT_MESH_LISTEN')
+        .argParser(listenArgument),
     )
     .addOption(
       new Option('--http-listen <host:port>', "the control plane's dashboard and /metrics")

@@ -29,7 +29,7 @@ describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(
-      /control plane's identity is missing: .*agent-mesh ca issue control-plane --dir/,
+      /control plane's identity is missing: .*agent-mesh ca issue control-plane --certs/,
     );
   });
 
@@ -45,8 +45,13 @@ describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
       '--listen',
       'nowhere',
     ]);
-    expect(listen.code).toBe(1);
-    expect(listen.stderr).toMatch(/invalid listen address "nowhere"/);
+    expect(listen.code).toBe(2);
+    expect(listen.stderr).toMatch(
+      /option '--listen <host:port>' argument 'nowhere' is invalid. use host:port/,
+    );
+    const admin = await runEntryPoint('agent-mesh', ['control-plane', '--admin', 'ops']);
+    expect(admin.code).toBe(2);
+    expect(admin.stderr).toMatch(/option '--admin <spiffe-id>' argument 'ops' is invalid/);
   });
 
   it('refuses malformed event-store flags as usage errors, and says how to make the NATS authority', async () => {
@@ -65,7 +70,7 @@ describe('`agent-mesh control-plane` and `agent-mesh token create`', () => {
       ...['--events', 'nats://127.0.0.1:4222'],
     ]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/no NATS authority in .*: create it with `agent-mesh ca nats --dir/);
+    expect(missing.stderr).toMatch(/no NATS authority in .*: create it with `agent-mesh ca nats --certs/);
   });
 
   it('serves until SIGINT, and lets an agent join with a token from `token create`', async () => {

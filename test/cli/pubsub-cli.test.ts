@@ -103,15 +103,15 @@ describe('`agent-mesh publish` and `agent-mesh subscribe`', () => {
     expect(missing.stderr).toMatch(/cannot read \/no\/such\/file: ENOENT/);
   });
 
-  it('fails cleanly on bad input', async () => {
+  it('fails cleanly on bad input: usage errors exit 2, failures 1', async () => {
     const topic = await runEntryPoint('agent-mesh', ['publish', 'bad..topic', '{}', ...flags('cli')]);
-    expect(topic.code).toBe(1);
+    expect(topic.code).toBe(2);
     expect(topic.stderr).toMatch(/invalid topic "bad..topic"/);
     const json = await runEntryPoint('agent-mesh', ['publish', 'a.b', '{not json', ...flags('cli')]);
-    expect(json.code).toBe(1);
-    expect(json.stderr).toMatch(/the payload is not JSON.*--raw/);
+    expect(json.code).toBe(2);
+    expect(json.stderr).toMatch(/the payload is not JSON.*--text/);
     const pattern = await runEntryPoint('agent-mesh', ['subscribe', 'a.>.b', ...flags('listener')]);
-    expect(pattern.code).toBe(1);
+    expect(pattern.code).toBe(2);
     expect(pattern.stderr).toMatch(/invalid topic pattern "a.>.b"/);
     const identity = await runEntryPoint('agent-mesh', ['publish', 'a.b', '{}', ...flags('nobody')]);
     expect(identity.code).toBe(1);
