@@ -1,10 +1,17 @@
+import { identityNameOf } from '../core/spiffe-id.js';
 import { validatePattern } from '../core/topic.js';
+import type { MeshIdentity } from '../transport/mesh-identity.js';
 import { Command, InvalidArgumentError } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { startAgent } from '../agent/agent-runtime.js';
 import { createLogger } from '../observability/logger.js';
 import type { ReceivedEvent } from '../pubsub/event.js';
-import { connectedIdentity, withClientOptions, type ClientFlags } from './client-options.js';
+import {
+  connectedIdentity,
+  controlPlaneClient,
+  withClientOptions,
+  type ClientFlags,
+} from './client-options.js';
 import { durationArgument, logLevelOption, nonEmptyArgument } from './run.js';
 
 interface SubscribeFlags extends ClientFlags {
@@ -40,6 +47,7 @@ export function createSubscribeCommand(): Command {
       .addOption(logLevelOption('warn')),
   ).action(async (pattern: string, flags: SubscribeFlags) => {
     const identity = await connectedIdentity(flags);
+    await warnOfTakeover(identity, flags);
     const agent = await startAgent({
       identity,
       controlPlane: flags.controlPlane,
@@ -130,4 +138,27 @@ function patternArgument(value: string): string {
   const valid = validatePattern(value);
   if (!valid.ok) throw new InvalidArgumentError(valid.error.message);
   return value;
+}
+
+/**
+ * An agent registers under its identity's name, so a second `subscribe` as the same identity replaces the first
+ * one's registration, and the first stops receiving events: say so, rather than take over in silence. (A restart
+ * after a crash does the same on purpose, before the old lease runs out.)
+ */
+async function warnOfTakeover(identity: MeshIdentity, flags: SubscribeFlags): Promise<void> {
+  const name = identityNameOf(identity.spiffeId);
+  if (name === undefined) return;
+  const client = await controlPlaneClient({ address: flags.controlPlane, identity, timeoutMs: 5_000 });
+  try {
+    const existing = await client.getAgent(name).catch(() => undefined);
+    if (existing && existing.health !== 'unhealthy') {
+      process.stderr.write(
+        `agent-mesh: warning: "${existing.id}" is already registered (${existing.spec.type} at ${existing.spec.endpoint}, ` +
+          `since ${new Date(existing.registeredAt).toISOString()}); this subscription replaces it and that process stops ` +
+          'receiving events. To run both, subscribe as another identity (--name, after `agent-mesh ca issue <name>`).\n',
+      );
+    }
+  } finally {
+    client.close();
+  }
 }

@@ -63,6 +63,25 @@ describe('`agent-mesh publish` and `agent-mesh subscribe`', () => {
     }
   });
 
+  it('warns that a second subscribe as the same identity replaces the first', async () => {
+    const first = spawnEntryPoint(['subscribe', 'orders.>', ...flags('listener')]);
+    try {
+      await first.waitFor(/subscribed to "orders.>"/);
+      expect(first.output()).not.toMatch(/warning/);
+      const second = spawnEntryPoint(['subscribe', 'orders.>', ...flags('listener')]);
+      try {
+        await second.waitFor(
+          /warning: "listener" is already registered \(cli at 127\.0\.0\.1:\d+, since [^)]+\); this subscription replaces it/,
+        );
+        await second.waitFor(/subscribed to "orders.>"/);
+      } finally {
+        expect(await second.stop('SIGINT')).toBe(0);
+      }
+    } finally {
+      expect(await first.stop('SIGINT')).toBe(0);
+    }
+  });
+
   it('shows duration defaults as durations, as the flags take them', async () => {
     const help = await runEntryPoint('agent-mesh', ['publish', '--help']);
     expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
