@@ -93,11 +93,16 @@ export function fromServiceError(error: unknown): MeshError {
 
 /**
  * grpc-js's own status details without its internals: `Deadline exceeded after 1.002s,name resolution: 0.001s,...`
- * keeps `Deadline exceeded after 1.002s`; `..., Resolution note: ...` loses the note.
+ * keeps `Deadline exceeded after 1.002s`; `..., Resolution note: ...` loses the note; `No connection established.
+ * Last error: Error: connect ECONNREFUSED ...` becomes `no connection could be made (connect ECONNREFUSED ...)`.
  */
 export function withoutGrpcNotes(details: string): string {
   return details
     .replace(/^(Deadline exceeded after [\d.]+s)[,;].*$/s, '$1')
     .replace(/[\s,.;]*Resolution note:.*$/s, '')
+    .replace(
+      /^No connection established\. Last error: (?:Error: )?(.*?)\.?$/s,
+      'no connection could be made ($1)',
+    )
     .trim();
 }

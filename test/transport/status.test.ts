@@ -15,7 +15,7 @@ describe("grpc-js's own status details, in the mesh's words", () => {
       withoutGrpcNotes(
         'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: resolved 1 address',
       ),
-    ).toBe('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1');
+    ).toBe('no connection could be made (connect ECONNREFUSED 127.0.0.1:1)');
     expect(withoutGrpcNotes('the payload is not JSON')).toBe('the payload is not JSON');
   });
 });
