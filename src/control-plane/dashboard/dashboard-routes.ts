@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OperationsView } from '../operations-view.js';
+import { HISTORY_MINUTES, type OperationsView } from '../operations-view.js';
 import { Code, MeshError } from '../../core/errors.js';
 import { sendJson, type HttpRoute } from '../../observability/http-server.js';
 import type { Logger } from '../../observability/logger.js';
@@ -124,15 +124,28 @@ async function loadAssets(): Promise<Map<string, { body: Buffer; type: string }>
   return assets;
 }
 
+/** A query parameter of the request, or null. */
+function parameter(request: IncomingMessage, name: string): string | null {
+  return new URL(request.url ?? '/', 'http://localhost').searchParams.get(name);
+}
+
+/** `?minutes=`: a whole number of minutes from 1 to the history's length, or undefined (the live window). */
+function minutesParameter(request: IncomingMessage): number | undefined {
+  const raw = parameter(request, 'minutes');
+  const minutes = raw === null ? NaN : Number(raw);
+  return Number.isInteger(minutes) && minutes >= 1 ? Math.min(minutes, HISTORY_MINUTES) : undefined;
+}
+
 function limitParameter(request: IncomingMessage, fallback: number): number {
-  const raw = new URL(request.url ?? '/', 'http://localhost').searchParams.get('limit');
+  const raw = parameter(request, 'limit');
   const limit = raw === null ? fallback : Number(raw);
   return Number.isInteger(limit) && limit > 0 ? Math.min(limit, fallback) : fallback;
 }
 
 /**
  * The dashboard: the page (`/`, its script modules, style and icon), the JSON it reads (`/api/info`, `/api/agents`,
- * `/api/topology`, `/api/activity?limit=n`) and live updates as server-sent events (`/api/stream`: `info`,
+ * `/api/topology?minutes=m`, `/api/agent?id=a&minutes=m`, `/api/topics`, `/api/policies`, `/api/activity?limit=n`;
+ * `minutes` picks a range of the per-minute history, from 1 to {@link HISTORY_MINUTES}) and live updates as server-sent events (`/api/stream`: `info`,
  * `agents`, `topology` and `activity` events, each carrying the same JSON as its API route; registry changes are
  * pushed as they happen, the topology every `refreshMs`). Read-only.
  * @throws MeshError NOT_FOUND when the page's files cannot be read.
@@ -225,7 +238,18 @@ export async function createDashboardRoutes(options: DashboardOptions): Promise<
   const routes: Record<string, HttpRoute> = {
     '/api/info': (_request, response) => sendJson(response, options.info()),
     '/api/agents': (_request, response) => sendJson(response, view.agents()),
-    '/api/topology': (_request, response) => sendJson(response, view.topology()),
+    '/api/topology': (request, response) => sendJson(response, view.topology(minutesParameter(request))),
+    '/api/agent': (request, response) => {
+      const id = parameter(request, 'id') ?? '';
+      const detail = view.agentDetail(id, minutesParameter(request));
+      if (detail) sendJson(response, detail);
+      else
+        response
+          .writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+          .end(JSON.stringify({ error: `no agent "${id.slice(0, 80)}" is registered` }));
+    },
+    '/api/topics': (_request, response) => sendJson(response, view.topics()),
+    '/api/policies': (_request, response) => sendJson(response, view.policies()),
     '/api/activity': (request, response) =>
       sendJson(response, view.recentActivity(limitParameter(request, ACTIVITY_LIMIT))),
     '/api/stream': stream,
