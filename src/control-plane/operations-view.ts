@@ -329,14 +329,17 @@ export class OperationsView {
   }
 
   /**
-   * One agent with its card, subscriptions, calls in and out over the last `minutes` of the history (default
-   * {@link HISTORY_MINUTES}), its calls and load per minute and its latest problems; undefined when no agent has
+   * One agent with its card, subscriptions, calls in and out over the last `minutes` of the history (1 to
+   * {@link HISTORY_MINUTES}, the default; whole minutes, the current one included), its calls and load per minute and its latest problems; undefined when no agent has
    * that id.
    */
   agentDetail(id: string, minutes?: number): AgentDetailView | undefined {
     const record = this.state.registry.get(id);
     if (!record) return undefined;
-    const range = this.rangeMs(minutes) ?? HISTORY_MINUTES * 60_000;
+    const range =
+      minutes === undefined || !Number.isFinite(minutes)
+        ? HISTORY_MINUTES * 60_000
+        : Math.min(HISTORY_MINUTES, Math.max(1, Math.round(minutes))) * 60_000;
     const edges = this.callHistory.agentEdges(range);
     return {
       generatedAt: this.clock.now(),
