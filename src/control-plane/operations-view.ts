@@ -111,9 +111,9 @@ export interface AgentDetailView {
   callsOut: CallEdge[];
   /** The calls it received (as its callers reported them). */
   callsIn: CallEdge[];
-  /** Per minute over the range, oldest first. */
+  /** Its calls per minute over the whole history (the last hour, whatever the range), oldest first. */
   calls: CallSeriesPoint[];
-  /** Its load per minute over the range, oldest first (minutes without a report are missing). */
+  /** Its load per minute over the whole history, oldest first (minutes without a report are missing). */
   load: LoadPoint[];
   /** Its latest warnings and errors in the activity log, newest first. */
   errors: ActivityEntry[];
@@ -330,7 +330,8 @@ export class OperationsView {
 
   /**
    * One agent with its card, subscriptions, calls in and out over the last `minutes` of the history (1 to
-   * {@link HISTORY_MINUTES}, the default; whole minutes, the current one included), its calls and load per minute and its latest problems; undefined when no agent has
+   * {@link HISTORY_MINUTES}, the default; whole minutes, the current one included; 1 is the live window of the last
+   * 60 s), its calls and load per minute and its latest problems; undefined when no agent has
    * that id.
    */
   agentDetail(id: string, minutes?: number): AgentDetailView | undefined {
@@ -340,7 +341,8 @@ export class OperationsView {
       minutes === undefined || !Number.isFinite(minutes)
         ? HISTORY_MINUTES * 60_000
         : Math.min(HISTORY_MINUTES, Math.max(1, Math.round(minutes))) * 60_000;
-    const edges = this.callHistory.agentEdges(range);
+    // A range of a minute is the live window (the last 60 s, in 5 s buckets), as on the overview.
+    const edges = range <= 60_000 ? this.callGraph.agentEdges() : this.callHistory.agentEdges(range);
     return {
       generatedAt: this.clock.now(),
       rangeMinutes: range / 60_000,
@@ -349,8 +351,8 @@ export class OperationsView {
       subscriptions: record.spec.subscriptions,
       callsOut: edges.filter((edge) => edge.from === id),
       callsIn: edges.filter((edge) => edge.to === id),
-      calls: this.callHistory.series(id, range),
-      load: this.loadHistory.points(id, range),
+      calls: this.callHistory.series(id),
+      load: this.loadHistory.points(id),
       errors: this.activity
         .recent()
         .filter((entry) => entry.agentId === id && entry.severity !== 'info')

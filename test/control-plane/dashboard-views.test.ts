@@ -169,6 +169,7 @@ describe.skipIf(!chromiumPath)("the dashboard's views in a real browser", () => 
     const topic = page.locator('#view-topics [data-topic="tasks.>"]');
     await showsText(topic, 'audit-1');
     await showsText(topic, 'group auditors: 1 member');
+    await showsText(page.locator('[data-section="event-store"]'), 'No event store');
     await page.locator('nav a[data-nav="policies"]').click();
     await showsText(page.locator('#view-policies'), 'No policies set: everything is allowed');
     await page.locator('nav a[data-nav="overview"]').click();

@@ -104,7 +104,7 @@ export function renderAgentPage(detail, demo) {
             )
           : h('p', { class: 'hint', text: 'No skills on its card.' }),
       ]),
-      panel(`Load and calls, last ${detail.rangeMinutes} min`, 'load', [
+      panel('Load and calls, last hour', 'load', [
         h('p', {
           class: 'hint',
           text: `Now ${agent.inFlight} in flight, ${agent.queueDepth} queued. Per minute: the most in flight it reported, the calls it received and made (failed part in red).`,

@@ -23,7 +23,8 @@ export type {
 export type { Health, Skill } from '../../core/agent-record.js';
 export type { PolicyRule, PolicySet } from '../../core/policy.js';
 export type { Subscription } from '../../core/subscription.js';
-export type { DashboardInfo } from './dashboard-routes.js';
+export type { DashboardInfo, EventsView } from './dashboard-routes.js';
+export type { EventStoreDescription } from '../event-store.js';
 
 import type { ActivityEntry } from '../activity.js';
 import type { AgentsView, TopologyView } from '../operations-view.js';

@@ -19,6 +19,7 @@ import { topologyRenderer } from './topology.js';
 
 /** @typedef {import('./api-types.js').AgentDetailView} AgentDetailView */
 /** @typedef {import('./api-types.js').AgentsView} AgentsView */
+/** @typedef {import('./api-types.js').EventsView} EventsView */
 /** @typedef {import('./api-types.js').PoliciesView} PoliciesView */
 /** @typedef {import('./api-types.js').StreamEvents} StreamEvents */
 /** @typedef {import('./api-types.js').TopicsView} TopicsView */
@@ -106,9 +107,9 @@ const refreshView = coalesced(async () => {
     if (detail) renderAgentPage(detail, demoAgents(model.agents));
     else renderMissingAgent(route.id);
   } else if (route.view === 'topics') {
-    /** @type {TopicsView | undefined} */
-    const topics = await getJson('/api/topics');
-    if (topics && model.route === route) renderTopics(topics);
+    /** @type {[TopicsView | undefined, EventsView | undefined]} */
+    const [topics, events] = await Promise.all([getJson('/api/topics'), getJson('/api/events')]);
+    if (topics && model.route === route) renderTopics(topics, events);
   } else if (route.view === 'policies') {
     /** @type {PoliciesView | undefined} */
     const policies = await getJson('/api/policies');
