@@ -42,7 +42,9 @@ export interface CallEdge {
    * heartbeats that carry one call of the pair, otherwise an estimate that keeps the mean and the maximum.
    */
   latencyMsP50: number;
+  /** The 95th percentile, estimated as {@link CallEdge.latencyMsP50}. */
   latencyMsP95: number;
+  /** The 99th percentile, estimated as {@link CallEdge.latencyMsP50}. */
   latencyMsP99: number;
   /** The latest failure reported on this edge in the window, and when it was reported. */
   lastError?: string;
@@ -312,11 +314,6 @@ export class CallGraph {
       outcome.accepted.push(report);
     }
     return outcome;
-  }
-
-  /** The buckets' length in ms. */
-  get bucketLengthMs(): number {
-    return this.bucketMs;
   }
 
   /**

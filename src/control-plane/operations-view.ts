@@ -159,6 +159,7 @@ export interface OperationsViewOptions {
   callGraph?: CallGraph;
   /** The per-minute call history behind the time range (default: {@link HISTORY_MINUTES} minutes). */
   callHistory?: CallGraph;
+  /** Each agent's load per minute (default: an hour, for at most 4,096 agents). */
   loadHistory?: LoadHistory;
   activity?: ActivityLog;
   clock?: { now(): number };
@@ -178,7 +179,9 @@ function healthCounts(): Record<Health, number> {
  */
 export class OperationsView {
   readonly callGraph: CallGraph;
+  /** The per-minute call history of the last {@link HISTORY_MINUTES} minutes, behind the dashboard's time range. */
   readonly callHistory: CallGraph;
+  /** Each agent's load per minute over the same hour. */
   readonly loadHistory: LoadHistory;
   readonly activity: ActivityLog;
   private readonly state: ControlPlaneState;
