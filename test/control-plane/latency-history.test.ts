@@ -10,6 +10,15 @@ import {
   percentiles,
 } from '../../src/control-plane/latency-histogram.js';
 import { LoadHistory } from '../../src/control-plane/load-history.js';
+import {
+  HISTORY_EDGES_PER_MINUTE,
+  HISTORY_MINUTES,
+  OperationsView,
+} from '../../src/control-plane/operations-view.js';
+import { ControlPlaneState } from '../../src/control-plane/state.js';
+import { MemoryStore } from '../../src/control-plane/stores/memory-store.js';
+import type { AgentRecord } from '../../src/core/agent-record.js';
+import { silentLogger } from '../../src/observability/logger.js';
 
 const report = (calleeId: string, extra: Partial<CallReport> = {}): CallReport => ({
   calleeId,
@@ -153,5 +162,42 @@ describe('LoadHistory', () => {
     loads.forget('a');
     loads.record('c', { inFlight: 1, queueDepth: 0 });
     expect(loads.points('c')).toHaveLength(1);
+  });
+});
+
+describe("the operations view's history", () => {
+  it(`keeps at most ${HISTORY_EDGES_PER_MINUTE} edges a minute for ${HISTORY_MINUTES} minutes, whatever agents report`, async () => {
+    const clock = { time: 1_800_000_000_000, now: () => clock.time };
+    const state = new ControlPlaneState({ store: new MemoryStore(), logger: silentLogger(), clock });
+    const view = new OperationsView({ state, logger: silentLogger(), clock });
+    try {
+      const record = (id: string) => ({ id, spec: { type: 'planner' } }) as AgentRecord;
+      // Three heartbeats of 256 distinct callees each, in one minute: the live graph takes them all (its cap is
+      // 4,096 a bucket), the history the first 512.
+      for (let beat = 0; beat < 3; beat += 1) {
+        view.callsReported(
+          record(`planner-${beat}`),
+          Array.from({ length: 256 }, (_, i) => report(`callee-${beat * 256 + i}`)),
+        );
+      }
+      expect(view.callGraph.agentEdges()).toHaveLength(768);
+      expect(view.callHistory.agentEdges()).toHaveLength(HISTORY_EDGES_PER_MINUTE);
+      // Every minute of the hour as full: the history holds at most 60 minutes of 512.
+      for (let minute = 1; minute <= HISTORY_MINUTES + 5; minute += 1) {
+        clock.time += MINUTE;
+        for (let beat = 0; beat < 3; beat += 1) {
+          view.callsReported(
+            record(`planner-${beat}`),
+            Array.from({ length: 256 }, (_, i) => report(`callee-${minute}-${beat * 256 + i}`)),
+          );
+        }
+      }
+      const kept = view.callHistory.agentEdges();
+      expect(kept).toHaveLength(HISTORY_EDGES_PER_MINUTE * HISTORY_MINUTES);
+      expect(kept.some((edge) => edge.to === 'callee-5-0')).toBe(false); // older than the hour: gone
+    } finally {
+      view.stop();
+      await state.stop();
+    }
   });
 });
