@@ -124,6 +124,11 @@ describe.skipIf(!chromiumPath)("the dashboard's views in a real browser", () => 
     expect(await row.textContent()).toContain('30 ms');
     await showsText(page.locator('[data-tile="Error ratio"] .tile-note'), 'expected (demo)');
     await visible(page.locator('tr[data-agent-id="planner-1"] .demo-note'));
+    // In the graph too: the planner's failures do not colour its edge, and its label says they are the demo's.
+    await page
+      .locator('.graph g.edge.ok[data-from="planner"][data-to="summarizer"]')
+      .waitFor({ state: 'attached', ...WAIT });
+    await showsText(page.locator('.graph .edge-label'), '100% err (demo)');
   });
 
   it('filters the agents table by type, label and health', async () => {

@@ -3,6 +3,7 @@
 // colour the error ratio), the subscriptions as dashed event edges from topic patterns to the subscribing types,
 // and below it the table of agent-to-agent edges.
 import { byId, h, s } from './dom.js';
+import { isDemoEdge } from './demo.js';
 import { renderEdgeTable, windowText } from './edge-table.js';
 import { formatMs, formatPercent, formatRate, plural, ratioClass } from './format.js';
 import { NODE_H, NODE_W, edgeGeometry, layout } from './topology-layout.js';
@@ -32,7 +33,7 @@ export function topologyRenderer() {
     if (topology.types.length === 0) {
       graph.replaceChildren(h('p', { class: 'empty', text: 'No agents or calls yet.' }));
     } else {
-      const svg = drawGraph(topology);
+      const svg = drawGraph(topology, demo);
       graph.replaceChildren(svg);
       fitLabels(svg);
     }
@@ -43,9 +44,17 @@ export function topologyRenderer() {
 /**
  * The graph of types as an SVG element: nodes, edges with arrows, and a label on each edge.
  * @param {TopologyView} topology
+ * @param {Set<string>} demo the demo agents that fail on purpose: their errors colour no edge
  * @returns {SVGSVGElement}
  */
-function drawGraph(topology) {
+function drawGraph(topology, demo) {
+  /** Errors of each type edge that come from demo agents, by `from\nto`. @type {Map<string, number>} */
+  const expected = new Map();
+  for (const edge of topology.agentEdges) {
+    if (edge.errors === 0 || !isDemoEdge(edge, demo)) continue;
+    const key = `${edge.fromType}\n${edge.toType}`;
+    expected.set(key, (expected.get(key) ?? 0) + edge.errors);
+  }
   const eventEdges = topology.eventEdges ?? [];
   const topics = [...new Set(eventEdges.map((edge) => edge.topic))];
   const eventLinks = eventEdges.map((edge) => ({ from: TOPIC + edge.topic, to: edge.toType, edge }));
@@ -87,7 +96,9 @@ function drawGraph(topology) {
   for (const edge of topology.typeEdges) {
     if (!positions.has(edge.from) || !positions.has(edge.to)) continue;
     const geometry = edgeGeometry(edge, graphLayout);
-    const kind = ratioClass(edge.errorRatio);
+    const demoErrors = Math.min(edge.errors, expected.get(`${edge.from}\n${edge.to}`) ?? 0);
+    // Coloured by the errors that are not expected demo failures.
+    const kind = ratioClass(edge.calls === 0 ? 0 : (edge.errors - demoErrors) / edge.calls);
     const widthPx = 1.5 + (maxRate > 0 ? 4.5 * Math.sqrt(edge.ratePerSecond / maxRate) : 0);
     edges.push(
       s('g', { class: `edge ${kind}`, dataset: { from: edge.from, to: edge.to } }, [
@@ -100,7 +111,8 @@ function drawGraph(topology) {
       ]),
     );
     const text = [`${formatRate(edge.ratePerSecond)}/s`, `p95 ${formatMs(edge.latencyMsP95)}`];
-    if (edge.errors > 0) text.push(`${formatPercent(edge.errorRatio)} err`);
+    if (edge.errors > 0)
+      text.push(`${formatPercent(edge.errorRatio)} err${demoErrors === edge.errors ? ' (demo)' : ''}`);
     const content = text.join(' · ');
     const labelWidth = content.length * 6.3 + 14;
     labels.push(
