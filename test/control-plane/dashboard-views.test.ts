@@ -129,6 +129,7 @@ describe.skipIf(!chromiumPath)("the dashboard's views in a real browser", () => 
       .locator('.graph g.edge.ok[data-from="planner"][data-to="summarizer"]')
       .waitFor({ state: 'attached', ...WAIT });
     await showsText(page.locator('.graph .edge-label'), '100% err (demo)');
+    await visible(page.locator('#activity li.expected[data-agent-id="planner-1"] .demo-note'));
   });
 
   it('filters the agents table by type, label and health', async () => {

@@ -137,13 +137,23 @@ export function renderAgentPage(detail, demo) {
               'ol',
               { class: 'activity-list' },
               detail.errors.map((entry) =>
-                h('li', { class: entry.severity, dataset: { kind: entry.kind } }, [
-                  h('time', { datetime: new Date(entry.at).toISOString(), text: formatClock(entry.at) }),
-                  h('div', {}, [
-                    h('span', { class: 'message', text: entry.message }),
-                    entry.count > 1 ? h('span', { class: 'count', text: `×${entry.count}` }) : null,
-                  ]),
-                ]),
+                h(
+                  'li',
+                  {
+                    class: `${entry.severity}${isDemo && entry.kind === 'call-failures' ? ' expected' : ''}`,
+                    dataset: { kind: entry.kind },
+                  },
+                  [
+                    h('time', { datetime: new Date(entry.at).toISOString(), text: formatClock(entry.at) }),
+                    h('div', {}, [
+                      h('span', { class: 'message', text: entry.message }),
+                      entry.count > 1 ? h('span', { class: 'count', text: `×${entry.count}` }) : null,
+                      isDemo && entry.kind === 'call-failures'
+                        ? h('span', { class: 'demo-note', title: DEMO_TITLE, text: DEMO_NOTE })
+                        : null,
+                    ]),
+                  ],
+                ),
               ),
             )
           : h('p', { class: 'empty', text: 'No warnings or errors in the activity log.' }),

@@ -17,6 +17,7 @@ import { followServerClock, refreshRelativeTimes } from './time.js';
 import { renderTopics } from './topics-page.js';
 import { topologyRenderer } from './topology.js';
 
+/** @typedef {import('./api-types.js').ActivityEntry} ActivityEntry */
 /** @typedef {import('./api-types.js').AgentDetailView} AgentDetailView */
 /** @typedef {import('./api-types.js').AgentsView} AgentsView */
 /** @typedef {import('./api-types.js').EventsView} EventsView */
@@ -30,9 +31,21 @@ import { topologyRenderer } from './topology.js';
 /**
  * The latest views the summary draws from (it sums both), the route shown and the range chosen (minutes; 1 is
  * the live window the stream carries).
- * @type {{ agents: AgentsView | undefined, topology: TopologyView | undefined, route: Route, range: number }}
+ * @type {{
+ *   agents: AgentsView | undefined,
+ *   topology: TopologyView | undefined,
+ *   activity: ActivityEntry[],
+ *   route: Route,
+ *   range: number,
+ * }}
  */
-const model = { agents: undefined, topology: undefined, route: { view: 'overview' }, range: 1 };
+const model = {
+  agents: undefined,
+  topology: undefined,
+  activity: [],
+  route: { view: 'overview' },
+  range: 1,
+};
 const showActivity = activityPanel();
 const renderTopology = topologyRenderer();
 const VIEWS = /** @type {const} */ (['overview', 'agent', 'topics', 'policies']);
@@ -160,6 +173,7 @@ function connect() {
     followServerClock(agents.generatedAt);
     model.agents = agents;
     renderAgents(agents);
+    showActivity(model.activity, demoAgents(agents));
     refreshTopology();
     if (model.route.view !== 'overview') refreshView();
   });
@@ -169,7 +183,10 @@ function connect() {
     // The topology comes every few seconds: the agent's page follows it.
     if (model.route.view === 'agent') refreshView();
   });
-  on('activity', (entries) => showActivity(entries));
+  on('activity', (entries) => {
+    model.activity = entries;
+    showActivity(entries, demoAgents(model.agents));
+  });
 }
 
 const range = /** @type {HTMLSelectElement} */ (byId('range'));
