@@ -15,6 +15,7 @@ const WAIT = { timeout: 30_000 };
 interface PageGlobals {
   document: {
     querySelectorAll(selector: string): { length: number };
+    querySelector(selector: string): object | null;
     documentElement: { scrollWidth: number };
   };
   getComputedStyle(element: unknown): { strokeDasharray: string };
@@ -107,13 +108,22 @@ describe.skipIf(!chromiumPath)("the dashboard's views in a real browser", () => 
       state: 'attached',
       ...WAIT,
     });
-    // Calls are solid, events dashed.
-    const dash = (selector: string) =>
-      page
-        .locator(`${selector} path`)
-        .evaluate((path) => (globalThis as unknown as PageGlobals).getComputedStyle(path).strokeDasharray);
-    expect(await dash('.graph g.edge.event')).not.toBe('none');
-    expect(await dash('.graph g.edge.ok, .graph g.edge.warn, .graph g.edge.bad')).toBe('none');
+    // Calls are solid, events dashed: checked in one go in the page, as the graph may be redrawn between two reads.
+    await page.waitForFunction(
+      () => {
+        const { document, getComputedStyle } = globalThis as unknown as PageGlobals;
+        const event = document.querySelector('.graph g.edge.event path');
+        const call = document.querySelector('.graph g.edge[data-from="planner"][data-to="summarizer"] path');
+        return (
+          event !== null &&
+          call !== null &&
+          getComputedStyle(event).strokeDasharray !== 'none' &&
+          getComputedStyle(call).strokeDasharray === 'none'
+        );
+      },
+      undefined,
+      WAIT,
+    );
   });
 
   it('shows latency as p50/p95/p99 and marks the demo failures as expected', async () => {
