@@ -82,6 +82,9 @@ export async function startPlanner(options: PlannerOptions): Promise<RunningAgen
     metrics: options.metrics,
     metricsListen: options.metricsListen,
     type: 'planner',
+    // Its tenth task fails on purpose (a blank page, see the top of this file): the dashboard shows the label next
+    // to its error ratio, so that nobody chases these errors.
+    labels: { demo: 'fails-on-purpose' },
     description: 'hands documents to summarizers and announces the results on tasks.*',
   });
   let count = 0;

@@ -1,6 +1,8 @@
 /**
- * Makes the dashboard screenshot of docs/operations.md: `npx tsx scripts/dashboard-screenshot.ts [out.png]` (default
- * docs/dashboard.png). Needs Debian's chromium on PATH (`apt-get install chromium`).
+ * Makes the dashboard screenshots of docs/operations.md and docs/dashboard.md:
+ * `npx tsx scripts/dashboard-screenshot.ts [out.png]` (default docs/dashboard.png) saves the overview there, an
+ * agent's page next to it as `<out>-agent.png` and the overview at phone width (420 px) as `<out>-phone.png`.
+ * Needs Debian's chromium on PATH (`apt-get install chromium`).
  *
  * It starts a control plane with a fresh CA in a temporary directory, and real agents of several types that
  * register over mTLS (one with its server stopped, so that active health checks mark it unhealthy; one draining).
@@ -23,13 +25,20 @@ import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 
 const output = resolve(process.argv[2] ?? 'docs/dashboard.png');
+const agentOutput = output.replace(/(\.png)?$/, '-agent.png');
+const phoneOutput = output.replace(/(\.png)?$/, '-phone.png');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 /** The mesh in the picture: agents by type, and who calls whom (calls per heartbeat, errors, latency). */
 const AGENTS: Array<
-  [type: string, names: string[], options?: { maxConcurrency?: number; labels?: Record<string, string> }]
+  [
+    type: string,
+    names: string[],
+    options?: { maxConcurrency?: number; labels?: Record<string, string>; subscribes?: string },
+  ]
 > = [
   ['gateway', ['gateway-1', 'gateway-2'], { labels: { zone: 'eu-1' } }],
+  ['audit', ['audit-1'], { subscribes: 'tasks.>' }],
   ['planner', ['planner-1', 'planner-2'], { maxConcurrency: 16 }],
   ['search', ['search-1', 'search-2', 'search-3'], { maxConcurrency: 32, labels: { index: 'web' } }],
   ['summarizer', ['summarizer-1', 'summarizer-2'], { maxConcurrency: 8, labels: { model: 'large' } }],
@@ -132,9 +141,9 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'],
 });
 try {
-  for (const [type, names, options] of AGENTS) {
+  for (const [type, names, { subscribes, ...options } = {}] of AGENTS) {
     for (const name of names) {
-      const identity = new MeshIdentity(await ensureIdentity(certs, name));
+      const identity = new MeshIdentity(await ensureIdentity(certs, name, { types: [type] }));
       agents.push(
         await startAgent({
           identity,
@@ -143,6 +152,7 @@ try {
           methods: { [type]: async () => ({ payload: Buffer.from(name), contentType: 'text/plain' }) },
           description: `${type} agent`,
           ...options,
+          ...(subscribes ? { subscriptions: [{ pattern: subscribes, handler: async () => {} }] } : {}),
           // Long leases: the agents' own heartbeats (every 20 s) do not overwrite the load described below.
           leaseTtlMs: 60_000,
           logger: silentLogger(),
@@ -201,6 +211,21 @@ try {
   await mkdir(dirname(output), { recursive: true });
   await page.screenshot({ path: output, fullPage: true });
   console.log(`saved ${output}`);
+
+  // planner-1's page: its card, load, calls out (one callee failing) and in.
+  await page.locator('tr[data-agent-id="planner-1"] a.agent-link').click();
+  await page.locator('#view-agent table[data-side="out"] tr[data-to="search-3"]').waitFor();
+  await page.locator('#view-agent table[data-side="in"] tr[data-from="gateway-1"]').waitFor();
+  await page.screenshot({ path: agentOutput, fullPage: true });
+  console.log(`saved ${agentOutput}`);
+
+  const phone = await browser.newPage({ viewport: { width: 420, height: 900 }, deviceScaleFactor: 2 });
+  await phone.goto(`${url}/`);
+  await phone.locator('#live[data-state="live"]').waitFor();
+  await phone.locator('tr[data-agent-id="search-3"][data-health="unhealthy"]').waitFor();
+  await phone.locator('#edges-body tr[data-to="search-3"]').waitFor();
+  await phone.screenshot({ path: phoneOutput, fullPage: false });
+  console.log(`saved ${phoneOutput}`);
 } finally {
   await browser.close();
   for (const client of reporters.values()) client.close();

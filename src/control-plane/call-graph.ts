@@ -9,6 +9,13 @@
 
 import type { CallReport } from '../core/call-report.js';
 import type { Result } from '../core/errors.js';
+import {
+  emptyHistogram,
+  mergeHistogram,
+  observeReport,
+  percentiles,
+  type LatencyHistogram,
+} from './latency-histogram.js';
 
 export type { CallReport };
 
@@ -30,6 +37,15 @@ export interface CallEdge {
   errorRatio: number;
   latencyMsMean: number;
   latencyMsMax: number;
+  /**
+   * Latency percentiles, estimated from the reports' sums and maxima (see latency-histogram.ts): exact for
+   * heartbeats that carry one call of the pair, otherwise an estimate that keeps the mean and the maximum.
+   */
+  latencyMsP50: number;
+  /** The 95th percentile, estimated as {@link CallEdge.latencyMsP50}. */
+  latencyMsP95: number;
+  /** The 99th percentile, estimated as {@link CallEdge.latencyMsP50}. */
+  latencyMsP99: number;
   /** The latest failure reported on this edge in the window, and when it was reported. */
   lastError?: string;
   lastErrorAt?: number;
@@ -81,8 +97,21 @@ interface Accumulator {
   errors: number;
   latencyMsSum: number;
   latencyMsMax: number;
+  /** The smallest latency the histogram holds (Infinity before the first). */
+  latencyMsMin: number;
+  histogram: LatencyHistogram;
   lastError?: string;
   lastErrorAt?: number;
+}
+
+/** One bucket of time of an agent's calls: what it made (out) and received (in). */
+export interface CallSeriesPoint {
+  /** The bucket's start (ms since the epoch). */
+  at: number;
+  callsOut: number;
+  errorsOut: number;
+  callsIn: number;
+  errorsIn: number;
 }
 
 function finiteNonNegative(value: unknown): value is number {
@@ -144,6 +173,8 @@ function merge(into: Accumulator, from: Accumulator): void {
   into.errors += from.errors;
   into.latencyMsSum += from.latencyMsSum;
   into.latencyMsMax = Math.max(into.latencyMsMax, from.latencyMsMax);
+  into.latencyMsMin = Math.min(into.latencyMsMin, from.latencyMsMin);
+  mergeHistogram(into.histogram, from.histogram);
   if (
     from.lastErrorAt !== undefined &&
     (into.lastErrorAt === undefined || from.lastErrorAt >= into.lastErrorAt)
@@ -154,7 +185,12 @@ function merge(into: Accumulator, from: Accumulator): void {
 }
 
 function copy(accumulator: Accumulator, key?: { from: string; to: string }): Accumulator {
-  return { ...accumulator, ...key, methods: new Set(accumulator.methods) };
+  return {
+    ...accumulator,
+    ...key,
+    methods: new Set(accumulator.methods),
+    histogram: [...accumulator.histogram],
+  };
 }
 
 function toEdge(accumulator: Accumulator, windowSeconds: number): CallEdge {
@@ -170,6 +206,7 @@ function toEdge(accumulator: Accumulator, windowSeconds: number): CallEdge {
     errorRatio: accumulator.calls === 0 ? 0 : accumulator.errors / accumulator.calls,
     latencyMsMean: accumulator.calls === 0 ? 0 : accumulator.latencyMsSum / accumulator.calls,
     latencyMsMax: accumulator.latencyMsMax,
+    ...percentiles(accumulator.histogram, accumulator.latencyMsMax, accumulator.latencyMsMin),
     ...(accumulator.lastError
       ? { lastError: accumulator.lastError, lastErrorAt: accumulator.lastErrorAt }
       : {}),
@@ -256,6 +293,8 @@ export class CallGraph {
           errors: 0,
           latencyMsSum: 0,
           latencyMsMax: 0,
+          latencyMsMin: Infinity,
+          histogram: emptyHistogram(),
         };
         bucket.set(key, edge);
       }
@@ -264,6 +303,7 @@ export class CallGraph {
       edge.errors += report.errors;
       edge.latencyMsSum += report.latencyMsSum;
       edge.latencyMsMax = Math.max(edge.latencyMsMax, report.latencyMsMax);
+      edge.latencyMsMin = Math.min(edge.latencyMsMin, observeReport(edge.histogram, report));
       if (report.errors > 0 && report.lastError) {
         edge.lastError = report.lastError;
         edge.lastErrorAt = now;
@@ -276,16 +316,22 @@ export class CallGraph {
     return outcome;
   }
 
-  /** The edges between agents over the window, busiest first. */
-  agentEdges(): CallEdge[] {
-    const { sums, seconds } = this.sumAgents();
+  /**
+   * The edges between agents over the window, or over its last `lastMs` (whole buckets, the current one
+   * included), busiest first.
+   */
+  agentEdges(lastMs?: number): CallEdge[] {
+    const { sums, seconds } = this.sumAgents(lastMs);
     return [...sums.values()].map((a) => toEdge(a, seconds)).sort(byRateThenName);
   }
 
-  /** The edges between agent types over the window (the sum of their agents' edges), busiest first. */
-  typeEdges(): CallEdge[] {
+  /**
+   * The edges between agent types over the window or its last `lastMs` (the sum of their agents' edges), busiest
+   * first.
+   */
+  typeEdges(lastMs?: number): CallEdge[] {
     const types = new Map<string, Accumulator>();
-    const { sums, seconds } = this.sumAgents();
+    const { sums, seconds } = this.sumAgents(lastMs);
     for (const edge of sums.values()) {
       const key = `${edge.fromType}\n${edge.toType}`;
       const into = types.get(key);
@@ -301,12 +347,14 @@ export class CallGraph {
    * was partly outside it is gone), or from when the graph started if that is later, so that a young control plane
    * does not understate the rates by dividing by a window it has not lived through yet.
    */
-  private sumAgents(): { sums: Map<string, Accumulator>; seconds: number } {
+  private sumAgents(lastMs?: number): { sums: Map<string, Accumulator>; seconds: number } {
     const now = this.clock.now();
     this.prune(now);
     const sums = new Map<string, Accumulator>();
+    const oldest = this.oldestBucket(now, lastMs);
     // Oldest bucket first, so the newest bucket's types win.
     for (const index of [...this.buckets.keys()].sort((a, b) => a - b)) {
+      if (index < oldest) continue;
       for (const [key, edge] of this.buckets.get(index)!) {
         const into = sums.get(key);
         if (into) {
@@ -318,12 +366,40 @@ export class CallGraph {
         }
       }
     }
-    const covered = now - Math.max(this.oldestBucket(now) * this.bucketMs, this.startedAt);
+    const covered = now - Math.max(oldest * this.bucketMs, this.startedAt);
     return { sums, seconds: Math.max(1, covered) / 1_000 };
   }
 
-  private oldestBucket(now: number): number {
-    return Math.floor((now - this.windowMs) / this.bucketMs) + 1;
+  /**
+   * Per bucket over the window or its last `lastMs`, oldest first: the calls `agentId` made and received, and
+   * how many failed. Buckets without calls are there too, with zeros.
+   */
+  series(agentId: string, lastMs?: number): CallSeriesPoint[] {
+    const now = this.clock.now();
+    this.prune(now);
+    const points: CallSeriesPoint[] = [];
+    const newest = Math.floor(now / this.bucketMs);
+    for (let index = this.oldestBucket(now, lastMs); index <= newest; index += 1) {
+      const point = { at: index * this.bucketMs, callsOut: 0, errorsOut: 0, callsIn: 0, errorsIn: 0 };
+      for (const edge of this.buckets.get(index)?.values() ?? []) {
+        if (edge.from === agentId) {
+          point.callsOut += edge.calls;
+          point.errorsOut += edge.errors;
+        }
+        if (edge.to === agentId) {
+          point.callsIn += edge.calls;
+          point.errorsIn += edge.errors;
+        }
+      }
+      points.push(point);
+    }
+    return points;
+  }
+
+  /** The first bucket of the window, or of its last `lastMs` when that is shorter. */
+  private oldestBucket(now: number, lastMs?: number): number {
+    const span = lastMs === undefined ? this.windowMs : Math.min(this.windowMs, Math.max(1, lastMs));
+    return Math.floor((now - span) / this.bucketMs) + 1;
   }
 
   private prune(now: number): void {

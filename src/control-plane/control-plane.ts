@@ -295,6 +295,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
           healthCheckLeader: checker !== undefined,
         }),
         ...(options.dashboard?.refreshMs ? { refreshMs: options.dashboard.refreshMs } : {}),
+        ...(eventStore ? { events: () => eventStore.describe(state.registry.all()) } : {}),
       });
       http = await startHttpServer({
         listen: options.httpListen,

@@ -6,9 +6,28 @@ import {
   type ActivityEntry,
   type ActivityInput,
 } from './activity.js';
-import type { AgentRecord, Health } from '../core/agent-record.js';
-import { CallGraph, type CallEdge, type CallReport, type RecordOutcome } from './call-graph.js';
+import type { AgentRecord, Health, Skill } from '../core/agent-record.js';
+import type { PolicySet } from '../core/policy.js';
+import type { Subscription } from '../core/subscription.js';
+import {
+  CallGraph,
+  type CallEdge,
+  type CallReport,
+  type CallSeriesPoint,
+  type RecordOutcome,
+} from './call-graph.js';
+import { LoadHistory, type LoadPoint } from './load-history.js';
 import type { ControlPlaneState } from './state.js';
+
+/**
+ * How far back the history goes, in minutes (one bucket per minute): the dashboard's time range picks 1 to this
+ * many. The live view (the last minute) comes from the call graph's 5 s buckets instead.
+ */
+export const HISTORY_MINUTES = 60;
+/** Most distinct caller→callee edges the history keeps per minute; more are ignored for that minute. */
+export const HISTORY_EDGES_PER_MINUTE = 512;
+/** Most activity entries of one agent its page shows. */
+const AGENT_ERRORS_SHOWN = 20;
 
 /** One agent as the dashboard shows it: the registry record's public parts and what this replica saw of it. */
 export interface AgentView {
@@ -51,14 +70,83 @@ export interface AgentsView {
   types: AgentTypeView[];
 }
 
+/**
+ * Events from a topic pattern to the agents of one type subscribed to it. Events go from publisher to subscriber
+ * directly and are not reported to the control plane: these edges come from the subscriptions agents register,
+ * not from traffic (no rates, no publisher).
+ */
+export interface EventEdge {
+  /** The subscription's topic pattern, e.g. `tasks.>`. */
+  topic: string;
+  toType: string;
+  /** The subscribing agents' ids, sorted. */
+  subscribers: string[];
+  /** Queue groups among them, sorted; empty when each gets every event. */
+  groups: string[];
+}
+
 /** `/api/topology`: who calls whom over the window, by type and by agent. */
 export interface TopologyView {
   generatedAt: number;
   windowSeconds: number;
+  /** The range asked for (`?minutes=`), when it is not the live window. */
+  rangeMinutes?: number;
   /** Agent types with their size, including types with no calls. */
   types: Array<{ type: string; agents: number; counts: Record<Health, number> }>;
   typeEdges: CallEdge[];
   agentEdges: CallEdge[];
+  /** Subscriptions as edges from topic patterns to agent types, sorted by topic then type. */
+  eventEdges: EventEdge[];
+}
+
+/** `/api/agent?id=`: one agent, for its page. */
+export interface AgentDetailView {
+  generatedAt: number;
+  /** The range its calls are summed over, in minutes. */
+  rangeMinutes: number;
+  agent: AgentView;
+  skills: Skill[];
+  subscriptions: Subscription[];
+  /** The calls it made, by callee and over the range, busiest first. */
+  callsOut: CallEdge[];
+  /** The calls it received (as its callers reported them). */
+  callsIn: CallEdge[];
+  /** Its calls per minute over the whole history (the last hour, whatever the range), oldest first. */
+  calls: CallSeriesPoint[];
+  /** Its load per minute over the whole history, oldest first (minutes without a report are missing). */
+  load: LoadPoint[];
+  /** Its latest warnings and errors in the activity log, newest first. */
+  errors: ActivityEntry[];
+}
+
+/** One subscription to a topic pattern. */
+export interface TopicSubscriberView {
+  agentId: string;
+  agentType: string;
+  health: Health;
+  group: string;
+  maxInFlight: number;
+}
+
+/** `/api/topics`: the registered subscriptions by topic pattern. */
+export interface TopicsView {
+  generatedAt: number;
+  topics: Array<{
+    pattern: string;
+    subscribers: TopicSubscriberView[];
+    /** Queue groups with their members (each group gets every event once, split among its members). */
+    groups: Array<{ group: string; members: number }>;
+    /** Subscriptions outside any group: each gets every event. */
+    ungrouped: number;
+  }>;
+}
+
+/** `/api/policies`: the policies in force (read-only). */
+export interface PoliciesView {
+  generatedAt: number;
+  /** The store revision of the policies; 0 when none were ever set (everything is allowed). */
+  revision: number;
+  policies: PolicySet;
 }
 
 /** What changed, for live updates. */
@@ -69,6 +157,10 @@ export interface OperationsViewOptions {
   state: ControlPlaneState;
   logger: Logger;
   callGraph?: CallGraph;
+  /** The per-minute call history behind the time range (default: {@link HISTORY_MINUTES} minutes). */
+  callHistory?: CallGraph;
+  /** Each agent's load per minute (default: an hour, for at most 4,096 agents). */
+  loadHistory?: LoadHistory;
   activity?: ActivityLog;
   clock?: { now(): number };
 }
@@ -87,6 +179,10 @@ function healthCounts(): Record<Health, number> {
  */
 export class OperationsView {
   readonly callGraph: CallGraph;
+  /** The per-minute call history of the last {@link HISTORY_MINUTES} minutes, behind the dashboard's time range. */
+  readonly callHistory: CallGraph;
+  /** Each agent's load per minute over the same hour. */
+  readonly loadHistory: LoadHistory;
   readonly activity: ActivityLog;
   private readonly state: ControlPlaneState;
   private readonly clock: { now(): number };
@@ -99,10 +195,26 @@ export class OperationsView {
     this.state = options.state;
     this.clock = options.clock ?? { now: () => Date.now() };
     this.callGraph = options.callGraph ?? new CallGraph({ clock: this.clock });
+    this.callHistory =
+      options.callHistory ??
+      new CallGraph({
+        clock: this.clock,
+        bucketMs: 60_000,
+        windowMs: HISTORY_MINUTES * 60_000,
+        maxEdgesPerBucket: HISTORY_EDGES_PER_MINUTE,
+      });
+    this.loadHistory = options.loadHistory ?? new LoadHistory({ clock: this.clock });
     this.activity = options.activity ?? new ActivityLog({ clock: this.clock });
+    for (const record of this.state.registry.all()) this.loadHistory.record(record.id, record.load);
     this.stopFollowing = this.state.subscribe(
       (change) => {
-        if (change.kind === 'agent' && change.type === 'delete') this.certificates.delete(change.record.id);
+        if (change.kind === 'agent' && change.type === 'delete') {
+          this.certificates.delete(change.record.id);
+          this.loadHistory.forget(change.record.id);
+        }
+        if (change.kind === 'agent' && change.type === 'put')
+          this.loadHistory.record(change.record.id, change.record.load);
+        if (change.kind === 'load') this.loadHistory.record(change.agentId, change.load);
         const input = activityFromChange(change);
         if (input) this.note(input);
         if (change.kind === 'agent') this.emit('agents');
@@ -148,6 +260,8 @@ export class OperationsView {
   callsReported(record: AgentRecord, reports: readonly CallReport[]): RecordOutcome {
     const caller = { id: record.id, type: record.spec.type };
     const outcome = this.callGraph.record(caller, reports);
+    // The history takes what the graph accepted (already checked); its own edge cap may refuse some more.
+    this.callHistory.record(caller, outcome.accepted);
     if (outcome.rejected > 0) {
       this.options.logger.debug(
         { agent: record.id, rejected: outcome.rejected, problems: outcome.problems },
@@ -182,8 +296,12 @@ export class OperationsView {
     return { generatedAt: this.clock.now(), revision: this.state.revision, total, counts, types: sorted };
   }
 
-  /** The call graph over its window, with every registered type as a node. */
-  topology(): TopologyView {
+  /**
+   * The call graph over its window (the live view), or over the last `minutes` of the history when given (1 to
+   * {@link HISTORY_MINUTES}), with every registered type as a node and the subscriptions as event edges.
+   */
+  topology(minutes?: number): TopologyView {
+    const range = this.rangeMs(minutes);
     const types = new Map<string, { type: string; agents: number; counts: Record<Health, number> }>();
     for (const record of this.state.registry.all()) {
       let node = types.get(record.spec.type);
@@ -194,7 +312,8 @@ export class OperationsView {
       node.agents += 1;
       node.counts[record.health] += 1;
     }
-    const typeEdges = this.callGraph.typeEdges();
+    const graph = range === undefined ? this.callGraph : this.callHistory;
+    const typeEdges = graph.typeEdges(range);
     // Types that called or were called in the window but have no agent registered now still appear.
     for (const edge of typeEdges) {
       for (const type of [edge.from, edge.to]) {
@@ -203,11 +322,128 @@ export class OperationsView {
     }
     return {
       generatedAt: this.clock.now(),
-      windowSeconds: this.callGraph.windowSeconds,
+      windowSeconds: range === undefined ? this.callGraph.windowSeconds : range / 1_000,
+      ...(range === undefined ? {} : { rangeMinutes: range / 60_000 }),
       types: [...types.values()].sort((a, b) => compare(a.type, b.type)),
       typeEdges,
-      agentEdges: this.callGraph.agentEdges(),
+      agentEdges: graph.agentEdges(range),
+      eventEdges: this.eventEdges(),
     };
+  }
+
+  /**
+   * One agent with its card, subscriptions, calls in and out over the last `minutes` of the history (1 to
+   * {@link HISTORY_MINUTES}, the default; whole minutes, the current one included; 1 is the live window of the last
+   * 60 s), its calls and load per minute and its latest problems; undefined when no agent has
+   * that id.
+   */
+  agentDetail(id: string, minutes?: number): AgentDetailView | undefined {
+    const record = this.state.registry.get(id);
+    if (!record) return undefined;
+    const range =
+      minutes === undefined || !Number.isFinite(minutes)
+        ? HISTORY_MINUTES * 60_000
+        : Math.min(HISTORY_MINUTES, Math.max(1, Math.round(minutes))) * 60_000;
+    // A range of a minute is the live window (the last 60 s, in 5 s buckets), as on the overview.
+    const edges = range <= 60_000 ? this.callGraph.agentEdges() : this.callHistory.agentEdges(range);
+    return {
+      generatedAt: this.clock.now(),
+      rangeMinutes: range / 60_000,
+      agent: this.agentView(record),
+      skills: record.spec.skills,
+      subscriptions: record.spec.subscriptions,
+      callsOut: edges.filter((edge) => edge.from === id),
+      callsIn: edges.filter((edge) => edge.to === id),
+      calls: this.callHistory.series(id),
+      load: this.loadHistory.points(id),
+      errors: this.activity
+        .recent()
+        .filter((entry) => entry.agentId === id && entry.severity !== 'info')
+        .slice(0, AGENT_ERRORS_SHOWN),
+    };
+  }
+
+  /** The registered subscriptions by topic pattern (patterns and subscribers sorted). */
+  topics(): TopicsView {
+    const topics = new Map<string, TopicSubscriberView[]>();
+    for (const record of this.state.registry.all()) {
+      for (const subscription of record.spec.subscriptions) {
+        let list = topics.get(subscription.pattern);
+        if (!list) topics.set(subscription.pattern, (list = []));
+        list.push({
+          agentId: record.id,
+          agentType: record.spec.type,
+          health: record.health,
+          group: subscription.group,
+          maxInFlight: subscription.maxInFlight,
+        });
+      }
+    }
+    return {
+      generatedAt: this.clock.now(),
+      topics: [...topics.entries()]
+        .sort(([a], [b]) => compare(a, b))
+        .map(([pattern, subscribers]) => {
+          subscribers.sort((a, b) => compare(a.agentId, b.agentId) || compare(a.group, b.group));
+          const groups = new Map<string, number>();
+          for (const { group } of subscribers) if (group) groups.set(group, (groups.get(group) ?? 0) + 1);
+          return {
+            pattern,
+            subscribers,
+            groups: [...groups.entries()]
+              .sort(([a], [b]) => compare(a, b))
+              .map(([group, members]) => ({ group, members })),
+            ungrouped: subscribers.filter((subscriber) => !subscriber.group).length,
+          };
+        }),
+    };
+  }
+
+  /** The policies in force. */
+  policies(): PoliciesView {
+    return {
+      generatedAt: this.clock.now(),
+      revision: this.state.policiesRevision,
+      policies: this.state.policies,
+    };
+  }
+
+  /** A range in minutes as ms within the history, or undefined for the live window (none, or 1 minute or less). */
+  private rangeMs(minutes: number | undefined): number | undefined {
+    if (minutes === undefined || !Number.isFinite(minutes) || minutes <= 1) return undefined;
+    return Math.min(HISTORY_MINUTES, Math.round(minutes)) * 60_000;
+  }
+
+  private eventEdges(): EventEdge[] {
+    const edges = new Map<
+      string,
+      { topic: string; toType: string; subscribers: Set<string>; groups: Set<string> }
+    >();
+    for (const record of this.state.registry.all()) {
+      for (const subscription of record.spec.subscriptions) {
+        const key = `${subscription.pattern}\n${record.spec.type}`;
+        let edge = edges.get(key);
+        if (!edge) {
+          edge = {
+            topic: subscription.pattern,
+            toType: record.spec.type,
+            subscribers: new Set(),
+            groups: new Set(),
+          };
+          edges.set(key, edge);
+        }
+        edge.subscribers.add(record.id);
+        if (subscription.group) edge.groups.add(subscription.group);
+      }
+    }
+    return [...edges.values()]
+      .sort((a, b) => compare(a.topic, b.topic) || compare(a.toType, b.toType))
+      .map((edge) => ({
+        topic: edge.topic,
+        toType: edge.toType,
+        subscribers: [...edge.subscribers].sort(),
+        groups: [...edge.groups].sort(),
+      }));
   }
 
   /** The latest `limit` activity entries, newest first. */

@@ -101,7 +101,9 @@ describe.skipIf(!chromiumPath)('the dashboard in a real browser', () => {
     expect(text).toContain('10%'); // 9 errors in 90 calls
     expect(text).toContain('20 ms'); // mean latency
     expect(text).toContain('UNAVAILABLE: connection refused');
-    expect(await page.locator('.graph .edge-label').first().textContent()).toMatch(/\/s · 20 ms · 10% err/);
+    expect(await page.locator('.graph .edge-label').first().textContent()).toMatch(
+      /\/s · p95 20 ms · 10% err/,
+    );
     await page.locator('#activity li[data-kind="call-failures"]').waitFor();
   });
 

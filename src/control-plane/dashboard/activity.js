@@ -2,6 +2,7 @@
 /* global document */
 // The activity panel: what happened in the mesh (joins, departures, health changes, call failures), with a
 // filter that keeps only the problems.
+import { DEMO_NOTE, DEMO_TITLE } from './demo.js';
 import { byId, h } from './dom.js';
 import { formatClock } from './format.js';
 
@@ -24,12 +25,15 @@ const KIND_LABELS = {
 
 /**
  * The activity panel: wires the filter buttons (`.filter button[data-filter]`) and returns what shows a new list
- * of entries. The panel keeps the latest list, so that a change of filter shows it again at once.
- * @returns {(entries: ActivityEntry[]) => void}
+ * of entries (and the demo agents whose call failures are expected). The panel keeps the latest list, so that a
+ * change of filter shows it again at once.
+ * @returns {(entries: ActivityEntry[], demo: Set<string>) => void}
  */
 export function activityPanel() {
   /** @type {ActivityEntry[]} */
   let shown = [];
+  /** @type {Set<string>} */
+  let demoIds = new Set();
   /** @type {ActivityFilter} */
   let filter = 'all';
   const buttons = /** @type {NodeListOf<HTMLButtonElement>} */ (document.querySelectorAll('.filter button'));
@@ -37,20 +41,22 @@ export function activityPanel() {
     button.addEventListener('click', () => {
       filter = button.dataset.filter === 'problems' ? 'problems' : 'all';
       for (const other of buttons) other.setAttribute('aria-pressed', String(other === button));
-      renderActivity(shown, filter);
+      renderActivity(shown, filter, demoIds);
     });
   }
-  return (entries) => {
+  return (entries, demo) => {
     shown = entries;
-    renderActivity(shown, filter);
+    demoIds = demo;
+    renderActivity(shown, filter, demoIds);
   };
 }
 
 /**
  * @param {ActivityEntry[]} activity
  * @param {ActivityFilter} filter
+ * @param {Set<string>} demo
  */
-function renderActivity(activity, filter) {
+function renderActivity(activity, filter, demo) {
   const list = byId('activity');
   const entries = activity.filter((entry) => filter === 'all' || entry.severity !== 'info');
   if (entries.length === 0) {
@@ -63,25 +69,35 @@ function renderActivity(activity, filter) {
     return;
   }
   list.replaceChildren(
-    ...entries.map((entry) =>
-      h('li', { class: entry.severity, dataset: { kind: entry.kind, agentId: entry.agentId } }, [
-        h('time', {
-          datetime: new Date(entry.at).toISOString(),
-          title: new Date(entry.at).toISOString(),
-          text: formatClock(entry.at),
-        }),
-        h('div', {}, [
-          h('span', { class: 'kind', text: KIND_LABELS[entry.kind] ?? entry.kind }),
-          h('span', { class: 'message', text: entry.message }),
-          entry.count > 1
-            ? h('span', {
-                class: 'count',
-                title: `${entry.count} times since ${formatClock(entry.firstAt)}`,
-                text: `×${entry.count}`,
-              })
-            : null,
-        ]),
-      ]),
-    ),
+    ...entries.map((entry) => {
+      const expected =
+        entry.kind === 'call-failures' && entry.agentId !== undefined && demo.has(entry.agentId);
+      return h(
+        'li',
+        {
+          class: `${entry.severity}${expected ? ' expected' : ''}`,
+          dataset: { kind: entry.kind, agentId: entry.agentId },
+        },
+        [
+          h('time', {
+            datetime: new Date(entry.at).toISOString(),
+            title: new Date(entry.at).toISOString(),
+            text: formatClock(entry.at),
+          }),
+          h('div', {}, [
+            h('span', { class: 'kind', text: KIND_LABELS[entry.kind] ?? entry.kind }),
+            h('span', { class: 'message', text: entry.message }),
+            entry.count > 1
+              ? h('span', {
+                  class: 'count',
+                  title: `${entry.count} times since ${formatClock(entry.firstAt)}`,
+                  text: `×${entry.count}`,
+                })
+              : null,
+            expected ? h('span', { class: 'demo-note', title: DEMO_TITLE, text: DEMO_NOTE }) : null,
+          ]),
+        ],
+      );
+    }),
   );
 }

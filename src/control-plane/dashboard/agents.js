@@ -1,7 +1,10 @@
 // @ts-check
-// The agents panel: one table per agent type, a row per agent with its health, load, identity and expiry.
+// The agents panel: one table per agent type, a row per agent with its health, load, identity and expiry, each
+// linking to the agent's page; filters by type, health and label.
+import { DEMO_NOTE, DEMO_TITLE, demoAgents } from './demo.js';
 import { byId, h } from './dom.js';
 import { plural } from './format.js';
+import { agentHref } from './router.js';
 import { CERTIFICATE_WARNING_MS, refreshRelativeTimes, relativeTime } from './time.js';
 
 /** @typedef {import('./api-types.js').AgentView} AgentView */
@@ -11,25 +14,99 @@ import { CERTIFICATE_WARNING_MS, refreshRelativeTimes, relativeTime } from './ti
 /** @type {readonly Health[]} */
 const HEALTHS = ['healthy', 'unhealthy', 'draining'];
 
+/** @typedef {{ type: string, health: string, label: string }} AgentFilter */
+
+/** The latest view, drawn again when a filter changes. @type {AgentsView | undefined} */
+let lastView;
+
+/** Wires the filter form: a change draws the latest view again. */
+export function wireAgentFilters() {
+  const form = /** @type {HTMLFormElement} */ (byId('agent-filters'));
+  form.addEventListener('input', () => lastView && renderAgents(lastView));
+  form.addEventListener('submit', (event) => event.preventDefault());
+}
+
 /**
- * Shows the agents grouped by type; a footnote explains the rows that show a lease instead of a certificate.
+ * The filter as set in the form.
+ * @returns {AgentFilter}
+ */
+function currentFilter() {
+  const value = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ (byId(id)).value.trim();
+  return { type: value('filter-type'), health: value('filter-health'), label: value('filter-label') };
+}
+
+/**
+ * Whether an agent passes the filter: its type, its health, and a label given as `key` (present) or `key=value`.
+ * @param {AgentView} agent
+ * @param {AgentFilter} filter
+ * @returns {boolean}
+ */
+export function matchesFilter(agent, filter) {
+  if (filter.type && agent.type !== filter.type) return false;
+  if (filter.health && agent.health !== filter.health) return false;
+  if (filter.label) {
+    const [key = '', ...rest] = filter.label.split('=');
+    const labels = agent.labels ?? {};
+    if (!Object.hasOwn(labels, key.trim())) return false;
+    if (rest.length > 0 && labels[key.trim()] !== rest.join('=').trim()) return false;
+  }
+  return true;
+}
+
+/**
+ * Keeps the type filter's options in step with the types registered (and the one chosen, even if it left).
+ * @param {AgentsView} view
+ */
+function updateTypeOptions(view) {
+  const select = /** @type {HTMLSelectElement} */ (byId('filter-type'));
+  const chosen = select.value;
+  const types = view.types.map((group) => group.type);
+  if (chosen && !types.includes(chosen)) types.push(chosen);
+  const wanted = ['', ...types];
+  const present = [...select.options].map((option) => option.value);
+  if (wanted.join('\n') === present.join('\n')) return;
+  select.replaceChildren(...wanted.map((type) => h('option', { value: type, text: type || 'all' })));
+  select.value = chosen;
+}
+
+/**
+ * Shows the agents grouped by type, as filtered; a footnote explains the rows that show a lease instead of a
+ * certificate.
  * @param {AgentsView} view
  */
 export function renderAgents(view) {
+  lastView = view;
   const container = byId('agent-types');
-  byId('agents-hint').textContent = `${plural(view.total, 'agent')} in ${plural(view.types.length, 'type')}`;
+  updateTypeOptions(view);
+  const filter = currentFilter();
+  const filtering = Boolean(filter.type || filter.health || filter.label);
+  const shown = view.types.reduce(
+    (sum, group) => sum + group.agents.filter((agent) => matchesFilter(agent, filter)).length,
+    0,
+  );
+  byId('agents-hint').textContent =
+    `${plural(view.total, 'agent')} in ${plural(view.types.length, 'type')}` +
+    (filtering ? `, ${shown} shown` : '');
   if (view.types.length === 0) {
     container.replaceChildren(h('p', { class: 'empty', text: 'No agents registered yet.' }));
     return;
   }
+  if (shown === 0) {
+    container.replaceChildren(h('p', { class: 'empty', text: 'No agent matches the filter.' }));
+    return;
+  }
+  const demo = demoAgents(view);
   let leaseShown = false;
-  const groups = view.types.map((group) => {
+  const visible = view.types
+    .map((group) => ({ ...group, agents: group.agents.filter((agent) => matchesFilter(agent, filter)) }))
+    .filter((group) => group.agents.length > 0);
+  const groups = visible.map((group) => {
     const chips = HEALTHS.filter((health) => group.counts[health] > 0).map((health) =>
       h('span', { class: `badge ${health}`, text: `${group.counts[health]} ${health}` }),
     );
     const rows = group.agents.map((agent) => {
       if (agent.certificateExpiresAt === undefined) leaseShown = true;
-      return agentRow(agent);
+      return agentRow(agent, demo.has(agent.id));
     });
     return h('section', { class: 'type-group', dataset: { type: group.type } }, [
       h('div', { class: 'type-header' }, [
@@ -37,21 +114,25 @@ export function renderAgents(view) {
         h('span', { class: 'count', text: plural(group.agents.length, 'agent') }),
         h('div', { class: 'chips' }, chips),
       ]),
-      h('table', {}, [
-        h(
-          'thead',
-          {},
-          h('tr', {}, [
-            h('th', { text: 'Agent' }),
-            h('th', { text: 'Health' }),
-            h('th', { text: 'In flight' }),
-            h('th', { text: 'Identity' }),
-            h('th', { text: 'Expires' }),
-            h('th', { text: 'Registered' }),
-          ]),
-        ),
-        h('tbody', {}, rows),
-      ]),
+      h(
+        'div',
+        { class: 'scroll' },
+        h('table', {}, [
+          h(
+            'thead',
+            {},
+            h('tr', {}, [
+              h('th', { text: 'Agent' }),
+              h('th', { text: 'Health' }),
+              h('th', { text: 'In flight' }),
+              h('th', { text: 'Identity' }),
+              h('th', { text: 'Expires' }),
+              h('th', { text: 'Registered' }),
+            ]),
+          ),
+          h('tbody', {}, rows),
+        ]),
+      ),
     ]);
   });
   container.replaceChildren(
@@ -70,13 +151,15 @@ export function renderAgents(view) {
 
 /**
  * @param {AgentView} agent
+ * @param {boolean} demo whether it is a demo agent that fails on purpose
  * @returns {HTMLTableRowElement}
  */
-function agentRow(agent) {
+function agentRow(agent, demo) {
   const labels = Object.entries(agent.labels ?? {}).map(([key, value]) => `${key}=${value}`);
   return h('tr', { dataset: { agentId: agent.id, health: agent.health } }, [
     h('td', {}, [
-      h('span', { class: 'mono', text: agent.id }),
+      h('a', { class: 'mono agent-link', href: agentHref(agent.id), text: agent.id }),
+      demo ? h('span', { class: 'demo-note', title: DEMO_TITLE, text: DEMO_NOTE }) : null,
       h('span', { class: 'sub', text: agent.endpoint, title: agent.description || undefined }),
     ]),
     h('td', {}, h('span', { class: `badge ${agent.health}`, text: agent.health })),

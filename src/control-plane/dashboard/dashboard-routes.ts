@@ -3,7 +3,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { OperationsView } from '../operations-view.js';
+import type { EventStoreDescription } from '../event-store.js';
+import { HISTORY_MINUTES, type OperationsView } from '../operations-view.js';
 import { Code, MeshError } from '../../core/errors.js';
 import { sendJson, type HttpRoute } from '../../observability/http-server.js';
 import type { Logger } from '../../observability/logger.js';
@@ -21,6 +22,20 @@ export interface DashboardInfo {
   healthCheckLeader: boolean;
 }
 
+/**
+ * `/api/events`: the durable event store (NATS JetStream), when the control plane has one: its stream, the events
+ * stored per topic (dead letters included, under their own topics) and each subscription's consumer with what it
+ * has not yet delivered or had acknowledged. Without an event store, events go from publisher to subscriber
+ * directly and the control plane sees none of them.
+ */
+export type EventsView =
+  | { enabled: false }
+  | { enabled: true; generatedAt: number; store: EventStoreDescription; consumersOmitted: number }
+  | { enabled: true; generatedAt: number; error: string };
+
+/** Most consumers `/api/events` lists (the busiest first); the rest are counted. */
+export const MAX_EVENT_CONSUMERS = 500;
+
 /** Options for {@link createDashboardRoutes}. */
 export interface DashboardOptions {
   view: OperationsView;
@@ -33,6 +48,8 @@ export interface DashboardOptions {
   throttleMs?: number;
   /** Most live-update streams open at once; more get 503 (default 32). */
   maxStreams?: number;
+  /** Describes the durable event store, when there is one (read at each `/api/events` request). */
+  events?: () => Promise<EventStoreDescription>;
 }
 
 /** The dashboard's routes and what to stop when the server closes. */
@@ -124,15 +141,29 @@ async function loadAssets(): Promise<Map<string, { body: Buffer; type: string }>
   return assets;
 }
 
+/** A query parameter of the request, or null. */
+function parameter(request: IncomingMessage, name: string): string | null {
+  return new URL(request.url ?? '/', 'http://localhost').searchParams.get(name);
+}
+
+/** `?minutes=`: a whole number of minutes from 1 to the history's length, or undefined (the live window). */
+function minutesParameter(request: IncomingMessage): number | undefined {
+  const raw = parameter(request, 'minutes');
+  const minutes = raw === null ? NaN : Number(raw);
+  return Number.isInteger(minutes) && minutes >= 1 ? Math.min(minutes, HISTORY_MINUTES) : undefined;
+}
+
 function limitParameter(request: IncomingMessage, fallback: number): number {
-  const raw = new URL(request.url ?? '/', 'http://localhost').searchParams.get('limit');
+  const raw = parameter(request, 'limit');
   const limit = raw === null ? fallback : Number(raw);
   return Number.isInteger(limit) && limit > 0 ? Math.min(limit, fallback) : fallback;
 }
 
 /**
  * The dashboard: the page (`/`, its script modules, style and icon), the JSON it reads (`/api/info`, `/api/agents`,
- * `/api/topology`, `/api/activity?limit=n`) and live updates as server-sent events (`/api/stream`: `info`,
+ * `/api/topology?minutes=m`, `/api/agent?id=a&minutes=m`, `/api/topics`, `/api/events`, `/api/policies`,
+ * `/api/activity?limit=n`;
+ * `minutes` picks a range of the per-minute history, from 1 to {@link HISTORY_MINUTES}) and live updates as server-sent events (`/api/stream`: `info`,
  * `agents`, `topology` and `activity` events, each carrying the same JSON as its API route; registry changes are
  * pushed as they happen, the topology every `refreshMs`). Read-only.
  * @throws MeshError NOT_FOUND when the page's files cannot be read.
@@ -225,7 +256,45 @@ export async function createDashboardRoutes(options: DashboardOptions): Promise<
   const routes: Record<string, HttpRoute> = {
     '/api/info': (_request, response) => sendJson(response, options.info()),
     '/api/agents': (_request, response) => sendJson(response, view.agents()),
-    '/api/topology': (_request, response) => sendJson(response, view.topology()),
+    '/api/topology': (request, response) => sendJson(response, view.topology(minutesParameter(request))),
+    '/api/agent': (request, response) => {
+      const id = parameter(request, 'id') ?? '';
+      const detail = view.agentDetail(id, minutesParameter(request));
+      if (detail) sendJson(response, detail);
+      else
+        response
+          .writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+          .end(JSON.stringify({ error: `no agent "${id.slice(0, 80)}" is registered` }));
+    },
+    '/api/topics': (_request, response) => sendJson(response, view.topics()),
+    '/api/events': async (_request, response) => {
+      if (!options.events) {
+        sendJson(response, { enabled: false } satisfies EventsView);
+        return;
+      }
+      let answer: EventsView;
+      try {
+        const store = await options.events();
+        const consumers = [...store.consumers].sort(
+          (a, b) => b.pending + b.ackPending - (a.pending + a.ackPending),
+        );
+        answer = {
+          enabled: true,
+          generatedAt: Date.now(),
+          store: { ...store, consumers: consumers.slice(0, MAX_EVENT_CONSUMERS) },
+          consumersOmitted: Math.max(0, consumers.length - MAX_EVENT_CONSUMERS),
+        };
+      } catch (error) {
+        logger.warn({ err: error }, 'cannot describe the event store for the dashboard');
+        answer = {
+          enabled: true,
+          generatedAt: Date.now(),
+          error: `the event store cannot be read now: ${MeshError.from(error).message}`.slice(0, 300),
+        };
+      }
+      sendJson(response, answer);
+    },
+    '/api/policies': (_request, response) => sendJson(response, view.policies()),
     '/api/activity': (request, response) =>
       sendJson(response, view.recentActivity(limitParameter(request, ACTIVITY_LIMIT))),
     '/api/stream': stream,

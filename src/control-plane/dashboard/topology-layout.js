@@ -2,7 +2,7 @@
 // Where the topology graph puts its nodes and how its edges bend: columns by longest path from the callers, edges
 // that close a cycle drawn as arcs below, edges that skip a column in lanes above. Pure geometry, no DOM.
 
-/** @typedef {import('./api-types.js').CallEdge} CallEdge */
+/** An edge as the layout sees it: a call edge between types, or an event edge from a topic. @typedef {{ from: string, to: string }} Link */
 /** @typedef {import('./api-types.js').TopologyType} TopologyType */
 /** @typedef {{ x: number, y: number }} Point */
 /**
@@ -57,7 +57,7 @@ function entry(map, key) {
 /**
  * Lays out `types` and the calls between them. Edges to or from a type that is not in `types` are left out.
  * @param {TopologyType[]} types
- * @param {CallEdge[]} edges
+ * @param {Link[]} edges
  * @returns {GraphLayout}
  */
 export function layout(types, edges) {
@@ -151,7 +151,7 @@ export function layout(types, edges) {
 /**
  * The path of one edge between two laid-out types: a loop for a type calling itself, an arc below for an edge
  * that closes a cycle, a lane above for one that skips columns, and an S-curve otherwise.
- * @param {CallEdge} edge
+ * @param {Link} edge
  * @param {GraphLayout} graph
  * @returns {EdgeGeometry}
  */

@@ -1,52 +1,79 @@
 // @ts-check
 // The "who calls whom" panel: a graph of agent types with an edge per calling pair (its width the call rate, its
-// colour the error ratio), and below it the table of agent-to-agent edges.
+// colour the error ratio), the subscriptions as dashed event edges from topic patterns to the subscribing types,
+// and below it the table of agent-to-agent edges.
 import { byId, h, s } from './dom.js';
-import { renderEdgeTable } from './edge-table.js';
+import { isDemoEdge } from './demo.js';
+import { renderEdgeTable, windowText } from './edge-table.js';
 import { formatMs, formatPercent, formatRate, plural, ratioClass } from './format.js';
 import { NODE_H, NODE_W, edgeGeometry, layout } from './topology-layout.js';
 
 /** @typedef {import('./api-types.js').CallEdge} CallEdge */
+/** @typedef {import('./api-types.js').EventEdge} EventEdge */
+
+/** The prefix that keeps a topic pattern's node apart from the agent types in the layout. */
+const TOPIC = 'topic:';
 /** @typedef {import('./api-types.js').TopologyType} TopologyType */
 /** @typedef {import('./api-types.js').TopologyView} TopologyView */
 
 /**
  * A renderer of the topology panel. The topology arrives every few seconds with rates that change in digits the
  * page does not show: a topology that would draw the same picture as the last one is skipped.
- * @returns {(topology: TopologyView) => void}
+ * @returns {(topology: TopologyView, demo: Set<string>) => void}
  */
 export function topologyRenderer() {
   let drawn = '';
-  return (topology) => {
-    const signature = topologySignature(topology);
+  return (topology, demo) => {
+    const signature = topologySignature(topology) + [...demo].join();
     if (signature === drawn) return;
     drawn = signature;
     byId('topology-window').textContent =
-      `type to type, calls reported in the last ${Math.round(topology.windowSeconds)} s`;
+      `type to type, calls reported in the last ${windowText(topology)}; dashed: event subscriptions`;
     const graph = byId('topology-graph');
     if (topology.types.length === 0) {
       graph.replaceChildren(h('p', { class: 'empty', text: 'No agents or calls yet.' }));
     } else {
-      const svg = drawGraph(topology);
+      const svg = drawGraph(topology, demo);
       graph.replaceChildren(svg);
       fitLabels(svg);
     }
-    renderEdgeTable(topology);
+    renderEdgeTable(topology, demo);
   };
 }
 
 /**
  * The graph of types as an SVG element: nodes, edges with arrows, and a label on each edge.
  * @param {TopologyView} topology
+ * @param {Set<string>} demo the demo agents that fail on purpose: their errors colour no edge
  * @returns {SVGSVGElement}
  */
-function drawGraph(topology) {
-  const graphLayout = layout(topology.types, topology.typeEdges);
+function drawGraph(topology, demo) {
+  /** Errors of each type edge that come from demo agents, by `from\nto`. @type {Map<string, number>} */
+  const expected = new Map();
+  for (const edge of topology.agentEdges) {
+    if (edge.errors === 0 || !isDemoEdge(edge, demo)) continue;
+    const key = `${edge.fromType}\n${edge.toType}`;
+    expected.set(key, (expected.get(key) ?? 0) + edge.errors);
+  }
+  const eventEdges = topology.eventEdges ?? [];
+  const topics = [...new Set(eventEdges.map((edge) => edge.topic))];
+  const eventLinks = eventEdges.map((edge) => ({ from: TOPIC + edge.topic, to: edge.toType, edge }));
+  const graphLayout = layout(
+    [
+      ...topology.types,
+      ...topics.map((topic) => ({
+        type: TOPIC + topic,
+        agents: 0,
+        counts: { healthy: 0, unhealthy: 0, draining: 0 },
+      })),
+    ],
+    [...topology.typeEdges, ...eventLinks],
+  );
   const { positions, width, height } = graphLayout;
   const maxRate = Math.max(0, ...topology.typeEdges.map((edge) => edge.ratePerSecond));
   // One clip for every node (clip coordinates are each node's own): the health stripe follows the rounded corners.
   const clip = s('clipPath', { id: 'node-clip' }, s('rect', { width: NODE_W, height: NODE_H, rx: 9 }));
-  const markers = ['ok', 'warn', 'bad'].map((kind) =>
+  const markers = ['ok', 'warn', 'bad', 'event'].map((kind) =>
     s(
       'marker',
       {
@@ -69,7 +96,9 @@ function drawGraph(topology) {
   for (const edge of topology.typeEdges) {
     if (!positions.has(edge.from) || !positions.has(edge.to)) continue;
     const geometry = edgeGeometry(edge, graphLayout);
-    const kind = ratioClass(edge.errorRatio);
+    const demoErrors = Math.min(edge.errors, expected.get(`${edge.from}\n${edge.to}`) ?? 0);
+    // Coloured by the errors that are not expected demo failures.
+    const kind = ratioClass(edge.calls === 0 ? 0 : (edge.errors - demoErrors) / edge.calls);
     const widthPx = 1.5 + (maxRate > 0 ? 4.5 * Math.sqrt(edge.ratePerSecond / maxRate) : 0);
     edges.push(
       s('g', { class: `edge ${kind}`, dataset: { from: edge.from, to: edge.to } }, [
@@ -81,8 +110,9 @@ function drawGraph(topology) {
         }),
       ]),
     );
-    const text = [`${formatRate(edge.ratePerSecond)}/s`, formatMs(edge.latencyMsMean)];
-    if (edge.errors > 0) text.push(`${formatPercent(edge.errorRatio)} err`);
+    const text = [`${formatRate(edge.ratePerSecond)}/s`, `p95 ${formatMs(edge.latencyMsP95)}`];
+    if (edge.errors > 0)
+      text.push(`${formatPercent(edge.errorRatio)} err${demoErrors === edge.errors ? ' (demo)' : ''}`);
     const content = text.join(' · ');
     const labelWidth = content.length * 6.3 + 14;
     labels.push(
@@ -101,6 +131,37 @@ function drawGraph(topology) {
       ),
     );
   }
+  for (const link of eventLinks) {
+    if (!positions.has(link.from) || !positions.has(link.to)) continue;
+    const geometry = edgeGeometry(link, graphLayout);
+    edges.push(
+      s('g', { class: 'edge event', dataset: { topic: link.edge.topic, to: link.edge.toType } }, [
+        s('title', { text: eventTooltip(link.edge) }),
+        s('path', { d: geometry.d, 'stroke-width': 1.5, 'marker-end': 'url(#arrow-event)' }),
+      ]),
+    );
+  }
+  const topicNodes = topics.map((topic) => {
+    const position = positions.get(TOPIC + topic);
+    const subscribers = eventEdges
+      .filter((edge) => edge.topic === topic)
+      .reduce((sum, edge) => sum + edge.subscribers.length, 0);
+    const meta = `topic · ${plural(subscribers, 'subscriber')}`;
+    return s(
+      'g',
+      {
+        class: 'node topic',
+        transform: `translate(${position?.x},${position?.y})`,
+        dataset: { topic },
+      },
+      [
+        s('title', { text: `${topic}: ${meta}` }),
+        s('rect', { width: NODE_W, height: NODE_H, rx: 27 }),
+        s('text', { class: 'name', x: 18, y: 23, text: topic }),
+        s('text', { class: 'meta', x: 18, y: 41, text: meta }),
+      ],
+    );
+  });
   const nodes = topology.types.map((node) => {
     const position = positions.get(node.type);
     const health = healthClass(node);
@@ -129,7 +190,7 @@ function drawGraph(topology) {
       role: 'img',
       'aria-label': 'Calls between agent types',
     },
-    [s('defs', {}, clip, markers), ...edges, ...nodes, ...labels],
+    [s('defs', {}, clip, markers), ...edges, ...nodes, ...topicNodes, ...labels],
   );
   svg.style.maxWidth = '100%';
   svg.style.height = 'auto';
@@ -169,8 +230,9 @@ function topologySignature(topology) {
     e.methods.join(),
     formatRate(e.ratePerSecond),
     formatPercent(e.errorRatio),
-    formatMs(e.latencyMsMean),
-    formatMs(e.latencyMsMax),
+    formatMs(e.latencyMsP50),
+    formatMs(e.latencyMsP95),
+    formatMs(e.latencyMsP99),
     e.lastError ?? '',
     e.lastErrorAt ?? 0,
   ];
@@ -179,6 +241,7 @@ function topologySignature(topology) {
     topology.types,
     topology.typeEdges.map(edge),
     topology.agentEdges.map(edge),
+    topology.eventEdges ?? [],
   ]);
 }
 
@@ -192,11 +255,25 @@ function edgeTooltip(edge) {
     `${edge.from} → ${edge.to}`,
     `${formatRate(edge.ratePerSecond)} calls/s (${edge.calls} in the window)`,
     `errors ${formatPercent(edge.errorRatio)} (${edge.errors})`,
-    `latency mean ${formatMs(edge.latencyMsMean)}, max ${formatMs(edge.latencyMsMax)}`,
+    `latency p50 ${formatMs(edge.latencyMsP50)}, p95 ${formatMs(edge.latencyMsP95)}, p99 ${formatMs(edge.latencyMsP99)}, max ${formatMs(edge.latencyMsMax)}`,
     `methods: ${edge.methods.join(', ')}`,
   ];
   if (edge.lastError) lines.push(`last error: ${edge.lastError}`);
   return lines.join('\n');
+}
+
+/**
+ * An event edge's tooltip: who subscribes, in which groups, and why there is no rate.
+ * @param {EventEdge} edge
+ * @returns {string}
+ */
+function eventTooltip(edge) {
+  return [
+    `events on ${edge.topic} → ${edge.toType}`,
+    `subscribers: ${edge.subscribers.join(', ')}`,
+    edge.groups.length ? `queue groups: ${edge.groups.join(', ')}` : 'no queue group: each gets every event',
+    'from the subscriptions: events go from publisher to subscriber directly, unseen by the control plane',
+  ].join('\n');
 }
 
 /**
