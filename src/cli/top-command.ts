@@ -24,7 +24,7 @@ export function createTopCommand(): Command {
   return withOutputOptions(new Command('top'))
     .description(
       "live calls between agents, from their heartbeats' call reports: per caller and callee, methods, calls/s, " +
-        'errors and latency, refreshed until Ctrl-C (--once prints one table)',
+        'errors and latency (p50/p95/p99, estimated from the reports), refreshed until Ctrl-C (--once prints one table)',
     )
     .addOption(
       new Option('--dashboard <host:port>', "the control plane's dashboard (its --http-listen)")
@@ -99,14 +99,16 @@ export function topTable(topology: TopologyView, options: { byType: boolean; das
     `at ${new Date(topology.generatedAt).toISOString().slice(11, 19)} UTC`;
   if (edges.length === 0) return `${heading}\nno calls reported yet`;
   return `${heading}\n${formatTable([
-    ['CALLER', 'CALLEE', 'CALLS/S', 'CALLS', 'ERRORS', 'MEAN', 'MAX', 'METHODS'],
+    ['CALLER', 'CALLEE', 'CALLS/S', 'CALLS', 'ERRORS', 'P50', 'P95', 'P99', 'MAX', 'METHODS'],
     ...edges.map((edge) => [
       edge.from,
       edge.to,
       edge.ratePerSecond.toFixed(1),
       String(edge.calls),
       edge.errors > 0 ? `${edge.errors} (${(edge.errorRatio * 100).toFixed(1)}%)` : '0',
-      milliseconds(edge.latencyMsMean),
+      milliseconds(edge.latencyMsP50),
+      milliseconds(edge.latencyMsP95),
+      milliseconds(edge.latencyMsP99),
       milliseconds(edge.latencyMsMax),
       edge.methods.join(', '),
     ]),

@@ -43,7 +43,9 @@ export type { StateChange, StateOptions } from './state.js';
 
 // The operator's views
 export { CallGraph } from './call-graph.js';
-export type { CallEdge, CallGraphOptions, RecordOutcome } from './call-graph.js';
+export type { CallEdge, CallGraphOptions, CallSeriesPoint, RecordOutcome } from './call-graph.js';
+export { LoadHistory } from './load-history.js';
+export type { LoadHistoryOptions, LoadPoint } from './load-history.js';
 export { ActivityLog } from './activity.js';
 export type {
   ActivityEntry,
@@ -54,10 +56,15 @@ export type {
 } from './activity.js';
 export { OperationsView } from './operations-view.js';
 export type {
+  AgentDetailView,
   AgentTypeView,
   AgentView,
   AgentsView,
+  EventEdge,
   OperationsChange,
   OperationsViewOptions,
+  PoliciesView,
+  TopicSubscriberView,
+  TopicsView,
   TopologyView,
 } from './operations-view.js';

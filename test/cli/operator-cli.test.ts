@@ -254,7 +254,7 @@ rules:
       const once = await runEntryPoint('agent-mesh', ['top', '--once', '--dashboard', dashboard]);
       expect(once.code).toBe(0);
       expect(once.stdout).toMatch(
-        /^caller-1\s+echo-1\s+[\d.]+\s+40\s+2 \(5\.0%\)\s+10\.0ms\s+30\.0ms\s+echo$/m,
+        /^caller-1\s+echo-1\s+[\d.]+\s+40\s+2 \(5\.0%\)(\s+[\d.]+ms){3}\s+30\.0ms\s+echo$/m,
       );
       const json = await runEntryPoint('agent-mesh', ['top', '-o', 'json', '--dashboard', dashboard]);
       expect((JSON.parse(json.stdout) as { agentEdges: unknown[] }).agentEdges).toHaveLength(1);
