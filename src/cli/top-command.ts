@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { Code, MeshError } from '../core/errors.js';
 import type { CallEdge } from '../control-plane/call-graph.js';
-import type { TopologyView } from '../control-plane/operations-view.js';
+import type { CallsView, TopologyView } from '../control-plane/operations-view.js';
 import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 import { durationOption, httpListenArgument } from './run.js';
 import { formatTable } from './table.js';
@@ -35,14 +35,14 @@ export function createTopCommand(): Command {
     .addOption(durationOption('--interval <duration>', 'how often to refresh', 2_000))
     .option(
       '--once',
-      'print one table and exit (-o json|yaml: the call graph as the dashboard reads it)',
+      'print one table and exit (-o json|yaml: its rows as data, each a call-graph edge)',
       false,
     )
-    .option('--by-type', 'one row per caller type and callee type instead of per agent', false)
+    .option('--by-type', 'one row per caller type and callee type instead of per agent and method', false)
     .action(async (flags: TopFlags) => {
       if (flags.once || flags.output !== 'table' || flags.json) {
-        const topology = await readTopology(flags.dashboard);
-        await printResult(flags, topology, () => topTable(topology, flags));
+        const calls = await readCalls(flags);
+        await printResult(flags, calls, () => topTable(calls, flags));
         return;
       }
       const controller = new AbortController();
@@ -51,8 +51,7 @@ export function createTopCommand(): Command {
       process.once('SIGTERM', stop);
       try {
         while (!controller.signal.aborted) {
-          const topology = await readTopology(flags.dashboard);
-          const frame = topTable(topology, flags);
+          const frame = topTable(await readCalls(flags), flags);
           // On a terminal each refresh replaces the last; into a pipe, frames follow each other.
           process.stdout.write(process.stdout.isTTY ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n\n`);
           await sleep(flags.interval, controller.signal);
@@ -64,8 +63,28 @@ export function createTopCommand(): Command {
     });
 }
 
-async function readTopology(dashboard: string): Promise<TopologyView> {
-  const url = `http://${dashboard}/api/topology`;
+/** What one frame shows: per caller, callee and method, or (`--by-type`) per caller type and callee type. */
+interface Calls {
+  generatedAt: number;
+  windowSeconds: number;
+  edges: CallEdge[];
+}
+
+async function readCalls(flags: TopFlags): Promise<Calls> {
+  if (flags.byType) {
+    const topology = await readJson<TopologyView>(flags.dashboard, '/api/topology');
+    return {
+      generatedAt: topology.generatedAt,
+      windowSeconds: topology.windowSeconds,
+      edges: topology.typeEdges,
+    };
+  }
+  const calls = await readJson<CallsView>(flags.dashboard, '/api/calls');
+  return { generatedAt: calls.generatedAt, windowSeconds: calls.windowSeconds, edges: calls.methodEdges };
+}
+
+async function readJson<T>(dashboard: string, path: string): Promise<T> {
+  const url = `http://${dashboard}${path}`;
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
@@ -82,7 +101,7 @@ async function readTopology(dashboard: string): Promise<TopologyView> {
       `the dashboard at ${dashboard} answered ${response.status} for ${url}`,
     );
   }
-  return (await response.json()) as TopologyView;
+  return (await response.json()) as T;
 }
 
 function milliseconds(value: number): string {
@@ -90,19 +109,31 @@ function milliseconds(value: number): string {
 }
 
 /** One frame: a heading with the window, then the edges, busiest first. */
-export function topTable(topology: TopologyView, options: { byType: boolean; dashboard: string }): string {
-  const edges: CallEdge[] = [...(options.byType ? topology.typeEdges : topology.agentEdges)].sort(
+export function topTable(calls: Calls, options: { byType: boolean; dashboard: string }): string {
+  const edges: CallEdge[] = [...calls.edges].sort(
     (a, b) => b.ratePerSecond - a.ratePerSecond || a.from.localeCompare(b.from) || a.to.localeCompare(b.to),
   );
   const heading =
-    `calls reported to ${options.dashboard} over the last ${topology.windowSeconds}s, ` +
-    `at ${new Date(topology.generatedAt).toISOString().slice(11, 19)} UTC`;
+    `calls reported to ${options.dashboard} over the last ${calls.windowSeconds}s, ` +
+    `at ${new Date(calls.generatedAt).toISOString().slice(11, 19)} UTC`;
   if (edges.length === 0) return `${heading}\nno calls reported yet`;
   return `${heading}\n${formatTable([
-    ['CALLER', 'CALLEE', 'CALLS/S', 'CALLS', 'ERRORS', 'P50', 'P95', 'P99', 'MAX', 'METHODS'],
+    [
+      'CALLER',
+      'CALLEE',
+      options.byType ? 'METHODS' : 'METHOD',
+      'CALLS/S',
+      'CALLS',
+      'ERRORS',
+      'P50',
+      'P95',
+      'P99',
+      'MAX',
+    ],
     ...edges.map((edge) => [
       edge.from,
       edge.to,
+      edge.methods.join(', '),
       edge.ratePerSecond.toFixed(1),
       String(edge.calls),
       edge.errors > 0 ? `${edge.errors} (${(edge.errorRatio * 100).toFixed(1)}%)` : '0',
@@ -110,7 +141,6 @@ export function topTable(topology: TopologyView, options: { byType: boolean; das
       milliseconds(edge.latencyMsP95),
       milliseconds(edge.latencyMsP99),
       milliseconds(edge.latencyMsMax),
-      edge.methods.join(', '),
     ]),
   ])}`;
 }

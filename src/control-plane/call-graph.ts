@@ -67,7 +67,7 @@ export interface CallGraphOptions {
   windowMs?: number;
   /** Granularity of the window: reports are summed per bucket, and whole buckets age out (default 5 s). */
   bucketMs?: number;
-  /** Most distinct caller→callee edges kept per bucket, to bound memory (default 4,096). */
+  /** Most distinct caller→callee edges and methods kept per bucket, to bound memory (default 4,096). */
   maxEdgesPerBucket?: number;
   clock?: { now(): number };
 }
@@ -276,7 +276,8 @@ export class CallGraph {
         continue;
       }
       const report = checked.value;
-      const key = `${caller.id}\n${report.calleeId}`;
+      // Kept per method, so that `methodEdges` can tell them apart; the other views sum a pair's methods.
+      const key = `${caller.id}\n${report.calleeId}\n${report.method}`;
       let edge = bucket.get(key);
       if (!edge) {
         if (bucket.size >= this.maxEdgesPerBucket) {
@@ -326,6 +327,15 @@ export class CallGraph {
   }
 
   /**
+   * The edges between agents per method over the window, or over its last `lastMs`: one edge for each caller,
+   * callee and method (`methods` names that one), busiest first. What `agent-mesh top` shows.
+   */
+  methodEdges(lastMs?: number): CallEdge[] {
+    const { sums, seconds } = this.sum(lastMs, (key) => key);
+    return [...sums.values()].map((a) => toEdge(a, seconds)).sort(byRateThenName);
+  }
+
+  /**
    * The edges between agent types over the window or its last `lastMs` (the sum of their agents' edges), busiest
    * first.
    */
@@ -348,6 +358,14 @@ export class CallGraph {
    * does not understate the rates by dividing by a window it has not lived through yet.
    */
   private sumAgents(lastMs?: number): { sums: Map<string, Accumulator>; seconds: number } {
+    return this.sum(lastMs, (key) => key.slice(0, key.lastIndexOf('\n')));
+  }
+
+  /** The kept buckets' entries summed by `group` of their key (caller, callee and method, one per line). */
+  private sum(
+    lastMs: number | undefined,
+    group: (key: string) => string,
+  ): { sums: Map<string, Accumulator>; seconds: number } {
     const now = this.clock.now();
     this.prune(now);
     const sums = new Map<string, Accumulator>();
@@ -355,7 +373,8 @@ export class CallGraph {
     // Oldest bucket first, so the newest bucket's types win.
     for (const index of [...this.buckets.keys()].sort((a, b) => a - b)) {
       if (index < oldest) continue;
-      for (const [key, edge] of this.buckets.get(index)!) {
+      for (const [entry, edge] of this.buckets.get(index)!) {
+        const key = group(entry);
         const into = sums.get(key);
         if (into) {
           merge(into, edge);

@@ -60,6 +60,7 @@ export type {
   AgentTypeView,
   AgentView,
   AgentsView,
+  CallsView,
   EventEdge,
   OperationsChange,
   OperationsViewOptions,

@@ -99,6 +99,16 @@ export interface TopologyView {
   eventEdges: EventEdge[];
 }
 
+/** `/api/calls`: the calls between agents per method (what `agent-mesh top` shows). */
+export interface CallsView {
+  generatedAt: number;
+  windowSeconds: number;
+  /** The range asked for (`?minutes=`), when it is not the live window. */
+  rangeMinutes?: number;
+  /** One edge per caller, callee and method, busiest first. */
+  methodEdges: CallEdge[];
+}
+
 /** `/api/agent?id=`: one agent, for its page. */
 export interface AgentDetailView {
   generatedAt: number;
@@ -294,6 +304,18 @@ export class OperationsView {
     const sorted = [...types.values()].sort((a, b) => compare(a.type, b.type));
     for (const group of sorted) group.agents.sort((a, b) => compare(a.id, b.id));
     return { generatedAt: this.clock.now(), revision: this.state.revision, total, counts, types: sorted };
+  }
+
+  /** The calls between agents per method, over the live window or the last `minutes` of the history. */
+  calls(minutes?: number): CallsView {
+    const range = this.rangeMs(minutes);
+    const graph = range === undefined ? this.callGraph : this.callHistory;
+    return {
+      generatedAt: this.clock.now(),
+      windowSeconds: range === undefined ? this.callGraph.windowSeconds : range / 1_000,
+      ...(range === undefined ? {} : { rangeMinutes: range / 60_000 }),
+      methodEdges: graph.methodEdges(range),
+    };
   }
 
   /**

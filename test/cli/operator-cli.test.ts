@@ -237,7 +237,7 @@ rules:
   });
 
   describe('top', () => {
-    it('prints the calls agents reported, busiest first, as a table or JSON', async () => {
+    it('prints the calls agents reported per caller, callee and method, busiest first, as a table or JSON', async () => {
       await caller.heartbeat('caller-1', { inFlight: 0, queueDepth: 0 }, false, [
         {
           calleeId: 'echo-1',
@@ -249,15 +249,40 @@ rules:
           latencyMsMax: 30,
           lastError: 'UNAVAILABLE: test',
         },
+        {
+          calleeId: 'echo-1',
+          calleeType: 'echo',
+          method: 'whoami',
+          calls: 5,
+          errors: 0,
+          latencyMsSum: 5,
+          latencyMsMax: 1,
+          lastError: '',
+        },
       ]);
       // The heartbeat's answer comes after its reports are in the call graph.
       const once = await runEntryPoint('agent-mesh', ['top', '--once', '--dashboard', dashboard]);
       expect(once.code).toBe(0);
-      expect(once.stdout).toMatch(
-        /^caller-1\s+echo-1\s+[\d.]+\s+40\s+2 \(5\.0%\)(\s+[\d.]+ms){3}\s+30\.0ms\s+echo$/m,
+      const rows = once.stdout.split('\n').filter((line) => line.startsWith('caller-1'));
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toMatch(
+        /^caller-1\s+echo-1\s+echo\s+[\d.]+\s+40\s+2 \(5\.0%\)(\s+[\d.]+ms){3}\s+30\.0ms$/,
       );
+      expect(rows[1]).toMatch(/^caller-1\s+echo-1\s+whoami\s+[\d.]+\s+5\s+0\s/);
+      const byType = await runEntryPoint('agent-mesh', [
+        'top',
+        '--once',
+        '--by-type',
+        '--dashboard',
+        dashboard,
+      ]);
+      expect(byType.stdout).toMatch(/^caller\s+echo\s+echo, whoami\s+[\d.]+\s+45\s+2 /m);
       const json = await runEntryPoint('agent-mesh', ['top', '-o', 'json', '--dashboard', dashboard]);
-      expect((JSON.parse(json.stdout) as { agentEdges: unknown[] }).agentEdges).toHaveLength(1);
+      const { edges } = JSON.parse(json.stdout) as { edges: Array<{ methods: string[]; calls: number }> };
+      expect(edges.map(({ methods, calls }) => [methods, calls])).toEqual([
+        [['echo'], 40],
+        [['whoami'], 5],
+      ]);
     });
 
     it('says how to reach the dashboard when it is not there, and refuses a bad address', async () => {

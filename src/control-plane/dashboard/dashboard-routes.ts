@@ -257,6 +257,7 @@ export async function createDashboardRoutes(options: DashboardOptions): Promise<
     '/api/info': (_request, response) => sendJson(response, options.info()),
     '/api/agents': (_request, response) => sendJson(response, view.agents()),
     '/api/topology': (request, response) => sendJson(response, view.topology(minutesParameter(request))),
+    '/api/calls': (request, response) => sendJson(response, view.calls(minutesParameter(request))),
     '/api/agent': (request, response) => {
       const id = parameter(request, 'id') ?? '';
       const detail = view.agentDetail(id, minutesParameter(request));
