@@ -1,0 +1,223 @@
+/**
+ * The README's commands work when pasted in the order given, on a fresh clone: the blocks of README.md,
+ * examples/README.md and examples/python/README.md are read from the pages at test time and run in one shell, in a
+ * copy of the repository's tracked files (a fresh clone: no certs/, no generated stubs) that shares this checkout's
+ * node_modules. test/helpers/readme-blocks.ts has the annotation convention (`<!-- readme-test: ... -->`).
+ *
+ * `npx agent-mesh` and `npx tsx` are mapped to the local CLI and tsx by an `npx` in a temporary directory first on
+ * PATH: a real `npx agent-mesh` would install the checkout into npm's cache and run its build (slow, and it needs
+ * dist/); any other `npx` fails, so the test never fetches a package. `npm run ...` is the real npm.
+ *
+ * The pages use the fixed ports of `npm start` (7400, 7401, 9464, 7410, all on 127.0.0.1): when one is busy (a
+ * developer's own `npm start`), the test fails naming it. Every background command runs in a process group of its
+ * own, which afterAll stops (SIGTERM, then SIGKILL); the shell has its own group too.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requirePythonModules } from './helpers/python.js';
+import { parseReadme, type ReadmeCommand, type ReadmeStep } from './helpers/readme-blocks.js';
+import { makeTempDir } from './helpers/temp-dir.js';
+import { until } from './helpers/until.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+/** A bound on one command: `npm run ca` starts tsx, which takes seconds on a loaded machine. */
+const STEP_TIMEOUT_MS = 150_000;
+
+const python = requirePythonModules(['grpc', 'grpc_tools'], 'python3-grpcio python3-grpc-tools');
+const pages = ['README.md', 'examples/README.md', ...(python ? ['examples/python/README.md'] : [])];
+const steps: Array<{ page: string; step: ReadmeStep }> = pages.flatMap((page) =>
+  parseReadme(page, readFileSync(join(root, page), 'utf8')).map((step) => ({ page, step })),
+);
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // the group is gone
+  }
+}
+
+/** Stops a process group: SIGTERM (the programs drain and exit), then SIGKILL after a bounded wait. */
+async function stopGroup(pgid: number): Promise<void> {
+  if (!signalGroup(pgid, 'SIGTERM')) return;
+  await until(() => !signalGroup(pgid, 0), `process group ${pgid} exits`, 15_000).catch(() => {
+    signalGroup(pgid, 'SIGKILL');
+  });
+}
+
+/** A command's last line without its shell comment: the redirections of a background command go after it. */
+function withoutComment(text: string): string {
+  return text.replace(/\s+#[^'"\n]*$/, '');
+}
+
+describe('the commands of the README and examples/ pages, in order, on a fresh clone', () => {
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  let shell: ChildProcess;
+  let shellOutput = '';
+  let runtime: string;
+  let counter = 0;
+  const background: Array<{ command: ReadmeCommand; pgid: number; file: string; output: string }> = [];
+  const socketDir = `/tmp/agent-mesh-${process.getuid?.() ?? 0}/py-shouter-1`;
+  const socketDirExisted = existsSync(socketDir);
+
+  /** Writes `script` to the shell and resolves with the exit code and output of its step `id`. */
+  async function inShell(id: number, script: string): Promise<string> {
+    shell.stdin!.write(`${script}\n`);
+    const done = new RegExp(`^__READMETEST_DONE ${id} (\\d+)$`, 'm');
+    await until(
+      () => done.test(shellOutput) || shell.exitCode !== null,
+      `the shell runs step ${id}`,
+      STEP_TIMEOUT_MS,
+    );
+    const match = done.exec(shellOutput);
+    if (!match) throw new Error(`the shell exited:\n${shellOutput}`);
+    return match[1]!;
+  }
+
+  beforeAll(async () => {
+    temp = await makeTempDir('agent-mesh-readme-');
+    const repo = join(temp.dir, 'repo');
+    runtime = join(temp.dir, 'run');
+    const bin = join(temp.dir, 'bin');
+    await mkdir(runtime, { recursive: true });
+    await mkdir(bin, { recursive: true });
+    // A fresh clone: the files git tracks (and new ones it would), as they are in this working tree.
+    const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).split('\0');
+    for (const file of files.filter(Boolean)) {
+      if (!existsSync(join(root, file))) continue; // deleted in the working tree
+      await mkdir(dirname(join(repo, file)), { recursive: true });
+      await copyFile(join(root, file), join(repo, file));
+    }
+    await symlink(realpathSync(join(root, 'node_modules')), join(repo, 'node_modules'));
+    await writeFile(
+      join(bin, 'npx'),
+      [
+        '#!/bin/sh',
+        '# npx for the README test: agent-mesh and tsx of the checkout, nothing from the registry.',
+        'case "$1" in',
+        `  agent-mesh) shift; exec "${process.execPath}" --import tsx "${repo}/src/cli/main.ts" "$@" ;;`,
+        `  tsx) shift; exec "${repo}/node_modules/.bin/tsx" "$@" ;;`,
+        '  *) echo "npx $1: not mapped by the README test" >&2; exit 127 ;;',
+        'esac',
+        '',
+      ].join('\n'),
+    );
+    await chmod(join(bin, 'npx'), 0o755);
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([key]) => !key.startsWith('AGENT_MESH_') && key !== 'XDG_RUNTIME_DIR',
+      ),
+    );
+    shell = spawn('bash', ['--noprofile', '--norc'], {
+      cwd: repo,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...env, PATH: `${bin}:${dirname(process.execPath)}:${process.env.PATH ?? ''}` },
+    });
+    shell.stdout!.on('data', (chunk: Buffer) => (shellOutput += chunk.toString()));
+    shell.stderr!.on('data', (chunk: Buffer) => (shellOutput += chunk.toString()));
+  });
+
+  afterAll(async () => {
+    for (const { pgid } of background.reverse()) await stopGroup(pgid);
+    if (shell?.pid) {
+      shell.stdin?.end();
+      await stopGroup(shell.pid);
+    }
+    if (!socketDirExisted) await rm(socketDir, { recursive: true, force: true });
+    await temp?.remove();
+  });
+
+  if (!python)
+    it.skip('examples/python/README.md (no /usr/bin/python3 with grpcio: see the warning)', () => {});
+
+  for (const { step } of steps) {
+    if (step.kind === 'skipped-block') {
+      it.skip(`${step.where}: block skipped: ${step.reason}`, () => {});
+      continue;
+    }
+    if (step.kind === 'output') {
+      it(`${step.where}: the output of \`${step.of.split('\n')[0]}\` as shown`, async () => {
+        const source = background.find(({ command }) => command.original.startsWith(step.of));
+        expect(source, `a background command started from ${step.of}`).toBeDefined();
+        const output = await readFile(source!.file, 'utf8');
+        for (const line of step.lines) expect(output).toMatch(line);
+      });
+      continue;
+    }
+    const command = step;
+    const title = `${command.where}: ${command.original.split('\n')[0]}`;
+    if (command.skip) {
+      it.skip(`${title} (skipped: ${command.skip})`, () => {});
+      continue;
+    }
+    it(title, async () => {
+      for (const port of command.freePorts ?? []) {
+        expect(
+          await portFree(port),
+          `127.0.0.1:${port} is in use (your own \`npm start\`?): the README's commands use its fixed ports; stop it and run the test again`,
+        ).toBe(true);
+      }
+      if (command.stops) {
+        const running = background.find((entry) => entry.command.original.startsWith(command.stops!));
+        expect(running, `a background command started from ${command.stops}`).toBeDefined();
+        await stopGroup(running!.pgid);
+        background.splice(background.indexOf(running!), 1);
+      }
+      counter += 1;
+      const id = counter;
+      const out = join(runtime, `step-${id}.out`);
+      if (command.background) {
+        // setsid: a process group of its own, to stop it (and all it starts) as a whole. The shell expands the
+        // command's variables first, as a terminal would.
+        const pidFile = join(runtime, `step-${id}.pid`);
+        const code = await inShell(
+          id,
+          `setsid ${withoutComment(command.text)} > '${out}' 2>&1 < /dev/null & echo $! > '${pidFile}'; echo "__READMETEST_DONE ${id} $?"`,
+        );
+        expect(code).toBe('0');
+        const entry = { command, pgid: Number(await readFile(pidFile, 'utf8')), file: out, output: '' };
+        background.push(entry);
+        const ready = command.background.ready;
+        await until(
+          async () => {
+            entry.output = await readFile(out, 'utf8').catch(() => '');
+            if (entry.output.includes(ready)) return true;
+            if (!signalGroup(entry.pgid, 0))
+              throw new Error(`it exited before printing ${ready}:\n${entry.output}`);
+            return false;
+          },
+          `${command.where} prints ${ready}`,
+          STEP_TIMEOUT_MS,
+        );
+        return;
+      }
+      // In braces, so that an assignment (TOKEN=$(...)) stays in the shell for the next commands; the newline
+      // ends a trailing comment.
+      const code = await inShell(
+        id,
+        `{ ${command.text}\n} > '${out}' 2>&1 < /dev/null; echo "__READMETEST_DONE ${id} $?"`,
+      );
+      const output = await readFile(out, 'utf8');
+      expect(code, `exit code of ${command.where}; it printed:\n${output}`).toBe('0');
+      if (command.expect !== undefined) expect(output).toContain(command.expect);
+    });
+  }
+});
