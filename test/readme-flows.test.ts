@@ -26,7 +26,7 @@ import { until } from './helpers/until.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** A bound on one command: `npm run ca` starts tsx, which takes seconds on a loaded machine. */
-const STEP_TIMEOUT_MS = 150_000;
+const STEP_TIMEOUT_MS = 100_000;
 
 const python = requirePythonModules(['grpc', 'grpc_tools'], 'python3-grpcio python3-grpc-tools');
 const pages = ['README.md', 'examples/README.md', ...(python ? ['examples/python/README.md'] : [])];
@@ -48,6 +48,16 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
     return true;
   } catch {
     return false; // the group is gone
+  }
+}
+
+/** Whether process `pid` runs (its group may not exist yet: setsid makes it once the process has started). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -168,56 +178,59 @@ describe('the commands of the README and examples/ pages, in order, on a fresh c
       it.skip(`${title} (skipped: ${command.skip})`, () => {});
       continue;
     }
-    it(title, async () => {
-      for (const port of command.freePorts ?? []) {
-        expect(
-          await portFree(port),
-          `127.0.0.1:${port} is in use (your own \`npm start\`?): the README's commands use its fixed ports; stop it and run the test again`,
-        ).toBe(true);
-      }
-      if (command.stops) {
-        const running = background.find((entry) => entry.command.original.startsWith(command.stops!));
-        expect(running, `a background command started from ${command.stops}`).toBeDefined();
-        await stopGroup(running!.pgid);
-        background.splice(background.indexOf(running!), 1);
-      }
-      counter += 1;
-      const id = counter;
-      const out = join(runtime, `step-${id}.out`);
-      if (command.background) {
-        // setsid: a process group of its own, to stop it (and all it starts) as a whole. The shell expands the
-        // command's variables first, as a terminal would.
-        const pidFile = join(runtime, `step-${id}.pid`);
+    it(
+      title,
+      async () => {
+        for (const port of command.freePorts ?? []) {
+          expect(
+            await portFree(port),
+            `127.0.0.1:${port} is in use (your own \`npm start\`?): the README's commands use its fixed ports; stop it and run the test again`,
+          ).toBe(true);
+        }
+        if (command.stops) {
+          const running = background.find((entry) => entry.command.original.startsWith(command.stops!));
+          expect(running, `a background command started from ${command.stops}`).toBeDefined();
+          await stopGroup(running!.pgid);
+          background.splice(background.indexOf(running!), 1);
+        }
+        counter += 1;
+        const id = counter;
+        const out = join(runtime, `step-${id}.out`);
+        if (command.background) {
+          // setsid: a process group of its own, to stop it (and all it starts) as a whole. The shell expands the
+          // command's variables first, as a terminal would.
+          const pidFile = join(runtime, `step-${id}.pid`);
+          const code = await inShell(
+            id,
+            `setsid ${withoutComment(command.text)} > '${out}' 2>&1 < /dev/null & echo $! > '${pidFile}'; echo "__READMETEST_DONE ${id} $?"`,
+          );
+          expect(code).toBe('0');
+          const entry = { command, pgid: Number(await readFile(pidFile, 'utf8')), file: out, output: '' };
+          background.push(entry);
+          const ready = command.background.ready;
+          await until(
+            async () => {
+              entry.output = await readFile(out, 'utf8').catch(() => '');
+              if (entry.output.includes(ready)) return true;
+              if (!alive(entry.pgid)) throw new Error(`it exited before printing ${ready}:\n${entry.output}`);
+              return false;
+            },
+            `${command.where} prints ${ready}`,
+            STEP_TIMEOUT_MS,
+          );
+          return;
+        }
+        // In braces, so that an assignment (TOKEN=$(...)) stays in the shell for the next commands; the newline
+        // ends a trailing comment.
         const code = await inShell(
           id,
-          `setsid ${withoutComment(command.text)} > '${out}' 2>&1 < /dev/null & echo $! > '${pidFile}'; echo "__READMETEST_DONE ${id} $?"`,
+          `{ ${command.text}\n} > '${out}' 2>&1 < /dev/null; echo "__READMETEST_DONE ${id} $?"`,
         );
-        expect(code).toBe('0');
-        const entry = { command, pgid: Number(await readFile(pidFile, 'utf8')), file: out, output: '' };
-        background.push(entry);
-        const ready = command.background.ready;
-        await until(
-          async () => {
-            entry.output = await readFile(out, 'utf8').catch(() => '');
-            if (entry.output.includes(ready)) return true;
-            if (!signalGroup(entry.pgid, 0))
-              throw new Error(`it exited before printing ${ready}:\n${entry.output}`);
-            return false;
-          },
-          `${command.where} prints ${ready}`,
-          STEP_TIMEOUT_MS,
-        );
-        return;
-      }
-      // In braces, so that an assignment (TOKEN=$(...)) stays in the shell for the next commands; the newline
-      // ends a trailing comment.
-      const code = await inShell(
-        id,
-        `{ ${command.text}\n} > '${out}' 2>&1 < /dev/null; echo "__READMETEST_DONE ${id} $?"`,
-      );
-      const output = await readFile(out, 'utf8');
-      expect(code, `exit code of ${command.where}; it printed:\n${output}`).toBe('0');
-      if (command.expect !== undefined) expect(output).toContain(command.expect);
-    });
+        const output = await readFile(out, 'utf8');
+        expect(code, `exit code of ${command.where}; it printed:\n${output}`).toBe('0');
+        if (command.expect !== undefined) expect(output).toContain(command.expect);
+      },
+      STEP_TIMEOUT_MS + 60_000,
+    );
   }
 });

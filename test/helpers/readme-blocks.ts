@@ -13,7 +13,7 @@
  * language) annotated `output-of="PREFIX" any="WORD ..."` must appear, line by line, in that command's output,
  * where each WORD stands for anything (a port, a path). Values are quoted with "..." or '...'.
  *
- * Only ```sh blocks are commands: one per line, `\` continuing it; blank lines and lines of comments are skipped.
+ * Only ```sh blocks are commands: one per line, `\` or an open quote continuing it; blank lines and lines of comments are skipped.
  * An annotation that matches no command fails the parse, so the page and its annotations cannot drift apart.
  */
 
@@ -67,22 +67,41 @@ function parseAttributes(text: string): Attributes {
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/**
+ * The quote still open at the end of `line` (`'` or `"`), given the one open at its start: a quoted string may
+ * span lines (a JSON body for curl). A `#` outside quotes starts a comment.
+ */
+function openQuote(line: string, open: string | undefined): string | undefined {
+  let quote = open;
+  for (let i = 0; i < line.length; i += 1) {
+    const char = line[i]!;
+    if (quote === undefined && char === '#' && (i === 0 || /\s/.test(line[i - 1]!))) break;
+    if (quote === undefined && char === '\\') i += 1;
+    else if (quote === undefined && (char === "'" || char === '"')) quote = char;
+    else if (quote === '"' && char === '\\') i += 1;
+    else if (char === quote) quote = undefined;
+  }
+  return quote;
+}
+
 /** The commands of one ```sh block, with the line each starts on. */
 function splitCommands(lines: string[], firstLine: number): Array<{ line: number; text: string }> {
   const commands: Array<{ line: number; text: string }> = [];
   let current: { line: number; parts: string[] } | undefined;
+  let quote: string | undefined;
   lines.forEach((line, i) => {
     if (!current) {
       if (line.trim() === '' || line.trim().startsWith('#')) return;
       current = { line: firstLine + i, parts: [] };
     }
     current.parts.push(line);
-    if (!/\\\s*$/.test(line)) {
+    quote = openQuote(line, quote);
+    if (quote === undefined && !/\\\s*$/.test(line)) {
       commands.push({ line: current.line, text: current.parts.join('\n') });
       current = undefined;
     }
   });
-  if (current) throw new Error(`line ${current.line}: the command's last line ends with \\`);
+  if (current) throw new Error(`line ${current.line}: the command's last line ends with \\ or in a quote`);
   return commands;
 }
 
