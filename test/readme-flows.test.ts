@@ -19,9 +19,13 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenAltNames } from '../src/control-plane/own-certificate.js';
+import { ensureCaDir, issueToDir } from '../src/identity/certs-dir.js';
+import { readCertificate } from '../src/identity/x509.js';
 import { requirePythonModules } from './helpers/python.js';
 import { parseReadme, type ReadmeCommand, type ReadmeStep } from './helpers/readme-blocks.js';
 import { makeTempDir } from './helpers/temp-dir.js';
+import { startTestMesh, type TestMesh } from './helpers/test-mesh.js';
 import { until } from './helpers/until.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -233,4 +237,65 @@ describe('the commands of the README and examples/ pages, in order, on a fresh c
       STEP_TIMEOUT_MS + 60_000,
     );
   }
+});
+
+describe("the control plane's certificate, which the README's direct Python agent checks by address", () => {
+  let temp: Awaited<ReturnType<typeof makeTempDir>>;
+  const meshes: TestMesh[] = [];
+
+  beforeAll(async () => {
+    temp = await makeTempDir('agent-mesh-own-sans-');
+  });
+
+  afterAll(async () => {
+    for (const mesh of meshes) await mesh.close();
+    await temp?.remove();
+  });
+
+  it('names the host it listens on from the start: no `ca issue control-plane --ip` and no restart needed', async () => {
+    const dir = join(temp.dir, 'plain');
+    await mkdir(dir);
+    await ensureCaDir(dir, 'agentmesh.local');
+    const issued = await issueToDir(dir, 'control-plane'); // a SPIFFE ID only, as `npm start` issues it
+    const mesh = await startTestMesh({ certsDir: dir });
+    meshes.push(mesh);
+    const served = readCertificate(mesh.controlPlane.identity.current.certificatePem);
+    expect(served.altNames.ipAddresses).toEqual(['127.0.0.1']);
+    expect(served.altNames.uris).toEqual(['spiffe://agentmesh.local/control-plane']);
+    // Signed again over the same key, valid as long as the certificate it started with.
+    expect(mesh.controlPlane.identity.expiresAt).toBe(issued.notAfter.getTime());
+    expect(mesh.controlPlane.identity.current.privateKeyPem).toBe(
+      await readFile(join(dir, 'control-plane.key'), 'utf8'),
+    );
+  });
+
+  it('keeps the SANs it was issued with and its listen host through a renewal', async () => {
+    const dir = join(temp.dir, 'renewed');
+    await mkdir(dir);
+    await ensureCaDir(dir, 'agentmesh.local');
+    await issueToDir(dir, 'control-plane', {
+      ttlMs: 15_000,
+      dnsNames: ['cp.example'],
+      ipAddresses: ['10.1.2.3'],
+    });
+    const mesh = await startTestMesh({ certsDir: dir });
+    meshes.push(mesh);
+    const first = mesh.controlPlane.identity.expiresAt;
+    // It renews at half the remaining lifetime: within 8 s here; the bound is for a loaded machine.
+    await until(
+      () => mesh.controlPlane.identity.expiresAt > first,
+      'the control plane renews itself',
+      60_000,
+    );
+    const renewed = readCertificate(mesh.controlPlane.identity.current.certificatePem);
+    expect(renewed.altNames.dnsNames).toEqual(['cp.example']);
+    expect([...renewed.altNames.ipAddresses].sort()).toEqual(['10.1.2.3', '127.0.0.1']);
+  });
+
+  it('adds no SAN for an unspecified address, and a name or an IPv6 address as such', () => {
+    expect(listenAltNames('0.0.0.0:7400')).toEqual({ dnsNames: [], ipAddresses: [] });
+    expect(listenAltNames('[::]:7400')).toEqual({ dnsNames: [], ipAddresses: [] });
+    expect(listenAltNames('[::1]:7400')).toEqual({ dnsNames: [], ipAddresses: ['::1'] });
+    expect(listenAltNames('LocalHost:7400')).toEqual({ dnsNames: ['localhost'], ipAddresses: [] });
+  });
 });
