@@ -233,6 +233,16 @@ describe('the commands of the README and examples/ pages, in order, on a fresh c
         const output = await readFile(out, 'utf8');
         expect(code, `exit code of ${command.where}; it printed:\n${output}`).toBe('0');
         if (command.expect !== undefined) expect(output).toContain(command.expect);
+        if (command.shows) {
+          const { in: prefix, text } = command.shows;
+          const source = background.find((entry) => entry.command.original.startsWith(prefix));
+          expect(source, `a background command started from ${prefix}`).toBeDefined();
+          await until(
+            async () => (await readFile(source!.file, 'utf8')).includes(text),
+            `${source!.command.where} prints ${text}`,
+            STEP_TIMEOUT_MS,
+          );
+        }
       },
       STEP_TIMEOUT_MS + 60_000,
     );

@@ -7,14 +7,17 @@
  *
  * Keys of a command annotation: `skip reason="..."` (not run); `background ready="TEXT"` (it keeps running, as in
  * another terminal; the next command waits until its output contains TEXT; a command ending in `&` needs this);
- * `expect="TEXT"` (its output contains TEXT); `without="TEXT"` with `reason` (TEXT is cut from the command, e.g.
- * `npm install && `); `stops="PREFIX"` (the background command started from PREFIX is stopped first, as the page
- * says in words); `free-ports="7400 ..."` (those loopback ports must be free). An output block (a fence without a
- * language) annotated `output-of="PREFIX" any="WORD ..."` must appear, line by line, in that command's output,
- * where each WORD stands for anything (a port, a path). Values are quoted with "..." or '...'.
+ * `expect="TEXT"` (its output contains TEXT); `shows="TEXT" in="PREFIX"` (after it ran, the output of the
+ * background command started from PREFIX comes to contain TEXT); `without="TEXT"` with `reason` (TEXT is cut from
+ * the command, e.g. `npm install && `); `stops="PREFIX"` (the background command started from PREFIX is stopped
+ * first, as the page says in words); `free-ports="7400 ..."` (those loopback ports must be free, or the test fails
+ * naming them). An output block (a fence without a language) annotated `output-of="PREFIX" any="WORD ..."` must
+ * appear, line by line, in that command's output, where each WORD stands for anything (a port, a path). Values are
+ * quoted with "..." or '...'; the texts are plain text, not patterns.
  *
- * Only ```sh blocks are commands: one per line, `\` or an open quote continuing it; blank lines and lines of comments are skipped.
- * An annotation that matches no command fails the parse, so the page and its annotations cannot drift apart.
+ * Only ```sh blocks are commands: one per line, `\` or an open quote continuing it; blank lines and comment lines
+ * are skipped. An annotation that matches no command, or more than one, fails the parse, so the page and its
+ * annotations cannot drift apart.
  */
 
 /** One command of a page, as a test runs it. */
@@ -27,6 +30,8 @@ export interface ReadmeCommand {
   skip?: string;
   background?: { ready: string };
   expect?: string;
+  /** After it ran, the output of the background command started from `in` comes to contain `text`. */
+  shows?: { in: string; text: string };
   stops?: string;
   freePorts?: number[];
   /** The command as the page shows it, for `output-of` and `stops`. */
@@ -196,6 +201,12 @@ export function parseReadme(name: string, text: string): ReadmeStep[] {
       }
       const expect = attributes.get('expect');
       if (expect !== undefined) command.expect = expect;
+      const shows = attributes.get('shows');
+      if (shows !== undefined) {
+        const source = attributes.get('in');
+        if (!source) throw new Error(`${name}:${annotationLine}: shows="..." needs in="<command prefix>"`);
+        command.shows = { in: source, text: shows };
+      }
       const stops = attributes.get('stops');
       if (stops !== undefined) command.stops = stops;
       const ports = attributes.get('free-ports');
