@@ -24,6 +24,7 @@ import { ensureCaDir, issueToDir } from '../src/identity/certs-dir.js';
 import { readCertificate } from '../src/identity/x509.js';
 import { requirePythonModules } from './helpers/python.js';
 import { parseReadme, type ReadmeCommand, type ReadmeStep } from './helpers/readme-blocks.js';
+import { findOnPath } from './helpers/system-binary.js';
 import { makeTempDir } from './helpers/temp-dir.js';
 import { startTestMesh, type TestMesh } from './helpers/test-mesh.js';
 import { until } from './helpers/until.js';
@@ -34,6 +35,11 @@ const STEP_TIMEOUT_MS = 100_000;
 
 const python = requirePythonModules(['grpc', 'grpc_tools'], 'python3-grpcio python3-grpc-tools');
 const pages = ['README.md', 'examples/README.md', ...(python ? ['examples/python/README.md'] : [])];
+// curl runs the A2A requests of README.md; .ci/run does not install it by name, so a missing one skips them
+// (with the reason printed) rather than failing CI.
+const curl = findOnPath('curl');
+if (!curl)
+  console.warn('skipping the README commands that run curl: curl is not on PATH (Debian package curl)');
 const steps: Array<{ page: string; step: ReadmeStep }> = pages.flatMap((page) =>
   parseReadme(page, readFileSync(join(root, page), 'utf8')).map((step) => ({ page, step })),
 );
@@ -84,6 +90,17 @@ describe('the commands of the README and examples/ pages, in order, on a fresh c
   let shellOutput = '';
   let runtime: string;
   let counter = 0;
+  /** The first command that failed: the commands build on each other, so the rest fail at once, not by timing out. */
+  let failed: string | undefined;
+  async function guarded(where: string, run: () => Promise<void>): Promise<void> {
+    if (failed) throw new Error(`not run: ${failed} failed before`);
+    try {
+      await run();
+    } catch (error) {
+      failed = where;
+      throw error;
+    }
+  }
   const background: Array<{ command: ReadmeCommand; pgid: number; file: string; output: string }> = [];
   const socketDir = `/tmp/agent-mesh-${process.getuid?.() ?? 0}/py-shouter-1`;
   const socketDirExisted = existsSync(socketDir);
@@ -178,72 +195,75 @@ describe('the commands of the README and examples/ pages, in order, on a fresh c
     }
     const command = step;
     const title = `${command.where}: ${command.original.split('\n')[0]}`;
+    if (!curl && command.text.startsWith('curl ')) command.skip ??= 'curl is not on PATH';
     if (command.skip) {
       it.skip(`${title} (skipped: ${command.skip})`, () => {});
       continue;
     }
     it(
       title,
-      async () => {
-        for (const port of command.freePorts ?? []) {
-          expect(
-            await portFree(port),
-            `127.0.0.1:${port} is in use (your own \`npm start\`?): the README's commands use its fixed ports; stop it and run the test again`,
-          ).toBe(true);
-        }
-        if (command.stops) {
-          const running = background.find((entry) => entry.command.original.startsWith(command.stops!));
-          expect(running, `a background command started from ${command.stops}`).toBeDefined();
-          await stopGroup(running!.pgid);
-          background.splice(background.indexOf(running!), 1);
-        }
-        counter += 1;
-        const id = counter;
-        const out = join(runtime, `step-${id}.out`);
-        if (command.background) {
-          // setsid: a process group of its own, to stop it (and all it starts) as a whole. The shell expands the
-          // command's variables first, as a terminal would.
-          const pidFile = join(runtime, `step-${id}.pid`);
+      () =>
+        guarded(command.where, async () => {
+          for (const port of command.freePorts ?? []) {
+            expect(
+              await portFree(port),
+              `127.0.0.1:${port} is in use (your own \`npm start\`?): the README's commands use its fixed ports; stop it and run the test again`,
+            ).toBe(true);
+          }
+          if (command.stops) {
+            const running = background.find((entry) => entry.command.original.startsWith(command.stops!));
+            expect(running, `a background command started from ${command.stops}`).toBeDefined();
+            await stopGroup(running!.pgid);
+            background.splice(background.indexOf(running!), 1);
+          }
+          counter += 1;
+          const id = counter;
+          const out = join(runtime, `step-${id}.out`);
+          if (command.background) {
+            // setsid: a process group of its own, to stop it (and all it starts) as a whole. The shell expands the
+            // command's variables first, as a terminal would.
+            const pidFile = join(runtime, `step-${id}.pid`);
+            const code = await inShell(
+              id,
+              `setsid ${withoutComment(command.text)} > '${out}' 2>&1 < /dev/null & echo $! > '${pidFile}'; echo "__READMETEST_DONE ${id} $?"`,
+            );
+            expect(code).toBe('0');
+            const entry = { command, pgid: Number(await readFile(pidFile, 'utf8')), file: out, output: '' };
+            background.push(entry);
+            const ready = command.background.ready;
+            await until(
+              async () => {
+                entry.output = await readFile(out, 'utf8').catch(() => '');
+                if (entry.output.includes(ready)) return true;
+                if (!alive(entry.pgid))
+                  throw new Error(`it exited before printing ${ready}:\n${entry.output}`);
+                return false;
+              },
+              `${command.where} prints ${ready}`,
+              STEP_TIMEOUT_MS,
+            );
+            return;
+          }
+          // In braces, so that an assignment (TOKEN=$(...)) stays in the shell for the next commands; the newline
+          // ends a trailing comment.
           const code = await inShell(
             id,
-            `setsid ${withoutComment(command.text)} > '${out}' 2>&1 < /dev/null & echo $! > '${pidFile}'; echo "__READMETEST_DONE ${id} $?"`,
+            `{ ${command.text}\n} > '${out}' 2>&1 < /dev/null; echo "__READMETEST_DONE ${id} $?"`,
           );
-          expect(code).toBe('0');
-          const entry = { command, pgid: Number(await readFile(pidFile, 'utf8')), file: out, output: '' };
-          background.push(entry);
-          const ready = command.background.ready;
-          await until(
-            async () => {
-              entry.output = await readFile(out, 'utf8').catch(() => '');
-              if (entry.output.includes(ready)) return true;
-              if (!alive(entry.pgid)) throw new Error(`it exited before printing ${ready}:\n${entry.output}`);
-              return false;
-            },
-            `${command.where} prints ${ready}`,
-            STEP_TIMEOUT_MS,
-          );
-          return;
-        }
-        // In braces, so that an assignment (TOKEN=$(...)) stays in the shell for the next commands; the newline
-        // ends a trailing comment.
-        const code = await inShell(
-          id,
-          `{ ${command.text}\n} > '${out}' 2>&1 < /dev/null; echo "__READMETEST_DONE ${id} $?"`,
-        );
-        const output = await readFile(out, 'utf8');
-        expect(code, `exit code of ${command.where}; it printed:\n${output}`).toBe('0');
-        if (command.expect !== undefined) expect(output).toContain(command.expect);
-        if (command.shows) {
-          const { in: prefix, text } = command.shows;
-          const source = background.find((entry) => entry.command.original.startsWith(prefix));
-          expect(source, `a background command started from ${prefix}`).toBeDefined();
-          await until(
-            async () => (await readFile(source!.file, 'utf8')).includes(text),
-            `${source!.command.where} prints ${text}`,
-            STEP_TIMEOUT_MS,
-          );
-        }
-      },
+          const output = await readFile(out, 'utf8');
+          expect(code, `exit code of ${command.where}; it printed:\n${output}`).toBe('0');
+          if (command.expect !== undefined) expect(output).toContain(command.expect);
+          if (command.shows) {
+            const { in: prefix, text } = command.shows;
+            const source = background.find((entry) => entry.command.original.startsWith(prefix));
+            expect(source, `a background command started from ${prefix}`).toBeDefined();
+            await until(
+              async () => (await readFile(source!.file, 'utf8')).includes(text),
+              `${source!.command.where} prints ${text}`,
+              STEP_TIMEOUT_MS,
+            );
+          }
+        }),
       STEP_TIMEOUT_MS + 60_000,
     );
   }
