@@ -5,7 +5,6 @@ It serves agentmesh.v1.Agent and grpc.health.v1 over mTLS (client certificates r
 bundle), registers itself with the control plane, heartbeats, and deregisters on Ctrl-C or SIGTERM. Method:
 `reverse` (the text reversed, with the verified caller).
 
-    npm run ca -- issue control-plane --ip 127.0.0.1 --force   # once: see "Verifying the control plane" below
     npm run ca -- issue py-direct-1 --type reverser
     /usr/bin/python3 examples/python/direct_agent.py --name py-direct-1 --type reverser
 
@@ -17,9 +16,10 @@ What grpcio (1.51, Debian bookworm) can and cannot check, honestly:
   the TypeScript runtime and the sidecar do.
 - Verifying the control plane: grpcio has no hook for a custom server check, and its hostname check compares the
   target name with the certificate's DNS and IP SANs only (a URI SAN never matches; `ssl_target_name_override`
-  only changes the name compared). So the control plane's certificate needs a DNS or IP SAN for the address used
-  (`ca issue control-plane --ip 127.0.0.1`), and that check alone would accept any certificate of our CA carrying
-  that address. Before connecting, this agent therefore also opens one TLS connection with Python's ssl module and
+  only changes the name compared). So the control plane's certificate needs a DNS or IP SAN for the address used:
+  the control plane adds the host it listens on itself (127.0.0.1 for `npm start`, also after a renewal); for
+  another address, issue it with `ca issue control-plane --ip <address> --force` and restart it. That check alone
+  would accept any certificate of our CA carrying that address. Before connecting, this agent therefore also opens one TLS connection with Python's ssl module and
   requires the server's certificate to carry exactly the URI SAN spiffe://<trust-domain>/control-plane. That is a
   check of the server at that address at start, not of every gRPC connection: a weaker guarantee than the
   TypeScript clients' per-connection SPIFFE check. Certificate renewal is not implemented here: issue a

@@ -24,6 +24,7 @@ import { HealthChecker, type HealthCheckSettings } from './health-checker.js';
 import { DEFAULT_LEASES, Registrar, type LeaseSettings, type TypeEntitlements } from './registrar.js';
 import type { RequestLimitSettings } from './request-limits.js';
 import { OperationsView } from './operations-view.js';
+import { ownCertificateFields, resignOwnCertificate } from './own-certificate.js';
 import { SIGN_CERTIFICATE_METHOD, createControlPlaneService } from './service.js';
 import type { ControlPlaneServiceObserver } from './service-observer.js';
 import { ControlPlaneState } from './state.js';
@@ -100,6 +101,8 @@ export interface RunningControlPlane {
   close(graceMs?: number): Promise<void>;
 }
 
+const DEFAULT_LISTEN = '127.0.0.1:7400';
+
 /** `2026-11-25 05:18 UTC`: minutes are enough for a certificate's end in the activity log. */
 function shortTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -142,6 +145,31 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   }
   const identity = new MeshIdentity(material);
   let authority = await loadAuthority(options.certsDir);
+  const listen = options.listen ?? DEFAULT_LISTEN;
+  // Clients that check host names instead of SPIFFE IDs (grpcio: examples/python/direct_agent.py) need the address
+  // they dial as a SAN. The certificate carries its listen host from the start, without a restart after
+  // `agent-mesh ca issue control-plane --ip ...`, and every renewal keeps it and whatever SANs the operator issued.
+  const own = ownCertificateFields(material.certificatePem, listen);
+  if (own.missing) {
+    const signed = resignOwnCertificate(
+      authority.authority,
+      identity.spiffeId,
+      material,
+      identity.expiresAt,
+      own.fields,
+    );
+    if (signed) {
+      identity.update({
+        ...material,
+        certificatePem: signed.certificatePem,
+        trustBundlePem: authority.bundle.pem,
+      });
+      logger.info(
+        { dnsNames: own.fields.dnsNames, ipAddresses: own.fields.ipAddresses },
+        'control plane certificate signed again with the SANs of its listen address',
+      );
+    }
+  }
 
   const state = new ControlPlaneState({
     store: options.store,
@@ -165,7 +193,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   // certificate. The files on disk only bootstrap it.
   let ownRenewal: NodeJS.Timeout | undefined;
   const renewOwnIdentity = async () => {
-    const issued = await authority.authority.issue(CONTROL_PLANE_NAME);
+    const issued = await authority.authority.issue(CONTROL_PLANE_NAME, own.fields);
     identity.update({
       certificatePem: issued.certificatePem,
       privateKeyPem: issued.privateKeyPem,
@@ -265,7 +293,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   try {
     server = await startServer({
       identity,
-      address: options.listen ?? '127.0.0.1:7400',
+      address: listen,
       services: [service],
       reflection: [loadMeshProtos().packageDefinition],
       credentials: { anonymousMethods: [SIGN_CERTIFICATE_METHOD] },
