@@ -24,32 +24,20 @@ export function barChart(title, bars) {
     const tall = peak > 0 ? (bar.value / peak) * (HEIGHT - 4) : 0;
     const bad = peak > 0 ? ((bar.part ?? 0) / peak) * (HEIGHT - 4) : 0;
     const tooltip = `${formatClock(bar.at)}: ${bar.value}${bar.part ? ` (${bar.part} failed)` : ''}`;
-    return [
+    /** One bar of `height` from the baseline, in `className`'s colour. */
+    const rect = (/** @type {string} */ className, /** @type {number} */ height) =>
       s(
         'rect',
         {
-          class: 'bar-value',
+          class: className,
           x: x.toFixed(1),
-          y: (HEIGHT - tall).toFixed(1),
+          y: (HEIGHT - height).toFixed(1),
           width: Math.max(1, step - gap).toFixed(1),
-          height: tall.toFixed(1),
+          height: height.toFixed(1),
         },
         s('title', { text: tooltip }),
-      ),
-      bad > 0
-        ? s(
-            'rect',
-            {
-              class: 'bar-part',
-              x: x.toFixed(1),
-              y: (HEIGHT - bad).toFixed(1),
-              width: Math.max(1, step - gap).toFixed(1),
-              height: bad.toFixed(1),
-            },
-            s('title', { text: tooltip }),
-          )
-        : null,
-    ];
+      );
+    return [rect('bar-value', tall), bad > 0 ? rect('bar-part', bad) : null];
   });
   const svg = s(
     'svg',
