@@ -24,7 +24,7 @@ export function createTopCommand(): Command {
   return withOutputOptions(new Command('top'))
     .description(
       "live calls between agents, from their heartbeats' call reports: per caller and callee, methods, calls/s, " +
-        'errors and latency (p50/p95/p99, estimated from the reports), refreshed until Ctrl-C (--once prints one table)',
+        'errors and latency (p50/p95/p99), refreshed until Ctrl-C (--once prints one table)',
     )
     .addOption(
       new Option('--dashboard <host:port>', "the control plane's dashboard (its --http-listen)")

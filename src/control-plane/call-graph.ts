@@ -9,6 +9,7 @@
 
 import type { CallReport } from '../core/call-report.js';
 import type { Result } from '../core/errors.js';
+import { LATENCY_BINS } from '../core/latency-bins.js';
 import {
   emptyHistogram,
   mergeHistogram,
@@ -38,13 +39,13 @@ export interface CallEdge {
   latencyMsMean: number;
   latencyMsMax: number;
   /**
-   * Latency percentiles, estimated from the reports' sums and maxima (see latency-histogram.ts): exact for
-   * heartbeats that carry one call of the pair, otherwise an estimate that keeps the mean and the maximum.
+   * Latency percentiles from the reports' bin counts, to within a bin; for reports without counts (older
+   * agents), estimated from their sums and maxima (see latency-histogram.ts).
    */
   latencyMsP50: number;
-  /** The 95th percentile, estimated as {@link CallEdge.latencyMsP50}. */
+  /** The 95th percentile, as {@link CallEdge.latencyMsP50}. */
   latencyMsP95: number;
-  /** The 99th percentile, estimated as {@link CallEdge.latencyMsP50}. */
+  /** The 99th percentile, as {@link CallEdge.latencyMsP50}. */
   latencyMsP99: number;
   /** The latest failure reported on this edge in the window, and when it was reported. */
   lastError?: string;
@@ -145,6 +146,13 @@ export function validateCallReport(report: CallReport): Result<CallReport, strin
     return { ok: false, error: 'errors must be a whole number' };
   if (!finiteNonNegative(report.latencyMsSum) || !finiteNonNegative(report.latencyMsMax))
     return { ok: false, error: 'latencies must be finite and not negative' };
+  // Bin counts are used only when they add up (an older agent sends none): else the estimate from the sum and max.
+  const buckets = Array.isArray(report.latencyBuckets) ? report.latencyBuckets : [];
+  const counted =
+    buckets.length > 0 &&
+    buckets.length <= LATENCY_BINS &&
+    buckets.every((count) => Number.isSafeInteger(count) && count >= 0) &&
+    buckets.reduce((sum, count) => sum + count, 0) === report.calls;
   const lastError =
     typeof report.lastError === 'string'
       ? report.lastError.replace(CONTROL_CHARACTERS, ' ').slice(0, MAX_ERROR_LENGTH)
@@ -160,6 +168,7 @@ export function validateCallReport(report: CallReport): Result<CallReport, strin
       latencyMsSum: report.latencyMsSum,
       latencyMsMax: Math.min(report.latencyMsMax, report.latencyMsSum),
       lastError,
+      ...(counted ? { latencyBuckets: [...buckets] } : {}),
     },
   };
 }

@@ -1,24 +1,17 @@
 /**
- * Latency distributions of the call graph, in a fixed number of bins, and the percentiles read from them.
+ * Latency distributions of the call graph, in the fixed bins of core/latency-bins.ts, and the percentiles read
+ * from them.
  *
- * The wire's call report carries, per callee and method and heartbeat interval, only the number of calls, the sum of
- * their latencies and the largest one. From that, each report goes into the histogram as one observation at its
- * maximum and the remaining `calls - 1` at their mean (`(sum - max) / (calls - 1)`): the sum and the maximum stay
- * exact, and a report of a single call is exact. Percentiles are therefore estimates: exact where heartbeats carry
- * one call per callee and method, and narrower than the truth (a p99 too low) where many calls of very different
- * latencies share one interval. Pure: no I/O.
+ * A call report carries, per callee and method and heartbeat interval, the number of calls, the sum of their
+ * latencies, the largest one and, from agents of this version on, how many fell in each bin
+ * (`latency_buckets`): those counts go into the histogram as they are, and percentiles are exact to within a
+ * bin. A report without them (an older agent) goes in as one observation at its maximum and the remaining
+ * `calls - 1` at their mean (`(sum - max) / (calls - 1)`): the sum and the maximum stay exact, a report of a single
+ * call is exact, and otherwise the percentiles are narrower than the truth (a p99 too low). Pure: no I/O.
  */
+import { LATENCY_BINS, LATENCY_BOUNDS_MS, binOf } from '../core/latency-bins.js';
 
-/**
- * The upper bounds of the bins, in ms; a last bin holds everything above the last bound. Roughly 1-2-5 per decade
- * from 1 ms to 2 min: agents' calls range from a cache hit to a long model completion.
- */
-export const LATENCY_BOUNDS_MS: readonly number[] = [
-  1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 60_000, 120_000,
-];
-
-/** How many bins a histogram has: one per bound and one above the last. */
-export const LATENCY_BINS = LATENCY_BOUNDS_MS.length + 1;
+export { LATENCY_BINS, LATENCY_BOUNDS_MS, binOf };
 
 /** Counts per bin (length {@link LATENCY_BINS}). */
 export type LatencyHistogram = number[];
@@ -28,27 +21,31 @@ export function emptyHistogram(): LatencyHistogram {
   return new Array<number>(LATENCY_BINS).fill(0);
 }
 
-/** The bin a latency falls in. */
-export function binOf(ms: number): number {
-  for (let bin = 0; bin < LATENCY_BOUNDS_MS.length; bin += 1) if (ms <= LATENCY_BOUNDS_MS[bin]!) return bin;
-  return LATENCY_BOUNDS_MS.length;
-}
-
 /** Adds `count` observations of `ms` to `histogram`. */
 export function observe(histogram: LatencyHistogram, ms: number, count = 1): void {
   if (count > 0) histogram[binOf(ms)]! += count;
 }
 
 /**
- * Adds one call report (calls, sum and maximum of their latencies) to `histogram`: one observation at the maximum
- * and the others at their mean, which keeps the sum and the maximum (see the module's comment). Returns the
+ * Adds one call report to `histogram`: its bin counts when the agent sent them; else (calls, sum and maximum of
+ * their latencies) one observation at the maximum and the others at their mean, which keeps the sum and the
+ * maximum (see the module's comment). Returns the
  * smallest latency it observed (Infinity for none), which tightens the percentiles of the lowest bin.
  */
 export function observeReport(
   histogram: LatencyHistogram,
-  report: { calls: number; latencyMsSum: number; latencyMsMax: number },
+  report: { calls: number; latencyMsSum: number; latencyMsMax: number; latencyBuckets?: readonly number[] },
 ): number {
   if (report.calls <= 0) return Infinity;
+  if (report.latencyBuckets !== undefined && report.latencyBuckets.length > 0) {
+    // Counted by the agent: exact to within a bin; the smallest latency is known only to its bin's lower bound.
+    let first = -1;
+    report.latencyBuckets.forEach((count, bin) => {
+      histogram[bin]! += count;
+      if (first < 0 && count > 0) first = bin;
+    });
+    return report.calls === 1 ? report.latencyMsMax : first <= 0 ? 0 : LATENCY_BOUNDS_MS[first - 1]!;
+  }
   observe(histogram, report.latencyMsMax);
   if (report.calls === 1) return report.latencyMsMax;
   const rest = Math.max(0, report.latencyMsSum - report.latencyMsMax) / (report.calls - 1);

@@ -11,4 +11,9 @@ export interface CallReport {
   latencyMsMax: number;
   /** Status name and message of the latest failure, e.g. `UNAVAILABLE: connection refused`; empty when none. */
   lastError: string;
+  /**
+   * Calls per latency bin (see latency-bins.ts: 17 counts summing to `calls`); absent or empty from agents that do
+   * not count them.
+   */
+  latencyBuckets?: number[];
 }

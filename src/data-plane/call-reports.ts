@@ -1,4 +1,5 @@
 import type { CallReport } from '../core/call-report.js';
+import { LATENCY_BINS, binOf } from '../core/latency-bins.js';
 
 /** Most callee-and-method entries a report holds (the control plane's limit per heartbeat). */
 export const MAX_CALL_REPORTS = 256;
@@ -34,11 +35,13 @@ export class CallReports {
         latencyMsSum: 0,
         latencyMsMax: 0,
         lastError: '',
+        latencyBuckets: new Array<number>(LATENCY_BINS).fill(0),
       };
       this.entries.set(key, entry);
     }
     entry.calls += 1;
     entry.latencyMsSum += ms;
+    entry.latencyBuckets![binOf(ms)]! += 1;
     if (ms > entry.latencyMsMax) entry.latencyMsMax = ms;
     if (error !== undefined) {
       entry.errors += 1;
@@ -60,7 +63,14 @@ export class CallReports {
       const key = `${report.calleeId}\0${report.method}`;
       const entry = this.entries.get(key);
       if (!entry) {
-        if (this.entries.size < MAX_CALL_REPORTS) this.entries.set(key, { ...report });
+        if (this.entries.size < MAX_CALL_REPORTS) {
+          this.entries.set(key, {
+            ...report,
+            latencyBuckets: report.latencyBuckets
+              ? [...report.latencyBuckets]
+              : new Array<number>(LATENCY_BINS).fill(0),
+          });
+        }
         continue;
       }
       entry.calls += report.calls;
@@ -68,6 +78,7 @@ export class CallReports {
       entry.latencyMsSum += report.latencyMsSum;
       entry.latencyMsMax = Math.max(entry.latencyMsMax, report.latencyMsMax);
       if (!entry.lastError) entry.lastError = report.lastError;
+      report.latencyBuckets?.forEach((count, bin) => (entry.latencyBuckets![bin]! += count));
     }
   }
 }

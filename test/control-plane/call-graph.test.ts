@@ -215,4 +215,25 @@ describe('CallGraph', () => {
     expect(graph.agentEdges()[0]).toMatchObject({ fromType: 'orchestrator', calls: 20 });
     expect(graph.typeEdges().map((edge) => edge.from)).toEqual(['orchestrator']);
   });
+
+  it("reads percentiles from the agents' bin counts, and estimates them when the counts are missing or do not add up", () => {
+    const { graph } = graphAt(1_800_000_000_000);
+    // 98 calls of at most 10 ms and 2 of 200-500 ms: the p99 is among the slow two.
+    const latencyBuckets = [0, 0, 0, 98, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];
+    const base = { calls: 100, latencyMsSum: 98 * 8 + 2 * 450, latencyMsMax: 450 };
+    graph.record(planner1, [report('summarizer-1', { ...base, latencyBuckets })]);
+    graph.record(planner1, [report('summarizer-2', base)]);
+    graph.record(planner1, [
+      report('summarizer-3', { ...base, latencyBuckets: [...latencyBuckets.slice(0, -1), 1] }),
+    ]);
+    const p99 = Object.fromEntries(graph.agentEdges().map((edge) => [edge.to, edge.latencyMsP99]));
+    expect(p99['summarizer-1']).toBeGreaterThan(200);
+    // The estimate puts 99 calls at the mean of the rest (~12.3 ms): a p99 far too low.
+    expect(p99['summarizer-2']).toBeLessThan(200);
+    expect(p99['summarizer-3']).toBe(p99['summarizer-2']);
+    expect(validateCallReport(report('x-1', { calls: 1, latencyBuckets: [1, 2] }))).toMatchObject({
+      ok: true,
+      value: expect.not.objectContaining({ latencyBuckets: expect.anything() }),
+    });
+  });
 });

@@ -227,7 +227,7 @@ function callTable(edges, side, demo) {
       h(
         'caption',
         {},
-        `${plural(edges.length, side === 'out' ? 'callee' : 'caller')}; percentiles estimated from the call reports of heartbeats`,
+        `${plural(edges.length, side === 'out' ? 'callee' : 'caller')}; percentiles from the call reports of heartbeats`,
       ),
       h(
         'thead',

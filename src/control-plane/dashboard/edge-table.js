@@ -54,7 +54,7 @@ export function errorCell(edge, demo) {
  * @returns {HTMLTableCellElement[]}
  */
 export function latencyCells(edge) {
-  const title = `estimated from call reports; mean ${formatMs(edge.latencyMsMean)}, max ${formatMs(edge.latencyMsMax)}`;
+  const title = `from call reports, to within a bin; mean ${formatMs(edge.latencyMsMean)}, max ${formatMs(edge.latencyMsMax)}`;
   return [edge.latencyMsP50, edge.latencyMsP95, edge.latencyMsP99].map((ms) =>
     h('td', { class: 'number', title, text: formatMs(ms) }),
   );

@@ -28,6 +28,12 @@ export interface CallReport {
    * The status code name and message of the latest failure, e.g. "UNAVAILABLE: connection refused".
    */
   'lastError'?: (string);
+  /**
+   * How many of the calls took up to 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 60000
+   * and 120000 ms, and a last count for longer ones (17 counts summing to `calls`), for latency percentiles.
+   * Empty from agents that do not count them: the control plane then estimates from the sum and maximum.
+   */
+  'latencyBuckets'?: (number)[];
 }
 
 /**
@@ -57,4 +63,10 @@ export interface CallReport__Output {
    * The status code name and message of the latest failure, e.g. "UNAVAILABLE: connection refused".
    */
   'lastError': (string);
+  /**
+   * How many of the calls took up to 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 60000
+   * and 120000 ms, and a last count for longer ones (17 counts summing to `calls`), for latency percentiles.
+   * Empty from agents that do not count them: the control plane then estimates from the sum and maximum.
+   */
+  'latencyBuckets': (number)[];
 }
