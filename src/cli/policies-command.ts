@@ -139,6 +139,13 @@ async function confirm(file: string): Promise<boolean> {
   const prompt = createInterface({ input: process.stdin, output: process.stdout });
   try {
     return /^y(es)?$/i.test((await prompt.question('apply these policies? [y/N] ')).trim());
+  } catch (error) {
+    // Ctrl-C or Ctrl-D at the question: a no.
+    if ((error as NodeJS.ErrnoException).code === 'ABORT_ERR') {
+      process.stdout.write('\n');
+      return false;
+    }
+    throw error;
   } finally {
     prompt.close();
   }

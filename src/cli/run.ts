@@ -109,15 +109,25 @@ export async function runCli(program: Command, argv: string[] = process.argv): P
     if (error instanceof CommanderError) {
       // Help and version output are "errors" to commander; everything else was already printed in one line.
       process.exitCode = error.exitCode === 0 ? 0 : 2;
-      return;
-    }
-    if (error instanceof MeshError) {
+    } else if (error instanceof MeshError) {
       process.stderr.write(`${program.name()}: ${error.message}\n`);
       process.exitCode = error instanceof UsageError ? 2 : 1;
-      return;
+    } else {
+      throw error;
     }
-    throw error;
   }
+  // A command that failed is done: a connection still being made (a control plane that accepts TCP but never
+  // answers the TLS handshake) must not keep the process waiting after the error was said. Commands that succeed
+  // end when their work does (`subscribe` keeps its agent running until a signal).
+  if (process.exitCode !== undefined && process.exitCode !== 0) {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit();
+  }
+}
+
+/** Resolves once what was written to `stream` so far is handed to the system. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
 function allCommands(command: Command): Command[] {

@@ -229,12 +229,15 @@ export class OperationsView {
         if (input) this.note(input);
         if (change.kind === 'agent') this.emit('agents');
       },
-      () => {
-        this.note({
-          kind: 'control-plane',
-          severity: 'warning',
-          message: 'the store watch broke: state reloaded from the store',
-        });
+      (why) => {
+        // Settling after a start is routine; only a reload after a broken store watch is worth a warning.
+        if (why === 'reloaded') {
+          this.note({
+            kind: 'control-plane',
+            severity: 'warning',
+            message: 'the store watch broke: state reloaded from the store',
+          });
+        }
         this.emit('agents');
       },
     );

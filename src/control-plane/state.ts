@@ -37,6 +37,12 @@ export interface StateOptions {
 const CHANGE_OVERHEAD_BYTES = 128;
 
 /**
+ * Why watchers start over: the store watch broke and the state was reloaded (`reloaded`), or the period after a
+ * start when snapshots may miss agents about to register again is over (`settled`).
+ */
+export type StateReset = 'reloaded' | 'settled';
+
+/**
  * A replica's view of the control plane's state: every agent (with discovery indexes) and the policies, kept
  * current by watching the store, plus a bounded history of changes so that a watcher can resume from a revision.
  * Writes go to the store and come back through the watch, so every replica sees the same sequence.
@@ -52,7 +58,7 @@ export class ControlPlaneState {
   /** The revision at which the partial period ended: a watcher that resumes from it or earlier needs a snapshot. */
   private settledRevision = -1;
   private readonly listeners = new Set<(change: StateChange, bytes: number) => void>();
-  private readonly resetListeners = new Set<() => void>();
+  private readonly resetListeners = new Set<(why: StateReset) => void>();
   private readonly clock: { now(): number };
   private watch: StoreWatch | undefined;
   private resyncing = false;
@@ -111,7 +117,7 @@ export class ControlPlaneState {
     this.partialView = false;
     this.settledRevision = this.revisionSeen;
     this.options.logger.info('registry settled: snapshots are complete again');
-    for (const listener of this.resetListeners) listener();
+    for (const listener of this.resetListeners) listener('settled');
   }
 
   /** Whether this replica's view may still lack agents that are about to register again (see {@link settleFor}). */
@@ -170,7 +176,10 @@ export class ControlPlaneState {
    * Calls `listener` with every change from now on, and about how many bytes it weighs (what a watcher's queue
    * holds for it); returns a function that stops it.
    */
-  subscribe(listener: (change: StateChange, bytes: number) => void, onReset?: () => void): () => void {
+  subscribe(
+    listener: (change: StateChange, bytes: number) => void,
+    onReset?: (why: StateReset) => void,
+  ): () => void {
     this.listeners.add(listener);
     if (onReset) this.resetListeners.add(onReset);
     return () => {
@@ -234,7 +243,7 @@ export class ControlPlaneState {
         () => {
           this.resyncing = false;
           this.options.logger.info({ attempts: backoff.attempts + 1 }, 'state reloaded from the store');
-          for (const listener of this.resetListeners) listener();
+          for (const listener of this.resetListeners) listener('reloaded');
         },
         () => setTimeout(attempt, backoff.next()).unref(),
       );

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +96,23 @@ describe('the operator commands: version, check, policies, top, completion, --ou
       expect(result.stderr).toMatch(/cannot use the control plane at 127\.0\.0\.1:\d+/);
       expect(result.stderr).not.toMatch(/Resolution note/);
     });
+  });
+
+  it('exits with the error when a control plane accepts the connection but never answers', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      for (const command of [['agents', 'list'], ['check'], ['version']]) {
+        const result = await runEntryPoint('agent-mesh', [
+          ...command,
+          ...['--certs', mesh.certsDir, '--name', 'cli', '--control-plane', address],
+        ]);
+        expect(result.code, command.join(' ')).toBe(1);
+      }
+    } finally {
+      silent.close();
+    }
   });
 
   describe('check', () => {

@@ -201,3 +201,18 @@ describe("the operations view's history", () => {
     }
   });
 });
+
+describe("the operations view's activity", () => {
+  it('warns of a reloaded state, not of the routine end of the settling period after a start', async () => {
+    const state = new ControlPlaneState({ store: new MemoryStore(), logger: silentLogger() });
+    const view = new OperationsView({ state, logger: silentLogger() });
+    try {
+      state.settleFor(60_000);
+      state.settle();
+      expect(view.recentActivity(50).filter((entry) => entry.severity === 'warning')).toEqual([]);
+    } finally {
+      view.stop();
+      await state.stop();
+    }
+  });
+});
