@@ -14,7 +14,7 @@ import {
 } from '../identity/certs-dir.js';
 import { parseSpiffeId } from '../core/spiffe-id.js';
 import { formatName, readCertificate, splitPemCertificates } from '../identity/x509.js';
-import { collect, durationArgument, nonEmptyArgument } from './run.js';
+import { collect, durationArgument, nonEmptyArgument, UsageError } from './run.js';
 import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 import { initNatsAuthority } from '../nats/nats-accounts.js';
 
@@ -54,7 +54,7 @@ async function readCertificateFile(file: string): Promise<string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new MeshError(Code.NOT_FOUND, `cannot read ${file}: ${describeFsError(error)}`, { cause: error });
+    throw new UsageError(`cannot read ${file}: ${describeFsError(error)}`);
   }
   const first = splitPemCertificates(text)[0];
   if (!first) throw new MeshError(Code.INVALID_ARGUMENT, `${file} holds no PEM certificate`);

@@ -127,6 +127,11 @@ export async function runChecks(flags: ClientFlags, now = Date.now()): Promise<C
   try {
     info = await client.getInfo();
     const answered = Date.now();
+    // The clock is read on a second call: the first one's round trip includes the connection's TLS handshake,
+    // which would widen the margin and bias the skew by half of it.
+    const sent = Date.now();
+    const again = await client.getInfo();
+    const received = Date.now();
     agents = (await client.discover({ includeUnhealthy: true })).agents;
     results.push({
       check: 'control plane',
@@ -139,7 +144,7 @@ export async function runChecks(flags: ClientFlags, now = Date.now()): Promise<C
       detail: `control plane ${info.version}, this CLI ${CLI_VERSION}`,
       fix: 'run the same agent-mesh version on both (npm install agent-mesh@<version>)',
     });
-    results.push(clockSkew(info.now, started, answered));
+    results.push(clockSkew(again.now, sent, received));
     results.push({
       check: 'store',
       status: info.store.ok ? 'ok' : 'fail',
@@ -149,11 +154,16 @@ export async function runChecks(flags: ClientFlags, now = Date.now()): Promise<C
       fix: 'check the etcd cluster (etcdctl endpoint health) and the control plane --etcd flag',
     });
   } catch (error) {
+    const message = (error as Error).message;
+    // A TLS failure means something answered: the wrong mesh's control plane, or not a control plane at all.
+    const untrusted = /certificate|self.signed|unable to verify|SPIFFE/i.test(message);
     results.push({
       check: 'control plane',
       status: 'fail',
-      detail: `${flags.controlPlane}: ${(error as Error).message}`,
-      fix: 'start one (npm start, or agent-mesh control-plane), or point --control-plane / AGENT_MESH_CONTROL_PLANE at it',
+      detail: `${flags.controlPlane}: ${message}`,
+      fix: untrusted
+        ? `the server there does not present a certificate of this trust bundle: use the certificate directory of its mesh (--certs), or copy that mesh's ca.crt into ${certs} and reissue ${flags.name}`
+        : 'start one (npm start, or agent-mesh control-plane), or point --control-plane / AGENT_MESH_CONTROL_PLANE at it',
     });
     return results;
   } finally {

@@ -1,9 +1,9 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { Code, MeshError } from '../core/errors.js';
 import type { CallEdge } from '../control-plane/call-graph.js';
 import type { CallsView, TopologyView } from '../control-plane/operations-view.js';
 import { printResult, withOutputOptions, type OutputFlags } from './output.js';
-import { durationOption, httpListenArgument } from './run.js';
+import { durationOption, listenArgument } from './run.js';
 import { formatTable } from './table.js';
 
 interface TopFlags extends OutputFlags {
@@ -30,7 +30,7 @@ export function createTopCommand(): Command {
       new Option('--dashboard <host:port>', "the control plane's dashboard (its --http-listen)")
         .default('127.0.0.1:7401')
         .env('AGENT_MESH_DASHBOARD')
-        .argParser(httpListenArgument),
+        .argParser(dashboardArgument),
     )
     .addOption(durationOption('--interval <duration>', 'how often to refresh', 2_000))
     .option(
@@ -51,7 +51,12 @@ export function createTopCommand(): Command {
       process.once('SIGTERM', stop);
       try {
         while (!controller.signal.aborted) {
-          const frame = topTable(await readCalls(flags), flags);
+          // A live view outlasts a control plane restart: a failed read is shown in place of the table, and retried.
+          const frame = await readCalls(flags).then(
+            (calls) => topTable(calls, flags),
+            (error: unknown) =>
+              `${(error as Error).message}\nretrying every ${flags.interval / 1_000}s; Ctrl-C stops`,
+          );
           // On a terminal each refresh replaces the last; into a pipe, frames follow each other.
           process.stdout.write(process.stdout.isTTY ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n\n`);
           await sleep(flags.interval, controller.signal);
@@ -89,7 +94,9 @@ async function readJson<T>(dashboard: string, path: string): Promise<T> {
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    const code = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    // undici's socket error: something answered and hung up (not an HTTP server: the gRPC port?).
+    const cause = code === 'UND_ERR_SOCKET' ? 'the connection was closed: not an HTTP server?' : code;
     throw new MeshError(
       Code.UNAVAILABLE,
       `cannot read the dashboard at ${dashboard} (${cause}): start the control plane with --http-listen, or point --dashboard / AGENT_MESH_DASHBOARD at it`,
@@ -157,4 +164,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/**
+ * `--dashboard`: the dashboard's `host:port`, or its URL as `up` prints it (`http://127.0.0.1:7401/`).
+ */
+function dashboardArgument(value: string): string {
+  const address = value.replace(/^http:\/\//, '').replace(/\/$/, '');
+  try {
+    return listenArgument(address);
+  } catch {
+    throw new InvalidArgumentError("use the dashboard's host:port or URL, e.g. 127.0.0.1:7401");
+  }
 }

@@ -266,6 +266,10 @@ function bannerLines({
   const exports = [
     ...(options.certs === DEFAULT_CERTS ? [] : [`AGENT_MESH_CERTS=${shellWord(resolve(options.certs))}`]),
     ...(controlPlane.address === DEFAULT_LISTEN ? [] : [`AGENT_MESH_CONTROL_PLANE=${controlPlane.address}`]),
+    // `agent-mesh top` reads the dashboard.
+    ...(controlPlane.httpUrl === undefined || controlPlane.httpUrl === `http://${DEFAULT_HTTP_LISTEN}`
+      ? []
+      : [`AGENT_MESH_DASHBOARD=${controlPlane.httpUrl.replace(/^http:\/\//, '')}`]),
   ];
   const tries = [
     ...(exports.length > 0 ? [`export ${exports.join(' ')}`] : []),

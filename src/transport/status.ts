@@ -94,15 +94,25 @@ export function fromServiceError(error: unknown): MeshError {
 /**
  * grpc-js's own status details without its internals: `Deadline exceeded after 1.002s,name resolution: 0.001s,...`
  * keeps `Deadline exceeded after 1.002s`; `..., Resolution note: ...` loses the note; `No connection established.
- * Last error: Error: connect ECONNREFUSED ...` becomes `no connection could be made (connect ECONNREFUSED ...)`.
+ * Last error: Error: connect ECONNREFUSED ...` becomes `no connection could be made (connect ECONNREFUSED ...)`;
+ * an OpenSSL error string keeps only its reason.
  */
 export function withoutGrpcNotes(details: string): string {
-  return details
-    .replace(/^(Deadline exceeded after [\d.]+s)[,;].*$/s, '$1')
-    .replace(/[\s,.;]*Resolution note:.*$/s, '')
-    .replace(
-      /^No connection established\. Last error: (?:Error: )?(.*?)\.?$/s,
-      'no connection could be made ($1)',
-    )
-    .trim();
+  return (
+    details
+      .replace(/^(Deadline exceeded after [\d.]+s)[,;].*$/s, '$1')
+      .replace(/[\s,.;]*Resolution note:.*$/s, '')
+      .replace(
+        /^No connection established\. Last error: (?:Error: )?(.*?)\.?$/s,
+        'no connection could be made ($1)',
+      )
+      // OpenSSL's error string (`803C...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/...`)
+      // keeps only its reason; a wrong version number is what a plaintext server's answer looks like.
+      .replace(/[0-9A-F]{6,}:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):[^\s)]*/g, (_, reason: string) =>
+        reason === 'wrong version number'
+          ? 'TLS: wrong version number: not a TLS server (an HTTP port?)'
+          : `TLS: ${reason}`,
+      )
+      .trim()
+  );
 }

@@ -16,6 +16,11 @@ describe("grpc-js's own status details, in the mesh's words", () => {
         'No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: resolved 1 address',
       ),
     ).toBe('no connection could be made (connect ECONNREFUSED 127.0.0.1:1)');
+    expect(
+      withoutGrpcNotes(
+        'No connection established. Last error: Error: 803C64DA207F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:',
+      ),
+    ).toBe('no connection could be made (TLS: wrong version number: not a TLS server (an HTTP port?))');
     expect(withoutGrpcNotes('the payload is not JSON')).toBe('the payload is not JSON');
   });
 });
