@@ -6,6 +6,8 @@ interface CommandEntry {
   path: string[];
   description: string;
   subcommands: string[];
+  /** The values a positional argument takes, when it lists them (`completion <shell>`). */
+  argumentChoices: string[];
   /** Long and short flags, e.g. --certs, -o. */
   options: Array<{ flags: string[]; description: string; choices?: readonly string[] }>;
 }
@@ -25,6 +27,7 @@ function entries(command: Command, path: string[] = []): CommandEntry[] {
       path,
       description: command.summary() || command.description(),
       subcommands: children.map((child) => child.name()),
+      argumentChoices: command.registeredArguments.flatMap((argument) => argument.argChoices ?? []),
       options,
     },
     ...children.flatMap((child) => entries(child, [...path, child.name()])),
@@ -36,9 +39,12 @@ const quoteSingle = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 /** A bash completion function: the words after the deepest subcommand typed so far, and flag values with choices. */
 export function bashCompletion(program: Command): string {
   const tree = entries(program);
+  // Flags when the word begins with "-"; else subcommands and listed values, and when there are none, bash's own
+  // completion (file names: `policies set <file>`).
   const cases = tree.map((entry) => {
-    const words = [...entry.subcommands, ...entry.options.flatMap((option) => option.flags)].join(' ');
-    return `    ${quoteSingle(entry.path.join(' '))}) words=${quoteSingle(words)} ;;`;
+    const flags = entry.options.flatMap((option) => option.flags).join(' ');
+    const words = [...entry.subcommands, ...entry.argumentChoices].join(' ');
+    return `    ${quoteSingle(entry.path.join(' '))}) if [[ "$cur" == -* ]]; then words=${quoteSingle(flags)}; else words=${quoteSingle(words)}; fi ;;`;
   });
   const choices = tree.flatMap((entry) =>
     entry.options

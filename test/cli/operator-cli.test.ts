@@ -337,9 +337,10 @@ rules:
       expect(await complete('ca', 'i')).toEqual(['init', 'issue', 'inspect']);
       expect(await complete('agents', 'list', '-o', '')).toEqual(['table', 'json', 'yaml']);
       expect(await complete('policies', 'set', 'file.yaml', '--d')).toEqual(['--dry-run']);
-      expect(await complete('gateway', 'token', '')).toEqual(
-        expect.arrayContaining(['create', 'list', 'revoke']),
-      );
+      expect(await complete('gateway', 'token', '')).toEqual(['create', 'list', 'revoke']);
+      expect(await complete('completion', '')).toEqual(['bash', 'zsh', 'fish']);
+      // No subcommand to offer: bash completes file names (`complete -o default`), not flags.
+      expect(await complete('policies', 'validate', '')).toEqual(['']);
     });
 
     it('prints zsh and fish scripts, and refuses another shell', async () => {
