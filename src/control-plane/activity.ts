@@ -23,6 +23,8 @@ export interface ActivityInput {
   message: string;
   agentId?: string;
   agentType?: string;
+  /** The other agent it concerns: the callee of failing calls (its page lists them too). */
+  peerId?: string;
   /**
    * Events with the same key within the coalescing time merge into one entry (its count goes up, its message and
    * time are the latest): a failing edge reported on every heartbeat is one line, not a flood.
@@ -45,6 +47,8 @@ export interface ActivityEntry {
   message: string;
   agentId?: string;
   agentType?: string;
+  /** The other agent it concerns: the callee of failing calls. */
+  peerId?: string;
 }
 
 /**
@@ -127,6 +131,7 @@ export class ActivityLog {
       message: input.message,
       ...(input.agentId !== undefined ? { agentId: input.agentId } : {}),
       ...(input.agentType !== undefined ? { agentType: input.agentType } : {}),
+      ...(input.peerId !== undefined ? { peerId: input.peerId } : {}),
       ...(input.key !== undefined ? { key: input.key } : {}),
     };
     entries.push(entry);
@@ -262,6 +267,7 @@ export function activityFromCallReport(
     message: `${caller.id} → ${report.calleeId} ${report.method}: ${report.errors} of ${report.calls} call${report.calls === 1 ? '' : 's'} failed (${error})`,
     agentId: caller.id,
     agentType: caller.type,
+    peerId: report.calleeId,
     key: `calls\n${caller.id}\n${report.calleeId}\n${report.method}\n${error}`,
   };
 }

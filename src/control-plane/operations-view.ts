@@ -383,7 +383,7 @@ export class OperationsView {
       load: this.loadHistory.points(id),
       errors: this.activity
         .recent()
-        .filter((entry) => entry.agentId === id && entry.severity !== 'info')
+        .filter((entry) => (entry.agentId === id || entry.peerId === id) && entry.severity !== 'info')
         .slice(0, AGENT_ERRORS_SHOWN),
     };
   }

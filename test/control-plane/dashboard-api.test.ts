@@ -73,6 +73,8 @@ describe("the dashboard's JSON for drilling down", () => {
       latencyMsP99: 40,
       lastError: 'INVALID_ARGUMENT: a blank page',
     });
+    // The failure of its incoming call is among its problems too, not only its caller's.
+    expect(body.errors[0]).toMatchObject({ kind: 'call-failures', agentId: 'audit-1', peerId: 'audit-2' });
     expect(body.callsOut).toEqual([]);
     expect(body.calls).toHaveLength(60); // the charts show the hour, whatever the range of the tables
     expect(body.calls.at(-1)).toMatchObject({ callsIn: 1, errorsIn: 1 });
