@@ -172,7 +172,9 @@ function cardDetails(record: AgentRecord): string {
 /** What `agents show` prints: the record, the card, or the card in A2A's shape (always JSON: it is for tools). */
 async function printAgent(record: AgentRecord, flags: ShowFlags): Promise<void> {
   if (flags.a2a) {
-    process.stdout.write(`${JSON.stringify(toA2aAgentCard(record), null, 2)}\n`);
+    // A card for A2A tooling: JSON unless YAML is asked for.
+    const card = toA2aAgentCard(record);
+    await printResult(flags, card, () => JSON.stringify(card, null, 2));
     return;
   }
   if (flags.card) await printResult(flags, agentCard(record), () => cardDetails(record));

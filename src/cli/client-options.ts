@@ -116,6 +116,21 @@ export async function withControlPlane<T>(
   const client = await controlPlaneClient({ address: flags.controlPlane, identity });
   try {
     return await use(client);
+  } catch (error) {
+    // An administrator's call refused to another identity: say which identity may make it.
+    if (
+      error instanceof MeshError &&
+      error.code === Code.PERMISSION_DENIED &&
+      /administrators may/.test(error.message) &&
+      flags.name !== 'control-plane'
+    ) {
+      throw new MeshError(
+        error.code,
+        `${error.message} (act as one with --name control-plane, where its key is, or one given with control-plane --admin)`,
+        { cause: error },
+      );
+    }
+    throw error;
   } finally {
     client.close();
   }

@@ -20,7 +20,7 @@ export function withOutputOptions(command: Command): Command {
         .choices(['table', 'json', 'yaml'])
         .default('table'),
     )
-    .option('--json', 'short for --output json', false);
+    .addOption(new Option('--json', 'short for --output json').default(false).conflicts('output'));
 }
 
 /** The format the flags ask for; `--json` wins over a default `--output`, and names the same thing as `-o json`. */

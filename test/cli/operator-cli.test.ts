@@ -219,6 +219,14 @@ rules:
       expect(absent.stderr).toMatch(/cannot read .*none\.yaml: ENOENT/);
     });
 
+    it("says which identity may make an administrator's call", async () => {
+      const refused = await cli('events', 'list');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(
+        /only the control plane and its administrators may \(act as one with --name control-plane/,
+      );
+    });
+
     it('shows the diff, applies only with --yes off a terminal, and only as an administrator', async () => {
       const file = await policyFile('rules.yaml', rules);
       const dry = await cli('policies', 'set', file, '--dry-run');
@@ -364,6 +372,11 @@ rules:
         'caller-1',
         'echo-1',
       ]);
+      const both = await cli('agents', 'list', '--json', '-o', 'yaml');
+      expect(both.code).toBe(2);
+      expect(both.stderr).toMatch(/option '--json' cannot be used with option '-o, --output <format>'/);
+      const card = await cli('agents', 'show', 'echo-1', '--a2a', '-o', 'yaml');
+      expect(parse(card.stdout)).toMatchObject({ name: 'echo-1' });
       const bad = await cli('agents', 'list', '-o', 'xml');
       expect(bad.code).toBe(2);
       expect(bad.stderr).toMatch(/Allowed choices are table, json, yaml/);
