@@ -177,7 +177,12 @@ describe.skipIf(!chromiumPath)("the dashboard's views in a real browser", () => 
     await countIs(page, '#view-agent [data-section="load"] figure', 3);
     await view.locator('a.back').click();
     await page.waitForURL(/#\/$/, WAIT);
-    await visible(page.locator('#view-overview'));
+    await visible(page.locator('#view-overview')); // Anywhere on the row opens the page too, not only the name.
+    await page.locator('tr[data-agent-id="summarizer-2"] td').nth(1).click();
+    await page.waitForURL(/#\/agents\/summarizer-2$/, WAIT);
+    await view.locator('.agent-title[data-agent-id="summarizer-2"]').waitFor(WAIT);
+    await view.locator('a.back').click();
+    await page.waitForURL(/#\/$/, WAIT);
   });
 
   it('shows the topics with their subscribers and queue groups, and the policies', async () => {

@@ -156,7 +156,7 @@ export function renderAgents(view) {
  */
 function agentRow(agent, demo) {
   const labels = Object.entries(agent.labels ?? {}).map(([key, value]) => `${key}=${value}`);
-  return h('tr', { dataset: { agentId: agent.id, health: agent.health } }, [
+  const row = h('tr', { class: 'agent-row', dataset: { agentId: agent.id, health: agent.health } }, [
     h('td', {}, [
       h('a', { class: 'mono agent-link', href: agentHref(agent.id), text: agent.id }),
       demo ? h('span', { class: 'demo-note', title: DEMO_TITLE, text: DEMO_NOTE }) : null,
@@ -176,6 +176,13 @@ function agentRow(agent, demo) {
     expiryCell(agent),
     h('td', {}, relativeTime(agent.registeredAt)),
   ]);
+  // The whole row opens the agent's page; the name stays a link (keyboard, new tab), and text can still be selected.
+  row.addEventListener('click', (event) => {
+    const target = /** @type {Element} */ (event.target);
+    if (target.closest('a') || window.getSelection()?.toString()) return;
+    window.location.hash = agentHref(agent.id);
+  });
+  return /** @type {HTMLTableRowElement} */ (row);
 }
 
 /**
