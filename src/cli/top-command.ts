@@ -42,7 +42,9 @@ export function createTopCommand(): Command {
     .action(async (flags: TopFlags) => {
       if (flags.once || flags.output !== 'table' || flags.json) {
         const calls = await readCalls(flags);
-        await printResult(flags, calls, () => topTable(calls, flags));
+        // Times in documents are ISO 8601, as in every other command's JSON.
+        const document = { ...calls, generatedAt: new Date(calls.generatedAt).toISOString() };
+        await printResult(flags, document, () => topTable(calls, flags));
         return;
       }
       const controller = new AbortController();

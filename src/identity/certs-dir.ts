@@ -263,6 +263,12 @@ export async function finishRootRotation(dir: string): Promise<void> {
 export async function loadIdentity(dir: string, name: string): Promise<IdentityMaterial> {
   unwrap(validateIdentityName(name, { allowControlPlane: true }));
   const type = name === CONTROL_PLANE_NAME ? '' : ' --type <agent type>';
+  if (!(await exists(dir))) {
+    throw new MeshError(
+      Code.NOT_FOUND,
+      `no certificate directory at ${dir}: point --certs (or AGENT_MESH_CERTS) at the mesh's, or make one with \`agent-mesh ca init --certs ${dir}\` (\`npm start\` makes certs/ for a development mesh)`,
+    );
+  }
   const hint = `issue it with \`agent-mesh ca issue ${name}${type} --certs ${dir}\``;
   // One after the other, so that the error names the first missing file, always the same one.
   const certificatePem = await readText(join(dir, `${name}.crt`), `certificate of ${quote(name)}`, hint);

@@ -181,6 +181,16 @@ describe('the operator commands: version, check, policies, top, completion, --ou
         expect(missing.code).toBe(1);
         expect(missing.stdout).toMatch(/^fail\s+identity\s+certificate of "nobody" not found/m);
         expect(missing.stdout).toMatch(/fix: agent-mesh ca issue nobody --certs /);
+        const noDir = await runEntryPoint('agent-mesh', [
+          'agents',
+          'list',
+          '--certs',
+          join(temp.dir, 'none'),
+        ]);
+        expect(noDir.code).toBe(1);
+        expect(noDir.stderr).toMatch(
+          /no certificate directory at .*none: point --certs \(or AGENT_MESH_CERTS\)/,
+        );
       } finally {
         await temp.remove();
       }
@@ -308,7 +318,11 @@ rules:
       // Without the counts (an older agent), the same sum and maximum give a lower estimate: the counts went over the wire.
       expect(rows[0]).not.toMatch(/\s350ms\s/);
       const json = await runEntryPoint('agent-mesh', ['top', '-o', 'json', '--dashboard', dashboard]);
-      const { edges } = JSON.parse(json.stdout) as { edges: Array<{ methods: string[]; calls: number }> };
+      const { edges, generatedAt } = JSON.parse(json.stdout) as {
+        edges: Array<{ methods: string[]; calls: number }>;
+        generatedAt: string;
+      };
+      expect(generatedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
       expect(edges.map(({ methods, calls }) => [methods, calls])).toEqual([
         [['echo'], 40],
         [['whoami'], 5],
