@@ -1,4 +1,5 @@
 // @ts-check
+/* global window */
 // The agents panel: one table per agent type, a row per agent with its health, load, identity and expiry, each
 // linking to the agent's page; filters by type, health and label.
 import { DEMO_NOTE, DEMO_TITLE, demoAgents } from './demo.js';
