@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { formatApproximateDuration } from '../core/duration.js';
-import { withClientOptions, type ClientFlags } from './client-options.js';
+import { controlPlaneClient, withClientOptions, type ClientFlags } from './client-options.js';
 import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 import { CLI_VERSION } from './version.js';
 
@@ -122,8 +122,7 @@ export async function runChecks(flags: ClientFlags, now = Date.now()): Promise<C
   let info;
   let agents;
   const identity = new MeshIdentity(material);
-  const { ControlPlaneClient } = await import('../control-plane/client.js');
-  const client = new ControlPlaneClient({ address: flags.controlPlane, identity, timeoutMs: 5_000 });
+  const client = await controlPlaneClient({ address: flags.controlPlane, identity, timeoutMs: 5_000 });
   try {
     info = await client.getInfo();
     const answered = Date.now();

@@ -92,7 +92,9 @@ export function fishCompletion(program: Command): string {
     '# agent-mesh completion for fish: agent-mesh completion fish | source',
     'complete -c agent-mesh -f',
   ];
-  for (const entry of entries(program)) {
+  const tree = entries(program);
+  const byPath = new Map(tree.map((entry) => [entry.path.join(' '), entry]));
+  for (const entry of tree) {
     const within =
       entry.path.length === 0
         ? '__fish_use_subcommand'
@@ -103,9 +105,7 @@ export function fishCompletion(program: Command): string {
         : '';
     const condition = entry.path.length === 0 ? within : `${within}${deeper}`;
     for (const name of entry.subcommands) {
-      const child = entries(program).find(
-        (candidate) => candidate.path.join(' ') === [...entry.path, name].join(' '),
-      );
+      const child = byPath.get([...entry.path, name].join(' '));
       lines.push(
         `complete -c agent-mesh -n ${quoteSingle(condition)} -a ${name} -d ${quoteSingle(child?.description ?? '')}`,
       );

@@ -108,9 +108,6 @@ const SUBCOMMANDS: readonly Subcommand[] = [
   },
 ];
 
-/** The names of the subcommands, in `--help` order. */
-export const SUBCOMMAND_NAMES: readonly string[] = SUBCOMMANDS.map(({ name }) => name);
-
 function rootProgram(): Command {
   return (
     new Command('agent-mesh')

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { Code, MeshError } from '../core/errors.js';
@@ -7,7 +6,7 @@ import { policyDocument, policySetFromDocument } from '../core/policy-document.j
 import { withClientOptions, withControlPlane, type ClientFlags } from './client-options.js';
 import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 import { formatTable } from './table.js';
-import { UsageError } from './run.js';
+import { inputText, UsageError } from './run.js';
 
 interface SetFlags extends ClientFlags {
   yes: boolean;
@@ -80,11 +79,9 @@ export function createPoliciesCommand(): Command {
 async function readPolicyFile(file: string): Promise<PolicySet> {
   let text: string;
   try {
-    text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    text = inputText(file);
   } catch (error) {
-    throw new UsageError(
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
+    throw new UsageError((error as Error).message);
   }
   const { parse } = await import('yaml');
   let document: unknown;
@@ -100,12 +97,6 @@ async function readPolicyFile(file: string): Promise<PolicySet> {
   const set = policySetFromDocument(document);
   if (!set.ok) throw new MeshError(set.error.code, `${file}: ${set.error.message}`);
   return set.value;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function describe(set: PolicySet): string {

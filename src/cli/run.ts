@@ -62,11 +62,18 @@ export function durationArgument(value: string): number {
  */
 export function payloadText(value: string): string {
   if (value !== '-' && !value.startsWith('@')) return value;
-  const source = value === '-' ? 0 : value.slice(1);
+  return inputText(value === '-' ? '-' : value.slice(1));
+}
+
+/**
+ * The text of a file a command reads, or of standard input for `-`; one that cannot be read is a usage error
+ * naming it and why.
+ */
+export function inputText(path: string): string {
   try {
-    return readFileSync(source, 'utf8');
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
   } catch (error) {
-    const what = value === '-' ? 'standard input' : value.slice(1);
+    const what = path === '-' ? 'standard input' : path;
     throw new InvalidArgumentError(
       `cannot read ${what}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Code, MeshError } from '../core/errors.js';
 import type { CallEdge } from '../control-plane/call-graph.js';
@@ -5,6 +6,8 @@ import type { CallsView, TopologyView } from '../control-plane/operations-view.j
 import { printResult, withOutputOptions, type OutputFlags } from './output.js';
 import { durationOption, listenArgument } from './run.js';
 import { formatTable } from './table.js';
+import { listenForShutdown } from './shutdown-signal.js';
+import { silentLogger } from '../observability/logger.js';
 
 interface TopFlags extends OutputFlags {
   dashboard: string;
@@ -47,12 +50,11 @@ export function createTopCommand(): Command {
         await printResult(flags, document, () => topTable(calls, flags));
         return;
       }
-      const controller = new AbortController();
-      const stop = () => controller.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      const shutdown = listenForShutdown(silentLogger());
+      const stopped = new AbortController();
+      void shutdown.received.then(() => stopped.abort());
       try {
-        while (!controller.signal.aborted) {
+        while (!shutdown.came) {
           // A live view outlasts a control plane restart: a failed read is shown in place of the table, and retried.
           const frame = await readCalls(flags).then(
             (calls) => topTable(calls, flags),
@@ -61,11 +63,11 @@ export function createTopCommand(): Command {
           );
           // On a terminal each refresh replaces the last; into a pipe, frames follow each other.
           process.stdout.write(process.stdout.isTTY ? `\x1b[H\x1b[2J${frame}\n` : `${frame}\n\n`);
-          await sleep(flags.interval, controller.signal);
+          // The signal ends the wait at once (and its timer with it, so nothing keeps the process after Ctrl-C).
+          await sleep(flags.interval, undefined, { signal: stopped.signal }).catch(() => undefined);
         }
       } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
+        shutdown.dispose();
       }
     });
 }
@@ -152,20 +154,6 @@ export function topTable(calls: Calls, options: { byType: boolean; dashboard: st
       milliseconds(edge.latencyMsMax),
     ]),
   ])}`;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
 
 /**

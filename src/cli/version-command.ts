@@ -45,7 +45,9 @@ export function createVersionCommand(): Command {
       const byVersion = new Map<string, string[]>();
       for (const agent of agents) {
         const version = agent.spec.meshVersion ?? 'unknown';
-        byVersion.set(version, [...(byVersion.get(version) ?? []), agent.id]);
+        const ids = byVersion.get(version);
+        if (ids) ids.push(agent.id);
+        else byVersion.set(version, [agent.id]);
       }
       return {
         client: CLI_VERSION,

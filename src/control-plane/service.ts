@@ -74,6 +74,18 @@ export interface StoreProbe {
 /** How long `GetInfo` waits for the store's read before it says the store does not answer. */
 const STORE_PROBE_TIMEOUT_MS = 2_000;
 
+/**
+ * Reads the store once for every caller that asks while a read is under way: `GetInfo` is open to every identity,
+ * and a flood of it must not become a flood of store reads.
+ */
+function sharedProbe(store: StoreProbe): () => Promise<string | undefined> {
+  let running: Promise<string | undefined> | undefined;
+  return () => {
+    running ??= probeStore(store).finally(() => (running = undefined));
+    return running;
+  };
+}
+
 async function probeStore(store: StoreProbe): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -104,6 +116,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
   const clock = options.clock ?? { now: () => Date.now() };
   const admins = new Set([options.identity.spiffeId.uri, ...(options.admins ?? [])]);
   const limiter = new RequestLimiter(options.requestLimits, clock);
+  const probe = options.store ? sharedProbe(options.store) : undefined;
   /** Charges one request to the caller's rate; a refusal tells when to come back (the call never ran). */
   const limit = (method: keyof RequestLimitSettings, callerId: string) => {
     try {
@@ -255,7 +268,7 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
     }),
 
     GetInfo: unary<unknown, unknown>('GetInfo', async () => {
-      const storeError = options.store ? await probeStore(options.store) : undefined;
+      const storeError = probe ? await probe() : undefined;
       return {
         version: MESH_VERSION,
         nowUnixMs: clock.now(),

@@ -9,7 +9,7 @@ import { startAgent, type RunningAgent } from '../../src/agent/agent-runtime.js'
 import type { ControlPlaneClient } from '../../src/control-plane/client.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { freePort } from '../helpers/ports.js';
-import { runEntryPoint } from '../helpers/run-cli.js';
+import { runEntryPoint, spawnEntryPoint } from '../helpers/run-cli.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
@@ -327,6 +327,27 @@ rules:
         [['echo'], 40],
         [['whoami'], 5],
       ]);
+    });
+
+    it('refreshes live until Ctrl-C, and retries a dashboard that is not there yet', async () => {
+      const live = spawnEntryPoint(['top', '--dashboard', dashboard, '--interval', '100ms']);
+      try {
+        await live.waitFor(/calls reported to 127\.0\.0\.1:\d+ over the last 60s[^]*calls reported to/);
+      } finally {
+        expect(await live.stop('SIGINT')).toBe(0);
+      }
+      const waiting = spawnEntryPoint([
+        'top',
+        '--dashboard',
+        `127.0.0.1:${await freePort()}`,
+        '--interval',
+        '100ms',
+      ]);
+      try {
+        await waiting.waitFor(/cannot read the dashboard at [^\n]*\nretrying every 0\.1s; Ctrl-C stops/);
+      } finally {
+        expect(await waiting.stop('SIGINT')).toBe(0);
+      }
     });
 
     it('says how to reach the dashboard when it is not there, and refuses a bad address', async () => {
