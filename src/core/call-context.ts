@@ -57,9 +57,13 @@ export function currentContext(): CallContext | undefined {
   return storage.getStore();
 }
 
-/** Runs `work` with `context` as the current call context. */
-export function runWithContext<T>(context: CallContext, work: () => T): T {
-  return storage.run(context, work);
+/** Runs `work` (with `args`, if any) with `context` as the current call context. */
+export function runWithContext<T, A extends unknown[] = []>(
+  context: CallContext,
+  work: (...args: A) => T,
+  ...args: A
+): T {
+  return storage.run(context, work, ...args);
 }
 
 /** A new W3C traceparent: version 00, random trace and span ids, sampled. */

@@ -127,3 +127,41 @@ export function consumerName(
 export function inboxPrefix(spiffeId: string): string {
   return `_INBOX_${publisherToken(spiffeId)}`;
 }
+
+/** Where a message read from a JetStream consumer stands: from the reply subject it carries for its ack. */
+export interface DeliveryInfo {
+  /** Its stream sequence. */
+  sequence: number;
+  /** Deliveries of it to this consumer so far, this one included. */
+  deliveryCount: number;
+  /** The time the stream stored it (nanoseconds since the epoch, as the subject spells it). */
+  storedAt: string;
+}
+
+/**
+ * Reads `$JS.ACK[.<domain>.<account hash>].<stream>.<consumer>.<delivery count>.<stream sequence>.<consumer
+ * sequence>.<timestamp>.<pending>[.<token>]` without splitting it (what `JsMsg.info` does: every message would
+ * pay for an array of a dozen strings and an object of ten fields). Undefined for another subject.
+ */
+export function deliveryInfoOf(reply: string): DeliveryInfo | undefined {
+  if (!reply.startsWith('$JS.ACK.')) return undefined;
+  // The dots after the prefix: the old form has 7 tokens after `$JS.ACK`, the new one 9 or more.
+  const dots: number[] = [7];
+  for (let at = reply.indexOf('.', 8); at !== -1 && dots.length < 11; at = reply.indexOf('.', at + 1)) {
+    dots.push(at);
+  }
+  const tokens = dots.length === 7 ? 7 : dots.length >= 9 ? dots.length : 0;
+  if (tokens === 0) return undefined;
+  const first = tokens === 7 ? 2 : 4; // the token index (from the prefix's end) of the delivery count
+  const deliveryCount = Number(tokenAt(reply, dots, first));
+  const sequence = Number(tokenAt(reply, dots, first + 1));
+  const storedAt = tokenAt(reply, dots, first + 3);
+  if (!Number.isSafeInteger(deliveryCount) || !Number.isSafeInteger(sequence) || storedAt === '')
+    return undefined;
+  return { sequence, deliveryCount, storedAt };
+}
+
+/** The token of `subject` after the dot at `dots[i]`. */
+function tokenAt(subject: string, dots: readonly number[], i: number): string {
+  return subject.slice(dots[i]! + 1, i + 1 < dots.length ? dots[i + 1] : subject.length);
+}

@@ -60,11 +60,16 @@ export interface SpanDescription {
  * Starts a span. Its parent is the span named by `parentTraceparent` when given (the call context the mesh
  * propagates), else the active OpenTelemetry span (a program's own instrumentation), else none. `describe` is
  * called only when a tracer provider is registered: without one, a call or delivery builds no name, attributes or
- * parent context, and gets a shared no-op span.
+ * parent context, and gets a shared no-op span. `subject` is handed to `describe`, so that a hot path can pass a
+ * function made once rather than a new closure each time.
  */
-export function startSpan(kind: SpanKind, describe: () => SpanDescription): Span {
+export function startSpan<A = undefined>(
+  kind: SpanKind,
+  describe: (subject: A) => SpanDescription,
+  subject?: A,
+): Span {
   if (!tracingRegistered()) return NO_SPAN;
-  const { name, attributes, parentTraceparent } = describe();
+  const { name, attributes, parentTraceparent } = describe(subject as A);
   const parent = parentTraceparent ? contextFromTraceparent(parentTraceparent) : otelContext.active();
   return tracer.startSpan(name, { kind, attributes }, parent);
 }

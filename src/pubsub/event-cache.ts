@@ -12,6 +12,12 @@ export interface CheckedEvent {
   invalid: string | undefined;
   /** Whether its topic matches a pattern, by pattern, filled as subscriptions ask. */
   matches: Map<string, boolean>;
+  /**
+   * For an event read from the event store: the last subject it was stored under, and why an event of these bytes
+   * under that subject is refused (undefined when it is not), so that consumers of the same stream in one process
+   * check a message once.
+   */
+  stored?: { subject: string; refusal: string | undefined };
 }
 
 /** Options of {@link CheckedEvents}: its bounds. */
@@ -25,8 +31,21 @@ export interface CheckedEventsOptions {
   maxBytes?: number;
 }
 
+/**
+ * A message its store names uniquely, so that a later delivery of it is found without comparing bytes: a
+ * JetStream stream's sequence and the time the stream stored it (a stream made again starts its sequences again,
+ * at other times).
+ */
+export interface StoredMessage {
+  stream: string;
+  sequence: number;
+  storedAt: string;
+}
+
 interface Kept {
   key: number;
+  /** For an entry found by its store's name for it: the stream and the time that name goes with. */
+  stored?: StoredMessage;
   forgotten?: boolean;
   /** The encoded event: a view of the message it came in. */
   bytes: Buffer;
@@ -76,15 +95,23 @@ export class CheckedEvents {
   /**
    * The decoded and checked event of `bytes`, from an earlier delivery of the same bytes when there was one. With
    * `keep` false (no other delivery of the same bytes can come: the process has one subscription) it is not kept.
+   * With `stored`, the message's name in its store finds it instead of its bytes.
    */
-  check(bytes: Buffer, keep = true): CheckedEvent {
+  check(bytes: Buffer, keep = true, stored?: StoredMessage): CheckedEvent {
     if (!keep && this.kept.size === 0) return decodeAndCheck(bytes);
-    const key = keyOf(bytes);
+    const key = stored ? stored.sequence & 0x3fffffff : keyOf(bytes);
     const found = this.kept.get(key);
-    if (found && found.bytes.equals(bytes)) return found.checked;
+    if (found) {
+      const same = stored
+        ? found.stored?.storedAt === stored.storedAt &&
+          found.stored.stream === stored.stream &&
+          found.bytes.length === bytes.length
+        : found.bytes.equals(bytes);
+      if (same) return found.checked;
+    }
     const checked = decodeAndCheck(bytes);
     if (!keep || bytes.buffer.byteLength > this.maxBytes) return checked;
-    const kept: Kept = { key, bytes, checked };
+    const kept: Kept = stored ? { key, stored, bytes, checked } : { key, bytes, checked };
     if (found) this.forget(found);
     this.kept.set(key, kept);
     const holding = this.messages.get(bytes.buffer) ?? 0;

@@ -5,11 +5,18 @@ import type { SpiffeId } from '../core/spiffe-id.js';
 import type { AgentInstruments } from '../observability/agent-metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { ThrottledLog } from '../observability/throttled-log.js';
-import { SpanKind, endSpan, startSpan, traceparentOf, withSpan } from '../observability/tracing.js';
+import {
+  SpanKind,
+  endSpan,
+  startSpan,
+  traceparentOf,
+  withSpan,
+  type SpanDescription,
+} from '../observability/tracing.js';
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { encodedAckSize, type AckAnswer, type WireDelivery } from '../transport/delivery-codec.js';
-import { CheckedEvents, receivedEvent, type CheckedEvent } from './event-cache.js';
+import { CheckedEvents, receivedEvent, type CheckedEvent, type StoredMessage } from './event-cache.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   validatePayloadSize,
@@ -72,8 +79,9 @@ interface Job {
   event: ReceivedEvent;
   deliveryId: string;
   answer: (ack: AckAnswer) => void;
-  /** For an event from the event store rather than a delivery stream: gets the outcome itself. */
-  settle?: (outcome: EventOutcome) => void;
+  /** For an event from the event store rather than a delivery stream: gets the outcome itself, with `ticket`. */
+  settle?: (outcome: EventOutcome, ticket: unknown) => void;
+  ticket?: unknown;
 }
 
 const MAX_REASON = 500;
@@ -121,6 +129,15 @@ export class SubscriptionSet {
     return removed;
   }
 
+  /**
+   * The decoded and checked event of `bytes` (see {@link CheckedEvents}): shared by every delivery of the same
+   * bytes in this process while more than one subscription in it may receive them (found by `stored`, the
+   * message's name in the event store, when given).
+   */
+  checkEvent(bytes: Buffer, stored?: StoredMessage): CheckedEvent {
+    return (this.options.checkedEvents ?? PROCESS_EVENTS).check(bytes, subscriptionsInProcess > 1, stored);
+  }
+
   /** The subscriptions, as the agent registers them. */
   list(): Subscription[] {
     return [...this.entries.values()].map((entry) => entry.subscription);
@@ -128,17 +145,27 @@ export class SubscriptionSet {
 
   /**
    * Hands `event`, read from the event store by the subscription's consumer and checked there, to the handler of
-   * `subscription`, as a delivery would be: in the event's context and a consumer span, counted, within the
-   * subscription's max in flight. `settle` gets the handler's outcome. False when there is no such subscription.
+   * the subscription of `key` (its `subscriptionKey`), as a delivery would be: in the event's context and a
+   * consumer span, counted, within the subscription's max in flight. `settle` gets the handler's outcome and
+   * `ticket` (so that a reader of many events needs no function per event). False when there is no such
+   * subscription.
    */
-  dispatch(
-    subscription: Pick<Subscription, 'pattern' | 'group'>,
+  dispatch<T>(
+    key: string,
     event: ReceivedEvent,
-    settle: (outcome: EventOutcome) => void,
+    settle: (outcome: EventOutcome, ticket: T) => void,
+    ticket: T,
   ): boolean {
-    const entry = this.entries.get(subscriptionKey(subscription));
+    const entry = this.entries.get(key);
     if (!entry || this.closed) return false;
-    const job: Job = { entry, event, deliveryId: '', answer: () => undefined, settle };
+    const job: Job = {
+      entry,
+      event,
+      deliveryId: '',
+      answer: NO_ANSWER,
+      settle: settle as (outcome: EventOutcome, ticket: unknown) => void,
+      ticket,
+    };
     if (entry.running < (entry.subscription.maxInFlight || DEFAULT_MAX_IN_FLIGHT)) this.run(job);
     else entry.waiting.push(job);
     return true;
@@ -259,10 +286,7 @@ export class SubscriptionSet {
       return `this agent has no subscription to ${quote(delivery.pattern)}${group}`;
     }
     // Decoded and checked once per process for all deliveries of the same bytes (see CheckedEvents).
-    const checked: CheckedEvent = (this.options.checkedEvents ?? PROCESS_EVENTS).check(
-      delivery.event,
-      subscriptionsInProcess > 1,
-    );
+    const checked = this.checkEvent(delivery.event);
     const event = checked.event;
     if (!event) return checked.invalid!;
     if (event.publisher !== publisher.uri) {
@@ -300,10 +324,7 @@ export class SubscriptionSet {
     answer: (ack: AckAnswer) => void,
   ): void {
     const bounded = truncateInput(reason, MAX_REASON);
-    const eventId = delivery.event
-      ? (this.options.checkedEvents ?? PROCESS_EVENTS).check(delivery.event, subscriptionsInProcess > 1).event
-          ?.id
-      : undefined;
+    const eventId = delivery.event ? this.checkEvent(delivery.event).event?.id : undefined;
     this.refusals.warn({
       publisher: publisher.uri,
       deliveryId: truncateInput(delivery.deliveryId),
@@ -328,22 +349,15 @@ export class SubscriptionSet {
     const { entry, event } = job;
     entry.running += 1;
     this.running += 1;
-    const span = startSpan(SpanKind.CONSUMER, () => ({
-      name: `process ${event.topic}`,
-      attributes: {
-        'messaging.system': 'agentmesh',
-        'messaging.destination.name': event.topic,
-        'messaging.operation.type': 'process',
-        'messaging.message.id': event.id,
-      },
-      parentTraceparent: event.context.traceparent,
-    }));
+    const span = startSpan(SpanKind.CONSUMER, describeProcessing, event);
     // The handler's own calls and events continue the trace from the consumer span when it records.
     const traceparent = traceparentOf(span);
     if (traceparent) event.context = { ...event.context, traceparent };
     let result: EventOutcome | void | PromiseLike<EventOutcome | void>;
     try {
-      result = withSpan(span, () => runWithContext(event.context, () => entry.handler(event)));
+      result = traceparent
+        ? withSpan(span, () => runWithContext(event.context, entry.handler, event))
+        : runWithContext(event.context, entry.handler, event);
     } catch (error) {
       this.finish(job, span, this.failed(event, error));
       return;
@@ -373,7 +387,7 @@ export class SubscriptionSet {
     if (next) queueMicrotask(() => this.run(next));
     if (this.running === 0 && !next) this.idle?.();
     this.options.metrics?.eventHandled(outcome.outcome);
-    if (job.settle) return job.settle(outcome);
+    if (job.settle) return job.settle(outcome, job.ticket);
     job.answer(
       outcome.outcome === 'ack'
         ? { deliveryId: job.deliveryId, outcome: 'ACK_OUTCOME_ACK', retryAfterMs: 0, reason: '' }
@@ -408,6 +422,21 @@ export class SubscriptionSet {
 }
 
 const ACK: EventOutcome = { outcome: 'ack' };
+const NO_ANSWER = () => undefined;
+
+/** The consumer span of handling `event`. */
+function describeProcessing(event: ReceivedEvent): SpanDescription {
+  return {
+    name: `process ${event.topic}`,
+    attributes: {
+      'messaging.system': 'agentmesh',
+      'messaging.destination.name': event.topic,
+      'messaging.operation.type': 'process',
+      'messaging.message.id': event.id,
+    },
+    parentTraceparent: event.context.traceparent,
+  };
+}
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as PromiseLike<T> | undefined)?.then === 'function';

@@ -1,12 +1,12 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { Backoff } from '../../core/backoff.js';
-import type { Subscription } from '../../core/subscription.js';
+import { subscriptionKey, type Subscription } from '../../core/subscription.js';
 import { matchesTopic } from '../../core/topic.js';
 import { Code, MeshError } from '../../core/errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { ThrottledLog } from '../../observability/throttled-log.js';
 import type { MeshIdentity } from '../../transport/mesh-identity.js';
-import { CheckedEvents, receivedEvent } from '../event-cache.js';
+import { receivedEvent } from '../event-cache.js';
 import {
   DEAD_LETTER_PREFIX,
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -17,7 +17,12 @@ import {
   type ReceivedEvent,
 } from '../event.js';
 import type { SubscriptionSet } from '../subscriber.js';
-import { parseEventSubject, publisherTokenOf } from '../../nats/subjects.js';
+import {
+  deliveryInfoOf,
+  parseEventSubject,
+  publisherTokenOf,
+  type DeliveryInfo,
+} from '../../nats/subjects.js';
 
 /** Options of a {@link ConsumerRunner}. */
 export interface ConsumerRunnerOptions {
@@ -41,9 +46,13 @@ export interface ConsumerRunnerOptions {
 /** An event this process holds: being handled, waiting behind its key, or waiting for a local retry. */
 interface Held {
   msg: JsMsg;
+  /** The message's stream sequence. */
+  sequence: number;
   event: ReceivedEvent;
   /** The attempt being made: the stream's delivery count, plus the retries made here for a keyed event. */
   attempt: number;
+  /** Answered: no longer held. */
+  released: boolean;
   timer?: NodeJS.Timeout;
 }
 
@@ -64,8 +73,45 @@ function tokenOf(publisher: string): string | undefined {
   return token;
 }
 
-/** Events refused unread are checked without keeping them: each consumer reads an event once. */
-const UNKEPT = new CheckedEvents({ maxEvents: 1 });
+/**
+ * Where a message stands in its stream: read from its reply subject (nats.js's messages carry it, though `JsMsg`
+ * does not declare it), or from `JsMsg.info`, which parses the same subject at more cost.
+ */
+function deliveryOf(msg: JsMsg): DeliveryInfo | undefined {
+  const reply = (msg as { reply?: unknown }).reply;
+  if (typeof reply === 'string') return deliveryInfoOf(reply);
+  try {
+    const { streamSequence, deliveryCount, timestampNanos } = msg.info;
+    return { sequence: streamSequence, deliveryCount, storedAt: String(timestampNanos) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why an event stored under `subject` is refused whoever reads it, or undefined: its publisher must be the one
+ * NATS enforced (the subject's token; another publisher named inside is a forgery) and its topic the subject's. A
+ * dead letter is reported by the subscriber that gave up on the event, under its own identity, and only on the
+ * dead-letter topic of the event's topic; nothing else carries dead-letter details.
+ */
+function subjectRefusal(subjectText: string, event: MeshEvent): string | undefined {
+  const subject = parseEventSubject(subjectText);
+  if (!subject) return `a message on ${subjectText}, not an event subject`;
+  if (tokenOf(event.publisher) !== subject.token || event.topic !== subject.topic) {
+    return `the event names publisher ${event.publisher} and topic ${event.topic} but was stored by ${subject.token} on ${subject.topic}`;
+  }
+  const deadLetterTopicOf = event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`);
+  if (event.deadLetter || deadLetterTopicOf || subject.deadLetter) {
+    const info = event.deadLetter;
+    if (!info || !deadLetterTopicOf || !subject.deadLetter || info.subscriber !== event.publisher) {
+      return `a dead letter must come from the subscriber it names, on dead-letter.<its topic>`;
+    }
+    if (deadLetterTopic(info.originalTopic) !== event.topic) {
+      return `the dead letter of an event of ${info.originalTopic} on ${event.topic}`;
+    }
+  }
+  return undefined;
+}
 
 /**
  * Reads one subscription's durable consumer and hands each event to its handler. Each event is checked as a
@@ -84,6 +130,8 @@ export class ConsumerRunner {
   /** Events by ordering key: the first is being handled (or retried), the rest wait in stream order. */
   private readonly keys = new Map<string, Held[]>();
   private readonly refusals: ThrottledLog;
+  /** The subscription's key in the agent's subscription set. */
+  private readonly key: string;
   /** The last acknowledged stream sequence of each ordering key seen lately. */
   private readonly lastAcked = new Map<string, number>();
   private messages: ConsumerMessages | undefined;
@@ -94,6 +142,7 @@ export class ConsumerRunner {
 
   constructor(private readonly options: ConsumerRunnerOptions) {
     this.refusals = new ThrottledLog({ logger: options.logger, message: 'event refused' });
+    this.key = subscriptionKey(options.subscription);
   }
 
   get consumer(): string {
@@ -128,7 +177,7 @@ export class ConsumerRunner {
               this.receive(msg);
             } catch (error) {
               this.options.logger.error(
-                { err: error, sequence: msg.seq },
+                { err: error, subject: msg.subject },
                 'unexpected error reading an event',
               );
             }
@@ -150,21 +199,27 @@ export class ConsumerRunner {
   }
 
   private receive(msg: JsMsg): void {
-    if (this.held.has(msg.seq)) return; // redelivered while held here: the one held answers for both
-    const event = this.check(msg);
+    const info = deliveryOf(msg);
+    if (!info) {
+      // Nothing to answer it with: not a message of the consumer.
+      this.refusals.warn({ consumer: this.options.consumer, subject: msg.subject, reason: 'not a delivery' });
+      return;
+    }
+    const { sequence } = info;
+    if (this.held.has(sequence)) return; // redelivered while held here: the one held answers for both
+    const event = this.check(msg, info);
     if (typeof event === 'string') {
-      this.refusals.warn({ consumer: this.options.consumer, sequence: msg.seq, reason: event });
+      this.refusals.warn({ consumer: this.options.consumer, sequence, reason: event });
       msg.term(event.slice(0, 200));
       return;
     }
     // A key's events are handled one at a time in stream order: one older than the last acknowledged of its key
     // was handled already (its ack was lost or late). A queue group's members see only part of a key: not there.
-    if (event.key && !this.options.subscription.group && msg.seq <= (this.lastAcked.get(event.key) ?? 0)) {
+    if (event.key && !this.options.subscription.group && sequence <= (this.lastAcked.get(event.key) ?? 0)) {
       msg.ack();
       return;
     }
-    const held: Held = { msg, event, attempt: event.attempt };
-    this.held.set(msg.seq, held);
+    const held: Held = { msg, sequence, event, attempt: event.attempt, released: false };
     if (held.attempt > this.options.maxDeliveries) {
       // The last delivery got no answer (its handler never finished: a crash): this extra one dead-letters it.
       void this.deadLetter(
@@ -172,78 +227,76 @@ export class ConsumerRunner {
         `no answer after ${this.options.maxDeliveries} deliveries`,
         this.options.maxDeliveries,
       );
-      return;
-    }
-    if (event.key) {
-      const queue = this.keys.get(event.key);
-      if (queue) {
-        queue.push(held);
-        return;
+    } else {
+      const queue = event.key ? this.keys.get(event.key) : undefined;
+      if (queue) queue.push(held);
+      else {
+        if (event.key) this.keys.set(event.key, [held]);
+        this.run(held);
       }
-      this.keys.set(event.key, [held]);
     }
-    this.run(held);
+    // Held from now on unless answered already (a handler that returns at once): no map entry made for nothing.
+    if (!held.released) this.held.set(sequence, held);
   }
 
-  /** The event of a message, checked, or why it is refused. */
-  private check(msg: JsMsg): ReceivedEvent | string {
-    const subject = parseEventSubject(msg.subject);
-    if (!subject) return `a message on ${msg.subject}, not an event subject`;
-    const checked = UNKEPT.check(
-      Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength),
-      false,
+  /**
+   * The event of a message, checked, or why it is refused. What depends only on the message (its bytes decode to
+   * a valid event, stored under its publisher's subject) is checked once per process for every consumer that
+   * reads it (see `SubscriptionSet.checkEvent`); what depends on this subscription and the policies, every time.
+   */
+  private check(msg: JsMsg, info: DeliveryInfo): ReceivedEvent | string {
+    const data = msg.data;
+    const checked = this.options.subscriptions.checkEvent(
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      { stream: this.options.stream, sequence: info.sequence, storedAt: info.storedAt },
     );
-    if (!checked.event) return checked.invalid ?? 'the event does not decode';
+    const stored = checked.event;
+    if (!stored) return checked.invalid ?? 'the event does not decode';
     if (checked.invalid) return checked.invalid;
-    const { pattern, group } = this.options.subscription;
-    const event = receivedEvent(checked.event, { attempt: msg.info.deliveryCount, pattern, group });
-    if (tokenOf(event.publisher) !== subject.token || event.topic !== subject.topic) {
-      return `the event names publisher ${event.publisher} and topic ${event.topic} but was stored by ${subject.token} on ${subject.topic}`;
+    const subject = msg.subject;
+    if (checked.stored?.subject !== subject) {
+      checked.stored = { subject, refusal: subjectRefusal(subject, stored) };
     }
-    if (this.options.revoked(event.publisher)) return `${event.publisher} is revoked by the mesh's policies`;
-    // A dead letter is reported by the subscriber that gave up on the event, under its own identity, and only on
-    // the dead-letter topic of the event's topic; nothing else carries dead-letter details.
-    const deadLetterTopicOf = event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`);
-    if (event.deadLetter || deadLetterTopicOf || subject.deadLetter) {
-      const info = event.deadLetter;
-      if (!info || !deadLetterTopicOf || !subject.deadLetter || info.subscriber !== event.publisher) {
-        return `a dead letter must come from the subscriber it names, on dead-letter.<its topic>`;
-      }
-      if (deadLetterTopic(info.originalTopic) !== event.topic) {
-        return `the dead letter of an event of ${info.originalTopic} on ${event.topic}`;
-      }
-    }
+    if (checked.stored.refusal) return checked.stored.refusal;
+    if (this.options.revoked(stored.publisher))
+      return `${stored.publisher} is revoked by the mesh's policies`;
     const size = validatePayloadSize(
-      event.payload.length,
+      stored.payload.length,
       this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
     );
     if (!size.ok) return size.error.message;
-    if (!matchesTopic(pattern, event.topic)) {
-      return `topic ${event.topic} does not match the subscription "${pattern}"`;
+    const { pattern, group } = this.options.subscription;
+    let matches = checked.matches.get(pattern);
+    if (matches === undefined) {
+      matches = matchesTopic(pattern, stored.topic);
+      checked.matches.set(pattern, matches);
     }
+    if (!matches) return `topic ${stored.topic} does not match the subscription "${pattern}"`;
+    const event = receivedEvent(stored, { attempt: info.deliveryCount, pattern, group });
     if (event.context.chain.at(-1) !== event.publisher) event.context.chain.push(event.publisher);
     return event;
   }
 
   private run(held: Held): void {
     held.event.attempt = held.attempt;
-    const accepted = this.options.subscriptions.dispatch(this.options.subscription, held.event, (outcome) =>
-      this.settle(held, outcome),
-    );
+    const accepted = this.options.subscriptions.dispatch(this.key, held.event, this.settleHeld, held);
     // The subscription is gone from this agent: someone else's turn (or this agent's, once it is back).
-    if (!accepted) this.release(held, () => held.msg.nak(this.options.backoffMs));
+    if (!accepted) this.release(held, 'nak', this.options.backoffMs);
   }
+
+  /** {@link settle}, made once: the outcome of every dispatched event comes back through it. */
+  private readonly settleHeld = (outcome: EventOutcome, held: Held) => this.settle(held, outcome);
 
   private settle(held: Held, outcome: EventOutcome): void {
     if (outcome.outcome === 'ack') {
-      if (held.event.key) this.ackedKey(held.event.key, held.msg.seq);
-      return this.release(held, () => held.msg.ack());
+      if (held.event.key) this.ackedKey(held.event.key, held.sequence);
+      return this.release(held, 'ack');
     }
     if (outcome.outcome === 'drop') return void this.deadLetter(held, outcome.reason, held.attempt);
     const reason = outcome.reason ?? 'the handler asked for a retry';
     if (held.attempt >= this.options.maxDeliveries) return void this.deadLetter(held, reason, held.attempt);
     const delay = outcome.afterMs ?? this.backoff(held.attempt);
-    if (!held.event.key) return this.release(held, () => held.msg.nak(delay));
+    if (!held.event.key) return this.release(held, 'nak', delay);
     // A keyed event is retried here, holding its key: a later event of the key must not overtake it.
     held.msg.working();
     held.timer = setTimeout(() => {
@@ -264,7 +317,7 @@ export class ConsumerRunner {
     );
     if (event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`)) {
       // A dead letter that fails is not dead-lettered again (no loop): it stays in the stream, terminated.
-      return this.release(held, () => held.msg.term(reason.slice(0, 200)));
+      return this.release(held, 'term', reason);
     }
     const me = this.options.identity.spiffeId.uri;
     const { attempt: _attempt, pattern: _pattern, group: _group, ...original } = event;
@@ -287,7 +340,7 @@ export class ConsumerRunner {
     };
     try {
       await this.options.deadLetter(letter);
-      this.release(held, () => held.msg.term(reason.slice(0, 200)));
+      this.release(held, 'term', reason);
     } catch (error) {
       if (error instanceof MeshError && error.code === Code.RESOURCE_EXHAUSTED) {
         // It will never fit: no point in a redelivery that fails the same way.
@@ -295,18 +348,23 @@ export class ConsumerRunner {
           { err: error, eventId: event.id },
           'dead letter too large to store; dropped',
         );
-        return this.release(held, () => held.msg.term(reason.slice(0, 200)));
+        return this.release(held, 'term', reason);
       }
       this.options.logger.warn({ err: error, eventId: event.id }, 'dead letter not stored; redelivering');
-      this.release(held, () => held.msg.nak(this.backoff(attempts)));
+      this.release(held, 'nak', this.backoff(attempts));
     }
   }
 
   /** Answers a held message and lets the next event of its key go. */
-  private release(held: Held, answer: () => void): void {
-    clearTimeout(held.timer);
-    this.held.delete(held.msg.seq);
-    if (!this.stopped) answer();
+  private release(held: Held, answer: 'ack' | 'nak' | 'term', detail?: number | string): void {
+    if (held.timer) clearTimeout(held.timer);
+    held.released = true;
+    this.held.delete(held.sequence);
+    if (!this.stopped) {
+      if (answer === 'ack') held.msg.ack();
+      else if (answer === 'nak') held.msg.nak(detail as number);
+      else held.msg.term(String(detail).slice(0, 200));
+    }
     const key = held.event.key;
     if (key) {
       const queue = this.keys.get(key);

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { CheckedEvents } from '../../src/pubsub/event-cache.js';
+import { eventToWire, type MeshEvent } from '../../src/pubsub/event.js';
+import { deliveryInfoOf } from '../../src/nats/subjects.js';
+import { encodeEvent } from '../../src/transport/delivery-codec.js';
+
+const publisher = 'spiffe://mesh.local/agent/publisher';
+
+function encoded(id: string): Buffer {
+  const event: MeshEvent = {
+    id,
+    topic: 'tasks.created',
+    publisher,
+    publishedAt: 1_790_000_000_123,
+    payload: Buffer.from(`payload of ${id}`),
+    contentType: 'text/plain',
+    key: '',
+    context: { chain: [publisher] },
+  };
+  // In a larger buffer, as a message read from a socket is.
+  const bytes = encodeEvent(eventToWire(event));
+  const chunk = Buffer.alloc(bytes.length + 16);
+  chunk.set(bytes, 8);
+  return chunk.subarray(8, 8 + bytes.length);
+}
+
+describe('CheckedEvents', () => {
+  it('decodes the same bytes once, and tells different bytes apart', () => {
+    const cache = new CheckedEvents();
+    const a = encoded('a');
+    const first = cache.check(a);
+    expect(first.event?.id).toBe('a');
+    expect(cache.check(Buffer.from(a))).toBe(first);
+    expect(cache.check(encoded('b')).event?.id).toBe('b');
+  });
+
+  it('finds a stored message by its stream, sequence and time, and by nothing less', () => {
+    const cache = new CheckedEvents();
+    const at = { stream: 'EVENTS', sequence: 7, storedAt: '1790000000123000001' };
+    const first = cache.check(encoded('a'), true, at);
+    expect(cache.check(encoded('a'), true, { ...at })).toBe(first);
+    // The same sequence in a stream made again (another time), or in another stream: another message.
+    const again = cache.check(encoded('c'), true, { ...at, storedAt: '1790000000999000001' });
+    expect(again.event?.id).toBe('c');
+    expect(cache.check(encoded('d'), true, { ...at, stream: 'OTHER' }).event?.id).toBe('d');
+  });
+
+  it('keeps nothing when told no other delivery can come', () => {
+    const cache = new CheckedEvents();
+    cache.check(encoded('a'), false, { stream: 'EVENTS', sequence: 1, storedAt: '1' });
+    expect(cache.size).toBe(0);
+  });
+
+  it('stays within its bounds', () => {
+    const cache = new CheckedEvents({ maxEvents: 4 });
+    for (let i = 0; i < 20; i += 1)
+      cache.check(encoded(`e${i}`), true, { stream: 'S', sequence: i, storedAt: '1' });
+    expect(cache.size).toBeLessThanOrEqual(4);
+  });
+});
+
+describe('deliveryInfoOf', () => {
+  it('reads the delivery count, stream sequence and time of both forms of the ack subject', () => {
+    expect(deliveryInfoOf('$JS.ACK.EVENTS.s-abc.3.1234.77.1790000000123456789.5')).toEqual({
+      sequence: 1234,
+      deliveryCount: 3,
+      storedAt: '1790000000123456789',
+    });
+    expect(deliveryInfoOf('$JS.ACK._.ACCOUNTHASH.EVENTS.s-abc.2.99.10.1790000000123456789.0.R4nd0m')).toEqual(
+      { sequence: 99, deliveryCount: 2, storedAt: '1790000000123456789' },
+    );
+    expect(deliveryInfoOf('$JS.ACK.domain.HASH.EVENTS.c.1.5.5.17.0')).toEqual({
+      sequence: 5,
+      deliveryCount: 1,
+      storedAt: '17',
+    });
+  });
+
+  it('refuses another subject', () => {
+    for (const subject of [
+      '',
+      'events.x.topic',
+      '$JS.ACK.EVENTS',
+      '$JS.ACK.EVENTS.c.x.y.1.2.0',
+      '$JS.ACK.a.b.c.d.e.f.g.h',
+    ]) {
+      expect(deliveryInfoOf(subject)).toBeUndefined();
+    }
+  });
+});
