@@ -18,6 +18,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { alternating, fixedRate } from './baseline.js';
 import { spawnBenchProcess, startBenchMesh } from './setup.js';
+import { moduleUrl } from '../test/helpers/module-url.js';
 
 type Figures = Record<string, number>;
 const INPUT = { text: 'x'.repeat(1_000) };
@@ -30,12 +31,12 @@ export async function benchGateway(): Promise<Figures> {
   const callerIdentity = new MeshIdentity(await ensureIdentity(certsDir, 'caller'));
   const { token } = await new GatewayTokens(certsDir).create('caller');
   const agent = spawnBenchProcess(
-    new URL('./gateway-agent.ts', import.meta.url),
+    moduleUrl('./gateway-agent.ts', import.meta.url),
     [certsDir, controlPlane.address],
     /ready/,
   );
   const gateway = spawnBenchProcess(
-    new URL('../src/cli/main.ts', import.meta.url),
+    moduleUrl('../src/cli/main.ts', import.meta.url),
     [
       'gateway',
       ...['--certs', certsDir, '--control-plane', controlPlane.address],

@@ -45,6 +45,7 @@ import { natsBinary, startNatsCluster, type NatsCluster } from '../test/helpers/
 import { makeCertsDir } from '../test/helpers/processes.js';
 import { median, percentile } from './baseline.js';
 import { benchPubSub } from './pubsub.js';
+import { moduleUrl } from '../test/helpers/module-url.js';
 
 type Figures = Record<string, number>;
 type KindName = 'mesh' | 'plain';
@@ -408,8 +409,8 @@ interface Subscribers {
   stop(): Promise<void>;
 }
 
-const SCRIPT = fileURLToPath(new URL('./pubsub-durable-subscribers.ts', import.meta.url));
-const CPU_REPORT = new URL('./cpu-report.ts', import.meta.url).href;
+const SCRIPT = fileURLToPath(moduleUrl('./pubsub-durable-subscribers.ts', import.meta.url));
+const CPU_REPORT = moduleUrl('./cpu-report.ts', import.meta.url).href;
 
 function spawnSubscribers(args: string[]): Subscribers {
   const child = spawn(process.execPath, [...process.execArgv, '--import', CPU_REPORT, SCRIPT, ...args], {

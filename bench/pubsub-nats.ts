@@ -17,6 +17,7 @@ import { AckPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/je
 import { connect } from '@nats-io/transport-node';
 import { findOnPath } from '../test/helpers/system-binary.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
+import { moduleUrl } from '../test/helpers/module-url.js';
 
 /** What the agent-mesh run used, so that both sides do the same work. */
 export interface NatsBenchShape {
@@ -180,7 +181,7 @@ function spawnSinks(
 }
 
 function spawnSink(args: string[]): Sinks {
-  const script = fileURLToPath(new URL('./pubsub-nats-subscribers.ts', import.meta.url));
+  const script = fileURLToPath(moduleUrl('./pubsub-nats-subscribers.ts', import.meta.url));
   const child: ChildProcess = spawn(process.execPath, [...process.execArgv, script, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -21,6 +21,7 @@ import type { AgentClient } from '../src/generated/agentmesh/v1/Agent.js';
 import { directAgentClient, directEcho, median, percentile } from './baseline.js';
 import { benchNats } from './pubsub-nats.js';
 import { spawnBenchProcess, startBenchMesh } from './setup.js';
+import { moduleUrl } from '../test/helpers/module-url.js';
 
 type Figures = Record<string, number>;
 const SUBSCRIBERS = 100;
@@ -52,7 +53,7 @@ export async function benchPubSub(options: PubSubBenchOptions = {}): Promise<Fig
   const perProcess = SUBSCRIBERS / PROCESSES;
   const spawnSinks = (first: number, count: number, pattern: string) =>
     spawnBenchProcess(
-      new URL('./pubsub-subscribers.ts', import.meta.url),
+      moduleUrl('./pubsub-subscribers.ts', import.meta.url),
       [certsDir, controlPlane.address, String(first), String(count), pattern],
       /ready/,
     );

@@ -26,6 +26,7 @@ import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
 import { heapUsed, percentile } from './baseline.js';
+import { moduleUrl } from '../test/helpers/module-url.js';
 
 type Figures = Record<string, number>;
 
@@ -146,7 +147,7 @@ export async function benchRegistryScale(makeStore: () => Promise<Store>, agents
       process.execPath,
       [
         ...process.execArgv,
-        fileURLToPath(new URL('./registry-watchers.ts', import.meta.url)),
+        fileURLToPath(moduleUrl('./registry-watchers.ts', import.meta.url)),
         ...[controlPlane.address, temp.dir, String(WATCHERS), String(WATCHER_IDENTITIES), String(TYPES)],
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },

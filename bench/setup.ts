@@ -6,6 +6,7 @@ import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
 import { ensureCaDir, ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
+import { moduleUrl } from '../test/helpers/module-url.js';
 
 /** A control plane (memory store) on loopback, with a CA and its identities in a temporary directory. */
 export interface BenchMesh {
@@ -34,7 +35,7 @@ export async function startBenchMesh(): Promise<BenchMesh> {
   };
 }
 
-/** A TypeScript program in a child process (with this process's tsx loader), stopped with SIGTERM. */
+/** A program of the benchmarks in a child process (with this process's flags: its loader, when it has one), stopped with SIGTERM. */
 export interface BenchProcess {
   /** The first match of the readiness pattern in the program's output; rejects if it exits first. */
   ready: Promise<RegExpExecArray>;
@@ -43,7 +44,7 @@ export interface BenchProcess {
   stop(): Promise<void>;
 }
 
-const CPU_REPORT = new URL('./cpu-report.ts', import.meta.url).href;
+const CPU_REPORT = moduleUrl('./cpu-report.ts', import.meta.url).href;
 
 export function spawnBenchProcess(script: URL, args: string[], readyPattern: RegExp): BenchProcess {
   const child = spawn(
@@ -107,13 +108,13 @@ export async function spawnEchoServers(
   await ensureIdentity(certsDir, 'plain-server');
   const plainServer = (mode: 'mtls' | 'plaintext') =>
     spawnBenchProcess(
-      new URL('./plain-server.ts', import.meta.url),
+      moduleUrl('./plain-server.ts', import.meta.url),
       [certsDir, 'plain-server', mode],
       /ready (\S+)/,
     );
   return {
     agent: spawnBenchProcess(
-      new URL('../test/fixtures/agents/worker-agent.ts', import.meta.url),
+      moduleUrl('../test/fixtures/agents/worker-agent.ts', import.meta.url),
       [certsDir, controlPlaneAddress, 'echo-1', 'echo'],
       /ready (\S+)/,
     ),

@@ -27,6 +27,7 @@ import { loadMeshProtos } from '../src/transport/protos.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { alternating, directAgentClient, directEcho, fixedRate } from './baseline.js';
 import { spawnBenchProcess, spawnEchoServers, startBenchMesh } from './setup.js';
+import { moduleUrl } from '../test/helpers/module-url.js';
 
 type Figures = Record<string, number>;
 const PAYLOAD = Buffer.alloc(1024, 7);
@@ -65,7 +66,7 @@ export async function benchSidecar(): Promise<Figures> {
       await Promise.all([plain.ready, plaintext.ready, app.ready, agent.ready])
     ).map((match) => match[1]!);
     const sidecar = spawnBenchProcess(
-      new URL('../src/cli/main.ts', import.meta.url),
+      moduleUrl('../src/cli/main.ts', import.meta.url),
       [
         'sidecar',
         '--certs',

@@ -134,8 +134,8 @@ export interface DeliveryInfo {
   sequence: number;
   /** Deliveries of it to this consumer so far, this one included. */
   deliveryCount: number;
-  /** The time the stream stored it (nanoseconds since the epoch, as the subject spells it). */
-  storedAt: string;
+  /** The time the stream stored it: nanoseconds since the epoch, as a double (exact to a quarter microsecond). */
+  storedAt: number;
 }
 
 /**
@@ -155,8 +155,8 @@ export function deliveryInfoOf(reply: string): DeliveryInfo | undefined {
   const first = tokens === 7 ? 2 : 4; // the token index (from the prefix's end) of the delivery count
   const deliveryCount = Number(tokenAt(reply, dots, first));
   const sequence = Number(tokenAt(reply, dots, first + 1));
-  const storedAt = tokenAt(reply, dots, first + 3);
-  if (!Number.isSafeInteger(deliveryCount) || !Number.isSafeInteger(sequence) || storedAt === '')
+  const storedAt = Number(tokenAt(reply, dots, first + 3));
+  if (!Number.isSafeInteger(deliveryCount) || !Number.isSafeInteger(sequence) || !(storedAt > 0))
     return undefined;
   return { sequence, deliveryCount, storedAt };
 }

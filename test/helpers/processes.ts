@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { ensureCaDir, ensureIdentity } from '../../src/identity/certs-dir.js';
 import { spawnEntryPoint, spawnScript, type RunningEntryPoint } from './run-cli.js';
 import { makeTempDir } from './temp-dir.js';
+import { moduleUrl } from './module-url.js';
 
-const WORKER = fileURLToPath(new URL('../fixtures/agents/worker-agent.ts', import.meta.url));
+const WORKER = fileURLToPath(moduleUrl('../fixtures/agents/worker-agent.ts', import.meta.url));
 
 /** A certificate directory with a fresh CA and the control plane's identity; agents' identities are added to it. */
 export async function makeCertsDir(): Promise<{ dir: string; remove(): Promise<void> }> {

@@ -36,25 +36,25 @@ describe('CheckedEvents', () => {
 
   it('finds a stored message by its stream, sequence and time, and by nothing less', () => {
     const cache = new CheckedEvents();
-    const at = { stream: 'EVENTS', sequence: 7, storedAt: '1790000000123000001' };
+    const at = { stream: 'EVENTS', sequence: 7, storedAt: 1_790_000_000_123_000_000 };
     const first = cache.check(encoded('a'), true, at);
     expect(cache.check(encoded('a'), true, { ...at })).toBe(first);
     // The same sequence in a stream made again (another time), or in another stream: another message.
-    const again = cache.check(encoded('c'), true, { ...at, storedAt: '1790000000999000001' });
+    const again = cache.check(encoded('c'), true, { ...at, storedAt: 1_790_000_000_999_000_000 });
     expect(again.event?.id).toBe('c');
     expect(cache.check(encoded('d'), true, { ...at, stream: 'OTHER' }).event?.id).toBe('d');
   });
 
   it('keeps nothing when told no other delivery can come', () => {
     const cache = new CheckedEvents();
-    cache.check(encoded('a'), false, { stream: 'EVENTS', sequence: 1, storedAt: '1' });
+    cache.check(encoded('a'), false, { stream: 'EVENTS', sequence: 1, storedAt: 1 });
     expect(cache.size).toBe(0);
   });
 
   it('stays within its bounds', () => {
     const cache = new CheckedEvents({ maxEvents: 4 });
     for (let i = 0; i < 20; i += 1)
-      cache.check(encoded(`e${i}`), true, { stream: 'S', sequence: i, storedAt: '1' });
+      cache.check(encoded(`e${i}`), true, { stream: 'S', sequence: i, storedAt: 1 });
     expect(cache.size).toBeLessThanOrEqual(4);
   });
 });
@@ -64,15 +64,15 @@ describe('deliveryInfoOf', () => {
     expect(deliveryInfoOf('$JS.ACK.EVENTS.s-abc.3.1234.77.1790000000123456789.5')).toEqual({
       sequence: 1234,
       deliveryCount: 3,
-      storedAt: '1790000000123456789',
+      storedAt: Number('1790000000123456789'),
     });
     expect(deliveryInfoOf('$JS.ACK._.ACCOUNTHASH.EVENTS.s-abc.2.99.10.1790000000123456789.0.R4nd0m')).toEqual(
-      { sequence: 99, deliveryCount: 2, storedAt: '1790000000123456789' },
+      { sequence: 99, deliveryCount: 2, storedAt: Number('1790000000123456789') },
     );
     expect(deliveryInfoOf('$JS.ACK.domain.HASH.EVENTS.c.1.5.5.17.0')).toEqual({
       sequence: 5,
       deliveryCount: 1,
-      storedAt: '17',
+      storedAt: 17,
     });
   });
 

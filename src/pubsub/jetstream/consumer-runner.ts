@@ -82,7 +82,7 @@ function deliveryOf(msg: JsMsg): DeliveryInfo | undefined {
   if (typeof reply === 'string') return deliveryInfoOf(reply);
   try {
     const { streamSequence, deliveryCount, timestampNanos } = msg.info;
-    return { sequence: streamSequence, deliveryCount, storedAt: String(timestampNanos) };
+    return { sequence: streamSequence, deliveryCount, storedAt: timestampNanos };
   } catch {
     return undefined;
   }
@@ -253,8 +253,10 @@ export class ConsumerRunner {
     const stored = checked.event;
     if (!stored) return checked.invalid ?? 'the event does not decode';
     if (checked.invalid) return checked.invalid;
-    const subject = msg.subject;
-    if (checked.stored?.subject !== subject) {
+    // Found by its stream, sequence and time, a checked event is this message's alone, and a stored message has one
+    // subject: checked once, not compared again for every consumer.
+    if (!checked.stored) {
+      const subject = msg.subject;
       checked.stored = { subject, refusal: subjectRefusal(subject, stored) };
     }
     if (checked.stored.refusal) return checked.stored.refusal;
