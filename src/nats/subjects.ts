@@ -31,10 +31,16 @@ export const EVENT_STREAM_SUBJECTS = [`${EVENT_SUBJECT_PREFIX}.>`, `${DEAD_LETTE
  * wildcards): `spiffe://agentmesh.local/agent/billing.eu-1` is `agent!billing~eu-1`.
  */
 export function publisherToken(spiffeId: string): string {
+  // A publisher names itself on every publish: the last one asked is remembered.
+  if (lastToken && spiffeId === lastToken.spiffeId) return lastToken.token;
   const parsed = parseSpiffeId(spiffeId);
   if (!parsed.ok) throw parsed.error;
-  return tokenOfPath(parsed.value.path);
+  const token = tokenOfPath(parsed.value.path);
+  lastToken = { spiffeId, token };
+  return token;
 }
+
+let lastToken: { spiffeId: string; token: string } | undefined;
 
 /** {@link publisherToken}, or undefined for a string that is not a valid SPIFFE ID (e.g. one an event names). */
 export function publisherTokenOf(spiffeId: string): string | undefined {
