@@ -159,12 +159,16 @@ export function deliveryInfoOf(reply: string): DeliveryInfo | undefined {
   const tokens = dots.length === 7 ? 7 : dots.length >= 9 ? dots.length : 0;
   if (tokens === 0) return undefined;
   const first = tokens === 7 ? 2 : 4; // the token index (from the prefix's end) of the delivery count
-  const deliveryCount = Number(tokenAt(reply, dots, first));
-  const sequence = Number(tokenAt(reply, dots, first + 1));
-  const storedAt = Number(tokenAt(reply, dots, first + 3));
-  if (!Number.isSafeInteger(deliveryCount) || !Number.isSafeInteger(sequence) || !(storedAt > 0))
-    return undefined;
+  const deliveryCount = countOf(tokenAt(reply, dots, first));
+  const sequence = countOf(tokenAt(reply, dots, first + 1));
+  const storedAt = countOf(tokenAt(reply, dots, first + 3));
+  if (!(deliveryCount >= 1 && sequence >= 1 && storedAt >= 1)) return undefined;
   return { sequence, deliveryCount, storedAt };
+}
+
+/** A token of decimal digits as a number (a positive one, or 0), or NaN: no sign, exponent, hex or spaces. */
+function countOf(token: string): number {
+  return /^[0-9]{1,20}$/.test(token) ? Number(token) : NaN;
 }
 
 /** The token of `subject` after the dot at `dots[i]`. */

@@ -13,9 +13,8 @@ export interface CheckedEvent {
   /** Whether its topic matches a pattern, by pattern, filled as subscriptions ask. */
   matches: Map<string, boolean>;
   /**
-   * For an event read from the event store (found by its {@link StoredMessage} name, so one message's alone): the
-   * subject it was stored under, and why it is refused there (undefined when it is not), so that consumers of the
-   * same stream in one process check a message once.
+   * For an event read from the event store: the last subject it was read under, and why it is refused there
+   * (undefined when it is not), so that consumers of the same stream in one process check a message once.
    */
   stored?: { subject: string; refusal: string | undefined };
 }
@@ -102,32 +101,19 @@ export class CheckedEvents {
   /**
    * The decoded and checked event of `bytes`, from an earlier delivery of the same bytes when there was one. With
    * `keep` false (no other delivery of the same bytes can come: the process has one subscription) it is not kept.
-   * With `stored`, the message's name in its store finds it instead of its bytes.
+   * With `stored`, the message's name in its store finds it (an index rather than a hash of the bytes; the bytes
+   * are still compared).
    */
   check(bytes: Buffer, keep = true, stored?: StoredMessage): CheckedEvent {
     if (!keep && this.kept.size === 0) return decodeAndCheck(bytes);
     if (stored) {
       const slot = this.bySequence[stored.sequence % this.maxEvents];
-      if (
-        slot?.stored?.sequence === stored.sequence &&
-        !slot.forgotten &&
-        slot.stored.storedAt === stored.storedAt &&
-        slot.stored.stream === stored.stream &&
-        slot.bytes.length === bytes.length
-      ) {
-        return slot.checked;
-      }
+      if (slot && sameStored(slot, bytes, stored)) return slot.checked;
     }
     const key = stored ? stored.sequence & 0x3fffffff : keyOf(bytes);
     const found = this.kept.get(key);
-    if (found) {
-      const same = stored
-        ? found.stored?.storedAt === stored.storedAt &&
-          found.stored.stream === stored.stream &&
-          found.bytes.length === bytes.length
-        : found.bytes.equals(bytes);
-      if (same) return found.checked;
-    }
+    if (found && (stored ? sameStored(found, bytes, stored) : found.bytes.equals(bytes)))
+      return found.checked;
     const checked = decodeAndCheck(bytes);
     if (!keep || bytes.buffer.byteLength > this.maxBytes) return checked;
     const kept: Kept = stored ? { key, stored, bytes, checked } : { key, bytes, checked };
@@ -155,6 +141,11 @@ export class CheckedEvents {
     if (entry.forgotten) return;
     entry.forgotten = true;
     if (this.kept.get(entry.key) === entry) this.kept.delete(entry.key);
+    if (entry.stored) {
+      // Its slot lets go of it too: a forgotten entry must not keep its message alive.
+      const slot = entry.stored.sequence % this.maxEvents;
+      if (this.bySequence[slot] === entry) this.bySequence[slot] = undefined;
+    }
     const message = entry.bytes.buffer;
     const holding = this.messages.get(message)! - 1;
     if (holding > 0) {
@@ -202,6 +193,21 @@ export function receivedEvent(
     pattern: delivery.pattern,
     group: delivery.group,
   };
+}
+
+/**
+ * Whether `entry` is the stored message named `stored` with these bytes. The name finds the entry; the bytes are
+ * compared all the same, so that messages of two event stores read in one process (two meshes) are never taken
+ * for each other, whatever their names.
+ */
+function sameStored(entry: Kept, bytes: Buffer, stored: StoredMessage): boolean {
+  return (
+    !entry.forgotten &&
+    entry.stored?.sequence === stored.sequence &&
+    entry.stored.storedAt === stored.storedAt &&
+    entry.stored.stream === stored.stream &&
+    entry.bytes.equals(bytes)
+  );
 }
 
 function decodeAndCheck(bytes: Buffer): CheckedEvent {

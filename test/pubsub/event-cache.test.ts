@@ -45,6 +45,18 @@ describe('CheckedEvents', () => {
     expect(cache.check(encoded('d'), true, { ...at, stream: 'OTHER' }).event?.id).toBe('d');
   });
 
+  it('never takes one message for another of the same name: the bytes are compared too', () => {
+    const cache = new CheckedEvents();
+    // Two event stores read in one process (two meshes) can both name a message EVENTS #7 at the same time.
+    const at = { stream: 'EVENTS', sequence: 7, storedAt: 1_790_000_000_123_000_000 };
+    expect(cache.check(encoded('mesh-a'), true, at).event?.id).toBe('mesh-a');
+    expect(cache.check(encoded('mesh-b'), true, { ...at }).event?.id).toBe('mesh-b');
+    // Sequences that share a key in the cache's map are told apart.
+    const far = { ...at, sequence: 7 + 2 ** 30 };
+    expect(cache.check(encoded('mesh-b'), true, far).event?.id).toBe('mesh-b');
+    expect(cache.check(encoded('mesh-c'), true, { ...far, sequence: 7 + 2 ** 31 }).event?.id).toBe('mesh-c');
+  });
+
   it('keeps nothing when told no other delivery can come', () => {
     const cache = new CheckedEvents();
     cache.check(encoded('a'), false, { stream: 'EVENTS', sequence: 1, storedAt: 1 });
@@ -83,6 +95,11 @@ describe('deliveryInfoOf', () => {
       '$JS.ACK.EVENTS',
       '$JS.ACK.EVENTS.c.x.y.1.2.0',
       '$JS.ACK.a.b.c.d.e.f.g.h',
+      '$JS.ACK.EVENTS.c.0.5.5.17.0',
+      '$JS.ACK.EVENTS.c.1..5.17.0',
+      '$JS.ACK.EVENTS.c.1.0x10.5.17.0',
+      '$JS.ACK.EVENTS.c.1.1e3.5.17.0',
+      '$JS.ACK.EVENTS.c. 1.5.5.17.0',
     ]) {
       expect(deliveryInfoOf(subject)).toBeUndefined();
     }

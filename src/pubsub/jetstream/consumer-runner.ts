@@ -253,10 +253,9 @@ export class ConsumerRunner {
     const stored = checked.event;
     if (!stored) return checked.invalid ?? 'the event does not decode';
     if (checked.invalid) return checked.invalid;
-    // Found by its stream, sequence and time, a checked event is this message's alone, and a stored message has one
-    // subject: checked once, not compared again for every consumer.
-    if (!checked.stored) {
-      const subject = msg.subject;
+    // Checked once for every consumer that reads the message under the same subject.
+    const subject = msg.subject;
+    if (checked.stored?.subject !== subject) {
       checked.stored = { subject, refusal: subjectRefusal(subject, stored) };
     }
     if (checked.stored.refusal) return checked.stored.refusal;
