@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CheckedEvents } from '../../src/pubsub/event-cache.js';
 import { eventToWire, type MeshEvent } from '../../src/pubsub/event.js';
-import { deliveryInfoOf } from '../../src/nats/subjects.js';
+import { deliveryInfoOf, publisherToken } from '../../src/nats/subjects.js';
 import { encodeEvent } from '../../src/transport/delivery-codec.js';
 
 const publisher = 'spiffe://mesh.local/agent/publisher';
@@ -103,5 +103,16 @@ describe('deliveryInfoOf', () => {
     ]) {
       expect(deliveryInfoOf(subject)).toBeUndefined();
     }
+  });
+});
+
+describe('publisherToken', () => {
+  it('gives the same token when asked again, and still refuses what is not a SPIFFE ID', () => {
+    expect(publisherToken(publisher)).toBe('agent!publisher');
+    expect(publisherToken(publisher)).toBe('agent!publisher');
+    expect(publisherToken('spiffe://mesh.local/agent/other.one')).toBe('agent!other~one');
+    expect(() => publisherToken('')).toThrow();
+    expect(() => publisherToken('not a spiffe id')).toThrow();
+    expect(publisherToken(publisher)).toBe('agent!publisher');
   });
 });
