@@ -140,8 +140,6 @@ export interface DeliveryInfo {
   sequence: number;
   /** Deliveries of it to this consumer so far, this one included. */
   deliveryCount: number;
-  /** The time the stream stored it: nanoseconds since the epoch, as a double (exact to a quarter microsecond). */
-  storedAt: number;
 }
 
 /**
@@ -161,9 +159,8 @@ export function deliveryInfoOf(reply: string): DeliveryInfo | undefined {
   const first = tokens === 7 ? 2 : 4; // the token index (from the prefix's end) of the delivery count
   const deliveryCount = countOf(tokenAt(reply, dots, first));
   const sequence = countOf(tokenAt(reply, dots, first + 1));
-  const storedAt = countOf(tokenAt(reply, dots, first + 3));
-  if (!(deliveryCount >= 1 && sequence >= 1 && storedAt >= 1)) return undefined;
-  return { sequence, deliveryCount, storedAt };
+  if (!(deliveryCount >= 1 && sequence >= 1)) return undefined;
+  return { sequence, deliveryCount };
 }
 
 /** A token of decimal digits as a number (a positive one, or 0), or NaN: no sign, exponent, hex or spaces. */

@@ -30,22 +30,8 @@ export interface CheckedEventsOptions {
   maxBytes?: number;
 }
 
-/**
- * A message its store names uniquely, so that a later delivery of it is found without comparing bytes: a
- * JetStream stream's sequence and the time the stream stored it (a stream made again starts its sequences again,
- * at other times).
- */
-export interface StoredMessage {
-  stream: string;
-  sequence: number;
-  /** Nanoseconds since the epoch, as a double (to within a quarter microsecond: a tag, not a clock). */
-  storedAt: number;
-}
-
 interface Kept {
   key: number;
-  /** For an entry found by its store's name for it: the stream and the time that name goes with. */
-  stored?: StoredMessage;
   forgotten?: boolean;
   /** The encoded event: a view of the message it came in. */
   bytes: Buffer;
@@ -81,16 +67,10 @@ export class CheckedEvents {
   private bytes = 0;
   /** The messages kept events are views of, with how many kept events each holds. */
   private readonly messages = new Map<ArrayBufferLike, number>();
-  /**
-   * Stored messages kept, by stream sequence modulo `maxEvents` as well: a store's sequences are dense, so a
-   * message is found by an index, not a hash lookup (the hot path of durable consumers in one process).
-   */
-  private readonly bySequence: (Kept | undefined)[];
 
   constructor(options: CheckedEventsOptions = {}) {
     this.maxEvents = Math.max(1, options.maxEvents ?? 1_024);
     this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
-    this.bySequence = new Array<Kept | undefined>(this.maxEvents).fill(undefined);
   }
 
   /** Events kept now (for tests and metrics). */
@@ -101,25 +81,17 @@ export class CheckedEvents {
   /**
    * The decoded and checked event of `bytes`, from an earlier delivery of the same bytes when there was one. With
    * `keep` false (no other delivery of the same bytes can come: the process has one subscription) it is not kept.
-   * With `stored`, the message's name in its store finds it (an index rather than a hash of the bytes; the bytes
-   * are still compared).
    */
-  check(bytes: Buffer, keep = true, stored?: StoredMessage): CheckedEvent {
+  check(bytes: Buffer, keep = true): CheckedEvent {
     if (!keep && this.kept.size === 0) return decodeAndCheck(bytes);
-    if (stored) {
-      const slot = this.bySequence[stored.sequence % this.maxEvents];
-      if (slot && sameStored(slot, bytes, stored)) return slot.checked;
-    }
-    const key = stored ? stored.sequence & 0x3fffffff : keyOf(bytes);
+    const key = keyOf(bytes);
     const found = this.kept.get(key);
-    if (found && (stored ? sameStored(found, bytes, stored) : found.bytes.equals(bytes)))
-      return found.checked;
+    if (found && found.bytes.equals(bytes)) return found.checked;
     const checked = decodeAndCheck(bytes);
     if (!keep || bytes.buffer.byteLength > this.maxBytes) return checked;
-    const kept: Kept = stored ? { key, stored, bytes, checked } : { key, bytes, checked };
+    const kept: Kept = { key, bytes, checked };
     if (found) this.forget(found);
     this.kept.set(key, kept);
-    if (stored) this.bySequence[stored.sequence % this.maxEvents] = kept;
     const holding = this.messages.get(bytes.buffer) ?? 0;
     this.messages.set(bytes.buffer, holding + 1);
     if (holding === 0) this.bytes += bytes.buffer.byteLength;
@@ -141,11 +113,6 @@ export class CheckedEvents {
     if (entry.forgotten) return;
     entry.forgotten = true;
     if (this.kept.get(entry.key) === entry) this.kept.delete(entry.key);
-    if (entry.stored) {
-      // Its slot lets go of it too: a forgotten entry must not keep its message alive.
-      const slot = entry.stored.sequence % this.maxEvents;
-      if (this.bySequence[slot] === entry) this.bySequence[slot] = undefined;
-    }
     const message = entry.bytes.buffer;
     const holding = this.messages.get(message)! - 1;
     if (holding > 0) {
@@ -193,21 +160,6 @@ export function receivedEvent(
     pattern: delivery.pattern,
     group: delivery.group,
   };
-}
-
-/**
- * Whether `entry` is the stored message named `stored` with these bytes. The name finds the entry; the bytes are
- * compared all the same, so that messages of two event stores read in one process (two meshes) are never taken
- * for each other, whatever their names.
- */
-function sameStored(entry: Kept, bytes: Buffer, stored: StoredMessage): boolean {
-  return (
-    !entry.forgotten &&
-    entry.stored?.sequence === stored.sequence &&
-    entry.stored.storedAt === stored.storedAt &&
-    entry.stored.stream === stored.stream &&
-    entry.bytes.equals(bytes)
-  );
 }
 
 function decodeAndCheck(bytes: Buffer): CheckedEvent {

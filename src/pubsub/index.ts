@@ -28,5 +28,5 @@ export type { PublishOptions, PublisherOptions, PublisherStats } from './publish
 export { SubscriptionSet } from './subscriber.js';
 export type { SubscriptionSetOptions } from './subscriber.js';
 export { CheckedEvents } from './event-cache.js';
-export type { CheckedEvent, CheckedEventsOptions, StoredMessage } from './event-cache.js';
+export type { CheckedEvent, CheckedEventsOptions } from './event-cache.js';
 export type { AckAnswer, WireDelivery } from '../transport/delivery-codec.js';

@@ -16,7 +16,7 @@ import {
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { encodedAckSize, type AckAnswer, type WireDelivery } from '../transport/delivery-codec.js';
-import { CheckedEvents, receivedEvent, type CheckedEvent, type StoredMessage } from './event-cache.js';
+import { CheckedEvents, receivedEvent, type CheckedEvent } from './event-cache.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   validatePayloadSize,
@@ -131,11 +131,10 @@ export class SubscriptionSet {
 
   /**
    * The decoded and checked event of `bytes` (see {@link CheckedEvents}): shared by every delivery of the same
-   * bytes in this process while more than one subscription in it may receive them (found by `stored`, the
-   * message's name in the event store, when given).
+   * bytes in this process while more than one subscription in it may receive them.
    */
-  checkEvent(bytes: Buffer, stored?: StoredMessage): CheckedEvent {
-    return (this.options.checkedEvents ?? PROCESS_EVENTS).check(bytes, subscriptionsInProcess > 1, stored);
+  checkEvent(bytes: Buffer): CheckedEvent {
+    return (this.options.checkedEvents ?? PROCESS_EVENTS).check(bytes, subscriptionsInProcess > 1);
   }
 
   /** The subscriptions, as the agent registers them. */

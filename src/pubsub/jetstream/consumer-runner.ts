@@ -81,8 +81,8 @@ function deliveryOf(msg: JsMsg): DeliveryInfo | undefined {
   const reply = (msg as { reply?: unknown }).reply;
   if (typeof reply === 'string') return deliveryInfoOf(reply);
   try {
-    const { streamSequence, deliveryCount, timestampNanos } = msg.info;
-    return { sequence: streamSequence, deliveryCount, storedAt: timestampNanos };
+    const { streamSequence, deliveryCount } = msg.info;
+    return { sequence: streamSequence, deliveryCount };
   } catch {
     return undefined;
   }
@@ -248,7 +248,6 @@ export class ConsumerRunner {
     const data = msg.data;
     const checked = this.options.subscriptions.checkEvent(
       Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-      { stream: this.options.stream, sequence: info.sequence, storedAt: info.storedAt },
     );
     const stored = checked.event;
     if (!stored) return checked.invalid ?? 'the event does not decode';
