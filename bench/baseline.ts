@@ -42,8 +42,24 @@ export function median(values: number[]): number {
   );
 }
 
-/** A plain grpc-js `createSsl` mTLS client of an agent, with no agent-mesh code on its path: the baseline. */
-export function directAgentClient(address: string, material: IdentityMaterial): AgentClient {
+/**
+ * The baseline clients' channel options: the mesh's keepalive, reconnect backoff and TLS server name (so that both
+ * sides keep their connections alike), and grpc-js's defaults for the rest, as a user's own client has them: with
+ * channelz on, which the mesh's channels turn off.
+ */
+export const BASELINE_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze(
+  Object.fromEntries(Object.entries(MESH_CHANNEL_OPTIONS).filter(([key]) => key !== 'grpc.enable_channelz')),
+);
+
+/**
+ * A plain grpc-js `createSsl` mTLS client of an agent, with no agent-mesh code on its path: the baseline. With
+ * `options`, other channel options than {@link BASELINE_CHANNEL_OPTIONS}.
+ */
+export function directAgentClient(
+  address: string,
+  material: IdentityMaterial,
+  options: grpc.ChannelOptions = BASELINE_CHANNEL_OPTIONS,
+): AgentClient {
   const { protos } = loadMeshProtos();
   return new protos.agentmesh.v1.Agent(
     address,
@@ -53,7 +69,7 @@ export function directAgentClient(address: string, material: IdentityMaterial): 
       Buffer.from(material.certificatePem),
       { checkServerIdentity: () => undefined },
     ),
-    MESH_CHANNEL_OPTIONS,
+    options,
   );
 }
 

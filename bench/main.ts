@@ -54,7 +54,7 @@ import { benchGateway } from './gateway.js';
 import { benchRegistryScale } from './registry-scale.js';
 import { benchScheduling } from './scheduling.js';
 import { benchSidecar } from './sidecar.js';
-import { closedLoop, percentile } from './baseline.js';
+import { BASELINE_CHANNEL_OPTIONS, closedLoop, percentile } from './baseline.js';
 
 const json = process.argv.includes('--json');
 /**
@@ -155,7 +155,7 @@ async function benchMtlsUnary(ca: CertificateAuthority): Promise<Figures> {
       Buffer.from(clientMaterial.certificatePem),
       { checkServerIdentity: () => undefined },
     ),
-    MESH_CHANNEL_OPTIONS,
+    BASELINE_CHANNEL_OPTIONS,
   );
 
   const serverIdentity = new MeshIdentity({ ...serverMaterial, trustBundlePem: bundle });

@@ -98,15 +98,22 @@ export function spawnBenchProcess(script: URL, args: string[], readyPattern: Reg
 /**
  * The servers a call benchmark compares, each in a process of its own: the mesh agent `echo-1` (type `echo`,
  * test/fixtures/agents/worker-agent.ts) and a plain grpc-js server of the same handler over mTLS (the baseline) and
- * over plaintext (the ceiling), see plain-server.ts.
+ * over plaintext (the ceiling), see plain-server.ts; with `lean`, also the plain mTLS server with the mesh's
+ * server options.
  */
 export async function spawnEchoServers(
   certsDir: string,
   controlPlaneAddress: string,
-): Promise<{ agent: BenchProcess; plain: BenchProcess; plaintext: BenchProcess }> {
+  { lean = false } = {},
+): Promise<{
+  agent: BenchProcess;
+  plain: BenchProcess;
+  plaintext: BenchProcess;
+  plainLean: BenchProcess | undefined;
+}> {
   await ensureIdentity(certsDir, 'echo-1', { types: ['echo'] });
   await ensureIdentity(certsDir, 'plain-server');
-  const plainServer = (mode: 'mtls' | 'plaintext') =>
+  const plainServer = (mode: 'mtls' | 'mtls-lean' | 'plaintext') =>
     spawnBenchProcess(
       moduleUrl('./plain-server.ts', import.meta.url),
       [certsDir, 'plain-server', mode],
@@ -120,5 +127,6 @@ export async function spawnEchoServers(
     ),
     plain: plainServer('mtls'),
     plaintext: plainServer('plaintext'),
+    plainLean: lean ? plainServer('mtls-lean') : undefined,
   };
 }

@@ -21,11 +21,16 @@ import { MeshClient } from '../src/data-plane/mesh-client.js';
 import type { InvokeRequest__Output } from '../src/generated/agentmesh/v1/InvokeRequest.js';
 import { ensureIdentity } from '../src/identity/certs-dir.js';
 import { silentLogger } from '../src/observability/logger.js';
-import { MESH_CHANNEL_OPTIONS } from '../src/transport/credentials.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { loadMeshProtos } from '../src/transport/protos.js';
 import { HealthImplementation } from 'grpc-health-check';
-import { alternating, directAgentClient, directEcho, fixedRate } from './baseline.js';
+import {
+  BASELINE_CHANNEL_OPTIONS,
+  alternating,
+  directAgentClient,
+  directEcho,
+  fixedRate,
+} from './baseline.js';
 import { spawnBenchProcess, spawnEchoServers, startBenchMesh } from './setup.js';
 import { moduleUrl } from '../test/helpers/module-url.js';
 
@@ -99,7 +104,7 @@ export async function benchSidecar(): Promise<Figures> {
     const plaintextClient = new protos.agentmesh.v1.Agent(
       plaintextAddress!,
       grpc.credentials.createInsecure(),
-      MESH_CHANNEL_OPTIONS,
+      BASELINE_CHANNEL_OPTIONS,
     );
     clients.push(plainClient, toSidecarClient, plaintextClient);
     const plainCall = () => directEcho(plainClient, PAYLOAD);

@@ -14,6 +14,7 @@ import type { PublishRequest__Output } from '../generated/agentmesh/v1/PublishRe
 import type { PublishResponse } from '../generated/agentmesh/v1/PublishResponse.js';
 import type { PublishOptions } from '../pubsub/publisher.js';
 import type { PublishReport } from '../pubsub/event.js';
+import { MESH_SERVER_OPTIONS } from '../transport/credentials.js';
 import { loadEventProtos, loadMeshProtos } from '../transport/protos.js';
 import { toServiceError } from '../transport/status.js';
 import { bindServer, createServerShutdown } from '../transport/server-lifecycle.js';
@@ -96,7 +97,7 @@ export async function startOutboundServer(options: OutboundServerOptions): Promi
     warnIgnored(outbound.ignored);
     return outbound;
   };
-  const server = new grpc.Server();
+  const server = new grpc.Server(MESH_SERVER_OPTIONS);
   server.addService(protos.agentmesh.v1.Agent.service, {
     Invoke: (
       call: grpc.ServerUnaryCall<InvokeRequest__Output, InvokeResponse>,

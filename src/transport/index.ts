@@ -10,6 +10,7 @@ export type { VerifiedPeer } from './mesh-identity.js';
 export {
   CONTROL_PLANE_CHANNEL_OPTIONS,
   MESH_CHANNEL_OPTIONS,
+  MESH_SERVER_OPTIONS,
   createBootstrapChannelCredentials,
   createChannelCredentials,
   createServerCredentials,

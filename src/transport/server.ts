@@ -3,7 +3,12 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { Code, MeshError, quote } from '../core/errors.js';
-import { checkedHandler, serverTls, type ServerCredentialsOptions } from './credentials.js';
+import {
+  MESH_SERVER_OPTIONS,
+  checkedHandler,
+  serverTls,
+  type ServerCredentialsOptions,
+} from './credentials.js';
 import type { MeshIdentity } from './mesh-identity.js';
 import { bindServer, createServerShutdown } from './server-lifecycle.js';
 
@@ -68,7 +73,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       `invalid listen address ${quote(address)}: use host:port, e.g. 127.0.0.1:7400`,
     );
   }
-  const server = new grpc.Server(options.options);
+  const server = new grpc.Server({ ...MESH_SERVER_OPTIONS, ...options.options });
   const anonymous = new Set(options.credentials?.anonymousMethods ?? []);
   // Every call's peer is checked once, in its handler, rather than by a grpc-js interceptor as well.
   const checked = checkedServer(server, options.identity, anonymous);
