@@ -14,6 +14,7 @@ import {
 } from '../pubsub/event.js';
 import { loadEventProtos, loadProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
+import { unaryCall } from '../transport/unary-call.js';
 import { ForwardedCalls } from './forwarded-calls.js';
 
 const require = createRequire(import.meta.url);
@@ -65,6 +66,16 @@ const INVOKE = '/agentmesh.v1.Agent/Invoke';
 const INVOKE_STREAM = '/agentmesh.v1.Agent/InvokeStream';
 /** The serializer and deserializer of a message passed on as it is: its protobuf bytes. */
 const asIs = (message: Buffer): Buffer => message;
+/** The app's unary method, its messages passed on as they are. */
+const FORWARDED_INVOKE: grpc.MethodDefinition<Buffer, Buffer> = {
+  path: INVOKE,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: asIs,
+  requestDeserialize: asIs,
+  responseSerialize: asIs,
+  responseDeserialize: asIs,
+};
 
 /**
  * The sidecar's plaintext gRPC connection to its app (a Unix socket or loopback): forwards calls to the app's own
@@ -97,21 +108,14 @@ export class AppConnection {
    */
   invoke(request: Buffer, call: InvocationContext): Promise<Buffer> {
     const token = this.calls.open(call.context);
-    return new Promise<Buffer>((resolve, reject) => {
-      this.agent.makeUnaryRequest(
-        INVOKE,
-        asIs,
-        asIs,
-        request,
-        this.metadata(call, token),
-        this.callOptions(call),
-        (error, response) => {
-          this.calls.close(token);
-          if (error || !response) reject(this.appError(error));
-          else resolve(response);
-        },
-      );
-    });
+    const channel = this.agent.getChannel() as grpc.Channel;
+    return unaryCall(channel, FORWARDED_INVOKE, request, this.metadata(call, token), call.deadline).then(
+      (outcome) => {
+        this.calls.close(token);
+        if (outcome.ok) return outcome.value;
+        throw this.appError(outcome.status);
+      },
+    );
   }
 
   /**

@@ -5,6 +5,7 @@ import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from './credentials.js
 import type { MeshIdentity } from './mesh-identity.js';
 import { loadMeshProtos } from './protos.js';
 import { fromServiceError, statusFromServer } from './status.js';
+import { unaryCall } from './unary-call.js';
 
 /** A generic call's request: the method and the payload with its media type. */
 export interface InvokeRequest {
@@ -151,53 +152,18 @@ export class AgentConnection {
   }
 
   /**
-   * One unary attempt of a generic call, made on the channel itself rather than through the generated client: the
-   * client's layers (its interceptor chain, an event emitter per call, and a stack trace captured for every call in
-   * case it fails) are work the mesh's own attempt loop does not need, and a mesh call makes one attempt after
-   * another on a channel (see docs/benchmarks.md).
+   * One unary attempt of a generic call, made on the channel itself rather than through the generated client (see
+   * {@link unaryCall}).
    */
-  invoke(
+  async invoke(
     request: InvokeRequest,
     headers: Record<string, string>,
     deadline: number,
     probe: SendProbe,
   ): Promise<AttemptOutcome<InvokeAnswer>> {
-    const method = invokeDefinition();
-    const message = method.requestSerialize(request);
-    return new Promise((resolve) => {
-      let heardFromServer = false;
-      let answer: InvokeAnswer | undefined;
-      let unreadable: grpc.StatusObject | undefined;
-      const call = this.channel.createCall(method.path, deadline, undefined, null, undefined);
-      call.start(toMetadata(headers), {
-        onReceiveMetadata: () => (heardFromServer = true),
-        onReceiveMessage: (bytes: Buffer) => {
-          if (answer) return call.cancelWithStatus(grpc.status.UNIMPLEMENTED, 'Too many responses received');
-          try {
-            answer = method.responseDeserialize(bytes);
-          } catch (error) {
-            unreadable = {
-              code: grpc.status.INTERNAL,
-              details: `the answer cannot be decoded: ${(error as Error).message}`,
-              metadata: new grpc.Metadata(),
-            };
-            call.cancelWithStatus(unreadable.code, unreadable.details);
-          }
-        },
-        onReceiveStatus: (received: grpc.StatusObject) => {
-          const status = unreadable ?? received;
-          if (status.code === grpc.status.OK && answer) return resolve({ ok: true, value: answer });
-          const failed =
-            status.code === grpc.status.OK
-              ? { ...status, code: grpc.status.UNIMPLEMENTED, details: 'the agent answered no message' }
-              : status;
-          resolve({ ok: false, ...this.failure(failed, heardFromServer, probe) });
-        },
-      });
-      call.startRead();
-      call.sendMessageWithContext({}, message);
-      call.halfClose();
-    });
+    const outcome = await unaryCall(this.channel, invokeDefinition(), request, toMetadata(headers), deadline);
+    if (outcome.ok) return outcome;
+    return { ok: false, ...this.failure(outcome.status, outcome.heardFromServer, probe) };
   }
 
   /**
