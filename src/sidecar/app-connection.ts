@@ -66,6 +66,8 @@ const INVOKE = '/agentmesh.v1.Agent/Invoke';
 const INVOKE_STREAM = '/agentmesh.v1.Agent/InvokeStream';
 /** The serializer and deserializer of a message passed on as it is: its protobuf bytes. */
 const asIs = (message: Buffer): Buffer => message;
+/** The sidecar's channel to its app: without channelz, as the mesh's own channels (see `MESH_CHANNEL_OPTIONS`). */
+const APP_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze({ 'grpc.enable_channelz': 0 });
 /** The app's unary method, its messages passed on as they are. */
 const FORWARDED_INVOKE: grpc.MethodDefinition<Buffer, Buffer> = {
   path: INVOKE,
@@ -92,13 +94,17 @@ export class AppConnection {
     readonly address: string,
     private readonly calls: ForwardedCalls = new ForwardedCalls(),
   ) {
-    // One credentials object for both clients: they share one connection.
+    // One credentials object and the same options for all three clients: they share one connection.
     const credentials = grpc.credentials.createInsecure();
-    this.agent = new grpc.Client(address, credentials);
+    this.agent = new grpc.Client(address, credentials, APP_CHANNEL_OPTIONS);
     const protoPath = (require('grpc-health-check') as { protoPath: string }).protoPath;
     const Health = loadProtos<HealthProtos>([protoPath], []).protos.grpc.health.v1.Health;
-    this.health = new Health(address, credentials) as unknown as HealthClient;
-    this.events = new (loadEventProtos().protos.agentmesh.v1.EventHandler)(address, credentials);
+    this.health = new Health(address, credentials, APP_CHANNEL_OPTIONS) as unknown as HealthClient;
+    this.events = new (loadEventProtos().protos.agentmesh.v1.EventHandler)(
+      address,
+      credentials,
+      APP_CHANNEL_OPTIONS,
+    );
   }
 
   /**
@@ -113,7 +119,11 @@ export class AppConnection {
       (outcome) => {
         this.calls.close(token);
         if (outcome.ok) return outcome.value;
-        throw this.appError(outcome.status);
+        throw this.appError(outcome.error);
+      },
+      (error: unknown) => {
+        this.calls.close(token);
+        throw this.appError(error);
       },
     );
   }

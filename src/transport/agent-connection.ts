@@ -163,7 +163,7 @@ export class AgentConnection {
   ): Promise<AttemptOutcome<InvokeAnswer>> {
     const outcome = await unaryCall(this.channel, invokeDefinition(), request, toMetadata(headers), deadline);
     if (outcome.ok) return outcome;
-    return { ok: false, ...this.failure(outcome.status, outcome.heardFromServer, probe) };
+    return { ok: false, ...this.failure(outcome.error, outcome.heardFromServer, probe) };
   }
 
   /**

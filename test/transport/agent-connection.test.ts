@@ -86,6 +86,9 @@ describe('an agent connection', () => {
     if (outcome.ok) return;
     expect(outcome.error.code).toBe(Code.FAILED_PRECONDITION);
     expect(outcome.error.message).toBe('not now');
+    // The cause is an Error carrying the status, as grpc-js's clients give it: logs show it as the cause.
+    expect(outcome.error.cause).toBeInstanceOf(Error);
+    expect((outcome.error.cause as grpc.ServiceError).code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(outcome.serverStatus).toBe(true);
     expect(outcome.answered).toBe(true);
   });
