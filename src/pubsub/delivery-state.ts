@@ -26,6 +26,8 @@ export interface Pending {
   wire: Uint8Array;
   route: Route;
   attempt: number;
+  /** The number of its current delivery (see `Redelivery`), and the same as the id its ack names it by. */
+  delivery: number;
   deliveryId: string;
   slot: Slot | undefined;
   link: DeliveryLink | undefined;
@@ -92,6 +94,7 @@ export function newPending(event: MeshEvent, wire: Uint8Array, route: Route): Pe
     wire,
     route,
     attempt: 0,
+    delivery: -1,
     deliveryId: '',
     slot: undefined,
     link: undefined,
