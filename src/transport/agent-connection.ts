@@ -57,13 +57,12 @@ export interface SendProbe {
   epoch: number;
 }
 
-type InvokeMethod = grpc.MethodDefinition<InvokeRequest, InvokeAnswer>;
-let invokeMethod: InvokeMethod | undefined;
-
-/** The generic unary method, as the channel calls it: its path and its message codecs. */
-function invokeDefinition(): InvokeMethod {
-  invokeMethod ??= loadMeshProtos().protos.agentmesh.v1.Agent.service.Invoke as InvokeMethod;
-  return invokeMethod;
+/** The generic unary method, as the channel calls it: its path and its message codecs (the protos load once). */
+function invokeDefinition(): grpc.MethodDefinition<InvokeRequest, InvokeAnswer> {
+  return loadMeshProtos().protos.agentmesh.v1.Agent.service.Invoke as grpc.MethodDefinition<
+    InvokeRequest,
+    InvokeAnswer
+  >;
 }
 
 /**
