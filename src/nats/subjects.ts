@@ -8,8 +8,12 @@ import type { Subscription } from '../core/subscription.js';
 import { parseSpiffeId } from '../core/spiffe-id.js';
 import { DEAD_LETTER_PREFIX } from '../core/topic.js';
 
-/** The stream holding every event of the mesh. */
-export const EVENT_STREAM = 'AGENTMESH_EVENTS';
+/**
+ * The stream holding every event of the mesh. Short, as consumer names are: both are in the ack subject of every
+ * delivery, which the subscriber sends back as its ack and NATS parses, hashes and checks against the subscriber's
+ * permissions each time.
+ */
+export const EVENT_STREAM = 'AM_EVENTS';
 
 /** The first two tokens of every event subject: `am.ev.<publisher>.<topic>`. */
 export const EVENT_SUBJECT_PREFIX = 'am.ev';
@@ -119,13 +123,16 @@ export function parseEventSubject(
  * The durable consumer of a subscription: a queue group's members share one (`g-`), a subscription without a
  * group has its own, per subscriber (`s-`). Names are hashes: NATS consumer names hold no `.`, wildcards or path
  * separators, and the same subscription always gets the same consumer, across restarts and control-plane replicas.
+ * 64 bits of SHA-256 in lowercase hex (consumers are directories of a file store, which may ignore case): the name
+ * is in every delivery's ack subject (see {@link EVENT_STREAM}), and among a million subscriptions two share a name with a
+ * chance of about one in 37 million.
  */
 export function consumerName(
   subscriber: string,
   subscription: Pick<Subscription, 'pattern' | 'group'>,
 ): string {
   const owner = subscription.group ? `group\n${subscription.group}` : `subscriber\n${subscriber}`;
-  const digest = createHash('sha256').update(`${owner}\n${subscription.pattern}`).digest('hex').slice(0, 32);
+  const digest = createHash('sha256').update(`${owner}\n${subscription.pattern}`).digest('hex').slice(0, 16);
   return `${subscription.group ? 'g' : 's'}-${digest}`;
 }
 

@@ -13,10 +13,18 @@ export interface CheckedEvent {
   /** Whether its topic matches a pattern, by pattern, filled as subscriptions ask. */
   matches: Map<string, boolean>;
   /**
-   * For an event read from the event store: the last subject it was read under, and why it is refused there
-   * (undefined when it is not), so that consumers of the same stream in one process check a message once.
+   * For an event read from the event store: the last subject (and trust domain) it was read under, and what it
+   * reads as there (the whole event, or why it is refused; see jetstream/stored-event.ts), with its own matches
+   * (a compact stored event takes its topic from the subject), so that consumers of the same stream in one
+   * process read a message once.
    */
-  stored?: { subject: string; refusal: string | undefined };
+  stored?: {
+    subject: string;
+    trustDomain: string;
+    event?: MeshEvent;
+    refusal?: string;
+    matches: Map<string, boolean>;
+  };
 }
 
 /** Options of {@link CheckedEvents}: its bounds. */

@@ -17,12 +17,8 @@ import {
   type ReceivedEvent,
 } from '../event.js';
 import type { SubscriptionSet } from '../subscriber.js';
-import {
-  deliveryInfoOf,
-  parseEventSubject,
-  publisherTokenOf,
-  type DeliveryInfo,
-} from '../../nats/subjects.js';
+import { deliveryInfoOf, type DeliveryInfo } from '../../nats/subjects.js';
+import { readStoredEvent } from './stored-event.js';
 
 /** Options of a {@link ConsumerRunner}. */
 export interface ConsumerRunnerOptions {
@@ -59,20 +55,6 @@ interface Held {
 /** Ordering keys whose last acknowledged sequence a runner remembers. */
 const MAX_KEYS_REMEMBERED = 10_000;
 
-/** Publishers' subject tokens, by SPIFFE ID: the same few publishers send most events (bounded, then cleared). */
-const TOKENS = new Map<string, string | undefined>();
-
-/** The subject token of a publisher named in an event, or undefined for an invalid SPIFFE ID. */
-function tokenOf(publisher: string): string | undefined {
-  let token = TOKENS.get(publisher);
-  if (token === undefined && !TOKENS.has(publisher)) {
-    token = publisherTokenOf(publisher);
-    if (TOKENS.size >= 4_096) TOKENS.clear();
-    TOKENS.set(publisher, token);
-  }
-  return token;
-}
-
 /**
  * Where a message stands in its stream: read from its reply subject (nats.js's messages carry it, though `JsMsg`
  * does not declare it), or from `JsMsg.info`, which parses the same subject at more cost.
@@ -86,31 +68,6 @@ function deliveryOf(msg: JsMsg): DeliveryInfo | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Why an event stored under `subject` is refused whoever reads it, or undefined: its publisher must be the one
- * NATS enforced (the subject's token; another publisher named inside is a forgery) and its topic the subject's. A
- * dead letter is reported by the subscriber that gave up on the event, under its own identity, and only on the
- * dead-letter topic of the event's topic; nothing else carries dead-letter details.
- */
-function subjectRefusal(subjectText: string, event: MeshEvent): string | undefined {
-  const subject = parseEventSubject(subjectText);
-  if (!subject) return `a message on ${subjectText}, not an event subject`;
-  if (tokenOf(event.publisher) !== subject.token || event.topic !== subject.topic) {
-    return `the event names publisher ${event.publisher} and topic ${event.topic} but was stored by ${subject.token} on ${subject.topic}`;
-  }
-  const deadLetterTopicOf = event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`);
-  if (event.deadLetter || deadLetterTopicOf || subject.deadLetter) {
-    const info = event.deadLetter;
-    if (!info || !deadLetterTopicOf || !subject.deadLetter || info.subscriber !== event.publisher) {
-      return `a dead letter must come from the subscriber it names, on dead-letter.<its topic>`;
-    }
-    if (deadLetterTopic(info.originalTopic) !== event.topic) {
-      return `the dead letter of an event of ${info.originalTopic} on ${event.topic}`;
-    }
-  }
-  return undefined;
 }
 
 /**
@@ -249,15 +206,23 @@ export class ConsumerRunner {
     const checked = this.options.subscriptions.checkEvent(
       Buffer.from(data.buffer, data.byteOffset, data.byteLength),
     );
-    const stored = checked.event;
-    if (!stored) return checked.invalid ?? 'the event does not decode';
-    if (checked.invalid) return checked.invalid;
-    // Checked once for every consumer that reads the message under the same subject.
+    const decoded = checked.event;
+    if (!decoded) return checked.invalid ?? 'the event does not decode';
+    // Read under its subject once for every consumer in the process that reads the message under the same one.
     const subject = msg.subject;
-    if (checked.stored?.subject !== subject) {
-      checked.stored = { subject, refusal: subjectRefusal(subject, stored) };
+    const trustDomain = this.options.identity.spiffeId.trustDomain;
+    let read = checked.stored;
+    if (read?.subject !== subject || read.trustDomain !== trustDomain) {
+      read = {
+        subject,
+        trustDomain,
+        matches: new Map(),
+        ...readStoredEvent(subject, decoded, checked.invalid, trustDomain),
+      };
+      checked.stored = read;
     }
-    if (checked.stored.refusal) return checked.stored.refusal;
+    const stored = read.event;
+    if (!stored) return read.refusal!;
     if (this.options.revoked(stored.publisher))
       return `${stored.publisher} is revoked by the mesh's policies`;
     const size = validatePayloadSize(
@@ -266,15 +231,13 @@ export class ConsumerRunner {
     );
     if (!size.ok) return size.error.message;
     const { pattern, group } = this.options.subscription;
-    let matches = checked.matches.get(pattern);
+    let matches = read.matches.get(pattern);
     if (matches === undefined) {
       matches = matchesTopic(pattern, stored.topic);
-      checked.matches.set(pattern, matches);
+      read.matches.set(pattern, matches);
     }
     if (!matches) return `topic ${stored.topic} does not match the subscription "${pattern}"`;
-    const event = receivedEvent(stored, { attempt: info.deliveryCount, pattern, group });
-    if (event.context.chain.at(-1) !== event.publisher) event.context.chain.push(event.publisher);
-    return event;
+    return receivedEvent(stored, { attempt: info.deliveryCount, pattern, group });
   }
 
   private run(held: Held): void {

@@ -15,12 +15,13 @@ import type { Logger } from '../../observability/logger.js';
 import { endSpan } from '../../observability/tracing.js';
 import type { MeshIdentity } from '../../transport/mesh-identity.js';
 import { encodeEvent } from '../../transport/delivery-codec.js';
-import { eventToWire, type MeshEvent, type PublishReport } from '../event.js';
+import type { MeshEvent, PublishReport } from '../event.js';
 import { EventRouting } from '../event-routing.js';
 import { prepareEvent, type PublishChecks } from '../prepared-event.js';
 import type { PublishOptions } from '../publisher.js';
 import type { SubscriptionSet } from '../subscriber.js';
 import { ConsumerRunner } from './consumer-runner.js';
+import { storedEventToWire } from './stored-event.js';
 import type { ConsumerStart, EventStoreGrant } from '../../nats/grant.js';
 import { connectToEventStore } from '../../nats/nats-connection.js';
 import { eventSubject } from '../../nats/subjects.js';
@@ -164,10 +165,13 @@ export class JetStreamEvents {
     }
   }
 
-  /** Stores an event under its publisher's subject, its id as the message id (JetStream's deduplication). */
+  /**
+   * Stores an event under its publisher's subject (compact: see stored-event.ts), its id as the message id
+   * (JetStream's deduplication).
+   */
   async store(event: MeshEvent): Promise<{ sequence: number; duplicate: boolean }> {
     const subject = eventSubject(event.publisher, event.topic);
-    const bytes = encodeEvent(eventToWire(event));
+    const bytes = encodeEvent(storedEventToWire(event));
     const deadline = Date.now() + (this.options.publishTimeoutMs ?? 10_000);
     for (;;) {
       const left = deadline - Date.now();

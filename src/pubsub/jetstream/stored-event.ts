@@ -1,0 +1,110 @@
+/**
+ * How an event is stored in the event stream, and how a stored one is read back. The subject an event is stored
+ * under (`am.ev.<publisher>.<topic>`, see nats/subjects.ts) already names its publisher, which NATS enforces, and
+ * its topic, so an event is stored without them (and without the publisher at the end of its caller chain): about
+ * a hundred bytes less on every delivery, for the server and for every subscriber. A reader takes them from the
+ * subject. Events stored whole, as dead letters and replays are and as events were before, are read too: their
+ * publisher and topic must be the subject's.
+ */
+import { parseSpiffeId } from '../../core/spiffe-id.js';
+import type { Event } from '../../generated/agentmesh/v1/Event.js';
+import { parseEventSubject, publisherTokenOf } from '../../nats/subjects.js';
+import { DEAD_LETTER_PREFIX, deadLetterTopic, eventToWire, validateEvent, type MeshEvent } from '../event.js';
+
+/** An event as the stream stores it: without what its subject names, unless it is a dead letter. */
+export function storedEventToWire(event: MeshEvent): Event {
+  const wire = eventToWire(event);
+  if (event.deadLetter) return wire;
+  const chain = event.context.chain;
+  return {
+    ...wire,
+    topic: '',
+    publisher: '',
+    context: {
+      ...wire.context,
+      callerChain: chain.at(-1) === event.publisher ? chain.slice(0, -1) : chain,
+    },
+  };
+}
+
+/** Whether a decoded event was stored without its publisher and topic (by {@link storedEventToWire}). */
+export function isCompact(event: MeshEvent): boolean {
+  return event.publisher === '' && event.topic === '';
+}
+
+/** A stored event read back under its subject: the whole event, or why it is refused whoever reads it. */
+export type StoredEvent = { event: MeshEvent; refusal?: undefined } | { event?: undefined; refusal: string };
+
+/** Publishers' subject tokens, by SPIFFE ID: the same few publishers send most events (bounded, then cleared). */
+const TOKENS = new Map<string, string | undefined>();
+
+/** The subject token of a publisher named in an event, or undefined for an invalid SPIFFE ID. */
+function tokenOf(publisher: string): string | undefined {
+  let token = TOKENS.get(publisher);
+  if (token === undefined && !TOKENS.has(publisher)) {
+    token = publisherTokenOf(publisher);
+    if (TOKENS.size >= 4_096) TOKENS.clear();
+    TOKENS.set(publisher, token);
+  }
+  return token;
+}
+
+/**
+ * The SPIFFE ID a subject token stands for, in `trustDomain` (the mesh's: only its identities get credentials
+ * for its event store), or undefined when it stands for none. Undoes `publisherToken` exactly: `!` and `~` appear
+ * in no valid SPIFFE ID path.
+ */
+export function publisherOfToken(token: string, trustDomain: string): string | undefined {
+  const parsed = parseSpiffeId(`spiffe://${trustDomain}/${token.replaceAll('!', '/').replaceAll('~', '.')}`);
+  return parsed.ok ? parsed.value.uri : undefined;
+}
+
+/**
+ * Reads `decoded`, an event stored under `subject` in the event stream of a mesh of `trustDomain`: completes a
+ * compact one from its subject and checks it as a delivered one is checked (`validateEvent` without the payload
+ * limit, which is each subscriber's own), or checks that a whole one names the subject's publisher (the one NATS
+ * enforced; another named inside is a forgery) and topic (`invalid`: why it fails `validateEvent`). Either way a
+ * dead letter must be reported by the subscriber that gave up on the event, under its own identity, and only on
+ * the dead-letter topic of the event's topic; nothing else carries dead-letter details. The chain of the event
+ * read ends with its publisher, as a delivered event's ends with its verified publisher.
+ */
+export function readStoredEvent(
+  subject: string,
+  decoded: MeshEvent,
+  invalid: string | undefined,
+  trustDomain: string,
+): StoredEvent {
+  const parsed = parseEventSubject(subject);
+  if (!parsed) return { refusal: `a message on ${subject}, not an event subject` };
+  let event = decoded;
+  if (isCompact(decoded)) {
+    const publisher = publisherOfToken(parsed.token, trustDomain);
+    if (!publisher)
+      return { refusal: `a message on ${subject}, whose publisher is not an identity of the mesh` };
+    event = { ...decoded, publisher, topic: parsed.topic };
+    const valid = validateEvent(event, Number.POSITIVE_INFINITY);
+    if (!valid.ok) return { refusal: valid.error.message };
+  } else {
+    if (invalid) return { refusal: invalid };
+    if (tokenOf(event.publisher) !== parsed.token || event.topic !== parsed.topic) {
+      return {
+        refusal: `the event names publisher ${event.publisher} and topic ${event.topic} but was stored by ${parsed.token} on ${parsed.topic}`,
+      };
+    }
+  }
+  const deadLetterTopicOf = event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`);
+  if (event.deadLetter || deadLetterTopicOf || parsed.deadLetter) {
+    const info = event.deadLetter;
+    if (!info || !deadLetterTopicOf || !parsed.deadLetter || info.subscriber !== event.publisher) {
+      return { refusal: `a dead letter must come from the subscriber it names, on dead-letter.<its topic>` };
+    }
+    if (deadLetterTopic(info.originalTopic) !== event.topic) {
+      return { refusal: `the dead letter of an event of ${info.originalTopic} on ${event.topic}` };
+    }
+  }
+  const chain = event.context.chain;
+  if (chain.at(-1) !== event.publisher) {
+    event = { ...event, context: { ...event.context, chain: [...chain, event.publisher] } };
+  }
+  return { event };
+}
