@@ -164,18 +164,25 @@ export function deliveryInfoOf(reply: string): DeliveryInfo | undefined {
   const tokens = dots.length === 7 ? 7 : dots.length >= 9 ? dots.length : 0;
   if (tokens === 0) return undefined;
   const first = tokens === 7 ? 2 : 4; // the token index (from the prefix's end) of the delivery count
-  const deliveryCount = countOf(tokenAt(reply, dots, first));
-  const sequence = countOf(tokenAt(reply, dots, first + 1));
+  const deliveryCount = countAt(reply, dots, first);
+  const sequence = countAt(reply, dots, first + 1);
   if (!(deliveryCount >= 1 && sequence >= 1)) return undefined;
   return { sequence, deliveryCount };
 }
 
-/** A token of decimal digits as a number (a positive one, or 0), or NaN: no sign, exponent, hex or spaces. */
-function countOf(token: string): number {
-  return /^[0-9]{1,20}$/.test(token) ? Number(token) : NaN;
-}
-
-/** The token of `subject` after the dot at `dots[i]`. */
-function tokenAt(subject: string, dots: readonly number[], i: number): string {
-  return subject.slice(dots[i]! + 1, i + 1 < dots.length ? dots[i + 1] : subject.length);
+/**
+ * The token of `subject` after the dot at `dots[i]`, read as a count: decimal digits (at most 20) as a number, or
+ * NaN (a sign, an exponent, hex, spaces, an empty token). Read in place: it runs twice on every delivery.
+ */
+function countAt(subject: string, dots: readonly number[], i: number): number {
+  const start = dots[i]! + 1;
+  const end = i + 1 < dots.length ? dots[i + 1]! : subject.length;
+  if (end <= start || end - start > 20) return NaN;
+  let count = 0;
+  for (let at = start; at < end; at += 1) {
+    const digit = subject.charCodeAt(at) - 48;
+    if (digit < 0 || digit > 9) return NaN;
+    count = count * 10 + digit;
+  }
+  return count;
 }

@@ -178,6 +178,11 @@ function decodeAndCheck(bytes: Buffer): CheckedEvent {
     const reason = error instanceof Error ? error.message : String(error);
     return { event: undefined, invalid: `the event does not decode: ${reason}`, matches: new Map() };
   }
+  // An event stored without its publisher and topic (jetstream/stored-event.ts) is checked once they are read
+  // from the subject it was stored under; delivered as it is, it is refused.
+  if (event.publisher === '' && event.topic === '') {
+    return { event, invalid: 'the event names no publisher and no topic', matches: new Map() };
+  }
   const valid = validateEvent(event, Number.POSITIVE_INFINITY);
   return { event, invalid: valid.ok ? undefined : valid.error.message, matches: new Map() };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CheckedEvents } from '../../src/pubsub/event-cache.js';
 import { eventFromWire, eventToWire, type MeshEvent } from '../../src/pubsub/event.js';
 import {
   publisherOfToken,
@@ -141,6 +142,11 @@ describe('stored events', () => {
       readStoredEvent(eventSubject(publisher, 'tasks.created'), decoded(disguised), undefined, trustDomain)
         .refusal,
     ).toMatch(/a dead letter must come from the subscriber it names/);
+  });
+
+  it('are refused as they are stored by a reader of deliveries, which has no subject to complete them', () => {
+    const bytes = Buffer.from(encodeEvent(storedEventToWire(event())));
+    expect(new CheckedEvents().check(bytes).invalid).toBe('the event names no publisher and no topic');
   });
 
   it('name publishers by the token of their subject, exactly', () => {
