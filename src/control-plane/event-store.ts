@@ -171,7 +171,9 @@ export class EventStore {
         return;
       } catch (error) {
         if (this.closed) throw error;
-        if (attempt % 20 === 0) this.options.logger.warn({ err: error }, 'event stream not ready; retrying');
+        if (attempt % 20 === 0 || (attempt === 1 && error instanceof MeshError)) {
+          this.options.logger.warn({ err: error }, 'event stream not ready; retrying');
+        }
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
@@ -185,16 +187,26 @@ export class EventStore {
       if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound))
         throw error;
     }
-    await jsm.streams.add({
-      name: EVENT_STREAM,
-      subjects: EVENT_STREAM_SUBJECTS,
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      num_replicas: this.options.replicas ?? Math.min(this.servers.length, 3),
-      max_age: (this.options.maxAgeMs ?? 7 * 86_400_000) * NANOS_PER_MS,
-      duplicate_window: (this.options.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
-    });
+    try {
+      await jsm.streams.add({
+        name: EVENT_STREAM,
+        subjects: EVENT_STREAM_SUBJECTS,
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        discard: DiscardPolicy.Old,
+        num_replicas: this.options.replicas ?? Math.min(this.servers.length, 3),
+        max_age: (this.options.maxAgeMs ?? 7 * 86_400_000) * NANOS_PER_MS,
+        duplicate_window: (this.options.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
+      });
+    } catch (error) {
+      if (!/overlap/i.test((error as Error).message)) throw error;
+      // Most likely the stream of an earlier build, under the name it had then.
+      throw new MeshError(
+        Code.FAILED_PRECONDITION,
+        `another stream on the NATS servers holds the mesh's subjects (${EVENT_STREAM_SUBJECTS.join(', ')}), e.g. AGENTMESH_EVENTS of an earlier agent-mesh: let its consumers catch up, then delete it (nats stream rm <name>) and the control plane creates ${EVENT_STREAM}`,
+        { cause: error },
+      );
+    }
   }
 
   /**

@@ -12,7 +12,9 @@ import {
   type PubAck,
 } from '@nats-io/jetstream';
 import { PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
+import { EventStore } from '../../src/control-plane/event-store.js';
 import { ALLOW_ALL } from '../../src/core/policy.js';
+import { createLogger } from '../../src/observability/logger.js';
 import {
   readNatsAuthority,
   signNatsUser,
@@ -286,5 +288,40 @@ describe.skipIf(!natsBinary)('a NATS JetStream cluster configured as the mesh co
       `the stream's replicas, ${victim.name} among them, are current again`,
       60_000,
     );
+  });
+
+  it('names the stream that holds its subjects instead of creating its own, and creates it once that is gone', async () => {
+    // An earlier build's stream, under the name it had then, on the mesh's subjects.
+    await adminJsm.streams.delete(EVENT_STREAM);
+    await adminJsm.streams.add({ name: 'AGENTMESH_EVENTS', subjects: ['am.ev.>', 'am.dl.>'] });
+    const lines: Array<Record<string, unknown>> = [];
+    const store = new EventStore({
+      servers: cluster.urls,
+      authority,
+      identity: await ca.identity('control-plane'),
+      serverIdentity: NATS_SERVER_IDENTITY,
+      logger: createLogger({
+        level: 'warn',
+        pretty: false,
+        destination: {
+          write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+        },
+      }),
+    });
+    try {
+      const warned = () =>
+        lines.find((line) =>
+          String((line.err as { message?: string } | undefined)?.message).includes('AGENTMESH_EVENTS'),
+        );
+      await until(() => warned() !== undefined, 'the control plane says which stream holds the subjects');
+      expect((warned()!.err as { message: string }).message).toMatch(
+        /another stream on the NATS servers holds the mesh's subjects .*let its consumers catch up, then delete it/,
+      );
+      await adminJsm.streams.delete('AGENTMESH_EVENTS');
+      const jsm = await store.manager();
+      expect((await jsm.streams.info(EVENT_STREAM)).config.subjects).toEqual(['am.ev.>', 'am.dl.>']);
+    } finally {
+      await store.close();
+    }
   });
 });
