@@ -21,6 +21,7 @@ import { createUser } from '@nats-io/jwt';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Backoff } from '../core/backoff.js';
 import { Code, MeshError, quote } from '../core/errors.js';
+import { parseSpiffeId } from '../core/spiffe-id.js';
 import { authorize, type PolicySet } from '../core/policy.js';
 import type { Subscription } from '../core/subscription.js';
 import { validatePattern } from '../core/topic.js';
@@ -199,11 +200,13 @@ export class EventStore {
         duplicate_window: (this.options.duplicateWindowMs ?? 120_000) * NANOS_PER_MS,
       });
     } catch (error) {
-      if (!/overlap/i.test((error as Error).message)) throw error;
+      // 10065: the subjects overlap with an existing stream's (nats-server's JSStreamSubjectOverlapErr).
+      if (!(error instanceof JetStreamApiError && error.code === 10065)) throw error;
       // Most likely the stream of an earlier build, under the name it had then.
+      const holder = await jsm.streams.find(`${EVENT_SUBJECT_PREFIX}.x.y`).catch(() => undefined);
       throw new MeshError(
         Code.FAILED_PRECONDITION,
-        `another stream on the NATS servers holds the mesh's subjects (${EVENT_STREAM_SUBJECTS.join(', ')}), e.g. AGENTMESH_EVENTS of an earlier agent-mesh: let its consumers catch up, then delete it (nats stream rm <name>) and the control plane creates ${EVENT_STREAM}`,
+        `${holder ? `the stream ${holder}` : 'another stream'} on the NATS servers holds the mesh's subjects (${EVENT_STREAM_SUBJECTS.join(', ')}; AGENTMESH_EVENTS, say, is an earlier agent-mesh's stream): let its consumers catch up, then delete it (nats stream rm ${holder ?? '<name>'}) and the control plane creates ${EVENT_STREAM}`,
         { cause: error },
       );
     }
@@ -219,6 +222,16 @@ export class EventStore {
     subscriptions: readonly Subscription[],
     request: { userPublicKey: string; starts: readonly ConsumerStart[] },
   ): Promise<EventStoreGrant> {
+    // A publisher's subject token is its SPIFFE path alone, read back in this mesh's trust domain: an identity of
+    // another (federated) domain would be read as this domain's agent of the same path.
+    const trustDomain = this.options.identity.spiffeId.trustDomain;
+    const callerDomain = parseSpiffeId(caller.uri);
+    if (!callerDomain.ok || callerDomain.value.trustDomain !== trustDomain) {
+      throw new MeshError(
+        Code.PERMISSION_DENIED,
+        `the event store serves identities of ${trustDomain} only, not ${quote(caller.uri)}: federated agents exchange events brokerless or through an agent of this domain`,
+      );
+    }
     try {
       return await this.grantNow(caller, policies, subscriptions, request);
     } catch (error) {
@@ -457,6 +470,14 @@ export class EventStore {
         throw error;
     }
     if (existing) {
+      // Names are 64-bit hashes of what a caller chooses (its group and pattern): one that a crafted pair shares
+      // with another subscription's consumer gets a refusal, never that consumer's events.
+      if ((existing.config.filter_subject ?? '') !== config.filter_subject) {
+        throw new MeshError(
+          Code.FAILED_PRECONDITION,
+          `the consumer ${name} of the subscription to ${quote(subscription.pattern)}${subscription.group ? ` in group ${quote(subscription.group)}` : ''} exists with another filter (${quote(existing.config.filter_subject ?? '')}): choose another group name`,
+        );
+      }
       const wanted = deliverFrom(start);
       const same =
         !start ||

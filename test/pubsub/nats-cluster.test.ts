@@ -13,6 +13,7 @@ import {
 } from '@nats-io/jetstream';
 import { PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { EventStore } from '../../src/control-plane/event-store.js';
+import { Code } from '../../src/core/errors.js';
 import { ALLOW_ALL } from '../../src/core/policy.js';
 import { createLogger } from '../../src/observability/logger.js';
 import {
@@ -290,10 +291,10 @@ describe.skipIf(!natsBinary)('a NATS JetStream cluster configured as the mesh co
     );
   });
 
-  it('names the stream that holds its subjects instead of creating its own, and creates it once that is gone', async () => {
-    // An earlier build's stream, under the name it had then, on the mesh's subjects.
+  it('names a stream that holds its subjects, then creates its own; grants only its domain and its own consumers', async () => {
+    // Another stream (an earlier build's, say) on part of the mesh's subjects.
     await adminJsm.streams.delete(EVENT_STREAM);
-    await adminJsm.streams.add({ name: 'AGENTMESH_EVENTS', subjects: ['am.ev.>', 'am.dl.>'] });
+    await adminJsm.streams.add({ name: 'OLD_EVENTS', subjects: ['am.ev.>'] });
     const lines: Array<Record<string, unknown>> = [];
     const store = new EventStore({
       servers: cluster.urls,
@@ -309,19 +310,47 @@ describe.skipIf(!natsBinary)('a NATS JetStream cluster configured as the mesh co
       }),
     });
     try {
-      const warned = () =>
-        lines.find((line) =>
-          String((line.err as { message?: string } | undefined)?.message).includes('AGENTMESH_EVENTS'),
-        );
-      await until(() => warned() !== undefined, 'the control plane says which stream holds the subjects');
-      expect((warned()!.err as { message: string }).message).toMatch(
-        /another stream on the NATS servers holds the mesh's subjects .*let its consumers catch up, then delete it/,
+      const message = () =>
+        lines
+          .map((line) => String((line.err as { message?: string } | undefined)?.message))
+          .find((text) => text.includes('OLD_EVENTS'));
+      await until(() => message() !== undefined, 'the control plane says which stream holds the subjects');
+      expect(message()).toMatch(
+        /^the stream OLD_EVENTS on the NATS servers holds the mesh's subjects .*let its consumers catch up, then delete it \(nats stream rm OLD_EVENTS\)/,
       );
-      await adminJsm.streams.delete('AGENTMESH_EVENTS');
+      await adminJsm.streams.delete('OLD_EVENTS');
       const jsm = await store.manager();
       expect((await jsm.streams.info(EVENT_STREAM)).config.subjects).toEqual(['am.ev.>', 'am.dl.>']);
+
+      const ask = (uri: string, subscriptions: Array<{ pattern: string; group: string }>) =>
+        store.grant(
+          { uri, types: [] },
+          ALLOW_ALL,
+          subscriptions.map((s) => ({ ...s, maxInFlight: 0 })),
+          { userPublicKey: createUser().getPublicKey(), starts: [] },
+        );
+      // A subject token is a SPIFFE path, read back in the mesh's own trust domain: no other domain's identity
+      // gets credentials.
+      await expect(ask('spiffe://partner.example/agent/alpha-1', [])).rejects.toMatchObject({
+        code: Code.PERMISSION_DENIED,
+        message: expect.stringMatching(/serves identities of agentmesh.local only/),
+      });
+      // A consumer name another subscription's filter already has (what a crafted group and pattern could reach):
+      // refused, not handed over.
+      const taken = consumerName(alphaUri, { pattern: 'tasks.>', group: 'crew' });
+      await adminJsm.consumers.add(EVENT_STREAM, {
+        durable_name: taken,
+        ack_policy: AckPolicy.Explicit,
+        filter_subject: subscriptionFilter('secret.>'),
+      });
+      await expect(ask(alphaUri, [{ pattern: 'tasks.>', group: 'crew' }])).rejects.toMatchObject({
+        code: Code.FAILED_PRECONDITION,
+        message: expect.stringMatching(/exists with another filter/),
+      });
+      expect((await ask(alphaUri, [{ pattern: 'tasks.>', group: '' }])).consumers).toHaveLength(1);
     } finally {
       await store.close();
+      await adminJsm.streams.delete('OLD_EVENTS').catch(() => undefined);
     }
   });
 });

@@ -63,6 +63,22 @@ describe('stored events', () => {
     expect(read.event?.context.chain).toEqual([caller, publisher]);
   });
 
+  it('keep a chain that ends with the publisher twice (it published while handling its own event)', () => {
+    for (const chain of [
+      [publisher, publisher],
+      [caller, publisher, publisher],
+    ]) {
+      const original = event({ context: { chain } });
+      const read = readStoredEvent(
+        eventSubject(publisher, original.topic),
+        decoded(storedEventToWire(original)),
+        undefined,
+        trustDomain,
+      );
+      expect(read.event?.context.chain).toEqual(chain);
+    }
+  });
+
   it('read events stored whole, naming the publisher and topic of their subject', () => {
     const original = event();
     const read = readStoredEvent(
@@ -75,6 +91,16 @@ describe('stored events', () => {
   });
 
   it('refuse a whole event naming another publisher or topic than its subject', () => {
+    // Another domain's identity of the same path has the same token: still not the subject's publisher.
+    const foreign = event({ publisher: 'spiffe://partner.example/agent/billing.eu-1' });
+    expect(
+      readStoredEvent(
+        eventSubject(publisher, foreign.topic),
+        decoded(eventToWire(foreign)),
+        undefined,
+        trustDomain,
+      ).refusal,
+    ).toMatch(/names publisher spiffe:\/\/partner.example/);
     const forged = event({ publisher: caller });
     const subject = eventSubject(publisher, forged.topic);
     expect(readStoredEvent(subject, decoded(eventToWire(forged)), undefined, trustDomain).refusal).toMatch(

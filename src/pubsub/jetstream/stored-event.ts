@@ -8,22 +8,22 @@
  */
 import { parseSpiffeId } from '../../core/spiffe-id.js';
 import type { Event } from '../../generated/agentmesh/v1/Event.js';
-import { parseEventSubject, publisherTokenOf } from '../../nats/subjects.js';
+import { parseEventSubject } from '../../nats/subjects.js';
 import { DEAD_LETTER_PREFIX, deadLetterTopic, eventToWire, validateEvent, type MeshEvent } from '../event.js';
 
 /** An event as the stream stores it: without what its subject names, unless it is a dead letter. */
 export function storedEventToWire(event: MeshEvent): Event {
   const wire = eventToWire(event);
   if (event.deadLetter) return wire;
+  // The reader appends the publisher to a chain that does not end with it, so a chain that ends with it twice (an
+  // agent publishing while it handles its own event) is stored as it is: else a loop would never reach the hop limit.
   const chain = event.context.chain;
+  const drop = chain.at(-1) === event.publisher && chain.at(-2) !== event.publisher;
   return {
     ...wire,
     topic: '',
     publisher: '',
-    context: {
-      ...wire.context,
-      callerChain: chain.at(-1) === event.publisher ? chain.slice(0, -1) : chain,
-    },
+    context: { ...wire.context, callerChain: drop ? chain.slice(0, -1) : chain },
   };
 }
 
@@ -35,23 +35,9 @@ export function isCompact(event: MeshEvent): boolean {
 /** A stored event read back under its subject: the whole event, or why it is refused whoever reads it. */
 export type StoredEvent = { event: MeshEvent; refusal?: undefined } | { event?: undefined; refusal: string };
 
-/** Publishers' subject tokens, by SPIFFE ID: the same few publishers send most events (bounded, then cleared). */
-const TOKENS = new Map<string, string | undefined>();
-
-/** The subject token of a publisher named in an event, or undefined for an invalid SPIFFE ID. */
-function tokenOf(publisher: string): string | undefined {
-  let token = TOKENS.get(publisher);
-  if (token === undefined && !TOKENS.has(publisher)) {
-    token = publisherTokenOf(publisher);
-    if (TOKENS.size >= 4_096) TOKENS.clear();
-    TOKENS.set(publisher, token);
-  }
-  return token;
-}
-
 /**
- * The SPIFFE ID a subject token stands for, in `trustDomain` (the mesh's: only its identities get credentials
- * for its event store), or undefined when it stands for none. Undoes `publisherToken` exactly: `!` and `~` appear
+ * The SPIFFE ID a subject token stands for, in `trustDomain` (the mesh's: the event store grants credentials to
+ * its identities only, see `EventStore.grant`), or undefined when it stands for none. Undoes `publisherToken` exactly: `!` and `~` appear
  * in no valid SPIFFE ID path.
  */
 export function publisherOfToken(token: string, trustDomain: string): string | undefined {
@@ -76,17 +62,17 @@ export function readStoredEvent(
 ): StoredEvent {
   const parsed = parseEventSubject(subject);
   if (!parsed) return { refusal: `a message on ${subject}, not an event subject` };
+  const publisher = publisherOfToken(parsed.token, trustDomain);
+  if (!publisher)
+    return { refusal: `a message on ${subject}, whose publisher is not an identity of the mesh` };
   let event = decoded;
   if (isCompact(decoded)) {
-    const publisher = publisherOfToken(parsed.token, trustDomain);
-    if (!publisher)
-      return { refusal: `a message on ${subject}, whose publisher is not an identity of the mesh` };
     event = { ...decoded, publisher, topic: parsed.topic };
     const valid = validateEvent(event, Number.POSITIVE_INFINITY);
     if (!valid.ok) return { refusal: valid.error.message };
   } else {
     if (invalid) return { refusal: invalid };
-    if (tokenOf(event.publisher) !== parsed.token || event.topic !== parsed.topic) {
+    if (event.publisher !== publisher || event.topic !== parsed.topic) {
       return {
         refusal: `the event names publisher ${event.publisher} and topic ${event.topic} but was stored by ${parsed.token} on ${parsed.topic}`,
       };
