@@ -28,6 +28,8 @@ export class MeshIdentity implements CertificateProvider {
   private bundle!: TrustBundle;
   private id!: SpiffeId;
   private types: readonly string[] = [];
+  /** {@link self}, made once per certificate: callers key per-peer caches (policy facts) by the object. */
+  private selfPeer!: VerifiedPeer;
   private notAfterMs = 0;
   private updatedAtMs = 0;
   private caUpdate!: experimental.CaCertificateUpdate;
@@ -65,7 +67,7 @@ export class MeshIdentity implements CertificateProvider {
 
   /** This process as its peers verify it: its SPIFFE ID and entitled agent types. */
   get self(): VerifiedPeer {
-    return { ...this.id, agentTypes: this.types };
+    return this.selfPeer;
   }
 
   /** The roots this process trusts. */
@@ -112,6 +114,7 @@ export class MeshIdentity implements CertificateProvider {
     this.bundle = bundle;
     this.id = verified.value.spiffeId;
     this.types = verified.value.facts.agentTypes;
+    this.selfPeer = Object.freeze({ ...this.id, agentTypes: this.types });
     this.notAfterMs = Date.parse(verified.value.facts.x509.validTo);
     this.updatedAtMs = this.options.clock?.now() ?? Date.now();
     this.verifiedPeers.clear();
