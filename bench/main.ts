@@ -16,8 +16,9 @@
  * - pubsub: acknowledged deliveries per second from one publisher to 100 subscribers, lost events, and
  *   publish-to-handler latency at 1,000 events/s against a direct call (see bench/pubsub.ts).
  * - pubsub-durable: the same load on NATS JetStream through the mesh against a plain JetStream client on the same
- *   server (TLS and operator-mode auth for both), with the brokerless figures beside them: deliveries/s, latency
- *   p50/p99 and CPU per delivery (see bench/pubsub-durable.ts). Needs `nats-server`.
+ *   server (TLS and operator-mode auth for both), and against that client on the mesh's stream layout, with the
+ *   brokerless figures beside them: deliveries/s, latency p50/p99 and CPU per delivery (see
+ *   bench/pubsub-durable.ts). Needs `nats-server`.
  * - gateway: an MCP `tools/call` through `agent-mesh gateway` (Streamable HTTP, a bearer token) against the same
  *   skill called with `callTool`: latency p50/p99 and the p99 it adds, throughput (see bench/gateway.ts).
  * - ca: identities issued per second (key generation plus signing) and CSRs signed per second (signing only).

@@ -1,6 +1,6 @@
 /**
  * The subscribers of the durable pub/sub benchmark (bench/pubsub-durable.ts), several in one process:
- * `tsx bench/pubsub-durable-subscribers.ts <mesh|plain> <certs-dir> <control-plane address | NATS URL> <pattern or
+ * `tsx bench/pubsub-durable-subscribers.ts <mesh|plain|layout> <certs-dir> <control-plane address | NATS URL> <pattern or
  * stream> <first index> <count> <targets>`.
  * - `mesh`: agent `dsink-<i>` (type `sink`) subscribes to `<pattern>` (no group), so the control plane gives it a
  *   durable consumer of its own on the mesh's stream; the agent runtime reads it and acknowledges each handled event.
@@ -8,12 +8,14 @@
  *   TLS with the control plane's certificate, as the benchmark's publisher connects) consumes the durable pull
  *   consumer `sink-<i>` of the stream `<stream>` (made by the benchmark, explicit acks) and acknowledges every
  *   message.
+ * - `layout`: as `plain`, on the stream and pattern of `<stream>:<pattern>`, reading the consumer the mesh would
+ *   name for agent `dsink-<i>`'s subscription to `<pattern>` (the benchmark makes it as the mesh makes consumers).
  * Every payload starts with its publish time (f64 LE, ms since the epoch, sub-millisecond) and its index in the run
  * (u32 LE at byte 8): a subscriber counts distinct indexes (a redelivery cannot hide a lost event) and, for an event
  * marked as a latency probe (byte 12 is 1), records its publish-to-handler latency. `targets` is a comma-separated list of counts: when every subscriber of the
  * process has handled that many distinct events, the process prints `reached <target> <latencies>`, a JSON array of
  * the latencies (ms) its subscribers recorded since the previous target. The benchmark checks the acks on the server
- * itself (consumer info), for both modes alike. Prints `ready` once every subscriber is consuming.
+ * itself (consumer info), for every mode alike. Prints `ready` once every subscriber is consuming.
  */
 import { performance } from 'node:perf_hooks';
 import { jetstream } from '@nats-io/jetstream';
@@ -23,6 +25,7 @@ import { startAgent, type RunningAgent } from '../src/agent/agent-runtime.js';
 import { loadIdentity } from '../src/identity/certs-dir.js';
 import { readNatsAuthority, signNatsUser } from '../src/nats/nats-accounts.js';
 import { connectToEventStore } from '../src/nats/nats-connection.js';
+import { consumerName } from '../src/nats/subjects.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 
 const [mode, certsDir, address, source, first, count, targetList] = process.argv.slice(2);
@@ -97,7 +100,16 @@ if (mode === 'mesh') {
     });
     connections.push(nc);
     const handle = counter();
-    const consumer = await jetstream(nc).consumers.get(source!, `sink-${i}`);
+    // `layout`: the consumer the mesh would name for agent `dsink-<i>` subscribing to the pattern after the colon.
+    const [stream, pattern] = source!.split(':');
+    const consumerOf =
+      mode === 'layout'
+        ? consumerName(`spiffe://${identity.spiffeId.trustDomain}/agent/dsink-${i}`, {
+            pattern: pattern!,
+            group: '',
+          })
+        : `sink-${i}`;
+    const consumer = await jetstream(nc).consumers.get(stream!, consumerOf);
     await consumer.consume({
       max_messages: 1_000,
       callback: (message) => {

@@ -16,16 +16,22 @@
  *   the mesh does besides is part of what is measured: its events are encoded with their metadata (1 KB of payload
  *   is ~1.2 KB stored), carry the event id as `Nats-Msg-Id` (JetStream's deduplication, so headers on every
  *   delivery), and each delivery is checked and handed to the handler by the agent runtime.
+ * - layout: the plain client again, on the mesh's stream layout: a stream (`AM_LAYOUT`) named as long as the mesh's,
+ *   subjects with the publisher's token read through wildcard filters, consumers named and configured as the mesh's
+ *   (`max_deliver` included), the event id as `Nats-Msg-Id`, and messages padded to the size of the mesh's stored
+ *   events. Between plain and layout is what the layout costs; between layout and mesh, what the mesh's runtime does
+ *   (its checks, its handlers' context and copies, the agents' own gRPC work, and the mesh's NATS permissions).
  * - brokerless: bench/pubsub.ts's throughput and latency in the same run (its own mesh, without NATS).
  * Throughput: acknowledged deliveries per second, from the first publish of a round until every subscriber has
  * handled every event of it; afterwards, the server's consumer info must show nothing pending or unacknowledged.
  * Latency: publish to handler at 1,000 events/s to one more subscriber in a process of its own (the publish time in
  * the payload), as bench/pubsub.ts measures it: the medians over the rounds of each round's p50 and p99. CPU µs per
  * delivery of the publisher's process (this one, which also hosts the idle control plane), of the subscriber
- * processes together, and of the NATS server. Kinds alternate (mesh first in even rounds, plain in odd ones) after
+ * processes together, and of the NATS server. Kinds rotate (each goes first, second and last in turn) after
  * a warm-up of each; every wait is bounded.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +44,10 @@ import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
 import { ensureIdentity, loadIdentity } from '../src/identity/certs-dir.js';
 import { readNatsAuthority, signNatsUser } from '../src/nats/nats-accounts.js';
 import { connectToEventStore } from '../src/nats/nats-connection.js';
-import { EVENT_STREAM, consumerName } from '../src/nats/subjects.js';
+import { EVENT_STREAM, consumerName, publisherToken } from '../src/nats/subjects.js';
+import { newTraceparent } from '../src/core/call-context.js';
+import { storedEventToWire } from '../src/pubsub/jetstream/stored-event.js';
+import { encodeEvent } from '../src/transport/delivery-codec.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
 import { natsBinary, startNatsCluster, type NatsCluster } from '../test/helpers/nats.js';
@@ -48,7 +57,8 @@ import { benchPubSub } from './pubsub.js';
 import { moduleUrl } from '../test/helpers/module-url.js';
 
 type Figures = Record<string, number>;
-type KindName = 'mesh' | 'plain';
+type KindName = 'mesh' | 'plain' | 'layout';
+const KINDS: readonly KindName[] = ['mesh', 'plain', 'layout'];
 const SUBSCRIBERS = 100;
 const PROCESSES = 2;
 /** Events of each throughput round (each delivered to every subscriber), and the rounds of each kind. */
@@ -66,6 +76,9 @@ const LATENCY_WARMUP = 200;
 /** The most a round (or any other wait) may take before the scenario fails. */
 const WAIT_MS = 60_000;
 const PLAIN_STREAM = 'BENCH';
+/** The plain client with the mesh's layout: a stream named as long as the mesh's, and subjects as the mesh's. */
+const LAYOUT_STREAM = 'AM_LAYOUT';
+const LAYOUT_PREFIX = 'la.ev';
 const ACK_WAIT_MS = 30_000;
 const NANOS_PER_MS = 1_000_000;
 const MESH_PATTERN = 'bench.>';
@@ -88,6 +101,9 @@ export async function benchPubSubDurable(): Promise<Figures> {
     brokerlessDeliveriesPerSecond: brokerless.deliveriesPerSecond!,
     meshAgainstPlain: ratio(durable.meshDeliveriesPerSecond!, durable.plainDeliveriesPerSecond!),
     meshAgainstBrokerless: ratio(durable.meshDeliveriesPerSecond!, brokerless.deliveriesPerSecond!),
+    layoutDeliveriesPerSecond: durable.layoutDeliveriesPerSecond!,
+    meshAgainstLayout: ratio(durable.meshDeliveriesPerSecond!, durable.layoutDeliveriesPerSecond!),
+    layoutAgainstPlain: ratio(durable.layoutDeliveriesPerSecond!, durable.plainDeliveriesPerSecond!),
     ...durable,
     brokerlessLostEvents: brokerless.lostEvents!,
     brokerlessP50Ms: brokerless.publishToHandlerP50Ms!,
@@ -154,6 +170,35 @@ async function benchDurable(): Promise<Figures> {
       });
     }
 
+    // The layout kind: the plain client on the mesh's stream layout (subjects with the publisher's token read
+    // through wildcard filters, consumers named and configured as the mesh names and configures them, the event id
+    // as `Nats-Msg-Id`, and messages as large as the mesh's stored events), so that what is left between it and the
+    // mesh is the mesh's runtime.
+    await jsm.streams.add({
+      name: LAYOUT_STREAM,
+      subjects: [`${LAYOUT_PREFIX}.>`],
+      storage: StorageType.File,
+    });
+    const trustDomain = new MeshIdentity(material).spiffeId.trustDomain;
+    const agentUri = (name: string) => `spiffe://${trustDomain}/agent/${name}`;
+    for (let i = 0; i <= SUBSCRIBERS; i += 1) {
+      const pattern = i < SUBSCRIBERS ? MESH_PATTERN : MESH_LATENCY_PATTERN;
+      await jsm.consumers.add(LAYOUT_STREAM, {
+        durable_name: consumerName(agentUri(names[i]!), { pattern, group: '' }),
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: ACK_WAIT_MS * NANOS_PER_MS,
+        max_ack_pending: 1_000,
+        max_deliver: 6,
+        filter_subject: `${LAYOUT_PREFIX}.*.${pattern}`,
+      });
+    }
+    const publisherTokenOfRun = publisherToken(agentUri('dpublisher'));
+    const layoutSubjects = {
+      event: `${LAYOUT_PREFIX}.${publisherTokenOfRun}.bench.event`,
+      latency: `${LAYOUT_PREFIX}.${publisherTokenOfRun}.latency.event`,
+    };
+    const storedExtra = storedEventBytes(agentUri('dpublisher')) - PAYLOAD_BYTES;
+
     const sinksOf = (mode: KindName, address: string, source: string, latencySource: string) => {
       const perProcess = SUBSCRIBERS / PROCESSES;
       const targets = [WARMUP, ...Array.from({ length: ROUNDS }, (_, r) => WARMUP + (r + 1) * EVENTS)];
@@ -189,6 +234,13 @@ async function benchDurable(): Promise<Figures> {
     await Promise.all([...meshSinks.sinks, meshSinks.latencySink].map((sink) => sink.ready));
     const plainSinks = sinksOf('plain', nats.urls[0]!, PLAIN_STREAM, PLAIN_STREAM);
     await Promise.all([...plainSinks.sinks, plainSinks.latencySink].map((sink) => sink.ready));
+    const layoutSinks = sinksOf(
+      'layout',
+      nats.urls[0]!,
+      `${LAYOUT_STREAM}:${MESH_PATTERN}`,
+      `${LAYOUT_STREAM}:${MESH_LATENCY_PATTERN}`,
+    );
+    await Promise.all([...layoutSinks.sinks, layoutSinks.latencySink].map((sink) => sink.ready));
 
     const publisher = await startAgent({
       identity: new MeshIdentity(material),
@@ -217,10 +269,26 @@ async function benchDurable(): Promise<Figures> {
         stream: PLAIN_STREAM,
         consumers: names.map((_, i) => `sink-${i}`),
       },
+      layout: {
+        publish: (payload, latency) =>
+          js.publish(
+            latency ? layoutSubjects.latency : layoutSubjects.event,
+            Buffer.concat([payload, Buffer.alloc(storedExtra)]),
+            { msgID: randomUUID() },
+          ),
+        ...layoutSinks,
+        stream: LAYOUT_STREAM,
+        consumers: names.map((name, i) =>
+          consumerName(agentUri(name), {
+            pattern: i < SUBSCRIBERS ? MESH_PATTERN : MESH_LATENCY_PATTERN,
+            group: '',
+          }),
+        ),
+      },
     };
     const natsCpuUs = natsCpu();
     const totals = Object.fromEntries(
-      (['mesh', 'plain'] as const).map((kind) => [
+      KINDS.map((kind) => [
         kind,
         { deliveries: 0, ms: 0, publisherUs: 0, subscribersUs: 0, natsUs: 0, latencyRounds: [] },
       ]),
@@ -228,10 +296,11 @@ async function benchDurable(): Promise<Figures> {
     const counters: Record<KindName, { events: number; latency: number }> = {
       mesh: { events: 0, latency: 0 },
       plain: { events: 0, latency: 0 },
+      layout: { events: 0, latency: 0 },
     };
 
-    // Warm-up: connections, consumers and code paths, on both kinds.
-    for (const name of ['mesh', 'plain'] as const) {
+    // Warm-up: connections, consumers and code paths, on every kind.
+    for (const name of KINDS) {
       const kind = kinds[name];
       await windowed(kind, counters[name], WARMUP);
       await Promise.all(kind.sinks.map((sink) => sink.reached(WARMUP)));
@@ -240,7 +309,7 @@ async function benchDurable(): Promise<Figures> {
     }
 
     for (let round = 0; round < ROUNDS; round += 1) {
-      const order: KindName[] = round % 2 === 0 ? ['mesh', 'plain'] : ['plain', 'mesh'];
+      const order = rotated(round);
       for (const name of order) {
         const kind = kinds[name];
         const target = WARMUP + (round + 1) * EVENTS;
@@ -263,7 +332,7 @@ async function benchDurable(): Promise<Figures> {
       }
     }
     for (let round = 0; round < LATENCY_ROUNDS; round += 1) {
-      for (const name of round % 2 === 0 ? (['mesh', 'plain'] as const) : (['plain', 'mesh'] as const)) {
+      for (const name of rotated(round)) {
         const kind = kinds[name];
         await fixedRate(kind, counters[name]);
         const latencies = await kind.latencySink.reached(LATENCY_WARMUP + (round + 1) * LATENCY_EVENTS);
@@ -272,7 +341,7 @@ async function benchDurable(): Promise<Figures> {
     }
 
     const figures: Figures = {};
-    for (const name of ['mesh', 'plain'] as const) {
+    for (const name of KINDS) {
       const total = totals[name];
       const { unacknowledged, redelivered } = await settled(jsm, kinds[name]);
       const p = (q: number) => median(total.latencyRounds.map((sorted) => percentile(sorted, q)));
@@ -321,6 +390,26 @@ function payloadOf(index: number, latency: boolean): Buffer {
   payload.writeUInt32LE(index, 8);
   payload[12] = latency ? 1 : 0;
   return payload;
+}
+
+/** The kinds in the order of round `round`: each goes first, second and last in turn. */
+function rotated(round: number): KindName[] {
+  return KINDS.map((_, i) => KINDS[(i + round) % KINDS.length]!);
+}
+
+/** The size of an event with a `PAYLOAD_BYTES` payload as the mesh stores it (see stored-event.ts). */
+function storedEventBytes(publisher: string): number {
+  const event = {
+    id: randomUUID(),
+    topic: 'bench.event',
+    publisher,
+    publishedAt: Date.now(),
+    payload: Buffer.alloc(PAYLOAD_BYTES),
+    contentType: 'application/octet-stream',
+    key: '',
+    context: { chain: [publisher], traceparent: newTraceparent() },
+  };
+  return encodeEvent(storedEventToWire(event)).length;
 }
 
 /** Publishes `count` events of a kind, at most `WINDOW` awaiting their PubAcks; resolves when all are acked. */
