@@ -45,8 +45,8 @@ import { ensureIdentity, loadIdentity } from '../src/identity/certs-dir.js';
 import { readNatsAuthority, signNatsUser } from '../src/nats/nats-accounts.js';
 import { connectToEventStore } from '../src/nats/nats-connection.js';
 import { EVENT_STREAM, consumerName, publisherToken } from '../src/nats/subjects.js';
-import { newTraceparent } from '../src/core/call-context.js';
 import { storedEventToWire } from '../src/pubsub/jetstream/stored-event.js';
+import { prepareEvent } from '../src/pubsub/prepared-event.js';
 import { encodeEvent } from '../src/transport/delivery-codec.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { MeshIdentity } from '../src/transport/mesh-identity.js';
@@ -179,12 +179,17 @@ async function benchDurable(): Promise<Figures> {
       subjects: [`${LAYOUT_PREFIX}.>`],
       storage: StorageType.File,
     });
-    const trustDomain = new MeshIdentity(material).spiffeId.trustDomain;
-    const agentUri = (name: string) => `spiffe://${trustDomain}/agent/${name}`;
+    const identity = new MeshIdentity(material);
+    const agentUri = (name: string) => `spiffe://${identity.spiffeId.trustDomain}/agent/${name}`;
+    const patternOf = (i: number) => (i < SUBSCRIBERS ? MESH_PATTERN : MESH_LATENCY_PATTERN);
+    // The consumers the control plane makes for the subscribers' agents, and the layout kind's of the same names.
+    const meshConsumers = names.map((name, i) =>
+      consumerName(agentUri(name), { pattern: patternOf(i), group: '' }),
+    );
     for (let i = 0; i <= SUBSCRIBERS; i += 1) {
-      const pattern = i < SUBSCRIBERS ? MESH_PATTERN : MESH_LATENCY_PATTERN;
+      const pattern = patternOf(i);
       await jsm.consumers.add(LAYOUT_STREAM, {
-        durable_name: consumerName(agentUri(names[i]!), { pattern, group: '' }),
+        durable_name: meshConsumers[i],
         ack_policy: AckPolicy.Explicit,
         ack_wait: ACK_WAIT_MS * NANOS_PER_MS,
         max_ack_pending: 1_000,
@@ -192,12 +197,12 @@ async function benchDurable(): Promise<Figures> {
         filter_subject: `${LAYOUT_PREFIX}.*.${pattern}`,
       });
     }
-    const publisherTokenOfRun = publisherToken(agentUri('dpublisher'));
+    const publisherTokenOfRun = publisherToken(identity.spiffeId.uri);
     const layoutSubjects = {
       event: `${LAYOUT_PREFIX}.${publisherTokenOfRun}.bench.event`,
       latency: `${LAYOUT_PREFIX}.${publisherTokenOfRun}.latency.event`,
     };
-    const storedExtra = storedEventBytes(agentUri('dpublisher')) - PAYLOAD_BYTES;
+    const storedExtra = storedEventBytes(identity) - PAYLOAD_BYTES;
 
     const sinksOf = (mode: KindName, address: string, source: string, latencySource: string) => {
       const perProcess = SUBSCRIBERS / PROCESSES;
@@ -243,25 +248,19 @@ async function benchDurable(): Promise<Figures> {
     await Promise.all([...layoutSinks.sinks, layoutSinks.latencySink].map((sink) => sink.ready));
 
     const publisher = await startAgent({
-      identity: new MeshIdentity(material),
+      identity,
       controlPlane: controlPlane.address,
       type: 'publisher',
     });
     opened.push(() => publisher.drain(0));
     if (!publisher.durableEvents)
       throw new Error('the publisher did not get the event store from the control plane');
-    const uri = (name: string) => `spiffe://${publisher.identity.spiffeId.trustDomain}/agent/${name}`;
     const kinds: Record<KindName, Kind> = {
       mesh: {
         publish: (payload, latency) => publisher.publish(latency ? 'latency.event' : 'bench.event', payload),
         ...meshSinks,
         stream: EVENT_STREAM,
-        consumers: names.map((name, i) =>
-          consumerName(uri(name), {
-            pattern: i < SUBSCRIBERS ? MESH_PATTERN : MESH_LATENCY_PATTERN,
-            group: '',
-          }),
-        ),
+        consumers: meshConsumers,
       },
       plain: {
         publish: (payload, latency) => js.publish(latency ? 'bench.latency' : 'bench.event', payload),
@@ -278,12 +277,7 @@ async function benchDurable(): Promise<Figures> {
           ),
         ...layoutSinks,
         stream: LAYOUT_STREAM,
-        consumers: names.map((name, i) =>
-          consumerName(agentUri(name), {
-            pattern: i < SUBSCRIBERS ? MESH_PATTERN : MESH_LATENCY_PATTERN,
-            group: '',
-          }),
-        ),
+        consumers: meshConsumers,
       },
     };
     const natsCpuUs = natsCpu();
@@ -397,18 +391,9 @@ function rotated(round: number): KindName[] {
   return KINDS.map((_, i) => KINDS[(i + round) % KINDS.length]!);
 }
 
-/** The size of an event with a `PAYLOAD_BYTES` payload as the mesh stores it (see stored-event.ts). */
-function storedEventBytes(publisher: string): number {
-  const event = {
-    id: randomUUID(),
-    topic: 'bench.event',
-    publisher,
-    publishedAt: Date.now(),
-    payload: Buffer.alloc(PAYLOAD_BYTES),
-    contentType: 'application/octet-stream',
-    key: '',
-    context: { chain: [publisher], traceparent: newTraceparent() },
-  };
+/** The size of an event with a `PAYLOAD_BYTES` payload as `publisher`'s mesh stores it (see stored-event.ts). */
+function storedEventBytes(publisher: MeshIdentity): number {
+  const { event } = prepareEvent({ identity: publisher }, 'bench.event', Buffer.alloc(PAYLOAD_BYTES), {});
   return encodeEvent(storedEventToWire(event)).length;
 }
 

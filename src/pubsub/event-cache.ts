@@ -1,5 +1,6 @@
 import { decodeEvent } from '../transport/delivery-codec.js';
 import { eventFromWire, validateEvent, type MeshEvent, type ReceivedEvent } from './event.js';
+import { isCompact } from './jetstream/stored-event.js';
 
 /** An event as received, decoded once and checked once: what every delivery of the same bytes shares. */
 export interface CheckedEvent {
@@ -180,7 +181,7 @@ function decodeAndCheck(bytes: Buffer): CheckedEvent {
   }
   // An event stored without its publisher and topic (jetstream/stored-event.ts) is checked once they are read
   // from the subject it was stored under; delivered as it is, it is refused.
-  if (event.publisher === '' && event.topic === '') {
+  if (isCompact(event)) {
     return { event, invalid: 'the event names no publisher and no topic', matches: new Map() };
   }
   const valid = validateEvent(event, Number.POSITIVE_INFINITY);
