@@ -4,10 +4,12 @@
  * against the pair a user would otherwise pick: a plain grpc-js `createSsl` mTLS client and server with the same
  * handler and certificates (bench/plain-server.ts, the baseline), in one run:
  * - throughput, closed loop, 32 calls in flight, in alternating rounds (plain, sidecar, plain client to the
- *   sidecar, mesh client to an agent, plaintext, ...) so that all see the same machine, with the CPU µs per call of
- *   the client (this process) and of the serving side (the sidecar and the app, each reported); the plain client to
- *   the sidecar isolates the sidecar's cost from the mesh client's, the mesh client to an agent (no sidecar) is
- *   what the same client reaches without the extra hop, and plaintext is the ceiling;
+ *   sidecar, mesh client to an agent, plaintext, TLS pipe, ...) so that all see the same machine, with the CPU µs
+ *   per call of the client (this process) and of the serving side (the sidecar and the app, each reported); the
+ *   plain client to the sidecar isolates the sidecar's cost from the mesh client's, the mesh client to an agent (no
+ *   sidecar) is what the same client reaches without the extra hop, plaintext is the ceiling, and the plain client
+ *   through a TLS pipe to the same app (bench/tls-pipe.ts: mTLS terminated, bytes piped, nothing read) is the floor
+ *   of any sidecar process: what the extra process and hop alone cost on this machine;
  * - latency p50/p99 at a fixed rate of 500 calls/s each, plain and sidecar calls on alternate ticks, in 20 rounds
  *   of one second (medians over the rounds; see fixedRate in baseline.ts).
  * The agent, the sidecar, the app and the plain servers each run in a child process, as they would in a deployment.
@@ -92,7 +94,13 @@ export async function benchSidecar(): Promise<Figures> {
       /outbound\s+unix:/,
     );
     processes.push(sidecar);
-    await sidecar.ready;
+    const pipe = spawnBenchProcess(
+      moduleUrl('./tls-pipe.ts', import.meta.url),
+      [certsDir, 'sidecar-echo-1', appAddress!.slice('unix:'.length)],
+      /ready (\S+)/,
+    );
+    processes.push(pipe);
+    const [, pipeReady] = await Promise.all([sidecar.ready, pipe.ready]);
     await cache.start();
     const sidecarAddress = cache.select({ type: 'sidecar-echo' })[0]?.spec.endpoint;
     if (!sidecarAddress) throw new Error('the sidecar is not registered');
@@ -106,14 +114,17 @@ export async function benchSidecar(): Promise<Figures> {
       grpc.credentials.createInsecure(),
       BASELINE_CHANNEL_OPTIONS,
     );
-    clients.push(plainClient, toSidecarClient, plaintextClient);
+    const pipeClient = directAgentClient(pipeReady[1]!, callerMaterial);
+    clients.push(plainClient, toSidecarClient, plaintextClient, pipeClient);
     const plainCall = () => directEcho(plainClient, PAYLOAD);
     const sidecarCall = () => mesh.call({ type: 'sidecar-echo' }, 'echo', PAYLOAD);
     const toSidecarCall = () => directEcho(toSidecarClient, PAYLOAD);
     const meshCall = () => mesh.call({ type: 'echo' }, 'echo', PAYLOAD);
     const plaintextCall = () => directEcho(plaintextClient, PAYLOAD);
+    const pipeCall = () => directEcho(pipeClient, PAYLOAD);
     for (let i = 0; i < 1_000; i += 1) {
-      for (const call of [plainCall, sidecarCall, toSidecarCall, meshCall, plaintextCall]) await call();
+      for (const call of [plainCall, sidecarCall, toSidecarCall, meshCall, plaintextCall, pipeCall])
+        await call();
     }
     const throughput = await alternating({
       plain: { call: plainCall, servers: [plain] },
@@ -121,12 +132,13 @@ export async function benchSidecar(): Promise<Figures> {
       toSidecar: { call: toSidecarCall, servers: [sidecar, app] },
       mesh: { call: meshCall, servers: [agent] },
       plaintext: { call: plaintextCall, servers: [plaintext] },
+      pipe: { call: pipeCall, servers: [pipe, app] },
     });
     const latency = await fixedRate(plainCall, sidecarCall, {
       ratePerSecond: RATE_PER_SECOND,
       roundCalls: RATE_PER_SECOND,
     });
-    const { plain: p, sidecar: s, toSidecar: t } = throughput;
+    const { plain: p, sidecar: s, toSidecar: t, pipe: f } = throughput;
     return {
       plainCallsPerSecond: p.callsPerSecond,
       sidecarCallsPerSecond: s.callsPerSecond,
@@ -147,6 +159,12 @@ export async function benchSidecar(): Promise<Figures> {
       plainClientToSidecarCpuUsPerCall: t.cpuUsPerCall,
       plainClientToSidecarProcessCpuUs: t.serversCpuUsPerCall[0]!,
       meshToAgentCallsPerSecond: throughput.mesh.callsPerSecond,
+      // The floor of any sidecar process (the plain client through a TLS pipe to the same app), and the sidecar
+      // against it with the same client.
+      pipeCallsPerSecond: f.callsPerSecond,
+      pipeRatio: f.callsPerSecond / p.callsPerSecond,
+      pipeProcessCpuUs: f.serversCpuUsPerCall[0]!,
+      plainClientToSidecarAgainstPipe: t.callsPerSecond / f.callsPerSecond,
       plaintextCallsPerSecond: throughput.plaintext.callsPerSecond,
       plainP50Ms: latency.aP50,
       sidecarP50Ms: latency.bP50,
