@@ -7,9 +7,11 @@
  *   sidecar, mesh client to an agent, plaintext, TLS pipe, ...) so that all see the same machine, with the CPU µs
  *   per call of the client (this process) and of the serving side (the sidecar and the app, each reported); the
  *   plain client to the sidecar isolates the sidecar's cost from the mesh client's, the mesh client to an agent (no
- *   sidecar) is what the same client reaches without the extra hop, plaintext is the ceiling, and the plain client
+ *   sidecar) is what the same client reaches without the extra hop, plaintext is the ceiling, the plain client
  *   through a TLS pipe to the same app (bench/tls-pipe.ts: mTLS terminated, bytes piped, nothing read) is the floor
- *   of any sidecar process: what the extra process and hop alone cost on this machine;
+ *   of any sidecar process (what the extra process and hop alone cost on this machine), and the plain client
+ *   through a bare grpc-js forwarder (bench/grpc-forwarder.ts: no mesh code) is what grpc-js's server and client
+ *   cost on that hop;
  * - latency p50/p99 at a fixed rate of 500 calls/s each, plain and sidecar calls on alternate ticks, in 20 rounds
  *   of one second (medians over the rounds; see fixedRate in baseline.ts).
  * The agent, the sidecar, the app and the plain servers each run in a child process, as they would in a deployment.
@@ -99,8 +101,13 @@ export async function benchSidecar(): Promise<Figures> {
       [certsDir, 'sidecar-echo-1', appAddress!.slice('unix:'.length)],
       /ready (\S+)/,
     );
-    processes.push(pipe);
-    const [, pipeReady] = await Promise.all([sidecar.ready, pipe.ready]);
+    const forwarder = spawnBenchProcess(
+      moduleUrl('./grpc-forwarder.ts', import.meta.url),
+      [certsDir, 'sidecar-echo-1', appAddress!],
+      /ready (\S+)/,
+    );
+    processes.push(pipe, forwarder);
+    const [, pipeReady, forwarderReady] = await Promise.all([sidecar.ready, pipe.ready, forwarder.ready]);
     await cache.start();
     const sidecarAddress = cache.select({ type: 'sidecar-echo' })[0]?.spec.endpoint;
     if (!sidecarAddress) throw new Error('the sidecar is not registered');
@@ -115,13 +122,15 @@ export async function benchSidecar(): Promise<Figures> {
       BASELINE_CHANNEL_OPTIONS,
     );
     const pipeClient = directAgentClient(pipeReady[1]!, callerMaterial);
-    clients.push(plainClient, toSidecarClient, plaintextClient, pipeClient);
+    const forwarderClient = directAgentClient(forwarderReady[1]!, callerMaterial);
+    clients.push(plainClient, toSidecarClient, plaintextClient, pipeClient, forwarderClient);
     const plainCall = () => directEcho(plainClient, PAYLOAD);
     const sidecarCall = () => mesh.call({ type: 'sidecar-echo' }, 'echo', PAYLOAD);
     const toSidecarCall = () => directEcho(toSidecarClient, PAYLOAD);
     const meshCall = () => mesh.call({ type: 'echo' }, 'echo', PAYLOAD);
     const plaintextCall = () => directEcho(plaintextClient, PAYLOAD);
     const pipeCall = () => directEcho(pipeClient, PAYLOAD);
+    const forwarderCall = () => directEcho(forwarderClient, PAYLOAD);
     for (let i = 0; i < 1_000; i += 1) {
       for (const call of [plainCall, sidecarCall, toSidecarCall, meshCall, plaintextCall, pipeCall])
         await call();
@@ -133,12 +142,13 @@ export async function benchSidecar(): Promise<Figures> {
       mesh: { call: meshCall, servers: [agent] },
       plaintext: { call: plaintextCall, servers: [plaintext] },
       pipe: { call: pipeCall, servers: [pipe, app] },
+      forwarder: { call: forwarderCall, servers: [forwarder, app] },
     });
     const latency = await fixedRate(plainCall, sidecarCall, {
       ratePerSecond: RATE_PER_SECOND,
       roundCalls: RATE_PER_SECOND,
     });
-    const { plain: p, sidecar: s, toSidecar: t, pipe: f } = throughput;
+    const { plain: p, sidecar: s, toSidecar: t, pipe: f, forwarder: g } = throughput;
     return {
       plainCallsPerSecond: p.callsPerSecond,
       sidecarCallsPerSecond: s.callsPerSecond,
@@ -165,6 +175,11 @@ export async function benchSidecar(): Promise<Figures> {
       pipeRatio: f.callsPerSecond / p.callsPerSecond,
       pipeProcessCpuUs: f.serversCpuUsPerCall[0]!,
       plainClientToSidecarAgainstPipe: t.callsPerSecond / f.callsPerSecond,
+      // A bare grpc-js forwarder with the same client: what grpc-js costs on the hop, without the mesh's code.
+      forwarderCallsPerSecond: g.callsPerSecond,
+      forwarderRatio: g.callsPerSecond / p.callsPerSecond,
+      forwarderProcessCpuUs: g.serversCpuUsPerCall[0]!,
+      plainClientToSidecarAgainstForwarder: t.callsPerSecond / g.callsPerSecond,
       plaintextCallsPerSecond: throughput.plaintext.callsPerSecond,
       plainP50Ms: latency.aP50,
       sidecarP50Ms: latency.bP50,
