@@ -14,7 +14,7 @@ import {
 } from '../pubsub/event.js';
 import { loadEventProtos, loadProtos } from '../transport/protos.js';
 import { fromServiceError } from '../transport/status.js';
-import { unaryCall } from '../transport/unary-call.js';
+import { AppHttp2 } from './app-http2.js';
 import { ForwardedCalls } from './forwarded-calls.js';
 
 const require = createRequire(import.meta.url);
@@ -68,16 +68,6 @@ const INVOKE_STREAM = '/agentmesh.v1.Agent/InvokeStream';
 const asIs = (message: Buffer): Buffer => message;
 /** The sidecar's channel to its app: without channelz, as the mesh's own channels (see `MESH_CHANNEL_OPTIONS`). */
 const APP_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze({ 'grpc.enable_channelz': 0 });
-/** The app's unary method, its messages passed on as they are. */
-const FORWARDED_INVOKE: grpc.MethodDefinition<Buffer, Buffer> = {
-  path: INVOKE,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: asIs,
-  requestDeserialize: asIs,
-  responseSerialize: asIs,
-  responseDeserialize: asIs,
-};
 
 /**
  * The sidecar's plaintext gRPC connection to its app (a Unix socket or loopback): forwards calls to the app's own
@@ -86,6 +76,8 @@ const FORWARDED_INVOKE: grpc.MethodDefinition<Buffer, Buffer> = {
  * `grpc.health.v1` how it is.
  */
 export class AppConnection {
+  /** Unary calls, the hot path: gRPC over node:http2 (see AppHttp2). Streams, health and events: grpc-js. */
+  private readonly unary: AppHttp2;
   private readonly agent: grpc.Client;
   private readonly health: HealthClient;
   private readonly events: EventHandlerClient;
@@ -94,6 +86,7 @@ export class AppConnection {
     readonly address: string,
     private readonly calls: ForwardedCalls = new ForwardedCalls(),
   ) {
+    this.unary = new AppHttp2(address);
     // One credentials object and the same options for all three clients: they share one connection.
     const credentials = grpc.credentials.createInsecure();
     this.agent = new grpc.Client(address, credentials, APP_CHANNEL_OPTIONS);
@@ -114,18 +107,12 @@ export class AppConnection {
    */
   invoke(request: Buffer, call: InvocationContext): Promise<Buffer> {
     const token = this.calls.open(call.context);
-    const channel = this.agent.getChannel() as grpc.Channel;
-    return unaryCall(channel, FORWARDED_INVOKE, request, this.metadata(call, token), call.deadline).then(
-      (outcome) => {
-        this.calls.close(token);
-        if (outcome.ok) return outcome.value;
-        throw this.appError(outcome.error);
-      },
-      (error: unknown) => {
-        this.calls.close(token);
-        throw this.appError(error);
-      },
-    );
+    const headers = this.headersFor(call.caller.uri, call.context, token);
+    return this.unary.unary(INVOKE, request, headers, call.deadline).then((outcome) => {
+      this.calls.close(token);
+      if (outcome.ok) return outcome.value;
+      throw this.appError(outcome.error);
+    });
   }
 
   /**
@@ -195,6 +182,7 @@ export class AppConnection {
   }
 
   close(): void {
+    this.unary.close();
     this.agent.close();
     this.health.close();
     this.events.close();
@@ -206,17 +194,26 @@ export class AppConnection {
 
   private metadataFor(caller: string, context: CallContext, token: string): grpc.Metadata {
     const metadata = new grpc.Metadata();
-    metadata.set(SIDECAR_METADATA.caller, caller);
-    metadata.set(SIDECAR_METADATA.callToken, token);
+    for (const [key, value] of Object.entries(this.headersFor(caller, context, token)))
+      metadata.set(key, value);
+    return metadata;
+  }
+
+  /** What the app is told of a call: the verified caller, the call's token and the context, as header values. */
+  private headersFor(caller: string, context: CallContext, token: string): Record<string, string> {
+    const headers: Record<string, string> = {
+      [SIDECAR_METADATA.caller]: caller,
+      [SIDECAR_METADATA.callToken]: token,
+    };
     // The same keys the mesh uses between agents, for the app to read and log. Its outbound calls continue this
     // call through the token, never through these: the outbound port ignores them, so an app cannot claim a chain.
-    if (context.traceparent) metadata.set(CONTEXT_KEYS.traceparent, context.traceparent);
-    if (context.tracestate) metadata.set(CONTEXT_KEYS.tracestate, context.tracestate);
-    if (context.conversationId) metadata.set(CONTEXT_KEYS.conversationId, context.conversationId);
-    if (context.tenant) metadata.set(CONTEXT_KEYS.tenant, context.tenant);
-    if (context.priority) metadata.set(CONTEXT_KEYS.priority, context.priority);
-    if (context.chain.length > 0) metadata.set(CONTEXT_KEYS.chain, context.chain.join(','));
-    return metadata;
+    if (context.traceparent) headers[CONTEXT_KEYS.traceparent] = context.traceparent;
+    if (context.tracestate) headers[CONTEXT_KEYS.tracestate] = context.tracestate;
+    if (context.conversationId) headers[CONTEXT_KEYS.conversationId] = context.conversationId;
+    if (context.tenant) headers[CONTEXT_KEYS.tenant] = context.tenant;
+    if (context.priority) headers[CONTEXT_KEYS.priority] = context.priority;
+    if (context.chain.length > 0) headers[CONTEXT_KEYS.chain] = context.chain.join(',');
+    return headers;
   }
 
   private callOptions(call: InvocationContext): grpc.CallOptions {

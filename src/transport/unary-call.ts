@@ -31,7 +31,9 @@ export function unaryCall<Req, Res>(
     try {
       message = method.requestSerialize(request);
     } catch (error) {
-      return resolve(failed(internal(`the request cannot be encoded: ${(error as Error).message}`), false));
+      return resolve(
+        unaryFailure(internal(`the request cannot be encoded: ${(error as Error).message}`), false),
+      );
     }
     let heardFromServer = false;
     let answer: { value: Res } | undefined;
@@ -54,7 +56,7 @@ export function unaryCall<Req, Res>(
           status.code === grpc.status.OK
             ? { ...status, code: grpc.status.UNIMPLEMENTED, details: 'the server answered no message' }
             : status;
-        resolve(failed(refused, heardFromServer));
+        resolve(unaryFailure(refused, heardFromServer));
       },
     });
     // One read: a unary call takes one message (grpc-js holds back anything after it, as for its own clients).
@@ -69,7 +71,7 @@ function internal(details: string): grpc.StatusObject {
 }
 
 /** A failed outcome, its status an Error as grpc-js's clients make one (made only when a call fails). */
-function failed(status: grpc.StatusObject, heardFromServer: boolean): UnaryOutcome<never> {
+export function unaryFailure(status: grpc.StatusObject, heardFromServer: boolean): UnaryOutcome<never> {
   const message = `${status.code} ${grpc.status[status.code]}: ${status.details}`;
   return { ok: false, error: Object.assign(new Error(message), status), heardFromServer };
 }
