@@ -29,6 +29,7 @@ const WIRE = [
   'src/pubsub/delivery-link.ts',
   'src/pubsub/subscriber.ts',
   'src/sidecar/app-connection.ts',
+  'src/sidecar/app-http2.ts',
   'src/sidecar/forwarding-service.ts',
   'src/sidecar/outbound-server.ts',
 ];
