@@ -9,19 +9,12 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadIdentity } from '../src/identity/certs-dir.js';
+import { bytesMethod } from '../test/helpers/bytes-method.js';
 
 const [certsDir, name, appAddress] = process.argv.slice(2);
 const material = await loadIdentity(certsDir!, name!);
 const asIs = (bytes: Buffer): Buffer => bytes;
-const invoke: grpc.MethodDefinition<Buffer, Buffer> = {
-  path: '/agentmesh.v1.Agent/Invoke',
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: asIs,
-  requestDeserialize: asIs,
-  responseSerialize: asIs,
-  responseDeserialize: asIs,
-};
+const invoke = bytesMethod('Invoke');
 const app = new grpc.Client(appAddress!, grpc.credentials.createInsecure());
 const server = new grpc.Server();
 server.addService(

@@ -4,19 +4,11 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppHttp2, MAX_APP_ANSWER_BYTES } from '../../src/sidecar/app-http2.js';
 import type { UnaryOutcome } from '../../src/transport/unary-call.js';
+import { bytesMethod } from '../helpers/bytes-method.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 
 const PATH = '/agentmesh.v1.Agent/Invoke';
-const asIs = (bytes: Buffer) => bytes;
-const INVOKE: grpc.MethodDefinition<Buffer, Buffer> = {
-  path: PATH,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: asIs,
-  requestDeserialize: asIs,
-  responseSerialize: asIs,
-  responseDeserialize: asIs,
-};
+const INVOKE = bytesMethod('Invoke');
 const SOON = () => Date.now() + 10_000;
 
 /** A grpc-js app on a Unix socket whose Invoke does what `behave` says, given the call. */

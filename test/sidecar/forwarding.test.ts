@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSidecar, type RunningSidecar } from '../../src/sidecar/sidecar.js';
 import { MESH_CHANNEL_OPTIONS, createChannelCredentials } from '../../src/transport/credentials.js';
 import { PROTO_ROOT } from '../../src/transport/protos.js';
+import { bytesMethod } from '../helpers/bytes-method.js';
 import { makeTempDir } from '../helpers/temp-dir.js';
 import { startTestMesh, type TestMesh } from '../helpers/test-mesh.js';
 
@@ -49,18 +50,9 @@ async function startRawApp(address: string) {
   const calls: RawCall[] = [];
   let answer: (request: Buffer) => Buffer = () => Buffer.alloc(0);
   let chunks: Buffer[] = [];
-  const method = (name: string, responseStream: boolean) => ({
-    path: `/agentmesh.v1.Agent/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: asIs,
-    requestDeserialize: asIs,
-    responseSerialize: asIs,
-    responseDeserialize: asIs,
-  });
   const server = new grpc.Server();
   server.addService(
-    { Invoke: method('Invoke', false), InvokeStream: method('InvokeStream', true) },
+    { Invoke: bytesMethod('Invoke'), InvokeStream: bytesMethod('InvokeStream', true) },
     {
       Invoke: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         calls.push({ request: call.request, metadata: call.metadata });
