@@ -220,6 +220,26 @@ describe.skipIf(!python)('Python agents', () => {
     expect(result.agent.spiffeId).toBe(ID('py-direct-1'));
   });
 
+  it('keeps the sidecar serving through a Python app killed with SIGKILL and started again', async () => {
+    expect(await app.stop('SIGKILL')).not.toBe(0);
+    // While the app is gone, a call fails UNAVAILABLE (from the sidecar, or from a client that saw it unhealthy).
+    await expect(
+      tsAgent.mesh.call({ type: 'shouter' }, 'shout', 'anyone?', { timeoutMs: 10_000 }),
+    ).rejects.toMatchObject({ code: Code.UNAVAILABLE });
+    app = spawnPython(python!, 'examples/python/agent.py', ['--socket-dir', socketDir]);
+    processes.push(app);
+    await app.waitFor(/python agent listening on unix:/);
+    // The same sidecar reaches the new app on the same socket: a new connection, no restart.
+    await until(
+      () =>
+        tsAgent.mesh.call({ type: 'shouter' }, 'shout', 'back').then(
+          (result) => result.payload.toString() === 'BACK!',
+          () => false,
+        ),
+      'a call reaches the restarted app',
+    );
+  });
+
   it('drains the sidecar on SIGTERM: the agent leaves the registry and the sidecar exits 0', async () => {
     expect(await sidecar.stop('SIGTERM')).toBe(0);
     const admin = await mesh.client('control-plane');
