@@ -28,8 +28,8 @@ const MAX_TIMER_MS = 2_147_483_647;
  * over {@link MAX_APP_ANSWER_BYTES} (read no further); UNIMPLEMENTED for a second message (read no further) or an
  * OK status without a message; INTERNAL for a compressed or truncated answer, or a stream that ends without a
  * status; a non-200 HTTP status without `grpc-status` mapped as gRPC maps it. A call the app never saw (its stream
- * refused, as after the app's GOAWAY, or the session out of stream ids) is made once more on a new session, as
- * grpc-js does. One difference: a session the app ends with an error (GOAWAY with a code, a reset connection)
+ * refused, as after the app's GOAWAY, or the session out of stream ids) is made once more, as grpc-js does: on a new
+ * session when the old one takes no more streams. One difference: a session the app ends with an error (GOAWAY with a code, a reset connection)
  * fails the calls on it UNAVAILABLE, whatever the code.
  */
 export class AppHttp2 {
@@ -154,7 +154,8 @@ export class AppHttp2 {
           errorCode === 'ERR_HTTP2_OUT_OF_STREAMS' ||
           (!heard && stream.rstCode === constants.NGHTTP2_REFUSED_STREAM);
         if (unseen) {
-          this.forget(session);
+          // Out of ids, the session takes no more streams; a refusal alone (the app's load) leaves it in use.
+          if (errorCode === 'ERR_HTTP2_OUT_OF_STREAMS') this.forget(session);
           if (mayRetry) {
             settled = true;
             clearTimeout(timer);
