@@ -56,6 +56,16 @@ function tokenOfPath(path: string): string {
   return path.slice(1).replaceAll('/', '!').replaceAll('.', '~');
 }
 
+/**
+ * The SPIFFE ID a subject token stands for, in `trustDomain` (the mesh's: the event store grants credentials to
+ * its identities only, see `EventStore.grant`), or undefined when it stands for none. Undoes {@link publisherToken}
+ * exactly: `!` and `~` appear in no valid SPIFFE ID path.
+ */
+export function publisherOfToken(token: string, trustDomain: string): string | undefined {
+  const parsed = parseSpiffeId(`spiffe://${trustDomain}/${token.replaceAll('!', '/').replaceAll('~', '.')}`);
+  return parsed.ok ? parsed.value.uri : undefined;
+}
+
 /** `dead-letter.<rest>` → `<rest>`; undefined for another topic or pattern. */
 function deadLetterRest(topic: string): string | undefined {
   return topic.startsWith(`${DEAD_LETTER_PREFIX}.`) ? topic.slice(DEAD_LETTER_PREFIX.length + 1) : undefined;

@@ -2,6 +2,7 @@ import http2, { constants } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { unaryFailure, type UnaryOutcome } from '../transport/unary-call.js';
+import { localAddress } from './local-address.js';
 
 /** Most bytes of one answer from the app: grpc-js's default receive limit, which the app's other calls keep. */
 export const MAX_APP_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -44,10 +45,14 @@ export class AppHttp2 {
   private readonly authority: string;
   private readonly socketPath: string | undefined;
 
-  /** `address`: the app's `unix:/abs/path`, or its loopback `host:port`. */
+  /**
+   * `address`: the app's `unix:/abs/path`, or its loopback `host:port`.
+   * @throws MeshError INVALID_ARGUMENT for any other address (see {@link localAddress}).
+   */
   constructor(private readonly address: string) {
-    this.socketPath = address.startsWith('unix:') ? address.slice('unix:'.length) : undefined;
-    this.authority = this.socketPath === undefined ? address : 'localhost';
+    const target = localAddress(address, 'app address');
+    this.socketPath = target.kind === 'unix' ? target.path : undefined;
+    this.authority = target.kind === 'unix' ? 'localhost' : address;
   }
 
   /** Calls `path` with `request` (the message's bytes), `metadata` as headers, within `deadline` (ms since the epoch). */

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CheckedEvents } from '../../src/pubsub/event-cache.js';
 import { eventFromWire, eventToWire, type MeshEvent } from '../../src/pubsub/event.js';
-import {
-  publisherOfToken,
-  readStoredEvent,
-  storedEventToWire,
-} from '../../src/pubsub/jetstream/stored-event.js';
-import { eventSubject, publisherToken } from '../../src/nats/subjects.js';
+import { readStoredEvent, storedEventToWire } from '../../src/pubsub/jetstream/stored-event.js';
+import { eventSubject, publisherOfToken, publisherToken } from '../../src/nats/subjects.js';
 import { decodeEvent, encodeEvent } from '../../src/transport/delivery-codec.js';
 import type { Event } from '../../src/generated/agentmesh/v1/Event.js';
 

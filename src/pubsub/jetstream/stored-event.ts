@@ -6,9 +6,8 @@
  * subject. Events stored whole, as dead letters and replays are and as events were before, are read too: their
  * publisher and topic must be the subject's.
  */
-import { parseSpiffeId } from '../../core/spiffe-id.js';
 import type { Event } from '../../generated/agentmesh/v1/Event.js';
-import { parseEventSubject } from '../../nats/subjects.js';
+import { parseEventSubject, publisherOfToken } from '../../nats/subjects.js';
 import { DEAD_LETTER_PREFIX, deadLetterTopic, eventToWire, validateEvent, type MeshEvent } from '../event.js';
 
 /** An event as the stream stores it: without what its subject names, unless it is a dead letter. */
@@ -34,16 +33,6 @@ export function isCompact(event: MeshEvent): boolean {
 
 /** A stored event read back under its subject: the whole event, or why it is refused whoever reads it. */
 export type StoredEvent = { event: MeshEvent; refusal?: undefined } | { event?: undefined; refusal: string };
-
-/**
- * The SPIFFE ID a subject token stands for, in `trustDomain` (the mesh's: the event store grants credentials to
- * its identities only, see `EventStore.grant`), or undefined when it stands for none. Undoes `publisherToken` exactly: `!` and `~` appear
- * in no valid SPIFFE ID path.
- */
-export function publisherOfToken(token: string, trustDomain: string): string | undefined {
-  const parsed = parseSpiffeId(`spiffe://${trustDomain}/${token.replaceAll('!', '/').replaceAll('~', '.')}`);
-  return parsed.ok ? parsed.value.uri : undefined;
-}
 
 /**
  * Reads `decoded`, an event stored under `subject` in the event stream of a mesh of `trustDomain`: completes a
