@@ -24,6 +24,8 @@
  * - brokerless: bench/pubsub.ts's throughput and latency in the same run (its own mesh, without NATS).
  * Throughput: acknowledged deliveries per second, from the first publish of a round until every subscriber has
  * handled every event of it; afterwards, the server's consumer info must show nothing pending or unacknowledged.
+ * `meshAgainstPlain` is the ratio of the kinds' rates over all their rounds; `meshAgainstPlainByRound` (and the
+ * like) the median over the rounds of each round's ratio, the two kinds measured one right after the other.
  * Latency: publish to handler at 1,000 events/s to one more subscriber in a process of its own (the publish time in
  * the payload), as bench/pubsub.ts measures it: the medians over the rounds of each round's p50 and p99. CPU µs per
  * delivery of the publisher's process (this one, which also hosts the idle control plane), of the subscriber
@@ -63,7 +65,7 @@ const SUBSCRIBERS = 100;
 const PROCESSES = 2;
 /** Events of each throughput round (each delivered to every subscriber), and the rounds of each kind. */
 const EVENTS = 1_000;
-const ROUNDS = 4;
+const ROUNDS = 8;
 const WARMUP = 300;
 /** Publishes in flight at most, awaiting their PubAcks: bench/pubsub-nats.ts's window. */
 const WINDOW = 500;
@@ -125,6 +127,8 @@ interface Kind {
 interface Totals {
   deliveries: number;
   ms: number;
+  /** Each throughput round's duration, by round: the kinds of a round run one after the other. */
+  roundMs: number[];
   publisherUs: number;
   subscribersUs: number;
   natsUs: number;
@@ -284,7 +288,7 @@ async function benchDurable(): Promise<Figures> {
     const totals = Object.fromEntries(
       KINDS.map((kind) => [
         kind,
-        { deliveries: 0, ms: 0, publisherUs: 0, subscribersUs: 0, natsUs: 0, latencyRounds: [] },
+        { deliveries: 0, ms: 0, roundMs: [], publisherUs: 0, subscribersUs: 0, natsUs: 0, latencyRounds: [] },
       ]),
     ) as unknown as Record<KindName, Totals>;
     const counters: Record<KindName, { events: number; latency: number }> = {
@@ -320,6 +324,7 @@ async function benchDurable(): Promise<Figures> {
         const total = totals[name];
         total.deliveries += SUBSCRIBERS * EVENTS;
         total.ms += ms;
+        total.roundMs.push(ms);
         total.publisherUs += publisherCpu.user + publisherCpu.system;
         total.subscribersUs += cpuAfter.reduce((sum, us, i) => sum + us - cpuBefore[i]!, 0);
         total.natsUs += natsAfter - natsBefore;
@@ -352,6 +357,16 @@ async function benchDurable(): Promise<Figures> {
           (total.publisherUs + total.subscribersUs + total.natsUs) / total.deliveries,
       });
     }
+    // Each round's ratio of two kinds, run one after the other in it, and the median of those: a figure that a
+    // slower or faster stretch of the machine moves less than the ratio of the totals, which it moves through
+    // whichever kinds it falls on.
+    const byRound = (a: KindName, b: KindName) =>
+      Math.round(median(totals[a].roundMs.map((ms, round) => totals[b].roundMs[round]! / ms)) * 100) / 100;
+    Object.assign(figures, {
+      meshAgainstPlainByRound: byRound('mesh', 'plain'),
+      meshAgainstLayoutByRound: byRound('mesh', 'layout'),
+      layoutAgainstPlainByRound: byRound('layout', 'plain'),
+    });
     return { subscribers: SUBSCRIBERS, events: ROUNDS * EVENTS, ...figures };
   } finally {
     await close();
