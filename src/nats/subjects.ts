@@ -157,11 +157,6 @@ export interface DeliveryInfo {
   sequence: number;
   /** Deliveries of it to this consumer so far, this one included. */
   deliveryCount: number;
-  /**
-   * When the stream stored it (nanoseconds since the epoch, as the token reads): with the sequence, what tells
-   * this message from another at the same sequence of a stream deleted and made again.
-   */
-  stamp: string;
 }
 
 /**
@@ -182,8 +177,7 @@ export function deliveryInfoOf(reply: string): DeliveryInfo | undefined {
   const deliveryCount = countAt(reply, dots, first);
   const sequence = countAt(reply, dots, first + 1);
   if (!(deliveryCount >= 1 && sequence >= 1)) return undefined;
-  const stamp = reply.slice(dots[first + 3]! + 1, dots[first + 4]);
-  return { sequence, deliveryCount, stamp };
+  return { sequence, deliveryCount };
 }
 
 /**

@@ -14,12 +14,13 @@ export interface CheckedEvent {
   /** Whether its topic matches a pattern, by pattern, filled as subscriptions ask. */
   matches: Map<string, boolean>;
   /**
-   * For an event read from the event store (one message of a stream, see {@link CheckedEvents.checkStored}): what
-   * it reads as under its subject for a reader of `trustDomain` (the whole event, or why it is refused; see
-   * jetstream/stored-event.ts), with its own matches (a compact stored event takes its topic from the subject), so
-   * that consumers of the stream in one process read the message once.
+   * For an event read from the event store: the last subject (and trust domain) it was read under, and what it
+   * reads as there (the whole event, or why it is refused; see jetstream/stored-event.ts), with its own matches
+   * (a compact stored event takes its topic from the subject), so that consumers of the same stream in one
+   * process read a message once.
    */
   stored?: {
+    subject: string;
     trustDomain: string;
     event?: MeshEvent;
     refusal?: string;
@@ -39,25 +40,11 @@ export interface CheckedEventsOptions {
 }
 
 interface Kept {
-  /** Its key in `kept` (see `keyOf`), or in `stored`: its stream sequence. */
   key: number;
-  /** For an event read from the event store: its stream and when the stream stored it (see {@link StoredAt}). */
-  stream?: string;
-  stamp?: string;
   forgotten?: boolean;
   /** The encoded event: a view of the message it came in. */
   bytes: Buffer;
   checked: CheckedEvent;
-}
-
-/**
- * Where a stream of the event store holds a message, as its ack subject says (see nats/subjects.ts
- * `deliveryInfoOf`): its sequence there and when it was stored. The store never changes a stored message, and a stream
- * deleted and made again stores its messages at other times, so this names one message's bytes exactly.
- */
-export interface StoredAt {
-  sequence: number;
-  stamp: string;
 }
 
 /**
@@ -76,15 +63,14 @@ function keyOf(bytes: Buffer): number {
  * The events a process received lately, by their encoded bytes, so that each is decoded and checked once for all
  * its deliveries in the process (an agent with several matching subscriptions, or several agents in one process,
  * get one delivery each of the same bytes), not once per delivery. A hit is an exact byte comparison, so two
- * different events never share an entry, whatever their ids; the key (see `keyOf`) only finds the candidate. An event
- * read from the event store is found by where the store holds it instead (see {@link StoredAt}), without a look at
- * its bytes. Bounded in count and bytes, oldest out first; what depends on the receiver (the verified
+ * different events never share an entry, whatever their ids; the key (see `keyOf`) only finds the candidate. Events
+ * read from the event store are found by their bytes too, not by their stream, sequence and store time: agents of
+ * two meshes in one process read two stores whose messages can share all three, and a hostile store could choose
+ * them. Bounded in count and bytes, oldest out first; what depends on the receiver (the verified
  * publisher, the subscription, the payload limit, the policies) is checked per delivery by the caller.
  */
 export class CheckedEvents {
   private readonly kept = new Map<number, Kept>();
-  /** Events read from the event store, by stream sequence (see {@link StoredAt}). */
-  private readonly stored = new Map<number, Kept>();
   /** What was kept, oldest first, as a ring: evicting the oldest costs the same however many came and went. */
   private readonly order: Kept[] = [];
   private oldest = 0;
@@ -101,7 +87,7 @@ export class CheckedEvents {
 
   /** Events kept now (for tests and metrics). */
   get size(): number {
-    return this.kept.size + this.stored.size;
+    return this.kept.size;
   }
 
   /**
@@ -114,38 +100,10 @@ export class CheckedEvents {
     const found = this.kept.get(key);
     if (found && found.bytes.equals(bytes)) return found.checked;
     const checked = decodeAndCheck(bytes);
-    if (keep) this.keep(this.kept, { key, bytes, checked }, found);
-    return checked;
-  }
-
-  /**
-   * The checked event of the message that `stream` holds `at`, kept by an earlier {@link checkStored} of it: found
-   * without reading, let alone comparing, its bytes.
-   */
-  storedEvent(stream: string, at: StoredAt): CheckedEvent | undefined {
-    const found = this.stored.get(at.sequence);
-    return found && found.stamp === at.stamp && found.stream === stream ? found.checked : undefined;
-  }
-
-  /**
-   * The decoded and checked event of `bytes`, the message that `stream` holds `at`, kept unless `keep` is false for
-   * the next delivery of it in this process (see {@link storedEvent}).
-   */
-  checkStored(stream: string, at: StoredAt, bytes: Buffer, keep = true): CheckedEvent {
-    const checked = decodeAndCheck(bytes);
-    if (keep) {
-      const key = at.sequence;
-      this.keep(this.stored, { key, stream, stamp: at.stamp, bytes, checked }, this.stored.get(key));
-    }
-    return checked;
-  }
-
-  /** Keeps `kept` in `index` in place of `found` (the entry of the same key), within the bounds. */
-  private keep(index: Map<number, Kept>, kept: Kept, found: Kept | undefined): void {
-    const { bytes } = kept;
-    if (bytes.buffer.byteLength > this.maxBytes) return;
+    if (!keep || bytes.buffer.byteLength > this.maxBytes) return checked;
+    const kept: Kept = { key, bytes, checked };
     if (found) this.forget(found);
-    index.set(kept.key, kept);
+    this.kept.set(key, kept);
     const holding = this.messages.get(bytes.buffer) ?? 0;
     this.messages.set(bytes.buffer, holding + 1);
     if (holding === 0) this.bytes += bytes.buffer.byteLength;
@@ -159,14 +117,14 @@ export class CheckedEvents {
       this.oldest = 0;
     }
     this.order.push(kept);
+    return checked;
   }
 
   /** Forgets `entry` (once: an entry replaced by another of the same key is forgotten when replaced). */
   private forget(entry: Kept): void {
     if (entry.forgotten) return;
     entry.forgotten = true;
-    const index = entry.stream === undefined ? this.kept : this.stored;
-    if (index.get(entry.key) === entry) index.delete(entry.key);
+    if (this.kept.get(entry.key) === entry) this.kept.delete(entry.key);
     const message = entry.bytes.buffer;
     const holding = this.messages.get(message)! - 1;
     if (holding > 0) {

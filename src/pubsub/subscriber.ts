@@ -16,7 +16,7 @@ import {
 import { peerIdentity } from '../transport/credentials.js';
 import type { MeshIdentity, VerifiedPeer } from '../transport/mesh-identity.js';
 import { encodedAckSize, type AckAnswer, type WireDelivery } from '../transport/delivery-codec.js';
-import { CheckedEvents, receivedEvent, type CheckedEvent, type StoredAt } from './event-cache.js';
+import { CheckedEvents, receivedEvent, type CheckedEvent } from './event-cache.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   validatePayloadSize,
@@ -135,20 +135,6 @@ export class SubscriptionSet {
    */
   checkEvent(bytes: Buffer): CheckedEvent {
     return (this.options.checkedEvents ?? PROCESS_EVENTS).check(bytes, subscriptionsInProcess > 1);
-  }
-
-  /**
-   * The decoded and checked event of the message that `stream` of the event store holds `at` (see
-   * {@link CheckedEvents.storedEvent}): `message.data` is read only when no delivery of it in this process came
-   * before.
-   */
-  checkStoredEvent(stream: string, at: StoredAt, message: { readonly data: Uint8Array }): CheckedEvent {
-    const events = this.options.checkedEvents ?? PROCESS_EVENTS;
-    const found = events.storedEvent(stream, at);
-    if (found) return found;
-    const data = message.data;
-    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    return events.checkStored(stream, at, bytes, subscriptionsInProcess > 1);
   }
 
   /** The subscriptions, as the agent registers them. */

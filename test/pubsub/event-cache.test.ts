@@ -52,36 +52,6 @@ describe('CheckedEvents', () => {
     for (let i = 0; i < 20; i += 1) cache.check(encoded(`e${i}`));
     expect(cache.size).toBeLessThanOrEqual(4);
   });
-
-  it('finds a message of the event store by its stream, sequence and store time, not by its bytes', () => {
-    const cache = new CheckedEvents();
-    const at = { sequence: 7, stamp: '1790000000123456789' };
-    expect(cache.storedEvent('AM_EVENTS', at)).toBeUndefined();
-    const first = cache.checkStored('AM_EVENTS', at, encoded('a'));
-    expect(first.event?.id).toBe('a');
-    expect(cache.storedEvent('AM_EVENTS', { ...at })).toBe(first);
-    // Another stream, or the same sequence of a stream deleted and made again (stored at another time): not it.
-    expect(cache.storedEvent('OTHER', at)).toBeUndefined();
-    expect(cache.storedEvent('AM_EVENTS', { sequence: 7, stamp: '1790000000999999999' })).toBeUndefined();
-    const again = cache.checkStored('AM_EVENTS', { sequence: 7, stamp: '1790000000999999999' }, encoded('b'));
-    expect(again.event?.id).toBe('b');
-    expect(cache.storedEvent('AM_EVENTS', at)).toBeUndefined();
-    expect(cache.size).toBe(1);
-    // The two indexes apart: the same bytes delivered by a publisher are checked on their own.
-    expect(cache.check(encoded('a'))).not.toBe(first);
-  });
-
-  it('keeps messages of the event store within the same bounds, and none when told no other delivery can come', () => {
-    const cache = new CheckedEvents({ maxEvents: 4 });
-    for (let i = 1; i <= 20; i += 1)
-      cache.checkStored('AM_EVENTS', { sequence: i, stamp: '1' }, encoded(`e${i}`));
-    expect(cache.size).toBeLessThanOrEqual(4);
-    expect(cache.storedEvent('AM_EVENTS', { sequence: 20, stamp: '1' })?.event?.id).toBe('e20');
-    expect(cache.storedEvent('AM_EVENTS', { sequence: 1, stamp: '1' })).toBeUndefined();
-    const alone = new CheckedEvents();
-    alone.checkStored('AM_EVENTS', { sequence: 1, stamp: '1' }, encoded('a'), false);
-    expect(alone.size).toBe(0);
-  });
 });
 
 describe('deliveryInfoOf', () => {
@@ -89,15 +59,13 @@ describe('deliveryInfoOf', () => {
     expect(deliveryInfoOf('$JS.ACK.EVENTS.s-abc.3.1234.77.1790000000123456789.5')).toEqual({
       sequence: 1234,
       deliveryCount: 3,
-      stamp: '1790000000123456789',
     });
     expect(deliveryInfoOf('$JS.ACK._.ACCOUNTHASH.EVENTS.s-abc.2.99.10.1790000000123456789.0.R4nd0m')).toEqual(
-      { sequence: 99, deliveryCount: 2, stamp: '1790000000123456789' },
+      { sequence: 99, deliveryCount: 2 },
     );
     expect(deliveryInfoOf('$JS.ACK.domain.HASH.EVENTS.c.1.5.5.17.0')).toEqual({
       sequence: 5,
       deliveryCount: 1,
-      stamp: '17',
     });
   });
 

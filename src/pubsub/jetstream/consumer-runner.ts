@@ -63,8 +63,8 @@ function deliveryOf(msg: JsMsg): DeliveryInfo | undefined {
   const reply = (msg as { reply?: unknown }).reply;
   if (typeof reply === 'string') return deliveryInfoOf(reply);
   try {
-    const { streamSequence, deliveryCount, timestampNanos } = msg.info;
-    return { sequence: streamSequence, deliveryCount, stamp: String(timestampNanos) };
+    const { streamSequence, deliveryCount } = msg.info;
+    return { sequence: streamSequence, deliveryCount };
   } catch {
     return undefined;
   }
@@ -199,19 +199,22 @@ export class ConsumerRunner {
   /**
    * The event of a message, checked, or why it is refused. What depends only on the message (its bytes decode to
    * a valid event, stored under its publisher's subject) is checked once per process for every consumer that
-   * reads it (see `SubscriptionSet.checkStoredEvent`); what depends on this subscription and the policies, every time.
+   * reads it (see `SubscriptionSet.checkEvent`); what depends on this subscription and the policies, every time.
    */
   private check(msg: JsMsg, info: DeliveryInfo): ReceivedEvent | string {
-    const checked = this.options.subscriptions.checkStoredEvent(this.options.stream, info, msg);
+    const data = msg.data;
+    const checked = this.options.subscriptions.checkEvent(
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    );
     const decoded = checked.event;
     if (!decoded) return checked.invalid ?? 'the event does not decode';
-    // Read under its subject once for every consumer in the process: what `checked` holds is this one message's
-    // (found by where the stream holds it), which every delivery carries on the same subject.
+    // Read under its subject once for every consumer in the process that reads the message under the same one.
+    const subject = msg.subject;
     const trustDomain = this.options.identity.spiffeId.trustDomain;
     let read = checked.stored;
-    if (read?.trustDomain !== trustDomain) {
-      const subject = msg.subject;
+    if (read?.subject !== subject || read.trustDomain !== trustDomain) {
       read = {
+        subject,
         trustDomain,
         matches: new Map(),
         ...readStoredEvent(subject, decoded, checked.invalid, trustDomain),
