@@ -30,9 +30,9 @@ import { validateStarts, type EventStore } from './event-store.js';
 import type { GetEventStoreRequest__Output } from '../generated/agentmesh/v1/GetEventStoreRequest.js';
 import type { ListDeadLettersRequest__Output } from '../generated/agentmesh/v1/ListDeadLettersRequest.js';
 import type { ReplayDeadLetterRequest__Output } from '../generated/agentmesh/v1/ReplayDeadLetterRequest.js';
-import { DEAD_LETTER_PREFIX, validateTopic } from '../core/topic.js';
+import { validateTopic } from '../core/topic.js';
 import { validateSubscriptions } from '../core/subscription.js';
-import { parseEventSubject, publisherTokenOf } from '../nats/subjects.js';
+import { deadLetterRefusal, parseEventSubject, publisherOfToken } from '../nats/subjects.js';
 import { decodeEvent, encodeEvent } from '../transport/delivery-codec.js';
 import { RequestLimiter, type RequestLimitSettings } from './request-limits.js';
 import { observeSafely, type ControlPlaneServiceObserver } from './service-observer.js';
@@ -392,16 +392,17 @@ export function createControlPlaneService(options: ControlPlaneServiceOptions): 
         if (!subject?.deadLetter || !info) {
           throw new MeshError(Code.NOT_FOUND, `the event at sequence ${sequence} is not a dead letter`);
         }
-        // Replayed only as the subscriber that gave up on it reported it: stored under its own identity (which NATS
-        // enforces), naming itself, on the dead-letter topic of the event's own topic.
-        if (
-          letter.publisher !== info.subscriber ||
-          subject.token !== publisherTokenOf(info.subscriber) ||
-          subject.topic !== `${DEAD_LETTER_PREFIX}.${info.originalTopic}`
-        ) {
+        // Replayed only as the subscriber that gave up on it reported it (see deadLetterRefusal): stored under its
+        // own identity, which NATS enforces through the subject.
+        const refusal =
+          publisherOfToken(subject.token, options.identity.spiffeId.trustDomain) !== letter.publisher ||
+          subject.topic !== letter.topic
+            ? `it names publisher ${quote(letter.publisher)} and topic ${quote(letter.topic)}, not its subject's`
+            : deadLetterRefusal(subject, letter);
+        if (refusal) {
           throw new MeshError(
             Code.FAILED_PRECONDITION,
-            `the dead letter at sequence ${sequence} was not stored by the subscriber it names (${quote(info.subscriber)}): not replayed`,
+            `the dead letter at sequence ${sequence} was not stored by the subscriber it names (${quote(info.subscriber)}): ${refusal}; not replayed`,
           );
         }
         // The original event again, published by the administrator who replays it: its id stays the original's, so

@@ -46,12 +46,6 @@ export function publisherToken(spiffeId: string): string {
 
 let lastToken: { spiffeId: string; token: string } | undefined;
 
-/** {@link publisherToken}, or undefined for a string that is not a valid SPIFFE ID (e.g. one an event names). */
-export function publisherTokenOf(spiffeId: string): string | undefined {
-  const parsed = parseSpiffeId(spiffeId);
-  return parsed.ok ? tokenOfPath(parsed.value.path) : undefined;
-}
-
 function tokenOfPath(path: string): string {
   return path.slice(1).replaceAll('/', '!').replaceAll('.', '~');
 }
@@ -127,6 +121,33 @@ export function parseEventSubject(
     topic: deadLetter ? `${DEAD_LETTER_PREFIX}.${topic}` : topic,
     deadLetter,
   };
+}
+
+/**
+ * Why an event stored under an event subject (parsed by {@link parseEventSubject}) is refused as a dead letter, or
+ * undefined when it is not one or is one as it must be. A dead letter is reported by the subscriber that gave up on
+ * the event, under its own identity (which NATS enforces through the subject), naming itself, on the dead-letter
+ * topic of the event's own topic; no other event carries dead-letter details or a dead-letter subject or topic.
+ * `event` names the publisher and topic its subject names (the caller checks that first).
+ */
+export function deadLetterRefusal(
+  subject: { deadLetter: boolean },
+  event: {
+    publisher: string;
+    topic: string;
+    deadLetter?: { subscriber: string; originalTopic: string } | null | undefined;
+  },
+): string | undefined {
+  const info = event.deadLetter;
+  const onDeadLetterTopic = event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`);
+  if (!info && !onDeadLetterTopic && !subject.deadLetter) return undefined;
+  if (!info || !onDeadLetterTopic || !subject.deadLetter || info.subscriber !== event.publisher) {
+    return 'a dead letter must come from the subscriber it names, on dead-letter.<its topic>';
+  }
+  if (`${DEAD_LETTER_PREFIX}.${info.originalTopic}` !== event.topic) {
+    return `the dead letter of an event of ${info.originalTopic} on ${event.topic}`;
+  }
+  return undefined;
 }
 
 /**

@@ -225,6 +225,52 @@ describe.skipIf(!natsBinary)('durable events on NATS JetStream', () => {
     const again = await replays.next((e) => e.id === broken.eventId);
     expect(JSON.parse(again.payload.toString())).toEqual({ unit: 7 });
 
+    // Replayed only as the subscriber that gave up on it stored it: a letter stored under one subscriber's subject
+    // naming another, or on another topic than its subject's, is refused; an event that is no dead letter is not found.
+    const store = mesh.controlPlane.eventStore!;
+    const repairer = 'spiffe://agentmesh.local/agent/repairer-1';
+    const desk1 = 'spiffe://agentmesh.local/agent/desk-1';
+    const letterOf = (publisher: string, subscriber: string, topic = 'dead-letter.repairs.requested') =>
+      encodeEvent(
+        eventToWire({
+          id: `forged-${subscriber}-${topic}`,
+          topic,
+          publisher,
+          publishedAt: Date.now(),
+          payload: Buffer.from('{}'),
+          contentType: 'application/json',
+          key: '',
+          context: { chain: [publisher] },
+          deadLetter: {
+            originalEventId: 'original-1',
+            originalTopic: 'repairs.requested',
+            reason: 'forged',
+            attempts: 1,
+            subscriber,
+            pattern: 'repairs.*',
+            group: '',
+            deadLetteredAt: Date.now(),
+          },
+        }),
+      );
+    let forged = 0;
+    const refused = async (publisher: string, topic: string, bytes: Uint8Array) => {
+      forged += 1;
+      const sequence = await store.storeAs(publisher, topic, bytes, `forged-${forged}`);
+      return admin.replayDeadLetter(sequence).then(
+        () => undefined,
+        (error: MeshError) => error,
+      );
+    };
+    const naming = await refused(repairer, 'dead-letter.repairs.requested', letterOf(repairer, desk1));
+    expect(naming).toMatchObject({ code: Code.FAILED_PRECONDITION });
+    expect(naming?.message).toMatch(/must come from the subscriber it names.*not replayed/);
+    const elsewhere = await refused(repairer, 'dead-letter.repairs.done', letterOf(repairer, repairer));
+    expect(elsewhere).toMatchObject({ code: Code.FAILED_PRECONDITION });
+    expect(elsewhere?.message).toMatch(/not its subject's/);
+    const plain = await refused(desk1, 'repairs.requested', letterOf(desk1, desk1, 'repairs.requested'));
+    expect(plain).toMatchObject({ code: Code.NOT_FOUND });
+
     // Only administrators may read or replay the store; a bad sequence is a usage error.
     await mesh.identity('nosy-1');
     const nosy = await runEntryPoint('agent-mesh', ['events', 'list', ...flags('nosy-1')]);

@@ -7,8 +7,8 @@
  * publisher and topic must be the subject's.
  */
 import type { Event } from '../../generated/agentmesh/v1/Event.js';
-import { parseEventSubject, publisherOfToken } from '../../nats/subjects.js';
-import { DEAD_LETTER_PREFIX, deadLetterTopic, eventToWire, validateEvent, type MeshEvent } from '../event.js';
+import { deadLetterRefusal, parseEventSubject, publisherOfToken } from '../../nats/subjects.js';
+import { eventToWire, validateEvent, type MeshEvent } from '../event.js';
 
 /** An event as the stream stores it: without what its subject names, unless it is a dead letter. */
 export function storedEventToWire(event: MeshEvent): Event {
@@ -67,16 +67,8 @@ export function readStoredEvent(
       };
     }
   }
-  const deadLetterTopicOf = event.topic.startsWith(`${DEAD_LETTER_PREFIX}.`);
-  if (event.deadLetter || deadLetterTopicOf || parsed.deadLetter) {
-    const info = event.deadLetter;
-    if (!info || !deadLetterTopicOf || !parsed.deadLetter || info.subscriber !== event.publisher) {
-      return { refusal: `a dead letter must come from the subscriber it names, on dead-letter.<its topic>` };
-    }
-    if (deadLetterTopic(info.originalTopic) !== event.topic) {
-      return { refusal: `the dead letter of an event of ${info.originalTopic} on ${event.topic}` };
-    }
-  }
+  const refusal = deadLetterRefusal(parsed, event);
+  if (refusal) return { refusal };
   const chain = event.context.chain;
   if (chain.at(-1) !== event.publisher) {
     event = { ...event, context: { ...event.context, chain: [...chain, event.publisher] } };
