@@ -42,6 +42,7 @@ import { createUser } from '@nats-io/jwt';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startAgent } from '../src/agent/agent-runtime.js';
 import { startControlPlane } from '../src/control-plane/control-plane.js';
+import { consumerConfig } from '../src/control-plane/event-store.js';
 import { MemoryStore } from '../src/control-plane/stores/memory-store.js';
 import { ensureIdentity, loadIdentity } from '../src/identity/certs-dir.js';
 import { readNatsAuthority, signNatsUser } from '../src/nats/nats-accounts.js';
@@ -82,6 +83,8 @@ const PLAIN_STREAM = 'BENCH';
 const LAYOUT_STREAM = 'AM_LAYOUT';
 const LAYOUT_PREFIX = 'la.ev';
 const ACK_WAIT_MS = 30_000;
+/** The mesh's default attempts per event, set on both the mesh's and the layout kind's consumers. */
+const MAX_DELIVERIES = 5;
 const NANOS_PER_MS = 1_000_000;
 const MESH_PATTERN = 'bench.>';
 const MESH_LATENCY_PATTERN = 'latency.>';
@@ -149,7 +152,7 @@ async function benchDurable(): Promise<Figures> {
       listen: '127.0.0.1:0',
       store: new MemoryStore(),
       logger: silentLogger(),
-      events: { servers: nats.urls, ackWaitMs: ACK_WAIT_MS },
+      events: { servers: nats.urls, ackWaitMs: ACK_WAIT_MS, maxDeliveries: MAX_DELIVERIES },
     });
     opened.push(() => controlPlane.close(0));
     const names = Array.from({ length: SUBSCRIBERS + 1 }, (_, i) => `dsink-${i}`);
@@ -193,11 +196,10 @@ async function benchDurable(): Promise<Figures> {
     for (let i = 0; i <= SUBSCRIBERS; i += 1) {
       const pattern = patternOf(i);
       await jsm.consumers.add(LAYOUT_STREAM, {
-        durable_name: meshConsumers[i],
-        ack_policy: AckPolicy.Explicit,
-        ack_wait: ACK_WAIT_MS * NANOS_PER_MS,
-        max_ack_pending: 1_000,
-        max_deliver: 6,
+        ...consumerConfig(meshConsumers[i]!, pattern, {
+          ackWaitMs: ACK_WAIT_MS,
+          maxDeliveries: MAX_DELIVERIES,
+        }),
         filter_subject: `${LAYOUT_PREFIX}.*.${pattern}`,
       });
     }

@@ -452,14 +452,7 @@ export class EventStore {
     start: ConsumerStart | undefined,
   ): Promise<void> {
     const config: Partial<ConsumerConfig> = {
-      durable_name: name,
-      ack_policy: AckPolicy.Explicit,
-      ack_wait: this.ackWaitMs * NANOS_PER_MS,
-      // One delivery more than the attempts: the subscriber dead-letters an event it sees past the last attempt,
-      // so an event whose handler never answered (a subscriber that crashed on it) is not stuck for ever.
-      max_deliver: this.maxDeliveries + 1,
-      filter_subject: subscriptionFilter(subscription.pattern),
-      max_ack_pending: 1_000,
+      ...consumerConfig(name, subscription.pattern, this),
       ...deliverFrom(start),
     };
     let existing;
@@ -509,6 +502,27 @@ export class EventStore {
     this.closed = true;
     await this.nc?.close().catch(() => undefined);
   }
+}
+
+/**
+ * The settings of the durable consumer `name` of a subscription to `pattern`, all but where it starts (the
+ * control plane adds that): explicit acks, `ackWaitMs` before a redelivery, at most 1,000 unacknowledged.
+ */
+export function consumerConfig(
+  name: string,
+  pattern: string,
+  limits: { ackWaitMs: number; maxDeliveries: number },
+): Partial<ConsumerConfig> {
+  return {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: limits.ackWaitMs * NANOS_PER_MS,
+    // One delivery more than the attempts: the subscriber dead-letters an event it sees past the last attempt,
+    // so an event whose handler never answered (a subscriber that crashed on it) is not stuck for ever.
+    max_deliver: limits.maxDeliveries + 1,
+    filter_subject: subscriptionFilter(pattern),
+    max_ack_pending: 1_000,
+  };
 }
 
 function deliverFrom(start: ConsumerStart | undefined): Partial<ConsumerConfig> {
