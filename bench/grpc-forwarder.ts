@@ -13,7 +13,6 @@ import { bytesMethod } from '../test/helpers/bytes-method.js';
 
 const [certsDir, name, appAddress] = process.argv.slice(2);
 const material = await loadIdentity(certsDir!, name!);
-const asIs = (bytes: Buffer): Buffer => bytes;
 const invoke = bytesMethod('Invoke');
 const app = new grpc.Client(appAddress!, grpc.credentials.createInsecure());
 const server = new grpc.Server();
@@ -23,8 +22,8 @@ server.addService(
     Invoke: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       app.makeUnaryRequest(
         invoke.path,
-        asIs,
-        asIs,
+        invoke.requestSerialize,
+        invoke.responseDeserialize,
         call.request,
         new grpc.Metadata(),
         { deadline: call.getDeadline() },

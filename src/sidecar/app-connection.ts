@@ -108,11 +108,17 @@ export class AppConnection {
   invoke(request: Buffer, call: InvocationContext): Promise<Buffer> {
     const token = this.calls.open(call.context);
     const headers = this.headersFor(call.caller.uri, call.context, token);
-    return this.unary.unary(INVOKE, request, headers, call.deadline).then((outcome) => {
-      this.calls.close(token);
-      if (outcome.ok) return outcome.value;
-      throw this.appError(outcome.error);
-    });
+    return this.unary.unary(INVOKE, request, headers, call.deadline).then(
+      (outcome) => {
+        this.calls.close(token);
+        if (outcome.ok) return outcome.value;
+        throw this.appError(outcome.error);
+      },
+      (error: unknown) => {
+        this.calls.close(token);
+        throw this.appError(error);
+      },
+    );
   }
 
   /**

@@ -43,7 +43,8 @@ export class AppHttp2 {
   private readonly sessions = new Map<http2.ClientHttp2Session, { socket?: Socket; streams: number }>();
   private closed = false;
   private readonly authority: string;
-  private readonly socketPath: string | undefined;
+  /** Opens a connection to the app (the address read once, here). */
+  private readonly dial: () => Socket;
 
   /**
    * `address`: the app's `unix:/abs/path`, or its loopback `host:port`.
@@ -51,8 +52,14 @@ export class AppHttp2 {
    */
   constructor(private readonly address: string) {
     const target = localAddress(address, 'app address');
-    this.socketPath = target.kind === 'unix' ? target.path : undefined;
     this.authority = target.kind === 'unix' ? 'localhost' : address;
+    if (target.kind === 'unix') {
+      this.dial = () => connect(target.path);
+    } else {
+      const url = new URL(`http://${address}`);
+      const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      this.dial = () => connect(Number(url.port), host);
+    }
   }
 
   /** Calls `path` with `request` (the message's bytes), `metadata` as headers, within `deadline` (ms since the epoch). */
@@ -220,12 +227,9 @@ export class AppHttp2 {
     if (live && !live.closed && !live.destroyed) return live;
     if (live) this.forget(live);
     const entry: { socket?: Socket; streams: number } = { streams: 0 };
-    const session = http2.connect(
-      this.socketPath === undefined ? `http://${this.address}` : 'http://localhost',
-      {
-        createConnection: () => (entry.socket = this.dial()),
-      },
-    );
+    const session = http2.connect(`http://${this.authority}`, {
+      createConnection: () => (entry.socket = this.dial()),
+    });
     // Each stream reports the failure to its own call; the next call opens a new session.
     session.on('error', () => undefined);
     session.on('goaway', () => this.forget(session));
@@ -233,12 +237,6 @@ export class AppHttp2 {
     this.sessions.set(session, entry);
     this.session = session;
     return session;
-  }
-
-  private dial(): Socket {
-    if (this.socketPath !== undefined) return connect(this.socketPath);
-    const url = new URL(`http://${this.address}`);
-    return connect(Number(url.port), url.hostname.replace(/^\[(.*)\]$/, '$1'));
   }
 
   /** No new call goes on `session` (it is closing, or out of stream ids); it ends with the last call on it. */
