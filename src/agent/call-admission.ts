@@ -1,6 +1,6 @@
 import type { RateLimit } from '../core/policy.js';
 import type { PriorityClass } from '../core/priority.js';
-import { runThen, type ServerCall, type ServerInterceptor } from '../core/server-call.js';
+import type { ServerCall, ServerInterceptor } from '../core/server-call.js';
 import type { CallScheduler } from './call-scheduler.js';
 import type { CallerRateLimiter } from './rate-limiter.js';
 
@@ -48,10 +48,8 @@ export function rateLimits(options: RateLimitOptions): {
       if (!budget) return next(call);
       checked.delete(call);
       const chargeTokens = budget.take();
-      return runThen(
-        () => next(call),
-        () => chargeTokens(call.tokens),
-      );
+      call.onEnded(() => chargeTokens(call.tokens));
+      return next(call);
     },
   };
 }
@@ -74,7 +72,10 @@ export function admission(options: AdmissionOptions): ServerInterceptor {
   return (next) => (call) => {
     if (call.kind === 'events') return next(call);
     call.priority = options.grant(call);
-    const holding = (end: () => void) => runThen(() => next(call), end);
+    const holding = (end: () => void) => {
+      call.onEnded(end);
+      return next(call);
+    };
     const taken = options.calls.tryTake() ?? options.calls.admit(call.priority, call.deadline, call.signal);
     return typeof taken === 'function' ? holding(taken) : taken.then(holding); // no tick when a place is free
   };

@@ -3,7 +3,6 @@ import { Code } from '../core/errors.js';
 import {
   checkArrivalDeadline,
   failureOf,
-  runThen,
   type ServerCall,
   type ServerInterceptor,
 } from '../core/server-call.js';
@@ -24,27 +23,26 @@ export interface TracingOptions {
  * span names.
  */
 export function tracing(options: TracingOptions): ServerInterceptor {
+  const describe = (call: ServerCall) => ({
+    name: `${options.type}/${call.method}`,
+    attributes: { 'rpc.system': 'grpc', 'rpc.service': call.service, 'agentmesh.method': call.method },
+    parentTraceparent: call.context.traceparent,
+  });
   return (next) => (call) => {
     const started = performance.now();
-    const span = startSpan(SpanKind.SERVER, () => ({
-      name: `${options.type}/${call.method}`,
-      attributes: { 'rpc.system': 'grpc', 'rpc.service': call.service, 'agentmesh.method': call.method },
-      parentTraceparent: call.context.traceparent,
-    }));
+    const span = startSpan(SpanKind.SERVER, describe, call);
     const traceparent = traceparentOf(span);
     if (traceparent) {
       call.context.traceparent = traceparent;
       span.setAttribute('agentmesh.caller', call.caller.uri);
     }
-    return runThen(
-      () => withSpan(span, () => next(call)),
-      (failed, error) => {
-        const failure = failed ? failureOf(error) : undefined;
-        if (!call.known && !call.routed) span.updateName(`${options.type}/unknown`);
-        endSpan(span, failure);
-        options.record?.(call, failure?.code ?? Code.OK, performance.now() - started);
-      },
-    );
+    call.onEnded((failed, error) => {
+      const failure = failed ? failureOf(error) : undefined;
+      if (!call.known && !call.routed) span.updateName(`${options.type}/unknown`);
+      endSpan(span, failure);
+      options.record?.(call, failure?.code ?? Code.OK, performance.now() - started);
+    });
+    return withSpan(span, () => next(call));
   };
 }
 

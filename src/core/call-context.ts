@@ -46,7 +46,12 @@ export const CONTEXT_KEYS = {
  * callee whose clock runs ahead drops calls that early, which NTP keeps to milliseconds.
  */
 export function deadlineFromMetadata(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d{1,16}$/.test(value)) return undefined;
+  if (value === undefined || value.length === 0 || value.length > 16) return undefined;
+  // Digits only (read on every call; a character loop costs less than a regular expression here).
+  for (let i = 0; i < value.length; i += 1) {
+    const code = value.charCodeAt(i);
+    if (code < 48 || code > 57) return undefined;
+  }
   return Number(value);
 }
 
@@ -96,9 +101,10 @@ export function childTraceparent(parent: string | undefined): string {
 /** Reads the propagated context from incoming metadata (a plain record of header values). */
 export function contextFromMetadata(get: (key: string) => string | undefined): CallContext {
   // Entries before the verified caller are its claim: only what could be a SPIFFE ID (at most 2048 characters) is kept.
-  const chain = (get(CONTEXT_KEYS.chain) ?? '')
-    .split(',')
-    .filter((entry) => entry.startsWith('spiffe://') && entry.length <= 2048);
+  const sent = get(CONTEXT_KEYS.chain);
+  const chain = sent
+    ? sent.split(',').filter((entry) => entry.startsWith('spiffe://') && entry.length <= 2048)
+    : [];
   const context: CallContext = { chain };
   const traceparent = get(CONTEXT_KEYS.traceparent);
   if (traceparent) context.traceparent = traceparent;

@@ -94,4 +94,10 @@ export { PRIORITY_CLASSES, priorityClass } from './priority.js';
 export type { PriorityClass } from './priority.js';
 export type { BackoffSettings } from './backoff.js';
 export { checkArrivalDeadline, composeServerInterceptors, failureOf } from './server-call.js';
-export type { ServerCall, ServerCallKind, ServerHandler, ServerInterceptor } from './server-call.js';
+export type {
+  CallEnded,
+  ServerCall,
+  ServerCallKind,
+  ServerHandler,
+  ServerInterceptor,
+} from './server-call.js';

@@ -55,7 +55,17 @@ export interface ServerCall {
   priority: PriorityClass;
   /** LLM tokens the handler reported for its answer (summed over a stream's chunks); 0 when none. */
   tokens: number;
+  /**
+   * Registers `ended` to run once the call has ended (its answer went out, its stream finished, or it failed),
+   * told whether it failed and with what: an interceptor's `finally`, without the promise an `await` or a `then`
+   * of its own would cost every call at every layer. Endings run innermost first, as `finally` blocks would
+   * unwind, once the handler and every interceptor have settled, and before a failure is answered.
+   */
+  onEnded(ended: CallEnded): void;
 }
+
+/** What an interceptor runs when its call has ended (see {@link ServerCall.onEnded}). */
+export type CallEnded = (failed: boolean, error: unknown) => void;
 
 /**
  * Serves a call: the innermost handler answers it and resolves once the answer went out or the stream ended;
@@ -66,7 +76,8 @@ export type ServerHandler = (call: ServerCall) => Promise<void>;
 
 /**
  * A cross-cutting concern of served calls, in the shape of connect-es and nice-grpc middleware: it gets the next
- * handler and returns one that runs code before it (refusing with a thrown MeshError) and after it (`finally`).
+ * handler and returns one that runs code before it (refusing with a thrown MeshError) and after it (`finally`,
+ * or {@link ServerCall.onEnded}, which the mesh's own interceptors use: it costs a call no promise).
  */
 export type ServerInterceptor = (next: ServerHandler) => ServerHandler;
 
@@ -77,31 +88,6 @@ export type ServerInterceptor = (next: ServerHandler) => ServerHandler;
  */
 export function composeServerInterceptors(interceptors: readonly ServerInterceptor[]): ServerInterceptor {
   return (next) => interceptors.reduceRight<ServerHandler>((inner, interceptor) => interceptor(inner), next);
-}
-
-/**
- * Runs `run` and then `ended`, told whether it failed and with what, before the returned promise settles as `run`'s
- * did (a synchronous throw is a rejection too): an interceptor's `finally` without the promises of an async
- * function and its `await`, which every call would pay for at every layer.
- */
-export function runThen(
-  run: () => Promise<void>,
-  ended: (failed: boolean, error: unknown) => void,
-): Promise<void> {
-  let running: Promise<void>;
-  try {
-    running = run();
-  } catch (error) {
-    ended(true, error);
-    return Promise.reject(error);
-  }
-  return running.then(
-    () => ended(false, undefined),
-    (error: unknown) => {
-      ended(true, error);
-      throw error;
-    },
-  );
 }
 
 /**

@@ -13,6 +13,7 @@ import { Code, MeshError } from '../core/errors.js';
 import { priorityClass, type PriorityClass } from '../core/priority.js';
 import {
   checkArrivalDeadline,
+  type CallEnded,
   type ServerCall,
   type ServerCallKind,
   type ServerHandler,
@@ -129,6 +130,7 @@ class WireCall implements ServerCall {
    */
   readonly gone: Promise<'gone'> | undefined;
   private controller: AbortController | undefined;
+  private endings: CallEnded[] | undefined;
 
   constructor(
     readonly wire: AnyCall,
@@ -159,15 +161,58 @@ class WireCall implements ServerCall {
     }
     return this.controller.signal;
   }
+
+  onEnded(ended: CallEnded): void {
+    (this.endings ??= []).push(ended);
+  }
+
+  /**
+   * Runs the endings, innermost first, each even when one before it threw (a bug, such as a metric that cannot be
+   * recorded); returns what the first that threw threw.
+   */
+  end(failed: boolean, error: unknown): { thrown: unknown } | undefined {
+    const endings = this.endings;
+    if (!endings) return undefined;
+    this.endings = undefined;
+    let bug: { thrown: unknown } | undefined;
+    for (let i = endings.length - 1; i >= 0; i -= 1) {
+      try {
+        endings[i]!(failed, error);
+      } catch (thrown) {
+        bug ??= { thrown };
+      }
+    }
+    return bug;
+  }
 }
 
 /** A method's innermost handler, which reaches the wire call. */
 type Innermost = (call: WireCall) => Promise<void>;
 
 /**
+ * Answers a call that failed with the status of `error` (via {@link toServiceError}), unless an answer went out
+ * already.
+ */
+function fail(
+  logger: Logger,
+  wire: AnyCall,
+  callback: grpc.sendUnaryData<unknown> | undefined,
+  error: unknown,
+  call?: WireCall,
+): void {
+  if (call?.answered) return;
+  if (call) call.answered = true;
+  if (callback) return callback(toServiceError(error, logger));
+  // A stream whose caller went away has no one to tell.
+  if (wire.cancelled) (wire as unknown as Writable).end();
+  else wire.emit('error', toServiceError(error, logger));
+}
+
+/**
  * The one edge between grpc-js and the pipeline: wraps a method's innermost handler in the pipeline (once), and
- * returns what serves each call of it: reads the call (caller, deadline, context), runs the pipeline, and
- * answers once with the status of what it threw (via {@link toServiceError}), unless an answer went out already.
+ * returns what serves each call of it: reads the call (caller, deadline, context), runs the pipeline, runs the
+ * interceptors' endings once it settled (see {@link ServerCall.onEnded}), and answers once with the status of
+ * what it threw, unless an answer went out already.
  */
 function edge(
   options: PipelineOptions,
@@ -175,31 +220,34 @@ function edge(
   innermost: Innermost,
 ): (wire: AnyCall, target: CallTarget, callback?: grpc.sendUnaryData<unknown>) => void {
   const handle = options.pipeline(innermost as ServerHandler);
+  const { logger } = options;
   return (wire, target, callback) => {
-    const fail = (error: unknown, call?: WireCall) => {
-      if (call?.answered) return;
-      if (call) call.answered = true;
-      if (callback) return callback(toServiceError(error, options.logger));
-      // A stream whose caller went away has no one to tell.
-      if (wire.cancelled) (wire as unknown as Writable).end();
-      else wire.emit('error', toServiceError(error, options.logger));
-    };
     let call: WireCall;
     try {
       call = new WireCall(wire, kind, target, readCall(wire, options.identity), callback);
     } catch (error) {
       // No verified caller: the transport's peer check refuses such calls before any handler, so this is a
       // trust bundle that changed in between.
-      fail(error);
+      fail(logger, wire, callback, error);
       return;
     }
-    // A failure is logged (when unexpected) in the call's context: the log line carries its trace and caller.
-    const failed = (error: unknown) => runWithContext(call.context, () => fail(error, call));
+    const settled = (failed: boolean, error: unknown) => {
+      const bug = call.end(failed, error);
+      if (bug && !failed) [failed, error] = [true, bug.thrown];
+      // A failure is logged (when unexpected) in the call's context: the log line carries its trace and caller.
+      if (failed) runWithContext(call.context, fail, logger, wire, callback, error, call);
+    };
+    let running: Promise<void>;
     try {
-      handle(call).catch(failed);
+      running = handle(call);
     } catch (error) {
-      failed(error);
+      settled(true, error);
+      return;
     }
+    running.then(
+      () => settled(false, undefined),
+      (error: unknown) => settled(true, error),
+    );
   };
 }
 
