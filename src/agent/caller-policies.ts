@@ -47,8 +47,11 @@ export class CallerPolicies {
    */
   know(caller: VerifiedPeer): Promise<void> | undefined {
     const facts = this.factsOf(caller);
-    if (facts.name === undefined || facts.record) return undefined;
-    return this.source.coverAgent?.(facts.name);
+    if (facts.name === undefined || facts.record || facts.covered) return undefined;
+    const waiting = this.source.coverAgent?.(facts.name);
+    // The view follows the caller now (it is not registered): its record, when it comes, makes facts anew.
+    if (!waiting) facts.covered = true;
+    return waiting;
   }
 
   /** The type `caller` registered as, when it is one of the mesh's agents. */
@@ -132,6 +135,7 @@ export class CallerPolicies {
       types,
       revoked: isRevoked(policies, caller.uri),
       decisions: new Map(),
+      covered: false,
     };
     this.facts.set(caller, facts);
     return facts;
@@ -152,4 +156,6 @@ interface CallerFacts {
   readonly revoked: boolean;
   /** The refusal of an invocation by method, or null when it is allowed. */
   readonly decisions: Map<string, MeshError | null>;
+  /** Whether the registry view follows the caller already (see {@link CallerPolicies.know}). */
+  covered: boolean;
 }
